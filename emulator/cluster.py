@@ -1,0 +1,50 @@
+"""The cluster: every machine of a config on one Ethernet segment, under one virtual clock."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from emulator.machine import Machine
+from netsim.ethernet import Segment
+from netsim.scheduler import Simulator
+
+KernelFactory = Callable[[Simulator, Machine, Any, int], Any]
+
+
+class Cluster:
+    """Boots the hardware of a config; `kernel_factory` puts an operating system on each machine."""
+
+    def __init__(self, config, kernel_factory: KernelFactory | None = None) -> None:
+        self.config = config
+        self.sim = Simulator(seed=config.seed)
+        net = config.network
+        self.segment = Segment(
+            self.sim,
+            name="ether0",
+            bitrate=net.bitrate,
+            length_m=net.length_m,
+            propagation_ns_per_m=net.propagation_ns_per_m,
+            loss_rate=net.loss_rate,
+            corrupt_rate=net.corrupt_rate,
+        )
+        config_dir = os.path.dirname(config.source_path) if config.source_path else None
+        self.machines: list[Machine] = [
+            Machine(m, i, self.segment, config_dir) for i, m in enumerate(config.machines)
+        ]
+        self.by_name = {m.name: m for m in self.machines}
+        self.kernels: list[Any] = []
+        if kernel_factory is not None:
+            self.kernels = [
+                kernel_factory(self.sim, m, config, i) for i, m in enumerate(self.machines)
+            ]
+
+    def machine(self, name: str) -> Machine:
+        try:
+            return self.by_name[name]
+        except KeyError:
+            raise KeyError(f"no host named {name!r}; hosts: {', '.join(self.by_name)}") from None
+
+    def run(self, until_ns: int | None = None) -> None:
+        self.sim.run(until=until_ns)

@@ -1,0 +1,222 @@
+"""Discrete-event scheduler: one virtual clock in integer nanoseconds, deterministic ties.
+
+The hot loop of the whole emulator, kept SimPy-small: a binary heap of
+``[time, seq, fn]`` entries (each one is the ``Event`` handle itself).  ``seq`` is a global insertion counter, so two
+events due at the same nanosecond run in the order they were scheduled and a
+run repeats exactly.  Cancellation is lazy: a cancelled event stays in the heap
+and is skipped when it surfaces (the heap is compacted if dead entries pile up).
+
+Randomness belongs to the simulation: ``Simulator.rng`` is a ``random.Random``
+seeded from the constructor's seed.  Nothing in netsim touches the global
+``random`` module.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import random
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Event", "Simulator"]
+
+log = logging.getLogger(__name__)
+
+# Rebuild the heap when at least this many dead (cancelled) entries sit in it
+# and they make up more than half of it.
+_COMPACT_MIN = 1024
+
+
+class Event(list[Any]):
+    """A scheduled callback; the handle ``Simulator.at``/``schedule`` return.
+
+    ``time`` is when it runs (virtual ns); ``cancelled`` is True once
+    ``Simulator.cancel`` was called on it before it ran; ``fired`` once it ran.
+
+    For speed the event *is* its heap entry, a ``[time, seq, fn]`` list
+    (``seq`` is unique, so entries never compare their callbacks and two
+    events are equal only if they are the same event).  Treat it as opaque.
+    """
+
+    __slots__ = ()
+    __hash__ = object.__hash__  # type: ignore[assignment]
+
+    @property
+    def time(self) -> int:
+        """Virtual time (ns) the event is due."""
+        return self[0]
+
+    @property
+    def seq(self) -> int:
+        """Insertion number; breaks ties between events due at the same time."""
+        return self[1]
+
+    @property
+    def cancelled(self) -> bool:
+        """True if cancelled before it ran."""
+        return self[2] is None
+
+    @property
+    def fired(self) -> bool:
+        """True once it ran."""
+        return self[2] is _FIRED
+
+    @property
+    def pending(self) -> bool:
+        """True while the event is still due to run."""
+        fn = self[2]
+        return fn is not None and fn is not _FIRED
+
+    def __repr__(self) -> str:
+        state = "cancelled" if self.cancelled else "fired" if self.fired else "pending"
+        return f"<Event t={self[0]} #{self[1]} {state}>"
+
+
+class Simulator:
+    """The virtual clock and its event queue.
+
+    ``now`` is the current virtual time in integer nanoseconds; it only moves
+    forward, to the time of the event being run (or to ``until``).
+    ``events_run`` counts callbacks executed (brought up to date when ``run``
+    returns).
+    """
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = seed
+        self.now: int = 0
+        self.rng: random.Random = random.Random(seed)
+        self.events_run: int = 0
+        self._heap: list[Event] = []
+        self._seq = 0
+        self._dead = 0  # cancelled events still in the heap
+        self._stopped = False
+        self._running = False
+
+    # -- scheduling -------------------------------------------------------
+
+    def at(self, time_ns: int, fn: Callable[[], None]) -> Event:
+        """Run ``fn()`` at absolute virtual time ``time_ns`` (not in the past)."""
+        if time_ns < self.now:
+            raise ValueError(f"cannot schedule in the past: {time_ns} < now {self.now}")
+        self._seq = seq = self._seq + 1
+        ev = Event((time_ns, seq, fn))
+        _push(self._heap, ev)
+        return ev
+
+    def schedule(self, delay_ns: int, fn: Callable[[], None]) -> Event:
+        """Run ``fn()`` ``delay_ns`` nanoseconds from now (delay >= 0)."""
+        if delay_ns < 0:
+            raise ValueError(f"negative delay {delay_ns}")
+        self._seq = seq = self._seq + 1
+        ev = Event((self.now + delay_ns, seq, fn))
+        _push(self._heap, ev)
+        return ev
+
+    def cancel(self, event: Event) -> None:
+        """Cancel a pending event; cancelling a fired or cancelled one is a no-op."""
+        fn = event[2]
+        if fn is None or fn is _FIRED:
+            return
+        event[2] = None
+        self._dead += 1
+        heap = self._heap
+        if self._dead >= _COMPACT_MIN and self._dead * 2 > len(heap):
+            # In place, so that a run() in progress keeps the same list.
+            heap[:] = [ev for ev in heap if ev[2] is not None]
+            heapq.heapify(heap)
+            self._dead = 0
+
+    # -- inspection -------------------------------------------------------
+
+    def peek(self) -> int | None:
+        """Time of the next live event, or None when nothing is pending."""
+        heap = self._heap
+        while heap and heap[0][2] is None:
+            _pop(heap)
+            self._dead -= 1
+        return heap[0][0] if heap else None
+
+    @property
+    def pending(self) -> int:
+        """Number of live events in the queue."""
+        return len(self._heap) - self._dead
+
+    # -- running ----------------------------------------------------------
+
+    def stop(self) -> None:
+        """Make the current ``run()`` return after the event being run."""
+        self._stopped = True
+
+    def step(self) -> bool:
+        """Run the next live event; False when there is none."""
+        if self._running:
+            raise RuntimeError("Simulator.step() called from inside run()")
+        heap = self._heap
+        while heap:
+            ev = _pop(heap)
+            fn = ev[2]
+            if fn is None:
+                self._dead -= 1
+                continue
+            self.now = ev[0]
+            ev[2] = _FIRED
+            self.events_run += 1
+            fn()
+            return True
+        return False
+
+    def run(self, until: int | None = None) -> None:
+        """Run events in time order.
+
+        With ``until``: run every event due at or before ``until``, then set
+        the clock to ``until``.  Without: run until no event is left.  Either
+        way ``stop()`` (called from an event) makes it return right after that
+        event, leaving the clock at that event's time.
+        """
+        if until is not None and until < self.now:
+            raise ValueError(f"run(until={until}) is before now={self.now}")
+        if self._running:
+            raise RuntimeError("Simulator.run() called from inside an event")
+        limit: float = float("inf") if until is None else until
+        heap = self._heap
+        pop = _pop
+        self._stopped = False
+        self._running = True
+        n = 0
+        try:
+            while heap:
+                ev = pop(heap)
+                fn = ev[2]
+                if fn is None:
+                    self._dead -= 1
+                    continue
+                t = ev[0]
+                if t > limit:
+                    _push(heap, ev)  # same (time, seq): order unchanged
+                    break
+                self.now = t
+                ev[2] = _FIRED
+                n += 1
+                fn()
+                if self._stopped:
+                    self._stopped = False
+                    return
+            if until is not None:
+                self.now = until
+        finally:
+            self.events_run += n
+            self._running = False
+
+    def run_for(self, duration_ns: int) -> None:
+        """Run for ``duration_ns`` of virtual time from now."""
+        self.run(self.now + duration_ns)
+
+
+def _fired() -> None:
+    """Placeholder callback of an event that already ran."""
+
+
+_FIRED = _fired
+_push = heapq.heappush
+_pop = heapq.heappop

@@ -1,0 +1,53 @@
+"""Shared helpers for tests that boot clusters: sessions in-process and the CLI in a subprocess."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from configs.loader import load_config, resolve_config
+from vcluster.session import Session
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def config(name: str = "tiny", **changes: Any):
+    """A packaged config with top-level or dotted changes, e.g. {"network.loss_rate": 0.05}."""
+    cfg = load_config(resolve_config(name))
+    for key, value in changes.items():
+        section, _, field = key.partition("__")
+        if field:
+            cfg = dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **{field: value})})
+        else:
+            cfg = dataclasses.replace(cfg, **{section: value})
+    return cfg
+
+
+def run_session(lines: list[str], cfg=None, max_sim_seconds: float = 120.0) -> tuple[Session, dict[str, Any]]:
+    session = Session(cfg or config())
+    for line in lines:
+        session.execute(line)
+    assert session.run_until_done(max_sim_seconds), "programs still running at the limit"
+    return session, session.summary()
+
+
+def programs_by_name(summary: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {p["name"]: p for p in summary["programs"]}
+
+
+def vcluster(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "vcluster.cli", *args],
+        cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+    )
+
+
+def vcluster_json(*args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    proc = vcluster("run", *args, "--json", timeout=timeout)
+    lines = proc.stdout.strip().splitlines()
+    assert lines, f"no output; stderr: {proc.stderr}"
+    return proc, json.loads(lines[-1])

@@ -1,0 +1,44 @@
+"""Benchmarks: `vcluster bench NAME` runs one, prints a human table or one JSON object."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+
+# name -> (module, function, one-line description)
+BENCHMARKS: dict[str, tuple[str, str, str]] = {
+    "cpu": ("emulator.bench", "run_bench", "guest MIPS under the MMU and slice budget vs raw Unicorn"),
+    "net": ("netsim.bench", "run_bench", "scheduler events/s, saturated-segment frames/s, sim/wall"),
+}
+
+
+def names() -> list[str]:
+    return sorted(BENCHMARKS)
+
+
+def load(name: str) -> Callable[[], dict[str, Any]]:
+    module, func, _ = BENCHMARKS[name]
+    return getattr(importlib.import_module(module), func)
+
+
+def render_table(name: str, result: dict[str, Any]) -> str:
+    """A plain two-column table of the top-level results (nested values as JSON)."""
+    rows = [(k, v if isinstance(v, str | int) else json.dumps(v)) for k, v in result.items()]
+    width = max((len(k) for k, _ in rows), default=0)
+    lines = [f"bench {name}"] + [f"  {k.ljust(width)}  {v}" for k, v in rows]
+    return "\n".join(lines)
+
+
+def main(name: str, as_json: bool) -> int:
+    if name not in BENCHMARKS:
+        print(f"vcluster bench: unknown benchmark {name!r}; known: {', '.join(names())}", file=sys.stderr)
+        return 2
+    result = load(name)()
+    if as_json:
+        print(json.dumps(result, sort_keys=True))
+    else:
+        print(render_table(name, result))
+    return 0

@@ -1,0 +1,380 @@
+"""A booted cluster with its kernels and a console that takes console lines; headless `run` and `boot`."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import shlex
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from configs.loader import ConfigError, load_config, resolve_config
+from emulator.cluster import Cluster
+from guest import abi, build
+from vkernel.boot import boot_kernel
+from vkernel.kernel import Kernel
+from vkernel.shell import Job, Shell
+
+log = logging.getLogger(__name__)
+
+S = 1_000_000_000
+
+
+class LineError(ValueError):
+    """A console line that cannot be executed; the message says why."""
+
+
+class Session:
+    """One cluster, booted, and the console of its user (who sits at `config.console_host`)."""
+
+    def __init__(self, config, *, pcap: str | None = None, echo: Callable[[str], None] | None = None) -> None:
+        self.config = config
+        images = {name: build.image_path(name).read_bytes() for name in config.programs}
+
+        def factory(sim, machine, cfg, index):
+            return boot_kernel(sim, machine, cfg, index, images if machine.disk is not None else None)
+
+        self.cluster = Cluster(config, kernel_factory=factory)
+        self.sim = self.cluster.sim
+        self.kernels: dict[str, Kernel] = {k.name: k for k in self.cluster.kernels}
+        self.pcap = None
+        if pcap:
+            from netsim.pcap import PcapWriter
+
+            self.pcap = PcapWriter(pcap)
+            self.cluster.segment.add_tap(self.pcap.write)
+        file_servers = [k.file_server_pid for k in self.kernels.values() if k.file_server_pid]
+        for k in self.kernels.values():
+            k.file_server_pid = file_servers[0] if file_servers else 0
+        self._pm_hosts = {k.system_lh.lhid: k.name for k in self.kernels.values()}
+        self.home = self.kernels[config.console_host]
+        self.shell = Shell(self.home, lambda pm: self._pm_hosts.get(abi.pid_lhid(pm), "?"))
+        self.jobs: list[Job] = []
+        self.host_final: dict[int, str] = {}
+        self.echo = echo
+        display = self.home.servers["display"]
+        display.listeners.append(self._on_output)
+        for k in self.kernels.values():
+            k.on_exit.append(lambda proc, status, k=k: self._on_exit(k, proc, status))
+        self.messages: list[str] = []
+
+    # --- observing -------------------------------------------------------------------
+    def _on_output(self, instance: int, sender: int, text: str) -> None:
+        if self.echo is not None:
+            self.echo(text)
+
+    def _on_exit(self, kernel: Kernel, proc, status: int) -> None:
+        if proc.team is not None:
+            self.host_final[proc.pid] = kernel.name
+
+    def output_of(self, job: Job) -> str:
+        return self.home.servers["display"].output(job.stdout_instance)
+
+    def say(self, text: str) -> None:
+        self.messages.append(text)
+
+    # --- console lines ----------------------------------------------------------------
+    def execute(self, line: str) -> str | None:
+        """Execute one console line; returns a message for the user, or None."""
+        try:
+            argv = shlex.split(line)
+        except ValueError as exc:
+            raise LineError(f"{line!r}: {exc}") from None
+        if not argv:
+            return None
+        cmd = argv[0]
+        if cmd == "wait":
+            if len(argv) != 2:
+                raise LineError("usage: wait SECONDS")
+            try:
+                seconds = float(argv[1])
+            except ValueError:
+                raise LineError(f"wait: not a number of seconds: {argv[1]!r}") from None
+            self.sim.run(until=self.sim.now + int(seconds * S))
+            return None
+        if cmd == "hosts":
+            return self.hosts_text()
+        if cmd == "ps":
+            return self.ps_text(argv[1] if len(argv) > 1 else None)
+        if cmd in ("kill", "suspend", "resume"):
+            return self.control(cmd, argv)
+        if cmd == "owner":
+            return self.owner(argv)
+        if cmd == "fault":
+            return self.fault(argv)
+        if cmd == "crash":
+            return self.crash(argv)
+        if cmd == "power":
+            return self.power(argv)
+        return self.start(argv)
+
+    def _host(self, name: str) -> Kernel:
+        kernel = self.kernels.get(name)
+        if kernel is None:
+            raise LineError(f"unknown host {name!r}; hosts: {', '.join(self.kernels)}")
+        return kernel
+
+    def owner(self, argv: list[str]) -> str | None:
+        if len(argv) != 3 or argv[2] not in ("on", "off"):
+            raise LineError("usage: owner HOST on|off")
+        kernel = self._host(argv[1])
+        present = argv[2] == "on"
+        kernel.machine.owner.set(self.sim.now, present)
+        kernel.owner_present = present
+        return None
+
+    def fault(self, argv: list[str]) -> str | None:
+        segment = self.cluster.segment
+        if len(argv) == 3 and argv[1] == "loss":
+            try:
+                rate = float(argv[2])
+            except ValueError:
+                raise LineError(f"fault loss: not a rate: {argv[2]!r}") from None
+            if not 0.0 <= rate <= 1.0:
+                raise LineError("fault loss: the rate is between 0 and 1")
+            segment.set_loss(rate)
+            return None
+        if len(argv) >= 3 and argv[1] == "partition":
+            for name in argv[2:]:
+                self._host(name)
+            segment.partition(argv[2:])
+            return None
+        if argv[1:] == ["heal"]:
+            segment.heal()
+            return None
+        raise LineError("usage: fault loss RATE | fault partition HOST... | fault heal")
+
+    def crash(self, argv: list[str]) -> str | None:
+        if len(argv) != 2:
+            raise LineError("usage: crash HOST")
+        kernel = self._host(argv[1])
+        if kernel is self.home:
+            raise LineError(f"{argv[1]} is the console's own workstation")
+        lost = [p.pid for p in kernel.processes.values() if p.team is not None]
+        kernel.crash()
+        for job in self.jobs:
+            if job.pid in lost and not job.done:
+                job.error = f"{job.argv[0]}: lost when {kernel.name} crashed"
+                job.finish()
+        return None
+
+    def power(self, argv: list[str]) -> str | None:
+        if len(argv) != 3 or argv[2] != "on":
+            raise LineError("usage: power HOST on")
+        old = self._host(argv[1])
+        if old.powered:
+            return f"{old.name} is already on"
+        index = self.cluster.kernels.index(old)
+        machine = old.machine
+        machine.power_cycle()
+        images = None
+        if machine.disk is not None:
+            images = {name: build.image_path(name).read_bytes() for name in self.config.programs}
+        kernel = boot_kernel(self.sim, machine, self.config, index, images)
+        self.cluster.kernels[index] = kernel
+        self.kernels[kernel.name] = kernel
+        kernel.on_exit.append(lambda proc, status, k=kernel: self._on_exit(k, proc, status))
+        self._pm_hosts[kernel.system_lh.lhid] = kernel.name
+        file_servers = [k.file_server_pid for k in self.kernels.values() if k.file_server_pid]
+        for k in self.kernels.values():
+            k.file_server_pid = file_servers[0] if file_servers else 0
+        return None
+
+    def start(self, argv: list[str]) -> str | None:
+        host: str | None = None
+        if "@" in argv:
+            at = argv.index("@")
+            if at != len(argv) - 2:
+                raise LineError("usage: PROG ARGS @ HOST   or   PROG ARGS @ *")
+            host = argv[-1]
+            argv = argv[:at]
+            if host != "*" and host not in self.kernels:
+                raise LineError(f"unknown host {host!r}; hosts: {', '.join(self.kernels)}")
+        if not argv:
+            raise LineError("no program named")
+        if argv[0] not in self.config.programs:
+            raise LineError(f"no program {argv[0]!r} on the file server; programs: {', '.join(self.config.programs)}")
+        display = self.home.servers["display"]
+        job = Job(serial=len(self.jobs) + 1, argv=argv, host=host, stdout_instance=display.new_instance())
+        job.on_done.append(self._job_done)
+        self.jobs.append(job)
+        self.shell.exec(job)
+        return None
+
+    def _job_done(self, job: Job) -> None:
+        if job.error:
+            self.say(job.error)
+            print(f"vcluster: {job.error}", file=sys.stderr)
+        if all(j.done for j in self.jobs):
+            self.sim.stop()
+
+    def control(self, cmd: str, argv: list[str]) -> str | None:
+        if len(argv) != 2:
+            raise LineError(f"usage: {cmd} PID")
+        try:
+            pid = int(argv[1], 0)
+        except ValueError:
+            raise LineError(f"{cmd}: not a pid: {argv[1]!r}") from None
+        code = {"kill": abi.PM_KILL, "suspend": abi.PM_SUSPEND, "resume": abi.PM_RESUME}[cmd]
+        result: list[int] = []
+        self.shell.control(code, pid, result.append)
+        deadline = self.sim.now + 5 * S
+        while not result and self.sim.now < deadline and self.sim.step():
+            pass
+        if not result:
+            return f"{cmd} {pid:#x}: no answer"
+        if result[0] < 0:
+            return f"{cmd} {pid:#x}: {abi.ERROR_NAMES.get(-result[0], result[0])}"
+        return None
+
+    def run_until_done(self, max_sim_seconds: float) -> bool:
+        """Run until every started program has ended; False if the limit came first."""
+        limit = int(max_sim_seconds * S)
+        if self.jobs and not all(j.done for j in self.jobs):
+            self.sim.run(until=limit)
+        return all(j.done for j in self.jobs)
+
+    # --- views ----------------------------------------------------------------------------
+    def hosts_text(self) -> str:
+        lines = [f"{'host':8s} {'role':10s} {'owner':5s} {'load':>4s} {'free KB':>7s} {'lhs':>3s}"]
+        for k in self.kernels.values():
+            lines.append(
+                f"{k.name:8s} {k.machine.role:10s} {'yes' if k.owner_present else 'no':5s} "
+                f"{k.load():4.1f} {k.frames.free_count * 4:7d} {len(k.lhs):3d}"
+            )
+        return "\n".join(lines)
+
+    def ps_rows(self, host: str | None = None) -> list[dict[str, Any]]:
+        rows = []
+        for k in self.kernels.values():
+            if host is not None and k.name != host:
+                continue
+            for proc in sorted(k.processes.values(), key=lambda p: p.pid):
+                if proc.team is None:
+                    continue
+                state = "suspended" if proc.suspended else ("frozen" if proc.lh.frozen else proc.state.value)
+                rows.append({
+                    "pid": proc.pid, "name": proc.name, "host": k.name, "lhid": proc.lhid,
+                    "state": state, "cpu_ms": proc.cpu_ns // 1_000_000,
+                    "memory_kb": proc.team.memory_bytes // 1024,
+                })
+        return rows
+
+    def ps_text(self, host: str | None = None) -> str:
+        if host is not None and host not in self.kernels:
+            raise LineError(f"unknown host {host!r}")
+        lines = [f"{'pid':10s} {'name':10s} {'host':8s} {'lhid':6s} {'state':14s} {'cpu ms':>7s} {'mem KB':>6s}"]
+        for r in self.ps_rows(host):
+            lines.append(f"{r['pid']:#010x} {r['name']:10s} {r['host']:8s} {r['lhid']:#06x} "
+                         f"{r['state']:14s} {r['cpu_ms']:7d} {r['memory_kb']:6d}")
+        return "\n".join(lines)
+
+    def net_summary(self) -> dict[str, Any]:
+        stats = self.cluster.segment.stats()
+        return {
+            "frames": stats["frames"],
+            "bytes": stats["bytes"],
+            "collisions": stats["collisions"],
+            "dropped": stats["dropped"],
+            "utilization": round(stats["utilization"], 6),
+        }
+
+    def summary(self) -> dict[str, Any]:
+        programs = []
+        faults = {f.pid: str(f) for k in self.kernels.values() for f in k.faults}
+        for job in self.jobs:
+            programs.append({
+                "pid": job.pid,
+                "name": job.argv[0],
+                "argv": job.argv,
+                "host_requested": job.host,
+                "host_started": job.host_started or None,
+                "host_final": self.host_final.get(job.pid, job.host_started or None),
+                "exit_status": job.exit_status,
+                "output": self.output_of(job),
+                "error": job.error,
+                "fault": faults.get(job.pid),
+            })
+        return {
+            "config": self.config.name,
+            "seed": self.config.seed,
+            "sim_seconds": round(self.sim.now / S, 9),
+            "programs": programs,
+            "migrations": [],
+            "net": self.net_summary(),
+        }
+
+    def close(self) -> None:
+        if self.pcap is not None:
+            self.pcap.close()
+            self.pcap = None
+
+
+def load(config: str | None, seed: int | None = None):
+    cfg = load_config(resolve_config(config))
+    if seed is not None:
+        cfg = dataclasses.replace(cfg, seed=seed)
+    return cfg
+
+
+def run_lines(
+    config: str | None,
+    lines: list[str],
+    *,
+    as_json: bool = False,
+    seed: int | None = None,
+    max_sim_seconds: float = 600.0,
+    pcap: str | None = None,
+) -> int:
+    try:
+        cfg = load(config, seed)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"vcluster: {exc}", file=sys.stderr)
+        return 2
+
+    def echo(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    session = Session(cfg, pcap=pcap, echo=echo)
+    status = 0
+    try:
+        for line in lines:
+            try:
+                message = session.execute(line)
+            except LineError as exc:
+                print(f"vcluster: {exc}", file=sys.stderr)
+                return 2
+            if message:
+                print(message)
+        if not session.run_until_done(max_sim_seconds):
+            print(f"vcluster: stopped at the limit of {max_sim_seconds:g} simulated seconds "
+                  "with programs still running", file=sys.stderr)
+            status = 1
+        if any(j.error or j.exit_status != 0 for j in session.jobs):
+            status = status or 1
+        if as_json:
+            print(json.dumps(session.summary(), sort_keys=True))
+    finally:
+        session.close()
+    return status
+
+
+def boot_headless(config: str | None, *, seed: int | None = None, max_sim_seconds: float = 60.0) -> int:
+    """Boot a config without the console: say what booted, run it a while, print the hosts."""
+    try:
+        cfg = load(config, seed)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"vcluster: {exc}", file=sys.stderr)
+        return 2
+    session = Session(cfg, echo=lambda text: sys.stdout.write(text))
+    print(f"booted {cfg.name} ({cfg.source_path}): {len(cfg.machines)} machines, seed {cfg.seed}, "
+          f"console at {cfg.console_host}")
+    session.execute("hello")
+    session.run_until_done(max_sim_seconds)
+    print(session.hosts_text())
+    print("(the interactive console arrives with the front issue; this boot is headless)")
+    session.close()
+    return 0

@@ -1,0 +1,1 @@
+"""The V kernel, written in Python: one per workstation, driving the hardware through narrow APIs."""

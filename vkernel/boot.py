@@ -1,0 +1,47 @@
+"""Booting the V kernel on a machine: the kernel, its transport, and the servers the machine runs."""
+
+from __future__ import annotations
+
+import logging
+
+from vkernel.filesystem import FileSystem, FsError
+from vkernel.kernel import Kernel
+from vkernel.servers.display_server import DisplayServer
+from vkernel.servers.file_server import FileServer
+from vkernel.servers.kernel_server import KernelServer
+from vkernel.servers.program_manager import ProgramManager
+from vkernel.transport import Transport
+
+log = logging.getLogger(__name__)
+
+
+def mount_disk(machine, images: dict[str, bytes]) -> FileSystem:
+    """Mount the machine's disk (formatting a blank one) and install the program images on it."""
+    try:
+        fs = FileSystem.mount(machine.disk)
+    except FsError:
+        log.info("%s: formatting its disk", machine.name)
+        fs = FileSystem.format(machine.disk, label=machine.name)
+    for name, data in sorted(images.items()):
+        if not fs.exists(name) or fs.size(name) != len(data) or fs.read(name, 0, len(data)) != data:
+            fs.install(name, data)
+    return fs
+
+
+def boot_kernel(sim, machine, config, index: int, images: dict[str, bytes] | None = None) -> Kernel:
+    """Start a kernel on `machine` (emulator.machine.Machine) with the servers its role asks for."""
+    kernel = Kernel(sim, machine, config, index)
+    kernel.transport = Transport(kernel, machine.nic)
+    kernel.servers["kernel"] = KernelServer(kernel)
+    kernel.servers["kernel"].start()
+    if machine.disk is not None:
+        machine.filesystem = mount_disk(machine, images or {})
+        kernel.servers["file"] = FileServer(kernel, machine.filesystem)
+        kernel.servers["file"].start()
+    if machine.role == "workstation":
+        kernel.servers["program"] = ProgramManager(kernel)
+        kernel.servers["program"].start()
+        kernel.servers["display"] = DisplayServer(kernel)
+        kernel.servers["display"].start()
+    kernel.owner_present = machine.owner.present
+    return kernel

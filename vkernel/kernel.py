@@ -1,0 +1,659 @@
+"""The V kernel of one workstation: logical hosts, the CPU scheduler, IPC and the server processes."""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator.cpu import Stop
+from guest import abi
+from vkernel import ops
+from vkernel.memory import MemoryError_, TeamMemory
+from vkernel.process import LogicalHost, Priority, Process, State, Team
+from vkernel.syscalls import SyscallTable
+
+log = logging.getLogger(__name__)
+
+MSG = abi.MSG_SIZE
+LH_PER_MACHINE = 512
+
+
+@dataclass
+class IpcRequest:
+    """A message waiting in a receiver's queue, or received and awaiting its reply."""
+
+    sender: int
+    msg: bytes
+    remote: Any = None  # transport-level origin of a remote sender (None: local)
+    group: int = 0  # the group it was sent to, if any
+
+
+@dataclass
+class Outstanding:
+    """The Send a blocked process is waiting on."""
+
+    dst: int
+    msg_addr: int = 0  # guest buffer the reply lands in
+    group: bool = False
+    transaction: Any = None  # the transport's record for a remote Send
+
+
+@dataclass
+class FaultReport:
+    pid: int
+    name: str
+    host: str
+    pc: int
+    what: str
+
+    def __str__(self) -> str:
+        return f"{self.name} (pid {self.pid:#010x}) on {self.host}: {self.what} (pc {self.pc:#08x})"
+
+
+@dataclass
+class KernelStats:
+    traps: int = 0
+    slices: int = 0
+    context_switches: int = 0
+    faults: int = 0
+    bad_calls: int = 0
+    instructions: int = 0
+    idle_ns: int = 0
+    by_call: dict[str, int] = field(default_factory=dict)
+
+
+class Kernel:
+    """One machine's kernel. The hardware (cpu, mmu, frames, nic, ...) comes from emulator/."""
+
+    def __init__(self, sim, machine, config, index: int) -> None:
+        self.sim = sim
+        self.machine = machine
+        self.name: str = machine.name
+        self.cpu = machine.cpu
+        self.mmu = machine.cpu.mmu
+        self.frames = machine.frames
+        self.config = config
+        self.cost = config.cost
+        self.ns_per_instruction: int = config.cpu.ns_per_instruction
+        self.slice_instructions: int = config.cpu.slice_instructions
+        self.index = index
+        self.stats = KernelStats()
+        self.memory = TeamMemory(self)
+        self.syscalls = SyscallTable(self)
+        self.lhs: dict[int, LogicalHost] = {}
+        self.processes: dict[int, Process] = {}
+        self.groups: dict[int, set[int]] = {}  # group id -> local member pids
+        self._server_mem: dict[int, bytearray] = {}
+        self._pending: dict[int, dict[int, IpcRequest]] = {}  # receiver pid -> sender pid -> request
+        self._lh_counter = 0
+        self.ready: list[list[Process]] = [[] for _ in Priority]
+        self.running: Process | None = None
+        self.slice_event = None
+        self.kernel_free_at = 0  # end of the kernel work queued on this CPU
+        self.stolen_ns = 0  # kernel time taken from the running slice
+        self.loaded_ctx: int | None = None
+        self.loaded_pid: int | None = None
+        self.powered = True
+        self.faults: list[FaultReport] = []
+        self.on_exit: list[Callable[[Process, int], None]] = []  # program manager hooks
+        self.transport = None  # vkernel.transport.Transport, wired at boot
+        self.migration = None  # vkernel.migration engine, when present
+        self.file_server_pid = 0
+        self.display_server: Process | None = None
+        self.owner_present = False
+        self.servers: dict[str, Any] = {}
+        self.system_lh = self.new_logical_host(system=True, name=f"{self.name}-system")
+
+    # --- ids and objects -------------------------------------------------------
+    def new_lhid(self) -> int:
+        base = (self.index + 1) * LH_PER_MACHINE
+        for _ in range(LH_PER_MACHINE):
+            lhid = base + self._lh_counter % LH_PER_MACHINE
+            self._lh_counter += 1
+            if lhid not in self.lhs:
+                return lhid
+        raise RuntimeError(f"{self.name}: no free logical host ids")
+
+    def new_logical_host(self, *, remote: bool = False, system: bool = False, name: str = "") -> LogicalHost:
+        lh = LogicalHost(lhid=self.new_lhid(), name=name, remote=remote, system=system)
+        self.lhs[lh.lhid] = lh
+        return lh
+
+    def is_local(self, pid: int) -> bool:
+        return abi.pid_lhid(pid) in self.lhs
+
+    def new_process(self, lh: LogicalHost, name: str, priority: Priority, team: Team | None = None) -> Process:
+        pid = abi.make_pid(lh.lhid, lh.allocate_index())
+        proc = Process(pid=pid, lh=lh, name=name, priority=priority, team=team)
+        lh.processes[pid] = proc
+        self.processes[pid] = proc
+        return proc
+
+    def server_memory(self, proc: Process) -> bytearray:
+        return self._server_mem.setdefault(proc.pid, bytearray())
+
+    def spawn_server(self, lh: LogicalHost, name: str, body: Callable[[int], Generator]) -> Process:
+        """Start a server written in Python as a V process (system priority)."""
+        proc = self.new_process(lh, name, Priority.SYSTEM)
+        proc.coroutine = body(proc.pid)
+        proc.state = State.READY
+        self.sim.at(self.sim.now, lambda: self._step_server(proc))
+        return proc
+
+    # --- time on this CPU ------------------------------------------------------
+    def kernel_work(self, us: float) -> int:
+        """Charge kernel time to this CPU; returns when that work is done (ns)."""
+        ns = int(us * 1000)
+        start = max(self.sim.now, self.kernel_free_at)
+        self.kernel_free_at = start + ns
+        if self.slice_event is not None:
+            self.stolen_ns += ns
+        return self.kernel_free_at
+
+    def after_kernel_work(self, us: float, fn: Callable[[], None]) -> None:
+        self.sim.at(self.kernel_work(us), fn)
+
+    # --- readiness ----------------------------------------------------------------
+    def complete(self, proc: Process, value: Any) -> None:
+        """Finish the blocking operation of proc with value (d0 for a guest) and make it ready."""
+        if proc.state is State.DEAD:
+            return
+        if proc.team is not None:
+            if isinstance(value, bytes | bytearray):  # a MoveFrom's data lands in the guest
+                self.memory.write(proc, proc.move_dst, bytes(value))
+                value = 0
+            if isinstance(value, int):
+                proc.registers.d[0] = value & 0xFFFFFFFF
+        else:
+            proc.resume_value = value
+        self.make_ready(proc)
+
+    def make_ready(self, proc: Process) -> None:
+        if proc.state is State.DEAD:
+            return
+        proc.state = State.READY
+        if proc.team is None:
+            self.sim.at(self.sim.now, lambda: self._step_server(proc))
+            return
+        self._enqueue(proc)
+        self.dispatch()
+
+    def _enqueue(self, proc: Process) -> None:
+        queue = self.ready[proc.priority]
+        if proc not in queue:
+            queue.append(proc)
+
+    def block(self, proc: Process, state: State) -> None:
+        proc.state = state
+        for queue in self.ready:
+            if proc in queue:
+                queue.remove(proc)
+
+    # --- the CPU -----------------------------------------------------------------
+    def _runnable(self, proc: Process) -> bool:
+        return proc.state is State.READY and not proc.suspended and not proc.lh.frozen
+
+    def pick(self) -> Process | None:
+        for queue in self.ready:
+            for proc in queue:
+                if self._runnable(proc):
+                    queue.remove(proc)
+                    return proc
+        return None
+
+    def dispatch(self) -> None:
+        """Start a slice if the CPU is free and a guest is ready."""
+        if self.slice_event is not None or not self.powered:
+            return
+        proc = self.pick()
+        if proc is None:
+            return
+        start = max(self.sim.now, self.kernel_free_at)
+        self.running = proc
+        proc.state = State.RUNNING
+        self.slice_event = self.sim.at(start, lambda: self._run_slice(proc))
+
+    def _run_slice(self, proc: Process) -> None:
+        if proc.state is not State.RUNNING:  # killed or blocked before its slice began
+            self._slice_done()
+            return
+        team = proc.team
+        assert team is not None
+        if self.loaded_pid != proc.pid:
+            self.stats.context_switches += 1
+            self.loaded_pid = proc.pid
+        if self.loaded_ctx != team.ctx:
+            self.mmu.switch(team.ctx)
+            self.loaded_ctx = team.ctx
+        self.cpu.write_registers(proc.registers)  # the kernel may have changed them (d0 of a call)
+        result = self.cpu.run(self.slice_instructions)
+        proc.registers = self.cpu.read_registers()
+        duration = result.executed * self.ns_per_instruction
+        proc.cpu_ns += duration
+        self.stats.slices += 1
+        self.stats.instructions += result.executed
+        self.slice_event = self.sim.at(self.sim.now + duration, lambda: self._end_slice(proc, result))
+
+    def _end_slice(self, proc: Process, result) -> None:
+        if self.stolen_ns:
+            stolen, self.stolen_ns = self.stolen_ns, 0
+            self.slice_event = self.sim.at(self.sim.now + stolen, lambda: self._end_slice(proc, result))
+            return
+        self.slice_event = None
+        self.running = None
+        if proc.state is State.RUNNING:
+            proc.state = State.READY
+            if result.stop is Stop.TRAP:
+                self.stats.traps += 1
+                self.kernel_work(self.cost.trap_us)
+                if result.trap == 0:
+                    self.syscalls.dispatch(proc)
+                else:
+                    self.kill(proc, f"trap #{result.trap} (only trap #0 is a system call)", result.pc)
+            elif result.stop is Stop.FAULT:
+                self._fault(proc, result)
+            elif result.stop is Stop.EXCEPTION:
+                self.kill(proc, f"exception: {result.exception}", result.pc)
+            if proc.state is State.READY:
+                self._enqueue(proc)
+        self._slice_done()
+
+    def _slice_done(self) -> None:
+        self.slice_event = None
+        self.running = None
+        self.dispatch()
+
+    def _fault(self, proc: Process, result) -> None:
+        team = proc.team
+        addr = result.fault_address or 0
+        if result.fault_kind == "unmapped" and result.fault_access == "write" or (
+            result.fault_kind == "unmapped" and result.fault_access == "read"
+        ):
+            try:
+                if team is not None and self.memory.grow_stack(team, addr):
+                    return
+            except MemoryError_ as exc:
+                self.kill(proc, f"stack growth failed: {exc}", result.pc)
+                return
+        self.stats.faults += 1
+        self.kill(
+            proc,
+            f"fault: {result.fault_access} of {result.fault_kind} page at {addr:#08x}",
+            result.pc,
+        )
+
+    # --- ending processes ------------------------------------------------------
+    def kill(self, proc: Process, why: str | None, pc: int = 0, status: int = -1) -> None:
+        """End a process: a fault report if why is given; the kernel lives on."""
+        if why is not None:
+            report = FaultReport(proc.pid, proc.name, self.name, pc, why)
+            self.faults.append(report)
+            log.warning("%s", report)
+        self.exit_process(proc, status, reason=why)
+
+    def exit_process(self, proc: Process, status: int, reason: str | None = None) -> None:
+        if proc.state is State.DEAD:
+            return
+        proc.state = State.DEAD
+        proc.exit_status = status
+        self.block(proc, State.DEAD)
+        if proc.wakeup is not None:
+            self.sim.cancel(proc.wakeup)
+        if proc.receive_deadline is not None:
+            self.sim.cancel(proc.receive_deadline)
+        # senders waiting on this process learn that it is gone
+        for req in list(proc.msg_queue):
+            self.fail_sender(req, -abi.ENOPROC)
+        proc.msg_queue.clear()
+        for req in list(self.pending_of(proc).values()):
+            self.fail_sender(req, -abi.EKILLED)
+        self._pending.pop(proc.pid, None)
+        if proc.awaiting is not None and proc.awaiting.transaction is not None and self.transport:
+            self.transport.cancel(proc.awaiting.transaction)
+        for gid in list(proc.groups):
+            self.leave_group(proc, gid)
+        proc.lh.processes.pop(proc.pid, None)
+        self.processes.pop(proc.pid, None)
+        self._server_mem.pop(proc.pid, None)
+        if self.loaded_pid == proc.pid:
+            self.loaded_pid = None
+        team = proc.team
+        if team is not None and not any(p.team is team for p in proc.lh.processes.values()):
+            if self.loaded_ctx == team.ctx:
+                self.loaded_ctx = None
+            self.memory.destroy_team(team)
+        for hook in self.on_exit:
+            hook(proc, status)
+        if not proc.lh.processes and not proc.lh.system and not proc.lh.frozen:
+            self.lhs.pop(proc.lh.lhid, None)
+
+    # --- servers written in Python ---------------------------------------------------
+    def _step_server(self, proc: Process) -> None:
+        """Run a Python process until it blocks; each yielded op is a V primitive."""
+        while proc.state is State.READY and proc.coroutine is not None:
+            value, proc.resume_value = proc.resume_value, None
+            proc.state = State.RUNNING
+            try:
+                op = proc.coroutine.send(value)
+            except StopIteration as stop:
+                self.exit_process(proc, stop.value if isinstance(stop.value, int) else 0)
+                return
+            except Exception as exc:  # a server bug must not take the kernel down
+                log.exception("%s: server %s crashed", self.name, proc.name)
+                self.kill(proc, f"server crashed: {exc!r}")
+                return
+            proc.state = State.READY
+            self._server_op(proc, op)
+
+    def _server_op(self, proc: Process, op: Any) -> None:
+        if isinstance(op, ops.Receive):
+            self.receive(proc, 0, timeout_ms=op.timeout_ms)
+        elif isinstance(op, ops.Send):
+            self.send(proc, op.msg, op.pid)
+        elif isinstance(op, ops.Reply):
+            proc.resume_value = self.reply(proc, op.msg, op.pid)
+        elif isinstance(op, ops.Forward):
+            proc.resume_value = self.forward(proc, op.msg, op.from_pid, op.to_pid)
+        elif isinstance(op, ops.MoveTo):
+            self.move_to(proc, op.pid, op.dst, op.data)
+        elif isinstance(op, ops.MoveFrom):
+            self.move_from(proc, op.pid, op.src, op.count)
+        elif isinstance(op, ops.Delay):
+            self.delay(proc, op.ns)
+        elif isinstance(op, ops.Compute):
+            self.block(proc, State.DELAYED)
+            proc.wakeup = self.sim.at(self.kernel_work(op.us), lambda: self._wake(proc, 0))
+        elif isinstance(op, ops.JoinGroup):
+            proc.resume_value = self.join_group(proc, op.gid)
+        elif isinstance(op, ops.Spawn):
+            child = self.spawn_server(proc.lh, op.name, op.body)  # type: ignore[arg-type]
+            proc.resume_value = child.pid
+        else:
+            self.kill(proc, f"server yielded {op!r}, not a V operation")
+
+    # --- power -------------------------------------------------------------------------
+    def crash(self) -> None:
+        """The machine stops dead: every process, logical host and pending operation is gone."""
+        self.powered = False
+        if self.slice_event is not None:
+            self.sim.cancel(self.slice_event)
+            self.slice_event = None
+        for proc in list(self.processes.values()):
+            for event in (proc.wakeup, proc.receive_deadline):
+                if event is not None:
+                    self.sim.cancel(event)
+            proc.state = State.DEAD
+        if self.transport is not None:
+            self.transport.shutdown()
+        self.machine.power_off()
+
+    # --- management ------------------------------------------------------------------
+    def suspend(self, proc: Process) -> None:
+        proc.suspended = True
+        for queue in self.ready:
+            if proc in queue:
+                queue.remove(proc)
+
+    def resume(self, proc: Process) -> None:
+        if not proc.suspended:
+            return
+        proc.suspended = False
+        if proc.state is State.READY:
+            self._enqueue(proc)
+            self.dispatch()
+
+    def runnable_guests(self) -> int:
+        count = sum(1 for q in self.ready for p in q if self._runnable(p))
+        return count + (1 if self.running is not None else 0)
+
+    def load(self) -> float:
+        """Runnable programs (a load average without the averaging)."""
+        return float(self.runnable_guests())
+
+    def willing(self) -> bool:
+        """Whether this machine accepts remote programs now (the idle policy)."""
+        idle = self.config.idle
+        if self.owner_present or not self.powered:
+            return False
+        if self.load() > idle.load_threshold:
+            return False
+        return self.frames.free_count * 4 >= idle.min_free_memory_kb
+
+    # --- delays ------------------------------------------------------------------
+    def delay(self, proc: Process, ns: int) -> None:
+        self.block(proc, State.DELAYED)
+        proc.wakeup = self.sim.at(self.sim.now + max(0, ns), lambda: self._wake(proc, 0))
+
+    def _wake(self, proc: Process, value: Any) -> None:
+        proc.wakeup = None
+        if proc.state is State.DELAYED:
+            self.complete(proc, value)
+
+    # --- IPC: Send / Receive / Reply / Forward ---------------------------------------
+    def pending_of(self, proc: Process) -> dict[int, IpcRequest]:
+        """Requests proc has received and not yet replied to, by sender pid."""
+        return self._pending.setdefault(proc.pid, {})
+
+    def send(self, proc: Process, msg: bytes, dst: int, msg_addr: int = 0) -> None:
+        """Send msg to dst (a pid or a group) and block until the reply."""
+        self.block(proc, State.SEND_BLOCKED)
+        proc.awaiting = Outstanding(dst=dst, msg_addr=msg_addr, group=abi.is_group(dst))
+        if abi.is_group(dst):
+            self.send_group(proc, msg, dst)
+            return
+        if self.is_local(dst):
+            self.deliver(IpcRequest(proc.pid, msg), dst)
+        elif self.transport is not None:
+            proc.awaiting.transaction = self.transport.send_request(proc, dst, msg)
+        else:
+            self.finish_send(proc, -abi.ENOPROC, b"")
+
+    def deliver(self, req: IpcRequest, dst: int) -> bool:
+        """Queue a request at a local process; False (and the sender failed) if there is none."""
+        target = self.processes.get(dst)
+        if target is None or target.state is State.DEAD:
+            self.fail_sender(req, -abi.ENOPROC)
+            return False
+        if target.lh.frozen and req.remote is None:
+            target.lh.deferred.append((req, dst))  # redelivered or restarted after the freeze
+            return True
+        target.msg_queue.append(req)
+        if target.state is State.RECEIVE_BLOCKED and not target.lh.frozen:
+            self._complete_receive(target)
+        return True
+
+    def receive(self, proc: Process, buf: int, timeout_ms: int | None = None) -> None:
+        proc.receive_target = buf
+        if proc.msg_queue and not proc.lh.frozen:
+            self._complete_receive(proc, now=True)
+            return
+        self.block(proc, State.RECEIVE_BLOCKED)
+        if timeout_ms is not None:
+            proc.receive_deadline = self.sim.at(
+                self.sim.now + timeout_ms * 1_000_000, lambda: self._receive_timeout(proc)
+            )
+
+    def _receive_timeout(self, proc: Process) -> None:
+        proc.receive_deadline = None
+        if proc.state is State.RECEIVE_BLOCKED:
+            self.complete(proc, -abi.ETIMEOUT if proc.team is not None else (0, b""))
+
+    def _complete_receive(self, proc: Process, now: bool = False) -> None:
+        req = proc.msg_queue.popleft()
+        if proc.receive_deadline is not None:
+            self.sim.cancel(proc.receive_deadline)
+            proc.receive_deadline = None
+        self.pending_of(proc)[req.sender] = req
+        if proc.team is not None:
+            self.memory.write(proc, proc.receive_target, req.msg)
+            value: Any = req.sender
+        else:
+            value = (req.sender, req.msg)
+        if now:  # the process did not block: hand the value back directly
+            if proc.team is not None:
+                proc.registers.d[0] = req.sender
+            else:
+                proc.resume_value = value
+            return
+        self.complete(proc, value)
+
+    def reply(self, proc: Process, msg: bytes | None, dst: int) -> int:
+        """Reply to a request proc received; msg None declines (a group member that stays silent)."""
+        req = self.pending_of(proc).pop(dst, None)
+        if req is None:
+            return -abi.ENOTAWAITING
+        if msg is None:
+            if req.remote is not None and self.transport is not None:
+                self.transport.send_reply(req, None, proc.pid)
+            return 0
+        self.reply_to(req, msg, proc.pid)
+        return 0
+
+    def reply_to(self, req: IpcRequest, msg: bytes, replier: int) -> None:
+        if req.remote is not None:
+            self.transport.send_reply(req, msg, replier)
+            return
+        sender = self.processes.get(req.sender)
+        if sender is None or sender.state is not State.SEND_BLOCKED or sender.awaiting is None:
+            return  # gone, or a group send that another member already answered
+        self.finish_send(sender, replier, msg)
+
+    def finish_send(self, proc: Process, replier: int, msg: bytes) -> None:
+        """A Send completes: the reply (or an error as replier <= 0) reaches the sender."""
+        out = proc.awaiting
+        if proc.state is not State.SEND_BLOCKED or out is None:
+            return
+        proc.awaiting = None
+        if proc.team is not None:
+            if replier > 0 and msg:
+                self.memory.write(proc, out.msg_addr, msg.ljust(MSG, b"\0")[:MSG])
+            self.complete(proc, replier)
+        else:
+            self.complete(proc, (replier, msg))
+
+    def fail_sender(self, req: IpcRequest, error: int) -> None:
+        if req.remote is not None:
+            if self.transport is not None:
+                self.transport.send_nack(req, error)
+            return
+        sender = self.processes.get(req.sender)
+        if sender is not None and sender.awaiting is not None and not sender.awaiting.group:
+            self.finish_send(sender, error, b"")
+
+    def forward(self, proc: Process, msg: bytes, from_pid: int, to_pid: int) -> int:
+        req = self.pending_of(proc).pop(from_pid, None)
+        if req is None:
+            return -abi.ENOTAWAITING
+        new = IpcRequest(req.sender, msg, remote=req.remote, group=0)
+        sender = self.processes.get(req.sender) if req.remote is None else None
+        if sender is not None and sender.awaiting is not None:
+            sender.awaiting.dst = to_pid
+        if self.is_local(to_pid):
+            if req.remote is not None and self.transport is not None:
+                self.transport.notify_forwarded(req, to_pid)
+            self.deliver(new, to_pid)
+        elif self.transport is not None:
+            self.transport.forward_request(new, to_pid)
+        else:
+            self.fail_sender(req, -abi.ENOPROC)
+        return 0
+
+    # --- groups -----------------------------------------------------------------
+    def join_group(self, proc: Process, gid: int) -> int:
+        if not abi.is_group(gid):
+            return -abi.EINVAL
+        self.groups.setdefault(gid, set()).add(proc.pid)
+        proc.groups.add(gid)
+        if self.transport is not None:
+            self.transport.joined_group(gid)
+        return 0
+
+    def leave_group(self, proc: Process, gid: int) -> int:
+        members = self.groups.get(gid)
+        if not members or proc.pid not in members:
+            return -abi.EINVAL
+        members.discard(proc.pid)
+        proc.groups.discard(gid)
+        if not members:
+            del self.groups[gid]
+        return 0
+
+    def local_group_target(self, gid: int) -> int | None:
+        """A logical host's local group (its machine's kernel server or program manager)."""
+        index = abi.pid_index(gid)
+        if index not in (abi.LOCAL_KERNEL_SERVER, abi.LOCAL_PROGRAM_MANAGER):
+            return None
+        server = self.kernel_server if index == abi.LOCAL_KERNEL_SERVER else self.program_manager
+        return server.pid if server is not None else None
+
+    kernel_server: Process | None = None
+    program_manager: Process | None = None
+
+    def send_group(self, proc: Process, msg: bytes, gid: int) -> None:
+        local_target = self.local_group_target(gid)
+        if local_target is not None:
+            if self.is_local(gid):
+                self.kernel_work(self.cost.local_group_us)
+                self.deliver(IpcRequest(proc.pid, msg, group=gid), local_target)
+            elif self.transport is not None:
+                proc.awaiting.transaction = self.transport.send_request(proc, gid, msg)
+            else:
+                self.finish_send(proc, -abi.ENOPROC, b"")
+            return
+        for member in sorted(self.groups.get(gid, ())):
+            if member != proc.pid:
+                self.deliver(IpcRequest(proc.pid, msg, group=gid), member)
+        if self.transport is not None:
+            proc.awaiting.transaction = self.transport.send_group(proc, gid, msg)
+        elif not self.groups.get(gid):
+            self.finish_send(proc, -abi.ENOPROC, b"")
+
+    # --- MoveTo / MoveFrom -----------------------------------------------------------
+    def move_to(self, proc: Process, pid: int, dst: int, data: bytes) -> None:
+        req = self.pending_of(proc).get(pid)
+        if req is None:
+            self.complete(proc, -abi.ENOTAWAITING)
+            return
+        if req.remote is not None:
+            self.block(proc, State.MOVING)
+            self.transport.move_to(proc, req, dst, data)
+            return
+        target = self.processes.get(pid)
+        if target is None or not self.memory.check(target, dst, len(data), write=True):
+            self.complete(proc, -abi.EFAULT)
+            return
+        self.memory.write(target, dst, data)
+        self.block(proc, State.MOVING)
+        pages = -(-len(data) // abi.PAGE_SIZE)
+        self.after_kernel_work(self.cost.page_copy_us * pages, lambda: self.complete(proc, 0))
+
+    def move_from(self, proc: Process, pid: int, src: int, count: int) -> None:
+        req = self.pending_of(proc).get(pid)
+        if req is None:
+            self.complete(proc, -abi.ENOTAWAITING)
+            return
+        if req.remote is not None:
+            self.block(proc, State.MOVING)
+            self.transport.move_from(proc, req, src, count)
+            return
+        source = self.processes.get(pid)
+        if source is None or not self.memory.check(source, src, count, write=False):
+            self.complete(proc, -abi.EFAULT)
+            return
+        data = self.memory.read(source, src, count)
+        self.block(proc, State.MOVING)
+        pages = -(-count // abi.PAGE_SIZE)
+        self.after_kernel_work(self.cost.page_copy_us * pages, lambda: self.complete(proc, data))
+
+    # --- helpers for messages ----------------------------------------------------------
+    @staticmethod
+    def pack(*longs: int) -> bytes:
+        vals = [v & 0xFFFFFFFF for v in longs] + [0] * (8 - len(longs))
+        return struct.pack(">8I", *vals[:8])
+
+    @staticmethod
+    def unpack(msg: bytes) -> tuple[int, ...]:
+        return struct.unpack(">8I", msg.ljust(MSG, b"\0")[:MSG])

@@ -1,0 +1,74 @@
+"""What a server written in Python yields to the kernel: the V primitives as values.
+
+A server is a generator run as a V process. It yields one of these operations
+and is resumed with the result, exactly as a guest process traps and gets d0:
+
+    sender, msg = yield Receive()
+    data = yield MoveFrom(sender, address, count)
+    yield Reply(sender, reply_message)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Receive:
+    timeout_ms: int | None = None  # resumes with (sender_pid, msg) or (0, b"") on timeout
+
+
+@dataclass(frozen=True)
+class Send:
+    pid: int
+    msg: bytes  # resumes with (replier_pid, reply_msg); replier_pid <= 0 is a failure (-error)
+
+
+@dataclass(frozen=True)
+class Reply:
+    pid: int
+    msg: bytes  # resumes with 0 or -error
+
+
+@dataclass(frozen=True)
+class Forward:
+    from_pid: int
+    to_pid: int
+    msg: bytes
+
+
+@dataclass(frozen=True)
+class MoveTo:
+    pid: int
+    dst: int
+    data: bytes  # resumes with 0 or -error
+
+
+@dataclass(frozen=True)
+class MoveFrom:
+    pid: int
+    src: int
+    count: int  # resumes with bytes, or an int -error
+
+
+@dataclass(frozen=True)
+class Delay:
+    ns: int  # sleeps; the CPU is free
+
+
+@dataclass(frozen=True)
+class Compute:
+    us: float  # the server uses the CPU this long (the cost model)
+
+
+@dataclass(frozen=True)
+class JoinGroup:
+    gid: int
+
+
+@dataclass(frozen=True)
+class Spawn:
+    """Start another Python process in the same logical host; resumes with its pid."""
+
+    name: str
+    body: object  # a callable(pid) -> generator

@@ -1,0 +1,110 @@
+"""Processes, teams (address spaces) and logical hosts: the V kernel's objects."""
+
+from __future__ import annotations
+
+import enum
+from collections import deque
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from guest import abi
+
+
+class State(enum.Enum):
+    READY = "ready"
+    RUNNING = "running"
+    SEND_BLOCKED = "awaiting-reply"  # sent a message, waiting for its reply
+    RECEIVE_BLOCKED = "receiving"  # waiting for a message
+    DELAYED = "delayed"  # in Delay()
+    MOVING = "moving"  # in a remote MoveTo / MoveFrom
+    DEAD = "dead"
+
+
+class Priority(enum.IntEnum):
+    """Lower runs first: servers and pre-copy, then local programs, then remote guests."""
+
+    SYSTEM = 0
+    PRECOPY = 1
+    LOCAL = 2
+    GUEST = 3
+
+
+@dataclass
+class LogicalHost:
+    """A set of teams and processes that migrate together; pids carry its id."""
+
+    lhid: int
+    name: str = ""
+    remote: bool = False  # holds remotely executed programs (a guest here)
+    system: bool = False  # the machine's own servers
+    frozen: bool = False
+    next_index: int = 1
+    processes: dict[int, Process] = field(default_factory=dict)
+    teams: list[Team] = field(default_factory=list)
+    # requests that arrived while frozen: (packet-level sender info, message)
+    deferred: list[Any] = field(default_factory=list)
+
+    def allocate_index(self) -> int:
+        index = self.next_index
+        while abi.make_pid(self.lhid, index) in self.processes or index & abi.GROUP_BIT or index == 0:
+            index = (index + 1) & 0x7FFF
+        self.next_index = (index + 1) & 0x7FFF or 1
+        return index
+
+
+@dataclass
+class Team:
+    """An address space (an MMU context) and what the program manager knows of it."""
+
+    team_id: int
+    lh: LogicalHost
+    ctx: int  # MMU context
+    name: str
+    argv: list[str]
+    text: tuple[int, int] = (0, 0)  # vpage range [start, end)
+    data: tuple[int, int] = (0, 0)
+    brk: int = 0  # current break (byte address)
+    heap_start: int = 0
+    stack_low: int = abi.STACK_TOP  # lowest mapped stack byte
+    bkpts: frozenset[int] = frozenset()
+    pages: int = 0  # mapped page count
+
+    @property
+    def memory_bytes(self) -> int:
+        return self.pages * abi.PAGE_SIZE
+
+
+@dataclass
+class Process:
+    pid: int
+    lh: LogicalHost
+    name: str
+    priority: Priority
+    team: Team | None = None  # None: a server implemented in Python (a coroutine)
+    state: State = State.READY
+    suspended: bool = False
+    registers: Any = None  # emulator.cpu.Registers of a guest process
+    # IPC
+    msg_queue: deque[Any] = field(default_factory=deque)  # pending requests (IpcRequest)
+    awaiting: Any = None  # the outstanding Send (who we wait for)
+    awaiting_replier: int = 0  # pid a MoveTo/MoveFrom may act on us from
+    receive_target: int = 0  # guest buffer address of a blocked Receive
+    move_dst: int = 0  # guest address a pending MoveFrom delivers to
+    receive_deadline: Any = None  # event of a ReceiveWithTimeout
+    wakeup: Any = None  # event of a Delay
+    # a Python server: its coroutine and the value to send it next
+    coroutine: Generator[Any, Any, Any] | None = None
+    resume_value: Any = None
+    cpu_ns: int = 0
+    creator: int = 0
+    exit_status: int | None = None
+    groups: set[int] = field(default_factory=set)
+
+    @property
+    def is_guest(self) -> bool:
+        return self.team is not None
+
+    @property
+    def lhid(self) -> int:
+        return self.lh.lhid

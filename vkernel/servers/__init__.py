@@ -1,0 +1,1 @@
+"""The V servers each machine runs as processes: kernel server, program manager, file and display servers."""

@@ -1,0 +1,153 @@
+"""The file server: files on the machine's disk, served over the V I/O protocol."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from guest import abi
+from vkernel import ops
+from vkernel.filesystem import FileSystem, FsError
+from vkernel.servers.program_manager import error, pack, unpack
+
+if TYPE_CHECKING:
+    from vkernel.kernel import Kernel
+
+log = logging.getLogger(__name__)
+
+MAX_IO = 64 * 1024
+
+
+@dataclass
+class Instance:
+    name: str
+    mode: int
+    offset: int
+    owner: int  # pid that opened it
+
+
+class FileServer:
+    def __init__(self, kernel: Kernel, fs: FileSystem) -> None:
+        self.k = kernel
+        self.fs = fs
+        self.instances: dict[int, Instance] = {}
+        self.next_instance = 1
+        self.stats = {"opens": 0, "reads": 0, "writes": 0, "bytes_read": 0, "bytes_written": 0}
+
+    def start(self):
+        proc = self.k.spawn_server(self.k.system_lh, "file-server", self.body)
+        self.k.file_server_pid = proc.pid
+        return proc
+
+    def disk_us(self, nbytes: int) -> float:
+        disk = self.k.machine.disk
+        blocks = max(1, -(-nbytes // disk.block_size))
+        return disk.access_ns(blocks, sequential=True) / 1000
+
+    def body(self, pid: int) -> Generator[Any, Any, None]:
+        while True:
+            sender, msg = yield ops.Receive()
+            m = unpack(msg)
+            code = m[0]
+            try:
+                if code == abi.FS_OPEN:
+                    reply = yield from self.open(sender, m)
+                elif code == abi.IO_READ:
+                    reply = yield from self.read(sender, m)
+                elif code == abi.IO_WRITE:
+                    reply = yield from self.write(sender, m)
+                elif code == abi.IO_CLOSE:
+                    reply = pack(0) if self.instances.pop(m[1], None) else error(abi.EINVAL)
+                elif code == abi.FS_REMOVE:
+                    reply = yield from self.remove(sender, m)
+                elif code == abi.FS_LIST:
+                    reply = yield from self.list(sender, m)
+                else:
+                    reply = error(abi.EBADCALL)
+            except FsError as exc:
+                log.info("%s: file server: %s", self.k.name, exc)
+                text = str(exc)
+                reply = error(abi.ENOENT if "no such" in text else abi.EIO)
+            yield ops.Reply(sender, reply)
+
+    def _name(self, sender: int, addr: int, length: int) -> Generator[Any, Any, str | int]:
+        if not 0 < length <= 47:
+            return -abi.EINVAL
+        raw = yield ops.MoveFrom(sender, addr, length)
+        if isinstance(raw, int):
+            return raw
+        return raw.decode("latin-1")
+
+    def open(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
+        name = yield from self._name(sender, m[1], m[2])
+        if isinstance(name, int):
+            return error(-name)
+        mode = m[3]
+        if mode == abi.FS_MODE_READ:
+            if not self.fs.exists(name):
+                return error(abi.ENOENT)
+            offset = 0
+        elif mode == abi.FS_MODE_WRITE:
+            self.fs.create(name)
+            offset = 0
+        elif mode == abi.FS_MODE_APPEND:
+            if not self.fs.exists(name):
+                self.fs.create(name)
+            offset = self.fs.size(name)
+        else:
+            return error(abi.EINVAL)
+        inst = self.next_instance
+        self.next_instance += 1
+        self.instances[inst] = Instance(name, mode, offset, sender)
+        self.stats["opens"] += 1
+        return pack(0, inst, self.fs.size(name))
+
+    def read(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
+        inst = self.instances.get(m[1])
+        if inst is None:
+            return error(abi.EINVAL)
+        buf, count, offset = m[2], min(m[3], MAX_IO), m[4]
+        data = self.fs.read(inst.name, offset, count)
+        yield ops.Compute(self.disk_us(len(data)))
+        if data:
+            result = yield ops.MoveTo(sender, buf, data)
+            if isinstance(result, int) and result < 0:
+                return error(-result)
+        self.stats["reads"] += 1
+        self.stats["bytes_read"] += len(data)
+        return pack(0, len(data))
+
+    def write(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
+        inst = self.instances.get(m[1])
+        if inst is None or inst.mode == abi.FS_MODE_READ:
+            return error(abi.EINVAL)
+        buf, count = m[2], min(m[3], MAX_IO)
+        data = yield ops.MoveFrom(sender, buf, count)
+        if isinstance(data, int):
+            return error(-data)
+        yield ops.Compute(self.disk_us(len(data)))
+        written = self.fs.write(inst.name, inst.offset, data)
+        inst.offset += written
+        self.stats["writes"] += 1
+        self.stats["bytes_written"] += written
+        return pack(0, written)
+
+    def remove(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
+        name = yield from self._name(sender, m[1], m[2])
+        if isinstance(name, int):
+            return error(-name)
+        if not self.fs.exists(name):
+            return error(abi.ENOENT)
+        self.fs.remove(name)
+        return pack(0)
+
+    def list(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
+        text = "".join(f"{n}\n" for n in self.fs.list()).encode()[: m[2]]
+        if text:
+            result = yield ops.MoveTo(sender, m[1], text)
+            if isinstance(result, int) and result < 0:
+                return error(-result)
+        return pack(0, len(text))
+

@@ -1,0 +1,310 @@
+"""The program manager: creates, loads, starts, waits for, kills and suspends programs on its machine."""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from guest import abi
+from vkernel import ops
+from vkernel.memory import MemoryError_
+from vkernel.process import Priority, Process, State
+
+if TYPE_CHECKING:
+    from vkernel.kernel import Kernel
+
+log = logging.getLogger(__name__)
+
+IMAGE_CHUNK = 32 * 1024  # V moved 32 KB as a unit
+NAME_AT = 0
+BUFFER_AT = 4096
+
+
+def pack(*longs: int) -> bytes:
+    vals = [v & 0xFFFFFFFF for v in longs] + [0] * (8 - len(longs))
+    return struct.pack(">8I", *vals[:8])
+
+
+def unpack(msg: bytes) -> tuple[int, ...]:
+    return struct.unpack(">8I", msg.ljust(abi.MSG_SIZE, b"\0")[: abi.MSG_SIZE])
+
+
+def signed(v: int) -> int:
+    return v - (1 << 32) if v & 0x80000000 else v
+
+
+def error(code: int) -> bytes:
+    return pack(-code)
+
+
+def parse_argv_block(block: bytes) -> list[str]:
+    """NUL-terminated strings ending with an empty one."""
+    argv: list[str] = []
+    for part in block.split(b"\0"):
+        if not part:
+            break
+        argv.append(part.decode("latin-1"))
+    return argv
+
+
+def argv_block(argv: list[str]) -> bytes:
+    return b"".join(a.encode("latin-1") + b"\0" for a in argv) + b"\0"
+
+
+def query_host_msg(name: str | None) -> bytes:
+    raw = (name or "").encode("latin-1")[: abi.PM_QUERY_NAME_MAX]
+    return struct.pack(">II", abi.PM_QUERY_HOST, len(raw)) + raw.ljust(24, b"\0")
+
+
+@dataclass
+class ProgramRecord:
+    """What the program manager knows of a program it runs (migrates with its logical host)."""
+
+    pid: int
+    name: str
+    argv: list[str]
+    creator: int
+    lhid: int
+    remote: bool
+    host_started: str
+    started_ns: int
+    stdout: tuple[int, int] = (0, 0)
+
+
+@dataclass
+class CreatorState:
+    """Per creator logical host: exit statuses of its children and processes waiting for them."""
+
+    exits: dict[int, int] = field(default_factory=dict)
+    waiters: dict[int, list[int]] = field(default_factory=dict)  # child pid -> waiting pids
+
+
+class ProgramManager:
+    def __init__(self, kernel: Kernel) -> None:
+        self.k = kernel
+        self.proc: Process | None = None
+        self.programs: dict[int, ProgramRecord] = {}
+        self.creators: dict[int, CreatorState] = {}  # creator lhid -> state
+        self.willing: bool = True  # set by the idle detector
+        self.started = 0
+        kernel.on_exit.append(self.on_exit)
+
+    def start(self) -> Process:
+        self.proc = self.k.spawn_server(self.k.system_lh, "program-manager", self.body)
+        self.k.program_manager = self.proc
+        return self.proc
+
+    # --- the receive loop ------------------------------------------------------------
+    def body(self, pid: int) -> Generator[Any, Any, None]:
+        yield ops.JoinGroup(abi.PROGRAM_MANAGER_GROUP)
+        while True:
+            sender, msg = yield ops.Receive()
+            code = unpack(msg)[0]
+            if code == abi.PM_EXEC:
+                worker = yield ops.Spawn("pm-exec", self.exec_worker)
+                yield ops.Forward(sender, worker, msg)
+            elif code == abi.PM_QUERY_HOST:
+                yield ops.Reply(sender, self.query_host(sender, msg))
+            elif code == abi.PM_WAIT:
+                reply = self.wait(sender, unpack(msg)[1])
+                if reply is not None:
+                    yield ops.Reply(sender, reply)
+            elif code == abi.PM_EXITED:
+                _, child, status, creator = unpack(msg)[:4]
+                self.record_exit(abi.pid_lhid(creator), child, signed(status))
+                yield ops.Reply(sender, pack(0))
+            elif code in (abi.PM_KILL, abi.PM_SUSPEND, abi.PM_RESUME):
+                yield ops.Reply(sender, pack(self.control(code, unpack(msg)[1])))
+            elif code == abi.PM_LIST:
+                _, buf, size = unpack(msg)[:3]
+                text = self.listing().encode()[:size]
+                result = yield ops.MoveTo(sender, buf, text)
+                yield ops.Reply(sender, pack(result if isinstance(result, int) and result < 0 else 0, len(text)))
+            elif code == abi.PM_MIGRATE and self.k.migration is not None:
+                worker = yield ops.Spawn("pm-migrate", self.k.migration.migrate_worker)
+                yield ops.Forward(sender, worker, msg)
+            else:
+                yield ops.Reply(sender, error(abi.EBADCALL))
+
+    # --- "@ host" and "@ *" --------------------------------------------------------------
+    def query_host(self, sender: int, msg: bytes) -> bytes | None:
+        length = unpack(msg)[1]
+        if length:
+            name = msg[8 : 8 + min(length, abi.PM_QUERY_NAME_MAX)].decode("latin-1")
+            if name != self.k.name:
+                return None  # not us: stay silent, another program manager answers
+        elif self.k.is_local(sender) or not self.is_willing():
+            return None  # "@ *" never picks the origin, and only willing hosts answer
+        load = int(self.k.load() * 100)
+        return pack(0, self.proc.pid if self.proc else 0, load, self.k.frames.free_count * 4)
+
+    def is_willing(self) -> bool:
+        return self.willing and self.k.willing()
+
+    # --- exec -----------------------------------------------------------------------------
+    def exec_worker(self, pid: int) -> Generator[Any, Any, None]:
+        sender, msg = yield ops.Receive()
+        reply = yield from self.create_program(pid, sender, msg)
+        yield ops.Reply(sender, reply)
+
+    def create_program(self, pid: int, sender: int, msg: bytes) -> Generator[Any, Any, bytes]:
+        k = self.k
+        _, argv_addr, argv_len, flags, out_pid, out_inst, in_pid, in_inst = unpack(msg)
+        if not 0 < argv_len <= 4096:
+            return error(abi.EINVAL)
+        block = yield ops.MoveFrom(sender, argv_addr, argv_len)
+        if isinstance(block, int):
+            return error(-block)
+        argv = parse_argv_block(block)
+        if not argv:
+            return error(abi.EINVAL)
+        image = yield from self.fetch_image(pid, argv[0])
+        if isinstance(image, int):
+            return error(image)
+        yield ops.Compute(k.cost.team_create_us + k.cost.process_create_us)
+        from emulator.loader import LoaderError, load_image
+
+        try:
+            parsed = load_image(image)
+        except LoaderError as exc:
+            log.info("%s: %s is not a runnable image: %s", k.name, argv[0], exc)
+            return error(abi.EINVAL)
+        requester = k.processes.get(sender)
+        remote = requester is None
+        if requester is not None and requester.team is not None:
+            lh = requester.lh  # a sub-program runs in its parent's logical host
+            remote = lh.remote
+        else:
+            lh = k.new_logical_host(remote=remote, name=argv[0])
+        team = k.memory.create_team(lh, argv[0], argv)
+        try:
+            k.memory.load_image(team, parsed)
+            venv = {
+                "magic": abi.VENV_MAGIC,
+                "stdin_pid": in_pid,
+                "stdin_inst": in_inst,
+                "stdout_pid": out_pid,
+                "stdout_inst": out_inst,
+                "stderr_pid": out_pid,
+                "stderr_inst": out_inst,
+                "fileserver_pid": k.file_server_pid,
+                "creator_pid": sender,
+                "home_lhid": abi.pid_lhid(sender),
+                "flags": abi.VENV_REMOTE if remote else 0,
+            }
+            sp = k.memory.setup_stack(team, argv, [f"HOST={k.name}"], venv)
+        except MemoryError_:
+            k.memory.destroy_team(team)
+            if not lh.processes and not lh.teams:
+                k.lhs.pop(lh.lhid, None)
+            return error(abi.ENOMEM)
+        proc = k.new_process(lh, argv[0], Priority.GUEST if remote else Priority.LOCAL, team)
+        proc.creator = sender
+        from emulator.cpu import Registers
+
+        proc.registers = Registers(d=[0] * 8, a=[0] * 7 + [sp], pc=parsed.entry, sr=0)
+        self.programs[proc.pid] = ProgramRecord(
+            pid=proc.pid, name=argv[0], argv=argv, creator=sender, lhid=lh.lhid, remote=remote,
+            host_started=k.name, started_ns=k.sim.now, stdout=(out_pid, out_inst),
+        )
+        self.started += 1
+        k.make_ready(proc)
+        log.info("%s: started %s as %#x%s", k.name, " ".join(argv), proc.pid, " (remote)" if remote else "")
+        return pack(0, proc.pid)
+
+    def fetch_image(self, pid: int, name: str) -> Generator[Any, Any, bytes | int]:
+        """Read a program image from the file server with the I/O protocol (the server MoveTo's it)."""
+        k = self.k
+        fs = k.file_server_pid
+        if not fs:
+            return abi.ENOENT
+        raw = name.encode("latin-1")
+        mem = k.server_memory(k.processes[pid])
+        mem[NAME_AT : NAME_AT + len(raw)] = raw
+        replier, reply = yield ops.Send(fs, pack(abi.FS_OPEN, NAME_AT, len(raw), abi.FS_MODE_READ))
+        if replier <= 0:
+            return abi.EIO
+        status, inst, size = unpack(reply)[:3]
+        if status:
+            return -signed(status)
+        data = bytearray()
+        while len(data) < size:
+            count = min(IMAGE_CHUNK, size - len(data))
+            replier, reply = yield ops.Send(fs, pack(abi.IO_READ, inst, BUFFER_AT, count, len(data)))
+            status, got = unpack(reply)[:2]
+            if replier <= 0 or status or got == 0:
+                break
+            data += mem[BUFFER_AT : BUFFER_AT + got]
+        yield ops.Send(fs, pack(abi.IO_CLOSE, inst))
+        if len(data) != size:
+            return abi.EIO
+        return bytes(data)
+
+    # --- exits and waiting -----------------------------------------------------------------
+    def on_exit(self, proc: Process, status: int) -> None:
+        record = self.programs.pop(proc.pid, None)
+        if record is None:
+            return
+        creator_lhid = abi.pid_lhid(record.creator)
+        log.info("%s: %s (%#x) exited with %d", self.k.name, record.name, proc.pid, status)
+        if creator_lhid in self.k.lhs:
+            self.record_exit(creator_lhid, proc.pid, status)
+        else:
+            notice = pack(abi.PM_EXITED, proc.pid, status, record.creator)
+            group = abi.make_pid(creator_lhid, abi.LOCAL_PROGRAM_MANAGER)
+
+            def notify(pid: int) -> Generator[Any, Any, None]:
+                yield ops.Send(group, notice)
+
+            self.k.spawn_server(self.k.system_lh, "pm-exit-notice", notify)
+
+    def record_exit(self, creator_lhid: int, child: int, status: int) -> None:
+        state = self.creators.setdefault(creator_lhid, CreatorState())
+        state.exits[child] = status
+        for waiter in state.waiters.pop(child, []):
+            if self.proc is not None:
+                self.k.reply(self.proc, pack(0, status), waiter)
+
+    def wait(self, sender: int, child: int) -> bytes | None:
+        state = self.creators.setdefault(abi.pid_lhid(sender), CreatorState())
+        if child in state.exits:
+            return pack(0, state.exits[child])
+        state.waiters.setdefault(child, []).append(sender)
+        return None
+
+    # --- management ----------------------------------------------------------------------
+    def control(self, code: int, pid: int) -> int:
+        proc = self.k.processes.get(pid)
+        if proc is None or proc.team is None:
+            return -abi.ENOPROC
+        if code == abi.PM_KILL:
+            self.k.exit_process(proc, -abi.EKILLED, reason="killed")
+        elif code == abi.PM_SUSPEND:
+            self.k.suspend(proc)
+        else:
+            self.k.resume(proc)
+        return 0
+
+    def listing(self) -> str:
+        lines = []
+        for proc in sorted(self.k.processes.values(), key=lambda p: p.pid):
+            if proc.team is None:
+                continue
+            state = "suspended" if proc.suspended else proc.state.value
+            if proc.lh.frozen:
+                state = "frozen"
+            lines.append(
+                f"{proc.pid:#010x} {proc.name} {self.k.name} {proc.lhid:#06x} {state} "
+                f"{proc.cpu_ns // 1_000_000} {proc.team.memory_bytes // 1024}"
+            )
+        return "\n".join(lines) + ("\n" if lines else "")
+
+    def program_of(self, proc: Process) -> ProgramRecord | None:
+        return self.programs.get(proc.pid)
+
+    def running_programs(self) -> list[ProgramRecord]:
+        return [r for r in self.programs.values() if r.pid in self.k.processes
+                and self.k.processes[r.pid].state is not State.DEAD]

@@ -1,0 +1,114 @@
+"""The command interpreter's V side: processes on the user's home workstation that act for its console.
+
+Each console command that touches programs runs as a small process in the
+home machine's system logical host and uses nothing but V IPC: a host query
+to the program manager group, PM_EXEC to the chosen program manager, PM_WAIT
+to its own program manager, PM_KILL and friends to the program manager of the
+program's logical host.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import Any
+
+from guest import abi
+from vkernel import ops
+from vkernel.kernel import Kernel
+from vkernel.servers.program_manager import argv_block, pack, query_host_msg, signed, unpack
+
+ARGV_AT = 0
+
+
+@dataclass
+class Job:
+    """A program started from the console."""
+
+    serial: int
+    argv: list[str]
+    host: str | None  # None: local; "*": any idle host
+    stdout_instance: int
+    pid: int = 0
+    host_started: str = ""
+    exit_status: int | None = None
+    error: str | None = None
+    done: bool = False
+    on_done: list[Callable[[Job], None]] = field(default_factory=list)
+
+    def finish(self) -> None:
+        self.done = True
+        for fn in self.on_done:
+            fn(self)
+
+
+class Shell:
+    """Starts agents on the home kernel; `hosts_by_pm` maps a program manager pid to its host name."""
+
+    def __init__(self, home: Kernel, host_of_pm: Callable[[int], str]) -> None:
+        self.k = home
+        self.host_of_pm = host_of_pm
+        self.display = home.servers["display"]
+
+    def exec(self, job: Job) -> None:
+        self.k.spawn_server(self.k.system_lh, f"sh:{job.argv[0]}", lambda pid: self._exec(pid, job))
+
+    def _find_host(self, pid: int, host: str) -> Generator[Any, Any, int]:
+        """Ask the program manager group; returns a program manager pid or -error."""
+        name = None if host == "*" else host
+        if name == self.k.name:
+            return self.k.program_manager.pid
+        replier, reply = yield ops.Send(abi.PROGRAM_MANAGER_GROUP, query_host_msg(name))
+        if replier <= 0:
+            return replier
+        status, pm = unpack(reply)[:2]
+        return pm if status == 0 else -signed(status)
+
+    def _exec(self, pid: int, job: Job) -> Generator[Any, Any, None]:
+        try:
+            yield from self._exec_steps(pid, job)
+        finally:
+            if not job.done:  # the agent died: say so rather than leave the job hanging
+                job.error = job.error or f"{job.argv[0]}: the console's agent ended unexpectedly"
+                job.finish()
+
+    def _exec_steps(self, pid: int, job: Job) -> Generator[Any, Any, None]:
+        k = self.k
+        if job.host is None:
+            pm = k.program_manager.pid
+        else:
+            pm = yield from self._find_host(pid, job.host)
+            if pm <= 0:
+                job.error = (f"no host named {job.host!r} answered" if job.host != "*"
+                             else "no idle host answered '@ *'")
+                job.exit_status = None
+                job.finish()
+                return
+        block = argv_block(job.argv)
+        k.server_memory(k.processes[pid])[ARGV_AT : ARGV_AT + len(block)] = block
+        display_pid = k.display_server.pid if k.display_server else 0
+        replier, reply = yield ops.Send(pm, pack(abi.PM_EXEC, ARGV_AT, len(block), 0,
+                                                 display_pid, job.stdout_instance, 0, 0))
+        status, child = unpack(reply)[:2]
+        if replier <= 0 or status:
+            code = -replier if replier <= 0 else -signed(status)
+            job.error = f"{job.argv[0]}: could not start: {abi.ERROR_NAMES.get(code, code)}"
+            job.finish()
+            return
+        job.pid = child
+        job.host_started = self.host_of_pm(pm)
+        my_pm = abi.make_pid(k.system_lh.lhid, abi.LOCAL_PROGRAM_MANAGER)
+        replier, reply = yield ops.Send(my_pm, pack(abi.PM_WAIT, child))
+        status, exit_status = unpack(reply)[:2]
+        job.exit_status = signed(exit_status) if replier > 0 and status == 0 else None
+        job.finish()
+
+    def control(self, code: int, pid: int, done: Callable[[int], None]) -> None:
+        """PM_KILL / PM_SUSPEND / PM_RESUME to the program manager of pid's logical host."""
+
+        def agent(me: int) -> Generator[Any, Any, None]:
+            target = abi.make_pid(abi.pid_lhid(pid), abi.LOCAL_PROGRAM_MANAGER)
+            replier, reply = yield ops.Send(target, pack(code, pid))
+            done(replier if replier <= 0 else signed(unpack(reply)[0]))
+
+        self.k.spawn_server(self.k.system_lh, "sh:control", agent)

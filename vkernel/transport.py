@@ -1,0 +1,611 @@
+"""The interkernel protocol: remote Send/Reply/Forward, groups, bulk MoveTo/MoveFrom, bindings.
+
+Reliability follows the V paper: the sender of a request keeps it and
+retransmits until a reply arrives; a server still working (or a frozen logical
+host) answers retransmissions with REPLY_PENDING; duplicates are suppressed by
+(src_pid, seq) and a reply is retained for a while to answer a retransmitted
+request again. Bulk data moves in trains of packets acknowledged at the end,
+with selective retransmission. A logical-host -> station cache is learned from
+incoming packets, invalidated after failed retransmissions, and re-resolved by
+broadcasting the request itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from guest import abi
+from vkernel import packets as pk
+from vkernel.packets import Flag, Kind, Packet
+from vkernel.process import Process, State
+
+if TYPE_CHECKING:
+    from vkernel.kernel import IpcRequest, Kernel
+
+log = logging.getLogger(__name__)
+
+MS = 1_000_000
+DATA = pk.MAX_DATA
+
+
+@dataclass
+class Origin:
+    """Where a remote request came from, so the reply can go back."""
+
+    mac: bytes
+    seq: int
+    src_pid: int
+    group: int = 0
+
+
+@dataclass
+class SendTxn:
+    """A Send this kernel's process is waiting on, to a remote pid or a group."""
+
+    proc: Process
+    dst: int
+    msg: bytes
+    seq: int
+    group: bool
+    tries: int = 0
+    timer: Any = None
+    pending: bool = False  # got REPLY_PENDING since the last retransmission
+
+
+@dataclass
+class BulkOut:
+    """Sending side of a bulk transfer (a MoveTo, or the answer to a MOVEFROM_REQ)."""
+
+    key: tuple[int, int]
+    mac: bytes
+    src_pid: int
+    dst_pid: int
+    seq: int
+    base: int  # MoveTo: destination address; MoveFrom answer: 0
+    data: bytes
+    on_done: Callable[[int], None]
+    acked: int = 0  # first byte offset not yet acknowledged
+    sent_to: int = 0  # end of the train in flight
+    tries: int = 0
+    timer: Any = None
+    done: bool = False
+
+
+@dataclass
+class BulkIn:
+    """Receiving side of a bulk transfer."""
+
+    total: int
+    received: set[int] = field(default_factory=set)  # offsets
+    buffer: bytearray | None = None  # MoveFrom data being gathered (None: written in place)
+    on_done: Callable[[bytes], None] | None = None
+    complete: bool = False
+
+    def first_missing(self) -> int:
+        off = 0
+        while off < self.total and off in self.received:
+            off += DATA
+        return min(off, self.total)
+
+
+@dataclass
+class TransportStats:
+    sent: int = 0
+    received: int = 0
+    retransmissions: int = 0
+    reply_pending_sent: int = 0
+    duplicates: int = 0
+    broadcasts: int = 0
+    binding_invalidations: int = 0
+    malformed: dict[str, int] = field(default_factory=dict)
+    dropped_frozen: int = 0
+    timeouts: int = 0
+
+
+class Transport:
+    """One kernel's end of the interkernel protocol, on its Ethernet interface."""
+
+    def __init__(self, kernel: Kernel, nic) -> None:
+        self.k = kernel
+        self.sim = kernel.sim
+        self.nic = nic
+        self.mac: bytes = nic.mac
+        nic.on_receive = self.on_frame
+        cost = kernel.cost
+        self.rto = int(cost.retransmit_timeout_ms * MS)
+        self.pending_interval = int(cost.reply_pending_interval_ms * MS)
+        self.max_tries = cost.max_retransmits
+        self.invalidate_after = max(1, cost.rebind_after_retransmits)
+        self.train = min(cost.bulk_train_packets, pk.MAX_TRAIN)
+        self.retain_ns = int(cost.reply_retain_ms * MS)
+        self.bindings: dict[int, bytes] = {}
+        self.sends: dict[tuple[int, int], SendTxn] = {}
+        self.in_progress: dict[tuple[int, int], int] = {}  # (src, seq) -> receiver pid
+        self.retained: OrderedDict[tuple[int, int], tuple[int, Packet]] = OrderedDict()
+        self.bulk_out: dict[tuple[int, int], BulkOut] = {}
+        self.bulk_in: dict[tuple[int, int], BulkIn] = {}
+        self.bulk_done: OrderedDict[tuple[int, int], tuple[int, int]] = OrderedDict()
+        self.stats = TransportStats()
+        self._seq = (kernel.index + 1) << 24  # station-specific, so a migrated pid never repeats a seq
+
+    # --- sending frames -------------------------------------------------------------
+    def next_seq(self) -> int:
+        self._seq = (self._seq + 1) & 0xFFFFFFFF or 1
+        return self._seq
+
+    def transmit(self, mac: bytes | None, packet: Packet) -> None:
+        """Queue a packet: the kernel spends packet_send_us, then the interface sends it."""
+        if not self.k.powered:
+            return
+        if mac is None:
+            mac = pk.BROADCAST_MAC
+            self.stats.broadcasts += 1
+        data = pk.frame(mac, self.mac, packet)
+        self.stats.sent += 1
+        self.sim.at(self.k.kernel_work(self.k.cost.packet_send_us), lambda: self._put(data))
+
+    def _put(self, data: bytes) -> None:
+        if self.k.powered:
+            self.nic.send(data)
+
+    def station_of(self, pid: int) -> bytes | None:
+        return self.bindings.get(abi.pid_lhid(pid))
+
+    def learn(self, lhid: int, mac: bytes) -> None:
+        if lhid and lhid not in self.k.lhs and mac != self.mac:
+            self.bindings[lhid] = mac
+
+    def lh_of_local(self, pid: int) -> int:
+        return abi.pid_lhid(pid) if self.k.is_local(pid) and not abi.is_group(pid) else 0
+
+    # --- remote Send ------------------------------------------------------------------
+    def send_request(self, proc: Process, dst: int, msg: bytes) -> SendTxn:
+        txn = SendTxn(proc, dst, msg, self.next_seq(), group=False)
+        self.sends[(proc.pid, txn.seq)] = txn
+        self._send_txn(txn)
+        return txn
+
+    def send_group(self, proc: Process, gid: int, msg: bytes) -> SendTxn:
+        txn = SendTxn(proc, gid, msg, self.next_seq(), group=True)
+        self.sends[(proc.pid, txn.seq)] = txn
+        self._send_txn(txn)
+        return txn
+
+    def _send_txn(self, txn: SendTxn) -> None:
+        flags = Flag.IS_RETRANSMISSION if txn.tries else 0
+        if txn.group:
+            flags |= Flag.GROUP
+            mac: bytes | None = pk.group_mac(txn.dst)
+        else:
+            mac = self.station_of(txn.dst)
+        packet = Packet(Kind.SEND, txn.seq, txn.proc.pid, txn.dst, flags=flags,
+                        lhid=txn.proc.lhid, msg=txn.msg)
+        self.transmit(mac, packet)
+        txn.timer = self.sim.at(self.sim.now + self.rto, lambda: self._send_timeout(txn))
+
+    def _send_timeout(self, txn: SendTxn) -> None:
+        key = (txn.proc.pid, txn.seq)
+        if self.sends.get(key) is not txn:
+            return
+        if txn.pending or txn.proc.lh.frozen:
+            txn.pending = False  # a working server or a frozen self: keep waiting
+        else:
+            txn.tries += 1
+            if txn.tries == self.invalidate_after and not txn.group:
+                if self.bindings.pop(abi.pid_lhid(txn.dst), None) is not None:
+                    self.stats.binding_invalidations += 1
+            if txn.tries > self.max_tries:
+                del self.sends[key]
+                self.stats.timeouts += 1
+                self.k.finish_send(txn.proc, -abi.ETIMEOUT, b"")
+                return
+        self.stats.retransmissions += 1
+        self._send_txn(txn)
+
+    def cancel(self, txn: SendTxn) -> None:
+        if txn.timer is not None:
+            self.sim.cancel(txn.timer)
+        self.sends.pop((txn.proc.pid, txn.seq), None)
+
+    # --- replies ---------------------------------------------------------------------
+    def send_reply(self, req: IpcRequest, msg: bytes | None, replier: int) -> None:
+        origin: Origin = req.remote
+        key = (origin.src_pid, origin.seq)
+        self.in_progress.pop(key, None)
+        if msg is None:  # a group member that declines to answer
+            return
+        packet = Packet(Kind.REPLY, origin.seq, replier, origin.src_pid,
+                        lhid=self.lh_of_local(replier), msg=msg.ljust(pk.MSG_SIZE, b"\0")[: pk.MSG_SIZE])
+        self._retain(key, packet)
+        self.transmit(self.bindings.get(abi.pid_lhid(origin.src_pid), origin.mac), packet)
+
+    def send_nack(self, req: IpcRequest, error: int) -> None:
+        origin: Origin = req.remote
+        key = (origin.src_pid, origin.seq)
+        self.in_progress.pop(key, None)
+        if origin.group:
+            return
+        packet = Packet(Kind.NACK, origin.seq, 0, origin.src_pid, status=error)
+        self._retain(key, packet)
+        self.transmit(origin.mac, packet)
+
+    def notify_forwarded(self, req: IpcRequest, to_pid: int) -> None:
+        origin: Origin = req.remote
+        self.transmit(origin.mac, Packet(Kind.FORWARDED, origin.seq, to_pid, origin.src_pid))
+
+    def forward_request(self, req: IpcRequest, to_pid: int) -> None:
+        """Pass a request on to a process on another machine, as if its sender sent it there."""
+        if req.remote is not None:
+            origin: Origin = req.remote
+            seq, sender_mac = origin.seq, origin.mac
+            self.in_progress.pop((origin.src_pid, seq), None)
+            notice = Packet(Kind.FORWARDED, seq, to_pid, origin.src_pid)
+            self._retain((origin.src_pid, seq), notice)  # a late retransmission learns it again
+            self.transmit(sender_mac, notice)
+            self.transmit(self.station_of(to_pid), Packet(Kind.SEND, seq, origin.src_pid, to_pid, msg=req.msg))
+            return
+        sender = self.k.processes.get(req.sender)
+        if sender is None or sender.awaiting is None:
+            return
+        txn = SendTxn(sender, to_pid, req.msg, self.next_seq(), group=False)
+        sender.awaiting.dst = to_pid
+        sender.awaiting.transaction = txn
+        self.sends[(sender.pid, txn.seq)] = txn
+        self._send_txn(txn)
+
+    def _retain(self, key: tuple[int, int], packet: Packet) -> None:
+        now = self.sim.now
+        self.retained[key] = (now + self.retain_ns, packet)
+        self.retained.move_to_end(key)
+        while self.retained:
+            first = next(iter(self.retained))
+            if self.retained[first][0] > now:
+                break
+            del self.retained[first]
+
+    # --- groups ------------------------------------------------------------------------
+    def joined_group(self, gid: int) -> None:
+        if abi.pid_lhid(gid) == 0:  # a well-known global group: listen to its multicast address
+            self.nic.join_group(pk.group_mac(gid))
+
+    # --- bulk data ----------------------------------------------------------------------
+    def move_to(self, proc: Process, req: IpcRequest, dst: int, data: bytes) -> None:
+        origin: Origin = req.remote
+        seq = self.next_seq()
+        mac = self.bindings.get(abi.pid_lhid(origin.src_pid), origin.mac)
+
+        def done(err: int) -> None:
+            self.k.complete(proc, err)
+
+        self._start_bulk(mac, proc.pid, origin.src_pid, seq, dst, data, done)
+
+    def move_from(self, proc: Process, req: IpcRequest, src: int, count: int) -> None:
+        origin: Origin = req.remote
+        seq = self.next_seq()
+        mac = self.bindings.get(abi.pid_lhid(origin.src_pid), origin.mac)
+        key = (origin.src_pid, seq)
+        state = BulkIn(total=count, buffer=bytearray(count))
+
+        def done(data: bytes) -> None:
+            self.k.complete(proc, data)
+
+        state.on_done = done
+        self.bulk_in[key] = state
+        if count == 0:
+            self._finish_in(key, state)
+            return
+        request = Packet(Kind.MOVEFROM_REQ, seq, proc.pid, origin.src_pid, offset=src, total=count,
+                         lhid=proc.lhid)
+        tries = [0]
+
+        def retry() -> None:
+            if state.complete or self.bulk_in.get(key) is not state:
+                return
+            if state.received:  # data flows: the sender's timers take over
+                return
+            tries[0] += 1
+            if tries[0] > self.max_tries:
+                self.bulk_in.pop(key, None)
+                self.stats.timeouts += 1
+                self.k.complete(proc, -abi.ETIMEOUT)
+                return
+            self.stats.retransmissions += 1
+            self.transmit(mac, request)
+            self.sim.at(self.sim.now + self.rto, retry)
+
+        self.transmit(mac, request)
+        self.sim.at(self.sim.now + self.rto, retry)
+
+    def _start_bulk(self, mac: bytes, src_pid: int, dst_pid: int, seq: int, base: int,
+                    data: bytes, on_done: Callable[[int], None]) -> None:
+        out = BulkOut((src_pid, seq), mac, src_pid, dst_pid, seq, base, data, on_done)
+        self.bulk_out[out.key] = out
+        if not data:
+            self._bulk_finish(out, 0)
+            return
+        self._send_train(out, list(range(0, len(data), DATA))[: self.train])
+
+    def _send_train(self, out: BulkOut, offsets: list[int]) -> None:
+        if not offsets:
+            return
+        for i, off in enumerate(offsets):
+            last = i == len(offsets) - 1
+            flags = Flag.LAST_OF_TRAIN if last else 0
+            if out.tries:
+                flags |= Flag.IS_RETRANSMISSION
+            chunk = out.data[off : off + DATA]
+            self.transmit(out.mac, Packet(Kind.MOVE_DATA, out.seq, out.src_pid, out.dst_pid, flags=flags,
+                                          status=out.base, offset=off, total=len(out.data),
+                                          lhid=self.lh_of_local(out.src_pid), data=chunk))
+        out.sent_to = max(out.sent_to, offsets[-1] + DATA)
+        if out.timer is not None:
+            self.sim.cancel(out.timer)
+        out.timer = self.sim.at(self.sim.now + self.rto, lambda: self._bulk_timeout(out))
+
+    def _bulk_timeout(self, out: BulkOut) -> None:
+        out.timer = None
+        if out.done:
+            return
+        out.tries += 1
+        if out.tries > self.max_tries:
+            self.stats.timeouts += 1
+            self._bulk_finish(out, -abi.ETIMEOUT)
+            return
+        self.stats.retransmissions += 1
+        # prompt an ack: resend the last packet of the train in flight
+        last = max(out.acked, min(out.sent_to, len(out.data)) - DATA)
+        last -= last % DATA
+        self._send_train(out, [last])
+
+    def _on_ack(self, p: Packet) -> None:
+        out = self.bulk_out.get((p.dst_pid, p.seq))
+        if out is None or out.done:
+            return
+        if p.status < 0:
+            self._bulk_finish(out, p.status)
+            return
+        out.tries = 0
+        out.acked = max(out.acked, p.offset)
+        if out.acked >= len(out.data):
+            self._bulk_finish(out, 0)
+            return
+        missing = pk.ack_missing(p.offset, p.total, min(out.sent_to, len(out.data)))
+        room = self.train - len(missing)
+        fresh = [off for off in range(out.sent_to, len(out.data), DATA)][: max(0, room)]
+        self._send_train(out, missing + fresh)
+
+    def _bulk_finish(self, out: BulkOut, err: int) -> None:
+        out.done = True
+        if out.timer is not None:
+            self.sim.cancel(out.timer)
+            out.timer = None
+        self.bulk_out.pop(out.key, None)
+        out.on_done(err)
+
+    def _on_move_data(self, src_mac: bytes, p: Packet) -> None:
+        key = (p.src_pid, p.seq)
+        done = self.bulk_done.get(key)
+        if done is not None:  # a duplicate after completion: ack again
+            if p.flags & Flag.LAST_OF_TRAIN:
+                self.transmit(src_mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid,
+                                              status=done[1], offset=done[0]))
+            return
+        state = self.bulk_in.get(key)
+        target = self.k.processes.get(p.dst_pid)
+        if state is None:
+            # the first packet of a MoveTo into a local process
+            if target is None or target.state is State.DEAD:
+                self._abort_in(src_mac, p, -abi.ENOPROC)
+                return
+            if not self._awaits(target, p.src_pid):
+                self._abort_in(src_mac, p, -abi.ENOTAWAITING)
+                return
+            if not self.k.memory.check(target, p.status, p.total, write=True):
+                self._abort_in(src_mac, p, -abi.EFAULT)
+                return
+            state = BulkIn(total=p.total)
+            self.bulk_in[key] = state
+        if target is not None and target.lh.frozen:
+            self.stats.dropped_frozen += 1
+            self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, p.dst_pid, p.src_pid))
+            return
+        if p.offset not in state.received and p.offset < state.total:
+            state.received.add(p.offset)
+            if state.buffer is not None:
+                state.buffer[p.offset : p.offset + len(p.data)] = p.data
+            elif target is not None:
+                self.k.memory.write(target, p.status + p.offset, p.data)
+        else:
+            self.stats.duplicates += 1
+        first = state.first_missing()
+        if first >= state.total:
+            self.transmit(src_mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, offset=state.total))
+            self._finish_in(key, state)
+        elif p.flags & Flag.LAST_OF_TRAIN:
+            bitmap = pk.ack_bitmap(first, state.received)
+            self.transmit(src_mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, offset=first, total=bitmap))
+
+    def _finish_in(self, key: tuple[int, int], state: BulkIn) -> None:
+        if state.complete:
+            return
+        state.complete = True
+        self.bulk_in.pop(key, None)
+        self.bulk_done[key] = (state.total, 0)
+        while len(self.bulk_done) > 256:
+            self.bulk_done.popitem(last=False)
+        if state.on_done is not None:
+            state.on_done(bytes(state.buffer or b""))
+
+    def _abort_in(self, mac: bytes, p: Packet, err: int) -> None:
+        self.transmit(mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, status=err))
+
+    def _awaits(self, proc: Process, mover: int) -> bool:
+        out = proc.awaiting
+        return proc.state is State.SEND_BLOCKED and out is not None and (out.dst == mover or out.group)
+
+    def _on_movefrom_req(self, src_mac: bytes, p: Packet) -> None:
+        key = (p.dst_pid, p.seq)  # we send from dst_pid's memory
+        if key in self.bulk_out:
+            return  # already streaming
+        source = self.k.processes.get(p.dst_pid)
+        if source is None or source.state is State.DEAD:
+            err = -abi.ENOPROC
+        elif not self._awaits(source, p.src_pid):
+            err = -abi.ENOTAWAITING
+        elif not self.k.memory.check(source, p.offset, p.total, write=False):
+            err = -abi.EFAULT
+        else:
+            data = self.k.memory.read(source, p.offset, p.total)
+            self._start_bulk(src_mac, p.dst_pid, p.src_pid, p.seq, 0, data, lambda err: None)
+            return
+        self.transmit(src_mac, Packet(Kind.MOVE_ABORT, p.seq, p.dst_pid, p.src_pid, status=err))
+
+    def _on_move_abort(self, p: Packet) -> None:
+        key = (p.src_pid, p.seq)
+        state = self.bulk_in.pop(key, None)
+        if state is not None and state.on_done is not None and not state.complete:
+            state.complete = True
+            proc_key = p.dst_pid
+            proc = self.k.processes.get(proc_key)
+            if proc is not None:
+                self.k.complete(proc, p.status)
+
+    # --- receiving --------------------------------------------------------------------
+    def on_frame(self, frame: bytes) -> None:
+        if not self.k.powered:
+            return
+        try:
+            _dst, src_mac, packet = pk.parse_frame(frame)
+        except pk.PacketError as exc:
+            self.stats.malformed[exc.reason] = self.stats.malformed.get(exc.reason, 0) + 1
+            return
+        self.stats.received += 1
+        self.sim.at(self.k.kernel_work(self.k.cost.packet_receive_us), lambda: self.handle(src_mac, packet))
+
+    def handle(self, src_mac: bytes, p: Packet) -> None:
+        if not self.k.powered:
+            return
+        if p.lhid and p.kind is not Kind.LH_QUERY:
+            self.learn(p.lhid, src_mac)
+        kind = p.kind
+        if kind is Kind.SEND:
+            self._on_send(src_mac, p)
+        elif kind is Kind.REPLY:
+            self._on_reply(p)
+        elif kind is Kind.REPLY_PENDING:
+            txn = self.sends.get((p.dst_pid, p.seq))
+            if txn is not None:
+                txn.pending = True
+                txn.tries = 0
+            out = self.bulk_out.get((p.dst_pid, p.seq))
+            if out is not None:
+                out.tries = 0
+        elif kind is Kind.NACK:
+            txn = self.sends.pop((p.dst_pid, p.seq), None)
+            if txn is not None and not txn.group:
+                self.cancel(txn)
+                self.k.finish_send(txn.proc, p.status or -abi.ENOPROC, b"")
+        elif kind is Kind.FORWARDED:
+            txn = self.sends.get((p.dst_pid, p.seq))
+            if txn is not None:
+                txn.dst = p.src_pid
+                txn.tries = 0
+                if txn.proc.awaiting is not None:
+                    txn.proc.awaiting.dst = p.src_pid
+        elif kind is Kind.MOVE_DATA:
+            self._on_move_data(src_mac, p)
+        elif kind is Kind.MOVE_ACK:
+            self._on_ack(p)
+        elif kind is Kind.MOVEFROM_REQ:
+            self._on_movefrom_req(src_mac, p)
+        elif kind is Kind.MOVE_ABORT:
+            self._on_move_abort(p)
+        elif kind is Kind.LH_QUERY:
+            if p.lhid in self.k.lhs and not self.k.lhs[p.lhid].frozen:
+                self.transmit(src_mac, Packet(Kind.LH_HERE, 0, 0, 0, lhid=p.lhid))
+        elif kind is Kind.LH_HERE:
+            self.learn(p.lhid, src_mac)
+        elif kind is Kind.MIGRATE and self.k.migration is not None:
+            self.k.migration.on_packet(src_mac, p)
+
+    def _on_send(self, src_mac: bytes, p: Packet) -> None:
+        key = (p.src_pid, p.seq)
+        group = bool(p.flags & Flag.GROUP)
+        retained = self.retained.get(key)
+        if retained is not None:
+            self.stats.duplicates += 1
+            if retained[1].kind is Kind.REPLY or not group:
+                self.transmit(src_mac, retained[1])
+            return
+        if key in self.in_progress:
+            self.stats.duplicates += 1
+            if not group:
+                self.stats.reply_pending_sent += 1
+                self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, p.dst_pid, p.src_pid,
+                                              lhid=self.lh_of_local(p.dst_pid)))
+            return
+        from vkernel.kernel import IpcRequest
+
+        dst = p.dst_pid
+        if group and abi.pid_lhid(dst) == 0:
+            members = sorted(self.k.groups.get(dst, ()))
+            if not members:
+                return
+            self.in_progress[key] = members[0]
+            for member in members:
+                self.k.deliver(IpcRequest(p.src_pid, p.msg, remote=Origin(src_mac, p.seq, p.src_pid, dst), group=dst), member)
+            return
+        lhid = abi.pid_lhid(dst)
+        lh = self.k.lhs.get(lhid)
+        if lh is None:
+            return  # not ours (a broadcast, or a stale binding): stay silent
+        target = self.k.local_group_target(dst) if abi.is_group(dst) else dst
+        if target is None:
+            self.transmit(src_mac, Packet(Kind.NACK, p.seq, 0, p.src_pid, status=-abi.ENOPROC))
+            return
+        origin = Origin(src_mac, p.seq, p.src_pid)
+        self.in_progress[key] = target
+        if abi.is_group(dst):
+            self.k.kernel_work(self.k.cost.local_group_us)
+        if lh.frozen:
+            lh.deferred.append((IpcRequest(p.src_pid, p.msg, remote=origin, group=0), target))
+            self.stats.reply_pending_sent += 1
+            self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, dst, p.src_pid))
+            return
+        self.k.deliver(IpcRequest(p.src_pid, p.msg, remote=origin), target)
+
+    def _on_reply(self, p: Packet) -> None:
+        key = (p.dst_pid, p.seq)
+        txn = self.sends.get(key)
+        if txn is None:
+            return  # late or duplicate (a group's later answers)
+        if txn.proc.lh.frozen:
+            self.stats.dropped_frozen += 1
+            return  # recovered by retransmission after the migration
+        self.cancel(txn)
+        if txn.proc.awaiting is not None and txn.proc.awaiting.transaction is txn:
+            self.k.finish_send(txn.proc, p.src_pid, p.msg)
+
+    def shutdown(self) -> None:
+        """The machine crashed: cancel every timer, forget every transfer."""
+        for txn in list(self.sends.values()):
+            if txn.timer is not None:
+                self.sim.cancel(txn.timer)
+        for out in list(self.bulk_out.values()):
+            if out.timer is not None:
+                self.sim.cancel(out.timer)
+        self.sends.clear()
+        self.bulk_out.clear()
+        self.bulk_in.clear()
+
+    # --- after a migration ---------------------------------------------------------------
+    def announce(self, lhid: int) -> None:
+        """Broadcast the new binding of a logical host (it now lives here)."""
+        self.transmit(None, Packet(Kind.LH_HERE, 0, 0, 0, lhid=lhid))
+
+    def forget(self, lhid: int) -> None:
+        self.bindings.pop(lhid, None)
