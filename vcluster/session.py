@@ -29,9 +29,21 @@ class LineError(ValueError):
 class Session:
     """One cluster, booted, and the console of its user (who sits at `config.console_host`)."""
 
-    def __init__(self, config, *, pcap: str | None = None, echo: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        config,
+        *,
+        pcap: str | None = None,
+        echo: Callable[[str], None] | None = None,
+        images: dict[str, bytes] | None = None,
+    ) -> None:
+        """Boot `config`. `images` adds (or replaces) program images on the file server's disk."""
+        if images:
+            config = dataclasses.replace(config, programs=tuple(dict.fromkeys((*config.programs, *images))))
         self.config = config
-        images = {name: build.image_path(name).read_bytes() for name in config.programs}
+        images = {**{name: build.image_path(name).read_bytes() for name in config.programs if name not in (images or {})},
+                  **(images or {})}
+        self.images = images
 
         def factory(sim, machine, cfg, index):
             return boot_kernel(sim, machine, cfg, index, images if machine.disk is not None else None)
@@ -59,6 +71,8 @@ class Session:
         for k in self.kernels.values():
             k.on_exit.append(lambda proc, status, k=k: self._on_exit(k, proc, status))
         self.messages: list[str] = []
+        self.log_listeners: list[Callable[[str], None]] = []  # migrations, evictions, crashes...
+        self.events: list[dict[str, Any]] = []  # the same, as records (for --json and the console)
 
     # --- observing -------------------------------------------------------------------
     def _on_output(self, instance: int, sender: int, text: str) -> None:
@@ -74,6 +88,13 @@ class Session:
 
     def say(self, text: str) -> None:
         self.messages.append(text)
+
+    def log(self, text: str, **record: Any) -> None:
+        """Something the user should see happen: a migration, an eviction, a crash."""
+        stamped = f"[{self.sim.now / S:10.3f}] {text}"
+        self.events.append({"time": round(self.sim.now / S, 9), "text": text, **record})
+        for listener in self.log_listeners:
+            listener(stamped)
 
     # --- console lines ----------------------------------------------------------------
     def execute(self, line: str) -> str | None:
@@ -154,6 +175,7 @@ class Session:
             raise LineError(f"{argv[1]} is the console's own workstation")
         lost = [p.pid for p in kernel.processes.values() if p.team is not None]
         kernel.crash()
+        self.log(f"{kernel.name} crashed", kind="crash", host=kernel.name)
         for job in self.jobs:
             if job.pid in lost and not job.done:
                 job.error = f"{job.argv[0]}: lost when {kernel.name} crashed"
@@ -171,7 +193,7 @@ class Session:
         machine.power_cycle()
         images = None
         if machine.disk is not None:
-            images = {name: build.image_path(name).read_bytes() for name in self.config.programs}
+            images = self.images
         kernel = boot_kernel(self.sim, machine, self.config, index, images)
         self.cluster.kernels[index] = kernel
         self.kernels[kernel.name] = kernel
@@ -180,6 +202,7 @@ class Session:
         file_servers = [k.file_server_pid for k in self.kernels.values() if k.file_server_pid]
         for k in self.kernels.values():
             k.file_server_pid = file_servers[0] if file_servers else 0
+        self.log(f"{kernel.name} powered on", kind="power", host=kernel.name)
         return None
 
     def start(self, argv: list[str]) -> str | None:
@@ -303,6 +326,7 @@ class Session:
             "sim_seconds": round(self.sim.now / S, 9),
             "programs": programs,
             "migrations": [],
+            "events": self.events,
             "net": self.net_summary(),
         }
 
