@@ -70,7 +70,10 @@ class Session:
         display.listeners.append(self._on_output)
         for k in self.kernels.values():
             k.on_exit.append(lambda proc, status, k=k: self._on_exit(k, proc, status))
+            if k.migration is not None:
+                k.migration.listeners.append(self._on_migration)
         self.messages: list[str] = []
+        self.migrations: list[dict[str, Any]] = []
         self.log_listeners: list[Callable[[str], None]] = []  # migrations, evictions, crashes...
         self.events: list[dict[str, Any]] = []  # the same, as records (for --json and the console)
 
@@ -121,6 +124,8 @@ class Session:
             return self.ps_text(argv[1] if len(argv) > 1 else None)
         if cmd in ("kill", "suspend", "resume"):
             return self.control(cmd, argv)
+        if cmd == "migrateprog":
+            return self.migrateprog(argv)
         if cmd == "owner":
             return self.owner(argv)
         if cmd == "fault":
@@ -130,6 +135,63 @@ class Session:
         if cmd == "power":
             return self.power(argv)
         return self.start(argv)
+
+    def migrateprog(self, argv: list[str]) -> str | None:
+        """migrateprog [-n] [PROG]: migrate the logical host of PROG (a name or a pid), or with no
+        PROG every remotely executed program on the console's workstation. Waits until done."""
+        args = argv[1:]
+        destroy = "-n" in args
+        args = [a for a in args if a != "-n"]
+        if len(args) > 1:
+            raise LineError("usage: migrateprog [-n] [PROG]")
+        if args:
+            targets = self._programs_named(args[0])
+            if not targets:
+                raise LineError(f"migrateprog: no running program {args[0]!r}")
+        else:
+            targets = [0]
+        results: list[list[int]] = []
+        before = len(self.migrations)
+        self.shell.migrate(targets, destroy, results.append)
+        while not results and self.sim.step():
+            pass
+        done = self.migrations[before:]
+        if not done:
+            return "migrateprog: nothing to migrate" if results and results[0] == [0] * len(targets) else None
+        return "\n".join(self._describe_migration(r) for r in done)
+
+    def _programs_named(self, what: str) -> list[int]:
+        """Pids of running programs named what (or the pid itself), one per logical host."""
+        try:
+            pid = int(what, 0)
+        except ValueError:
+            pid = None
+        found: dict[int, int] = {}
+        for k in self.kernels.values():
+            for proc in sorted(k.processes.values(), key=lambda p: p.pid):
+                if proc.team is None or proc.lh.system:
+                    continue
+                if proc.pid == pid or proc.name == what:
+                    found.setdefault(proc.lhid, proc.pid)
+        return list(found.values())
+
+    def _on_migration(self, record: dict[str, Any]) -> None:
+        self.migrations.append(record)
+        self.log(self._describe_migration(record), kind="migration", program=record["program"],
+                 **{"from": record["from"], "to": record["to"], "ok": record["ok"]})
+
+    @staticmethod
+    def _describe_migration(r: dict[str, Any]) -> str:
+        if r["ok"]:
+            text = (f"migrated {r['program']} from {r['from']} to {r['to']}: {r['rounds']} pre-copy rounds, "
+                    f"{r['bytes'] // 1024} KB, frozen {r['freeze_ms']:.1f} ms, total {r['total_ms']:.1f} ms")
+        elif r.get("destroyed"):
+            text = f"{r['program']} on {r['from']}: no host accepted it: destroyed (-n)"
+        else:
+            text = f"{r['program']} stays on {r['from']}: {r['error']}"
+        for dep in r.get("residual", []):
+            text += f"\n  residual dependency: {dep}"
+        return text
 
     def _host(self, name: str) -> Kernel:
         kernel = self.kernels.get(name)
@@ -198,6 +260,8 @@ class Session:
         self.cluster.kernels[index] = kernel
         self.kernels[kernel.name] = kernel
         kernel.on_exit.append(lambda proc, status, k=kernel: self._on_exit(k, proc, status))
+        if kernel.migration is not None:
+            kernel.migration.listeners.append(self._on_migration)
         self._pm_hosts[kernel.system_lh.lhid] = kernel.name
         file_servers = [k.file_server_pid for k in self.kernels.values() if k.file_server_pid]
         for k in self.kernels.values():
@@ -325,10 +389,16 @@ class Session:
             "seed": self.config.seed,
             "sim_seconds": round(self.sim.now / S, 9),
             "programs": programs,
-            "migrations": [],
+            "migrations": [self._migration_summary(r) for r in self.migrations],
             "events": self.events,
             "net": self.net_summary(),
         }
+
+    @staticmethod
+    def _migration_summary(r: dict[str, Any]) -> dict[str, Any]:
+        keys = ("program", "from", "to", "ok", "rounds", "precopy_bytes", "freeze_bytes", "state_bytes",
+                "bytes", "freeze_ms", "total_ms", "stop_reason", "attempts", "residual", "destroyed", "error")
+        return {key: r[key] for key in keys}
 
     def close(self) -> None:
         if self.pcap is not None:

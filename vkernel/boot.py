@@ -6,6 +6,7 @@ import logging
 
 from vkernel.filesystem import FileSystem, FsError
 from vkernel.kernel import Kernel
+from vkernel.migration import MigrationEngine
 from vkernel.servers.display_server import DisplayServer
 from vkernel.servers.file_server import FileServer
 from vkernel.servers.kernel_server import KernelServer
@@ -43,5 +44,6 @@ def boot_kernel(sim, machine, config, index: int, images: dict[str, bytes] | Non
         kernel.servers["program"].start()
         kernel.servers["display"] = DisplayServer(kernel)
         kernel.servers["display"].start()
+        MigrationEngine(kernel)
     kernel.owner_present = machine.owner.present
     return kernel

@@ -21,7 +21,7 @@ MSG = abi.MSG_SIZE
 LH_PER_MACHINE = 512
 
 
-@dataclass
+@dataclass(eq=False)
 class IpcRequest:
     """A message waiting in a receiver's queue, or received and awaiting its reply."""
 
@@ -37,6 +37,7 @@ class Outstanding:
 
     dst: int
     msg_addr: int = 0  # guest buffer the reply lands in
+    msg: bytes = b""  # the request, kept so that a Send can be restarted after a migration
     group: bool = False
     transaction: Any = None  # the transport's record for a remote Send
 
@@ -94,6 +95,7 @@ class Kernel:
         self.slice_event = None
         self.kernel_free_at = 0  # end of the kernel work queued on this CPU
         self.stolen_ns = 0  # kernel time taken from the running slice
+        self.ending_slice = False  # handling the end of a slice (a trap): no new slice starts meanwhile
         self.loaded_ctx: int | None = None
         self.loaded_pid: int | None = None
         self.powered = True
@@ -206,7 +208,7 @@ class Kernel:
 
     def dispatch(self) -> None:
         """Start a slice if the CPU is free and a guest is ready."""
-        if self.slice_event is not None or not self.powered:
+        if self.slice_event is not None or self.ending_slice or not self.powered:
             return
         proc = self.pick()
         if proc is None:
@@ -244,6 +246,14 @@ class Kernel:
             return
         self.slice_event = None
         self.running = None
+        self.ending_slice = True  # processes the trap wakes wait until it is handled: one slice at a time
+        try:
+            self._handle_slice_end(proc, result)
+        finally:
+            self.ending_slice = False
+        self._slice_done()
+
+    def _handle_slice_end(self, proc: Process, result) -> None:
         if proc.state is State.RUNNING:
             proc.state = State.READY
             if result.stop is Stop.TRAP:
@@ -259,7 +269,6 @@ class Kernel:
                 self.kill(proc, f"exception: {result.exception}", result.pc)
             if proc.state is State.READY:
                 self._enqueue(proc)
-        self._slice_done()
 
     def _slice_done(self) -> None:
         self.slice_event = None
@@ -440,7 +449,7 @@ class Kernel:
     def send(self, proc: Process, msg: bytes, dst: int, msg_addr: int = 0) -> None:
         """Send msg to dst (a pid or a group) and block until the reply."""
         self.block(proc, State.SEND_BLOCKED)
-        proc.awaiting = Outstanding(dst=dst, msg_addr=msg_addr, group=abi.is_group(dst))
+        proc.awaiting = Outstanding(dst=dst, msg_addr=msg_addr, group=abi.is_group(dst), msg=msg)
         if abi.is_group(dst):
             self.send_group(proc, msg, dst)
             return
@@ -597,7 +606,12 @@ class Kernel:
         if local_target is not None:
             if self.is_local(gid):
                 self.kernel_work(self.cost.local_group_us)
-                self.deliver(IpcRequest(proc.pid, msg, group=gid), local_target)
+                req = IpcRequest(proc.pid, msg, group=gid)
+                lh = self.lhs[abi.pid_lhid(gid)]
+                if lh.frozen and proc.lh is not lh:
+                    lh.deferred.append((req, local_target))  # its servers' state is being moved
+                else:
+                    self.deliver(req, local_target)
             elif self.transport is not None:
                 proc.awaiting.transaction = self.transport.send_request(proc, gid, msg)
             else:
@@ -622,13 +636,16 @@ class Kernel:
             self.transport.move_to(proc, req, dst, data)
             return
         target = self.processes.get(pid)
+        if target is not None and target.lh.frozen and target.lh is not proc.lh:
+            self._retry_when_thawed(proc, lambda: self.move_to(proc, pid, dst, data))
+            return
         if target is None or not self.memory.check(target, dst, len(data), write=True):
             self.complete(proc, -abi.EFAULT)
             return
         self.memory.write(target, dst, data)
         self.block(proc, State.MOVING)
         pages = -(-len(data) // abi.PAGE_SIZE)
-        self.after_kernel_work(self.cost.page_copy_us * pages, lambda: self.complete(proc, 0))
+        self.after_kernel_work(self.cost.local_page_copy_us * pages, lambda: self.complete(proc, 0))
 
     def move_from(self, proc: Process, pid: int, src: int, count: int) -> None:
         req = self.pending_of(proc).get(pid)
@@ -640,13 +657,21 @@ class Kernel:
             self.transport.move_from(proc, req, src, count)
             return
         source = self.processes.get(pid)
+        if source is not None and source.lh.frozen and source.lh is not proc.lh:
+            self._retry_when_thawed(proc, lambda: self.move_from(proc, pid, src, count))
+            return
         if source is None or not self.memory.check(source, src, count, write=False):
             self.complete(proc, -abi.EFAULT)
             return
         data = self.memory.read(source, src, count)
         self.block(proc, State.MOVING)
         pages = -(-count // abi.PAGE_SIZE)
-        self.after_kernel_work(self.cost.page_copy_us * pages, lambda: self.complete(proc, data))
+        self.after_kernel_work(self.cost.local_page_copy_us * pages, lambda: self.complete(proc, data))
+
+    def _retry_when_thawed(self, proc: Process, again: Callable[[], None]) -> None:
+        """A local MoveTo/MoveFrom on a frozen logical host waits (it may migrate meanwhile)."""
+        self.block(proc, State.MOVING)
+        self.sim.at(self.sim.now + 5_000_000, again)
 
     # --- helpers for messages ----------------------------------------------------------
     @staticmethod

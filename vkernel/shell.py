@@ -112,3 +112,20 @@ class Shell:
             done(replier if replier <= 0 else signed(unpack(reply)[0]))
 
         self.k.spawn_server(self.k.system_lh, "sh:control", agent)
+
+    def migrate(self, targets: list[int], destroy: bool, done: Callable[[list[int]], None]) -> None:
+        """PM_MIGRATE for each pid (to the program manager of its logical host), or pid 0 here."""
+
+        def agent(me: int) -> Generator[Any, Any, None]:
+            results = []
+            flags = abi.PM_MIGRATE_DESTROY if destroy else 0
+            for pid in targets:
+                if pid:
+                    pm = abi.make_pid(abi.pid_lhid(pid), abi.LOCAL_PROGRAM_MANAGER)
+                else:
+                    pm = self.k.program_manager.pid
+                replier, reply = yield ops.Send(pm, pack(abi.PM_MIGRATE, pid, flags))
+                results.append(replier if replier <= 0 else signed(unpack(reply)[0]))
+            done(results)
+
+        self.k.spawn_server(self.k.system_lh, "sh:migrateprog", agent)

@@ -80,6 +80,7 @@ class BulkIn:
     """Receiving side of a bulk transfer."""
 
     total: int
+    target: int = 0  # the local process whose memory the data goes to (MoveTo) or who gathers it
     received: set[int] = field(default_factory=set)  # offsets
     buffer: bytearray | None = None  # MoveFrom data being gathered (None: written in place)
     on_done: Callable[[bytes], None] | None = None
@@ -104,6 +105,7 @@ class TransportStats:
     malformed: dict[str, int] = field(default_factory=dict)
     dropped_frozen: int = 0
     timeouts: int = 0
+    loopback: int = 0
 
 
 class Transport:
@@ -138,8 +140,18 @@ class Transport:
         return self._seq
 
     def transmit(self, mac: bytes | None, packet: Packet) -> None:
-        """Queue a packet: the kernel spends packet_send_us, then the interface sends it."""
+        """Queue a packet: the kernel spends packet_send_us, then the interface sends it.
+
+        A packet for a process of a logical host that lives here (a peer that
+        migrated onto this machine, or this machine's own process after a
+        migration) is looped back instead of put on the wire.
+        """
         if not self.k.powered:
+            return
+        dst = packet.dst_pid
+        if dst and not (packet.flags & Flag.GROUP) and self.k.is_local(dst):
+            self.stats.loopback += 1
+            self.sim.at(self.k.kernel_work(self.k.cost.ipc_op_us), lambda: self.handle(self.mac, packet))
             return
         if mac is None:
             mac = pk.BROADCAST_MAC
@@ -243,10 +255,12 @@ class Transport:
             origin: Origin = req.remote
             seq, sender_mac = origin.seq, origin.mac
             self.in_progress.pop((origin.src_pid, seq), None)
-            notice = Packet(Kind.FORWARDED, seq, to_pid, origin.src_pid)
+            # rule 8: the sender's kernel sends the message on itself (a new SEND from its own
+            # station, so the new replier learns where to reply and the sender's own machine is
+            # handled too); FORWARDED carries the message to it
+            notice = Packet(Kind.FORWARDED, seq, to_pid, origin.src_pid, msg=req.msg)
             self._retain((origin.src_pid, seq), notice)  # a late retransmission learns it again
             self.transmit(sender_mac, notice)
-            self.transmit(self.station_of(to_pid), Packet(Kind.SEND, seq, origin.src_pid, to_pid, msg=req.msg))
             return
         sender = self.k.processes.get(req.sender)
         if sender is None or sender.awaiting is None:
@@ -288,7 +302,7 @@ class Transport:
         seq = self.next_seq()
         mac = self.bindings.get(abi.pid_lhid(origin.src_pid), origin.mac)
         key = (origin.src_pid, seq)
-        state = BulkIn(total=count, buffer=bytearray(count))
+        state = BulkIn(total=count, target=proc.pid, buffer=bytearray(count))
 
         def done(data: bytes) -> None:
             self.k.complete(proc, data)
@@ -314,7 +328,9 @@ class Transport:
                 self.k.complete(proc, -abi.ETIMEOUT)
                 return
             self.stats.retransmissions += 1
-            self.transmit(mac, request)
+            if tries[0] == self.invalidate_after:
+                self.bindings.pop(abi.pid_lhid(origin.src_pid), None)
+            self.transmit(self.station_of(origin.src_pid), request)
             self.sim.at(self.sim.now + self.rto, retry)
 
         self.transmit(mac, request)
@@ -338,7 +354,7 @@ class Transport:
             if out.tries:
                 flags |= Flag.IS_RETRANSMISSION
             chunk = out.data[off : off + DATA]
-            self.transmit(out.mac, Packet(Kind.MOVE_DATA, out.seq, out.src_pid, out.dst_pid, flags=flags,
+            self.transmit(self.station_of(out.dst_pid) or out.mac, Packet(Kind.MOVE_DATA, out.seq, out.src_pid, out.dst_pid, flags=flags,
                                           status=out.base, offset=off, total=len(out.data),
                                           lhid=self.lh_of_local(out.src_pid), data=chunk))
         out.sent_to = max(out.sent_to, offsets[-1] + DATA)
@@ -355,6 +371,10 @@ class Transport:
             self.stats.timeouts += 1
             self._bulk_finish(out, -abi.ETIMEOUT)
             return
+        if out.tries == self.invalidate_after:  # the receiver may have migrated: ask everybody
+            if self.bindings.pop(abi.pid_lhid(out.dst_pid), None) is not None:
+                self.stats.binding_invalidations += 1
+            out.mac = pk.BROADCAST_MAC
         self.stats.retransmissions += 1
         # prompt an ack: resend the last packet of the train in flight
         last = max(out.acked, min(out.sent_to, len(out.data)) - DATA)
@@ -396,6 +416,8 @@ class Transport:
             return
         state = self.bulk_in.get(key)
         target = self.k.processes.get(p.dst_pid)
+        if target is None and not self.k.is_local(p.dst_pid):
+            return  # not ours (it migrated away, or a broadcast): stay silent, the mover rebinds
         if state is None:
             # the first packet of a MoveTo into a local process
             if target is None or target.state is State.DEAD:
@@ -407,9 +429,11 @@ class Transport:
             if not self.k.memory.check(target, p.status, p.total, write=True):
                 self._abort_in(src_mac, p, -abi.EFAULT)
                 return
-            state = BulkIn(total=p.total)
+            state = BulkIn(total=p.total, target=p.dst_pid)
             self.bulk_in[key] = state
-        if target is not None and target.lh.frozen:
+        if target is not None and target.lh.frozen and state.buffer is None:
+            # a MoveTo into a frozen process is a request to it: deferred (V 3.1.3); a MoveFrom
+            # the frozen process itself started gathers on, so that the freeze can settle
             self.stats.dropped_frozen += 1
             self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, p.dst_pid, p.src_pid))
             return
@@ -452,6 +476,8 @@ class Transport:
         if key in self.bulk_out:
             return  # already streaming
         source = self.k.processes.get(p.dst_pid)
+        if source is None and not self.k.is_local(p.dst_pid):
+            return  # not ours: stay silent, the requester rebinds
         if source is None or source.state is State.DEAD:
             err = -abi.ENOPROC
         elif not self._awaits(source, p.src_pid):
@@ -511,7 +537,12 @@ class Transport:
                 self.k.finish_send(txn.proc, p.status or -abi.ENOPROC, b"")
         elif kind is Kind.FORWARDED:
             txn = self.sends.get((p.dst_pid, p.seq))
-            if txn is not None:
+            if txn is not None and p.msg:  # forwarded elsewhere: Send the message to the new replier
+                if txn.proc.lh.frozen or txn.proc.awaiting is None or txn.proc.awaiting.transaction is not txn:
+                    return  # a frozen sender learns it again from its next retransmission
+                self.cancel(txn)
+                self.k.send(txn.proc, p.msg, p.src_pid, msg_addr=txn.proc.awaiting.msg_addr)
+            elif txn is not None:  # delivered at the forwarder's kernel: await the new replier there
                 txn.dst = p.src_pid
                 txn.tries = 0
                 if txn.proc.awaiting is not None:

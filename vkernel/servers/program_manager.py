@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# program manager to program manager, for migration (docs/ABI.md reserves 0x210..0x21F)
+MG_INIT = 0x210  # old lhid, team count, layout blob address, length -> receiver pid, new lhid
+MG_PAGES = 0x211  # blob address, length, page count (receiver MoveFrom's the pages)
+MG_STATE = 0x212  # blob address, length: the switch -> time the new copy was unfrozen (ns, hi, lo)
+MG_ABORT = 0x213
+
 IMAGE_CHUNK = 32 * 1024  # V moved 32 KB as a unit
 NAME_AT = 0
 BUFFER_AT = 4096
@@ -72,6 +78,8 @@ class ProgramRecord:
     host_started: str
     started_ns: int
     stdout: tuple[int, int] = (0, 0)
+    stdin: tuple[int, int] = (0, 0)
+    fileserver: int = 0
 
 
 @dataclass
@@ -107,6 +115,8 @@ class ProgramManager:
                 worker = yield ops.Spawn("pm-exec", self.exec_worker)
                 yield ops.Forward(sender, worker, msg)
             elif code == abi.PM_QUERY_HOST:
+                if not unpack(msg)[1] and not self.k.is_local(sender):  # "@ *" or a migration's query
+                    yield ops.Compute(self.k.cost.host_query_us)  # deciding whether to take a guest
                 yield ops.Reply(sender, self.query_host(sender, msg))
             elif code == abi.PM_WAIT:
                 reply = self.wait(sender, unpack(msg)[1])
@@ -126,20 +136,33 @@ class ProgramManager:
             elif code == abi.PM_MIGRATE and self.k.migration is not None:
                 worker = yield ops.Spawn("pm-migrate", self.k.migration.migrate_worker)
                 yield ops.Forward(sender, worker, msg)
+            elif code == MG_INIT and self.k.migration is not None:
+                worker = yield ops.Spawn("pm-receive", self.k.migration.receive_worker)
+                yield ops.Forward(sender, worker, msg)
             else:
                 yield ops.Reply(sender, error(abi.EBADCALL))
 
     # --- "@ host" and "@ *" --------------------------------------------------------------
     def query_host(self, sender: int, msg: bytes) -> bytes | None:
-        length = unpack(msg)[1]
+        """Answer "@ host" naming this machine, or "@ *" when willing; otherwise stay silent.
+
+        For "@ *", longs 2..5 may name system logical hosts to leave out (hosts a
+        migration already tried) and long 6 the memory needed in KB.
+        """
+        m = unpack(msg)
+        length = m[1]
+        free_kb = self.k.frames.free_count * 4
         if length:
             name = msg[8 : 8 + min(length, abi.PM_QUERY_NAME_MAX)].decode("latin-1")
             if name != self.k.name:
                 return None  # not us: stay silent, another program manager answers
         elif self.k.is_local(sender) or not self.is_willing():
             return None  # "@ *" never picks the origin, and only willing hosts answer
+        elif self.k.system_lh.lhid in m[2:6] or free_kb < m[6] + self.k.config.idle.min_free_memory_kb:
+            return None
         load = int(self.k.load() * 100)
-        return pack(0, self.proc.pid if self.proc else 0, load, self.k.frames.free_count * 4)
+        name = self.k.name.encode("latin-1")[:16].ljust(16, b"\0")
+        return pack(0, self.proc.pid if self.proc else 0, load, free_kb)[:16] + name
 
     def is_willing(self) -> bool:
         return self.willing and self.k.willing()
@@ -209,6 +232,7 @@ class ProgramManager:
         self.programs[proc.pid] = ProgramRecord(
             pid=proc.pid, name=argv[0], argv=argv, creator=sender, lhid=lh.lhid, remote=remote,
             host_started=k.name, started_ns=k.sim.now, stdout=(out_pid, out_inst),
+            stdin=(in_pid, in_inst), fileserver=k.file_server_pid,
         )
         self.started += 1
         k.make_ready(proc)
