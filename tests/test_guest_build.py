@@ -19,6 +19,7 @@ OBJDUMP = "m68k-linux-gnu-objdump"
 NM = "m68k-linux-gnu-nm"
 BKPT = range(0x4848, 0x4850)  # bkpt #0..#7: hangs Unicorn, must never run
 EXPECTED = {
+    "wanderer",
     "hello",
     "primes",
     "dirtier",
@@ -32,6 +33,7 @@ EXPECTED = {
     "exitwith",
     "gps",
     "sleeper",
+    "workload",
 }
 
 have_cross = pytest.mark.skipif(

@@ -266,7 +266,7 @@ class MigrationEngine:
             yield from self.send_pages(pid, receiver, teams, residue)
             record["freeze_bytes"] = len(residue) * PAGE
             plan = Plan()
-            state = self.capture(lh, teams, plan, receiver)
+            state = self.capture(lh, teams, plan, receiver, worker=pid)
             blob = json.dumps(state).encode()
             record["state_bytes"] = len(blob)
             objects = len(lh.processes) + len(teams)
@@ -379,7 +379,7 @@ class MigrationEngine:
         k.dispatch()
 
     # --- capture: everything the kernel and program manager know of the logical host ----------------
-    def capture(self, lh: LogicalHost, teams, plan: Plan, receiver: int) -> dict[str, Any]:
+    def capture(self, lh: LogicalHost, teams, plan: Plan, receiver: int, worker: int = 0) -> dict[str, Any]:
         k = self.k
         tr = k.transport
         dest_mac = self._mac_of(receiver)
@@ -423,7 +423,7 @@ class MigrationEngine:
                 else:
                     pending.append(_req_out(req))
             entry["pending"] = pending
-            entry["awaiting"] = self._capture_send(proc, members, plan, dest_mac)
+            entry["awaiting"] = self._capture_send(proc, members, plan, dest_mac, worker)
             procs.append(entry)
         # frozen-time requests: local senders restart after the switch
         for req, _dst in lh.deferred:
@@ -455,7 +455,8 @@ class MigrationEngine:
             "source_mac": _hex(k.machine.mac),
         }
 
-    def _capture_send(self, proc: Process, members: set[int], plan: Plan, dest_mac: bytes) -> dict[str, Any] | None:
+    def _capture_send(self, proc: Process, members: set[int], plan: Plan, dest_mac: bytes,
+                      worker: int = 0) -> dict[str, Any] | None:
         """How the new host continues an outstanding Send of proc."""
         k = self.k
         out = proc.awaiting
@@ -473,6 +474,10 @@ class MigrationEngine:
         receiver, req, where = found
         if receiver.pid in members:
             return base | {"mode": "internal"}
+        if receiver.pid == worker:
+            # it asked to migrate itself: its PM_MIGRATE is answered where it arrives
+            plan.drop_requests.append((receiver, req))
+            return base | {"mode": "migrated", "replier": worker}
         if abi.is_group(out.dst) and abi.pid_lhid(out.dst) == proc.lhid:
             # its own local group (kernel server / program manager): ask the new machine's
             plan.drop_requests.append((receiver, req))
@@ -770,4 +775,7 @@ class MigrationEngine:
             # the request is nowhere to be found (its receiver vanished): send it again from here
             proc.state = State.READY
             k.send(proc, bytes.fromhex(aw["msg"]), aw["dst"], msg_addr=aw["msg_addr"])
+        elif mode == "migrated":
+            proc.state = State.SEND_BLOCKED
+            k.finish_send(proc, aw["replier"], pack(0, 1, 1))
         # "internal": the request sits in a moved process's queue or pending list, nothing to do

@@ -67,10 +67,11 @@ class Shell:
     def _exec(self, pid: int, job: Job) -> Generator[Any, Any, None]:
         try:
             yield from self._exec_steps(pid, job)
-        finally:
-            if not job.done:  # the agent died: say so rather than leave the job hanging
+        except Exception:
+            if not job.done:  # the agent failed: say so rather than leave the job hanging
                 job.error = job.error or f"{job.argv[0]}: the console's agent ended unexpectedly"
                 job.finish()
+            raise
 
     def _exec_steps(self, pid: int, job: Job) -> Generator[Any, Any, None]:
         k = self.k
