@@ -19,17 +19,34 @@ def default_mac(index: int) -> bytes:
 
 @dataclass
 class OwnerActivity:
-    """Keyboard and mouse: whether the workstation's owner is at it, and when input last came."""
+    """Keyboard and mouse: whether the workstation's owner is at it, and when input last came.
+
+    Listeners hear every change (time_ns, present); the kernel's idle detector is one.
+    """
 
     present: bool = False
     last_input_ns: int = 0
     changes: list[tuple[int, bool]] = field(default_factory=list)
+    listeners: list = field(default_factory=list)
 
     def set(self, now_ns: int, present: bool) -> None:
-        if present != self.present:
+        changed = present != self.present
+        if changed:
             self.changes.append((now_ns, present))
         self.present = present
         self.last_input_ns = now_ns
+        if changed:
+            for listener in list(self.listeners):
+                listener(now_ns, present)
+
+    def schedule(self, sim, transitions) -> None:
+        """Replay an activity trace: (time_s, active) pairs from the config."""
+        for time_s, active in transitions:
+            when = int(time_s * 1_000_000_000)
+            if when <= sim.now:
+                self.set(sim.now, active)
+            else:
+                sim.at(when, lambda active=active: self.set(sim.now, active))
 
 
 class Machine:
@@ -62,7 +79,7 @@ class Machine:
                 transfer_bytes_per_s=d.transfer_bytes_per_s,
             )
         self.filesystem = None  # mounted by the kernel that owns the disk
-        self.owner = OwnerActivity(present=cfg.owner.present)
+        self.owner = OwnerActivity(present=cfg.owner.present and not cfg.owner.trace)
         self.powered = True
 
     def power_off(self) -> None:

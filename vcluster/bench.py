@@ -12,6 +12,7 @@ from typing import Any
 BENCHMARKS: dict[str, tuple[str, str, str]] = {
     "cpu": ("emulator.bench", "run_bench", "guest MIPS under the MMU and slice budget vs raw Unicorn"),
     "net": ("netsim.bench", "run_bench", "scheduler events/s, saturated-segment frames/s, sim/wall"),
+    "rexec": ("vcluster.bench_rexec", "run_bench", "remote exec: host selection, set-up/destroy, load per 100 KB vs V"),
 }
 
 

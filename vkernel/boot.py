@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from vkernel.filesystem import FileSystem, FsError
+from vkernel.idle import IdleDetector
 from vkernel.kernel import Kernel
 from vkernel.migration import MigrationEngine
 from vkernel.servers.display_server import DisplayServer
@@ -45,5 +46,6 @@ def boot_kernel(sim, machine, config, index: int, images: dict[str, bytes] | Non
         kernel.servers["display"] = DisplayServer(kernel)
         kernel.servers["display"].start()
         MigrationEngine(kernel)
+        IdleDetector(kernel)
     kernel.owner_present = machine.owner.present
     return kernel

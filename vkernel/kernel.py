@@ -103,6 +103,7 @@ class Kernel:
         self.on_exit: list[Callable[[Process, int], None]] = []  # program manager hooks
         self.transport = None  # vkernel.transport.Transport, wired at boot
         self.migration = None  # vkernel.migration engine, when present
+        self.idle = None  # vkernel.idle detector, on workstations
         self.file_server_pid = 0
         self.display_server: Process | None = None
         self.owner_present = False
@@ -419,11 +420,14 @@ class Kernel:
         return count + (1 if self.running is not None else 0)
 
     def load(self) -> float:
-        """Runnable programs (a load average without the averaging)."""
-        return float(self.runnable_guests())
+        """Runnable programs, plus programs the program manager is creating right now."""
+        pm = self.servers.get("program")
+        return float(self.runnable_guests() + (pm.creating if pm is not None else 0))
 
     def willing(self) -> bool:
-        """Whether this machine accepts remote programs now (the idle policy)."""
+        """Whether this machine accepts remote programs now (the idle policy, vkernel/idle.py)."""
+        if self.idle is not None:
+            return self.idle.willing()
         idle = self.config.idle
         if self.owner_present or not self.powered:
             return False
@@ -482,7 +486,7 @@ class Kernel:
         self.block(proc, State.RECEIVE_BLOCKED)
         if timeout_ms is not None:
             proc.receive_deadline = self.sim.at(
-                self.sim.now + timeout_ms * 1_000_000, lambda: self._receive_timeout(proc)
+                self.sim.now + max(0, timeout_ms) * 1_000_000, lambda: self._receive_timeout(proc)
             )
 
     def _receive_timeout(self, proc: Process) -> None:
@@ -536,6 +540,10 @@ class Kernel:
         if proc.state is not State.SEND_BLOCKED or out is None:
             return
         proc.awaiting = None
+        if out.transaction is not None and self.transport is not None:
+            # e.g. a group Send a local member answered: its retransmissions (and their final
+            # ETIMEOUT, which would land on the sender's next Send) stop here
+            self.transport.cancel(out.transaction)
         if proc.team is not None:
             if replier > 0 and msg:
                 self.memory.write(proc, out.msg_addr, msg.ljust(MSG, b"\0")[:MSG])

@@ -42,6 +42,7 @@ class TeamMemory:
         return team
 
     def destroy_team(self, team: Team) -> None:
+        self.k.kernel_work(self.k.cost.team_destroy_us)
         mmu = self.k.mmu
         for vpage in mmu.mapped_pages(team.ctx):
             self.k.frames.free(mmu.unmap(team.ctx, vpage))

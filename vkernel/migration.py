@@ -136,7 +136,8 @@ class MigrationEngine:
                 failed += 1
         yield ops.Reply(sender, pack(-abi.EIO if failed else 0, moved, len(lhs)))
 
-    def migrate_lh(self, pid: int, lh: LogicalHost, destroy: bool) -> Generator[Any, Any, dict[str, Any]]:
+    def migrate_lh(self, pid: int, lh: LogicalHost, destroy: bool,
+                   eviction: bool = False) -> Generator[Any, Any, dict[str, Any]]:
         k = self.k
         names = sorted({p.name for p in lh.processes.values() if p.team is not None})
         record: dict[str, Any] = {
@@ -146,7 +147,7 @@ class MigrationEngine:
             "precopy_bytes": 0, "freeze_bytes": 0, "state_bytes": 0, "bytes": 0,
             "freeze_ms": 0.0, "total_ms": 0.0, "stop_reason": None, "attempts": [],
             "residual": self.residual_dependencies(lh), "destroyed": False, "error": None,
-            "started": k.sim.now / 1e9,
+            "started": k.sim.now / 1e9, "eviction": eviction,
         }
         start = k.sim.now
         excluded: list[int] = []
@@ -166,9 +167,22 @@ class MigrationEngine:
                 continue
             record["attempts"].append({"host": dest_name, "ok": True})
             record["ok"] = True
-            record["to"] = dest_name
+            record["to"] = record.get("to_name") or dest_name
             record["error"] = None
             break
+        home = self._home_pm(lh)
+        if not record["ok"] and eviction and home is not None and lh.lhid in k.lhs:
+            # nobody idle: an evicted program goes back to its home machine
+            try:
+                yield from self.attempt(pid, lh, home, "home", record)
+            except MigrationFailed as exc:
+                record["attempts"].append({"host": "home", "ok": False, "error": str(exc)})
+                record["error"] = f"home: {exc}"
+            else:
+                record["attempts"].append({"host": record.get("to_name") or "home", "ok": True})
+                record["ok"] = True
+                record["to"] = record.get("to_name") or "home"
+                record["error"] = None
         if not record["ok"] and destroy and lh.lhid in k.lhs:
             for proc in list(lh.processes.values()):
                 k.exit_process(proc, -abi.EKILLED, reason="migrateprog -n: no host accepted it")
@@ -179,6 +193,15 @@ class MigrationEngine:
         for listener in self.listeners:
             listener(record)
         return record
+
+    def _home_pm(self, lh: LogicalHost) -> int | None:
+        """The program manager of the machine a guest came from (its creator's), if not this one."""
+        pm = self.k.servers.get("program")
+        for proc in lh.processes.values():
+            rec = pm.programs.get(proc.pid) if pm else None
+            if rec is not None and rec.creator and not self.k.is_local(rec.creator):
+                return abi.make_pid(abi.pid_lhid(rec.creator), abi.LOCAL_PROGRAM_MANAGER)
+        return None
 
     def residual_dependencies(self, lh: LogicalHost) -> list[str]:
         """State of this program that lives on this machine and would not move with it."""
@@ -230,6 +253,7 @@ class MigrationEngine:
         if status:
             raise MigrationFailed(f"refused: {self._err(signed(status))}")
         record["new_lhid"] = new_lhid
+        record["to_name"] = reply[16:32].rstrip(b"\0").decode("latin-1") or dest_name
         # --- pre-copy rounds -------------------------------------------------------
         pages = [(i, vp) for i, t in enumerate(teams) for vp in mmu.mapped_pages(t.ctx)]
         previous: int | None = None
@@ -391,7 +415,7 @@ class MigrationEngine:
             entry: dict[str, Any] = {
                 "pid": proc.pid, "name": proc.name, "priority": int(proc.priority),
                 "team": team_index.get(id(proc.team)) if proc.team is not None else None,
-                "state": proc.state.name, "suspended": proc.suspended,
+                "state": proc.state.name, "suspended": proc.suspended and not proc.evicted,
                 "registers": {"d": list(r.d), "a": list(r.a), "pc": r.pc, "sr": r.sr},
                 "creator": proc.creator, "cpu_ns": proc.cpu_ns, "groups": sorted(proc.groups),
                 "receive_target": proc.receive_target, "move_dst": proc.move_dst,
@@ -597,7 +621,7 @@ class MigrationEngine:
             self._discard(lh)
             yield ops.Reply(sender, error(abi.ENOMEM))
             return
-        yield ops.Reply(sender, pack(0, pid, lh.lhid))
+        yield ops.Reply(sender, pack(0, pid, lh.lhid)[:16] + k.name.encode("latin-1")[:16].ljust(16, b"\0"))
         migrator = sender
         timeout_ms = int(self.policy.timeout_s * 1000)
         while True:

@@ -84,6 +84,7 @@ class Process:
     team: Team | None = None  # None: a server implemented in Python (a coroutine)
     state: State = State.READY
     suspended: bool = False
+    evicted: bool = False  # suspended by an eviction (not by the user): runs again when moved
     registers: Any = None  # emulator.cpu.Registers of a guest process
     # IPC
     msg_queue: deque[Any] = field(default_factory=deque)  # pending requests (IpcRequest)

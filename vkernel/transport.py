@@ -345,13 +345,14 @@ class Transport:
             return
         self._send_train(out, list(range(0, len(data), DATA))[: self.train])
 
-    def _send_train(self, out: BulkOut, offsets: list[int]) -> None:
+    def _send_train(self, out: BulkOut, offsets: list[int], resent: int = 0) -> None:
+        """Send the packets at offsets; the first `resent` of them were sent before."""
         if not offsets:
             return
         for i, off in enumerate(offsets):
             last = i == len(offsets) - 1
             flags = Flag.LAST_OF_TRAIN if last else 0
-            if out.tries:
+            if out.tries or i < resent:
                 flags |= Flag.IS_RETRANSMISSION
             chunk = out.data[off : off + DATA]
             self.transmit(self.station_of(out.dst_pid) or out.mac, Packet(Kind.MOVE_DATA, out.seq, out.src_pid, out.dst_pid, flags=flags,
@@ -393,10 +394,15 @@ class Transport:
         if out.acked >= len(out.data):
             self._bulk_finish(out, 0)
             return
-        missing = pk.ack_missing(p.offset, p.total, min(out.sent_to, len(out.data)))
+        # rule 10: resend exactly the packets the ack names as missing; packets beyond the
+        # MAX_TRAIN its bitmap describes are unknown, not missing (most of them arrived): a later
+        # ack, from further on, names those that did not
+        reach = min(out.sent_to, len(out.data), p.offset + pk.MAX_TRAIN * DATA)
+        missing = pk.ack_missing(p.offset, p.total, reach)
         room = self.train - len(missing)
         fresh = [off for off in range(out.sent_to, len(out.data), DATA)][: max(0, room)]
-        self._send_train(out, missing + fresh)
+        self.stats.retransmissions += len(missing)
+        self._send_train(out, missing + fresh, resent=len(missing))
 
     def _bulk_finish(self, out: BulkOut, err: int) -> None:
         out.done = True
@@ -569,6 +575,7 @@ class Transport:
         retained = self.retained.get(key)
         if retained is not None:
             self.stats.duplicates += 1
+            self._retain(key, retained[1])  # rule 6: each retransmission restarts the retention
             if retained[1].kind is Kind.REPLY or not group:
                 self.transmit(src_mac, retained[1])
             return

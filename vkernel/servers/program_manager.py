@@ -96,8 +96,9 @@ class ProgramManager:
         self.proc: Process | None = None
         self.programs: dict[int, ProgramRecord] = {}
         self.creators: dict[int, CreatorState] = {}  # creator lhid -> state
-        self.willing: bool = True  # set by the idle detector
+        self.willing: bool = True
         self.started = 0
+        self.creating = 0  # programs being created: they count as load before they run
         kernel.on_exit.append(self.on_exit)
 
     def start(self) -> Process:
@@ -170,7 +171,11 @@ class ProgramManager:
     # --- exec -----------------------------------------------------------------------------
     def exec_worker(self, pid: int) -> Generator[Any, Any, None]:
         sender, msg = yield ops.Receive()
-        reply = yield from self.create_program(pid, sender, msg)
+        self.creating += 1
+        try:
+            reply = yield from self.create_program(pid, sender, msg)
+        finally:
+            self.creating -= 1
         yield ops.Reply(sender, reply)
 
     def create_program(self, pid: int, sender: int, msg: bytes) -> Generator[Any, Any, bytes]:
@@ -286,16 +291,25 @@ class ProgramManager:
             self.k.spawn_server(self.k.system_lh, "pm-exit-notice", notify)
 
     def record_exit(self, creator_lhid: int, child: int, status: int) -> None:
+        """A child of a process of creator_lhid ended: answer who waits for it, or keep the status."""
         state = self.creators.setdefault(creator_lhid, CreatorState())
+        for key in (child, 0):  # a waiter for this child first, then one waiting for any child
+            waiting = state.waiters.get(key)
+            if waiting and self.proc is not None:
+                waiter = waiting.pop(0)
+                if not waiting:
+                    del state.waiters[key]
+                self.k.reply(self.proc, pack(0, status, child), waiter)
+                return
         state.exits[child] = status
-        for waiter in state.waiters.pop(child, []):
-            if self.proc is not None:
-                self.k.reply(self.proc, pack(0, status), waiter)
 
     def wait(self, sender: int, child: int) -> bytes | None:
+        """PM_WAIT for one child, or for any child (pid 0); each exit status is reported once."""
         state = self.creators.setdefault(abi.pid_lhid(sender), CreatorState())
+        if child == 0 and state.exits:
+            child = next(iter(state.exits))
         if child in state.exits:
-            return pack(0, state.exits[child])
+            return pack(0, state.exits.pop(child), child)
         state.waiters.setdefault(child, []).append(sender)
         return None
 
