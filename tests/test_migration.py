@@ -30,8 +30,9 @@ def test_cli_migrateprog_dirtier_reports_one_migration():
     assert m["ok"] is True and m["program"] == "dirtier"
     assert m["from"] == "ws2" and m["to"] in ("ws1", "ws3")
     assert m["rounds"] >= 1 and m["stop_reason"]
-    # at least the 512 KB buffer went across during pre-copy, and the freeze moved a residue
-    assert m["precopy_bytes"] >= 512 * 1024
+    # what the dirtier wrote in its first 3 s (64 KB/s) went across during pre-copy; its untouched
+    # pages are zero and cross as 8-byte markers, not 4 KB
+    assert 3 * 64 * 1024 <= m["precopy_bytes"] < 512 * 1024
     assert m["bytes"] == m["precopy_bytes"] + m["freeze_bytes"] + m["state_bytes"]
     assert 0 < m["freeze_ms"] < m["total_ms"]
     (prog,) = summary["programs"]
@@ -178,14 +179,19 @@ def test_residual_dependency_is_reported_not_hidden():
 
 
 def test_requests_to_a_frozen_logical_host_get_reply_pending_and_nothing_is_lost():
-    # a client hammering the server while it migrates: its retransmissions meet a frozen host
-    lines = ["ipcserver 6 @ ws2", "wait 1", "ipcclient 6 8 60 quit @ ws3", "wait 1.5", "migrateprog ipcserver"]
-    session, summary = run_session(lines, max_sim_seconds=300)
-    progs = programs_by_name(summary)
-    assert progs["ipcserver"]["output"] == "ipcserver: ready\nipcserver: served 122 requests\n"
-    assert progs["ipcclient"]["exit_status"] == 0
-    ws2 = session.kernels["ws2"]
-    assert ws2.transport.stats.reply_pending_sent + ws2.transport.stats.dropped_frozen > 0
+    # a client hammering the server while it migrates: over several moments of migration some of
+    # its requests and data meet the frozen host (deferred, reply-pending, dropped); none is lost
+    met_frozen = 0
+    for when in (1.31, 1.37, 1.43, 1.49, 1.55, 1.61):
+        lines = ["ipcserver 6 @ ws2", "wait 1", "ipcclient 6 8 60 quit @ ws3", f"wait {when}", "migrateprog ipcserver"]
+        session, summary = run_session(lines, max_sim_seconds=300)
+        progs = programs_by_name(summary)
+        assert summary["migrations"][0]["ok"]
+        assert progs["ipcserver"]["output"] == "ipcserver: ready\nipcserver: served 122 requests\n"
+        assert progs["ipcclient"]["exit_status"] == 0
+        stats = session.kernels["ws2"].transport.stats
+        met_frozen += stats.reply_pending_sent + stats.dropped_frozen
+    assert met_frozen > 0
 
 
 def test_a_guest_migrates_itself_through_the_library_call():

@@ -183,7 +183,8 @@ class Session:
     @staticmethod
     def _describe_migration(r: dict[str, Any]) -> str:
         if r["ok"]:
-            text = (f"migrated {r['program']} from {r['from']} to {r['to']}: {r['rounds']} pre-copy rounds, "
+            verb = "evicted" if r.get("eviction") else "migrated"
+            text = (f"{verb} {r['program']} from {r['from']} to {r['to']}: {r['rounds']} pre-copy rounds, "
                     f"{r['bytes'] // 1024} KB, frozen {r['freeze_ms']:.1f} ms, total {r['total_ms']:.1f} ms")
         elif r.get("destroyed"):
             text = f"{r['program']} on {r['from']}: no host accepted it: destroyed (-n)"

@@ -61,7 +61,9 @@ log = logging.getLogger(__name__)
 PAGE = abi.PAGE_SIZE
 MS = 1_000_000
 BATCH_PAGES = 32  # pages per MG_PAGES request (128 KB, four trains)
-PAGE_HEADER = struct.Struct(">HHB3x")  # team index, vpage, prot
+PAGE_HEADER = struct.Struct(">HHB3x")  # team index, vpage, prot (| ZERO_FLAG: no data follows)
+ZERO_FLAG = 0x80
+ZERO_PAGE = bytes(abi.PAGE_SIZE)
 BUF = 0  # the worker's buffer in its own (server) memory
 MOVING_WAIT_STEPS = 200
 
@@ -263,11 +265,10 @@ class MigrationEngine:
                 rounds += 1
                 self._clear(teams, pages)
                 t0 = k.sim.now
-                yield from self.send_pages(pid, receiver, teams, pages)
-                record["precopy_bytes"] += len(pages) * PAGE
+                record["precopy_bytes"] += yield from self.send_pages(pid, receiver, teams, pages)
                 elapsed = max(1, k.sim.now - t0)
                 residue = self._modified(teams)
-                estimate_ms = len(residue) * PAGE * elapsed / max(1, len(pages) * PAGE) / MS
+                estimate_ms = len(residue) * elapsed / max(1, len(pages)) / MS
                 if estimate_ms <= self.policy.freeze_target_ms:
                     reason = f"residue of {len(residue)} pages copies in {estimate_ms:.1f} ms, under the freeze target"
                     break
@@ -287,8 +288,7 @@ class MigrationEngine:
             yield from self._settle(lh)
             residue = self._modified(teams)
             self._clear(teams, residue)
-            yield from self.send_pages(pid, receiver, teams, residue)
-            record["freeze_bytes"] = len(residue) * PAGE
+            record["freeze_bytes"] = yield from self.send_pages(pid, receiver, teams, residue)
             plan = Plan()
             state = self.capture(lh, teams, plan, receiver, worker=pid)
             blob = json.dumps(state).encode()
@@ -350,8 +350,10 @@ class MigrationEngine:
     def _modified(self, teams) -> list[tuple[int, int]]:
         return [(i, vp) for i, t in enumerate(teams) for vp in self.k.mmu.modified_pages(t.ctx)]
 
-    def send_pages(self, pid: int, receiver: int, teams, pages: list[tuple[int, int]]) -> Generator[Any, Any, None]:
+    def send_pages(self, pid: int, receiver: int, teams, pages: list[tuple[int, int]]) -> Generator[Any, Any, int]:
+        """Copy pages to the receiver in MG_PAGES batches; returns the bytes that crossed."""
         mmu = self.k.mmu
+        sent = 0
         for start in range(0, len(pages), BATCH_PAGES):
             batch = pages[start : start + BATCH_PAGES]
             parts = []
@@ -359,15 +361,21 @@ class MigrationEngine:
                 entry = mmu.entry(teams[i].ctx, vp)
                 if entry is None:  # unmapped since (the heap shrank): the layout at the switch says so
                     continue
-                parts.append(PAGE_HEADER.pack(i, vp, int(entry.prot)))
-                parts.append(self.k.cpu.phys_read(entry.frame * PAGE, PAGE))
+                data = self.k.cpu.phys_read(entry.frame * PAGE, PAGE)
+                if data == ZERO_PAGE:  # an untouched page: say so instead of sending 4 KB of zeros
+                    parts.append(PAGE_HEADER.pack(i, vp, int(entry.prot) | ZERO_FLAG))
+                else:
+                    parts.append(PAGE_HEADER.pack(i, vp, int(entry.prot)))
+                    parts.append(data)
             blob = b"".join(parts)
+            sent += len(blob)
             self._put(pid, blob)
             replier, reply = yield ops.Send(receiver, pack(MG_PAGES, BUF, len(blob), len(parts) // 2))
             if replier <= 0:
                 raise MigrationFailed(f"no answer while copying pages ({self._err(replier)})")
             if unpack(reply)[0]:
                 raise MigrationFailed(f"pages refused: {self._err(signed(unpack(reply)[0]))}")
+        return sent
 
     def _settle(self, lh: LogicalHost) -> Generator[Any, Any, None]:
         """Let a running slice end and in-flight bulk transfers of the logical host finish."""
@@ -672,13 +680,18 @@ class MigrationEngine:
 
     def _install_pages(self, teams, data: bytes) -> None:
         k = self.k
-        step = PAGE_HEADER.size + PAGE
-        for off in range(0, len(data), step):
+        off = 0
+        while off < len(data):
             i, vp, prot = PAGE_HEADER.unpack_from(data, off)
+            off += PAGE_HEADER.size
             team = teams[i]
-            self._map(team, vp, prot)
+            self._map(team, vp, prot & ~ZERO_FLAG)
             entry = k.mmu.entry(team.ctx, vp)
-            k.cpu.phys_write(entry.frame * PAGE, data[off + PAGE_HEADER.size : off + step])
+            if prot & ZERO_FLAG:
+                k.cpu.phys_write(entry.frame * PAGE, ZERO_PAGE)
+            else:
+                k.cpu.phys_write(entry.frame * PAGE, data[off : off + PAGE])
+                off += PAGE
 
     def _discard(self, lh: LogicalHost) -> None:
         k = self.k
