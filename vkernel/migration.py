@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 
 PAGE = abi.PAGE_SIZE
 MS = 1_000_000
-BATCH_PAGES = 32  # pages per MG_PAGES request (128 KB, four trains)
+BATCH_BYTES = 128 * 1024 + 4096  # data per MG_PAGES request: four trains of 32 KB, plus headers
 PAGE_HEADER = struct.Struct(">HHB3x")  # team index, vpage, prot (| ZERO_FLAG: no data follows)
 ZERO_FLAG = 0x80
 ZERO_PAGE = bytes(abi.PAGE_SIZE)
@@ -111,6 +111,7 @@ class MigrationEngine:
         self.policy = kernel.config.migration
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.records: list[dict[str, Any]] = []
+        self.copy_ns = 0  # time spent copying pages in the current attempt
         kernel.migration = self
 
     # ================================================================ source side
@@ -146,7 +147,7 @@ class MigrationEngine:
             "program": names[0] if len(names) == 1 else ",".join(names),
             "pids": sorted(p.pid for p in lh.processes.values()),
             "lhid": lh.lhid, "from": k.name, "to": None, "ok": False, "rounds": 0,
-            "precopy_bytes": 0, "freeze_bytes": 0, "state_bytes": 0, "bytes": 0,
+            "precopy_bytes": 0, "freeze_bytes": 0, "state_bytes": 0, "bytes": 0, "copy_ms": 0.0,
             "freeze_ms": 0.0, "total_ms": 0.0, "stop_reason": None, "attempts": [],
             "residual": self.residual_dependencies(lh), "destroyed": False, "error": None,
             "started": k.sim.now / 1e9, "eviction": eviction,
@@ -255,6 +256,7 @@ class MigrationEngine:
         if status:
             raise MigrationFailed(f"refused: {self._err(signed(status))}")
         record["new_lhid"] = new_lhid
+        self.copy_ns = 0
         record["to_name"] = reply[16:32].rstrip(b"\0").decode("latin-1") or dest_name
         # --- pre-copy rounds -------------------------------------------------------
         pages = [(i, vp) for i, t in enumerate(teams) for vp in mmu.mapped_pages(t.ctx)]
@@ -310,6 +312,7 @@ class MigrationEngine:
         dest_mac = self._mac_of(receiver)
         self.delete(lh, plan, dest_mac)
         record["freeze_ms"] = round((unfrozen_at - freeze_start) / MS, 3)
+        record["copy_ms"] = round(self.copy_ns / MS, 3)
         log.info("%s: migrated %s to %s: %d rounds, freeze %.1f ms", k.name, record["program"], dest_name,
                  rounds, record["freeze_ms"])
 
@@ -351,30 +354,38 @@ class MigrationEngine:
         return [(i, vp) for i, t in enumerate(teams) for vp in self.k.mmu.modified_pages(t.ctx)]
 
     def send_pages(self, pid: int, receiver: int, teams, pages: list[tuple[int, int]]) -> Generator[Any, Any, int]:
-        """Copy pages to the receiver in MG_PAGES batches; returns the bytes that crossed."""
+        """Copy pages to the receiver in MG_PAGES batches of up to BATCH_BYTES; returns the bytes sent.
+
+        An all-zero page travels as its 8-byte header alone (the receiver zero-fills it)."""
         mmu = self.k.mmu
         sent = 0
-        for start in range(0, len(pages), BATCH_PAGES):
-            batch = pages[start : start + BATCH_PAGES]
-            parts = []
-            for i, vp in batch:
-                entry = mmu.entry(teams[i].ctx, vp)
-                if entry is None:  # unmapped since (the heap shrank): the layout at the switch says so
-                    continue
+        started = self.k.sim.now
+        parts: list[bytes] = []
+        size = 0
+        count = 0
+        for n, (i, vp) in enumerate(pages):
+            entry = mmu.entry(teams[i].ctx, vp)
+            if entry is not None:  # else unmapped since (the heap shrank): the final layout says so
                 data = self.k.cpu.phys_read(entry.frame * PAGE, PAGE)
-                if data == ZERO_PAGE:  # an untouched page: say so instead of sending 4 KB of zeros
+                if data == ZERO_PAGE:
                     parts.append(PAGE_HEADER.pack(i, vp, int(entry.prot) | ZERO_FLAG))
+                    size += PAGE_HEADER.size
                 else:
                     parts.append(PAGE_HEADER.pack(i, vp, int(entry.prot)))
                     parts.append(data)
-            blob = b"".join(parts)
-            sent += len(blob)
-            self._put(pid, blob)
-            replier, reply = yield ops.Send(receiver, pack(MG_PAGES, BUF, len(blob), len(parts) // 2))
-            if replier <= 0:
-                raise MigrationFailed(f"no answer while copying pages ({self._err(replier)})")
-            if unpack(reply)[0]:
-                raise MigrationFailed(f"pages refused: {self._err(signed(unpack(reply)[0]))}")
+                    size += PAGE_HEADER.size + PAGE
+                count += 1
+            if parts and (size + PAGE_HEADER.size + PAGE > BATCH_BYTES or n == len(pages) - 1):
+                blob = b"".join(parts)
+                sent += len(blob)
+                self._put(pid, blob)
+                replier, reply = yield ops.Send(receiver, pack(MG_PAGES, BUF, len(blob), count))
+                if replier <= 0:
+                    raise MigrationFailed(f"no answer while copying pages ({self._err(replier)})")
+                if unpack(reply)[0]:
+                    raise MigrationFailed(f"pages refused: {self._err(signed(unpack(reply)[0]))}")
+                parts, size, count = [], 0, 0
+        self.copy_ns += self.k.sim.now - started
         return sent
 
     def _settle(self, lh: LogicalHost) -> Generator[Any, Any, None]:
