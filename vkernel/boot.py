@@ -8,6 +8,7 @@ from vkernel.filesystem import FileSystem, FsError
 from vkernel.idle import IdleDetector
 from vkernel.kernel import Kernel
 from vkernel.migration import MigrationEngine
+from vkernel.paging import Flusher, Pager
 from vkernel.servers.display_server import DisplayServer
 from vkernel.servers.file_server import FileServer
 from vkernel.servers.kernel_server import KernelServer
@@ -47,5 +48,8 @@ def boot_kernel(sim, machine, config, index: int, images: dict[str, bytes] | Non
         kernel.servers["display"].start()
         MigrationEngine(kernel)
         IdleDetector(kernel)
+        Pager(kernel)
+        if config.idle.flush_interval_ms > 0:
+            Flusher(kernel, config.idle.flush_interval_ms)
     kernel.owner_present = machine.owner.present
     return kernel

@@ -104,6 +104,8 @@ class Kernel:
         self.transport = None  # vkernel.transport.Transport, wired at boot
         self.migration = None  # vkernel.migration engine, when present
         self.idle = None  # vkernel.idle detector, on workstations
+        self.pager = None  # vkernel.paging.Pager, on workstations
+        self.flusher = None  # vkernel.paging.Flusher, when the idle policy flushes
         self.file_server_pid = 0
         self.display_server: Process | None = None
         self.owner_present = False
@@ -279,6 +281,9 @@ class Kernel:
     def _fault(self, proc: Process, result) -> None:
         team = proc.team
         addr = result.fault_address or 0
+        if self.pager is not None and result.fault_kind == "unmapped" and self.pager.missing(team, addr, 1):
+            self.page_in(proc, self.pager.missing(team, addr, 1), lambda: self.make_ready(proc))
+            return
         if result.fault_kind == "unmapped" and result.fault_access == "write" or (
             result.fault_kind == "unmapped" and result.fault_access == "read"
         ):
@@ -647,6 +652,11 @@ class Kernel:
         if target is not None and target.lh.frozen and target.lh is not proc.lh:
             self._retry_when_thawed(proc, lambda: self.move_to(proc, pid, dst, data))
             return
+        if target is not None and self.pager is not None and self.pager.missing(target.team, dst, len(data)):
+            self.block(proc, State.MOVING)
+            self.pager.request(target.team, self.pager.missing(target.team, dst, len(data)),
+                               lambda: self.move_to(proc, pid, dst, data))
+            return
         if target is None or not self.memory.check(target, dst, len(data), write=True):
             self.complete(proc, -abi.EFAULT)
             return
@@ -668,6 +678,11 @@ class Kernel:
         if source is not None and source.lh.frozen and source.lh is not proc.lh:
             self._retry_when_thawed(proc, lambda: self.move_from(proc, pid, src, count))
             return
+        if source is not None and self.pager is not None and self.pager.missing(source.team, src, count):
+            self.block(proc, State.MOVING)
+            self.pager.request(source.team, self.pager.missing(source.team, src, count),
+                               lambda: self.move_from(proc, pid, src, count))
+            return
         if source is None or not self.memory.check(source, src, count, write=False):
             self.complete(proc, -abi.EFAULT)
             return
@@ -675,6 +690,11 @@ class Kernel:
         self.block(proc, State.MOVING)
         pages = -(-count // abi.PAGE_SIZE)
         self.after_kernel_work(self.cost.local_page_copy_us * pages, lambda: self.complete(proc, data))
+
+    def page_in(self, proc: Process, vpages: set[int], then: Callable[[], None]) -> None:
+        """proc waits while the pager brings non-resident pages of its team in, then `then` runs."""
+        self.block(proc, State.MOVING)
+        self.pager.request(proc.team, vpages, then)
 
     def _retry_when_thawed(self, proc: Process, again: Callable[[], None]) -> None:
         """A local MoveTo/MoveFrom on a frozen logical host waits (it may migrate meanwhile)."""

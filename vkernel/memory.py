@@ -48,6 +48,8 @@ class TeamMemory:
             self.k.frames.free(mmu.unmap(team.ctx, vpage))
         mmu.destroy_context(team.ctx)
         team.pages = 0
+        team.dead = True
+        team.backing.clear()
         if team in team.lh.teams:
             team.lh.teams.remove(team)
 
@@ -64,7 +66,10 @@ class TeamMemory:
         """Install a parsed ELF image (emulator.loader.Image) into the team's context."""
         from emulator.loader import install
 
-        info = install(self.k.mmu, self.k.frames, team.ctx, image, phys_write=self.k.cpu.phys_write)
+        try:
+            info = install(self.k.mmu, self.k.frames, team.ctx, image, phys_write=self.k.cpu.phys_write)
+        except OutOfMemory as exc:  # install() has unmapped what it mapped; callers handle MemoryError_
+            raise MemoryError_(f"out of memory loading {team.name}") from exc
         team.text = info.text
         team.data = info.data
         team.heap_start = team.brk = info.brk
@@ -91,8 +96,14 @@ class TeamMemory:
             raise MemoryError_(f"break {new:#x} out of range")
         first_new = page_of(old + PAGE - 1)
         last_new = page_of(new + PAGE - 1)
-        for vpage in range(first_new, last_new):
-            self.map_zero(team, vpage)
+        try:
+            for vpage in range(first_new, last_new):
+                self.map_zero(team, vpage)
+        except MemoryError_:  # all or nothing: give back what this call took, the break stays
+            for done in range(first_new, vpage):  # vpage: the page that could not be had
+                self.k.frames.free(self.k.mmu.unmap(team.ctx, done))
+                team.pages -= 1
+            raise
         for vpage in range(last_new, first_new):  # shrinking
             self.k.frames.free(self.k.mmu.unmap(team.ctx, vpage))
             team.pages -= 1

@@ -153,6 +153,21 @@ class MigrationEngine:
             "started": k.sim.now / 1e9, "eviction": eviction,
         }
         start = k.sim.now
+        lh.migrating = True
+        try:
+            yield from self._migrate(pid, lh, destroy, eviction, record)
+        finally:
+            lh.migrating = False
+        record["bytes"] = record["precopy_bytes"] + record["freeze_bytes"] + record["state_bytes"]
+        record["total_ms"] = round((k.sim.now - start) / MS, 3)
+        self.records.append(record)
+        for listener in self.listeners:
+            listener(record)
+        return record
+
+    def _migrate(self, pid: int, lh: LogicalHost, destroy: bool, eviction: bool,
+                 record: dict[str, Any]) -> Generator[Any, Any, None]:
+        k = self.k
         excluded: list[int] = []
         for _ in range(self.policy.attempts):
             found = yield from self.find_host(pid, lh, excluded)
@@ -190,12 +205,6 @@ class MigrationEngine:
             for proc in list(lh.processes.values()):
                 k.exit_process(proc, -abi.EKILLED, reason="migrateprog -n: no host accepted it")
             record["destroyed"] = True
-        record["bytes"] = record["precopy_bytes"] + record["freeze_bytes"] + record["state_bytes"]
-        record["total_ms"] = round((k.sim.now - start) / MS, 3)
-        self.records.append(record)
-        for listener in self.listeners:
-            listener(record)
-        return record
 
     def _home_pm(self, lh: LogicalHost) -> int | None:
         """The program manager of the machine a guest came from (its creator's), if not this one."""
@@ -246,8 +255,21 @@ class MigrationEngine:
         k = self.k
         mmu = k.mmu
         teams = list(lh.teams)
+        yield from self._await_residency(lh)
+        # pages the file server already holds (flushed while this host was idle, unmodified since)
+        backing = k.flusher.backing_for(lh) if k.flusher is not None else None
+        backed: dict[int, set[int]] = {}
+        if backing is not None:
+            for i, team in enumerate(teams):
+                modified = set(mmu.modified_pages(team.ctx))
+                backed[i] = {vp for vp in k.flusher.clean_pages(backing, i)
+                             if vp not in modified and mmu.entry(team.ctx, vp) is not None}
         layout = [self._team_layout(i, t) for i, t in enumerate(teams)]
-        blob = json.dumps({"lhid": lh.lhid, "name": lh.name, "teams": layout}).encode()
+        for i, spec in enumerate(layout):
+            spec["backed"] = sorted(backed.get(i, ()))
+        record["backed_bytes"] = sum(len(v) for v in backed.values()) * PAGE
+        blob = json.dumps({"lhid": lh.lhid, "name": lh.name, "teams": layout,
+                           "backing_file": backing.name if backing is not None else ""}).encode()
         self._put(pid, blob)
         replier, reply = yield ops.Send(dest_pm, pack(MG_INIT, lh.lhid, len(teams), BUF, len(blob)))
         if replier <= 0:
@@ -259,7 +281,8 @@ class MigrationEngine:
         self.copy_ns = 0
         record["to_name"] = reply[16:32].rstrip(b"\0").decode("latin-1") or dest_name
         # --- pre-copy rounds -------------------------------------------------------
-        pages = [(i, vp) for i, t in enumerate(teams) for vp in mmu.mapped_pages(t.ctx)]
+        pages = [(i, vp) for i, t in enumerate(teams) for vp in mmu.mapped_pages(t.ctx)
+                 if vp not in backed.get(i, ())]
         previous: int | None = None
         rounds = 0
         try:
@@ -310,6 +333,8 @@ class MigrationEngine:
             raise
         unfrozen_at = (hi << 32) | lo
         dest_mac = self._mac_of(receiver)
+        if backing is not None:
+            backing.handed_over = True  # the new host's pager reads the file, then removes it
         self.delete(lh, plan, dest_mac)
         record["freeze_ms"] = round((unfrozen_at - freeze_start) / MS, 3)
         record["copy_ms"] = round(self.copy_ns / MS, 3)
@@ -399,6 +424,20 @@ class MigrationEngine:
             wait = k.slice_event.time - k.sim.now + 1 if running else 5 * MS
             yield ops.Delay(max(1, wait))
         raise MigrationFailed("a transfer of the program did not finish")
+
+    def _await_residency(self, lh: LogicalHost) -> Generator[Any, Any, None]:
+        """A logical host that arrived by the file server moves on only once it is all resident."""
+        k = self.k
+        waited = 0
+        while any(t.backing for t in lh.teams):
+            if k.pager is not None:
+                for team in lh.teams:
+                    if team.backing:
+                        k.pager.request(team, set(team.backing))
+            if waited > self.policy.timeout_s * 1000:
+                raise MigrationFailed("its pages are still coming from the file server")
+            yield ops.Delay(20 * MS)
+            waited += 20
 
     def _abort_remote(self, receiver: int) -> None:
         """Best effort: tell the receiver to drop its half-built copy (it also times out)."""
@@ -633,8 +672,15 @@ class MigrationEngine:
             for spec in layout["teams"]:
                 team = k.memory.create_team(lh, spec["name"], spec["argv"])
                 teams.append(team)
+                backed = set(spec.get("backed", ()))
+                if backed:
+                    team.backing_file = layout["backing_file"]
+                    team.backing_index = spec["index"]
                 for vp, prot in spec["pages"]:
-                    self._map(team, vp, prot)
+                    if vp in backed:
+                        team.backing[vp] = prot  # non-resident: the pager brings it from the file server
+                    else:
+                        self._map(team, vp, prot)
         except Exception as exc:  # out of memory: refuse, leave nothing behind
             log.info("%s: cannot take logical host %#x: %s", k.name, old_lhid, exc)
             self._discard(lh)
@@ -696,6 +742,7 @@ class MigrationEngine:
             i, vp, prot = PAGE_HEADER.unpack_from(data, off)
             off += PAGE_HEADER.size
             team = teams[i]
+            team.backing.pop(vp, None)  # modified since the flush: this copy is the one
             self._map(team, vp, prot & ~ZERO_FLAG)
             entry = k.mmu.entry(team.ctx, vp)
             if prot & ZERO_FLAG:
@@ -724,11 +771,14 @@ class MigrationEngine:
             team = teams[spec["index"]]
             keep = {vp for vp, _ in spec["pages"]}
             for vp, prot in spec["pages"]:
-                self._map(team, vp, prot)
+                if vp not in team.backing:
+                    self._map(team, vp, prot)
+            for vp in [vp for vp in team.backing if vp not in keep]:
+                del team.backing[vp]
             for vp in mmu.mapped_pages(team.ctx):
                 if vp not in keep:
                     k.frames.free(mmu.unmap(team.ctx, vp))
-            team.pages = len(keep)
+            team.pages = len(keep) - len(team.backing)
             team.text = tuple(spec["text"])
             team.data = tuple(spec["data"])
             team.brk = spec["brk"]
@@ -803,6 +853,10 @@ class MigrationEngine:
             elif proc.state is State.RECEIVE_BLOCKED and proc.msg_queue:
                 k._complete_receive(proc)
         tr.announce(old)
+        if k.pager is not None:
+            for team in teams:
+                if team.backing:
+                    k.pager.prefetch(team)
         k.dispatch()
 
     def _resume_send(self, proc: Process, aw: dict[str, Any]) -> None:

@@ -39,6 +39,7 @@ class LogicalHost:
     remote: bool = False  # holds remotely executed programs (a guest here)
     system: bool = False  # the machine's own servers
     frozen: bool = False
+    migrating: bool = False  # a migration of it is under way (the flusher keeps off)
     next_index: int = 1
     processes: dict[int, Process] = field(default_factory=dict)
     teams: list[Team] = field(default_factory=list)
@@ -69,6 +70,11 @@ class Team:
     stack_low: int = abi.STACK_TOP  # lowest mapped stack byte
     bkpts: frozenset[int] = frozenset()
     pages: int = 0  # mapped page count
+    # non-resident pages (vpage -> prot) backed by a file on the file server (vkernel/paging.py)
+    backing: dict[int, int] = field(default_factory=dict)
+    backing_file: str = ""
+    backing_index: int = 0
+    dead: bool = False
 
     @property
     def memory_bytes(self) -> int:

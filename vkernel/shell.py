@@ -86,7 +86,7 @@ class Shell:
                 job.finish()
                 return
         block = argv_block(job.argv)
-        k.server_memory(k.processes[pid])[ARGV_AT : ARGV_AT + len(block)] = block
+        k.memory.write(k.processes[pid], ARGV_AT, block)
         display_pid = k.display_server.pid if k.display_server else 0
         replier, reply = yield ops.Send(pm, pack(abi.PM_EXEC, ARGV_AT, len(block), 0,
                                                  display_pid, job.stdout_instance, 0, 0))

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from guest import abi
 from vkernel.memory import MemoryError_
-from vkernel.process import Process
+from vkernel.process import Process, State
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
@@ -16,6 +16,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BLOCKED = None  # a handler that returns this has blocked the process; d0 comes later
+
+
+class PageIn(Exception):
+    """The call touches non-resident pages: bring them in, then run the call again."""
+
+    def __init__(self, vpages: set[int]) -> None:
+        super().__init__(f"non-resident pages {sorted(vpages)}")
+        self.vpages = vpages
 
 
 class BadPointer(Exception):
@@ -58,13 +66,22 @@ class SyscallTable:
     # --- argument fetch: every guest pointer goes through here ---------------------
     def fetch(self, proc: Process, addr: int, n: int) -> bytes:
         if n < 0 or not self.k.memory.check(proc, addr, n, write=False):
+            self._missing(proc, addr, n)
             raise BadPointer(addr, n)
         return self.k.memory.read(proc, addr, n)
 
     def writable(self, proc: Process, addr: int, n: int) -> int:
         if n < 0 or not self.k.memory.check(proc, addr, n, write=True):
+            self._missing(proc, addr, n)
             raise BadPointer(addr, n)
         return addr
+
+    def _missing(self, proc: Process, addr: int, n: int) -> None:
+        pager = self.k.pager
+        if pager is not None and n > 0:
+            missing = pager.missing(proc.team, addr, n)
+            if missing:
+                raise PageIn(missing)
 
     # --- dispatch --------------------------------------------------------------------
     def dispatch(self, proc: Process) -> None:
@@ -82,11 +99,21 @@ class SyscallTable:
             return
         try:
             result = handler(proc, args)
+        except PageIn as need:
+            # the pages come from the file server; the call runs again when they are in
+            self.k.page_in(proc, need.vpages, lambda: self._again(proc))
+            return
         except BadPointer as exc:
             log.info("%s: %s (pid %#x) %s: %s", self.k.name, proc.name, proc.pid, name, exc)
             result = -abi.EFAULT
         if result is not BLOCKED:
             regs.d[0] = _u(result)
+
+    def _again(self, proc: Process) -> None:
+        proc.state = State.READY
+        self.dispatch(proc)
+        if proc.state is State.READY:
+            self.k.make_ready(proc)
 
     # --- handlers ----------------------------------------------------------------------
     def sys_exit(self, proc: Process, a: list[int]) -> int | None:

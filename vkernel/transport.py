@@ -54,6 +54,8 @@ class SendTxn:
     tries: int = 0
     timer: Any = None
     pending: bool = False  # got REPLY_PENDING since the last retransmission
+    rto: int = 0  # retransmission interval (ns); a group query's is shorter
+    max_tries: int = 0
 
 
 @dataclass
@@ -70,6 +72,7 @@ class BulkOut:
     on_done: Callable[[int], None]
     acked: int = 0  # first byte offset not yet acknowledged
     sent_to: int = 0  # end of the train in flight
+    last: int = 0  # offset of the last packet of the latest train (the one that asks for the ack)
     tries: int = 0
     timer: Any = None
     done: bool = False
@@ -124,6 +127,7 @@ class Transport:
         self.invalidate_after = max(1, cost.rebind_after_retransmits)
         self.train = min(cost.bulk_train_packets, pk.MAX_TRAIN)
         self.retain_ns = int(cost.reply_retain_ms * MS)
+        self.query_timeout = int(cost.host_query_timeout_ms * MS)
         self.bindings: dict[int, bytes] = {}
         self.sends: dict[tuple[int, int], SendTxn] = {}
         self.in_progress: dict[tuple[int, int], int] = {}  # (src, seq) -> receiver pid
@@ -182,7 +186,9 @@ class Transport:
         return txn
 
     def send_group(self, proc: Process, gid: int, msg: bytes) -> SendTxn:
-        txn = SendTxn(proc, gid, msg, self.next_seq(), group=True)
+        """A group Send: the first reply wins; with no answer within host_query_timeout_ms, ETIMEOUT."""
+        txn = SendTxn(proc, gid, msg, self.next_seq(), group=True,
+                      rto=self.query_timeout // 2, max_tries=1)
         self.sends[(proc.pid, txn.seq)] = txn
         self._send_txn(txn)
         return txn
@@ -197,7 +203,7 @@ class Transport:
         packet = Packet(Kind.SEND, txn.seq, txn.proc.pid, txn.dst, flags=flags,
                         lhid=txn.proc.lhid, msg=txn.msg)
         self.transmit(mac, packet)
-        txn.timer = self.sim.at(self.sim.now + self.rto, lambda: self._send_timeout(txn))
+        txn.timer = self.sim.at(self.sim.now + (txn.rto or self.rto), lambda: self._send_timeout(txn))
 
     def _send_timeout(self, txn: SendTxn) -> None:
         key = (txn.proc.pid, txn.seq)
@@ -210,7 +216,7 @@ class Transport:
             if txn.tries == self.invalidate_after and not txn.group:
                 if self.bindings.pop(abi.pid_lhid(txn.dst), None) is not None:
                     self.stats.binding_invalidations += 1
-            if txn.tries > self.max_tries:
+            if txn.tries > (txn.max_tries or self.max_tries):
                 del self.sends[key]
                 self.stats.timeouts += 1
                 self.k.finish_send(txn.proc, -abi.ETIMEOUT, b"")
@@ -229,6 +235,10 @@ class Transport:
         key = (origin.src_pid, origin.seq)
         self.in_progress.pop(key, None)
         if msg is None:  # a group member that declines to answer
+            if origin.group and key not in self.retained:
+                # rule 2: remembered as refused, so that a retransmission is a duplicate, not a new
+                # request for the members here (never sent: kernels do not NACK groups, rule 19)
+                self._retain(key, Packet(Kind.NACK, origin.seq, 0, origin.src_pid, status=-abi.ENOPROC))
             return
         packet = Packet(Kind.REPLY, origin.seq, replier, origin.src_pid,
                         lhid=self.lh_of_local(replier), msg=msg.ljust(pk.MSG_SIZE, b"\0")[: pk.MSG_SIZE])
@@ -359,6 +369,7 @@ class Transport:
                                           status=out.base, offset=off, total=len(out.data),
                                           lhid=self.lh_of_local(out.src_pid), data=chunk))
         out.sent_to = max(out.sent_to, offsets[-1] + DATA)
+        out.last = offsets[-1]
         if out.timer is not None:
             self.sim.cancel(out.timer)
         out.timer = self.sim.at(self.sim.now + self.rto, lambda: self._bulk_timeout(out))
@@ -377,10 +388,9 @@ class Transport:
                 self.stats.binding_invalidations += 1
             out.mac = pk.BROADCAST_MAC
         self.stats.retransmissions += 1
-        # prompt an ack: resend the last packet of the train in flight
-        last = max(out.acked, min(out.sent_to, len(out.data)) - DATA)
-        last -= last % DATA
-        self._send_train(out, [last])
+        # prompt an ack: resend the last packet of the train in flight (rule 10), the one whose
+        # loss, or whose ack's loss, left us waiting (a train of resent packets ends below sent_to)
+        self._send_train(out, [out.last])
 
     def _on_ack(self, p: Packet) -> None:
         out = self.bulk_out.get((p.dst_pid, p.seq))
@@ -432,6 +442,8 @@ class Transport:
             if not self._awaits(target, p.src_pid):
                 self._abort_in(src_mac, p, -abi.ENOTAWAITING)
                 return
+            if self._paging(target, p.status, p.total):
+                return  # its pages are coming from the file server: the mover retransmits
             if not self.k.memory.check(target, p.status, p.total, write=True):
                 self._abort_in(src_mac, p, -abi.EFAULT)
                 return
@@ -473,6 +485,14 @@ class Transport:
     def _abort_in(self, mac: bytes, p: Packet, err: int) -> None:
         self.transmit(mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, status=err))
 
+    def _paging(self, proc: Process, addr: int, n: int) -> bool:
+        """Whether [addr, addr+n) of proc has non-resident pages; if so, ask the pager for them."""
+        pager = self.k.pager
+        missing = pager.missing(proc.team, addr, n) if pager is not None else set()
+        if missing:
+            pager.request(proc.team, missing)
+        return bool(missing)
+
     def _awaits(self, proc: Process, mover: int) -> bool:
         out = proc.awaiting
         return proc.state is State.SEND_BLOCKED and out is not None and (out.dst == mover or out.group)
@@ -488,6 +508,8 @@ class Transport:
             err = -abi.ENOPROC
         elif not self._awaits(source, p.src_pid):
             err = -abi.ENOTAWAITING
+        elif self._paging(source, p.offset, p.total):
+            return  # the requester retransmits once the pages are in
         elif not self.k.memory.check(source, p.offset, p.total, write=False):
             err = -abi.EFAULT
         else:

@@ -74,6 +74,7 @@
 #define FS_OPEN 0x110
 #define FS_REMOVE 0x111
 #define FS_LIST 0x112
+#define FS_WRITE_AT 0x113
 #define FS_MODE_READ 0
 #define FS_MODE_WRITE 1
 #define FS_MODE_APPEND 2
@@ -183,6 +184,11 @@ ProcessId remote_exec(char *const argv[], const char *host);
 /* The exit status of a program we created (blocks until it exits), or a
  * negative error. Asks our own program manager (PM_WAIT). */
 long wait_program(ProcessId pid);
+/* Wait for any child of our logical host to end (PM_WAIT with pid 0): the
+ * pid of the child that ended, its exit status in *status (if status is
+ * not NULL), or a negative error. Exit statuses are kept until collected;
+ * with no child running and none to collect, it waits forever. */
+ProcessId wait_any(long *status);
 /* These go to the program manager of pid's logical host. */
 long kill_program(ProcessId pid);
 long suspend_program(ProcessId pid);

@@ -58,6 +58,8 @@ class FileServer:
                     reply = yield from self.read(sender, m)
                 elif code == abi.IO_WRITE:
                     reply = yield from self.write(sender, m)
+                elif code == abi.FS_WRITE_AT:
+                    reply = yield from self.write(sender, m, at=m[4])
                 elif code == abi.IO_CLOSE:
                     reply = pack(0) if self.instances.pop(m[1], None) else error(abi.EINVAL)
                 elif code == abi.FS_REMOVE:
@@ -119,7 +121,7 @@ class FileServer:
         self.stats["bytes_read"] += len(data)
         return pack(0, len(data))
 
-    def write(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
+    def write(self, sender: int, m: tuple[int, ...], at: int | None = None) -> Generator[Any, Any, bytes]:
         inst = self.instances.get(m[1])
         if inst is None or inst.mode == abi.FS_MODE_READ:
             return error(abi.EINVAL)
@@ -128,8 +130,9 @@ class FileServer:
         if isinstance(data, int):
             return error(-data)
         yield ops.Compute(self.disk_us(len(data)))
-        written = self.fs.write(inst.name, inst.offset, data)
-        inst.offset += written
+        written = self.fs.write(inst.name, inst.offset if at is None else at, data)
+        if at is None:
+            inst.offset += written
         self.stats["writes"] += 1
         self.stats["bytes_written"] += written
         return pack(0, written)

@@ -96,6 +96,20 @@ long wait_program(ProcessId pid)
     return pm_call(GetPid(PID_PROGRAM_MANAGER), PM_WAIT, pid, 0, 0);
 }
 
+ProcessId wait_any(long *status)
+{
+    Message msg = { { PM_WAIT, 0, 0, 0, 0, 0, 0, 0 } }; /* pid 0: any child */
+    ProcessId r = Send(&msg, GetPid(PID_PROGRAM_MANAGER));
+
+    if (r < 0)
+        return r;
+    if (msg.m[0] < 0)
+        return msg.m[0];
+    if (status)
+        *status = msg.m[1];
+    return msg.m[2];
+}
+
 long list_programs(ProcessId pm, char *buf, unsigned long size)
 {
     return pm_call(pm ? pm : GetPid(PID_PROGRAM_MANAGER), PM_LIST, (long)buf, (long)size, 0);
