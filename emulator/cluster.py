@@ -39,6 +39,9 @@ class Cluster:
             self.kernels = [
                 kernel_factory(self.sim, m, config, i) for i, m in enumerate(self.machines)
             ]
+        for machine in self.machines:  # owners come and go as their activity traces say
+            if machine.config.owner.trace:
+                machine.owner.schedule(self.sim, machine.config.owner.transitions())
 
     def machine(self, name: str) -> Machine:
         try:

@@ -450,10 +450,16 @@ def local_spin_with_guest(with_guest: bool) -> dict:
     session.execute("spin 3")
     local = session.jobs[0]
     cpu_samples = []
-    while not local.done:
-        session.sim.run(until=session.sim.now + S // 4)
+    def local_ended() -> bool:
+        return any(e["name"] == "spin" and e["priority"] is Priority.LOCAL for e in ended)
+
+    while not local_ended():  # sample the guest's CPU every 0.25 s until the local program ends
+        until = session.sim.now + S // 4
+        while session.sim.now < until and not local_ended():
+            assert session.sim.step()
         if guest is not None and guest.pid in ws1.processes:
             cpu_samples.append(ws1.processes[guest.pid].cpu_ns)
+    run_until(session, lambda: local.done, 10)
     (local_end,) = [e for e in ended if e["name"] == "spin" and e["priority"] is Priority.LOCAL]
     result = {"session": session, "local_elapsed": local_end["time"] - t0, "local_end": local_end["time"],
               "slices": slices, "cpu_samples": cpu_samples, "guest": guest, "ended": ended,

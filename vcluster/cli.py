@@ -1,11 +1,12 @@
-"""The `vcluster` command: boot, run, bench and guest build."""
+"""The `vcluster` command: boot, serve, attach, run, bench and guest build."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from vcluster import __version__
 
@@ -17,6 +18,22 @@ def _config_like(arg: str) -> bool:
     return arg.endswith((".yaml", ".yml")) or (os.sep in arg and os.path.isfile(arg))
 
 
+def _speed(text: str) -> float:
+    from vcluster.realtime import parse_speed
+    from vcluster.session import LineError
+
+    try:
+        return parse_speed(text)
+    except LineError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("speed: ")) from None
+
+
+def _clock_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--speed", type=_speed, default=1.0, metavar="X",
+                        help="simulated seconds per wall-clock second (default 1)")
+    parser.add_argument("--paused", action="store_true", help="start with the clock stopped")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="vcluster",
@@ -26,12 +43,35 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="count", default=0, help="log more (-vv: debug)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    boot = sub.add_parser("boot", help="boot a cluster (default: the packaged lab config)")
+    boot = sub.add_parser(
+        "boot",
+        help="boot a cluster (default: the packaged lab config) and attach the console",
+        description="Boot a config and attach the interactive console. Without a terminal "
+        "(or with --headless) it boots headless: runs hello, runs a while, prints the hosts.",
+    )
     boot.add_argument("config", nargs="?", help="a YAML config path or a packaged name (tiny, lab, large)")
     boot.add_argument("--seed", type=int, help="override the config's seed")
+    _clock_options(boot)
+    boot.add_argument("--headless", action="store_true", help="no console, even on a terminal")
     boot.add_argument(
         "--max-sim-seconds", type=float, default=60.0, help="simulated seconds to run headless"
     )
+
+    serve = sub.add_parser(
+        "serve",
+        help="boot headless and serve the control socket (prints its path)",
+        description="Boot a config headless and serve its control socket (JSON lines, one request "
+        "one reply; see docs/ARCHITECTURE.md). The socket's path is the one line on stdout.",
+    )
+    serve.add_argument("config", nargs="?", help="a YAML config path or a packaged name (tiny, lab, large)")
+    serve.add_argument("--seed", type=int, help="override the config's seed")
+    serve.add_argument("--socket", metavar="PATH",
+                       help="listen here (default: $XDG_RUNTIME_DIR/vcluster/NAME.sock)")
+    _clock_options(serve)
+
+    attach = sub.add_parser("attach", help="attach the console to a cluster that is serving")
+    attach.add_argument("socket", nargs="?",
+                        help="a socket path or a config name (default: the one cluster serving)")
 
     run = sub.add_parser(
         "run",
@@ -46,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the config's seed")
     run.add_argument("--max-sim-seconds", type=float, default=600.0, help="stop after this much simulated time")
     run.add_argument("--pcap", metavar="FILE", help="capture every frame on the wire to FILE (pcap)")
+    run.add_argument("--screenshot", metavar="HOST:FILE", action="append", default=[],
+                     help="at the end, write HOST's frame buffer to FILE as PNG (repeatable)")
 
     bench = sub.add_parser("bench", help="run a benchmark (JSON with --json)")
     from vcluster import bench as benches
@@ -71,20 +113,110 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     if not args:
         print("vcluster run: no console lines given", file=sys.stderr)
         return 2
-    return run_lines(
-        config,
-        args,
-        as_json=ns.json,
-        seed=ns.seed,
-        max_sim_seconds=ns.max_sim_seconds,
-        pcap=ns.pcap,
-    )
+    shots: list[tuple[str, str]] = []
+    for spec in ns.screenshot:
+        host, sep, path = spec.partition(":")
+        if not sep or not host or not path:
+            print(f"vcluster run: --screenshot wants HOST:FILE, not {spec!r}", file=sys.stderr)
+            return 2
+        shots.append((host, path))
+    if shots:
+        from configs.loader import ConfigError
+        from vcluster.session import load
+
+        try:
+            hosts = [m.name for m in load(config, ns.seed).machines]
+        except (ConfigError, FileNotFoundError):
+            hosts = None  # run_lines says what is wrong with the config
+        for host, _ in shots:
+            if hosts is not None and host not in hosts:
+                print(f"vcluster run: --screenshot: unknown host {host!r}; hosts: {', '.join(hosts)}",
+                      file=sys.stderr)
+                return 2
+    failed: list[str] = []
+    with _screenshots_at_end(shots, failed):
+        status = run_lines(
+            config,
+            args,
+            as_json=ns.json,
+            seed=ns.seed,
+            max_sim_seconds=ns.max_sim_seconds,
+            pcap=ns.pcap,
+        )
+    for why in failed:
+        print(f"vcluster run: --screenshot: {why}", file=sys.stderr)
+    return status or (1 if failed else 0)
+
+
+@contextlib.contextmanager
+def _screenshots_at_end(shots: list[tuple[str, str]], failed: list[str]) -> Iterator[None]:
+    """Have the sessions `run_lines` makes write these frame buffers as PNG when they close."""
+    if not shots:
+        yield
+        return
+    import vcluster.session as session_module
+
+    base = session_module.Session
+
+    class ScreenshotSession(base):  # type: ignore[misc, valid-type]
+        def close(self) -> None:
+            if not getattr(self, "_screenshots_taken", False):
+                self._screenshots_taken = True
+                for host, path in shots:
+                    try:
+                        self.kernels[host].machine.frame_buffer.save_png(path)
+                    except (KeyError, OSError) as exc:
+                        failed.append(f"{host}:{path}: {exc}")
+            super().close()
+
+    session_module.Session = ScreenshotSession  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        session_module.Session = base  # type: ignore[misc]
 
 
 def _cmd_boot(ns: argparse.Namespace) -> int:
-    from vcluster.session import boot_headless
+    from configs.loader import ConfigError
+    from vcluster.session import boot_headless, load
 
-    return boot_headless(ns.config, seed=ns.seed, max_sim_seconds=ns.max_sim_seconds)
+    try:
+        cfg = load(ns.config, ns.seed)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"vcluster: {exc}", file=sys.stderr)
+        return 2
+    if not ns.headless and not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print("vcluster boot: not a terminal, so no console: booting headless "
+              "(`vcluster serve` keeps a cluster up for scripts)", file=sys.stderr)
+        ns.headless = True
+    if ns.headless:
+        return boot_headless(ns.config, seed=ns.seed, max_sim_seconds=ns.max_sim_seconds)
+    from vcluster.console import local_opener, run_console
+
+    return run_console(local_opener(cfg, speed=ns.speed, paused=ns.paused))
+
+
+def _cmd_serve(ns: argparse.Namespace) -> int:
+    from vcluster.control import serve_main
+
+    return serve_main(ns.config, socket_path=ns.socket, seed=ns.seed, speed=ns.speed, paused=ns.paused)
+
+
+def _cmd_attach(ns: argparse.Namespace) -> int:
+    from vcluster.control import ControlError, resolve_socket
+
+    try:
+        path = resolve_socket(ns.socket)
+    except ControlError as exc:
+        print(f"vcluster attach: {exc}", file=sys.stderr)
+        return 1
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        print(f"vcluster attach: the console needs a terminal; scripts can talk to {path} "
+              "directly (JSON lines, see vcluster.control.Client)", file=sys.stderr)
+        return 2
+    from vcluster.console import run_console, socket_opener
+
+    return run_console(socket_opener(str(path)))
 
 
 def _cmd_guest(ns: argparse.Namespace) -> int:
@@ -121,6 +253,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _cmd_run(ns)
     if ns.command == "boot":
         return _cmd_boot(ns)
+    if ns.command == "serve":
+        return _cmd_serve(ns)
+    if ns.command == "attach":
+        return _cmd_attach(ns)
     if ns.command == "bench":
         from vcluster import bench
 

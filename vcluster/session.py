@@ -74,6 +74,7 @@ class Session:
                 k.migration.listeners.append(self._on_migration)
         self.messages: list[str] = []
         self.migrations: list[dict[str, Any]] = []
+        self._awaiting_jobs = False  # run_until_done is running: the last job's end stops the clock
         self.log_listeners: list[Callable[[str], None]] = []  # migrations, evictions, crashes...
         self.events: list[dict[str, Any]] = []  # the same, as records (for --json and the console)
 
@@ -295,7 +296,7 @@ class Session:
         if job.error:
             self.say(job.error)
             print(f"vcluster: {job.error}", file=sys.stderr)
-        if all(j.done for j in self.jobs):
+        if self._awaiting_jobs and all(j.done for j in self.jobs):
             self.sim.stop()
 
     def control(self, cmd: str, argv: list[str]) -> str | None:
@@ -321,7 +322,11 @@ class Session:
         """Run until every started program has ended; False if the limit came first."""
         limit = int(max_sim_seconds * S)
         if self.jobs and not all(j.done for j in self.jobs):
-            self.sim.run(until=limit)
+            self._awaiting_jobs = True
+            try:
+                self.sim.run(until=limit)
+            finally:
+                self._awaiting_jobs = False
         return all(j.done for j in self.jobs)
 
     # --- views ----------------------------------------------------------------------------

@@ -87,6 +87,16 @@ class Flusher:
         self.states: dict[int, FlushState] = {}
         self.proc = kernel.spawn_server(kernel.system_lh, "flusher", self.body)
         kernel.flusher = self
+        kernel.on_exit.append(self._on_exit)
+
+    def _on_exit(self, proc, status: int) -> None:
+        """The last process of a flushed logical host ended: remove its file now."""
+        st = self.states.get(proc.lhid)
+        if st is None or proc.lhid in self.k.lhs and self.k.lhs[proc.lhid].processes:
+            return
+        del self.states[proc.lhid]
+        if not st.handed_over:
+            self.k.spawn_server(self.k.system_lh, "flusher-cleanup", lambda pid: self._remove(pid, st))
 
     def body(self, pid: int) -> Generator[Any, Any, None]:
         k = self.k

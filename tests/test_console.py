@@ -1,0 +1,306 @@
+"""Tests of the interactive console, driven headless by Textual's pilot, in-process and over the socket."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import ROOT, config
+from textual.pilot import Pilot
+from textual.widgets import DataTable, Log, ProgressBar, Static
+
+from vcluster.cli import main
+from vcluster.console import CommandLine, LocalBackend, VConsole, local_opener, socket_opener
+from vcluster.control import Client, serve
+from vcluster.session import LineError, Session
+
+HELLO = "Hello from the V-System!"
+
+
+def run_app(body: Callable[[VConsole, Pilot[Any]], Any], opener=None, **kwargs: Any) -> None:
+    """Boot tiny in a console (headless terminal), wait until it is up, run `body(app, pilot)`."""
+    app = VConsole(opener or local_opener(config("tiny"), **kwargs), poll_s=0.1)
+
+    async def main() -> None:
+        async with app.run_test(size=(160, 50)) as pilot:
+            await asyncio.wait_for(app.ready.wait(), 10)
+            assert app.error is None
+            await body(app, pilot)
+
+    asyncio.run(main())
+
+
+async def until(pilot: Pilot[Any], cond: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await pilot.pause(0.05)
+
+
+async def type_line(pilot: Pilot[Any], line: str) -> None:
+    await pilot.press(*line, "enter")
+
+
+def text_of(app: VConsole, panel: str) -> str:
+    return "\n".join(app.query_one(panel, Log).lines)
+
+
+def rows_of(app: VConsole, table: str) -> list[list[str]]:
+    t = app.query_one(table, DataTable)
+    return [[str(c) for c in t.get_row_at(i)] for i in range(t.row_count)]
+
+
+def session_of(app: VConsole) -> Session:
+    assert isinstance(app.backend, LocalBackend)
+    return app.backend.controller.session
+
+
+def test_hello_at_ws2_shows_its_output_and_the_programs_table() -> None:
+    async def body(app: VConsole, pilot: Pilot[Any]) -> None:
+        await type_line(pilot, "hello @ ws2")
+        await until(pilot, lambda: HELLO in text_of(app, "#output"), "hello's output")
+        assert "> hello @ ws2" in text_of(app, "#output")
+        await until(pilot, lambda: any(r[2] == "hello" and r[5] == "exited 0" for r in rows_of(app, "#programs")),
+                    "the programs table")
+        row = next(r for r in rows_of(app, "#programs") if r[2] == "hello")
+        assert row[0] == "1" and row[3] == "ws2" and row[4] == "ws2"
+        hosts = {r[0]: r for r in rows_of(app, "#hosts")}
+        assert set(hosts) == {"ws1", "ws2", "ws3", "fs1"}
+        assert hosts["fs1"][1] == "fileserver" and hosts["ws2"][5] == "2048"
+        assert "frames" in str(app.query_one("#net", Static).render())
+
+    run_app(body)
+
+
+def test_a_running_program_shows_where_it_runs_and_its_cpu() -> None:
+    async def body(app: VConsole, pilot: Pilot[Any]) -> None:
+        await type_line(pilot, "spin 30 @ ws3")
+        await until(pilot, lambda: any(r[2] == "spin 30" and r[5] in ("running", "ready")
+                                       for r in rows_of(app, "#programs")), "spin running")
+        row = next(r for r in rows_of(app, "#programs") if r[2] == "spin 30")
+        assert row[3] == "ws3" and row[6] != "-"
+        await until(pilot, lambda: {r[0]: r for r in rows_of(app, "#hosts")}["ws3"][2] == "busy", "ws3 busy")
+        ws3 = {r[0]: r for r in rows_of(app, "#hosts")}["ws3"]
+        assert ws3[4] == "1.0" and ws3[7] != "-"  # load, and the program's logical host
+
+    run_app(body, speed=10.0)
+
+
+def _migrateprog_known() -> str | None:
+    """None if Session takes `migrateprog`; otherwise why not."""
+    session = Session(config("tiny"))
+    try:
+        session.execute("migrateprog")
+    except LineError as exc:
+        if "unknown" in str(exc) or "no program 'migrateprog'" in str(exc):
+            return f"Session does not know migrateprog yet: {exc}"
+    finally:
+        session.close()
+    return None
+
+
+def test_migrateprog_shows_the_migration_in_the_log() -> None:
+    why = _migrateprog_known()
+    if why:
+        pytest.skip(why)
+
+    async def body(app: VConsole, pilot: Pilot[Any]) -> None:
+        await type_line(pilot, "sleeper 30 @ ws2")
+        await until(pilot, lambda: any(r[2] == "sleeper 30" and r[3] == "ws2" for r in rows_of(app, "#programs")),
+                    "sleeper on ws2")
+        await type_line(pilot, "migrateprog sleeper")
+        await until(pilot, lambda: "migrated sleeper from ws2 to" in text_of(app, "#log"), "the migration logged")
+        await until(pilot, lambda: any(r[2] == "sleeper 30" and r[3] not in ("ws2", "-")
+                                       for r in rows_of(app, "#programs")), "sleeper somewhere else")
+        row = next(r for r in rows_of(app, "#programs") if r[2] == "sleeper 30")
+        assert row[4] == "ws2"  # started there
+        assert "migrated sleeper from ws2 to" in text_of(app, "#output")  # the line's own message
+
+    run_app(body, speed=4.0)
+
+
+def test_the_log_panel_receives_the_sessions_log() -> None:
+    async def body(app: VConsole, pilot: Pilot[Any]) -> None:
+        session_of(app).log("ws3 evicted primes: owner came back", kind="eviction", host="ws3")
+        await until(pilot, lambda: "ws3 evicted primes: owner came back" in text_of(app, "#log"), "the log line")
+        line = next(x for x in app.query_one("#log", Log).lines if "evicted" in x)
+        assert line.startswith("[") and "]" in line  # stamped with simulated time
+        await type_line(pilot, "crash ws3")
+        await until(pilot, lambda: "ws3 crashed" in text_of(app, "#log"), "the crash")
+
+    run_app(body)
+
+
+def test_command_line_history_and_errors() -> None:
+    async def body(app: VConsole, pilot: Pilot[Any]) -> None:
+        cmd = app.query_one("#cmd", CommandLine)
+        await type_line(pilot, "hosts")
+        await type_line(pilot, "hello @ nowhere")
+        await until(pilot, lambda: "! unknown host 'nowhere'" in text_of(app, "#output"), "the error")
+        assert "workstation" in text_of(app, "#output")  # the hosts table came back as a message
+        await pilot.press("up")
+        assert cmd.value == "hello @ nowhere"
+        await pilot.press("up")
+        assert cmd.value == "hosts"
+        await pilot.press("up")
+        assert cmd.value == "hosts"
+        await pilot.press("down")
+        assert cmd.value == "hello @ nowhere"
+        await pilot.press("down")
+        assert cmd.value == ""
+        await type_line(pilot, "help")
+        assert "migrateprog" in text_of(app, "#output")
+
+    run_app(body)
+
+
+def test_time_runs_and_can_be_paused_by_key_and_command() -> None:
+    async def body(app: VConsole, pilot: Pilot[Any]) -> None:
+        await until(pilot, lambda: app.status.get("sim_seconds", 0) > 0.2, "time to run")
+        await pilot.press("f2")
+        await until(pilot, lambda: app.status.get("paused") is True, "paused")
+        t = app.status["sim_seconds"]
+        await pilot.pause(0.2)
+        assert app.status["sim_seconds"] == t
+        assert "paused" in str(app.query_one("#status", Static).render())
+        await pilot.press("f7")  # step
+        await until(pilot, lambda: app.status["sim_seconds"] == pytest.approx(t + 0.1), "a step")
+        await type_line(pilot, "speed 8")
+        await type_line(pilot, "resume")
+        await until(pilot, lambda: app.status.get("paused") is False and app.status["speed"] == 8, "resumed")
+        await pilot.press("f4")
+        await until(pilot, lambda: app.status["speed"] == 16, "faster")
+        await pilot.press("f3", "f3")
+        await until(pilot, lambda: app.status["speed"] == 4, "slower")
+
+    run_app(body)
+
+
+def test_wait_shows_progress() -> None:
+    async def body(app: VConsole, pilot: Pilot[Any]) -> None:
+        bar = app.query_one("#progress", ProgressBar)
+        status = app.query_one("#status", Static)
+        seen: list[tuple[bool, float, str]] = []
+        show = app._show_status
+
+        def spy() -> None:  # what the screen showed at each refresh
+            show()
+            seen.append((bar.has_class("active"), float(bar.progress or 0), str(status.render())))
+
+        app._show_status = spy  # type: ignore[method-assign]
+        await type_line(pilot, "spin 900 @ ws2")
+        await type_line(pilot, "wait 905")
+        await until(pilot, lambda: "spin: 90000000 iterations" in text_of(app, "#output"), "spin's end", 20)
+        await until(pilot, lambda: app.status.get("sim_seconds", 0) >= 905, "the wait's end")
+        during = [s for s in seen if s[0]]
+        assert during, "the progress bar never showed"
+        assert all(0 <= p <= 100 for _, p, _ in during) and any(0 < p < 100 for _, p, _ in during)
+        assert any("wait:" in text and "of 905.00 s" in text for _, _, text in during)
+        await until(pilot, lambda: not bar.has_class("active"), "the bar to go")
+
+    run_app(body, paused=True)
+
+
+def test_frame_buffer_view_switches_host() -> None:
+    async def body(app: VConsole, pilot: Pilot[Any]) -> None:
+        fb = app.query_one("#fb", Static)
+        await type_line(pilot, "hello")
+        await until(pilot, lambda: any(ch not in "\u2800\n " for ch in str(fb.render())), "text on ws1's screen")
+        assert "ws1" in str(fb.border_title)
+        await type_line(pilot, "view ws2")
+        await until(pilot, lambda: "ws2" in str(fb.border_title), "ws2's screen")
+        await until(pilot, lambda: set(str(fb.render())) <= {"\u2800", "\n"}, "a blank screen")
+        await pilot.press("f5")
+        await until(pilot, lambda: "ws3" in str(fb.border_title), "the next host")
+        await type_line(pilot, "view ws1")
+        await pilot.press("f6")
+        await until(pilot, lambda: "whole screen" in str(fb.border_title), "zoomed out")
+        await until(pilot, lambda: any(ch not in "\u2800\n " for ch in str(fb.render())), "text, small")
+        await type_line(pilot, "view nowhere")
+        await until(pilot, lambda: "! unknown host 'nowhere'" in text_of(app, "#output"), "the error")
+
+    run_app(body)
+
+
+def test_the_console_attaches_over_the_socket() -> None:
+    with tempfile.TemporaryDirectory(prefix="vc") as d:
+        path = Path(d) / "tiny.sock"
+        session = Session(config("tiny"))
+        ready = threading.Event()
+        thread = threading.Thread(
+            target=lambda: asyncio.run(serve(session, path, ready=lambda p: ready.set())), daemon=True)
+        thread.start()
+        assert ready.wait(10)
+
+        async def body(app: VConsole, pilot: Pilot[Any]) -> None:
+            assert "attached to tiny" in text_of(app, "#log")
+            await type_line(pilot, "hello @ ws3")
+            await until(pilot, lambda: HELLO in text_of(app, "#output"), "hello's output")
+            await until(pilot, lambda: any(r[2] == "hello" and r[5] == "exited 0"
+                                           for r in rows_of(app, "#programs")), "the programs table")
+            await type_line(pilot, "wait 1")
+            await until(pilot, lambda: app.status.get("sim_seconds", 0) >= 1, "the wait")
+            with Client(path) as other:  # a second client at the same time
+                assert other.request({"cmd": "status"})["clients"] == 3
+            await type_line(pilot, "shutdown")
+
+        try:
+            run_app(body, opener=socket_opener(str(path)))
+            thread.join(10)
+            assert not thread.is_alive() and not path.exists()
+        finally:
+            session.close()
+
+
+def test_a_console_that_cannot_attach_says_why() -> None:
+    app = VConsole(socket_opener("/nonexistent/v.sock"), poll_s=0.05)
+
+    async def main() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await asyncio.wait_for(app.ready.wait(), 10)
+            await pilot.pause(0.1)
+
+    asyncio.run(main())
+    assert app.error is not None and "cannot connect to /nonexistent/v.sock" in app.error
+    assert app.return_code == 1
+
+
+# --- vcluster boot ------------------------------------------------------------------------
+BROKEN = "name: broken\nseed: 1\nconsole_host: ws1\nmachines:\n  - name: ws1\n    memory: lots\n"
+
+
+def test_boot_with_a_broken_config_says_where_and_boots_nothing(tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "broken.yaml"
+    bad.write_text(BROKEN)
+    assert main(["boot", str(bad)]) != 0
+    captured = capsys.readouterr()
+    assert f"{bad}:6: machines[0].memory: " in captured.err
+    assert "booted" not in captured.out + captured.err
+
+
+def test_boot_command_with_a_broken_config(tmp_path: Path) -> None:
+    bad = tmp_path / "broken.yaml"
+    text = (ROOT / "configs" / "tiny.yaml").read_text().replace("console_host: ws1", "console_host: ws9")
+    line = text.splitlines().index(next(x for x in text.splitlines() if x.startswith("console_host:"))) + 1
+    bad.write_text(text)
+    proc = subprocess.run([sys.executable, "-m", "vcluster.cli", "boot", str(bad)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert f"{bad}:{line}: console_host: " in proc.stderr and "ws9" in proc.stderr
+    assert proc.stdout == ""
+
+
+def test_boot_without_a_terminal_runs_headless() -> None:
+    proc = subprocess.run([sys.executable, "-m", "vcluster.cli", "boot", "tiny"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    assert proc.returncode == 0, proc.stderr
+    assert "not a terminal" in proc.stderr
+    assert HELLO in proc.stdout and "booted tiny" in proc.stdout
