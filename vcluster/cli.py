@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 from vcluster import __version__
 
 
 def _config_like(arg: str) -> bool:
-    """Whether a first positional argument of `run` names a config rather than a console line."""
+    """Whether a first positional argument of `run` names a config rather than a console line:
+    a *.yaml path, an existing file, or a packaged config's name (tiny, lab, large) that is not
+    also a program's name."""
     import os
 
-    return arg.endswith((".yaml", ".yml")) or (os.sep in arg and os.path.isfile(arg))
+    if arg.endswith((".yaml", ".yml")) or (os.sep in arg and os.path.isfile(arg)):
+        return True
+    from configs.loader import packaged_configs
+    from guest import build
+
+    names = {os.path.splitext(os.path.basename(str(p)))[0] for p in packaged_configs()}
+    return arg in names and arg not in build.available()
 
 
 def _speed(text: str) -> float:
@@ -134,46 +141,19 @@ def _cmd_run(ns: argparse.Namespace) -> int:
                       file=sys.stderr)
                 return 2
     failed: list[str] = []
-    with _screenshots_at_end(shots, failed):
-        status = run_lines(
-            config,
-            args,
-            as_json=ns.json,
-            seed=ns.seed,
-            max_sim_seconds=ns.max_sim_seconds,
-            pcap=ns.pcap,
-        )
+    status = run_lines(
+        config,
+        args,
+        as_json=ns.json,
+        seed=ns.seed,
+        max_sim_seconds=ns.max_sim_seconds,
+        pcap=ns.pcap,
+        screenshots=shots,
+        screenshot_errors=failed,
+    )
     for why in failed:
         print(f"vcluster run: --screenshot: {why}", file=sys.stderr)
     return status or (1 if failed else 0)
-
-
-@contextlib.contextmanager
-def _screenshots_at_end(shots: list[tuple[str, str]], failed: list[str]) -> Iterator[None]:
-    """Have the sessions `run_lines` makes write these frame buffers as PNG when they close."""
-    if not shots:
-        yield
-        return
-    import vcluster.session as session_module
-
-    base = session_module.Session
-
-    class ScreenshotSession(base):  # type: ignore[misc, valid-type]
-        def close(self) -> None:
-            if not getattr(self, "_screenshots_taken", False):
-                self._screenshots_taken = True
-                for host, path in shots:
-                    try:
-                        self.kernels[host].machine.frame_buffer.save_png(path)
-                    except (KeyError, OSError) as exc:
-                        failed.append(f"{host}:{path}: {exc}")
-            super().close()
-
-    session_module.Session = ScreenshotSession  # type: ignore[misc]
-    try:
-        yield
-    finally:
-        session_module.Session = base  # type: ignore[misc]
 
 
 def _cmd_boot(ns: argparse.Namespace) -> int:

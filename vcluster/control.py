@@ -659,13 +659,10 @@ def serve_main(
     paused: bool = False,
 ) -> int:
     """`vcluster serve`: boot headless, print the socket's path, serve until shutdown."""
-    from configs.loader import ConfigError
-    from vcluster.session import load
+    from vcluster.session import load_or_report
 
-    try:
-        cfg = load(config, seed)
-    except (ConfigError, FileNotFoundError) as exc:
-        print(f"vcluster: {exc}", file=sys.stderr)
+    cfg = load_or_report(config, seed)
+    if cfg is None:
         return 2
     try:
         path = Path(socket_path) if socket_path else default_socket(cfg.name)

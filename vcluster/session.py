@@ -419,6 +419,15 @@ def load(config: str | None, seed: int | None = None):
     return cfg
 
 
+def load_or_report(config: str | None, seed: int | None = None):
+    """The config, or None after saying on stderr what is wrong with it (file:line: field: ...)."""
+    try:
+        return load(config, seed)
+    except (ConfigError, FileNotFoundError) as exc:
+        print(f"vcluster: {exc}", file=sys.stderr)
+        return None
+
+
 def run_lines(
     config: str | None,
     lines: list[str],
@@ -427,11 +436,12 @@ def run_lines(
     seed: int | None = None,
     max_sim_seconds: float = 600.0,
     pcap: str | None = None,
+    screenshots: list[tuple[str, str]] | None = None,
+    screenshot_errors: list[str] | None = None,
 ) -> int:
-    try:
-        cfg = load(config, seed)
-    except (ConfigError, FileNotFoundError) as exc:
-        print(f"vcluster: {exc}", file=sys.stderr)
+    """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end."""
+    cfg = load_or_report(config, seed)
+    if cfg is None:
         return 2
 
     def echo(text: str) -> None:
@@ -458,16 +468,20 @@ def run_lines(
         if as_json:
             print(json.dumps(session.summary(), sort_keys=True))
     finally:
+        for host, path in screenshots or ():
+            try:
+                session.kernels[host].machine.frame_buffer.save_png(path)
+            except (KeyError, OSError) as exc:
+                if screenshot_errors is not None:
+                    screenshot_errors.append(f"{host}:{path}: {exc}")
         session.close()
     return status
 
 
 def boot_headless(config: str | None, *, seed: int | None = None, max_sim_seconds: float = 60.0) -> int:
     """Boot a config without the console: say what booted, run it a while, print the hosts."""
-    try:
-        cfg = load(config, seed)
-    except (ConfigError, FileNotFoundError) as exc:
-        print(f"vcluster: {exc}", file=sys.stderr)
+    cfg = load_or_report(config, seed)
+    if cfg is None:
         return 2
     session = Session(cfg, echo=lambda text: sys.stdout.write(text))
     print(f"booted {cfg.name} ({cfg.source_path}): {len(cfg.machines)} machines, seed {cfg.seed}, "

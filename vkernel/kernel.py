@@ -640,25 +640,9 @@ class Kernel:
 
     # --- MoveTo / MoveFrom -----------------------------------------------------------
     def move_to(self, proc: Process, pid: int, dst: int, data: bytes) -> None:
-        req = self.pending_of(proc).get(pid)
-        if req is None:
-            self.complete(proc, -abi.ENOTAWAITING)
-            return
-        if req.remote is not None:
-            self.block(proc, State.MOVING)
-            self.transport.move_to(proc, req, dst, data)
-            return
-        target = self.processes.get(pid)
-        if target is not None and target.lh.frozen and target.lh is not proc.lh:
-            self._retry_when_thawed(proc, lambda: self.move_to(proc, pid, dst, data))
-            return
-        if target is not None and self.pager is not None and self.pager.missing(target.team, dst, len(data)):
-            self.block(proc, State.MOVING)
-            self.pager.request(target.team, self.pager.missing(target.team, dst, len(data)),
-                               lambda: self.move_to(proc, pid, dst, data))
-            return
-        if target is None or not self.memory.check(target, dst, len(data), write=True):
-            self.complete(proc, -abi.EFAULT)
+        target = self._move_peer(proc, pid, dst, len(data), True, lambda: self.move_to(proc, pid, dst, data),
+                                 lambda req: self.transport.move_to(proc, req, dst, data))
+        if target is None:
             return
         self.memory.write(target, dst, data)
         self.block(proc, State.MOVING)
@@ -666,30 +650,41 @@ class Kernel:
         self.after_kernel_work(self.cost.local_page_copy_us * pages, lambda: self.complete(proc, 0))
 
     def move_from(self, proc: Process, pid: int, src: int, count: int) -> None:
-        req = self.pending_of(proc).get(pid)
-        if req is None:
-            self.complete(proc, -abi.ENOTAWAITING)
-            return
-        if req.remote is not None:
-            self.block(proc, State.MOVING)
-            self.transport.move_from(proc, req, src, count)
-            return
-        source = self.processes.get(pid)
-        if source is not None and source.lh.frozen and source.lh is not proc.lh:
-            self._retry_when_thawed(proc, lambda: self.move_from(proc, pid, src, count))
-            return
-        if source is not None and self.pager is not None and self.pager.missing(source.team, src, count):
-            self.block(proc, State.MOVING)
-            self.pager.request(source.team, self.pager.missing(source.team, src, count),
-                               lambda: self.move_from(proc, pid, src, count))
-            return
-        if source is None or not self.memory.check(source, src, count, write=False):
-            self.complete(proc, -abi.EFAULT)
+        source = self._move_peer(proc, pid, src, count, False, lambda: self.move_from(proc, pid, src, count),
+                                 lambda req: self.transport.move_from(proc, req, src, count))
+        if source is None:
             return
         data = self.memory.read(source, src, count)
         self.block(proc, State.MOVING)
         pages = -(-count // abi.PAGE_SIZE)
         self.after_kernel_work(self.cost.local_page_copy_us * pages, lambda: self.complete(proc, data))
+
+    def _move_peer(self, proc: Process, pid: int, addr: int, n: int, write: bool,
+                   again: Callable[[], None], remote: Callable[[IpcRequest], None]) -> Process | None:
+        """What MoveTo and MoveFrom check first. The peer must await a reply from proc; a remote
+        peer's move goes to the transport; a frozen peer, or non-resident pages, make proc wait and
+        try `again`. Returns the local peer when the bytes can move now (None: handled)."""
+        req = self.pending_of(proc).get(pid)
+        if req is None:
+            self.complete(proc, -abi.ENOTAWAITING)
+            return None
+        if req.remote is not None:
+            self.block(proc, State.MOVING)
+            remote(req)
+            return None
+        peer = self.processes.get(pid)
+        if peer is not None and peer.lh.frozen and peer.lh is not proc.lh:
+            self._retry_when_thawed(proc, again)
+            return None
+        missing = self.pager.missing(peer.team, addr, n) if peer is not None and self.pager else set()
+        if missing:
+            self.block(proc, State.MOVING)
+            self.pager.request(peer.team, missing, again)
+            return None
+        if peer is None or not self.memory.check(peer, addr, n, write=write):
+            self.complete(proc, -abi.EFAULT)
+            return None
+        return peer
 
     def page_in(self, proc: Process, vpages: set[int], then: Callable[[], None]) -> None:
         """proc waits while the pager brings non-resident pages of its team in, then `then` runs."""
