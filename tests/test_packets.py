@@ -97,6 +97,7 @@ def test_kinds_and_flags_are_the_documented_numbers() -> None:
         "IS_RETRANSMISSION": 2,
         "GROUP": 4,
         "SEGMENT": 8,
+        "GROUP_REPLY": 16,
     }
 
 

@@ -37,8 +37,9 @@ def test_each_figure_is_at_or_below_vs(result):
 
 
 def test_the_figures_hang_together(result):
-    # the host chosen is not the origin, and every idle workstation but the origin answered
-    assert result["host_chosen"] in ("ws2", "ws3") and result["query_answers"] == 2
+    # the host chosen is not the origin; an idle workstation that overheard another's answer
+    # keeps its own back, so one or two answered
+    assert result["host_chosen"] in ("ws2", "ws3") and 1 <= result["query_answers"] <= 2
     # set-up/destroy does not depend on the image's size (the load is taken out)
     low, high = result["setup_ms_range"]
     assert high - low < 0.1

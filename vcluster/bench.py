@@ -14,6 +14,7 @@ BENCHMARKS: dict[str, tuple[str, str, str]] = {
     "evict": ("vcluster.bench_evict", "run_bench", "owner comes back: time until the host is free of guests"),
     "migrate": ("vcluster.bench_migrate", "run_bench", "pre-copy migration of the Table 4-1 workloads vs V"),
     "net": ("netsim.bench", "run_bench", "scheduler events/s, saturated-segment frames/s, sim/wall"),
+    "scale": ("vcluster.bench_scale", "run_bench", "120 workstations filled with @ * programs: spread, speed"),
     "rexec": ("vcluster.bench_rexec", "run_bench", "remote exec: host selection, set-up/destroy, load per 100 KB vs V"),
     "pmake": ("vcluster.bench_pmake", "run_bench", "a 24-job parallel build on 1, 2, 4, 8 idle machines vs Sprite's 3..6x"),
 }

@@ -425,9 +425,8 @@ class Kernel:
         return count + (1 if self.running is not None else 0)
 
     def load(self) -> float:
-        """Runnable programs, plus programs the program manager is creating right now."""
-        pm = self.servers.get("program")
-        return float(self.runnable_guests() + (pm.creating if pm is not None else 0))
+        """Runnable programs (a load average without the averaging)."""
+        return float(self.runnable_guests())
 
     def willing(self) -> bool:
         """Whether this machine accepts remote programs now (the idle policy, vkernel/idle.py)."""

@@ -518,6 +518,14 @@ class MigrationEngine:
             if abi.pid_lhid(packet.src_pid) == lh.lhid:
                 retained.append({"src": src, "seq": seq, "kind": int(packet.kind), "replier": packet.src_pid,
                                  "msg": _hex(packet.msg), "status": packet.status})
+        # requests to this logical host's local groups that servers here took: their answers stay
+        # here, so the new host sends retransmissions of them back here
+        redirects = []
+        for (src, seq), group in tr.taken_for.items():
+            if abi.pid_lhid(group) == lh.lhid and ((src, seq) in tr.in_progress or (src, seq) in tr.retained):
+                server = k.local_group_target(group)
+                if server is not None:
+                    redirects.append([src, seq, server])
         pm = k.servers.get("program")
         programs = []
         creator: dict[str, Any] = {"exits": {}}
@@ -534,6 +542,7 @@ class MigrationEngine:
             "lhid": lh.lhid, "name": lh.name, "remote": lh.remote,
             "teams": [self._team_layout(i, t) for i, t in enumerate(teams)],
             "processes": procs, "retained": retained, "programs": programs, "creator": creator,
+            "redirects": redirects,
             "source_mac": _hex(k.machine.mac),
         }
 
@@ -820,6 +829,10 @@ class MigrationEngine:
             procs.append((proc, p))
             index = abi.pid_index(proc.pid)
             lh.next_index = max(lh.next_index, index + 1) & 0x7FFF or 1
+        for src, seq, server in state.get("redirects", ()):
+            tr.redirects[(src, seq)] = server
+            while len(tr.redirects) > 4096:
+                tr.redirects.popitem(last=False)
         for entry in state["retained"]:
             packet = Packet(Kind(entry["kind"]), entry["seq"], entry["replier"], entry["src"],
                             status=entry["status"], lhid=old, msg=bytes.fromhex(entry["msg"]))

@@ -53,12 +53,15 @@ class Flag(enum.IntFlag):
     IS_RETRANSMISSION = 0x0002  # this packet was sent before (SEND, MOVEFROM_REQ, MOVE_DATA, ...)
     GROUP = 0x0004  # dst_pid is a process group id (the frame went to group_mac or broadcast)
     SEGMENT = 0x0008  # SEND/REPLY: `data` is segment data at address `offset` (`total` = size)
+    GROUP_REPLY = 0x0010  # REPLY to a request sent to a well-known group, multicast to that group so
+    #                       that the other members overhear it and keep their own answers back
 
 
 LAST_OF_TRAIN = Flag.LAST_OF_TRAIN
 IS_RETRANSMISSION = Flag.IS_RETRANSMISSION
 GROUP = Flag.GROUP
 SEGMENT = Flag.SEGMENT
+GROUP_REPLY = Flag.GROUP_REPLY
 
 _KINDS: tuple[Kind | None, ...] = tuple(
     Kind(k) if k in Kind._value2member_map_ else None for k in range(256)

@@ -56,6 +56,7 @@ class SendTxn:
     pending: bool = False  # got REPLY_PENDING since the last retransmission
     rto: int = 0  # retransmission interval (ns); a group query's is shorter
     max_tries: int = 0
+    pinned: bytes | None = None  # a local-group request: the station that took it first
 
 
 @dataclass
@@ -135,6 +136,11 @@ class Transport:
         self.bulk_out: dict[tuple[int, int], BulkOut] = {}
         self.bulk_in: dict[tuple[int, int], BulkIn] = {}
         self.bulk_done: OrderedDict[tuple[int, int], tuple[int, int]] = OrderedDict()
+        self.overheard: OrderedDict[tuple[int, int], int] = OrderedDict()  # group requests answered
+        # local-group requests (to a logical host's kernel server or program manager) taken here,
+        # and those taken by a migrated logical host's previous host (retransmissions go there)
+        self.taken_for: OrderedDict[tuple[int, int], int] = OrderedDict()
+        self.redirects: OrderedDict[tuple[int, int], int] = OrderedDict()
         self.stats = TransportStats()
         self._seq = (kernel.index + 1) << 24  # station-specific, so a migrated pid never repeats a seq
 
@@ -189,6 +195,8 @@ class Transport:
         """A group Send: the first reply wins; with no answer within host_query_timeout_ms, ETIMEOUT."""
         txn = SendTxn(proc, gid, msg, self.next_seq(), group=True,
                       rto=self.query_timeout // 2, max_tries=1)
+        if abi.pid_lhid(gid) == 0:
+            self.nic.join_group(pk.group_mac(gid))  # the members' answers are multicast to the group
         self.sends[(proc.pid, txn.seq)] = txn
         self._send_txn(txn)
         return txn
@@ -198,6 +206,14 @@ class Transport:
         if txn.group:
             flags |= Flag.GROUP
             mac: bytes | None = pk.group_mac(txn.dst)
+        elif abi.is_group(txn.dst):
+            # a logical host's kernel server or program manager: the server that took the
+            # request does not move with the logical host, nor does its record of the request,
+            # so retransmissions go where the first transmission went, even if the logical
+            # host has migrated since (else a lost reply would have the request run twice)
+            if txn.pinned is None:
+                txn.pinned = self.station_of(txn.dst)
+            mac = txn.pinned
         else:
             mac = self.station_of(txn.dst)
         packet = Packet(Kind.SEND, txn.seq, txn.proc.pid, txn.dst, flags=flags,
@@ -214,6 +230,7 @@ class Transport:
         else:
             txn.tries += 1
             if txn.tries == self.invalidate_after and not txn.group:
+                txn.pinned = None
                 if self.bindings.pop(abi.pid_lhid(txn.dst), None) is not None:
                     self.stats.binding_invalidations += 1
             if txn.tries > (txn.max_tries or self.max_tries):
@@ -240,10 +257,19 @@ class Transport:
                 # request for the members here (never sent: kernels do not NACK groups, rule 19)
                 self._retain(key, Packet(Kind.NACK, origin.seq, 0, origin.src_pid, status=-abi.ENOPROC))
             return
-        packet = Packet(Kind.REPLY, origin.seq, replier, origin.src_pid,
+        flags = Flag.GROUP_REPLY if origin.group and abi.pid_lhid(origin.group) == 0 else 0
+        packet = Packet(Kind.REPLY, origin.seq, replier, origin.src_pid, flags=flags,
                         lhid=self.lh_of_local(replier), msg=msg.ljust(pk.MSG_SIZE, b"\0")[: pk.MSG_SIZE])
         self._retain(key, packet)
-        self.transmit(self.bindings.get(abi.pid_lhid(origin.src_pid), origin.mac), packet)
+        if flags:  # the other members overhear it and keep their answers back (see overheard)
+            self.transmit(pk.group_mac(origin.group), packet)
+        else:
+            self.transmit(self.bindings.get(abi.pid_lhid(origin.src_pid), origin.mac), packet)
+
+    def answered_by_another(self, req: IpcRequest) -> bool:
+        """Whether another member has already answered this group request (we overheard it)."""
+        origin: Origin | None = req.remote
+        return origin is not None and (origin.src_pid, origin.seq) in self.overheard
 
     def send_nack(self, req: IpcRequest, error: int) -> None:
         origin: Origin = req.remote
@@ -593,6 +619,12 @@ class Transport:
 
     def _on_send(self, src_mac: bytes, p: Packet) -> None:
         key = (p.src_pid, p.seq)
+        redirect = self.redirects.get(key)
+        if redirect is not None:
+            # a request to a logical host's local group that the server of its previous host
+            # took before the logical host moved here: that server has (or will have) the answer
+            self.transmit(src_mac, Packet(Kind.FORWARDED, p.seq, redirect, p.src_pid))
+            return
         group = bool(p.flags & Flag.GROUP)
         retained = self.retained.get(key)
         if retained is not None:
@@ -631,6 +663,9 @@ class Transport:
         self.in_progress[key] = target
         if abi.is_group(dst):
             self.k.kernel_work(self.k.cost.local_group_us)
+            self.taken_for[key] = dst  # a local-group request: see migration's redirects
+            while len(self.taken_for) > 4096:
+                self.taken_for.popitem(last=False)
         if lh.frozen:
             lh.deferred.append((IpcRequest(p.src_pid, p.msg, remote=origin, group=0), target))
             self.stats.reply_pending_sent += 1
@@ -640,6 +675,11 @@ class Transport:
 
     def _on_reply(self, p: Packet) -> None:
         key = (p.dst_pid, p.seq)
+        if p.flags & Flag.GROUP_REPLY and not self.k.is_local(p.dst_pid):
+            self.overheard[key] = self.sim.now  # another member answered a group request
+            while len(self.overheard) > 4096:
+                self.overheard.popitem(last=False)
+            return
         txn = self.sends.get(key)
         if txn is None:
             return  # late or duplicate (a group's later answers)

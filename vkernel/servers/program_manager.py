@@ -98,7 +98,7 @@ class ProgramManager:
         self.creators: dict[int, CreatorState] = {}  # creator lhid -> state
         self.willing: bool = True
         self.started = 0
-        self.creating = 0  # programs being created: they count as load before they run
+        self.creating = 0  # programs being created: they delay this host's answers to "@ *"
         kernel.on_exit.append(self.on_exit)
 
     def start(self) -> Process:
@@ -117,8 +117,12 @@ class ProgramManager:
                 yield ops.Forward(sender, worker, msg)
             elif code == abi.PM_QUERY_HOST:
                 if not unpack(msg)[1] and not self.k.is_local(sender):  # "@ *" or a migration's query
-                    yield ops.Compute(self.k.cost.host_query_us)  # deciding whether to take a guest
-                yield ops.Reply(sender, self.query_host(sender, msg))
+                    # deciding whether to take a guest takes a while, longer or shorter with the
+                    # host's state: answered from a process of its own, so that many queries at
+                    # once are weighed in parallel and each sees a different host answer first
+                    yield ops.Spawn("pm-query", lambda me, s=sender, m=msg: self.answer_query(s, m))
+                else:
+                    yield ops.Reply(sender, self.query_host(sender, msg))
             elif code == abi.PM_WAIT:
                 reply = self.wait(sender, unpack(msg)[1])
                 if reply is not None:
@@ -164,6 +168,32 @@ class ProgramManager:
         load = int(self.k.load() * 100)
         name = self.k.name.encode("latin-1")[:16].ljust(16, b"\0")
         return pack(0, self.proc.pid if self.proc else 0, load, free_kb)[:16] + name
+
+    def answer_query(self, sender: int, msg: bytes) -> Generator[Any, Any, None]:
+        """Answer an "@ *" query for the manager, after host_query_us (spread +-50% with the host's
+        state), unless another program manager's answer has been overheard meanwhile.
+
+        V's program managers all answer and the first answer wins; with a hundred willing hosts
+        that is a hundred replies per query at the same moment. Here answers go to the group and
+        a member that overhears one stays silent (suppression, as in SRM or multicast DNS): a
+        query draws a few answers, whatever the size of the network. The wait is latency; the
+        CPU is spent only by a member that answers (program_manager_op_us).
+        """
+        k = self.k
+        # V: "the program manager that responds first ... is generally the least loaded host": a
+        # host already busy creating programs answers later, so an idle one wins if there is one
+        weigh = k.sim.rng.uniform(0.5, 1.5) + self.creating
+        yield ops.Delay(int(k.cost.host_query_us * 1000 * weigh))
+        if self.proc is None:
+            return
+        req = k.pending_of(self.proc).get(sender)
+        if req is None:
+            return
+        if k.transport is not None and k.transport.answered_by_another(req):
+            k.reply(self.proc, None, sender)
+            return
+        yield ops.Compute(k.cost.program_manager_op_us)
+        k.reply(self.proc, self.query_host(sender, msg), sender)
 
     def is_willing(self) -> bool:
         return self.willing and self.k.willing()
