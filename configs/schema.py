@@ -304,7 +304,9 @@ class CostModel:
                                     "remote exec, migrate, query)", lo=0, hi=10_000_000,
                                     unit="us")
     host_query_us: int = _f(21_000, "a program manager deciding whether to answer an `@ *` "
-                            "(or migration) host query", lo=0, hi=10_000_000, unit="us")
+                            "(or migration) host query: a wait, spread +-50% at random, plus one "
+                            "more per program it is creating; CPU is program_manager_op_us, spent "
+                            "only when it answers", lo=0, hi=10_000_000, unit="us")
     file_server_op_us: int = _f(1500, "file server bookkeeping of one request (open, read, "
                                 "write, close), disk time not included", lo=0, hi=10_000_000,
                                 unit="us")
