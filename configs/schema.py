@@ -290,7 +290,7 @@ class CostModel:
                            "network interface, at each end", lo=0, hi=10_000_000, unit="us")
     local_page_copy_us: int = _f(2000, "per 4 KB page of MoveTo/MoveFrom between two teams of "
                                  "the same machine", lo=0, hi=10_000_000, unit="us")
-    page_zero_us: int = _f(1000, "clear a 4 KB page (bss, heap, stack growth)", lo=0,
+    page_zero_us: int = _f(1000, "clear a 4 KB page of a program's stack, when it starts and as it grows (heap frames come cleared: the kernel clears them while idle)", lo=0,
                            hi=10_000_000, unit="us")
     process_create_us: int = _f(3000, "kernel server: create a process", lo=0, hi=10_000_000,
                                 unit="us")
@@ -362,13 +362,8 @@ class IdlePolicy:
                              "workstation counts as idle; a workstation whose owner was never "
                              "active is idle from boot", lo=0.0, hi=86_400.0, unit="s")
     load_threshold: float = _f(0.3, "an idle workstation answers host queries only while its "
-                               "load average (runnable processes) is below this", lo=0.0,
-                               hi=1000.0)
-    load_window_s: float = _f(5.0, "time constant of the load average", lo=0.0, lo_open=True,
-                              hi=3600.0, unit="s")
-    sample_interval_ms: int = _f(1000, "how often the idle detector samples the load and checks "
-                                 "idleness (owner activity itself is seen at once)", lo=1,
-                                 hi=3_600_000, unit="ms")
+                               "load (programs ready to run or running, counted at the moment of "
+                               "the query) is at most this", lo=0.0, hi=1000.0)
     min_free_memory_kb: int = _f(256, "... and only while at least this much memory is free",
                                  lo=0, hi=16 * 1024, unit="KB")
     answer_any_query: bool = _f(False, "answer every host query, idle or not (for experiments "

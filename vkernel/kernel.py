@@ -217,6 +217,9 @@ class Kernel:
         if proc is None:
             return
         start = max(self.sim.now, self.kernel_free_at)
+        if proc.pid != self.loaded_pid:  # a context switch (registers, MMU context) comes first
+            start += int(self.cost.context_switch_us * 1000)
+            self.kernel_free_at = start
         self.running = proc
         proc.state = State.RUNNING
         self.slice_event = self.sim.at(start, lambda: self._run_slice(proc))
@@ -456,6 +459,7 @@ class Kernel:
 
     def send(self, proc: Process, msg: bytes, dst: int, msg_addr: int = 0) -> None:
         """Send msg to dst (a pid or a group) and block until the reply."""
+        self.kernel_work(self.cost.ipc_op_us)
         self.block(proc, State.SEND_BLOCKED)
         proc.awaiting = Outstanding(dst=dst, msg_addr=msg_addr, group=abi.is_group(dst), msg=msg)
         if abi.is_group(dst):

@@ -53,12 +53,16 @@ class TeamMemory:
         if team in team.lh.teams:
             team.lh.teams.remove(team)
 
-    def map_zero(self, team: Team, vpage: int, prot: Prot = RW) -> None:
+    def map_zero(self, team: Team, vpage: int, prot: Prot = RW, *, charge: bool = True) -> None:
+        """Map a fresh zero-filled page; `charge` the CPU for clearing it (not for a page that is
+        about to be overwritten: a migration's or a pager's)."""
         try:
             frame = self.k.frames.alloc()
         except OutOfMemory as exc:
             raise MemoryError_(f"out of memory mapping page {vpage:#x} of {team.name}") from exc
         self.k.cpu.phys_write(frame * PAGE, bytes(PAGE))
+        if charge:
+            self.k.kernel_work(self.k.cost.page_zero_us)
         self.k.mmu.map(team.ctx, vpage, frame, prot)
         team.pages += 1
 
@@ -98,7 +102,7 @@ class TeamMemory:
         last_new = page_of(new + PAGE - 1)
         try:
             for vpage in range(first_new, last_new):
-                self.map_zero(team, vpage)
+                self.map_zero(team, vpage, charge=False)  # heap frames: cleared while idle
         except MemoryError_:  # all or nothing: give back what this call took, the break stays
             for done in range(first_new, vpage):  # vpage: the page that could not be had
                 self.k.frames.free(self.k.mmu.unmap(team.ctx, done))

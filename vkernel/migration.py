@@ -742,7 +742,7 @@ class MigrationEngine:
 
     def _map(self, team, vp: int, prot: int) -> None:
         if self.k.mmu.entry(team.ctx, vp) is None:
-            self.k.memory.map_zero(team, vp, Prot(prot))
+            self.k.memory.map_zero(team, vp, Prot(prot), charge=False)
 
     def _install_pages(self, teams, data: bytes) -> None:
         k = self.k

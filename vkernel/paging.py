@@ -282,7 +282,7 @@ class Pager:
             prot = team.backing.pop(vp, None)
             if prot is None:
                 continue  # arrived some other way meanwhile (a residue page)
-            k.memory.map_zero(team, vp, Prot(prot))
+            k.memory.map_zero(team, vp, Prot(prot), charge=False)
             entry = k.mmu.entry(team.ctx, vp)
             k.cpu.phys_write(entry.frame * PAGE, data[j * PAGE : (j + 1) * PAGE])
             self.pages_in += 1

@@ -210,6 +210,7 @@ class ProgramManager:
 
     def create_program(self, pid: int, sender: int, msg: bytes) -> Generator[Any, Any, bytes]:
         k = self.k
+        yield ops.Compute(k.cost.program_manager_op_us)
         _, argv_addr, argv_len, flags, out_pid, out_inst, in_pid, in_inst = unpack(msg)
         if not 0 < argv_len <= 4096:
             return error(abi.EINVAL)
