@@ -16,7 +16,9 @@ KernelFactory = Callable[[Simulator, Machine, Any, int], Any]
 class Cluster:
     """Boots the hardware of a config; `kernel_factory` puts an operating system on each machine."""
 
-    def __init__(self, config, kernel_factory: KernelFactory | None = None) -> None:
+    def __init__(self, config, kernel_factory: KernelFactory | None = None,
+                 progress: Callable[[int, int, str], None] | None = None) -> None:
+        """`progress(done, total, name)` is called as each machine comes up."""
         self.config = config
         self.sim = Simulator(seed=config.seed)
         net = config.network
@@ -36,9 +38,10 @@ class Cluster:
         self.by_name = {m.name: m for m in self.machines}
         self.kernels: list[Any] = []
         if kernel_factory is not None:
-            self.kernels = [
-                kernel_factory(self.sim, m, config, i) for i, m in enumerate(self.machines)
-            ]
+            for i, m in enumerate(self.machines):
+                self.kernels.append(kernel_factory(self.sim, m, config, i))
+                if progress is not None:
+                    progress(i + 1, len(self.machines), m.name)
         for machine in self.machines:  # owners come and go as their activity traces say
             if machine.config.owner.trace:
                 machine.owner.schedule(self.sim, machine.config.owner.transitions())

@@ -48,7 +48,8 @@ class Backend(Protocol):
     async def close(self, *, shutdown: bool = False) -> None: ...
 
 
-Opener = Callable[[Callable[[str], None]], Awaitable[Backend]]
+# an opener boots or attaches: (say, progress) -> backend; progress(done, total, machine) may be None
+Opener = Callable[[Callable[[str], None], Callable[[int, int, str], None] | None], Awaitable[Backend]]
 
 
 class LocalBackend:
@@ -102,8 +103,9 @@ class SocketBackend:
 def local_opener(cfg: Any, *, speed: float = 1.0, paused: bool = False) -> Opener:
     """Boot `cfg` in this process (in a thread, so the screen shows progress) when the console starts."""
 
-    async def open_local(say: Callable[[str], None]) -> Backend:
-        session = await asyncio.to_thread(boot_session, cfg, say)
+    async def open_local(say: Callable[[str], None],
+                         progress: Callable[[int, int, str], None] | None = None) -> Backend:
+        session = await asyncio.to_thread(boot_session, cfg, say, progress)
         runner = Runner(session, speed=speed, paused=paused)
         runner.start()
         return LocalBackend(Controller(session, runner))
@@ -112,7 +114,8 @@ def local_opener(cfg: Any, *, speed: float = 1.0, paused: bool = False) -> Opene
 
 
 def socket_opener(path: str) -> Opener:
-    async def open_socket(say: Callable[[str], None]) -> Backend:
+    async def open_socket(say: Callable[[str], None],
+                          progress: Callable[[int, int, str], None] | None = None) -> Backend:
         say(f"connecting to {path}...")
         backend = await SocketBackend.connect(path)
         status = await backend.request({"cmd": "status"})
@@ -251,6 +254,11 @@ class VConsole(App[int]):
         self._opening_text = text
         self.query_one("#log", Log).write_line(text)
 
+    def _booted_one(self, done: int, total: int, name: str) -> None:
+        """A machine came up: the bar counts machines, the status line names the last one."""
+        self._opening_text = f"booting: {done}/{total} machines ({name})"
+        self.query_one("#progress", ProgressBar).update(total=total, progress=done)
+
     def _show_opening(self) -> None:
         elapsed = time.monotonic() - self._opening_since
         self.query_one("#status", Static).update(f"{self._opening_text}  {elapsed:.1f} s")
@@ -258,8 +266,13 @@ class VConsole(App[int]):
     @work(exclusive=True, group="open")
     async def _open(self) -> None:
         say = self._thread_safe(self._say)
+        loop = asyncio.get_running_loop()
+
+        def progress(done: int, total: int, name: str) -> None:  # from the boot thread
+            loop.call_soon_threadsafe(self._booted_one, done, total, name)
+
         try:
-            self.backend = await self.opener(say)
+            self.backend = await self.opener(say, progress)
         except Exception as exc:
             self._opening_timer.stop()
             self.error = f"{exc}"

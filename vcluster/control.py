@@ -606,14 +606,16 @@ class AsyncClient:
 
 
 # --- vcluster serve ------------------------------------------------------------------------
-def boot_session(cfg: Any, say: Callable[[str], None] | None = None) -> Session:
-    """Boot a config, saying what is happening (a large config takes a while)."""
+def boot_session(cfg: Any, say: Callable[[str], None] | None = None,
+                 progress: Callable[[int, int, str], None] | None = None) -> Session:
+    """Boot a config, saying what is happening (a large config takes a while); `progress` hears
+    each machine come up."""
     from vcluster.session import Session
 
     if say:
         say(f"booting {cfg.name}: {len(cfg.machines)} machines, seed {cfg.seed}...")
     t0 = time.monotonic()
-    session = Session(cfg)
+    session = Session(cfg, progress=progress)
     if say:
         say(f"booted {cfg.name} in {time.monotonic() - t0:.1f} s; console at {cfg.console_host}")
     return session

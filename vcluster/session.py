@@ -36,8 +36,10 @@ class Session:
         pcap: str | None = None,
         echo: Callable[[str], None] | None = None,
         images: dict[str, bytes] | None = None,
+        progress: Callable[[int, int, str], None] | None = None,
     ) -> None:
-        """Boot `config`. `images` adds (or replaces) program images on the file server's disk."""
+        """Boot `config`. `images` adds (or replaces) program images on the file server's disk;
+        `progress(done, total, name)` hears each machine come up."""
         if images:
             config = dataclasses.replace(config, programs=tuple(dict.fromkeys((*config.programs, *images))))
         self.config = config
@@ -48,7 +50,7 @@ class Session:
         def factory(sim, machine, cfg, index):
             return boot_kernel(sim, machine, cfg, index, images if machine.disk is not None else None)
 
-        self.cluster = Cluster(config, kernel_factory=factory)
+        self.cluster = Cluster(config, kernel_factory=factory, progress=progress)
         self.sim = self.cluster.sim
         self.kernels: dict[str, Kernel] = {k.name: k for k in self.cluster.kernels}
         self.pcap = None

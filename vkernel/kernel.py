@@ -460,6 +460,12 @@ class Kernel:
     def send(self, proc: Process, msg: bytes, dst: int, msg_addr: int = 0) -> None:
         """Send msg to dst (a pid or a group) and block until the reply."""
         self.kernel_work(self.cost.ipc_op_us)
+        if dst == proc.pid:  # it would wait for itself forever
+            if proc.team is not None:
+                proc.registers.d[0] = -abi.EINVAL & 0xFFFFFFFF
+            else:
+                proc.resume_value = (-abi.EINVAL, b"")
+            return
         self.block(proc, State.SEND_BLOCKED)
         proc.awaiting = Outstanding(dst=dst, msg_addr=msg_addr, group=abi.is_group(dst), msg=msg)
         if abi.is_group(dst):
