@@ -459,7 +459,7 @@ class Kernel:
 
     def send(self, proc: Process, msg: bytes, dst: int, msg_addr: int = 0) -> None:
         """Send msg to dst (a pid or a group) and block until the reply."""
-        self.kernel_work(self.cost.ipc_op_us)
+        self.kernel_work(self.cost.ipc_op_us + self.cost.frozen_check_us)
         if dst == proc.pid:  # it would wait for itself forever
             if proc.team is not None:
                 proc.registers.d[0] = -abi.EINVAL & 0xFFFFFFFF
@@ -529,6 +529,7 @@ class Kernel:
 
     def reply(self, proc: Process, msg: bytes | None, dst: int) -> int:
         """Reply to a request proc received; msg None declines (a group member that stays silent)."""
+        self.kernel_work(self.cost.ipc_op_us + self.cost.frozen_check_us)
         req = self.pending_of(proc).pop(dst, None)
         if req is None:
             return -abi.ENOTAWAITING
@@ -673,6 +674,7 @@ class Kernel:
         """What MoveTo and MoveFrom check first. The peer must await a reply from proc; a remote
         peer's move goes to the transport; a frozen peer, or non-resident pages, make proc wait and
         try `again`. Returns the local peer when the bytes can move now (None: handled)."""
+        self.kernel_work(self.cost.frozen_check_us)
         req = self.pending_of(proc).get(pid)
         if req is None:
             self.complete(proc, -abi.ENOTAWAITING)

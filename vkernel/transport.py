@@ -391,6 +391,7 @@ class Transport:
             if out.tries or i < resent:
                 flags |= Flag.IS_RETRANSMISSION
             chunk = out.data[off : off + DATA]
+            self.k.kernel_work(self.copy_us(len(chunk)))  # copying the data into the interface
             self.transmit(self.station_of(out.dst_pid) or out.mac, Packet(Kind.MOVE_DATA, out.seq, out.src_pid, out.dst_pid, flags=flags,
                                           status=out.base, offset=off, total=len(out.data),
                                           lhid=self.lh_of_local(out.src_pid), data=chunk))
@@ -448,6 +449,10 @@ class Transport:
         self.bulk_out.pop(out.key, None)
         out.on_done(err)
 
+    def copy_us(self, nbytes: int) -> float:
+        """Kernel time to copy bulk data between memory and the interface (page_copy_us per 4 KB)."""
+        return self.k.cost.page_copy_us * nbytes / abi.PAGE_SIZE
+
     def _on_move_data(self, src_mac: bytes, p: Packet) -> None:
         key = (p.src_pid, p.seq)
         done = self.bulk_done.get(key)
@@ -482,6 +487,7 @@ class Transport:
             self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, p.dst_pid, p.src_pid))
             return
         if p.offset not in state.received and p.offset < state.total:
+            self.k.kernel_work(self.copy_us(len(p.data)))  # copying it out of the interface
             state.received.add(p.offset)
             if state.buffer is not None:
                 state.buffer[p.offset : p.offset + len(p.data)] = p.data

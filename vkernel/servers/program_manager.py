@@ -260,7 +260,10 @@ class ProgramManager:
             if not lh.processes and not lh.teams:
                 k.lhs.pop(lh.lhid, None)
             return error(abi.ENOMEM)
-        proc = k.new_process(lh, argv[0], Priority.GUEST if remote else Priority.LOCAL, team)
+        # V's priority scheduling: locally invoked programs before remote guests (unless the
+        # config says one round robin for all)
+        guest = remote and k.config.cpu.local_priority
+        proc = k.new_process(lh, argv[0], Priority.GUEST if guest else Priority.LOCAL, team)
         proc.creator = sender
         from emulator.cpu import Registers
 
