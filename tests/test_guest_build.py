@@ -19,6 +19,7 @@ OBJDUMP = "m68k-linux-gnu-objdump"
 NM = "m68k-linux-gnu-nm"
 BKPT = range(0x4848, 0x4850)  # bkpt #0..#7: hangs Unicorn, must never run
 EXPECTED = {
+    "boss",
     "bigdata",
     "wanderer",
     "hello",
