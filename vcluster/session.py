@@ -491,6 +491,7 @@ def boot_headless(config: str | None, *, seed: int | None = None, max_sim_second
     session.execute("hello")
     session.run_until_done(max_sim_seconds)
     print(session.hosts_text())
-    print("(the interactive console arrives with the front issue; this boot is headless)")
+    print("(headless: in a terminal, `vcluster boot` attaches the console; `vcluster serve` keeps a "
+          "cluster up for scripts)")
     session.close()
     return 0
