@@ -161,3 +161,17 @@ def test_bench_evict_meets_the_target_and_keeps_the_output():
     assert result["with_flushing"]["guest_exit_status"] == 0
     assert 1900 <= result["logical_host_kb"] <= 2100
     assert 0 < result["owner_cpu_share"] <= 1
+
+
+def test_migration_eviction_and_paging_are_deterministic():
+    # the same config and seed: the same JSON, byte for byte, through all of it
+    from helpers import vcluster
+
+    args = ("run", "tiny", "dirtier 256 32 6 @ ws2", "spin 3 @ ws3", "wait 1.5", "migrateprog dirtier",
+            "owner ws3 on", "wait 1", "owner ws3 off", "wanderer 4 @ ws2", "--json", "--seed", "11")
+    first, second = vcluster(*args), vcluster(*args)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout == second.stdout
+    summary = __import__("json").loads(first.stdout.strip().splitlines()[-1])
+    kinds = [m["eviction"] for m in summary["migrations"]]
+    assert kinds.count(True) >= 1 and kinds.count(False) >= 2  # migrateprog, the eviction, wanderer

@@ -405,8 +405,11 @@ class Session:
     @staticmethod
     def _migration_summary(r: dict[str, Any]) -> dict[str, Any]:
         keys = ("program", "from", "to", "ok", "rounds", "precopy_bytes", "freeze_bytes", "state_bytes",
-                "bytes", "freeze_ms", "total_ms", "stop_reason", "attempts", "residual", "destroyed", "error")
-        return {key: r[key] for key in keys}
+                "bytes", "freeze_ms", "total_ms", "copy_ms", "stop_reason", "attempts", "residual",
+                "destroyed", "error", "eviction")
+        summary = {key: r[key] for key in keys}
+        summary["backed_bytes"] = r.get("backed_bytes", 0)  # left on the file server (flushed)
+        return summary
 
     def close(self) -> None:
         if self.pcap is not None:
