@@ -10,7 +10,7 @@ from typing import Any
 
 # name -> (module, function, one-line description)
 BENCHMARKS: dict[str, tuple[str, str, str]] = {
-    "cpu": ("emulator.bench", "run_bench", "guest MIPS under the MMU and slice budget vs raw Unicorn"),
+    "cpu": ("vcluster.bench_cpu", "run_bench", "guest MIPS under the MMU and budget, and under the kernel, vs raw Unicorn"),
     "evict": ("vcluster.bench_evict", "run_bench", "owner comes back: time until the host is free of guests"),
     "migrate": ("vcluster.bench_migrate", "run_bench", "pre-copy migration of the Table 4-1 workloads vs V"),
     "net": ("netsim.bench", "run_bench", "scheduler events/s, saturated-segment frames/s, sim/wall"),
