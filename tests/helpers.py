@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -51,3 +52,20 @@ def vcluster_json(*args: str, timeout: float = 300) -> tuple[subprocess.Complete
     lines = proc.stdout.strip().splitlines()
     assert lines, f"no output; stderr: {proc.stderr}"
     return proc, json.loads(lines[-1])
+
+
+S = 1_000_000_000
+
+
+def msg(*longs: int) -> bytes:
+    """A 32-byte V message from up to eight longs."""
+    return struct.pack(">8I", *[v & 0xFFFFFFFF for v in longs], *[0] * (8 - len(longs)))
+
+
+def longs(m: bytes) -> tuple[int, ...]:
+    return struct.unpack(">8I", m)
+
+
+def run(session: Session, seconds: float) -> None:
+    """Advance a session's clock by `seconds` of simulated time."""
+    session.sim.run(until=session.sim.now + int(seconds * S))

@@ -7,10 +7,8 @@ test controls all the traffic: who sends what to whom, and when.
 
 from __future__ import annotations
 
-import struct
-
 import pytest
-from helpers import config
+from helpers import config, longs, msg, run
 
 from guest import abi
 from vcluster.session import Session
@@ -20,17 +18,6 @@ from vkernel import packets as pk
 MS = 1_000_000
 S = 1_000_000_000
 
-
-def msg(*longs: int) -> bytes:
-    return struct.pack(">8I", *[v & 0xFFFFFFFF for v in longs], *[0] * (8 - len(longs)))
-
-
-def longs(m: bytes) -> tuple[int, ...]:
-    return struct.unpack(">8I", m)
-
-
-def run(session: Session, seconds: float) -> None:
-    session.sim.run(until=session.sim.now + int(seconds * S))
 
 
 @pytest.fixture

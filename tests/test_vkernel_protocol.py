@@ -12,7 +12,7 @@ import struct
 import zlib
 
 import pytest
-from helpers import config, programs_by_name
+from helpers import config, longs, msg, programs_by_name, run
 
 from vcluster.session import Session
 from vkernel import ops
@@ -23,17 +23,6 @@ MS = 1_000_000
 S = 1_000_000_000
 ROGUE_MAC = bytes.fromhex("0a0000000bad")
 
-
-def msg(*longs: int) -> bytes:
-    return struct.pack(">8I", *[v & 0xFFFFFFFF for v in longs], *[0] * (8 - len(longs)))
-
-
-def longs(m: bytes) -> tuple[int, ...]:
-    return struct.unpack(">8I", m)
-
-
-def run(session: Session, seconds: float) -> None:
-    session.sim.run(until=session.sim.now + int(seconds * S))
 
 
 def echo_server(session: Session, log: list, delay_ns: int = 0):

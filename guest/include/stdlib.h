@@ -22,6 +22,9 @@ long strtol(const char *s, char **end, int base);
 unsigned long strtoul(const char *s, char **end, int base);
 int atoi(const char *s);
 long atol(const char *s);
+/* "2", "0.5", "1.25" -> milliseconds (at most three decimals count); -1 if malformed or if the
+   whole seconds exceed max_seconds. */
+long parse_seconds_ms(const char *s, long max_seconds);
 int abs(int x);
 long labs(long x);
 

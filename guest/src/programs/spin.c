@@ -11,6 +11,7 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #define INSNS_PER_ITERATION 10
 #define ITERATIONS_PER_MS (1000 / INSNS_PER_ITERATION) /* at 1 instruction per us */
@@ -42,27 +43,9 @@ static unsigned long spin(unsigned long x, unsigned long n)
     return x;
 }
 
-/* "2", "0.5", "1.25" -> milliseconds; -1 if malformed. */
 static long parse_ms(const char *s)
 {
-    long ms = 0, scale = 1000;
-
-    if (!isdigit(*s))
-        return -1;
-    while (isdigit(*s)) {
-        ms = ms * 10 + (*s++ - '0');
-        if (ms > 42000) /* n = ms * 100 must stay below 2^32 */
-            return -1;
-    }
-    ms *= 1000;
-    if (*s == '.') {
-        s++;
-        while (isdigit(*s)) {
-            scale /= 10;
-            ms += (*s++ - '0') * scale;
-        }
-    }
-    return *s ? -1 : ms;
+    return parse_seconds_ms(s, 42000); /* n = ms * 100 must stay below 2^32 */
 }
 
 int main(int argc, char **argv, char **envp)

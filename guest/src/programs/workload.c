@@ -29,6 +29,7 @@
  */
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <v.h>
 
@@ -144,27 +145,9 @@ static void __attribute__((noinline)) fill(unsigned long *p, unsigned long strea
     }
 }
 
-/* "2", "0.5", "1.25" -> milliseconds; -1 if malformed or too long. */
 static long parse_ms(const char *s)
 {
-    long ms = 0, scale = 1000;
-
-    if (!isdigit(*s))
-        return -1;
-    while (isdigit(*s)) {
-        ms = ms * 10 + (*s++ - '0');
-        if (ms > 100000) /* a day is plenty */
-            return -1;
-    }
-    ms *= 1000;
-    if (*s == '.') {
-        s++;
-        while (isdigit(*s)) {
-            scale /= 10;
-            ms += (*s++ - '0') * scale;
-        }
-    }
-    return *s ? -1 : ms;
+    return parse_seconds_ms(s, 100000); /* a day is plenty */
 }
 
 static void usage(void)

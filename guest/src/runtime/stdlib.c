@@ -139,3 +139,25 @@ char *getenv(const char *name)
             return *e + n + 1;
     return NULL;
 }
+
+long parse_seconds_ms(const char *s, long max_seconds)
+{
+    long ms = 0, scale = 1000;
+
+    if (!isdigit(*s))
+        return -1;
+    while (isdigit(*s)) {
+        ms = ms * 10 + (*s++ - '0');
+        if (ms > max_seconds)
+            return -1;
+    }
+    ms *= 1000;
+    if (*s == '.') {
+        s++;
+        while (isdigit(*s)) {
+            scale /= 10;
+            ms += (*s++ - '0') * scale;
+        }
+    }
+    return *s ? -1 : ms;
+}
