@@ -12,6 +12,7 @@ from typing import Any
 
 from configs.loader import load_config, resolve_config
 from vcluster.session import Session
+from vkernel import ops
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -69,3 +70,18 @@ def longs(m: bytes) -> tuple[int, ...]:
 def run(session: Session, seconds: float) -> None:
     """Advance a session's clock by `seconds` of simulated time."""
     session.sim.run(until=session.sim.now + int(seconds * S))
+
+
+def echo_server(session: Session, log: list, tag: int, delay_ns: int = 0):
+    """A server written in Python: receives forever; replies (tag, request's long 0, long 1) after delay_ns."""
+
+    def body(pid: int):
+        while True:
+            sender, m = yield ops.Receive()
+            log.append((sender, longs(m)[0], session.sim.now))
+            if delay_ns:
+                yield ops.Delay(delay_ns)
+            err = yield ops.Reply(sender, msg(tag, longs(m)[0], longs(m)[1]))
+            assert err == 0
+
+    return body

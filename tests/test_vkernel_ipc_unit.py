@@ -8,7 +8,7 @@ test controls all the traffic: who sends what to whom, and when.
 from __future__ import annotations
 
 import pytest
-from helpers import config, longs, msg, run
+from helpers import config, echo_server, longs, msg, run
 
 from guest import abi
 from vcluster.session import Session
@@ -27,21 +27,6 @@ def session() -> Session:
 
 def kernels(session: Session):
     return session.kernels["ws1"], session.kernels["ws2"], session.kernels["ws3"]
-
-
-def echo_server(session: Session, log: list, tag: int, delay_ns: int = 0):
-    """Receives forever; replies (tag, request's long 0, long 1) after delay_ns."""
-
-    def body(pid: int):
-        while True:
-            sender, m = yield ops.Receive()
-            log.append((sender, longs(m)[0], session.sim.now))
-            if delay_ns:
-                yield ops.Delay(delay_ns)
-            err = yield ops.Reply(sender, msg(tag, longs(m)[0], longs(m)[1]))
-            assert err == 0
-
-    return body
 
 
 def client(session: Session, results: list, dst: int, requests: list[int]):

@@ -12,7 +12,7 @@ import struct
 import zlib
 
 import pytest
-from helpers import config, longs, msg, programs_by_name, run
+from helpers import config, echo_server, longs, msg, programs_by_name, run
 
 from vcluster.session import Session
 from vkernel import ops
@@ -23,18 +23,6 @@ MS = 1_000_000
 S = 1_000_000_000
 ROGUE_MAC = bytes.fromhex("0a0000000bad")
 
-
-
-def echo_server(session: Session, log: list, delay_ns: int = 0):
-    def body(pid: int):
-        while True:
-            sender, m = yield ops.Receive()
-            log.append((sender, longs(m)[0], session.sim.now))
-            if delay_ns:
-                yield ops.Delay(delay_ns)
-            yield ops.Reply(sender, msg(0xEC, longs(m)[0]))
-
-    return body
 
 
 def client(session: Session, results: list, dst: int, requests: list[int], start_ns: int = 0):
@@ -157,7 +145,7 @@ def test_a_wrong_binding_is_invalidated_and_re_resolved_by_broadcast(poison):
     ws1, ws2, ws3 = (session.kernels[n] for n in ("ws1", "ws2", "ws3"))
     cost = session.config.cost
     served, got = [], []
-    srv = ws2.spawn_server(ws2.system_lh, "srv", echo_server(session, served))
+    srv = ws2.spawn_server(ws2.system_lh, "srv", echo_server(session, served, 0xEC))
     ws1.spawn_server(ws1.system_lh, "cli", client(session, got, srv.pid, [1]))
     run(session, 0.5)
     lhid = ws2.system_lh.lhid
@@ -191,7 +179,7 @@ def test_a_partition_during_a_remote_send_heals_and_the_request_is_delivered_onc
     ws1, ws2 = session.kernels["ws1"], session.kernels["ws2"]
     segment = session.cluster.segment
     served, got = [], []
-    srv = ws2.spawn_server(ws2.system_lh, "srv", echo_server(session, served, delay_ns=server_delay_ms * MS))
+    srv = ws2.spawn_server(ws2.system_lh, "srv", echo_server(session, served, 0xEC, delay_ns=server_delay_ms * MS))
     ws1.spawn_server(ws1.system_lh, "cli", client(session, got, srv.pid, [1, 2]))
     t0 = session.sim.now
     # the request reaches ws2, then ws2 is cut off: its reply (or its reply-pendings) are lost
@@ -214,7 +202,7 @@ def test_a_retained_reply_outlives_a_long_freeze_of_its_sender():
     ws1, ws2, ws3 = (session.kernels[n] for n in ("ws1", "ws2", "ws3"))
     cost = session.config.cost
     served, got, other = [], [], []
-    srv = ws2.spawn_server(ws2.system_lh, "srv", echo_server(session, served, delay_ns=50 * MS))
+    srv = ws2.spawn_server(ws2.system_lh, "srv", echo_server(session, served, 0xEC, delay_ns=50 * MS))
     lh = ws1.new_logical_host(name="frozen-client")
     ws1.spawn_server(lh, "cli", client(session, got, srv.pid, [1]))
     # other clients keep the server's kernel replying (and retaining) meanwhile

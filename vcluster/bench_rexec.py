@@ -36,14 +36,8 @@ from guest import abi, build
 from netsim import frame as wire
 from vkernel import ops
 from vkernel import packets as pk
-from vkernel.servers.program_manager import (
-    IMAGE_CHUNK,
-    argv_block,
-    pack,
-    query_host_msg,
-    signed,
-    unpack,
-)
+from vkernel.messages import pack, signed, unpack
+from vkernel.servers.program_manager import IMAGE_CHUNK, argv_block, query_host_msg
 
 V_SELECTION_MS = 23.0
 V_SETUP_MS = 40.0

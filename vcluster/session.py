@@ -74,7 +74,6 @@ class Session:
             k.on_exit.append(lambda proc, status, k=k: self._on_exit(k, proc, status))
             if k.migration is not None:
                 k.migration.listeners.append(self._on_migration)
-        self.messages: list[str] = []
         self.migrations: list[dict[str, Any]] = []
         self._awaiting_jobs = False  # run_until_done is running: the last job's end stops the clock
         self.log_listeners: list[Callable[[str], None]] = []  # migrations, evictions, crashes...
@@ -91,9 +90,6 @@ class Session:
 
     def output_of(self, job: Job) -> str:
         return self.home.servers["display"].output(job.stdout_instance)
-
-    def say(self, text: str) -> None:
-        self.messages.append(text)
 
     def log(self, text: str, **record: Any) -> None:
         """Something the user should see happen: a migration, an eviction, a crash."""
@@ -296,7 +292,6 @@ class Session:
 
     def _job_done(self, job: Job) -> None:
         if job.error:
-            self.say(job.error)
             print(f"vcluster: {job.error}", file=sys.stderr)
         if self._awaiting_jobs and all(j.done for j in self.jobs):
             self.sim.stop()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import struct
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
@@ -287,9 +286,7 @@ class Kernel:
         if self.pager is not None and result.fault_kind == "unmapped" and self.pager.missing(team, addr, 1):
             self.page_in(proc, self.pager.missing(team, addr, 1), lambda: self.make_ready(proc))
             return
-        if result.fault_kind == "unmapped" and result.fault_access == "write" or (
-            result.fault_kind == "unmapped" and result.fault_access == "read"
-        ):
+        if result.fault_kind == "unmapped" and result.fault_access in ("read", "write"):
             try:
                 if team is not None and self.memory.grow_stack(team, addr):
                     return
@@ -706,13 +703,3 @@ class Kernel:
         """A local MoveTo/MoveFrom on a frozen logical host waits (it may migrate meanwhile)."""
         self.block(proc, State.MOVING)
         self.sim.at(self.sim.now + 5_000_000, again)
-
-    # --- helpers for messages ----------------------------------------------------------
-    @staticmethod
-    def pack(*longs: int) -> bytes:
-        vals = [v & 0xFFFFFFFF for v in longs] + [0] * (8 - len(longs))
-        return struct.pack(">8I", *vals[:8])
-
-    @staticmethod
-    def unpack(msg: bytes) -> tuple[int, ...]:
-        return struct.unpack(">8I", msg.ljust(MSG, b"\0")[:MSG])

@@ -37,6 +37,7 @@ from emulator.mmu import Prot
 from guest import abi
 from vkernel import ops
 from vkernel.kernel import IpcRequest, Outstanding
+from vkernel.messages import error, pack, signed, unpack
 from vkernel.packets import Kind, Packet
 from vkernel.process import LogicalHost, Priority, Process, State
 from vkernel.servers.program_manager import (
@@ -46,10 +47,6 @@ from vkernel.servers.program_manager import (
     MG_STATE,
     CreatorState,
     ProgramRecord,
-    error,
-    pack,
-    signed,
-    unpack,
 )
 from vkernel.transport import Origin, SendTxn
 

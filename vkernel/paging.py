@@ -25,8 +25,8 @@ from emulator.mmu import Prot
 from guest import abi
 from vkernel import ops
 from vkernel.kernel import IpcRequest
+from vkernel.messages import pack, signed, unpack
 from vkernel.process import LogicalHost, Team
-from vkernel.servers.program_manager import pack, signed, unpack
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel

@@ -16,7 +16,8 @@ from typing import Any
 from guest import abi
 from vkernel import ops
 from vkernel.kernel import Kernel
-from vkernel.servers.program_manager import argv_block, pack, query_host_msg, signed, unpack
+from vkernel.messages import pack, signed, unpack
+from vkernel.servers.program_manager import argv_block, query_host_msg
 
 ARGV_AT = 0
 

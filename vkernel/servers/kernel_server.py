@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from guest import abi
 from vkernel import ops
+from vkernel.messages import error, pack, unpack
 from vkernel.process import State
-from vkernel.servers.program_manager import error, pack, unpack
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from guest import abi
 from vkernel import ops
 from vkernel.memory import MemoryError_
+from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import Priority, Process, State
 
 if TYPE_CHECKING:
@@ -27,23 +28,6 @@ MG_ABORT = 0x213
 IMAGE_CHUNK = 32 * 1024  # V moved 32 KB as a unit
 NAME_AT = 0
 BUFFER_AT = 4096
-
-
-def pack(*longs: int) -> bytes:
-    vals = [v & 0xFFFFFFFF for v in longs] + [0] * (8 - len(longs))
-    return struct.pack(">8I", *vals[:8])
-
-
-def unpack(msg: bytes) -> tuple[int, ...]:
-    return struct.unpack(">8I", msg.ljust(abi.MSG_SIZE, b"\0")[: abi.MSG_SIZE])
-
-
-def signed(v: int) -> int:
-    return v - (1 << 32) if v & 0x80000000 else v
-
-
-def error(code: int) -> bytes:
-    return pack(-code)
 
 
 def parse_argv_block(block: bytes) -> list[str]:
