@@ -158,6 +158,9 @@ class Engine:
         data = b"".join(cpu.phys_read(phys, 4096) for phys in self.data_phys)
         if result.stop is Stop.TRAP and result.trap == 15:
             return Outcome(regs.d, regs.a, regs.pc, regs.sr & 0x1F, data)
+        if result.stop is Stop.TRAP and result.trap is not None:
+            vector = 32 + result.trap
+            return Outcome(regs.d, regs.a, regs.pc, regs.sr & 0x1F, data, vector, "exception")
         if result.stop is Stop.EXCEPTION and result.vector is not None:
             return Outcome(
                 regs.d, regs.a, regs.pc, regs.sr & 0x1F, data, result.vector, "exception"
@@ -280,6 +283,7 @@ class Builder:
         self.ignore_when_vector = 0
         self.div = False
         self.chk = False
+        self.regs_only = False  # operands in data registers (and immediates) only: sequences
         self.text: list[str] = []
 
     # registers
@@ -344,6 +348,10 @@ class Builder:
         pc_target: the operand is a jump target (JMP/JSR): it points into the landing zone.
         """
         rng = self.rng
+        if self.regs_only:
+            if DN not in modes:
+                raise Retry
+            modes = [DN] * 4 + ([IMM] if IMM in modes else [])
         mode = rng.choice(modes)
         if size == 1 and mode == AN:
             mode = DN
@@ -549,7 +557,7 @@ def _quick(sub: bool, b: Builder) -> None:
 def _extended(base: int, b: Builder, sizes: tuple[int, ...] = (0, 1, 2)) -> None:
     """ADDX/SUBX/ABCD/SBCD-style: Dy,Dx or -(Ay),-(Ax)."""
     s = _size(b, sizes)
-    mem = b.rng.random() < 0.5
+    mem = not b.regs_only and b.rng.random() < 0.5
     x, y = b.rng.randrange(8), b.rng.randrange(8)
     if mem:
         b.text.append("-(Ay),-(Ax)")
@@ -620,6 +628,8 @@ def _cmp(b: Builder) -> None:
     elif r < 0.85:
         _imm_op(0x0C00, b)
     else:  # cmpm (Ay)+,(Ax)+
+        if b.regs_only:
+            raise Retry
         s = _size(b)
         x, y = b.rng.randrange(8), b.rng.randrange(8)
         for n in {x, y}:
@@ -843,12 +853,18 @@ def _jmp_jsr(b: Builder) -> None:
     b.words[0] = (0x4E80 if jsr else 0x4EC0) | ea
 
 
-@family("rts")
+@family("rts-rtr")
 def _rts(b: Builder) -> None:
-    sp = b.a[7]
+    sp = b.a[7] - DATA_LO
     ret = b.rng.randrange(LAND_LO, LAND_HI, 2)
-    b.data[sp - DATA_LO : sp - DATA_LO + 4] = ret.to_bytes(4, "big")
-    b.words.append(0x4E75)
+    if b.rng.random() < 0.5:
+        b.text.append("rts")
+        b.data[sp : sp + 4] = ret.to_bytes(4, "big")
+        b.words.append(0x4E75)
+    else:  # rtr: the CCR word (its upper byte ignored), then the PC
+        b.text.append("rtr")
+        b.data[sp : sp + 6] = b.rng.getrandbits(16).to_bytes(2, "big") + ret.to_bytes(4, "big")
+        b.words.append(0x4E77)
 
 
 @family("link-unlk")
@@ -904,6 +920,41 @@ def _index_scale(b: Builder) -> None:
     b.words += [0x1030 | b.rng.randrange(8) << 9 | n, x << 12 | scale << 9 | b.rng.randrange(256)]
 
 
+PRIVILEGED = [
+    [0x46FC, 0x2700],  # move #imm,sr
+    [0x027C, 0x2700],  # andi #imm,sr
+    [0x007C, 0x0700],  # ori #imm,sr
+    [0x0A7C, 0x2000],  # eori #imm,sr
+    [0x4E72, 0x2700],  # stop #imm
+    [0x4E70],  # reset
+    [0x4E73],  # rte
+    [0x4E60],  # move a0,usp
+    [0x4E69],  # move usp,a1
+    [0x40C0],  # move sr,d0: privileged on the 68010 (not on the 68000)
+]
+
+
+@family("exception")
+def _exception(b: Builder) -> None:
+    """Each exception the kernel turns into a process report, with the vector the 68010 takes."""
+    kind = b.rng.randrange(6)
+    b.ignore_when_vector = X | N | Z | V | C  # the CCR at the exception is not compared
+    if kind == 0:
+        b.words.append(0x4AFC)  # illegal
+    elif kind == 1:
+        b.words.append(0xA000 | b.rng.getrandbits(12))  # line A
+    elif kind == 2:
+        b.words.append(0xF000 | b.rng.getrandbits(12))  # line F
+    elif kind == 3:
+        b.words.append(0x4E40 | b.rng.randrange(15))  # trap #0..14 (trap #15 ends every case)
+    elif kind == 4:
+        b.words += [0x44FC, b.rng.choice([0, V])]  # move #v,ccr; trapv
+        b.words.append(0x4E76)
+    else:
+        b.words += b.rng.choice(PRIVILEGED)
+    b.text.append(f"kind {kind}")
+
+
 @family("tas")
 def _tas(b: Builder) -> None:
     b.words.append(0)
@@ -921,15 +972,15 @@ def _sequence(b: Builder) -> None:
     for _ in range(b.rng.randrange(2, 7)):
         part = b.rng.choice(SEQ_PARTS)
         sub = Builder(b.rng, part)
-        sub.d, sub.a, sub.pinned = b.d, b.a, b.pinned
+        sub.d, sub.a, sub.pinned, sub.regs_only = b.d, b.a, b.pinned, True
         for _try in range(50):
             sub.words = []
             try:
-                FAMILIES[part](_RegOnly(sub))
+                FAMILIES[part](sub)
             except Retry:
                 continue
+            b.words += sub.words
             break
-        b.words += sub.words
         b.text.append(part)
         if b.rng.random() < 0.5:  # bcc over one moveq: the flags of the instruction before decide
             cond = b.rng.randrange(2, 16)
@@ -940,28 +991,6 @@ FAMILIES["sequence-sliced"] = _sequence
 # run on the engine one translation block per slice, registers read and written back between
 # slices as the kernel does at every slice end and context switch
 SLICED = {"sequence-sliced": [1] * MAX_STEPS}
-
-
-class _RegOnly:
-    """A Builder whose operands are data registers only (for sequences)."""
-
-    def __init__(self, inner: Builder) -> None:
-        self._inner = inner
-
-    def __getattr__(self, name: str):
-        return getattr(self._inner, name)
-
-    def __setattr__(self, name: str, value) -> None:
-        if name == "_inner":
-            object.__setattr__(self, name, value)
-        else:
-            setattr(self._inner, name, value)
-
-    def ea(self, modes: list[int], size: int, **_kw) -> int:
-        inner = self._inner
-        if IMM in modes and inner.rng.random() < 0.2:
-            return inner.ea([IMM], size)
-        return inner.ea([DN], size)
 
 
 def generate(name: str, rng: random.Random) -> Case:
