@@ -42,6 +42,7 @@ DATA_LO, DATA_HI = 0x4000, 0x8000
 CODE_PAGE = 0x3000
 CODE_AT = 0x3400
 LAND_LO, LAND_HI = 0x3000, 0x3800  # trap #15 everywhere: where branches land
+JUMP_HI = CODE_AT - 0x10  # JMP/JSR land below the case: never on itself
 PCDATA_LO, PCDATA_HI = 0x3800, 0x4000
 TRAP15 = 0x4E4F
 MARGIN = 0x100  # (An)+, -(An), MOVEM and LINK stay inside the data RAM
@@ -320,14 +321,17 @@ class Builder:
         else:
             self.pin("a", n, addr)
 
-    def _index(self) -> tuple[int, int]:
-        """A random index register (its brief-format bits) and the value it contributes."""
+    def _index(self, want: int | None = None) -> tuple[int, int]:
+        """A random index register (its brief-format bits) and the value it contributes.
+
+        want: the contribution wanted, if the register is still free.
+        """
         rng = self.rng
         kind = rng.choice("da")
         n = rng.randrange(8)
-        long = rng.random() < 0.5
+        long = rng.random() < 0.5 or (want is not None and not -0x8000 <= want < 0x8000)
         if (kind, n) not in self.pinned:
-            small = rng.randrange(-0x600, 0x600, 2)
+            small = rng.randrange(-0x600, 0x600, 2) if want is None else want
             if long:
                 self.pin(kind, n, small)
             else:
@@ -356,7 +360,7 @@ class Builder:
         if size == 1 and mode == AN:
             mode = DN
         n = rng.randrange(8)
-        lo, hi = (LAND_LO, LAND_HI) if pc_target else (DATA_LO + MARGIN, DATA_HI - MARGIN)
+        lo, hi = (LAND_LO, JUMP_HI) if pc_target else (DATA_LO + MARGIN, DATA_HI - MARGIN)
         self.text.append(MODE_NAMES[mode])
         if mode == DN:
             return n
@@ -379,7 +383,7 @@ class Builder:
             disp = rng.randrange(-128, 128)
             addr = self.target(size, lo, hi)
             if ("a", n) in self.pinned:
-                if not lo - 0x40 <= self.a[n] + disp + idx < hi + 0x40 or (
+                if not lo <= self.a[n] + disp + idx < hi or (
                     size > 1 and (self.a[n] + disp + idx) & 1
                 ):
                     raise Retry
@@ -397,7 +401,7 @@ class Builder:
         if mode in (PCD, PCX):
             ext_addr = CODE_AT + 2 * len(self.words)
             if pc_target:
-                addr = self.target(2, LAND_LO, LAND_HI)
+                addr = self.target(2, LAND_LO, JUMP_HI)
             elif rng.random() < 0.5:
                 addr = self.target(size, PCDATA_LO, PCDATA_HI)
             else:
@@ -405,18 +409,12 @@ class Builder:
             if mode == PCD:
                 self.words.append((addr - ext_addr) & 0xFFFF)
                 return 0o72
-            ext, idx = self._index()
-            disp = addr - ext_addr - idx
-            if not -128 <= disp < 128:
-                disp = rng.randrange(-128, 128)
-                if (
-                    not (LAND_LO if pc_target else DATA_LO)
-                    <= ext_addr + disp + idx
-                    < (LAND_HI if pc_target else PCDATA_HI) - 4
-                    or (ext_addr + disp + idx) & 1
-                    and size > 1
-                ):
-                    raise Retry
+            disp = rng.randrange(-128, 128)
+            ext, idx = self._index(addr - ext_addr - disp)
+            got = ext_addr + disp + idx
+            lo, hi = (LAND_LO, JUMP_HI) if pc_target else (PCDATA_LO, DATA_HI - MARGIN)
+            if not lo <= got < hi or (size > 1 or pc_target) and got & 1:
+                raise Retry
             self.words.append(ext | (disp & 0xFF))
             return 0o73
         # immediate
@@ -429,7 +427,7 @@ class Builder:
 
     def _check_pinned_disp(self, n: int, disp: int, size: int, lo: int, hi: int) -> None:
         addr = (self.a[n] + disp) & 0xFFFFFFFF
-        if not lo - 0x40 <= addr < hi + 0x40 or (size > 1 and addr & 1):
+        if not lo <= addr < hi or (size > 1 and addr & 1):
             raise Retry
 
     def case(self) -> Case:
@@ -829,7 +827,7 @@ def _dbcc(b: Builder) -> None:
         n,
         (b.rng.getrandbits(16) << 16) | b.rng.choice([0, 1, 2, 0xFFFF, b.rng.getrandbits(16)]),
     )
-    disp = b.rng.randrange(-0x300, 0x300, 2)
+    disp = b.rng.choice([d for d in range(-0x300, 0x300, 2) if d not in (-2, 0)])  # not into itself
     b.words += [0x50C8 | b.rng.randrange(16) << 8 | n, disp & 0xFFFF]
 
 
@@ -840,7 +838,7 @@ def _bcc(b: Builder) -> None:
         disp = b.rng.choice([d for d in range(-0x80, 0x7F, 2) if d not in (0, -2)])
         b.words.append(0x6000 | cond << 8 | (disp & 0xFF))
     else:
-        disp = b.rng.randrange(-0x300, 0x300, 2)
+        disp = b.rng.choice([d for d in range(-0x300, 0x300, 2) if d not in (-2, 0)])
         b.words += [0x6000 | cond << 8, disp & 0xFFFF]
 
 
