@@ -930,6 +930,7 @@ PRIVILEGED = [
     [0x4E69],  # move usp,a1
     [0x40C0],  # move sr,d0: privileged on the 68010 (not on the 68000)
 ]
+MOVE_FROM_SR = [0x40C0]
 
 
 @family("exception")
@@ -949,8 +950,27 @@ def _exception(b: Builder) -> None:
         b.words += [0x44FC, b.rng.choice([0, V])]  # move #v,ccr; trapv
         b.words.append(0x4E76)
     else:
-        b.words += b.rng.choice(PRIVILEGED)
+        words = b.rng.choice(PRIVILEGED)
+        b.words += words
+        if words == MOVE_FROM_SR:
+            b.family = "move-from-sr"  # a 68010 traps it in user mode, a 68000 does not
     b.text.append(f"kind {kind}")
+
+
+@family("move-from-ccr")
+def _move_from_ccr(b: Builder) -> None:
+    """move ccr,<ea>: new in the 68010."""
+    b.words.append(0)
+    b.words[0] = 0x42C0 | b.ea(DATA_ALT, 2, write=True)
+
+
+@family("rtd")
+def _rtd(b: Builder) -> None:
+    """rtd #d: new in the 68010 (pop the PC, then add d to SP)."""
+    sp = b.a[7] - DATA_LO
+    ret = b.rng.randrange(LAND_LO, JUMP_HI, 2)
+    b.data[sp : sp + 4] = ret.to_bytes(4, "big")
+    b.words += [0x4E74, b.rng.randrange(-0x200, 0x200, 2) & 0xFFFF]
 
 
 @family("tas")
