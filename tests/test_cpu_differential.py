@@ -96,6 +96,30 @@ def test_the_reference_follows_the_manual(differ):
     assert ref.vector == 5
 
 
+M = m68k
+MODES = {
+    **dict.fromkeys(["move", "movea", "add", "sub", "cmp"], M.ALL),
+    **dict.fromkeys(["and", "or", "mul", "div", "chk", "bit", "move-ccr"], M.DATA),
+    **dict.fromkeys(["eor", "neg", "negx", "not", "clr", "tst", "tas", "scc", "addi"], M.DATA_ALT),
+    **dict.fromkeys(["subi", "move-from-ccr"], M.DATA_ALT),
+    **dict.fromkeys(["jmp-jsr", "lea-pea"], M.CONTROL),
+    "movem": M.CONTROL + [M.POST, M.PRE],
+    "shift-mem": M.MEM_ALT,
+    "addq": M.ALTERABLE,
+    "subq": M.ALTERABLE,
+}
+
+
+@pytest.mark.parametrize("family", sorted(MODES))
+def test_every_addressing_mode_is_drawn(family):
+    rng = random.Random(family)
+    seen = set()
+    for _ in range(300):
+        seen.update(m68k.generate(family, rng).text.split())
+    missing = {m68k.MODE_NAMES[m] for m in MODES[family]} - seen
+    assert not missing, f"{family} never draws {sorted(missing)}"
+
+
 def test_compare_names_the_field_that_differs(differ):
     case = hand([0x7005])  # moveq #5,d0
     ref, eng = differ.outcomes(case)
