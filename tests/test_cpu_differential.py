@@ -13,6 +13,8 @@ import random
 
 import m68k_reference as m68k
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from m68k_reference import DATA_LO, Case
 
 CASES = 250  # per family: about 10 s for all of them on one core
@@ -69,6 +71,18 @@ def test_family_matches_the_reference_sweep(differ, family):
     assert not bad, f"{len(bad)} of {SLOW_CASES} {family} cases differ (seed {SEED + 1}):\n" + (
         "\n".join(bad[:5])
     )
+
+
+@settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(family=st.sampled_from(SWEPT), seed=st.integers(0, 2**32 - 1))
+def test_any_case_matches_the_reference(differ, family, seed):
+    """Hypothesis draws the family and the seed of one case (a failure prints both)."""
+    case = m68k.generate(family, random.Random(seed))
+    if case.family not in DEVIATIONS:
+        diffs = differ.check(case, budgets=m68k.SLICED.get(family))
+        assert not diffs, case.describe() + "\n    " + "; ".join(diffs)
 
 
 # --- the harness itself -------------------------------------------------------------------
