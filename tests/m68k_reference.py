@@ -928,6 +928,9 @@ PRIVILEGED = [
     [0x4E73],  # rte
     [0x4E60],  # move a0,usp
     [0x4E69],  # move usp,a1
+    [0x4E7A, 0x0801],  # movec vbr,d0 (68010)
+    [0x4E7B, 0x0000],  # movec d0,sfc (68010)
+    [0x0E50, 0x0000],  # moves.w (a0),d0 (68010)
     [0x40C0],  # move sr,d0: privileged on the 68010 (not on the 68000)
 ]
 MOVE_FROM_SR = [0x40C0]
