@@ -854,7 +854,7 @@ def _jmp_jsr(b: Builder) -> None:
 @family("rts-rtr")
 def _rts(b: Builder) -> None:
     sp = b.a[7] - DATA_LO
-    ret = b.rng.randrange(LAND_LO, LAND_HI, 2)
+    ret = b.rng.randrange(LAND_LO, JUMP_HI, 2)  # never the case itself: it would pop again
     if b.rng.random() < 0.5:
         b.text.append("rts")
         b.data[sp : sp + 4] = ret.to_bytes(4, "big")
@@ -946,7 +946,9 @@ def _exception(b: Builder) -> None:
     elif kind == 1:
         b.words.append(0xA000 | b.rng.getrandbits(12))  # line A
     elif kind == 2:
-        b.words.append(0xF000 | b.rng.getrandbits(12))  # line F
+        # line F; not 0xF620-0xF627: Musashi runs them as the 68040's MOVE16 whatever its model
+        word = 0xF000 | b.rng.getrandbits(12)
+        b.words.append(0xF000 if 0xF620 <= word <= 0xF627 else word)
     elif kind == 3:
         b.words.append(0x4E40 | b.rng.randrange(15))  # trap #0..14 (trap #15 ends every case)
     elif kind == 4:
@@ -984,7 +986,7 @@ def _tas(b: Builder) -> None:
 
 SEQ_PARTS: list[str] = ["add", "sub", "cmp", "and", "or", "eor", "neg", "negx", "not", "clr",
                         "tst", "shift-reg", "addx", "subx", "addq", "subq", "moveq", "mul",
-                        "ext-swap-exg", "bit", "scc"]  # fmt: skip
+                        "ext-swap-exg", "bit", "scc", "move-from-ccr", "move-ccr"]  # fmt: skip
 
 
 @family("sequence")
@@ -1001,6 +1003,8 @@ def _sequence(b: Builder) -> None:
             except Retry:
                 continue
             b.words += sub.words
+            if part == "move-from-ccr" and not b.family.endswith("-ccr-read"):
+                b.family += "-ccr-read"  # a later X-using instruction may see wrong flags (listed)
             break
         b.text.append(part)
         if b.rng.random() < 0.5:  # bcc over one moveq: the flags of the instruction before decide
