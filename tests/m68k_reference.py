@@ -742,6 +742,9 @@ def _shift_mem(b: Builder) -> None:
     b.words[0] = 0xE0C0 | kind << 9 | left << 8 | ea
 
 
+_TO_BCD = bytes((i % 100 // 10) << 4 | i % 10 for i in range(256))  # any byte to two valid digits
+
+
 def _bcd_byte(rng: random.Random) -> int:
     return rng.randrange(10) << 4 | rng.randrange(10)
 
@@ -759,7 +762,7 @@ def _bcd(b: Builder, valid: bool) -> None:
         b.words[0] = 0x4800 | b.ea(DATA_ALT, 1, write=True)
     if valid:
         b.d = [(v & ~0xFF) | _bcd_byte(b.rng) for v in b.d]
-        b.data = bytearray(_bcd_byte(b.rng) for _ in range(len(b.data)))
+        b.data = bytearray(b.rng.randbytes(len(b.data)).translate(_TO_BCD))
     else:
         b.ccr &= ~X  # undefined results are easier to read without the extend
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from m68k_reference import DATA_LO, Case
 
-CASES = 250  # per family: about 10 s for all of them on one core
+CASES = 250  # per family: about 4 s of CPU for all of them
 SLOW_CASES = 2000
 SEED = 1
 
