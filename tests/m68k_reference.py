@@ -357,6 +357,8 @@ class Builder:
                 raise Retry
             modes = [DN] * 4 + ([IMM] if IMM in modes else [])
         mode = rng.choice(modes)
+        if write and mode in (PCD, PCX, IMM):
+            raise ValueError(f"{MODE_NAMES[mode]} is not alterable")
         if size == 1 and mode == AN:
             mode = DN
         n = rng.randrange(8)
@@ -546,9 +548,7 @@ def _imm_op(opcode: int, b: Builder, modes: list[int] = DATA_ALT) -> None:
 def _quick(sub: bool, b: Builder) -> None:
     s = _size(b)
     b.words.append(0)
-    ea = b.ea(ALTERABLE, SIZE_BYTES[s], write=True)
-    if (ea >> 3) == 1 and s == 0:
-        s = 1
+    ea = b.ea(ALTERABLE, SIZE_BYTES[s], write=True)  # a byte to An is drawn as Dn
     b.words[0] = 0x5000 | b.rng.randrange(8) << 9 | (0x100 if sub else 0) | s << 6 | ea
 
 
