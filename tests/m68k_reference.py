@@ -1007,7 +1007,7 @@ def _sequence(b: Builder) -> None:
                 continue
             b.words += sub.words
             if part == "move-from-ccr" and not b.family.endswith("-ccr-read"):
-                b.family += "-ccr-read"  # a later X-using instruction may see wrong flags (listed)
+                b.family += "-ccr-read"  # QEMU's MOVE from CCR spoiled later flags: kept apart
             break
         b.text.append(part)
         if b.rng.random() < 0.5:  # bcc over one moveq: the flags of the instruction before decide
