@@ -208,3 +208,24 @@ def test_bcd_on_invalid_digits_is_undefined_and_differs(differ):
     ref, eng = differ.outcomes(hand([0x8300], d=[0x51, 0xCC] + [0] * 6))
     assert ref.d[1] == 0x75  # Musashi
     assert eng.d[1] == 0x7B  # the engine
+
+
+@pytest.mark.xfail(
+    strict=True, reason="capstone 5.0.7 decodes btst Dn,#imm as 6 bytes (4 on a 68010)"
+)
+def test_executed_counts_a_btst_immediate_before_a_fault():
+    """btst d7,#0x88; nop; move.l d0,0x800000: two instructions ran before the fault (Musashi agrees)."""
+    from test_cpu import Machine  # code at 0x1000, no page at 0x800000
+
+    code = bytes.fromhex("0f3c00884e7123c000800000")
+    r = Machine(code).run(1000)
+    assert r.fault_access == "write"
+    ref = m68k.Reference()
+    ref.mem.w_block(0x1000, code)
+    ref.cpu.w_pc(0x1000)
+    steps = 0
+    while ref.cpu.r_pc() < 0x1006:
+        ref.cpu.execute(1)
+        steps += 1
+    assert steps == 2
+    assert r.executed == steps  # today 1
