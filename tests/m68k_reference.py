@@ -285,6 +285,7 @@ class Builder:
         self.div = False
         self.chk = False
         self.regs_only = False  # operands in data registers (and immediates) only: sequences
+        self.keep_an = False  # never write an address register nor index (memory sequences)
         self.text: list[str] = []
 
     # registers
@@ -356,6 +357,10 @@ class Builder:
             if DN not in modes:
                 raise Retry
             modes = [DN] * 4 + ([IMM] if IMM in modes else [])
+        if self.keep_an:  # the bases stay put; no index register a later instruction may change
+            modes = [m for m in modes if m not in (AN, IDX, PCX)]
+            if not modes:
+                raise Retry
         mode = rng.choice(modes)
         if write and mode in (PCD, PCX, IMM):
             raise ValueError(f"{MODE_NAMES[mode]} is not alterable")
@@ -520,6 +525,8 @@ def _arith(base: int, b: Builder) -> None:
     """ADD/SUB (base 0xD000/0x9000): <ea>,Dn; Dn,<ea>; ADDA/SUBA."""
     r = b.rng.random()
     dn = b.rng.randrange(8)
+    if r < 0.2 and b.keep_an:
+        raise Retry
     if r < 0.2:  # xxxA
         s = _size(b, (1, 2))
         b.words.append(0)
@@ -563,6 +570,8 @@ def _extended(base: int, b: Builder, sizes: tuple[int, ...] = (0, 1, 2)) -> None
         for n in {x, y}:
             step = 2 if size == 1 and n == 7 else size
             b._base(n, b.target(size) + step, size)
+        if size == 1 and 7 in (x, y) and b.keep_an:
+            raise Retry  # a listed deviation: kept out of sequences
         if size == 1 and 7 in (x, y) and base in (0xD000, 0x9000):
             b.family += "-a7-byte"  # -(A7) of a byte moves A7 by 2
     return_word = base | x << 9 | 0x100 | s << 6 | (8 if mem else 0) | y
@@ -707,7 +716,7 @@ def _ext_swap_exg(b: Builder) -> None:
     elif kind == 2:
         b.words.append(0x4840 | n)
     else:
-        opmode = b.rng.choice([0x08, 0x09, 0x11])
+        opmode = 0x08 if b.keep_an else b.rng.choice([0x08, 0x09, 0x11])
         b.words.append(0xC100 | b.rng.randrange(8) << 9 | opmode << 3 | n)
 
 
@@ -993,12 +1002,17 @@ SEQ_PARTS: list[str] = ["add", "sub", "cmp", "and", "or", "eor", "neg", "negx", 
 
 
 @family("sequence")
-def _sequence(b: Builder) -> None:
-    """2-6 register-only instructions, each flag-setter sometimes followed by a Bcc over a moveq."""
+def _sequence(b: Builder, parts: list[str] | None = None) -> None:
+    """2-6 register-only instructions, each flag-setter sometimes followed by a Bcc over a moveq.
+
+    With parts (memory sequences): operands in memory too, through address registers
+    that no instruction of the sequence writes (beyond its own (An)+ and -(An)).
+    """
     for _ in range(b.rng.randrange(2, 7)):
-        part = b.rng.choice(SEQ_PARTS)
+        part = b.rng.choice(parts or SEQ_PARTS)
         sub = Builder(b.rng, part)
-        sub.d, sub.a, sub.pinned, sub.regs_only = b.d, b.a, b.pinned, True
+        sub.d, sub.a, sub.pinned = b.d, b.a, b.pinned
+        sub.regs_only, sub.keep_an = parts is None, parts is not None
         for _try in range(50):
             sub.words = []
             try:
@@ -1015,10 +1029,19 @@ def _sequence(b: Builder) -> None:
             b.words += [0x6002 | cond << 8, 0x7000 | b.rng.randrange(8) << 9 | b.rng.randrange(256)]
 
 
+MEM_PARTS = SEQ_PARTS + ["shift-mem", "shift-mem", "move", "tas"]
+
+
+def _sequence_mem(b: Builder) -> None:
+    _sequence(b, MEM_PARTS)
+
+
 FAMILIES["sequence-sliced"] = _sequence
+FAMILIES["sequence-mem"] = _sequence_mem
+FAMILIES["sequence-mem-sliced"] = _sequence_mem
 # run on the engine one translation block per slice, registers read and written back between
 # slices as the kernel does at every slice end and context switch
-SLICED = {"sequence-sliced": [1] * MAX_STEPS}
+SLICED = {name: [1] * MAX_STEPS for name in ("sequence-sliced", "sequence-mem-sliced")}
 
 
 def generate(name: str, rng: random.Random) -> Case:
