@@ -10,6 +10,10 @@ each pinned below by a test that asserts today's engine result and the
 from __future__ import annotations
 
 import random
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import m68k_reference as m68k
 import pytest
@@ -17,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from m68k_reference import DATA_LO, Case
 
+ROOT = Path(__file__).resolve().parent.parent
 CASES = 250  # per family: about 4 s of CPU for all of them
 SLOW_CASES = 2000
 SEED = 1
@@ -201,6 +206,28 @@ def test_flags_after_move_from_ccr(differ):
     ref, eng = differ.outcomes(hand([0xB445, 0x42C1, 0x9905], d=d))
     assert ref.d[4] == eng.d[4] == 0x80000029 and ref.d[1] == eng.d[1] == m68k.N
     assert ref.ccr == eng.ccr == m68k.X | m68k.C
+
+
+DIVS_MIN = """
+import sys
+sys.path.insert(0, "tests")
+import m68k_reference as m
+from test_cpu_differential import hand
+case = hand([0x81C1], d=[0x80000000, 0xFFFF] + [0] * 6)  # divs.w d1,d0: 0x80000000 / -1
+out = m.Engine().run(case)
+print(hex(out.d[0]), out.ccr)
+"""
+
+
+def test_deviation_divs_min_by_minus_one_kills_the_process():
+    """divs.w d1,d0 with d0 = 0x80000000, d1 = -1: the quotient 2^31 overflows 16 bits, so a 68000
+    sets V and leaves d0 alone (PRM 4-93; Musashi wrongly gives 0 and Z). The engine's host
+    division traps: the whole emulator dies of SIGFPE. Any guest can do it."""
+    proc = subprocess.run(
+        [sys.executable, "-c", DIVS_MIN], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == -signal.SIGFPE, (proc.returncode, proc.stdout, proc.stderr)
+    # once fixed it prints d0 unchanged (0x80000000) and a CCR with V set: then pin that instead
 
 
 def test_bcd_on_invalid_digits_is_undefined_and_differs(differ):
