@@ -994,6 +994,11 @@ class Transport:
                 self.transmit(src_mac, retained[1])
             return
         serving = self.in_progress.get(key)
+        if serving is not None and not group and serving not in self.k.processes:
+            # its server is gone and did not answer (the record outlived it): not a duplicate
+            # any more; taken as new, it is refused (rule 5) or ignored (not ours)
+            del self.in_progress[key]
+            serving = None
         if serving is not None:
             self.stats.duplicates += 1
             if group:
