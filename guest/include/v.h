@@ -160,7 +160,7 @@ ProcessId SendGroup(Message *msg, ProcessId group); /* first reply wins */
 unsigned long GetTime(void);   /* virtual ms since boot */
 unsigned long GetTimeUs(void); /* virtual us since boot (wraps after 71 minutes) */
 long Delay(unsigned long ms);  /* sleep; the CPU is free meanwhile */
-void *sbrk(long increment);    /* old break, or (void *)-1 */
+void *sbrk(ptrdiff_t increment);   /* old break, or (void *)-1 */
 void _exit(int status) __attribute__((noreturn)); /* SYS_EXIT, no flushing */
 
 /* ---- files, over the I/O protocol to the file server ---- */
