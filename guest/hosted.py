@@ -59,7 +59,9 @@ class HostedBuildError(RuntimeError):
 def missing() -> list[str]:
     """What a hosted build needs and does not find."""
     out = [t for t in (CROSS_CC, "m68k-linux-gnu-nm") if shutil.which(t) is None]
-    out += [str(LIB_DIR / n) for n in ("libc.a", "libm.a", "libgcc.a") if not (LIB_DIR / n).is_file()]
+    out += [
+        str(LIB_DIR / n) for n in ("libc.a", "libm.a", "libgcc.a") if not (LIB_DIR / n).is_file()
+    ]
     return out
 
 
@@ -116,8 +118,9 @@ def build_program(
         for i, src in enumerate([*map(Path, runtime), *srcs]):
             obj = Path(tmp) / f"{i:03d}-{src.stem}.o"
             extra = ["-DV_HOSTED"] if src.name == "vcalls.c" else []
-            cmd = [CROSS_CC, *flags, *extra, "-c", str(src), "-o", str(obj)]
-            _run(cmd, f"compiling {src.name}")
+            # compiled from its own directory by its base name: no checkout path in the image
+            cmd = [CROSS_CC, *flags, *extra, "-c", src.name, "-o", str(obj)]
+            _run(cmd, f"compiling {src.name}", cwd=src.parent)
             objs.append(str(obj))
         linked = Path(tmp) / "image"
         cmd = [CROSS_CC, *ARCH, *LDFLAGS, f"-Wl,-T,{GUEST_DIR / 'hosted.ld'}", "-o", str(linked)]
@@ -131,10 +134,12 @@ def build_program(
     return out
 
 
-def _run(cmd: list[str], what: str) -> str:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+def _run(cmd: list[str], what: str, cwd: Path | None = None) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
     if proc.returncode != 0:
-        raise HostedBuildError(f"{what} failed:\n{' '.join(cmd)}\n{proc.stdout}{proc.stderr}".rstrip())
+        raise HostedBuildError(
+            f"{what} failed:\n{' '.join(cmd)}\n{proc.stdout}{proc.stderr}".rstrip()
+        )
     return proc.stdout
 
 

@@ -8,6 +8,7 @@ import logging
 import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from configs.loader import ConfigError, load_config, resolve_config
@@ -438,6 +439,7 @@ def run_lines(
     pcap: str | None = None,
     screenshots: list[tuple[str, str]] | None = None,
     screenshot_errors: list[str] | None = None,
+    images: list[str] | None = None,
 ) -> int:
     """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end."""
     cfg = load_or_report(config, seed)
@@ -448,7 +450,19 @@ def run_lines(
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    session = Session(cfg, pcap=pcap, echo=echo)
+    extra: dict[str, bytes] = {}
+    for path in images or ():
+        image = Path(path)
+        try:
+            data = image.read_bytes()
+        except OSError as exc:
+            print(f"vcluster: --image {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        if data[:4] != b"\x7fELF":
+            print(f"vcluster: --image {path}: not a guest image (no ELF header)", file=sys.stderr)
+            return 2
+        extra[image.name] = data
+    session = Session(cfg, pcap=pcap, echo=echo, images=extra or None)
     status = 0
     try:
         for line in lines:
