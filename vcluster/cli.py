@@ -93,6 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the config's seed")
     run.add_argument("--max-sim-seconds", type=float, default=600.0, help="stop after this much simulated time")
     run.add_argument("--pcap", metavar="FILE", help="capture every frame on the wire to FILE (pcap)")
+    run.add_argument("--file", metavar="HOSTFILE[=NAME]", action="append", default=[],
+                     help="put a host file on the file server's disk for this run; repeatable")
     run.add_argument("--image", metavar="PATH", action="append", default=[],
                      help="add a program image for this run (its file name is the program's name); repeatable")
     run.add_argument("--screenshot", metavar="HOST:FILE", action="append", default=[],
@@ -103,6 +105,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench.add_argument("name", choices=benches.names(), help="which benchmark")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+
+    files = sub.add_parser(
+        "files", help="put host files on a config's file-server disk, get them back, list, remove",
+        description="Works on the disk image of the config's file server (disk.image), no cluster "
+        "running: put HOSTFILE [NAME], get NAME [HOSTFILE|-], list, rm NAME.")
+    files.add_argument("files_command", choices=("put", "get", "list", "rm"), metavar="put|get|list|rm")
+    files.add_argument("files_args", nargs="*", metavar="ARG")
+    files.add_argument("--config", help="a YAML config path or a packaged name (default: lab)")
 
     guest = sub.add_parser("guest", help="guest programs")
     guest_sub = guest.add_subparsers(dest="guest_command", metavar="GUEST_COMMAND")
@@ -164,6 +174,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         screenshots=shots,
         screenshot_errors=failed,
         images=ns.image,
+        files=ns.file,
     )
     for why in failed:
         print(f"vcluster run: --screenshot: {why}", file=sys.stderr)
@@ -273,6 +284,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vcluster import bench
 
         return bench.main(ns.name, ns.json)
+    if ns.command == "files":
+        from vcluster import files as files_cmd
+
+        return files_cmd.main(ns.files_command, ns.files_args, ns.config)
     if ns.command == "guest":
         return _cmd_guest(ns)
     parser.error(f"unknown command {ns.command}")

@@ -407,6 +407,15 @@ class Session:
         summary["backed_bytes"] = r.get("backed_bytes", 0)  # left on the file server (flushed)
         return summary
 
+    def put_file(self, name: str, data: bytes) -> None:
+        """Put a file on the file server's disk (what `run --file` and tests use to feed programs)."""
+        for kernel in self.kernels.values():
+            fs = getattr(kernel.machine, "filesystem", None)
+            if fs is not None:
+                fs.install(name, data)
+                return
+        raise LineError("this cluster has no file server")
+
     def close(self) -> None:
         if self.pcap is not None:
             self.pcap.close()
@@ -440,6 +449,7 @@ def run_lines(
     screenshots: list[tuple[str, str]] | None = None,
     screenshot_errors: list[str] | None = None,
     images: list[str] | None = None,
+    files: list[str] | None = None,
 ) -> int:
     """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end."""
     cfg = load_or_report(config, seed)
@@ -462,7 +472,17 @@ def run_lines(
             print(f"vcluster: --image {path}: not a guest image (no ELF header)", file=sys.stderr)
             return 2
         extra[image.name] = data
+    host_files: dict[str, bytes] = {}
+    for spec in files or ():
+        host, _, name = spec.partition("=")
+        try:
+            host_files[name or Path(host).name] = Path(host).read_bytes()
+        except OSError as exc:
+            print(f"vcluster: --file {host}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     session = Session(cfg, pcap=pcap, echo=echo, images=extra or None)
+    for name, data in host_files.items():
+        session.put_file(name, data)
     status = 0
     try:
         for line in lines:
