@@ -152,3 +152,35 @@ def test_hosted_library_sources_are_recorded():
     assert "newlib-3.3.0" in versions and "gcc-12" in versions
     assert (hosted.LIB_DIR / "include" / "stdio.h").is_file()
     assert (ROOT / "guest" / "toolchain" / "build-libc.sh").is_file()
+
+
+def test_standard_input_typed_at_the_console_reaches_a_remote_program():
+    from vcluster.session import Session
+
+    session = Session(config())
+    try:
+        session.execute("lines @ ws2")
+        session.execute("wait 2")
+        assert programs_by_name(session.summary())["lines"]["exit_status"] is None  # blocked in read
+        session.execute("input lines first typed line")
+        session.execute("wait 1")
+        session.execute("input 1 second")
+        session.execute("eof lines")
+        assert session.run_until_done(60)
+        got = programs_by_name(session.summary())["lines"]
+    finally:
+        session.close()
+    assert got["exit_status"] == 0
+    assert got["output"] == "1: first typed line\n2: second\nlines: 2 lines, 24 bytes\n"
+
+
+def test_run_stdin_feeds_every_program_and_no_stdin_is_at_its_end(tmp_path):
+    data = "alpha\nbeta gamma\nno newline at the end"
+    (tmp_path / "in.txt").write_text(data)
+    proc = vcluster("run", "tiny", "lines @ ws3", "--stdin", str(tmp_path / "in.txt"))
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == (
+        f"1: alpha\n2: beta gamma\n3: no newline at the end\nlines: 3 lines, {len(data)} bytes\n"
+    )
+    empty = vcluster("run", "tiny", "lines")
+    assert empty.returncode == 0 and empty.stdout == "lines: 0 lines, 0 bytes\n"

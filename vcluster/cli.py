@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the config's seed")
     run.add_argument("--max-sim-seconds", type=float, default=600.0, help="stop after this much simulated time")
     run.add_argument("--pcap", metavar="FILE", help="capture every frame on the wire to FILE (pcap)")
+    run.add_argument("--stdin", metavar="FILE",
+                     help="the standard input of every program the lines start (- = this one's); "
+                     "without it, their input is at its end at once")
     run.add_argument("--file", metavar="HOSTFILE[=NAME]", action="append", default=[],
                      help="put a host file on the file server's disk for this run; repeatable")
     run.add_argument("--image", metavar="PATH", action="append", default=[],
@@ -175,6 +178,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         screenshot_errors=failed,
         images=ns.image,
         files=ns.file,
+        stdin=ns.stdin,
     )
     for why in failed:
         print(f"vcluster run: --screenshot: {why}", file=sys.stderr)

@@ -67,6 +67,9 @@ class Session:
         self.home = self.kernels[config.console_host]
         self.shell = Shell(self.home, lambda pm: self._pm_hosts.get(abi.pid_lhid(pm), "?"))
         self.jobs: list[Job] = []
+        # standard input of the programs started: None = open, typed with `input`/`eof`
+        # lines (the console); bytes = every program reads these, then its end (`run --stdin`)
+        self.stdin: bytes | None = None
         self.host_final: dict[int, str] = {}
         self.echo = echo
         display = self.home.servers["display"]
@@ -134,6 +137,8 @@ class Session:
             return self.crash(argv)
         if cmd == "power":
             return self.power(argv)
+        if cmd in ("input", "eof"):
+            return self.input(cmd, argv)
         return self.start(argv)
 
     def migrateprog(self, argv: list[str]) -> str | None:
@@ -288,7 +293,31 @@ class Session:
         job = Job(serial=len(self.jobs) + 1, argv=argv, host=host, stdout_instance=display.new_instance())
         job.on_done.append(self._job_done)
         self.jobs.append(job)
+        if self.stdin is not None:
+            self.shell.input(job.stdout_instance, self.stdin, end=True)
         self.shell.exec(job)
+        return None
+
+    def input(self, cmd: str, argv: list[str]) -> str | None:
+        """`input JOB TEXT...`: a line for JOB's standard input; `eof JOB`: the end of it.
+        JOB is the console's job number (#), the program's name or its pid."""
+        if len(argv) < 2 or (cmd == "eof" and len(argv) != 2):
+            raise LineError("usage: input JOB TEXT...   or   eof JOB")
+        what = argv[1]
+        live = [j for j in self.jobs if not j.done]
+        try:
+            number = int(what, 0)
+        except ValueError:
+            number = None
+        found = [j for j in live if j.serial == number or (number and j.pid == number)]
+        found = found or [j for j in live if j.argv[0] == what]
+        if not found:
+            raise LineError(f"{cmd}: no running program {what!r}")
+        job = found[-1]
+        if cmd == "eof":
+            self.shell.input(job.stdout_instance, b"", end=True)
+            return None
+        self.shell.input(job.stdout_instance, (" ".join(argv[2:]) + "\n").encode("latin-1", "replace"))
         return None
 
     def _job_done(self, job: Job) -> None:
@@ -450,6 +479,7 @@ def run_lines(
     screenshot_errors: list[str] | None = None,
     images: list[str] | None = None,
     files: list[str] | None = None,
+    stdin: str | None = None,
 ) -> int:
     """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end."""
     cfg = load_or_report(config, seed)
@@ -483,6 +513,14 @@ def run_lines(
     session = Session(cfg, pcap=pcap, echo=echo, images=extra or None)
     for name, data in host_files.items():
         session.put_file(name, data)
+    session.stdin = b""  # headless: a program's standard input is at its end at once
+    if stdin is not None:
+        try:
+            session.stdin = sys.stdin.buffer.read() if stdin == "-" else Path(stdin).read_bytes()
+        except OSError as exc:
+            print(f"vcluster: --stdin {stdin}: {exc.strerror or exc}", file=sys.stderr)
+            session.close()
+            return 2
     status = 0
     try:
         for line in lines:

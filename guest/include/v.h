@@ -71,6 +71,7 @@
 #define IO_WRITE 0x100
 #define IO_READ 0x101
 #define IO_CLOSE 0x102
+#define IO_INPUT 0x103
 #define FS_OPEN 0x110
 #define FS_REMOVE 0x111
 #define FS_LIST 0x112
