@@ -46,6 +46,37 @@ def text_sections(path: Path) -> list[tuple[str, bytes, int]]:
     return out
 
 
+# a d16(An) or d8(An,Xn) operand: its displacement and base register
+DISPLACEMENT = re.compile(r"(-?\$[0-9a-f]+|-?\d+)\((a[0-7]|sp)\b")
+
+
+def odd_displacements(code: bytes, base: int) -> list[tuple[int, str]]:
+    """Word and long accesses through an odd displacement from an address register.
+
+    With the register even (the stack, malloc'd and static data are), such an
+    access is at an odd address: an address error on a real 68010 (Debian's
+    gcc targets Linux, where m68k has no strict alignment, so it may emit them).
+    """
+    md = capstone.Cs(capstone.CS_ARCH_M68K, capstone.CS_MODE_M68K_010 | capstone.CS_MODE_BIG_ENDIAN)
+    found = []
+    pos = 0
+    while pos + 2 <= len(code):
+        insns = list(md.disasm_lite(code[pos : pos + 22], base + pos, 1))
+        if not insns:
+            pos += 2
+            continue
+        addr, size, mnemonic, ops = insns[0]
+        pos += size
+        if not mnemonic.endswith((".w", ".l")) or mnemonic.startswith(("lea", "pea")):
+            continue
+        for m in DISPLACEMENT.finditer(ops):
+            text = m.group(1).lstrip("-")
+            value = int(text[1:], 16) if text.startswith("$") else int(text)
+            if value & 1:
+                found.append((addr, f"{mnemonic} {ops}"))
+    return found
+
+
 def scan_code(code: bytes, base: int) -> list[tuple[int, str]]:
     """(address, instruction) of each 68020-only instruction in a piece of code."""
     md = capstone.Cs(capstone.CS_ARCH_M68K, capstone.CS_MODE_M68K_040 | capstone.CS_MODE_BIG_ENDIAN)
@@ -76,9 +107,11 @@ def scan_code(code: bytes, base: int) -> list[tuple[int, str]]:
     return found
 
 
-def scan_file(path: Path) -> list[str]:
-    """'file:section+offset: instruction' for each 68020-only instruction in an ELF file or ar archive."""
+def scan_file(path: Path, scan=None) -> list[str]:
+    """'file:section+offset: instruction' for each 68020-only instruction (or what `scan` finds)
+    in an ELF file or ar archive."""
     path = Path(path)
+    scan = scan or scan_code
     if path.read_bytes()[:8] == b"!<arch>\n":
         out = []
         with tempfile.TemporaryDirectory() as tmp:
@@ -87,14 +120,14 @@ def scan_file(path: Path) -> list[str]:
             ).stdout.split()
             subprocess.run(["m68k-linux-gnu-ar", "x", str(path.resolve())], cwd=tmp, check=True)
             for name in sorted(set(names)):
-                out += [f"{path.name}({name}){line}" for line in _scan_elf(Path(tmp) / name)]
+                out += [f"{path.name}({name}){line}" for line in _scan_elf(Path(tmp) / name, scan)]
         return out
-    return [f"{path.name}{line}" for line in _scan_elf(path)]
+    return [f"{path.name}{line}" for line in _scan_elf(path, scan)]
 
 
-def _scan_elf(path: Path) -> list[str]:
+def _scan_elf(path: Path, scan) -> list[str]:
     return [
         f":{name}+{addr - base:#x}: {text}"
         for name, code, base in text_sections(path)
-        for addr, text in scan_code(code, base)
+        for addr, text in scan(code, base)
     ]
