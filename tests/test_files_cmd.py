@@ -66,3 +66,35 @@ def test_run_file_feeds_one_run(tmp_path):
     assert renamed.stdout == "first line\nsecond line\n"
     missing = vcluster("run", "tiny", "hello", "--file", str(tmp_path / "nope"))
     assert missing.returncode == 2 and "nope" in missing.stderr
+
+
+def test_a_config_names_images_and_files_by_path(tmp_path):
+    image = tmp_path / "mine" / "numbered.elf"
+    image.parent.mkdir()
+    image.write_bytes((ROOT / "guest" / "bin" / "lines").read_bytes())
+    (tmp_path / "poem.txt").write_text("one\ntwo\n")
+    text = (ROOT / "configs" / "tiny.yaml").read_text() + (
+        "programs: [hello, mine/numbered.elf]\nfiles: [poem.txt, {path: poem.txt, name: copy}]\n"
+    )
+    cfg = tmp_path / "mine.yaml"
+    cfg.write_text(text)
+    proc = vcluster("run", str(cfg), "numbered poem.txt copy @ ws2")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "1: one\n2: two\n3: one\n4: two\nlines: 4 lines, 16 bytes\n"
+
+
+def test_a_missing_image_or_file_in_a_config_names_line_and_field(tmp_path):
+    base = (ROOT / "configs" / "tiny.yaml").read_text()
+    lines = base.count("\n")
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text(base + "programs: [hello, ./nope.elf]\n")
+    proc = vcluster("run", str(cfg), "hello")
+    assert proc.returncode == 2
+    assert f"bad.yaml:{lines + 1}" in proc.stderr and "programs[1]" in proc.stderr and "nope.elf" in proc.stderr
+    cfg.write_text(base + "files:\n  - {path: absent.txt}\n")
+    proc = vcluster("run", str(cfg), "hello")
+    assert proc.returncode == 2 and "files[0]" in proc.stderr and "absent.txt" in proc.stderr
+    (tmp_path / "text.elf").write_text("not elf")
+    cfg.write_text(base + "programs: [text.elf]\n")
+    proc = vcluster("run", str(cfg), "hello")
+    assert proc.returncode == 2 and "not a guest image" in proc.stderr

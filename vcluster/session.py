@@ -44,7 +44,9 @@ class Session:
         if images:
             config = dataclasses.replace(config, programs=tuple(dict.fromkeys((*config.programs, *images))))
         self.config = config
-        images = {**{name: build.image_path(name).read_bytes() for name in config.programs if name not in (images or {})},
+        by_path = dict(config.program_paths)  # images of the user's, named by path in the config
+        images = {**{name: (Path(by_path[name]) if name in by_path else build.image_path(name)).read_bytes()
+                     for name in config.programs if name not in (images or {})},
                   **(images or {})}
         self.images = images
 
@@ -70,6 +72,8 @@ class Session:
         # standard input of the programs started: None = open, typed with `input`/`eof`
         # lines (the console); bytes = every program reads these, then its end (`run --stdin`)
         self.stdin: bytes | None = None
+        for name, host in config.files:  # the config's `files:`, on the disk from boot
+            self.put_file(name, Path(host).read_bytes())
         self.host_final: dict[int, str] = {}
         self.echo = echo
         display = self.home.servers["display"]
