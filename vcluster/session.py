@@ -8,6 +8,7 @@ import logging
 import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from configs.loader import ConfigError, load_config, resolve_config
@@ -43,7 +44,9 @@ class Session:
         if images:
             config = dataclasses.replace(config, programs=tuple(dict.fromkeys((*config.programs, *images))))
         self.config = config
-        images = {**{name: build.image_path(name).read_bytes() for name in config.programs if name not in (images or {})},
+        by_path = dict(config.program_paths)  # images of the user's, named by path in the config
+        images = {**{name: (Path(by_path[name]) if name in by_path else build.image_path(name)).read_bytes()
+                     for name in config.programs if name not in (images or {})},
                   **(images or {})}
         self.images = images
 
@@ -66,6 +69,11 @@ class Session:
         self.home = self.kernels[config.console_host]
         self.shell = Shell(self.home, lambda pm: self._pm_hosts.get(abi.pid_lhid(pm), "?"))
         self.jobs: list[Job] = []
+        # standard input of the programs started: None = open, typed with `input`/`eof`
+        # lines (the console); bytes = every program reads these, then its end (`run --stdin`)
+        self.stdin: bytes | None = None
+        for name, host in config.files:  # the config's `files:`, on the disk from boot
+            self.put_file(name, Path(host).read_bytes())
         self.host_final: dict[int, str] = {}
         self.echo = echo
         display = self.home.servers["display"]
@@ -133,6 +141,8 @@ class Session:
             return self.crash(argv)
         if cmd == "power":
             return self.power(argv)
+        if cmd in ("input", "eof"):
+            return self.input(cmd, argv)
         return self.start(argv)
 
     def migrateprog(self, argv: list[str]) -> str | None:
@@ -287,7 +297,31 @@ class Session:
         job = Job(serial=len(self.jobs) + 1, argv=argv, host=host, stdout_instance=display.new_instance())
         job.on_done.append(self._job_done)
         self.jobs.append(job)
+        if self.stdin is not None:
+            self.shell.input(job.stdout_instance, self.stdin, end=True)
         self.shell.exec(job)
+        return None
+
+    def input(self, cmd: str, argv: list[str]) -> str | None:
+        """`input JOB TEXT...`: a line for JOB's standard input; `eof JOB`: the end of it.
+        JOB is the console's job number (#), the program's name or its pid."""
+        if len(argv) < 2 or (cmd == "eof" and len(argv) != 2):
+            raise LineError("usage: input JOB TEXT...   or   eof JOB")
+        what = argv[1]
+        live = [j for j in self.jobs if not j.done]
+        try:
+            number = int(what, 0)
+        except ValueError:
+            number = None
+        found = [j for j in live if j.serial == number or (number and j.pid == number)]
+        found = found or [j for j in live if j.argv[0] == what]
+        if not found:
+            raise LineError(f"{cmd}: no running program {what!r}")
+        job = found[-1]
+        if cmd == "eof":
+            self.shell.input(job.stdout_instance, b"", end=True)
+            return None
+        self.shell.input(job.stdout_instance, (" ".join(argv[2:]) + "\n").encode("latin-1", "replace"))
         return None
 
     def _job_done(self, job: Job) -> None:
@@ -406,6 +440,15 @@ class Session:
         summary["backed_bytes"] = r.get("backed_bytes", 0)  # left on the file server (flushed)
         return summary
 
+    def put_file(self, name: str, data: bytes) -> None:
+        """Put a file on the file server's disk (what `run --file` and tests use to feed programs)."""
+        for kernel in self.kernels.values():
+            fs = getattr(kernel.machine, "filesystem", None)
+            if fs is not None:
+                fs.install(name, data)
+                return
+        raise LineError("this cluster has no file server")
+
     def close(self) -> None:
         if self.pcap is not None:
             self.pcap.close()
@@ -438,6 +481,9 @@ def run_lines(
     pcap: str | None = None,
     screenshots: list[tuple[str, str]] | None = None,
     screenshot_errors: list[str] | None = None,
+    images: list[str] | None = None,
+    files: list[str] | None = None,
+    stdin: str | None = None,
 ) -> int:
     """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end."""
     cfg = load_or_report(config, seed)
@@ -448,7 +494,37 @@ def run_lines(
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    session = Session(cfg, pcap=pcap, echo=echo)
+    extra: dict[str, bytes] = {}
+    for path in images or ():
+        image = Path(path)
+        try:
+            data = image.read_bytes()
+        except OSError as exc:
+            print(f"vcluster: --image {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        if data[:4] != b"\x7fELF":
+            print(f"vcluster: --image {path}: not a guest image (no ELF header)", file=sys.stderr)
+            return 2
+        extra[image.name] = data
+    host_files: dict[str, bytes] = {}
+    for spec in files or ():
+        host, _, name = spec.partition("=")
+        try:
+            host_files[name or Path(host).name] = Path(host).read_bytes()
+        except OSError as exc:
+            print(f"vcluster: --file {host}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    session = Session(cfg, pcap=pcap, echo=echo, images=extra or None)
+    for name, data in host_files.items():
+        session.put_file(name, data)
+    session.stdin = b""  # headless: a program's standard input is at its end at once
+    if stdin is not None:
+        try:
+            session.stdin = sys.stdin.buffer.read() if stdin == "-" else Path(stdin).read_bytes()
+        except OSError as exc:
+            print(f"vcluster: --stdin {stdin}: {exc.strerror or exc}", file=sys.stderr)
+            session.close()
+            return 2
     status = 0
     try:
         for line in lines:
