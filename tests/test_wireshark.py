@@ -203,6 +203,21 @@ def test_tshark_decodes_a_migration_as_packets_py_does(
     assert {"MG_INIT", "MG_PAGES", "MG_STATE"} <= set(replies)
 
 
+@needs_tshark
+def test_installed_and_given_with_x_lua_script_at_once(
+    migration: tuple[Path, list[bytes]], tmp_path: Path
+) -> None:
+    pcap, frames = migration
+    wireshark.install(tmp_path / ".local" / "lib" / "wireshark" / "plugins")
+    proc = subprocess.run(
+        ["tshark", "-X", f"lua_script:{LUA}", "-r", str(pcap), "-T", "fields", "-e", "vik.kind.name"],
+        capture_output=True, text=True, timeout=60, env={**os.environ, "HOME": str(tmp_path)},
+    )  # fmt: skip
+    assert proc.returncode == 0 and "Lua" not in proc.stderr, proc.stderr
+    names = proc.stdout.split()
+    assert names == [packets.parse_frame(f)[2].kind.name for f in frames]
+
+
 def _patched(frame: bytes, at: int, value: int) -> bytes:
     """`frame` with payload byte `at` set to `value` and the checksum made right again."""
     payload = bytearray(frame[packets.ETH_HEADER_SIZE :])

@@ -9,6 +9,14 @@
 -- and the bulk fields of MOVE_DATA, MOVE_ACK and MOVEFROM_REQ. Filter names start with "vik.".
 -- Works with the Lua 5.1/5.2 (bit32 or bit) and 5.3/5.4 (operators) of Wireshark 3.x and 4.x.
 
+-- loaded twice (an installed copy and -X lua_script): the first one serves
+do
+  local ok, loaded = pcall(Dissector.get, "vik")
+  if ok and loaded then
+    return
+  end
+end
+
 -- BEGIN GENERATED: python -m vcluster.wireshark --regenerate (tests/test_wireshark.py checks it)
 local ETHERTYPE_V = 0x88b5
 local VERSION = 1
