@@ -1,4 +1,4 @@
-"""The `vcluster` command: boot, serve, attach, run, bench and guest build."""
+"""The `vcluster` command: boot, serve, attach, run, bench, guest build and wireshark."""
 
 from __future__ import annotations
 
@@ -133,6 +133,27 @@ def build_parser() -> argparse.ArgumentParser:
                         help="rebuild the hosted C library (guest/lib) from Debian's newlib-source and gcc-12-source")
     gbuild.add_argument("--out", help="build the packaged images into this directory instead of guest/bin")
     guest_sub.add_parser("list", help="list the built guest images")
+
+    shark = sub.add_parser(
+        "wireshark",
+        help="the Wireshark dissector of the V interkernel protocol (print, --install, --path)",
+        description="The Lua dissector that shows the V interkernel protocol (ethertype 0x88B5) "
+        "by name in Wireshark and tshark: packet kinds, pids, sequence, message words, bulk "
+        "offsets. With no option it prints the Lua to stdout.",
+        epilog="Use it for one run with `tshark -X lua_script:FILE -r capture.pcap` (FILE: "
+        "`vcluster wireshark --path`, or save the printed Lua), after e.g. "
+        "`vcluster run tiny 'hello @ ws2' --pcap capture.pcap`; filter names start with 'vik.' "
+        "(vik.kind.name, vik.mg, vik.src_pid, ...). After --install, Wireshark and tshark "
+        "load it by themselves.",
+    )
+    how = shark.add_mutually_exclusive_group()
+    how.add_argument(
+        "--install",
+        action="store_true",
+        help="copy it into the personal Lua plugin folder "
+        "(~/.local/lib/wireshark/plugins, Wireshark >= 3.0) and say where it went",
+    )
+    how.add_argument("--path", action="store_true", help="print the path of the packaged file")
     return parser
 
 
@@ -268,6 +289,23 @@ def _cmd_guest(ns: argparse.Namespace) -> int:
     return 2
 
 
+def _cmd_wireshark(ns: argparse.Namespace) -> int:
+    from vcluster import wireshark
+
+    if ns.path:
+        print(wireshark.lua_path())
+    elif ns.install:
+        try:
+            dest = wireshark.install()
+        except OSError as exc:
+            print(f"vcluster wireshark: cannot install: {exc}", file=sys.stderr)
+            return 1
+        print(f"installed {dest}; Wireshark and tshark load it at their next start")
+    else:
+        sys.stdout.write(wireshark.lua_text())
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     ns = parser.parse_args(argv)
@@ -294,6 +332,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return files_cmd.main(ns.files_command, ns.files_args, ns.config)
     if ns.command == "guest":
         return _cmd_guest(ns)
+    if ns.command == "wireshark":
+        return _cmd_wireshark(ns)
     parser.error(f"unknown command {ns.command}")
     return 2
 
