@@ -196,7 +196,11 @@ class Session:
         if not results:
             return f"migrateprog: no answer within {bound:g} s (the migration goes on)"
         if not done:
-            return "migrateprog: nothing to migrate" if results and results[0] == [0] * len(targets) else None
+            failed = [code for code in results[0] if code < 0]
+            if failed:
+                names = ", ".join(abi.ERROR_NAMES.get(-code, str(code)) for code in failed)
+                return f"migrateprog: failed: {names}"
+            return "migrateprog: nothing to migrate" if results[0] == [0] * len(targets) else None
         return "\n".join(self._describe_migration(r) for r in done)
 
     def _why_not_running(self, what: str) -> str:
