@@ -15,6 +15,7 @@ from configs.loader import ConfigError, load_config, resolve_config
 from emulator.cluster import Cluster
 from guest import abi, build
 from vkernel.boot import boot_kernel
+from vkernel.filesystem import FsError
 from vkernel.kernel import Kernel
 from vkernel.shell import Job, Shell
 
@@ -492,6 +493,13 @@ def line_error(exc: Exception) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
+def boot_error(exc: Exception) -> str:
+    """Why a config could not boot: a disk or file problem says itself; anything else is named."""
+    if isinstance(exc, FsError | OSError | ValueError):
+        return str(exc)
+    return line_error(exc)
+
+
 def run_lines(
     config: str | None,
     lines: list[str],
@@ -531,7 +539,7 @@ def run_lines(
     try:
         session = Session(cfg, pcap=pcap, echo=echo)
     except Exception as exc:  # a config that loads but cannot boot (a disk image, a pcap path)
-        why = f"cannot boot {cfg.name}: {line_error(exc)}"
+        why = f"cannot boot {cfg.name}: {boot_error(exc)}"
         print(f"vcluster: {why}", file=sys.stderr)
         if as_json:
             print(json.dumps({"config": cfg.name, "errors": [{"line": 0, "text": None, "error": why}],
@@ -583,7 +591,11 @@ def boot_headless(config: str | None, *, seed: int | None = None, max_sim_second
     cfg = load_or_report(config, seed)
     if cfg is None:
         return 2
-    session = Session(cfg, echo=lambda text: sys.stdout.write(text))
+    try:
+        session = Session(cfg, echo=lambda text: sys.stdout.write(text))
+    except Exception as exc:
+        print(f"vcluster: cannot boot {cfg.name}: {boot_error(exc)}", file=sys.stderr)
+        return 2
     print(f"booted {cfg.name} ({cfg.source_path}): {len(cfg.machines)} machines, seed {cfg.seed}, "
           f"console at {cfg.console_host}")
     session.execute("hello")
