@@ -270,3 +270,32 @@ def test_a_program_exiting_during_its_migration_is_no_traceback():
     assert "Traceback" not in proc.stderr and "Traceback" not in proc.stdout
     [primes] = summary["programs"]
     assert primes["output"] == "primes <= 30000: 3245\n" and primes["exit_status"] == 0
+
+
+# --- the same from another machine: forged requests over the wire ----------------------------
+def _remote_target(session: Session, which: str) -> int:
+    ws2 = session.kernels["ws2"]
+    if which == "file":
+        return _server_pid(session, "file")[1]
+    if which == "kernel":
+        return ws2.kernel_server.pid
+    return ws2.servers["program"].proc.pid
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(st.sampled_from(["file", "kernel", "program"]), st.data())
+def test_servers_answer_forged_requests_from_another_machine(caplog, which, data):
+    forged = data.draw(st.lists(requests(which), min_size=1, max_size=4))
+    session = _session()
+    ws1 = session.kernels["ws1"]
+    target = _remote_target(session, which)
+    with caplog.at_level(logging.DEBUG):
+        results = forge(session, ws1, target, forged)
+    # answered by the server itself: not a timeout of the transport (nobody answered)
+    assert all(r is not None and r[0] != -abi.ETIMEOUT for r in results), results
+    assert [str(f) for k in session.kernels.values() for f in k.faults] == []
+    assert not [r for r in caplog.records if r.exc_info]
