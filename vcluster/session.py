@@ -22,6 +22,7 @@ from vkernel.shell import Job, Shell
 log = logging.getLogger(__name__)
 
 S = 1_000_000_000
+ARGV_MAX = 4096  # a program's argv block (NUL-terminated strings) as the program manager takes it
 MAX_SIM_SECONDS = 1_000_000.0  # a cluster's simulated time never passes this (about 11.6 days)
 
 
@@ -336,6 +337,11 @@ class Session:
                 raise LineError(f"unknown host {host!r}; hosts: {', '.join(self.kernels)}")
         if not argv:
             raise LineError("no program named")
+        for arg in argv:
+            if "\0" in arg or not all(ord(c) < 256 for c in arg):
+                raise LineError(f"{argv[0]}: an argument is Latin-1 text without NUL: {arg!r}")
+        if sum(len(a) + 1 for a in argv) + 1 > ARGV_MAX:
+            raise LineError(f"{argv[0]}: the arguments are longer than {ARGV_MAX} bytes in all")
         if argv[0] not in self.config.programs:
             raise LineError(f"no program {argv[0]!r} on the file server; programs: {', '.join(self.config.programs)}")
         display = self.home.servers["display"]
