@@ -299,3 +299,34 @@ def test_servers_answer_forged_requests_from_another_machine(caplog, which, data
     assert all(r is not None and r[0] != -abi.ETIMEOUT for r in results), results
     assert [str(f) for k in session.kernels.values() for f in k.faults] == []
     assert not [r for r in caplog.records if r.exc_info]
+
+
+# --- a hostile guest: forged requests from real 68010 code -----------------------------------
+def test_a_forging_guest_gets_every_request_answered_and_nothing_else_changes():
+    from helpers import vcluster_json
+
+    good = ("hello @ *", "files list", "echo still here @ ws2")
+    _, ref = vcluster_json("tiny", *good)
+    want = {p["name"]: p["output"] for p in ref["programs"]}
+    for seed in (1, 7):
+        proc, got = vcluster_json(
+            "tiny", f"forger {seed} 400", f"forger {seed + 1} 200 @ ws2", *good
+        )
+        assert "Traceback" not in proc.stderr and "server failed" not in proc.stderr, proc.stderr
+        forgers = [p for p in got["programs"] if p["name"] == "forger"]
+        assert [p["output"].split(",")[:2] for p in forgers] == [
+            ["forger: 400 requests", " 400 answered"],
+            ["forger: 200 requests", " 200 answered"],
+        ]
+        assert {p["name"]: p["output"] for p in got["programs"] if p["name"] != "forger"} == want
+
+
+def test_a_move_to_an_address_outside_any_address_space_is_efault_not_a_crash():
+    """A forged FS_LIST buffer at 0xD6000000 from another machine: the file server's MoveTo
+    would not fit the packet's fields (it crashed the server)."""
+    session = _session()
+    ws1 = session.kernels["ws1"]
+    fs = _server_pid(session, "file")[1]
+    [(replier, reply)] = forge(session, ws1, fs, [pack(abi.FS_LIST, 0xD6000000, 100)])
+    assert replier == fs and signed(unpack(reply)[0]) == -abi.EFAULT
+    assert [str(f) for k in session.kernels.values() for f in k.faults] == []

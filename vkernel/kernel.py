@@ -21,6 +21,12 @@ LH_PER_MACHINE = 512
 MAX_RESTARTS = 100  # a server that has failed this often ends instead
 
 
+def _peer_range_ok(op: ops.MoveTo | ops.MoveFrom) -> bool:
+    """A server's MoveTo/MoveFrom names bytes inside a 24-bit address space of the peer."""
+    addr, count = (op.dst, len(op.data)) if isinstance(op, ops.MoveTo) else (op.src, op.count)
+    return isinstance(addr, int) and isinstance(count, int) and 0 <= count and 0 <= addr <= abi.ADDRESS_SPACE - count
+
+
 @dataclass(eq=False)
 class IpcRequest:
     """A message waiting in a receiver's queue, or received and awaiting its reply."""
@@ -420,6 +426,8 @@ class Kernel:
             proc.resume_value = self.reply(proc, op.msg, op.pid)
         elif isinstance(op, ops.Forward):
             proc.resume_value = self.forward(proc, op.msg, op.from_pid, op.to_pid)
+        elif isinstance(op, ops.MoveTo | ops.MoveFrom) and not _peer_range_ok(op):
+            proc.resume_value = -abi.EFAULT  # a forged address: outside any address space
         elif isinstance(op, ops.MoveTo):
             self.move_to(proc, op.pid, op.dst, op.data)
         elif isinstance(op, ops.MoveFrom):
