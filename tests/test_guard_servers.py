@@ -225,6 +225,9 @@ def test_a_failed_server_is_logged_in_one_line_answered_and_restarted(caplog):
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "kernel-server" in warnings[0].getMessage()
     assert "\n" not in warnings[0].getMessage() and warnings[0].exc_info is None
+    [event] = [e for e in session.events if e["kind"] == "server_fault"]  # the user sees it too
+    assert event["server"] == "kernel-server" and event["host"] == "ws1"
+    assert event["text"] == "ws1: server kernel-server failed: ZeroDivisionError: injected; restarted"
 
 
 def test_a_restarted_program_manager_keeps_its_groups_and_remote_exec_works(caplog):

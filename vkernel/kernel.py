@@ -107,6 +107,7 @@ class Kernel:
         self.powered = True
         self.faults: list[FaultReport] = []
         self.on_exit: list[Callable[[Process, int], None]] = []  # program manager hooks
+        self.on_server_fault: list[Callable[[FaultReport], None]] = []  # a server failed (the front)
         self.transport = None  # vkernel.transport.Transport, wired at boot
         self.migration = None  # vkernel.migration engine, when present
         self.idle = None  # vkernel.idle detector, on workstations
@@ -393,6 +394,8 @@ class Kernel:
         self.faults.append(report)
         log.warning("%s", report)
         log.debug("%s: server %s failed", self.name, proc.name, exc_info=exc)
+        for listener in self.on_server_fault:
+            listener(report)
         held = list(self.pending_of(proc).values())
         self._pending.pop(proc.pid, None)
         for req in held:
