@@ -227,7 +227,9 @@ def test_a_failed_server_is_logged_in_one_line_answered_and_restarted(caplog):
     assert "\n" not in warnings[0].getMessage() and warnings[0].exc_info is None
     [event] = [e for e in session.events if e["kind"] == "server_fault"]  # the user sees it too
     assert event["server"] == "kernel-server" and event["host"] == "ws1"
-    assert event["text"] == "ws1: server kernel-server failed: ZeroDivisionError: injected; restarted"
+    assert (
+        event["text"] == "ws1: server kernel-server failed: ZeroDivisionError: injected; restarted"
+    )
 
 
 def test_a_restarted_program_manager_keeps_its_groups_and_remote_exec_works(caplog):
@@ -333,3 +335,19 @@ def test_a_move_to_an_address_outside_any_address_space_is_efault_not_a_crash():
     [(replier, reply)] = forge(session, ws1, fs, [pack(abi.FS_LIST, 0xD6000000, 100)])
     assert replier == fs and signed(unpack(reply)[0]) == -abi.EFAULT
     assert [str(f) for k in session.kernels.values() for f in k.faults] == []
+
+
+def test_a_guest_making_random_system_calls_leaves_the_kernel_running():
+    from helpers import vcluster_json
+
+    for seed in (3, 4):
+        proc, got = vcluster_json(
+            "tiny",
+            f"forger {seed} 2000 calls",
+            f"forger {seed} 1000 calls @ ws2",
+            "wait 1",
+            "hello @ *",
+        )
+        assert "Traceback" not in proc.stderr and "server failed" not in proc.stderr, proc.stderr
+        outputs = [p["output"].split(",")[0] for p in got["programs"]]
+        assert outputs == ["forger: 2000 calls", "forger: 1000 calls", "Hello from the V-System!\n"]

@@ -1,4 +1,4 @@
-/* forger SEED COUNT: a hostile guest that sends the kernel's servers forged requests.
+/* forger SEED COUNT [calls]: a hostile guest that sends the kernel's servers forged requests.
  *
  * COUNT requests (1..100000), in turn to this host's kernel server and program
  * manager (their local groups), the file server and the display server, each
@@ -12,9 +12,15 @@
  * "forger: N requests, N answered, E refused" (E: an error from the kernel
  * or an error reply) and exits 0. A server that never
  * answered would leave it waiting forever.
+ *
+ * With "calls" it makes COUNT system calls with random arguments instead: any
+ * call but Exit, Receive (it would wait forever) and Send/SendGroup (the
+ * requests above); Delay and ReceiveWithTimeout at most 31 ms. Each must
+ * return: "forger: N calls, E errors".
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <v.h>
 
 #define KS_HOST_INFO 0x300 /* vkernel/servers/kernel_server.py */
@@ -70,6 +76,33 @@ static long pick(const long *codes, unsigned long n)
     return codes[(r >> 3) % n];
 }
 
+static const long calls[] = {SYS_REPLY, SYS_FORWARD, SYS_MOVETO, SYS_MOVEFROM, SYS_GETPID,
+                             SYS_JOINGROUP, SYS_LEAVEGROUP, SYS_SBRK, SYS_TIME, SYS_DELAY,
+                             SYS_RECEIVE_TIMEOUT, 15, -1};
+
+/* COUNT random system calls; returns how many failed */
+static long call_storm(long count)
+{
+    long i, errors = 0;
+
+    for (i = 0; i < count; i++) {
+        long number = calls[next() % (sizeof(calls) / sizeof(calls[0]))];
+        long a1 = word(), a2 = word(), a3 = word(), a4 = word(), a5 = word();
+        long r;
+
+        if (number == SYS_DELAY)
+            a1 &= 0x1F;
+        if (number == SYS_RECEIVE_TIMEOUT)
+            a2 &= 0x1F;
+        if (number == SYS_SBRK && (a1 < -65536 || a1 > 65536))
+            a1 &= 0xFFF; /* a huge break is refused; a small one keeps memory bounded */
+        r = __vsyscall(number, a1, a2, a3, a4, a5);
+        if (r < 0 && r > -64)
+            errors++;
+    }
+    return errors;
+}
+
 int main(int argc, char **argv, char **envp)
 {
     long count, i, answered = 0, refused = 0;
@@ -78,8 +111,8 @@ int main(int argc, char **argv, char **envp)
     char *end;
     unsigned long k;
 
-    if (argc != 3) {
-        fprintf(stderr, "usage: forger SEED COUNT\n");
+    if (argc != 3 && !(argc == 4 && !strcmp(argv[3], "calls"))) {
+        fprintf(stderr, "usage: forger SEED COUNT [calls]\n");
         return 2;
     }
     state = (unsigned long)strtol(argv[1], &end, 0);
@@ -96,6 +129,11 @@ int main(int argc, char **argv, char **envp)
         state = 0x2545F491;
     for (k = 0; k < sizeof(buffer); k++)
         buffer[k] = (char)('a' + k % 26);
+    if (argc == 4) {
+        refused = call_storm(count);
+        printf("forger: %ld calls, %ld errors\n", count, refused);
+        return 0;
+    }
     targets[0] = GetPid(PID_KERNEL_SERVER);
     targets[1] = GetPid(PID_PROGRAM_MANAGER);
     targets[2] = GetPid(PID_FILE_SERVER);
