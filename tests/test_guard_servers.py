@@ -351,3 +351,25 @@ def test_a_guest_making_random_system_calls_leaves_the_kernel_running():
         assert "Traceback" not in proc.stderr and "server failed" not in proc.stderr, proc.stderr
         outputs = [p["output"].split(",")[0] for p in got["programs"]]
         assert outputs == ["forger: 2000 calls", "forger: 1000 calls", "Hello from the V-System!\n"]
+
+
+def test_a_forged_mg_init_gets_an_error_not_a_wait_forever(caplog):
+    """Issue 12: MG_INIT with a blob that is not JSON crashed pm-receive and its sender waited
+    forever. (Validating MG_* is migration's; whatever it does, the sender hears an error.)"""
+    from vkernel.servers.program_manager import MG_INIT
+
+    session = _session()
+    ws1, ws2 = session.kernels["ws1"], session.kernels["ws2"]
+    pm = ws2.servers["program"].proc.pid
+    with caplog.at_level(logging.WARNING):
+        results = forge(
+            session,
+            ws1,
+            pm,
+            [pack(MG_INIT, 0x999, 1, 0, 200)] * 2,
+            memory=b"\xff\xfe not json" * 30,
+        )
+    for replier, reply in results:
+        assert replier < 0 or signed(unpack(reply)[0]) < 0
+    assert not [r for r in caplog.records if r.exc_info]
+    assert ws2.servers["program"].proc.pid == pm and pm in ws2.processes
