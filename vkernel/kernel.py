@@ -97,7 +97,7 @@ class Kernel:
         self.ending_slice = False  # handling the end of a slice (a trap): no new slice starts meanwhile
         self.loaded_ctx: int | None = None
         self.loaded_pid: int | None = None
-        self.held: Process | None = None  # whose registers the CPU may hold (Process.hold_registers)
+        self.held: Process | None = None  # whose registers the CPU may hold (hold_registers)
         self.powered = True
         self.faults: list[FaultReport] = []
         self.on_exit: list[Callable[[Process, int], None]] = []  # program manager hooks
@@ -242,7 +242,7 @@ class Kernel:
                 self.held.release_registers()
             self.cpu.write_registers(proc.registers)
         result = self.cpu.run(self.slice_instructions, self._chain(proc))
-        if result.stop is Stop.BUDGET:  # nothing for the kernel to do: the registers stay in the CPU
+        if result.stop is Stop.BUDGET:  # nothing for the kernel to do: registers stay in the CPU
             proc.hold_registers(self.cpu.read_registers)
             self.held = proc
         else:

@@ -48,7 +48,9 @@ class LogicalHost:
 
     def allocate_index(self) -> int:
         index = self.next_index
-        while abi.make_pid(self.lhid, index) in self.processes or index & abi.GROUP_BIT or index == 0:
+        while (
+            abi.make_pid(self.lhid, index) in self.processes or index & abi.GROUP_BIT or index == 0
+        ):
             index = (index + 1) & 0x7FFF
         self.next_index = (index + 1) & 0x7FFF or 1
         return index
