@@ -355,18 +355,17 @@ static __attribute__((noinline)) int vc_block_slow(vc_state *st, uc_engine *uc, 
     return 1;
 }
 
-static void vc_block_hook(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+/* Everything but a known block that fits: kept out of vc_block_hook so that
+ * the hook stays a leaf (no frame, no saved registers: it runs per block). */
+static __attribute__((noinline)) void vc_block_rare(vc_state *st, uc_engine *uc, uint32_t pc, uint32_t size,
+                                                    vc_fastent *fe, uint64_t fkey)
 {
-    vc_state *st = user;
-    uint32_t pc = (uint32_t)address;
-    vc_fastent *fe = &st->fast[(pc >> 1) & (VC_FAST - 1)];
-    uint64_t fkey = st->epochkey | ((uint64_t)size << 24) | pc;
     int64_t icount;
 
-    if (__builtin_expect(fe->key != fkey, 0) && !vc_block_slow(st, uc, pc, size, fe, fkey))
+    if (fe->key != fkey && !vc_block_slow(st, uc, pc, size, fe, fkey))
         return;
     icount = fe->icount;
-    if (__builtin_expect(icount > st->left, 0) && st->left != (int64_t)st->budget) {
+    if (icount > st->left && st->left != (int64_t)st->budget) {
         /* the slice ends before this block; within a chain the next slice begins with it,
          * exactly where a new uc_emu_start would (its first block always runs) */
         uint64_t done = st->chain_done + (uint64_t)((int64_t)st->budget - st->left);
@@ -377,6 +376,22 @@ static void vc_block_hook(uc_engine *uc, uint64_t address, uint32_t size, void *
         st->chain_done = done;
         st->chain_slices++;
         st->left = (int64_t)st->budget;
+    }
+    st->left -= icount;
+    st->last = fe;
+}
+
+static void vc_block_hook(uc_engine *uc, uint64_t address, uint32_t size, void *user)
+{
+    vc_state *st = user;
+    uint32_t pc = (uint32_t)address;
+    vc_fastent *fe = &st->fast[(pc >> 1) & (VC_FAST - 1)];
+    uint64_t fkey = st->epochkey | ((uint64_t)size << 24) | pc;
+    int64_t icount = fe->icount;
+
+    if (__builtin_expect(fe->key != fkey || icount > st->left, 0)) {
+        vc_block_rare(st, uc, pc, size, fe, fkey);
+        return;
     }
     st->left -= icount;
     st->last = fe;
