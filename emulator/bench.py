@@ -61,7 +61,8 @@ def builtin_image(rounds: int) -> Image:
 def _guest_run(
     image: Image, argv: list[str], slice_instructions: int
 ) -> tuple[int, float, str, int]:
-    """Run under the MMU, slice by slice, switching context and registers every slice as a kernel would."""
+    """Run under the MMU, slice by slice, switching context and registers every slice (a kernel
+    switching between two processes; one alone runs on without either: vkernel.kernel._chain)."""
     ws = Workstation(slice_instructions=slice_instructions)
     try:
         cpu, mmu = ws.cpu, ws.mmu
