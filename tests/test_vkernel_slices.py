@@ -26,6 +26,7 @@ def _observe(lines: list[str], monkeypatch, *, fast: bool, **changes) -> tuple[s
     with monkeypatch.context() as m:
         if not fast:
             m.setattr(Kernel, "_chain", lambda self, proc: 0)
+            m.setattr(Kernel, "_runs_on", lambda self, proc: False)
             m.setattr(
                 Process, "hold_registers", lambda self, fetch: setattr(self, "registers", fetch())
             )

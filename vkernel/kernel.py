@@ -279,10 +279,30 @@ class Kernel:
             return 1 << 62
         return -(-int(room) // self.ns_per_instruction)  # instructions X with X*ns < room
 
+    def _runs_on(self, proc: Process) -> bool:
+        """Whether the end of proc's slice (by the budget) would start its next slice at this very
+        instant, with no other event due at it: then the next slice runs in this event."""
+        sim = self.sim
+        if proc.state is not State.RUNNING or proc.suspended or proc.lh.frozen or not self.powered:
+            return False
+        if self.loaded_pid != proc.pid or self.kernel_free_at > sim.now or sim.limit <= sim.now:
+            return False  # a context switch first, kernel work queued, or under step()
+        due = sim.peek()
+        if due is not None and due <= sim.now:
+            return False
+        for queue in self.ready[: proc.priority + 1]:  # the dispatch would pick any of these first
+            for other in queue:
+                if self._runnable(other):
+                    return False
+        return True
+
     def _end_slice(self, proc: Process, result) -> None:
         if self.stolen_ns:
             stolen, self.stolen_ns = self.stolen_ns, 0
             self.slice_event = self.sim.at(self.sim.now + stolen, lambda: self._end_slice(proc, result))
+            return
+        if result.stop is Stop.BUDGET and self._runs_on(proc):
+            self._run_slice(proc)  # what the dispatch below would start at once, without its event
             return
         self.slice_event = None
         self.running = None
