@@ -29,7 +29,8 @@ def under_kernel(
     line: str | None = None,
 ) -> dict[str, Any]:
     """Best of `repeats`: instructions per host second of a program (`spin SECONDS` unless `line`)
-    on ws2's kernel, once it is running; slice_instructions: the config's cpu.slice_instructions."""
+    on ws2's kernel, from its first instruction to its exit (the loading over the network before
+    it is not timed); slice_instructions: the config's cpu.slice_instructions."""
     line = line or f"spin {seconds}"
     cfg = load("tiny")
     if slice_instructions is not None:
@@ -40,8 +41,12 @@ def under_kernel(
     for _ in range(repeats):
         session = Session(cfg)
         session.execute(f"{line} @ ws2")
-        session.execute("wait 0.2")  # loaded and running
         kernel = session.kernels["ws2"]
+        name = line.split()[0]
+        while not any(p.name == name and p.team is not None for p in kernel.processes.values()):
+            # event by event (no slice runs ahead) until the program is loaded, before it runs
+            if not session.sim.step():
+                raise RuntimeError(f"bench cpu: {line} never started on ws2")
         before, slices_before = kernel.stats.instructions, kernel.stats.slices
         t0 = clock()
         if not session.run_until_done(seconds * 2 + 60):
