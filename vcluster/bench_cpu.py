@@ -100,10 +100,10 @@ def run_bench() -> dict[str, Any]:
         result["memory_bound"]["kernel"] = _kernel_rows(result["memory_bound"], PRIMES_ARGV, 60)
     result["notes"] = (
         "ratio_wx is guest/raw against the guest's own W^X pages and virtual TLB (raw_mips: one "
-        "read-write-execute mapping, whose every store takes Unicorn's slow path); spin is a "
-        "register-only loop that Unicorn runs at ~2 ns a 10-instruction block, and an exact "
-        "instruction budget needs a per-block hook whose dispatch costs ~25..35% there (unsliced_mips "
-        "is that ceiling); per_slice_us is what a slice adds to it"
+        "read-write-execute mapping, whose every store takes Unicorn's slow path); an exact "
+        "instruction budget needs a C block hook on every translated block, which costs ~25% of "
+        "primes even empty (unsliced_mips is the ceiling of any slicing); per_slice_us is what a "
+        "slice adds to the unsliced run (the kernel's: to the kernel at its longest slice)"
     )
     return result
 
