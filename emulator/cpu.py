@@ -286,6 +286,7 @@ class Cpu:
         st.chain_limit = max(0, int(chain))
         keep = 0
         until = 0  # an instruction to emulate the slice is running up to (see _resolve_suspect)
+        until_block = (0, 0)  # the block it is in
         while True:
             err = lib.vc_run_until(st, until) if until else lib.vc_run(st, budget, keep)
             reason = st.reason
@@ -320,6 +321,18 @@ class Cpu:
                         continue
                     return self._finish(verdict)
                 if reason == native.STOP_SUSPECT:
+                    if until and (st.stop_pc, st.stop_size) == until_block:
+                        # the engine did not split the block where capstone said: never loop
+                        log.warning(
+                            "block %#x+%d: no stop at %#x, run as the engine does",
+                            st.stop_pc,
+                            st.stop_size,
+                            until,
+                        )
+                        lib.vc_clear_suspect(st, st.stop_pc, st.stop_size)
+                        until = 0
+                        keep = 1
+                        continue
                     verdict = self._resolve_suspect()
                     keep = 1
                     if verdict is None:
@@ -333,6 +346,7 @@ class Cpu:
                         # run the block up to it: the engine translates [start, until) afresh
                         lib.vc_remove_tb(st, st.stop_pc, st.stop_pc + st.stop_size)
                         until = verdict
+                        until_block = (st.stop_pc, st.stop_size)
                         self._until_before = self._decoded_before
                         continue
                     return self._finish(verdict)
@@ -517,6 +531,12 @@ class Cpu:
         elif word == exact.RTD:
             disp = self._word(pc + 2)
             verdict = exact.ILLEGAL_VECTOR if disp is None else exact.rtd(disp, regs, mem)
+        elif exact.is_move_from_ccr(word):
+            length = exact.move_from_ccr_length(word) or 2
+            ext = self._code(pc + 2, length - 2) if length > 2 else b""
+            verdict = (
+                exact.ILLEGAL_VECTOR if ext is None else exact.move_from_ccr(word, ext, regs, mem)
+            )
         elif exact.is_move_from_sr(word):
             verdict = exact.PRIVILEGE_VECTOR
         elif exact.is_68020_only(word):
