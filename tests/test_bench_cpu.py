@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 
-from helpers import vcluster
+from helpers import ROOT, vcluster
 
 SIZES = ("20000", "200000", "2000000")
 
 
-def test_bench_cpu_prints_guest_raw_and_kernel_mips_with_their_ratios():
+def test_bench_cpu_prints_guest_raw_and_kernel_mips_with_their_ratios(tmp_path):
     proc = vcluster("bench", "cpu", "--json", timeout=300)
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
@@ -41,6 +43,18 @@ def test_bench_cpu_prints_guest_raw_and_kernel_mips_with_their_ratios():
             assert k["output"] == output
         assert row["by_slice"]["20000"]["slices"] == row["slices"]
         assert row["kernel"]["by_slice"]["20000"]["slices"] == row["kernel"]["slices"]
+    # the floating-point row: soft-float nbody on the kernel, its steps against its simulated time
+    fl = result["float"]
+    assert fl["program"] == f"nbody {fl['steps']}"
+    assert abs(fl["steps_per_sim_second"] - fl["steps"] / fl["sim_seconds"]) < 0.01
+    # the same final energy as the same source built by the host's gcc on the host's FPU
+    if shutil.which("gcc"):
+        src = ROOT / "guest" / "src" / "hosted-programs" / "nbody" / "nbody.c"
+        exe = tmp_path / "nbody-native"
+        subprocess.run(["gcc", "-O2", "-o", str(exe), str(src), "-lm"], check=True)
+        native = subprocess.run([str(exe), str(fl["steps"])], capture_output=True, text=True, check=True)
+        assert fl["final_energy"] == native.stdout.splitlines()[-2]
+    assert fl["instructions_per_step"] > 10_000 and fl["guest_mips"] > 0
     # the human table names the same figures, and guest/raw by slice size for both programs
     table = vcluster("bench", "cpu", timeout=300)
     assert table.returncode == 0 and "guest_mips" in table.stdout and "raw_mips" in table.stdout
@@ -48,6 +62,7 @@ def test_bench_cpu_prints_guest_raw_and_kernel_mips_with_their_ratios():
         assert f"{label} raw MIPS" in table.stdout
         for size in SIZES:
             assert f"{label} slice {size} " in table.stdout
+    assert "float (soft-float nbody)" in table.stdout
     assert (
         "raw_wx_mips" in table.stdout
         and "ratio_wx" in table.stdout
