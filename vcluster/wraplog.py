@@ -45,7 +45,7 @@ class WrapLog(ScrollView, can_focus=True):
     """
 
     DEFAULT_CSS = """
-    WrapLog { overflow-x: hidden; overflow-y: auto; background: $surface; }
+    WrapLog { overflow-x: hidden; overflow-y: auto; scrollbar-gutter: stable; background: $surface; }
     """
 
     def __init__(self, *, max_lines: int = 5000, **kwargs: Any) -> None:
@@ -101,8 +101,8 @@ class WrapLog(ScrollView, can_focus=True):
 
     def _resized(self, *, follow: bool) -> None:
         self.virtual_size = Size(self._wrap_width(), self._row_count())
-        if follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        if follow:  # once the new size is laid out
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True, x_axis=False)
         self.refresh()
 
     def on_resize(self) -> None:
