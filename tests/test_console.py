@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from helpers import ROOT, config
 from textual.pilot import Pilot
-from textual.widgets import DataTable, ProgressBar, Static
+from textual.widgets import DataTable, ProgressBar, Static, Tab
 
 from vcluster.cli import main
 from vcluster.console import CommandLine, LocalBackend, VConsole, local_opener, socket_opener
@@ -362,8 +362,11 @@ def test_a_migrations_log_line_is_wrapped_not_cut(size: tuple[int, int]) -> None
         )
         line = next(x for x in log_panel.lines if "migrated dirtier from ws2" in x)
         if app.compact:
+            await until(
+                pilot, lambda: "new)" in str(app.query_one("#tab-log", Tab).label), "the tab's mark"
+            )
             await pilot.press("f8")  # output -> log
-            assert app.panel == "log"
+            assert app.panel == "log" and str(app.query_one("#tab-log", Tab).label) == "log"
         await pilot.pause(0.2)
         width = log_panel.scrollable_content_region.width
         assert len(line) > width  # the line is longer than the panel: it must wrap to be read

@@ -223,11 +223,11 @@ class VConsole(App[int]):
     Screen.-compact #cmd { border: none; height: 1; padding: 0 1; background: $boost; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f2", "toggle_pause", "Pause/resume"),
+        Binding("f2", "toggle_pause", "Pause"),
         Binding("f3", "slower", "Slower"),
         Binding("f4", "faster", "Faster"),
-        Binding("f5", "next_host", "Next host"),
-        Binding("f6", "next_screen_mode", "Screen mode"),
+        Binding("f5", "next_host", "Host"),
+        Binding("f6", "next_screen_mode", "Screen"),
         Binding("f7", "step", "Step"),
         Binding("f8", "next_panel", "Panel"),
         Binding("pageup", "scroll_output(-1)", "Scroll up", show=False),
@@ -255,6 +255,7 @@ class VConsole(App[int]):
         self._events_next = 0
         self._polling = False
         self._summary: dict[str, str] = {}
+        self._unseen_events = 0
         self._poll_timer: Timer | None = None
         self._commands = 0  # console lines in flight
         self._opening_since = time.monotonic()
@@ -319,6 +320,9 @@ class VConsole(App[int]):
             raise ValueError(f"unknown panel {name!r}")
         self.panel = name
         self._lay_out(self.size.width, self.size.height)
+        if name == "log" and self._unseen_events:
+            self._unseen_events = 0
+            self.query_one("#tab-log", Tab).label = "log"
         tabs = self.query_one("#tabs", Tabs)
         if tabs.active != f"tab-{name}":
             tabs.active = f"tab-{name}"
@@ -456,8 +460,8 @@ class VConsole(App[int]):
         st = self.status
         clock = "paused" if st.get("paused") else f"x{st.get('speed', 1):g}"
         achieved = st.get("achieved_speed")
-        if not st.get("paused") and achieved:
-            clock += f" (achieved x{achieved:.3g})"
+        if not st.get("paused") and achieved and abs(achieved / st.get("speed", 1) - 1) > 0.05:
+            clock += f" (achieved x{achieved:.3g})"  # only when the machine cannot keep up
         text = (
             f"{st.get('config')}  sim {st.get('sim_seconds', 0):.3f} s  {clock}  "
             f"programs {st.get('jobs_running', 0)} running / {st.get('jobs_total', 0)} started  "
@@ -613,9 +617,13 @@ class VConsole(App[int]):
 
     def _show_events(self, reply: dict[str, Any]) -> None:
         panel = self.query_one("#log", WrapLog)
-        for event in reply.get("events", []):
+        events_ = reply.get("events", [])
+        for event in events_:
             panel.write_line(f"[{float(event.get('time', 0)):10.3f}] {event.get('text', '')}")
         self._events_next = int(reply.get("next", self._events_next))
+        if events_ and self.compact and self.panel != "log":  # say so on the log's tab
+            self._unseen_events += len(events_)
+            self.query_one("#tab-log", Tab).label = f"log ({self._unseen_events} new)"
 
     def _show_console(self, reply: dict[str, Any]) -> None:
         out = self.query_one("#output", WrapLog)
