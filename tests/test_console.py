@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from helpers import ROOT, config
+from textual import events
 from textual.pilot import Pilot
 from textual.widgets import DataTable, ProgressBar, Static, Tab
 
@@ -421,6 +422,11 @@ def test_page_up_and_down_scroll_the_output(size: tuple[int, int]) -> None:
         await pilot.pause(0.1)
         assert output.scroll_offset.y == output.max_scroll_y
         assert "a line while scrolled back" in screen_text(app)
+        bottom = output.scroll_offset.y
+        await pilot._post_mouse_events([events.MouseScrollUp] * 2, "#output", offset=(5, 5))
+        await pilot.pause(0.1)
+        assert 0 <= output.scroll_offset.y < bottom  # the mouse wheel scrolls it too
+        assert app.focused is app.query_one("#cmd", CommandLine)
 
     run_app(body, size=size)
 
