@@ -204,8 +204,8 @@ class VConsole(App[int]):
     #tabs { display: none; }
     #left { width: 3fr; }
     #right { width: 2fr; }
-    #hosts { height: auto; max-height: 17; border: round $primary; }
-    #programs { height: auto; min-height: 5; max-height: 14; border: round $primary; }
+    #hosts { height: auto; max-height: 40%; border: round $primary; }
+    #programs { height: auto; min-height: 5; max-height: 25%; border: round $primary; }
     #output { height: 1fr; min-height: 6; border: round $primary; }
     #fb { height: 2fr; border: round $primary; overflow: hidden; }
     #net { height: 5; border: round $primary; padding: 0 1; }
