@@ -308,6 +308,11 @@ def test_frame_buffer_pixels_pan_by_text_cells() -> None:
             assert new[: len(new) - 12] == old[12 : len(new)]
         await pilot.press("home")
         assert fb.col == 0 and str(fb.render()).splitlines() == before
+        page_rows = fb._page()[1]
+        await pilot.press("shift+down")  # a page down, less a row kept in view
+        assert fb.row == max(1, page_rows - 1) and not fb.follow
+        await pilot.press("shift+up")
+        assert fb.row == 0
 
     run_app(body)
 
