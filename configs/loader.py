@@ -524,7 +524,10 @@ class _Reader:
             if not image:
                 self.fail(node, f"{path}.image", "must be a file name or null, got ''")
             kwargs["image"] = str(self.base / image) if not Path(image).is_absolute() else image
-        return DiskConfig(**kwargs)
+        try:
+            return DiskConfig(**kwargs)
+        except ValueError as exc:  # a combination of figures no disk has
+            self.fail(node, path, str(exc))
 
     def owner(self, node: Node, path: str) -> OwnerConfig:
         if isinstance(node, ScalarNode) and self.scalar_value(node, path) is None:

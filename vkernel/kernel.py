@@ -62,6 +62,7 @@ class KernelStats:
     bad_calls: int = 0
     instructions: int = 0
     idle_ns: int = 0
+    device_wait_ns: int = 0  # time servers spent blocked on a device (ops.DeviceWait), CPU free
     by_call: dict[str, int] = field(default_factory=dict)
 
 
@@ -377,6 +378,9 @@ class Kernel:
         elif isinstance(op, ops.MoveFrom):
             self.move_from(proc, op.pid, op.src, op.count)
         elif isinstance(op, ops.Delay):
+            self.delay(proc, op.ns)
+        elif isinstance(op, ops.DeviceWait):  # like a Delay: blocked, charging no CPU
+            self.stats.device_wait_ns += max(0, op.ns)
             self.delay(proc, op.ns)
         elif isinstance(op, ops.Compute):
             self.block(proc, State.DELAYED)
