@@ -132,3 +132,26 @@ def test_block_cache_lru_and_write_through():
     assert (none.hits, none.misses, none.held) == (0, 2, 0)
     with pytest.raises(ValueError):
         cache.read_blocks(63, 2)
+
+
+def test_file_server_counters_are_in_the_run_summary():
+    session = _session()
+    try:
+        fs = session.summary()["file_servers"]
+        (report,) = fs.values()
+        for key in (
+            "cache_hit_rate",
+            "cache_hits",
+            "cache_misses",
+            "disk_reads",
+            "disk_writes",
+            "disk_seeks",
+            "disk_busy_ns",
+            "disk_queue_ns",
+            "opens",
+            "bytes_read",
+        ):
+            assert key in report
+        assert report["cache_blocks"] == 512  # cache_kb 512 of 1 KB blocks
+    finally:
+        session.close()
