@@ -82,6 +82,7 @@ class Kernel:
         self.slice_instructions: int = config.cpu.slice_instructions
         self.index = index
         self.stats = KernelStats()
+        self._fault_retried: dict[int, int] = {}  # pid -> address of a fault retried (see _fault)
         self.memory = TeamMemory(self)
         self.syscalls = SyscallTable(self)
         self.lhs: dict[int, LogicalHost] = {}
@@ -287,6 +288,11 @@ class Kernel:
         if self.pager is not None and result.fault_kind == "unmapped" and self.pager.missing(team, addr, 1):
             self.page_in(proc, self.pager.missing(team, addr, 1), lambda: self.make_ready(proc))
             return
+        if result.fault_kind == "unmapped" and team is not None \
+                and self.mmu.entry(team.ctx, addr // abi.PAGE_SIZE) is not None \
+                and self._fault_retried.get(proc.pid) != addr:
+            self._fault_retried[proc.pid] = addr  # once: the same fault again is a real one
+            return  # mapped while the slice ran (the pager's background read): run it again
         if result.fault_kind == "unmapped" and result.fault_access in ("read", "write"):
             try:
                 if team is not None and self.memory.grow_stack(team, addr):
