@@ -22,6 +22,11 @@ steps of one remote execution:
 - `load` is the image fetch, measured on synthetic images of exactly 100 KB and
   200 KB (`hello` followed by a zero tail: the loader reads the ELF's segments
   only, so the tail travels from the disk over the wire and is then ignored).
+- `load_cold` and `load_warm`: the 100 KB image loaded twice in one session, first
+  with the file server's block cache empty (every block from the disk: seek,
+  rotation and transfer from the disk section's geometry) and then warm (all from
+  the cache), each split into the disk's time (emergent), file_server_op_us per
+  request (calibrated) and the protocol, with the cache hit rate.
 
 Each measurement boots a fresh cluster, so every run starts from the same state.
 """
