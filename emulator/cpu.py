@@ -113,6 +113,9 @@ class SliceResult(NamedTuple):
     fault_kind: str | None = None  # 'unmapped' | 'protection'
     bkpt: int | None = None  # n of `bkpt #n` when exception == 'bkpt'
     vector: int | None = None  # the 68k exception vector for EXCEPTION
+    # Cpu.run with chain: whole slices that ran before this one in the same engine run
+    chained: int = 0  # how many (each ended by the budget)
+    chained_executed: int = 0  # their instructions, all told
 
     def describe(self) -> str:
         """One line for a fault report: 'fault: write to unmapped page at 0x00F00000 (pc 0x00001234)'."""
@@ -264,15 +267,23 @@ class Cpu:
         return memoryview(self._ffi.buffer(self._st.ram + addr, n)).toreadonly()
 
     # --- running --------------------------------------------------------------------------
-    def run(self, budget: int) -> SliceResult:
+    def run(self, budget: int, chain: int = 0) -> SliceResult:
         """Run the current MMU context in user mode until the budget, a trap, an exception or a fault.
 
         The slice executes whole translation blocks while they fit in the
         budget; the first block always runs, so a slice makes progress even
         with a budget smaller than its first block. `executed` is exact.
+
+        chain: a new slice of `budget` begins where the last one ended by
+        the budget, in the same engine run, while the instructions of the
+        slices before it are fewer than `chain` (0: one slice). Each slice
+        of a chain ends and begins exactly where separate runs would; the
+        result is the last one's, with the others in `chained` and
+        `chained_executed`.
         """
         lib, st = self._lib, self._st
         budget = max(1, int(budget))
+        st.chain_limit = max(0, int(chain))
         keep = 0
         until = 0  # an instruction to emulate the slice is running up to (see _resolve_suspect)
         until_block = (0, 0)  # the block it is in
@@ -292,6 +303,14 @@ class Cpu:
                     return self._finish(verdict)
                 if reason == native.STOP_BUDGET:
                     executed = st.executed
+                    chained = st.chain_slices
+                    if chained:
+                        before = st.chain_done
+                        self.instructions += executed + before
+                        self.slices += 1 + chained
+                        return SliceResult(
+                            Stop.BUDGET, executed, st.pc, chained=chained, chained_executed=before
+                        )
                     self.instructions += executed
                     self.slices += 1
                     return SliceResult(Stop.BUDGET, executed, st.pc)
@@ -341,6 +360,12 @@ class Cpu:
             )
 
     def _finish(self, result: SliceResult) -> SliceResult:
+        chained = self._st.chain_slices
+        if chained:
+            before = self._st.chain_done
+            result = result._replace(chained=chained, chained_executed=before)
+            self.instructions += before
+            self.slices += chained
         self.instructions += result.executed
         self.slices += 1
         return result
@@ -662,7 +687,14 @@ class WriteTrace:
 
 
 class RawEngine:
-    """A bare engine for comparison (emulator.bench): 16 MB flat, no MMU, no hooks at all.
+    """A bare engine for comparison (emulator.bench): 16 MB flat, no MMU, no budget.
+
+    With `text` (byte ranges [start, end)) its pages get the guest's W^X
+    permissions: text read-execute, everything else read-write, through the
+    same virtual TLB the guest uses (an identity fill in C: native.py's
+    vc_raw_fill). Without it, the whole 16 MB is one read-write-execute
+    mapping in Unicorn's default TLB mode, where every store takes the slow
+    path of a writable-and-executable page.
 
     An exception (a trap included) ends emu_start as an unhandled interrupt
     with the PC still at the instruction; run() returns 32 + n for `trap #n`
@@ -671,13 +703,38 @@ class RawEngine:
 
     SIZE = 16 * 1024 * 1024
 
-    def __init__(self, *, tcg_buffer_bytes: int = TCG_BUFFER_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        tcg_buffer_bytes: int = TCG_BUFFER_BYTES,
+        text: list[tuple[int, int]] | None = None,
+    ) -> None:
         uc = Uc(UC_ARCH_M68K, UC_MODE_BIG_ENDIAN)
         uc.ctl_set_tcg_buffer_size(tcg_buffer_bytes)
         uc.ctl_set_cpu_model(CPU_MODEL_68000)  # the same model as Cpu: see CPU_MODEL_68000
         uc.mem_map(0, self.SIZE, UC_PROT_ALL)
         uc.reg_write(UC_M68K_REG_SR, 0)  # user mode before the stack pointer
         self._uc: Uc | None = uc
+        self._perms: Any = None
+        if text is not None:
+            self._wx(uc, text)
+
+    def _wx(self, uc: Uc, text: list[tuple[int, int]]) -> None:
+        ffi, lib = native.load()
+        page = Mmu.PAGE_SIZE
+        perms = ffi.new("uint8_t[]", self.SIZE // page)
+        ffi.memmove(
+            perms, bytes([ucc.UC_PROT_READ | ucc.UC_PROT_WRITE]) * (self.SIZE // page), len(perms)
+        )
+        for start, end in text:
+            for vpage in range(start // page, -(-end // page)):
+                perms[vpage] = ucc.UC_PROT_READ | ucc.UC_PROT_EXEC
+        uc.ctl_set_tlb_mode(ucc.UC_TLB_VIRTUAL)
+        handle = ffi.new("size_t *")
+        hook_add = ffi.cast("void *", _fn_address("uc_hook_add"))
+        if lib.vc_raw_install(ffi.cast("void *", uc._uch.value), hook_add, perms, handle):
+            raise CpuError("uc_hook_add of the raw TLB fill failed")
+        self._perms = perms  # the hook reads it: it lives as long as the engine
 
     @property
     def uc(self) -> Uc:

@@ -48,7 +48,8 @@ class Disk:
 
     With `path` the blocks live in an image file (read and written through, no
     cache); the file is created with `size_bytes` (sparse, reads as zeros) if it
-    does not exist. Without `path` they live in a bytearray.
+    does not exist (`created` is then true, as for a disk in memory: a blank disk,
+    nothing on it to lose). Without `path` they live in a bytearray.
 
     Timing: the disk has a geometry (sectors of `sector_bytes`, `sectors_per_track`
     from the media rate and the rpm, `heads` tracks a cylinder, `cylinders` from the
@@ -61,7 +62,7 @@ class Disk:
     bracket (formatting, installing images at boot, `vcluster files`) are timed on a
     private clock that never delays a request. Counters: `reads`, `writes` (blocks),
     `bytes_read`, `bytes_written`, `accesses`, `seeks` (accesses that moved the arm),
-    `seek_ns`, `rotation_ns`, `transfer_ns`, `busy_ns` (their sum) and `queue_ns`
+    `seek_time_ns`, `rotation_time_ns`, `transfer_time_ns`, `busy_ns` (their sum) and `queue_ns`
     (time requests waited for the arm).
     """
 
@@ -112,6 +113,7 @@ class Disk:
         self._fio: io.FileIO | None = None  # the open image, unbuffered, when path is given
         self._mem: bytearray | None = None
         self._closed = False
+        self.created = self.path is None or not self.path.exists()  # blank: nothing on it to lose
 
         if self.path is not None and self.path.exists():
             actual = self.path.stat().st_size

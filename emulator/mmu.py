@@ -139,6 +139,17 @@ class Mmu:
             self._cpu.flush_tlb()
         return old & native.PTE_FRAME
 
+    def unmap_all(self, ctx: int) -> list[int]:
+        """Remove every mapping of ctx with one TLB flush; returns their frames (the caller frees them)."""
+        table = self._table(ctx)
+        frames = []
+        for vpage in self.mapped_pages(ctx):
+            frames.append(table[vpage] & native.PTE_FRAME)
+            table[vpage] = 0
+        if frames and ctx == self.current:
+            self._cpu.flush_tlb()
+        return frames
+
     def protect(self, ctx: int, vpage: int, prot: Prot) -> None:
         """Change the protection of a mapped page, keeping its frame and bits."""
         entry = self.entry(ctx, vpage)

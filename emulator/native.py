@@ -170,6 +170,10 @@ typedef struct vc_state {
     uint32_t stop_size;
     uint32_t stop_icount;
     vc_fastent *last;           /* the last block let run in this slice (NULL: none) */
+    /* a chain: slices that follow one another in one uc_emu_start (see vc_block_hook) */
+    uint64_t chain_limit;       /* a new slice may begin while the chain's count is below this */
+    uint64_t chain_done;        /* instructions of the chain's slices before the current one */
+    uint64_t chain_slices;      /* how many slices of the chain ended before the current one */
 
     /* the block cache */
     vc_tbent *cache;
@@ -388,19 +392,42 @@ static __attribute__((noinline)) int vc_block_slow(vc_state *st, uc_engine *uc, 
     return 1;
 }
 
+/* Everything but a known block that fits: kept out of vc_block_hook so that
+ * the hook stays a leaf (no frame, no saved registers: it runs per block). */
+static __attribute__((noinline)) void vc_block_rare(vc_state *st, uc_engine *uc, uint32_t pc, uint32_t size,
+                                                    vc_fastent *fe, uint64_t fkey)
+{
+    int64_t icount;
+
+    if (fe->key != fkey && !vc_block_slow(st, uc, pc, size, fe, fkey))
+        return;
+    icount = fe->icount;
+    if (icount > st->left && st->left != (int64_t)st->budget) {
+        /* the slice ends before this block; within a chain the next slice begins with it,
+         * exactly where a new uc_emu_start would (its first block always runs) */
+        uint64_t done = st->chain_done + (uint64_t)((int64_t)st->budget - st->left);
+        if (done >= st->chain_limit) {
+            vc_stop_before(st, uc, VC_STOP_BUDGET, pc, size, (uint32_t)icount);
+            return;
+        }
+        st->chain_done = done;
+        st->chain_slices++;
+        st->left = (int64_t)st->budget;
+    }
+    st->left -= icount;
+    st->last = fe;
+}
+
 static void vc_block_hook(uc_engine *uc, uint64_t address, uint32_t size, void *user)
 {
     vc_state *st = user;
     uint32_t pc = (uint32_t)address;
     vc_fastent *fe = &st->fast[(pc >> 1) & (VC_FAST - 1)];
     uint64_t fkey = st->epochkey | ((uint64_t)size << 24) | pc;
-    int64_t icount;
+    int64_t icount = fe->icount;
 
-    if (__builtin_expect(fe->key != fkey, 0) && !vc_block_slow(st, uc, pc, size, fe, fkey))
-        return;
-    icount = fe->icount;
-    if (__builtin_expect(icount > st->left, 0) && st->left != (int64_t)st->budget) {
-        vc_stop_before(st, uc, VC_STOP_BUDGET, pc, size, (uint32_t)icount);
+    if (__builtin_expect(fe->key != fkey || icount > st->left, 0)) {
+        vc_block_rare(st, uc, pc, size, fe, fkey);
         return;
     }
     st->left -= icount;
@@ -484,7 +511,10 @@ int vc_install_hooks(vc_state *st)
     return (int)err;
 }
 
-/* Run the current context from its PC. keep != 0 continues a slice. */
+/* Run the current context from its PC. keep != 0 continues a slice. A new
+ * slice starts a chain: further slices of `budget` follow it in the same run
+ * while the chain's instructions before them are below st->chain_limit (set
+ * by the caller; 0: one slice). */
 int vc_run(vc_state *st, uint64_t budget, int keep)
 {
     uint32_t pc = 0;
@@ -494,6 +524,8 @@ int vc_run(vc_state *st, uint64_t budget, int keep)
         st->budget = budget;
         st->left = (int64_t)budget;
         st->last = NULL;
+        st->chain_done = 0;
+        st->chain_slices = 0;
     }
     st->reason = VC_STOP_NONE;
     err = (int)st->emu_start(st->uc, pc, 0, 0, 0);
@@ -703,6 +735,27 @@ int vc_check(const uint32_t *table, uint32_t vaddr, uint32_t n, uint32_t need)
     }
     return 1;
 }
+
+/* The bench's raw engine (cpu.RawEngine): an identity virtual TLB whose pages
+ * carry the UC_PROT bits of perms[vpage], so that its text is read-execute and
+ * its data read-write as in a guest (a page both writable and executable puts
+ * every store on Unicorn's slow path). No MMU, no budget, no other hook. */
+static bool vc_raw_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb_entry *result, void *user)
+{
+    const uint8_t *perms = user;
+    uint32_t need = type == UC_MEM_WRITE ? UC_PROT_WRITE : type == UC_MEM_FETCH ? UC_PROT_EXEC : UC_PROT_READ;
+    if (vaddr >= ((uint64_t)VC_NPAGES << VC_PAGE_SHIFT) || !(perms[vaddr >> VC_PAGE_SHIFT] & need))
+        return false;  /* a fault, as the guest's MMU gives (vc_tlb_fill) */
+    result->paddr = vaddr & ~(uint64_t)(VC_PAGE_SIZE - 1);
+    result->perms = (uc_prot)perms[vaddr >> VC_PAGE_SHIFT];
+    return true;
+}
+
+int vc_raw_install(void *uc, void *hook_add, const uint8_t *perms, size_t *handle)
+{
+    return (int)((fn_hook_add)hook_add)((uc_engine *)uc, (uc_hook *)handle, UC_HOOK_TLB_FILL,
+                                        (void *)vc_raw_fill, (void *)perms, 1, 0);
+}
 """
 
 CDEF = r"""
@@ -737,6 +790,9 @@ typedef struct vc_state {
     uint32_t stop_size;
     uint32_t stop_icount;
     void *last;
+    uint64_t chain_limit;
+    uint64_t chain_done;
+    uint64_t chain_slices;
 
     void *cache;
     uint32_t cache_mask;
@@ -780,6 +836,7 @@ uint32_t vc_collect(const uint32_t *table, uint32_t mask, uint32_t want, uint32_
 uint32_t vc_clear_bits(uint32_t *table, uint32_t bits);
 int vc_check(const uint32_t *table, uint32_t vaddr, uint32_t n, uint32_t need);
 uint32_t vc_layout(int which);
+int vc_raw_install(void *uc, void *hook_add, const uint8_t *perms, size_t *handle);
 """
 
 # stop reasons and fault kinds (the C enums)

@@ -52,7 +52,7 @@ def test_a_file_that_is_not_a_disk_is_never_formatted(tmp_path):
     host = tmp_path / "x.txt"
     host.write_text("x")
     proc = vcluster("files", "put", str(host), "--config", str(cfg))
-    assert proc.returncode == 1 and "not a file-server disk" in proc.stderr
+    assert proc.returncode == 1 and "disk.img" in proc.stderr  # refused, at load or at mount
     assert precious.read_bytes() == b"my thesis, not a disk\n" * 100
 
 

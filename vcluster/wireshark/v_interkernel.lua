@@ -57,11 +57,13 @@ local ERRORS = {
   [0x08] = "ENOENT",
   [0x09] = "EIO",
   [0x0a] = "EKILLED",
+  [0x0b] = "EPERM",
 }
 local CODES = {
   [0x100] = "IO_WRITE",
   [0x101] = "IO_READ",
   [0x102] = "IO_CLOSE",
+  [0x103] = "IO_INPUT",
   [0x110] = "FS_OPEN",
   [0x111] = "FS_REMOVE",
   [0x112] = "FS_LIST",
