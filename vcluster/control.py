@@ -318,6 +318,8 @@ class Controller:
                 "logical_hosts": lhs,
                 "programs": sum(1 for p in k.processes.values() if p.team is not None),
             })
+            if "file" in k.servers:  # requests, block cache and disk counters
+                rows[-1]["file_server"] = k.servers["file"].report()
         return rows
 
     def _cmd_programs(self, req: dict[str, Any]) -> dict[str, Any]:

@@ -496,7 +496,12 @@ class Session:
             "migrations": [self._migration_summary(r) for r in self.migrations],
             "events": self.events,
             "net": self.net_summary(),
+            "file_servers": self.file_server_summary(),
         }
+
+    def file_server_summary(self) -> dict[str, Any]:
+        """Each file server's requests, block cache (hit rate) and disk (seeks, busy time)."""
+        return {k.name: k.servers["file"].report() for k in self.kernels.values() if "file" in k.servers}
 
     @staticmethod
     def _migration_summary(r: dict[str, Any]) -> dict[str, Any]:

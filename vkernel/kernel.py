@@ -69,6 +69,7 @@ class KernelStats:
     bad_calls: int = 0
     instructions: int = 0
     idle_ns: int = 0
+    device_wait_ns: int = 0  # time servers spent blocked on a device (ops.DeviceWait), CPU free
     by_call: dict[str, int] = field(default_factory=dict)
 
 
@@ -88,6 +89,7 @@ class Kernel:
         self.slice_instructions: int = config.cpu.slice_instructions
         self.index = index
         self.stats = KernelStats()
+        self._fault_retried: dict[int, int] = {}  # pid -> address of a fault retried (see _fault)
         self.memory = TeamMemory(self)
         self.syscalls = SyscallTable(self)
         self.lhs: dict[int, LogicalHost] = {}
@@ -354,6 +356,11 @@ class Kernel:
         if self.pager is not None and result.fault_kind == "unmapped" and self.pager.missing(team, addr, 1):
             self.page_in(proc, self.pager.missing(team, addr, 1), lambda: self.make_ready(proc))
             return
+        if result.fault_kind == "unmapped" and team is not None \
+                and self.mmu.entry(team.ctx, addr // abi.PAGE_SIZE) is not None \
+                and self._fault_retried.get(proc.pid) != addr:
+            self._fault_retried[proc.pid] = addr  # once: the same fault again is a real one
+            return  # mapped while the slice ran (the pager's background read): run it again
         if result.fault_kind == "unmapped" and result.fault_access in ("read", "write"):
             try:
                 if team is not None and self.memory.grow_stack(team, addr):
@@ -493,6 +500,9 @@ class Kernel:
         elif isinstance(op, ops.MoveFrom):
             self.move_from(proc, op.pid, op.src, op.count)
         elif isinstance(op, ops.Delay):
+            self.delay(proc, op.ns)
+        elif isinstance(op, ops.DeviceWait):  # like a Delay: blocked, charging no CPU
+            self.stats.device_wait_ns += max(0, op.ns)
             self.delay(proc, op.ns)
         elif isinstance(op, ops.Compute):
             self.block(proc, State.DELAYED)

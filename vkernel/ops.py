@@ -57,6 +57,11 @@ class Delay:
 
 
 @dataclass(frozen=True)
+class DeviceWait:
+    ns: int  # blocks on a device (the disk) this long; the CPU is free for other processes
+
+
+@dataclass(frozen=True)
 class Compute:
     us: float  # the server uses the CPU this long (the cost model)
 
