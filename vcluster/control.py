@@ -204,13 +204,7 @@ class Controller:
                 job.on_done.append(self._job_done)
 
     def _job_done(self, job: Job) -> None:
-        where = job.host_started or job.host or self.session.config.console_host
-        if job.error:
-            what = job.error
-        else:
-            what = f"exited {job.exit_status}"
-        self.console.append({"serial": job.serial, "note": True,
-                             "text": f"[{job.serial}] {' '.join(job.argv)} on {where}: {what}\n"})
+        self.console.append({"serial": job.serial, "note": True, "text": self.session.job_line(job) + "\n"})
 
     # --- requests ------------------------------------------------------------------------
     async def handle_line(self, line: bytes | str) -> dict[str, Any]:
@@ -295,17 +289,9 @@ class Controller:
 
     def hosts(self) -> list[dict[str, Any]]:
         rows = []
-        idle = self.session.config.idle
         for k in self.session.kernels.values():
             free_kb = k.frames.free_count * 4
-            if not k.powered:
-                state = "down"
-            elif k.owner_present:
-                state = "owner"
-            elif k.load() > idle.load_threshold or free_kb < idle.min_free_memory_kb:
-                state = "busy"
-            else:
-                state = "idle"
+            state = self.session.host_state(k)
             lhs = sorted(lh.lhid for lh in k.lhs.values() if not lh.system)
             rows.append({
                 "name": k.name,
@@ -345,6 +331,8 @@ class Controller:
             "done": job.done,
             "exit_status": job.exit_status,
             "error": job.error,
+            "end": self.session.end_text(job) if job.done else None,  # `exited 0`, `killed`, ...
+            "hosts": self.session.hosts_of(job),  # where it started, then where each migration took it
         }
         if output:
             d["output"] = self.session.output_of(job)
