@@ -435,6 +435,7 @@ class Session:
         if len(argv) != 2:
             raise LineError(f"usage: {cmd} PID|#|NAME   (a pid, the programs table's #, or a program's name)")
         pid, name = self._program_of(cmd, argv[1])
+        host = self._host_of_pid(pid)
         code = {"kill": abi.PM_KILL, "suspend": abi.PM_SUSPEND, "resume": abi.PM_RESUME}[cmd]
         result: list[int] = []
         self.shell.control(code, pid, result.append)
@@ -446,7 +447,7 @@ class Session:
         if result[0] < 0:
             raise LineError(f"{cmd} {name} ({pid:#010x}): {abi.ERROR_NAMES.get(-result[0], result[0])}")
         done = {"kill": "killed", "suspend": "suspended", "resume": "resumed"}[cmd]
-        return f"{done} {name} ({pid:#010x}) on {self._host_of_pid(pid) or '?'}"
+        return f"{done} {name} ({pid:#010x}) on {host}"
 
     def _running(self) -> dict[int, tuple[str, str]]:
         """Every program running on a powered host: pid -> (name, host)."""
