@@ -42,6 +42,35 @@ COMMANDS = (
     "status", "hosts", "programs", "output", "console", "framebuffer", "net", "events",
     "speed", "pause", "resume", "wait", "shutdown",
 )
+# the keys each request may have besides `cmd` and `id` (docs/CONTROL.md); any other is refused
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "execute": (),
+    "status": (),
+    "hosts": (),
+    "programs": (),
+    "output": ("pid", "serial"),
+    "console": ("since",),
+    "framebuffer": ("host", "format", "cols", "rows", "style", "zoom", "since_version", "path"),
+    "net": (),
+    "events": ("since",),
+    "speed": ("factor",),
+    "pause": (),
+    "resume": (),
+    "wait": ("seconds",),
+    "shutdown": (),
+}
+TEXT_ONLY = ("cols", "rows", "style", "zoom", "since_version")  # framebuffer keys of format "text"
+
+
+def _check_keys(req: dict[str, Any], what: str) -> None:
+    """Refuse a request with a key its kind does not take, naming the key and the ones it takes."""
+    allowed = {"cmd", "execute", "id", *PARAMETERS[what]}
+    unknown = sorted(k for k in req if k not in allowed)
+    if unknown:
+        takes = ", ".join(repr(k) for k in PARAMETERS[what]) or "no parameters"
+        keys = ", ".join(repr(k) for k in unknown)
+        noun = "key" if len(unknown) == 1 else "keys"
+        raise Malformed(f"unknown {noun} {keys} for {what!r} (it takes {takes}, and 'id')")
 
 
 class ControlError(Exception):
@@ -251,6 +280,7 @@ class Controller:
         if "execute" in req:
             if "cmd" in req:
                 raise Malformed("say either 'execute' or 'cmd', not both")
+            _check_keys(req, "execute")
             line = _str(req, "execute")
             message = await self.runner.execute(line)
             self._watch_jobs()
@@ -261,6 +291,7 @@ class Controller:
         handler = getattr(self, f"_cmd_{cmd}", None) if cmd in COMMANDS else None
         if handler is None:
             raise Malformed(f"unknown cmd {cmd!r}; cmds: {', '.join(COMMANDS)}")
+        _check_keys(req, cmd)
         result = handler(req)
         if inspect.isawaitable(result):
             result = await result
@@ -326,7 +357,7 @@ class Controller:
             "argv": list(job.argv),
             "host_requested": job.host,
             "host_started": job.host_started or None,
-            "host_final": self.session.host_final.get(job.pid, job.host_started or None),
+            "host_final": self.session.final_host(job),
             "state": state,
             "done": job.done,
             "exit_status": job.exit_status,
@@ -379,6 +410,9 @@ class Controller:
         fmt = _str(req, "format", "png")
         if fmt not in ("png", "text"):
             raise Malformed("'format' is 'png' or 'text'")
+        misplaced = [k for k in (TEXT_ONLY if fmt == "png" else ("path",)) if k in req]
+        if misplaced:
+            raise Malformed(f"{', '.join(repr(k) for k in misplaced)} not for format {fmt!r}")
         kernel = self._kernel(host)
         fb = kernel.machine.frame_buffer
         reply: dict[str, Any] = {"host": host, "width": fb.width, "height": fb.height, "version": fb.version}

@@ -380,8 +380,6 @@ class Session:
                 workstations = [k.name for k in self.kernels.values() if k.machine.role != "fileserver"]
                 raise LineError(f"{host} is the file server, not a workstation; workstations: "
                                 f"{', '.join(workstations)}")
-            if host != "*" and not self.kernels[host].powered:
-                raise LineError(f"{host} is down (crashed); `power {host} on` boots it again")
         if not argv:
             raise LineError("no program named")
         for arg in argv:
@@ -515,6 +513,13 @@ class Session:
                 path.append(r["to"])
         return path
 
+    def final_host(self, job: Job) -> str | None:
+        """Where a job's program ended (or is now): its exit's host, else its last migration's end."""
+        if job.pid in self.host_final:
+            return self.host_final[job.pid]
+        path = self.hosts_of(job)
+        return path[-1] if path else None
+
     def where_text(self, job: Job) -> str:
         """`ws8 (from ws3 via ws6)`: the final host and the way it came."""
         path = self.hosts_of(job) or [job.host or self.config.console_host]
@@ -615,7 +620,7 @@ class Session:
                 "argv": job.argv,
                 "host_requested": job.host,
                 "host_started": job.host_started or None,
-                "host_final": self.host_final.get(job.pid, job.host_started or None),
+                "host_final": self.final_host(job),
                 "exit_status": job.exit_status,
                 "output": self.output_of(job),
                 "error": job.error,
