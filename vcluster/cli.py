@@ -104,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="boot headless and serve the control socket (prints its path)",
         description="Boot a config headless and serve its control socket (JSON lines, one request "
-        "one reply; see docs/ARCHITECTURE.md). The socket's path is the one line on stdout.",
+        "one reply; docs/CONTROL.md). The socket's path is the one line on stdout.",
     )
     serve.add_argument("config", nargs="?", help="a YAML config path or a packaged name (tiny, lab, large)")
     serve.add_argument("--seed", type=int, help="override the config's seed")
@@ -312,7 +312,7 @@ def _cmd_attach(ns: argparse.Namespace) -> int:
         return 1
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(f"vcluster attach: the console needs a terminal; scripts can talk to {path} "
-              "directly (JSON lines, see vcluster.control.Client)", file=sys.stderr)
+              "directly (JSON lines, docs/CONTROL.md)", file=sys.stderr)
         return 2
     from vcluster.console import run_console, socket_opener
 
