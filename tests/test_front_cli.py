@@ -169,3 +169,25 @@ def test_the_exit_line_names_the_final_host_and_the_way_there():
     for answer, m in zip(answers, [m for m in summary["migrations"] if m["ok"]], strict=True):
         rounds = f"{m['rounds']} pre-copy round{'' if m['rounds'] == 1 else 's'},"
         assert answer.startswith(f"migrated dirtier from {m['from']} to {m['to']}: {rounds}"), answer
+
+
+def test_a_failing_bench_exits_non_zero_and_says_why(monkeypatch, capsys):
+    import sys
+    import types
+
+    from vcluster import bench
+
+    module = types.ModuleType("fake_bench")
+    module.failing = lambda: {"programs": 20, "failures": ["burst: 3 of 20 programs did not start"]}
+    module.passing = lambda: {"programs": 20, "failures": []}
+    module.raising = lambda: 1 / 0
+    monkeypatch.setitem(sys.modules, "fake_bench", module)
+    for name in ("failing", "passing", "raising"):
+        monkeypatch.setitem(bench.BENCHMARKS, name, ("fake_bench", name, name))
+    assert bench.main("passing", True) == 0
+    assert json.loads(capsys.readouterr().out) == {"programs": 20, "failures": []}
+    assert bench.main("failing", False) == 1
+    err = capsys.readouterr().err
+    assert err == "vcluster bench failing: burst: 3 of 20 programs did not start\n"
+    assert bench.main("raising", False) == 1
+    assert "vcluster bench raising: failed: ZeroDivisionError" in capsys.readouterr().err
