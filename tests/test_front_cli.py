@@ -151,6 +151,7 @@ def test_exit_statuses_are_named():
     assert "[2] exitwith 7 on ws1: exited 7" in err
     assert any(line.startswith("[3] faults divzero on ws1: fault: exception: divide by zero") for line in err), err
     assert "[4] spin 3 on ws2: destroyed (-n)" in err
+    assert proc.stderr.count("divide by zero") == 1  # the fault is said once, in its exit line
 
 
 def test_the_exit_line_names_the_final_host_and_the_way_there():
@@ -191,3 +192,14 @@ def test_a_failing_bench_exits_non_zero_and_says_why(monkeypatch, capsys):
     assert err == "vcluster bench failing: burst: 3 of 20 programs did not start\n"
     assert bench.main("raising", False) == 1
     assert "vcluster bench raising: failed: ZeroDivisionError" in capsys.readouterr().err
+
+
+def test_run_prints_an_eviction_as_a_line_on_stderr():
+    proc = vcluster("run", "tiny", "--json", "dirtier 256 32 6 @ ws3", "wait 1", "owner ws3 on")
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout.splitlines()[-1])
+    (evicted,) = [e for e in summary["events"] if e["kind"] == "migration"]
+    assert evicted["text"].startswith("evicted dirtier from ws3 to ")
+    assert f"[{evicted['time']:10.3f}] {evicted['text']}" in proc.stderr.splitlines()
+    # stdout: the line's answer and the program's output, as without the eviction
+    assert proc.stdout.splitlines()[:2] == ["ws3: owner present", summary["programs"][0]["output"].rstrip("\n")]

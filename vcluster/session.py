@@ -17,7 +17,7 @@ from emulator.cluster import Cluster
 from guest import abi, build
 from vkernel.boot import boot_kernel
 from vkernel.filesystem import FsError
-from vkernel.kernel import Kernel
+from vkernel.kernel import FaultReport, Kernel
 from vkernel.shell import Job, Shell
 
 log = logging.getLogger(__name__)
@@ -790,6 +790,10 @@ def run_lines(
             print(session.job_line(job), file=sys.stderr, flush=True)
 
     session.end_listeners.append(ended)
+    # a program's fault is said once, in its exit line; others' (a program's children) at the end
+    kernel_log = logging.getLogger("vkernel.kernel")
+    quiet = _GuestFaults()
+    kernel_log.addFilter(quiet)
     for name, data in host_files.items():
         session.put_file(name, data)
     session.stdin = stdin_data
@@ -816,6 +820,10 @@ def run_lines(
                 status = 1
         except Exception as exc:
             failed(0, None, f"the simulation stopped: {line_error(exc)}")
+        started = {j.pid for j in session.jobs}
+        for report in quiet.held:
+            if report.pid not in started:
+                print(f"vcluster: {report}", file=sys.stderr)
         if any(j.error or j.exit_status != 0 for j in session.jobs):
             status = status or 1
         if errors:
@@ -829,8 +837,24 @@ def run_lines(
             except (KeyError, OSError) as exc:
                 if screenshot_errors is not None:
                     screenshot_errors.append(f"{host}:{path}: {exc}")
+        kernel_log.removeFilter(quiet)
         session.close()
     return status
+
+
+class _GuestFaults(logging.Filter):
+    """Holds back the kernel's warnings of guest faults (`vcluster run` says them itself)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[FaultReport] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if len(args) == 1 and isinstance(args[0], FaultReport) and not args[0].what.startswith("server "):
+            self.held.append(args[0])
+            return False
+        return True
 
 
 class _Labeller:
