@@ -128,11 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
         "'wait 3', 'migrateprog dirtier', 'kill primes'), run until every program started has exited or "
         "the limit is reached. Options may come anywhere on the command line. CONFIG is a packaged "
         "name (tiny, lab, large) or a path to a YAML file (default: lab).",
-        epilog="stdout is the programs' output (with --label each line begins with '[# NAME] '), the "
-        "answers of lines such as ps, hosts and migrateprog, and with --json one JSON summary as the "
-        "last line. stderr tells what happens meanwhile: migrations and evictions ('[  time] evicted "
-        "...'), crashes, each program's end ('[1] hello on ws1: exited 0', or 'on ws8 (from ws3 via "
-        "ws6): killed'), and each line that fails ('vcluster: line N: ...'). The lines of the "
+        epilog="stdout is the programs' output (labelled '[# NAME] ' with --label, and by default on "
+        "a terminal when the lines start several programs), the answers of lines such as ps, hosts "
+        "and migrateprog, and with --json one JSON summary as the last line. stderr tells what "
+        "happens meanwhile, stamped with the simulated time: migrations and evictions ('[     1.132] "
+        "evicted dirtier from ws3 to ws1: ...'), crashes; and each program's end ('[1] hello on ws1: "
+        "exited 0', 'on ws8 (from ws3 via ws6): killed', 'fault: ...'), and each line that fails "
+        "('vcluster: line N: ...'). The lines of the "
         "interactive console's clock and screen (speed, pause, step, view, ...) are not for run: "
         "its clock runs as fast as it can. Exit status: 0 when every program exited 0, 1 when one "
         "did not (or the limit came first), 2 when a line or the config was refused.",
@@ -140,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("args", nargs="+", metavar="LINE", help="console lines, after an optional CONFIG")
     run.add_argument("--config", help="the config (instead of a first positional CONFIG)")
     run.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
-    run.add_argument("--label", action="store_true",
-                     help="begin each line of a program's output with its job number and name: '[2 primes] '")
+    run.add_argument("--label", action=argparse.BooleanOptionalAction, default=None,
+                     help="begin each line of a program's output with its job number and name: '[2 primes] ' "
+                     "(default: on a terminal when the lines start several programs)")
     run.add_argument("--seed", type=int, help="override the config's seed")
     run.add_argument("--max-sim-seconds", type=float, default=600.0, metavar="S",
                      help="stop after this much simulated time (above 0, at most 1e6)")
@@ -221,6 +224,22 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _label(asked: bool | None, lines: list[str]) -> bool:
+    """--label / --no-label, else label on a terminal when the lines start several programs."""
+    if asked is not None:
+        return asked
+    import shlex
+
+    def starts_a_program(line: str) -> bool:
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            return False
+        return bool(words) and words[0] not in LINE_WORDS
+
+    return sys.stdout.isatty() and sum(map(starts_a_program, lines)) > 1
+
+
 def _cmd_run(ns: argparse.Namespace) -> int:
     from vcluster.session import run_lines
 
@@ -269,7 +288,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         images=ns.image,
         files=ns.file,
         stdin=ns.stdin,
-        label=ns.label,
+        label=_label(ns.label, args),
     )
     for why in failed:
         print(f"vcluster run: --screenshot: {why}", file=sys.stderr)
