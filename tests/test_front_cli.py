@@ -203,3 +203,21 @@ def test_run_prints_an_eviction_as_a_line_on_stderr():
     assert f"[{evicted['time']:10.3f}] {evicted['text']}" in proc.stderr.splitlines()
     # stdout: the line's answer and the program's output, as without the eviction
     assert proc.stdout.splitlines()[:2] == ["ws3: owner present", summary["programs"][0]["output"].rstrip("\n")]
+
+
+def test_labels_by_default_only_on_a_terminal_when_the_lines_start_several_programs(monkeypatch):
+    import io
+    import sys
+
+    from vcluster.cli import _label
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    two = ["hello", "wait 1", "echo hi @ ws2"]
+    one = ["hello", "wait 1", "ps", "kill hello"]
+    monkeypatch.setattr(sys, "stdout", io.StringIO())
+    assert not _label(None, two) and _label(True, one)
+    monkeypatch.setattr(sys, "stdout", Terminal())
+    assert _label(None, two) and not _label(None, one) and not _label(False, two)

@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
         "a terminal when the lines start several programs), the answers of lines such as ps, hosts "
         "and migrateprog, and with --json one JSON summary as the last line. stderr tells what "
         "happens meanwhile, stamped with the simulated time: migrations and evictions ('[     1.132] "
-        "evicted dirtier from ws3 to ws1: ...'), crashes; and each program's end ('[1] hello on ws1: "
+        "evicted dirtier from ws3 to ws1: ...'), crashes, each program's end ('[1] hello on ws1: "
         "exited 0', 'on ws8 (from ws3 via ws6): killed', 'fault: ...'), and each line that fails "
         "('vcluster: line N: ...'). The lines of the "
         "interactive console's clock and screen (speed, pause, step, view, ...) are not for run: "
