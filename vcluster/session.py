@@ -416,9 +416,10 @@ class Session:
         job = found[-1]
         if cmd == "eof":
             self.shell.input(job.stdout_instance, b"", end=True)
-            return None
-        self.shell.input(job.stdout_instance, (" ".join(argv[2:]) + "\n").encode("latin-1", "replace"))
-        return None
+            return f"#{job.serial} {job.argv[0]}: end of input"
+        data = (" ".join(argv[2:]) + "\n").encode("latin-1", "replace")
+        self.shell.input(job.stdout_instance, data)
+        return f"#{job.serial} {job.argv[0]}: {len(data)} bytes of input"
 
     def _job_done(self, job: Job) -> None:
         if job.error:
