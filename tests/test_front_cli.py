@@ -42,7 +42,9 @@ def test_console_only_lines_in_run_say_so():
     for line in ("speed 2", "pause", "step", "resume", "view ws2"):
         proc = vcluster("run", "tiny", line, "hello")
         assert proc.returncode == 2, (line, proc.stderr)
-        assert "vcluster: line 1: " in proc.stderr and "interactive console only" in proc.stderr, proc.stderr
+        assert "vcluster: line 1: " in proc.stderr and "interactive console only" in proc.stderr, (
+            proc.stderr
+        )
         assert "no program" not in proc.stderr
         assert proc.stdout == HELLO  # the run goes on with the next line
 
@@ -55,9 +57,15 @@ def test_a_file_server_as_a_target_is_not_a_workstation():
 
 def test_labelled_output_prefixes_each_line_with_the_program():
     plain = vcluster("run", "tiny", "echo one two @ ws2", "primes 2000 @ ws3", "hello")
-    labelled = vcluster("run", "tiny", "--label", "echo one two @ ws2", "primes 2000 @ ws3", "hello")
+    labelled = vcluster(
+        "run", "tiny", "--label", "echo one two @ ws2", "primes 2000 @ ws3", "hello"
+    )
     assert plain.returncode == labelled.returncode == 0, labelled.stderr
-    want = {"[1 echo] one two", "[2 primes] primes <= 2000: 303", "[3 hello] Hello from the V-System!"}
+    want = {
+        "[1 echo] one two",
+        "[2 primes] primes <= 2000: 303",
+        "[3 hello] Hello from the V-System!",
+    }
     assert set(labelled.stdout.splitlines()) == want
     # the same lines, less their labels
     unlabelled = sorted(line.split("] ", 1)[1] for line in labelled.stdout.splitlines())
@@ -92,19 +100,39 @@ def test_help_of_every_command():
 
 
 def test_every_console_line_answers_ok_or_a_clear_error():
-    lines = ["spin 5 @ ws2", "spin 5 @ ws3", "wait 0.3", "suspend 1", "resume 1", "owner ws3 on", "owner ws3 off",
-             "fault loss 0.01", "fault partition ws3", "fault heal", "fault loss 0", "crash ws3", "hosts",
-             "power ws3 on", "kill 1"]
+    lines = [
+        "spin 5 @ ws2",
+        "spin 5 @ ws3",
+        "wait 0.3",
+        "suspend 1",
+        "resume 1",
+        "owner ws3 on",
+        "owner ws3 off",
+        "fault loss 0.01",
+        "fault partition ws3",
+        "fault heal",
+        "fault loss 0",
+        "crash ws3",
+        "hosts",
+        "power ws3 on",
+        "kill 1",
+    ]
     proc = vcluster("run", "tiny", *lines)
     assert proc.returncode == 1, proc.stderr  # spin on ws3 was lost in the crash
     out = proc.stdout.splitlines()
     spin = [line for line in out if line.startswith("suspended spin (0x")]
     assert spin and spin[0].endswith(" on ws2")
     pid = spin[0].split("(")[1].split(")")[0]
-    expected = [f"suspended spin ({pid}) on ws2", f"resumed spin ({pid}) on ws2", "ws3: owner present",
-                "ws3: owner away", "the network loses 0.01 of its frames",
-                "the network is partitioned: ws3 apart from the other hosts",
-                "the network is whole again (no partition)", "the network loses 0 of its frames"]
+    expected = [
+        f"suspended spin ({pid}) on ws2",
+        f"resumed spin ({pid}) on ws2",
+        "ws3: owner present",
+        "ws3: owner away",
+        "the network loses 0.01 of its frames",
+        "the network is partitioned: ws3 apart from the other hosts",
+        "the network is whole again (no partition)",
+        "the network loses 0 of its frames",
+    ]
     assert out[: len(expected)] == expected
     crashed = out[len(expected)]
     assert crashed.startswith("ws3 crashed") and "programs lost: spin (0x" in crashed
@@ -121,8 +149,21 @@ def test_every_console_line_answers_ok_or_a_clear_error():
 
 
 def test_kill_takes_a_pid_a_job_number_or_a_name_and_a_missing_pid_is_no_such_program_at_once():
-    proc = vcluster("run", "tiny", "--json", "spin 5 @ ws2", "primes 900000 @ ws3", "sleeper 5", "wait 0.3", "ps",
-                    "kill 0x7777", "kill 2", "kill spin", "kill 9", "kill nosuch")
+    proc = vcluster(
+        "run",
+        "tiny",
+        "--json",
+        "spin 5 @ ws2",
+        "primes 900000 @ ws3",
+        "sleeper 5",
+        "wait 0.3",
+        "ps",
+        "kill 0x7777",
+        "kill 2",
+        "kill spin",
+        "kill 9",
+        "kill nosuch",
+    )
     assert proc.returncode == 2  # three kills were refused
     out = proc.stdout.splitlines()
     summary = json.loads(out[-1])
@@ -131,7 +172,10 @@ def test_kill_takes_a_pid_a_job_number_or_a_name_and_a_missing_pid_is_no_such_pr
     assert f"killed spin ({pids['spin']:#010x}) on ws2" in out
     sleeper = next(line for line in out if line.split()[1:2] == ["sleeper"]).split()[0]
     errors = {e["line"]: e["error"] for e in summary["errors"]}
-    assert errors[6] == "kill: no such program 0x7777: no pid or # of a running program (`ps` lists them)"
+    assert (
+        errors[6]
+        == "kill: no such program 0x7777: no pid or # of a running program (`ps` lists them)"
+    )
     assert errors[9].startswith("kill: no such program 9")
     assert errors[10].startswith("kill: no such program 'nosuch'")
     # refused at once: no 5 s wait for an answer that cannot come
@@ -139,24 +183,47 @@ def test_kill_takes_a_pid_a_job_number_or_a_name_and_a_missing_pid_is_no_such_pr
     ends = {p["name"]: p["exit_status"] for p in summary["programs"]}
     assert ends["spin"] == ends["primes"] == -10 and ends["sleeper"] == 0  # EKILLED; sleeper ran on
     again = vcluster("run", "tiny", "sleeper 2", "wait 0.2", f"kill {sleeper}")
-    assert again.returncode == 1 and f"killed sleeper ({sleeper}) on ws1" in again.stdout.splitlines()
+    assert (
+        again.returncode == 1 and f"killed sleeper ({sleeper}) on ws1" in again.stdout.splitlines()
+    )
     assert "[1] sleeper 2 on ws1: killed" in again.stderr.splitlines()
 
 
 def test_exit_statuses_are_named():
-    proc = vcluster("run", "tiny", "owner ws1 on", "owner ws3 on", "hello", "exitwith 7", "faults divzero",
-                    "spin 3 @ ws2", "wait 1", "migrateprog -n spin")
+    proc = vcluster(
+        "run",
+        "tiny",
+        "owner ws1 on",
+        "owner ws3 on",
+        "hello",
+        "exitwith 7",
+        "faults divzero",
+        "spin 3 @ ws2",
+        "wait 1",
+        "migrateprog -n spin",
+    )
     err = proc.stderr.splitlines()
     assert "[1] hello on ws1: exited 0" in err
     assert "[2] exitwith 7 on ws1: exited 7" in err
-    assert any(line.startswith("[3] faults divzero on ws1: fault: exception: divide by zero") for line in err), err
+    assert any(
+        line.startswith("[3] faults divzero on ws1: fault: exception: divide by zero")
+        for line in err
+    ), err
     assert "[4] spin 3 on ws2: destroyed (-n)" in err
     assert proc.stderr.count("divide by zero") == 1  # the fault is said once, in its exit line
 
 
 def test_the_exit_line_names_the_final_host_and_the_way_there():
-    proc = vcluster("run", "tiny", "--json", "dirtier 256 32 6 @ ws2", "wait 1", "migrateprog dirtier", "wait 0.5",
-                    "migrateprog dirtier")
+    proc = vcluster(
+        "run",
+        "tiny",
+        "--json",
+        "dirtier 256 32 6 @ ws2",
+        "wait 1",
+        "migrateprog dirtier",
+        "wait 0.5",
+        "migrateprog dirtier",
+    )
     assert proc.returncode == 0, proc.stderr
     summary = json.loads(proc.stdout.splitlines()[-1])
     moves = [(m["from"], m["to"]) for m in summary["migrations"] if m["ok"]]
@@ -165,11 +232,15 @@ def test_the_exit_line_names_the_final_host_and_the_way_there():
     assert dirtier["host_final"] == moves[1][1]
     line = f"[1] dirtier 256 32 6 on {moves[1][1]} (from ws2 via {moves[0][1]}): exited 0"
     assert line in proc.stderr.splitlines(), proc.stderr
-    answers = [line for line in proc.stdout.splitlines()[:-1] if line.startswith("migrated dirtier")]
+    answers = [
+        line for line in proc.stdout.splitlines()[:-1] if line.startswith("migrated dirtier")
+    ]
     assert len(answers) == 2
     for answer, m in zip(answers, [m for m in summary["migrations"] if m["ok"]], strict=True):
         rounds = f"{m['rounds']} pre-copy round{'' if m['rounds'] == 1 else 's'},"
-        assert answer.startswith(f"migrated dirtier from {m['from']} to {m['to']}: {rounds}"), answer
+        assert answer.startswith(f"migrated dirtier from {m['from']} to {m['to']}: {rounds}"), (
+            answer
+        )
 
 
 def test_a_failing_bench_exits_non_zero_and_says_why(monkeypatch, capsys):
@@ -202,7 +273,10 @@ def test_run_prints_an_eviction_as_a_line_on_stderr():
     assert evicted["text"].startswith("evicted dirtier from ws3 to ")
     assert f"[{evicted['time']:10.3f}] {evicted['text']}" in proc.stderr.splitlines()
     # stdout: the line's answer and the program's output, as without the eviction
-    assert proc.stdout.splitlines()[:2] == ["ws3: owner present", summary["programs"][0]["output"].rstrip("\n")]
+    assert proc.stdout.splitlines()[:2] == [
+        "ws3: owner present",
+        summary["programs"][0]["output"].rstrip("\n"),
+    ]
 
 
 def test_labels_by_default_only_on_a_terminal_when_the_lines_start_several_programs(monkeypatch):
