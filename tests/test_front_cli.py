@@ -295,3 +295,12 @@ def test_labels_by_default_only_on_a_terminal_when_the_lines_start_several_progr
     assert not _label(None, two) and _label(True, one)
     monkeypatch.setattr(sys, "stdout", Terminal())
     assert _label(None, two) and not _label(None, one) and not _label(False, two)
+
+
+def test_a_crashed_host_lists_no_programs_and_shows_down():
+    proc = vcluster("run", "tiny", "spin 3 @ ws3", "wait 0.3", "ps ws3", "crash ws3", "ps ws3", "hosts")
+    out = proc.stdout.splitlines()
+    assert out[0].split()[:2] == ["pid", "name"] and out[1].split()[1:3] == ["spin", "ws3"]
+    assert out[2].startswith("ws3 crashed")
+    assert out[3].split()[:2] == ["pid", "name"] and out[4].split()[0] == "host"  # no row between
+    assert next(line for line in out if line.startswith("ws3  workstation")).split()[2] == "down"

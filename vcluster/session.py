@@ -579,7 +579,7 @@ class Session:
     def ps_rows(self, host: str | None = None) -> list[dict[str, Any]]:
         rows = []
         for k in self.kernels.values():
-            if host is not None and k.name != host:
+            if (host is not None and k.name != host) or not k.powered:  # a crashed host runs nothing
                 continue
             for proc in sorted(k.processes.values(), key=lambda p: p.pid):
                 if proc.team is None:
