@@ -298,7 +298,9 @@ def test_labels_by_default_only_on_a_terminal_when_the_lines_start_several_progr
 
 
 def test_a_crashed_host_lists_no_programs_and_shows_down():
-    proc = vcluster("run", "tiny", "spin 3 @ ws3", "wait 0.3", "ps ws3", "crash ws3", "ps ws3", "hosts")
+    proc = vcluster(
+        "run", "tiny", "spin 3 @ ws3", "wait 0.3", "ps ws3", "crash ws3", "ps ws3", "hosts"
+    )
     out = proc.stdout.splitlines()
     assert out[0].split()[:2] == ["pid", "name"] and out[1].split()[1:3] == ["spin", "ws3"]
     assert out[2].startswith("ws3 crashed")
