@@ -161,9 +161,13 @@ class Session:
             return None
         cmd = argv[0]
         if cmd in CONSOLE_ONLY or argv == ["resume"]:
-            what = "resume (the clock)" if cmd == "resume" else cmd
-            raise LineError(f"{what} is a line of the interactive console only (vcluster boot, vcluster "
-                            "attach); here the clock runs as fast as it can: say `wait SECONDS`")
+            if cmd in ("speed", "pause", "step", "resume"):  # a real-time clock's (a Runner takes them)
+                what = "resume (the clock)" if cmd == "resume" else cmd
+                raise LineError(f"{what} is a line of the interactive console only (vcluster boot, vcluster "
+                                "attach); here the clock runs as fast as it can: say `wait SECONDS`")
+            hint = " (a control client sends {\"cmd\": \"shutdown\"})" if cmd == "shutdown" else ""
+            raise LineError(f"{cmd} is a line of the interactive console's screen only (vcluster boot, "
+                            f"vcluster attach){hint}")
         if cmd == "wait":
             if len(argv) != 2:
                 raise LineError("usage: wait SECONDS")
