@@ -24,7 +24,8 @@ from vkernel.servers.program_manager import MG_ABORT, MG_COMMIT, MG_INIT, MG_OUT
 
 S = 1_000_000_000
 MS = 1_000_000
-DIRTIER = ["dirtier 512 64 6 @ ws2", "wait 3", "migrateprog dirtier"]
+DIRTIER = ["dirtier 512 64 12 @ ws2", "wait 3", "migrateprog dirtier"]
+HEAL_S = 5  # a partition lasts this long: the program's own output (at its end, 12 s) gets through
 
 
 def tiny(seed: int = 1, **changes):
@@ -353,8 +354,8 @@ def instants(states, n):
 
 
 FAULTS = {
-    "partition-destination": lambda t: [(t, "fault partition ws3"), (t + 8, "fault heal")],
-    "partition-source": lambda t: [(t, "fault partition ws2"), (t + 8, "fault heal")],
+    "partition-destination": lambda t: [(t, "fault partition ws3"), (t + HEAL_S, "fault heal")],
+    "partition-source": lambda t: [(t, "fault partition ws2"), (t + HEAL_S, "fault heal")],
     "crash-destination": lambda t: [(t, "crash ws3")],
     "crash-source": lambda t: [(t, "crash ws2")],
 }
