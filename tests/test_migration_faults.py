@@ -415,7 +415,7 @@ def test_a_source_crash_after_its_decision_leaves_the_frozen_copy_which_runs_whe
     session = Session(tiny())
     checker = OneCopyChecker(session)
     checker.watch(1)
-    session.sim.at(int(deleted * S), lambda: session.execute("crash ws2"))
+    session.sim.at(int(deleted * S) + 1000, lambda: session.execute("crash ws2"))  # just after
     for line in DIRTIER:
         session.execute(line)
     session.execute("wait 5")

@@ -977,7 +977,8 @@ class MigrationEngine:
                 continue
             m = unpack(msg)
             code = m[0]
-            if sender != inc.migrator:
+            # the migrator, or (MG_ABORT) a helper of its machine's system logical host
+            if sender != inc.migrator and not (code == MG_ABORT and abi.pid_lhid(sender) == abi.pid_lhid(inc.migrator)):
                 yield ops.Reply(sender, error(abi.EINVAL))
                 continue
             if code == MG_PAGES and inc.state == RECEIVING:
