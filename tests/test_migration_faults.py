@@ -310,9 +310,11 @@ def _hostile(session, host, answer):
     def body(pid):
         while True:
             sender, m = yield ops.Receive()
+            proc.asked += 1
             yield ops.Reply(sender, answer(pid, m))
 
     proc = k.spawn_server(lh, "hostile", body)
+    proc.asked = 0
     k.join_group(proc, abi.PROGRAM_MANAGER_GROUP)  # what a guest could do before h-guard's change
     return proc
 
@@ -333,7 +335,7 @@ def test_a_hostile_answer_to_the_host_query_is_no_answer(lie, caplog):
             return pack(0, ws3_pm, 0, 10_000)[:16] + b"ws3".ljust(16, b"\0")
         return pack(0, pid, 0xFFFFFFFF, 0xFFFFFFFF, 0x7FFFFFFF, 0x7FFFFFFF, 0xFFFFFFFF, 0xFFFFFFFF)
 
-    _hostile(session, "ws3", answer)
+    hostile = _hostile(session, "ws3", answer)
     for line in DIRTIER:
         session.execute(line)
     assert session.run_until_done(60)
@@ -346,6 +348,9 @@ def test_a_hostile_answer_to_the_host_query_is_no_answer(lie, caplog):
     assert outputs(session) == plain
     (prog,) = session.summary()["programs"]
     assert prog["host_final"] == (m["to"] if m["ok"] else "ws2")
+    assert (
+        hostile.asked >= 1
+    )  # it did answer first (it answers at once, program managers after ~21 ms)
 
 
 # --- bounded --------------------------------------------------------------------------------------

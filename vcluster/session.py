@@ -236,6 +236,9 @@ class Session:
         if kernel is self.home:
             raise LineError(f"{argv[1]} is the console's own workstation")
         lost = [p.pid for p in kernel.processes.values() if p.team is not None]
+        if kernel.migration is not None:  # a copy staged here whose source has given its own up
+            others = [k for k in self.kernels.values() if k is not kernel and k.powered]
+            lost += [pid for pid, lhid in kernel.migration.staged() if not any(lhid in k.lhs for k in others)]
         # a copy another machine holds frozen, waiting for this one to say whether it is the one
         # (this machine's migration of it was committing): it waits until this machine is back
         waiting = {pid: k.name for k in self.kernels.values() if k is not kernel and k.migration is not None
