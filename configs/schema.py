@@ -27,6 +27,10 @@ MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 IMAGE_SUFFIXES = ("", ".elf")  # guest/bin/NAME or guest/bin/NAME.elf is the image of program NAME
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config file larger than this is refused before it is parsed
+IMAGE_MAGIC = b"VFS1"  # the superblock's first bytes (vkernel/filesystem.py MAGIC; tested equal)
+
+
 class ConfigError(Exception):
     """A configuration refused: `FILE:LINE: FIELD: message` (LINE is 0 when no line applies)."""
 
@@ -421,8 +425,11 @@ class DiskConfig:
     """The file server's disk: a block device backed by an image file, or by memory."""
 
     image: str | None = _f(None, "image file (relative to the config file); created with `size` "
-                           "if missing; null = a disk in memory, empty at every boot")
+                           "if missing; an existing file must be a V disk image of exactly `size` "
+                           "bytes; null = a disk in memory, empty at every boot")
     size: int = _f(20 * MB, "capacity", lo=64 * KB, hi=2 * GB, multiple_of=4096, kind="size")
+    format: bool = _f(False, "allow formatting an existing `image` file that is not a V disk "
+                      "image (its contents are lost); a valid image is mounted as usual")
     sector_bytes: int = _f(512, "sector size", choices=(256, 512, 1024, 2048, 4096),
                            unit="bytes")
     seek_ms: float = _f(18.0, "average seek", lo=0.0, hi=1000.0, unit="ms")
@@ -563,8 +570,15 @@ class ClusterConfig:
     migration: MigrationPolicy = _f(doc="migration", factory=MigrationPolicy)
     machines: tuple[MachineConfig, ...] = _f((), "the machines, in order (the order gives the "
                                             "derived MAC addresses)")
-    programs: tuple[str, ...] = _f(doc="images installed on the file server's disk (default: "
-                                   "every image in guest/bin)", factory=available_images)
+    programs: tuple[str, ...] = _f(doc="images installed on the file server's disk: names of "
+                                   "guest/bin, or paths to images of your own (relative to the "
+                                   "config; the file's name is the program's) (default: every "
+                                   "image in guest/bin)", factory=available_images)
+    program_paths: tuple[tuple[str, str], ...] = _f((), "the programs given by path: (name, "
+                                                    "absolute path) (set by the loader)")
+    files: tuple[tuple[str, str], ...] = _f((), "host files put on the file server's disk at "
+                                            "boot: a path (relative to the config), or "
+                                            "{path: P, name: N}; (name, absolute path) here")
     source_path: str = _f("", "the file the config was loaded from (set by the loader, not a "
                           "key of the file)")
 
@@ -745,7 +759,7 @@ def cross_problems(cfg: ClusterConfig, images: Sequence[str] | None = None) -> l
                                f"programs[{listed[prog]}]"))
             continue
         listed[prog] = i
-        if images is not None and prog not in images:
+        if images is not None and prog not in images and prog not in dict(cfg.program_paths):
             out.append(Problem(f"programs[{i}]", f"no image {prog!r} in guest/bin; available: "
                                                  f"{_listing(images)}"))
     cost = cfg.cost

@@ -10,13 +10,41 @@ from typing import Any
 
 # name -> (module, function, one-line description)
 BENCHMARKS: dict[str, tuple[str, str, str]] = {
-    "cpu": ("vcluster.bench_cpu", "run_bench", "guest MIPS under the MMU and budget, and under the kernel, vs raw Unicorn"),
-    "evict": ("vcluster.bench_evict", "run_bench", "owner comes back: time until the host is free of guests"),
-    "migrate": ("vcluster.bench_migrate", "run_bench", "pre-copy migration of the Table 4-1 workloads vs V"),
-    "net": ("netsim.bench", "run_bench", "scheduler events/s, saturated-segment frames/s, sim/wall"),
-    "scale": ("vcluster.bench_scale", "run_bench", "120 workstations filled with @ * programs: spread, speed"),
-    "rexec": ("vcluster.bench_rexec", "run_bench", "remote exec: host selection, set-up/destroy, load per 100 KB vs V"),
-    "pmake": ("vcluster.bench_pmake", "run_bench", "a 24-job parallel build on 1, 2, 4, 8 idle machines vs Sprite's 3..6x"),
+    "cpu": (
+        "vcluster.bench_cpu",
+        "run_bench",
+        "guest MIPS under the MMU and budget, and under the kernel, vs raw Unicorn",
+    ),
+    "evict": (
+        "vcluster.bench_evict",
+        "run_bench",
+        "owner comes back: time until the host is free of guests",
+    ),
+    "migrate": (
+        "vcluster.bench_migrate",
+        "run_bench",
+        "pre-copy migration of the Table 4-1 workloads vs V",
+    ),
+    "net": (
+        "netsim.bench",
+        "run_bench",
+        "scheduler events/s, saturated-segment frames/s, sim/wall",
+    ),
+    "scale": (
+        "vcluster.bench_scale",
+        "run_bench",
+        "120 workstations filled with @ * programs: spread, speed",
+    ),
+    "rexec": (
+        "vcluster.bench_rexec",
+        "run_bench",
+        "remote exec: host selection, set-up/destroy, load per 100 KB vs V",
+    ),
+    "pmake": (
+        "vcluster.bench_pmake",
+        "run_bench",
+        "a 24-job parallel build on 1, 2, 4, 8 idle machines vs Sprite's 3..6x",
+    ),
 }
 
 
@@ -29,9 +57,12 @@ def load(name: str) -> Callable[[], dict[str, Any]]:
     return getattr(importlib.import_module(module), func)
 
 
-def render_table(name: str, result: dict[str, Any]) -> str:
-    """A plain two-column table of the top-level results (nested values as JSON)."""
+def render_table(
+    name: str, result: dict[str, Any], extra: list[tuple[str, str]] | None = None
+) -> str:
+    """A plain two-column table of the top-level results (nested values as JSON), then `extra` rows."""
     rows = [(k, v if isinstance(v, str | int) else json.dumps(v)) for k, v in result.items()]
+    rows += extra or []
     width = max((len(k) for k, _ in rows), default=0)
     lines = [f"bench {name}"] + [f"  {k.ljust(width)}  {v}" for k, v in rows]
     return "\n".join(lines)
@@ -39,11 +70,16 @@ def render_table(name: str, result: dict[str, Any]) -> str:
 
 def main(name: str, as_json: bool) -> int:
     if name not in BENCHMARKS:
-        print(f"vcluster bench: unknown benchmark {name!r}; known: {', '.join(names())}", file=sys.stderr)
+        print(
+            f"vcluster bench: unknown benchmark {name!r}; known: {', '.join(names())}",
+            file=sys.stderr,
+        )
         return 2
     result = load(name)()
     if as_json:
         print(json.dumps(result, sort_keys=True))
     else:
-        print(render_table(name, result))
+        module = importlib.import_module(BENCHMARKS[name][0])
+        extra = module.table(result) if hasattr(module, "table") else None  # a benchmark's own rows
+        print(render_table(name, result, extra))
     return 0

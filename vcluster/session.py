@@ -5,25 +5,58 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from configs.loader import ConfigError, load_config, resolve_config
 from emulator.cluster import Cluster
 from guest import abi, build
 from vkernel.boot import boot_kernel
+from vkernel.filesystem import FsError
 from vkernel.kernel import Kernel
 from vkernel.shell import Job, Shell
 
 log = logging.getLogger(__name__)
 
 S = 1_000_000_000
+ARGV_MAX = 4096  # a program's argv block (NUL-terminated strings) as the program manager takes it
+MAX_SIM_SECONDS = 1_000_000.0  # a cluster's simulated time never passes this (about 11.6 days)
 
 
 class LineError(ValueError):
     """A console line that cannot be executed; the message says why."""
+
+
+def parse_seconds(value: object, what: str = "wait") -> float:
+    """A number of simulated seconds from a console word (or a JSON number): finite, not negative."""
+    if isinstance(value, bool):
+        raise LineError(f"{what}: not a number of seconds: {value!r}")
+    if isinstance(value, str):
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise LineError(f"{what}: not a number of seconds: {value!r}") from None
+    elif isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        raise LineError(f"{what}: not a number of seconds: {value!r}")
+    if not math.isfinite(seconds):
+        raise LineError(f"{what}: not a finite number of seconds: {value!r}")
+    if seconds < 0:
+        raise LineError(f"{what}: the number of seconds is not negative")
+    return seconds
+
+
+def parse_limit(value: object) -> float:
+    """A run's limit (--max-sim-seconds): finite, above 0, at most MAX_SIM_SECONDS."""
+    seconds = parse_seconds(value, "--max-sim-seconds")
+    if not 0 < seconds <= MAX_SIM_SECONDS:
+        raise LineError(f"--max-sim-seconds: above 0 and at most {MAX_SIM_SECONDS:g}")
+    return seconds
 
 
 class Session:
@@ -43,7 +76,9 @@ class Session:
         if images:
             config = dataclasses.replace(config, programs=tuple(dict.fromkeys((*config.programs, *images))))
         self.config = config
-        images = {**{name: build.image_path(name).read_bytes() for name in config.programs if name not in (images or {})},
+        by_path = dict(config.program_paths)  # images of the user's, named by path in the config
+        images = {**{name: (Path(by_path[name]) if name in by_path else build.image_path(name)).read_bytes()
+                     for name in config.programs if name not in (images or {})},
                   **(images or {})}
         self.images = images
 
@@ -66,18 +101,25 @@ class Session:
         self.home = self.kernels[config.console_host]
         self.shell = Shell(self.home, lambda pm: self._pm_hosts.get(abi.pid_lhid(pm), "?"))
         self.jobs: list[Job] = []
+        # standard input of the programs started: None = open, typed with `input`/`eof`
+        # lines (the console); bytes = every program reads these, then its end (`run --stdin`)
+        self.stdin: bytes | None = None
+        for name, host in config.files:  # the config's `files:`, on the disk from boot
+            self.put_file(name, Path(host).read_bytes())
         self.host_final: dict[int, str] = {}
         self.echo = echo
         display = self.home.servers["display"]
         display.listeners.append(self._on_output)
         for k in self.kernels.values():
             k.on_exit.append(lambda proc, status, k=k: self._on_exit(k, proc, status))
+            k.on_server_fault.append(self._on_server_fault)
             if k.migration is not None:
                 k.migration.listeners.append(self._on_migration)
         self.migrations: list[dict[str, Any]] = []
         self._awaiting_jobs = False  # run_until_done is running: the last job's end stops the clock
         self.log_listeners: list[Callable[[str], None]] = []  # migrations, evictions, crashes...
         self.events: list[dict[str, Any]] = []  # the same, as records (for --json and the console)
+        self.limit_s = MAX_SIM_SECONDS  # no line runs the clock past this (a run's --max-sim-seconds)
 
     # --- observing -------------------------------------------------------------------
     def _on_output(self, instance: int, sender: int, text: str) -> None:
@@ -87,6 +129,10 @@ class Session:
     def _on_exit(self, kernel: Kernel, proc, status: int) -> None:
         if proc.team is not None:
             self.host_final[proc.pid] = kernel.name
+
+    def _on_server_fault(self, report) -> None:
+        self.log(f"{report.host}: server {report.name} {report.what.removeprefix('server ')}",
+                 kind="server_fault", host=report.host, server=report.name)
 
     def output_of(self, job: Job) -> str:
         return self.home.servers["display"].output(job.stdout_instance)
@@ -111,11 +157,7 @@ class Session:
         if cmd == "wait":
             if len(argv) != 2:
                 raise LineError("usage: wait SECONDS")
-            try:
-                seconds = float(argv[1])
-            except ValueError:
-                raise LineError(f"wait: not a number of seconds: {argv[1]!r}") from None
-            self.sim.run(until=self.sim.now + int(seconds * S))
+            self.sim.run(until=self.wait_target(parse_seconds(argv[1])))
             return None
         if cmd == "hosts":
             return self.hosts_text()
@@ -133,7 +175,17 @@ class Session:
             return self.crash(argv)
         if cmd == "power":
             return self.power(argv)
+        if cmd in ("input", "eof"):
+            return self.input(cmd, argv)
         return self.start(argv)
+
+    def wait_target(self, seconds: float, what: str = "wait") -> int:
+        """The instant (ns) `seconds` from now, refused when it is past the limit of the clock."""
+        target = self.sim.now / S + seconds
+        if target > self.limit_s:
+            raise LineError(f"{what}: {seconds:g} s would end at {target:g} s, past the limit of "
+                            f"{self.limit_s:g} simulated seconds (--max-sim-seconds)")
+        return self.sim.now + int(seconds * S)
 
     def migrateprog(self, argv: list[str]) -> str | None:
         """migrateprog [-n] [PROG]: migrate the logical host of PROG (a name or a pid), or with no
@@ -146,18 +198,37 @@ class Session:
         if args:
             targets = self._programs_named(args[0])
             if not targets:
-                raise LineError(f"migrateprog: no running program {args[0]!r}")
+                raise LineError(f"migrateprog: no running program {args[0]!r}{self._why_not_running(args[0])}")
         else:
             targets = [0]
         results: list[list[int]] = []
         before = len(self.migrations)
         self.shell.migrate(targets, destroy, results.append)
-        while not results and self.sim.step():
+        # every migration ends within migration.timeout_s; the run's limit bounds the wait anyway
+        bound = (self.config.migration.timeout_s + 10) * max(1, len(targets))
+        deadline = int(min(self.limit_s, self.sim.now / S + bound) * S)
+        while not results and self.sim.now <= deadline and self.sim.step():
             pass
         done = self.migrations[before:]
+        if not results:
+            return f"migrateprog: no answer within {bound:g} s (the migration goes on)"
         if not done:
-            return "migrateprog: nothing to migrate" if results and results[0] == [0] * len(targets) else None
+            failed = [code for code in results[0] if code < 0]
+            if failed:
+                names = ", ".join(abi.ERROR_NAMES.get(-code, str(code)) for code in failed)
+                return f"migrateprog: failed: {names}"
+            return "migrateprog: nothing to migrate" if results[0] == [0] * len(targets) else None
         return "\n".join(self._describe_migration(r) for r in done)
+
+    def _why_not_running(self, what: str) -> str:
+        """Why the program the console started as `what` runs nowhere (or ""): not yet, or no more."""
+        jobs = [j for j in self.jobs if j.argv[0] == what or (j.pid and f"{j.pid:#x}" == what)]
+        if not jobs:
+            return ""
+        job = jobs[-1]
+        if job.done:
+            return f" ({what} has already ended)" if not job.error else f" ({job.error})"
+        return f" ({what} has not started yet)"
 
     def _programs_named(self, what: str) -> list[int]:
         """Pids of running programs named what (or the pid itself), one per logical host."""
@@ -271,6 +342,7 @@ class Session:
         self.cluster.kernels[index] = kernel
         self.kernels[kernel.name] = kernel
         kernel.on_exit.append(lambda proc, status, k=kernel: self._on_exit(k, proc, status))
+        kernel.on_server_fault.append(self._on_server_fault)
         if kernel.migration is not None:
             kernel.migration.listeners.append(self._on_migration)
         self._pm_hosts[kernel.system_lh.lhid] = kernel.name
@@ -292,13 +364,42 @@ class Session:
                 raise LineError(f"unknown host {host!r}; hosts: {', '.join(self.kernels)}")
         if not argv:
             raise LineError("no program named")
+        for arg in argv:
+            if "\0" in arg or not all(ord(c) < 256 for c in arg):
+                raise LineError(f"{argv[0]}: an argument is Latin-1 text without NUL: {arg!r}")
+        if sum(len(a) + 1 for a in argv) + 1 > ARGV_MAX:
+            raise LineError(f"{argv[0]}: the arguments are longer than {ARGV_MAX} bytes in all")
         if argv[0] not in self.config.programs:
             raise LineError(f"no program {argv[0]!r} on the file server; programs: {', '.join(self.config.programs)}")
         display = self.home.servers["display"]
         job = Job(serial=len(self.jobs) + 1, argv=argv, host=host, stdout_instance=display.new_instance())
         job.on_done.append(self._job_done)
         self.jobs.append(job)
+        if self.stdin is not None:
+            self.shell.input(job.stdout_instance, self.stdin, end=True)
         self.shell.exec(job)
+        return None
+
+    def input(self, cmd: str, argv: list[str]) -> str | None:
+        """`input JOB TEXT...`: a line for JOB's standard input; `eof JOB`: the end of it.
+        JOB is the console's job number (#), the program's name or its pid."""
+        if len(argv) < 2 or (cmd == "eof" and len(argv) != 2):
+            raise LineError("usage: input JOB TEXT...   or   eof JOB")
+        what = argv[1]
+        live = [j for j in self.jobs if not j.done]
+        try:
+            number = int(what, 0)
+        except ValueError:
+            number = None
+        found = [j for j in live if j.serial == number or (number and j.pid == number)]
+        found = found or [j for j in live if j.argv[0] == what]
+        if not found:
+            raise LineError(f"{cmd}: no running program {what!r}")
+        job = found[-1]
+        if cmd == "eof":
+            self.shell.input(job.stdout_instance, b"", end=True)
+            return None
+        self.shell.input(job.stdout_instance, (" ".join(argv[2:]) + "\n").encode("latin-1", "replace"))
         return None
 
     def _job_done(self, job: Job) -> None:
@@ -329,7 +430,7 @@ class Session:
     def run_until_done(self, max_sim_seconds: float) -> bool:
         """Run until every started program has ended; False if the limit came first."""
         limit = int(max_sim_seconds * S)
-        if self.jobs and not all(j.done for j in self.jobs):
+        if self.jobs and not all(j.done for j in self.jobs) and limit > self.sim.now:
             self._awaiting_jobs = True
             try:
                 self.sim.run(until=limit)
@@ -419,6 +520,15 @@ class Session:
         summary["backed_bytes"] = r.get("backed_bytes", 0)  # left on the file server (flushed)
         return summary
 
+    def put_file(self, name: str, data: bytes) -> None:
+        """Put a file on the file server's disk (what `run --file` and tests use to feed programs)."""
+        for kernel in self.kernels.values():
+            fs = getattr(kernel.machine, "filesystem", None)
+            if fs is not None:
+                fs.install(name, data)
+                return
+        raise LineError("this cluster has no file server")
+
     def close(self) -> None:
         if self.pcap is not None:
             self.pcap.close()
@@ -432,13 +542,30 @@ def load(config: str | None, seed: int | None = None):
     return cfg
 
 
-def load_or_report(config: str | None, seed: int | None = None):
+def load_or_report(config: str | None, seed: int | None = None, errors: list[str] | None = None):
     """The config, or None after saying on stderr what is wrong with it (file:line: field: ...)."""
     try:
         return load(config, seed)
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, OSError) as exc:
         print(f"vcluster: {exc}", file=sys.stderr)
+        if errors is not None:
+            errors.append(str(exc))
         return None
+
+
+def line_error(exc: Exception) -> str:
+    """What a console line that failed says: its LineError, or the exception named (no traceback)."""
+    if isinstance(exc, LineError):
+        return str(exc)
+    log.debug("console line failed", exc_info=exc)
+    return f"internal error: {type(exc).__name__}: {exc}"
+
+
+def boot_error(exc: Exception) -> str:
+    """Why a config could not boot: a disk or file problem says itself; anything else is named."""
+    if isinstance(exc, FsError | OSError | ValueError):
+        return str(exc)
+    return line_error(exc)
 
 
 def run_lines(
@@ -451,35 +578,104 @@ def run_lines(
     pcap: str | None = None,
     screenshots: list[tuple[str, str]] | None = None,
     screenshot_errors: list[str] | None = None,
+    images: list[str] | None = None,
+    files: list[str] | None = None,
+    stdin: str | None = None,
 ) -> int:
-    """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end."""
-    cfg = load_or_report(config, seed)
+    """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end.
+
+    A line that fails says why on stderr (`vcluster: line N: ...`) and the run goes on with the
+    next; with `as_json` the summary is always the last line, its `errors` the failed lines."""
+    errors: list[dict[str, Any]] = []
+    problems: list[str] = []
+    cfg = load_or_report(config, seed, problems)
+    if cfg is not None:
+        try:
+            max_sim_seconds = parse_limit(max_sim_seconds)
+        except LineError as exc:
+            print(f"vcluster: {exc}", file=sys.stderr)
+            problems.append(str(exc))
+            cfg = None
     if cfg is None:
+        if as_json:
+            errors = [{"line": 0, "text": None, "error": why} for why in problems]
+            print(json.dumps({"config": config, "errors": errors, "programs": [], "migrations": [],
+                              "events": []}, sort_keys=True))
         return 2
 
     def echo(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    session = Session(cfg, pcap=pcap, echo=echo)
-    status = 0
+    extra: dict[str, bytes] = {}
+    for path in images or ():
+        image = Path(path)
+        try:
+            data = image.read_bytes()
+        except OSError as exc:
+            print(f"vcluster: --image {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        if data[:4] != b"\x7fELF":
+            print(f"vcluster: --image {path}: not a guest image (no ELF header)", file=sys.stderr)
+            return 2
+        extra[image.name] = data
+    host_files: dict[str, bytes] = {}
+    for spec in files or ():
+        host, _, name = spec.partition("=")
+        try:
+            host_files[name or Path(host).name] = Path(host).read_bytes()
+        except OSError as exc:
+            print(f"vcluster: --file {host}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    stdin_data = b""  # headless: a program's standard input is at its end at once
+    if stdin is not None:
+        try:
+            stdin_data = sys.stdin.buffer.read() if stdin == "-" else Path(stdin).read_bytes()
+        except OSError as exc:
+            print(f"vcluster: --stdin {stdin}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     try:
-        for line in lines:
+        session = Session(cfg, pcap=pcap, echo=echo, images=extra or None)
+    except Exception as exc:  # a config that loads but cannot boot (a disk image, a pcap path)
+        why = f"cannot boot {cfg.name}: {boot_error(exc)}"
+        print(f"vcluster: {why}", file=sys.stderr)
+        if as_json:
+            print(json.dumps({"config": cfg.name, "errors": [{"line": 0, "text": None, "error": why}],
+                              "programs": [], "migrations": [], "events": []}, sort_keys=True))
+        return 2
+    session.limit_s = max_sim_seconds
+    for name, data in host_files.items():
+        session.put_file(name, data)
+    session.stdin = stdin_data
+    status = 0
+
+    def failed(number: int, text: str | None, why: str) -> None:
+        errors.append({"line": number, "text": text, "error": why})
+        where = f"line {number}: " if number else ""
+        print(f"vcluster: {where}{why}", file=sys.stderr)
+
+    try:
+        for number, line in enumerate(lines, 1):
             try:
                 message = session.execute(line)
-            except LineError as exc:
-                print(f"vcluster: {exc}", file=sys.stderr)
-                return 2
+            except Exception as exc:
+                failed(number, line, line_error(exc))
+                continue
             if message:
                 print(message)
-        if not session.run_until_done(max_sim_seconds):
-            print(f"vcluster: stopped at the limit of {max_sim_seconds:g} simulated seconds "
-                  "with programs still running", file=sys.stderr)
-            status = 1
+        try:
+            if not session.run_until_done(max_sim_seconds):
+                print(f"vcluster: stopped at the limit of {max_sim_seconds:g} simulated seconds "
+                      "with programs still running", file=sys.stderr)
+                status = 1
+        except Exception as exc:
+            failed(0, None, f"the simulation stopped: {line_error(exc)}")
         if any(j.error or j.exit_status != 0 for j in session.jobs):
             status = status or 1
+        if errors:
+            status = 2
         if as_json:
-            print(json.dumps(session.summary(), sort_keys=True))
+            print(json.dumps({**session.summary(), "errors": errors}, sort_keys=True))
     finally:
         for host, path in screenshots or ():
             try:
@@ -496,7 +692,11 @@ def boot_headless(config: str | None, *, seed: int | None = None, max_sim_second
     cfg = load_or_report(config, seed)
     if cfg is None:
         return 2
-    session = Session(cfg, echo=lambda text: sys.stdout.write(text))
+    try:
+        session = Session(cfg, echo=lambda text: sys.stdout.write(text))
+    except Exception as exc:
+        print(f"vcluster: cannot boot {cfg.name}: {boot_error(exc)}", file=sys.stderr)
+        return 2
     print(f"booted {cfg.name} ({cfg.source_path}): {len(cfg.machines)} machines, seed {cfg.seed}, "
           f"console at {cfg.console_host}")
     session.execute("hello")

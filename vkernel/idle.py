@@ -81,7 +81,7 @@ class IdleDetector:
         for lh in guests:
             self._suspend(lh)
         log.info("%s: owner is back: evicting %d logical host(s)", k.name, len(guests))
-        k.spawn_server(k.system_lh, "evictor", self._evictor)
+        k.spawn_server(k.system_lh, "evictor", self._evictor, restart=True)
 
     def _evictor(self, pid: int) -> Generator[Any, Any, None]:
         """Each round migrates every guest (each migration ends within migration.timeout_s: moved,

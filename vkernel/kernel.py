@@ -18,6 +18,13 @@ log = logging.getLogger(__name__)
 
 MSG = abi.MSG_SIZE
 LH_PER_MACHINE = 512
+MAX_RESTARTS = 100  # a server that has failed this often ends instead
+
+
+def _peer_range_ok(op: ops.MoveTo | ops.MoveFrom) -> bool:
+    """A server's MoveTo/MoveFrom names bytes inside a 24-bit address space of the peer."""
+    addr, count = (op.dst, len(op.data)) if isinstance(op, ops.MoveTo) else (op.src, op.count)
+    return isinstance(addr, int) and isinstance(count, int) and 0 <= count and 0 <= addr <= abi.ADDRESS_SPACE - count
 
 
 @dataclass(eq=False)
@@ -98,9 +105,11 @@ class Kernel:
         self.ending_slice = False  # handling the end of a slice (a trap): no new slice starts meanwhile
         self.loaded_ctx: int | None = None
         self.loaded_pid: int | None = None
+        self.held: Process | None = None  # whose registers the CPU may hold (hold_registers)
         self.powered = True
         self.faults: list[FaultReport] = []
         self.on_exit: list[Callable[[Process, int], None]] = []  # program manager hooks
+        self.on_server_fault: list[Callable[[FaultReport], None]] = []  # a server failed (the front)
         self.transport = None  # vkernel.transport.Transport, wired at boot
         self.migration = None  # vkernel.migration engine, when present
         self.idle = None  # vkernel.idle detector, on workstations
@@ -140,10 +149,15 @@ class Kernel:
     def server_memory(self, proc: Process) -> bytearray:
         return self._server_mem.setdefault(proc.pid, bytearray())
 
-    def spawn_server(self, lh: LogicalHost, name: str, body: Callable[[int], Generator]) -> Process:
-        """Start a server written in Python as a V process (system priority)."""
+    def spawn_server(self, lh: LogicalHost, name: str, body: Callable[[int], Generator], *,
+                     restart: bool = False, on_crash: Callable[[Exception], None] | None = None) -> Process:
+        """Start a server written in Python as a V process (system priority). A server that raises
+        is restarted (`restart`: a fresh body(pid), same pid and groups) or ends; `on_crash` hears
+        the exception of one that ends (a one-shot agent)."""
         proc = self.new_process(lh, name, Priority.SYSTEM)
         proc.coroutine = body(proc.pid)
+        proc.server_body = body if restart else None
+        proc.on_crash = on_crash
         proc.state = State.READY
         self.sim.at(self.sim.now, lambda: self._step_server(proc))
         return proc
@@ -236,19 +250,73 @@ class Kernel:
         if self.loaded_ctx != team.ctx:
             self.mmu.switch(team.ctx)
             self.loaded_ctx = team.ctx
-        self.cpu.write_registers(proc.registers)  # the kernel may have changed them (d0 of a call)
-        result = self.cpu.run(self.slice_instructions)
-        proc.registers = self.cpu.read_registers()
-        duration = result.executed * self.ns_per_instruction
+        if not (self.held is proc and proc.registers_held):
+            # the CPU holds someone else's registers, or the kernel has used (maybe changed) these
+            if self.held is not None:
+                self.held.release_registers()
+            self.cpu.write_registers(proc.registers)
+        result = self.cpu.run(self.slice_instructions, self._chain(proc))
+        if result.stop is Stop.BUDGET:  # nothing for the kernel to do: registers stay in the CPU
+            proc.hold_registers(self.cpu.read_registers)
+            self.held = proc
+        else:
+            proc.registers = self.cpu.read_registers()
+            self.held = None
+        executed = result.chained_executed + result.executed
+        duration = executed * self.ns_per_instruction
         proc.cpu_ns += duration
-        self.stats.slices += 1
-        self.stats.instructions += result.executed
+        self.stats.slices += 1 + result.chained
+        self.stats.instructions += executed
         self.slice_event = self.sim.at(self.sim.now + duration, lambda: self._end_slice(proc, result))
+
+    def _chain(self, proc: Process) -> int:
+        """How far this slice may run on into further slices of proc within the same event.
+
+        Slice after slice of one process, with no other process ready to take
+        the CPU at the slice ends and no event due before the next slice would
+        start, is exactly what the event loop would do one slice at a time:
+        the same slice ends (Cpu.run keeps them), the same simulated times and
+        the same order against every other event. The CPU may start another
+        slice while the instructions before it end earlier than the horizon
+        (the next event, or the end of the run in progress); 0: one slice.
+        """
+        if self.stolen_ns or self.kernel_free_at > self.sim.now:
+            return 0
+        for queue in self.ready[: proc.priority + 1]:  # a slice end would pick any of these first
+            for other in queue:
+                if self._runnable(other):
+                    return 0
+        room = self.sim.horizon() - self.sim.now
+        if room <= 0:
+            return 0
+        if room == float("inf"):
+            return 1 << 62
+        return -(-int(room) // self.ns_per_instruction)  # instructions X with X*ns < room
+
+    def _runs_on(self, proc: Process) -> bool:
+        """Whether the end of proc's slice (by the budget) would start its next slice at this very
+        instant, with no other event due at it: then the next slice runs in this event."""
+        sim = self.sim
+        if proc.state is not State.RUNNING or proc.suspended or proc.lh.frozen or not self.powered:
+            return False
+        if self.loaded_pid != proc.pid or self.kernel_free_at > sim.now or sim.limit <= sim.now:
+            return False  # a context switch first, kernel work queued, or under step()
+        due = sim.peek()
+        if due is not None and due <= sim.now:
+            return False
+        for queue in self.ready[: proc.priority + 1]:  # the dispatch would pick any of these first
+            for other in queue:
+                if self._runnable(other):
+                    return False
+        return True
 
     def _end_slice(self, proc: Process, result) -> None:
         if self.stolen_ns:
             stolen, self.stolen_ns = self.stolen_ns, 0
             self.slice_event = self.sim.at(self.sim.now + stolen, lambda: self._end_slice(proc, result))
+            return
+        if result.stop is Stop.BUDGET and self._runs_on(proc):
+            self._run_slice(proc)  # what the dispatch below would start at once, without its event
             return
         self.slice_event = None
         self.running = None
@@ -336,6 +404,8 @@ class Kernel:
         self._server_mem.pop(proc.pid, None)
         if self.loaded_pid == proc.pid:
             self.loaded_pid = None
+        if self.held is proc:
+            self.held = None
         team = proc.team
         if team is not None and not any(p.team is team for p in proc.lh.processes.values()):
             if self.loaded_ctx == team.ctx:
@@ -358,11 +428,55 @@ class Kernel:
                 self.exit_process(proc, stop.value if isinstance(stop.value, int) else 0)
                 return
             except Exception as exc:  # a server bug must not take the kernel down
-                log.exception("%s: server %s crashed", self.name, proc.name)
-                self.kill(proc, f"server crashed: {exc!r}")
+                self._server_failed(proc, exc)
                 return
+            proc.fresh = False
             proc.state = State.READY
-            self._server_op(proc, op)
+            try:
+                self._server_op(proc, op)
+            except Exception as exc:  # an operation the kernel could not do (bad arguments)
+                self._server_failed(proc, exc)
+                return
+
+    def _server_failed(self, proc: Process, exc: Exception) -> None:
+        """A server raised: a fault report (one log line), an error reply (-EIO) to every request
+        it held, then a fresh body at the same pid and groups (if it restarts, and got as far as
+        one operation since the last restart, so a server that fails at once does not loop) or
+        its end."""
+        if proc.state is State.DEAD:
+            return
+        restart = proc.server_body is not None and not proc.fresh and proc.restarts < MAX_RESTARTS
+        report = FaultReport(proc.pid, proc.name, self.name, 0,
+                             f"server failed: {type(exc).__name__}: {exc}"
+                             + ("; restarted" if restart else ""))
+        self.faults.append(report)
+        log.warning("%s", report)
+        log.debug("%s: server %s failed", self.name, proc.name, exc_info=exc)
+        for listener in self.on_server_fault:
+            listener(report)
+        held = list(self.pending_of(proc).values())
+        self._pending.pop(proc.pid, None)
+        for req in held:
+            self.fail_sender(req, -abi.EIO)
+        if not restart:
+            proc.coroutine = None
+            self.kill(proc, None)
+            if proc.on_crash is not None:
+                proc.on_crash(exc)
+            return
+        for event in (proc.wakeup, proc.receive_deadline):
+            if event is not None:
+                self.sim.cancel(event)
+        proc.wakeup = proc.receive_deadline = None
+        if proc.awaiting is not None and proc.awaiting.transaction is not None and self.transport:
+            self.transport.cancel(proc.awaiting.transaction)
+        proc.awaiting = None
+        proc.restarts += 1
+        proc.fresh = True
+        proc.resume_value = None
+        proc.coroutine = proc.server_body(proc.pid)
+        proc.state = State.READY
+        self.sim.at(self.sim.now, lambda: self._step_server(proc))
 
     def _server_op(self, proc: Process, op: Any) -> None:
         if isinstance(op, ops.Receive):
@@ -375,6 +489,8 @@ class Kernel:
             proc.resume_value = self.reply(proc, op.msg, op.pid)
         elif isinstance(op, ops.Forward):
             proc.resume_value = self.forward(proc, op.msg, op.from_pid, op.to_pid)
+        elif isinstance(op, ops.MoveTo | ops.MoveFrom) and not _peer_range_ok(op):
+            proc.resume_value = -abi.EFAULT  # a forged address: outside any address space
         elif isinstance(op, ops.MoveTo):
             self.move_to(proc, op.pid, op.dst, op.data)
         elif isinstance(op, ops.MoveFrom):
@@ -623,6 +739,8 @@ class Kernel:
     def join_group(self, proc: Process, gid: int) -> int:
         if not abi.is_group(gid):
             return -abi.EINVAL
+        if proc.team is not None and abi.is_well_known_group(gid):
+            return -abi.EPERM  # a guest answering for the program managers would hijack them
         self.groups.setdefault(gid, set()).add(proc.pid)
         proc.groups.add(gid)
         if self.transport is not None:

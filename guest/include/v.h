@@ -60,17 +60,20 @@
 #define ENOENT 8
 #define EIO 9
 #define EKILLED 10
+#define EPERM 11
 
 /* process ids and groups */
 #define GROUP_BIT 0x8000
 #define PROGRAM_MANAGER_GROUP 0x8001
 #define LOCAL_KERNEL_SERVER 0x8002
 #define LOCAL_PROGRAM_MANAGER 0x8003
+#define WELL_KNOWN_GROUP_END 0x8100 /* indexes 0x8000..0x80ff: system groups, not for guests */
 
 /* message codes: I/O protocol */
 #define IO_WRITE 0x100
 #define IO_READ 0x101
 #define IO_CLOSE 0x102
+#define IO_INPUT 0x103
 #define FS_OPEN 0x110
 #define FS_REMOVE 0x111
 #define FS_LIST 0x112
@@ -160,7 +163,7 @@ ProcessId SendGroup(Message *msg, ProcessId group); /* first reply wins */
 unsigned long GetTime(void);   /* virtual ms since boot */
 unsigned long GetTimeUs(void); /* virtual us since boot (wraps after 71 minutes) */
 long Delay(unsigned long ms);  /* sleep; the CPU is free meanwhile */
-void *sbrk(long increment);    /* old break, or (void *)-1 */
+void *sbrk(ptrdiff_t increment);   /* old break, or (void *)-1 */
 void _exit(int status) __attribute__((noreturn)); /* SYS_EXIT, no flushing */
 
 /* ---- files, over the I/O protocol to the file server ---- */
