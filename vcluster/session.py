@@ -327,6 +327,16 @@ class Session:
         if not kernel.powered:
             return f"{kernel.name} is already down"
         lost = {p.pid: p.name for p in kernel.processes.values() if p.team is not None}
+        if kernel.migration is not None:  # a copy staged here whose source has given its own up
+            others = [k for k in self.kernels.values() if k is not kernel and k.powered]
+            names = {j.pid: j.argv[0] for j in self.jobs}
+            for pid, lhid in kernel.migration.staged():
+                if not any(lhid in k.lhs for k in others):
+                    lost[pid] = names.get(pid, "?")
+        # a copy another machine holds frozen, waiting for this one to say whether it is the one
+        # (this machine's migration of it was committing): it waits until this machine is back
+        waiting = {pid: k.name for k in self.kernels.values() if k is not kernel and k.migration is not None
+                   for pid in k.migration.waiting_for(kernel.system_lh.lhid)}
         kernel.crash()
         self.answering = True
         try:
@@ -337,8 +347,15 @@ class Session:
             if job.pid in lost and not job.done:
                 job.error = f"{job.argv[0]}: lost when {kernel.name} crashed"
                 job.finish()
+            elif job.pid in waiting and not job.done:
+                job.error = (f"{job.argv[0]}: lost when {kernel.name} crashed while migrating it: its copy "
+                             f"on {waiting[job.pid]} stays frozen until {kernel.name} can say it is the one")
+                job.finish()
         gone = ", ".join(f"{name} ({pid:#010x})" for pid, name in sorted(lost.items()))
-        return f"{kernel.name} crashed (down until `power {kernel.name} on`); programs lost: {gone or 'none'}"
+        frozen = "".join(f"; {name} stays frozen on {waiting[pid]} until {kernel.name} is back"
+                         for pid, name in ((j.pid, j.argv[0]) for j in self.jobs) if pid in waiting)
+        return (f"{kernel.name} crashed (down until `power {kernel.name} on`); programs lost: "
+                f"{gone or 'none'}{frozen}")
 
     def power(self, argv: list[str]) -> str | None:
         if len(argv) != 3 or argv[2] != "on":
@@ -589,6 +606,7 @@ class Session:
                 if proc.team is None:
                     continue
                 state = "suspended" if proc.suspended else ("frozen" if proc.lh.frozen else proc.state.value)
+                state = proc.lh.migration_state or state  # e.g. precopy-2, frozen, committing
                 rows.append({
                     "pid": proc.pid, "name": proc.name, "host": k.name, "lhid": proc.lhid,
                     "state": state, "cpu_ms": proc.cpu_ns // 1_000_000,
@@ -650,8 +668,9 @@ class Session:
     def _migration_summary(r: dict[str, Any]) -> dict[str, Any]:
         keys = ("program", "from", "to", "ok", "rounds", "precopy_bytes", "freeze_bytes", "state_bytes",
                 "bytes", "freeze_ms", "total_ms", "copy_ms", "stop_reason", "attempts", "residual",
-                "destroyed", "error", "eviction")
-        summary = {key: r[key] for key in keys}
+                "destroyed", "error", "eviction", "state", "states", "commit_acked", "id", "ended",
+                "timeout_s")
+        summary = {key: r.get(key) for key in keys}
         summary["backed_bytes"] = r.get("backed_bytes", 0)  # left on the file server (flushed)
         return summary
 
