@@ -14,7 +14,6 @@ import capstone
 from unicorn import UC_ARCH_M68K, UC_MODE_BIG_ENDIAN, UC_PROT_ALL, Uc, UcError
 from unicorn import unicorn_const as ucc
 from unicorn.m68k_const import (
-    UC_CPU_M68K_M68000,
     UC_M68K_REG_A7,
     UC_M68K_REG_D0,
     UC_M68K_REG_PC,
@@ -33,6 +32,16 @@ DEFAULT_MEMORY = 2 * 1024 * 1024
 TCG_BUFFER_BYTES = 16 * 1024 * 1024
 
 ILLEGAL = 0x4AFC  # what a bkpt is replaced with
+
+# The CPU model: QEMU's "m68000". Unicorn 2.1.4's model enum is out of step
+# with QEMU's model table (qemu/target/m68k/cpu.c m68k_cpus_type_infos starts
+# m68000, m68020, ...; the enum starts UC_CPU_M68K_M5206 = 0, M68000 = 1), so
+# UC_CPU_M68K_M68000 builds an m68020: (d8,An,Xn) honours scale bits, 68020
+# instructions (bitfields, 32-bit mul/div, cas, bsr.l) run instead of raising
+# illegal instruction, and some line-F words crashed the engine. Value 0 is
+# the real 68000 feature set (M68000, USP, WORD_INDEX, MOVEP), which is what
+# gcc -mcpu=68010 code needs. Pinned by tests/test_cpu_exact.py.
+CPU_MODEL_68000 = 0
 
 # m68k exception vectors as Unicorn's UC_HOOK_INTR reports them (trap #n is 32 + n)
 EXCEPTION_NAMES = {
@@ -145,8 +154,8 @@ def _release(uc: Uc, lib: Any, st: Any) -> None:
 class Cpu:
     """One workstation's 68010: physical RAM mapped once, contexts through the Mmu, slices by budget.
 
-    Model: Unicorn's M68000 (no 68010 model exists; gcc -mcpu=68010 code is
-    68000 code). The engine runs in user mode only (SR = 0); exceptions never
+    Model: QEMU's m68000 (CPU_MODEL_68000; no 68010 model exists, and
+    gcc -mcpu=68010 user code is 68000 code). The engine runs in user mode only (SR = 0); exceptions never
     reach a guest vector table, they end the slice and the kernel handles them.
     """
 
@@ -173,7 +182,7 @@ class Cpu:
         self._uc = uc
         self._finalizer = weakref.finalize(self, _release, uc, lib, st)
         uc.ctl_set_tcg_buffer_size(tcg_buffer_bytes)  # before anything initialises the engine
-        uc.ctl_set_cpu_model(UC_CPU_M68K_M68000)
+        uc.ctl_set_cpu_model(CPU_MODEL_68000)
         uc.ctl_set_tlb_mode(ucc.UC_TLB_VIRTUAL)
         uc.mem_map_ptr(0, memory_bytes, UC_PROT_ALL, int(ffi.cast("uintptr_t", st.ram)))
         st.uc = ffi.cast("void *", uc._uch.value)
@@ -187,11 +196,18 @@ class Cpu:
             ("reg_read", "uc_reg_read"),
             ("reg_write", "uc_reg_write"),
             ("mem_write", "uc_mem_write"),
+            ("context_alloc", "uc_context_alloc"),
+            ("context_save", "uc_context_save"),
+            ("context_free", "uc_context_free"),
+            ("get_ccr", "cpu_m68k_get_ccr_m68k"),
         ):
             setattr(st, field, ffi.cast("void *", _fn_address(name)))
         err = lib.vc_install_hooks(st)
         if err:
             raise CpuError(f"uc_hook_add failed: error {err}")
+        err = lib.vc_ccr_init(st)
+        if err:
+            raise CpuError(f"cannot read the condition codes exactly (check {err} failed)")
         self._regs = ffi.new("uint32_t[18]")
         self._last = ffi.new("uint32_t[3]")
         # SR first (user mode), then the stack pointer: the engine's reset SR is supervisor
@@ -207,7 +223,7 @@ class Cpu:
     def read_registers(self) -> Registers:
         regs = self._regs
         if self._lib.vc_regs_read(self._st, regs):
-            raise CpuError("uc_reg_read_batch failed")
+            raise CpuError("reading the registers failed")
         v = self._ffi.unpack(regs, 18)  # a list of ints (a slice of the array would alias it)
         return Registers(v[1:9], v[9:17], v[17], v[0] & 0x1F)
 
@@ -516,7 +532,7 @@ class RawEngine:
     def __init__(self, *, tcg_buffer_bytes: int = TCG_BUFFER_BYTES) -> None:
         uc = Uc(UC_ARCH_M68K, UC_MODE_BIG_ENDIAN)
         uc.ctl_set_tcg_buffer_size(tcg_buffer_bytes)
-        uc.ctl_set_cpu_model(UC_CPU_M68K_M68000)
+        uc.ctl_set_cpu_model(CPU_MODEL_68000)  # the same model as Cpu: see CPU_MODEL_68000
         uc.mem_map(0, self.SIZE, UC_PROT_ALL)
         uc.reg_write(UC_M68K_REG_SR, 0)  # user mode before the stack pointer
         self._uc: Uc | None = uc

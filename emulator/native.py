@@ -72,6 +72,28 @@ typedef uc_err (*fn_reg_read_batch)(uc_engine *, int const *, void **, int);
 typedef uc_err (*fn_reg_write_batch)(uc_engine *, int const *, void *const *, int);
 typedef uc_err (*fn_reg_rw)(uc_engine *, int, void *);
 typedef uc_err (*fn_mem_write)(uc_engine *, uint64_t, const void *, uint64_t);
+typedef uc_err (*fn_context_alloc)(uc_engine *, uc_context **);
+typedef uc_err (*fn_context_save)(uc_engine *, uc_context *);
+typedef uint32_t (*fn_get_ccr)(void *env);
+typedef uc_err (*fn_context_free)(uc_context *);
+
+/* Unicorn 2.1.4's struct uc_context (include/uc_priv.h, not a public header):
+ * uc_context_save copies the CPU state (CPUM68KState up to end_reset_fields)
+ * into data[]. vc_ccr_init checks this layout against the live engine. */
+typedef struct {
+    size_t context_size;
+    uc_mode mode;
+    uc_arch arch;
+    int snapshot_level;
+    bool ramblock_freed;
+    void *last_block;
+    void *fv;
+    char data[];
+} vc_uc_context;
+
+/* offsets in CPUM68KState (qemu/target/m68k/cpu.h): dregs[8], aregs[8], pc */
+#define VC_ENV_DREGS 0
+#define VC_ENV_PC 64
 
 typedef struct {
     uint64_t key;      /* (phys << 16) | size; 0 = empty */
@@ -140,6 +162,13 @@ typedef struct vc_state {
     uint64_t code_flushes;
 
     uc_hook h_block, h_intr, h_tlb;
+
+    /* the true condition codes (see vc_regs_read) */
+    fn_context_alloc context_alloc;
+    fn_context_save context_save;
+    fn_get_ccr get_ccr;
+    fn_context_free context_free;
+    vc_uc_context *ctx;
 } vc_state;
 
 static const int vc_reg_ids[18] = {
@@ -192,6 +221,8 @@ void vc_free(vc_state *st)
     if (!st)
         return;
     munmap(st->ram, st->ram_size);
+    if (st->ctx && st->context_free)
+        st->context_free((uc_context *)st->ctx);
     free(st->frame_code);
     free(st->cache);
     free(st->fast);
@@ -446,14 +477,69 @@ void vc_set_table(vc_state *st, uint32_t *table)
     st->table = table;
 }
 
-/* regs: sr, d0..d7, a0..a7, pc */
+/* The condition codes. Never through uc_reg_read(UC_M68K_REG_SR): in Unicorn
+ * 2.1.4 it sets env->cc_op = CC_OP_FLAGS before folding the lazily kept
+ * flags, so it returns the leftover operands as flags AND leaves the live
+ * engine holding them (upstream issue #2380, PR #2161). Instead: copy the CPU
+ * state with uc_context_save and evaluate the copy with QEMU's own
+ * cpu_m68k_get_ccr, which only reads. The live state is never written. */
+static inline uint32_t vc_ccr(vc_state *st)
+{
+    if (st->context_save(st->uc, (uc_context *)st->ctx) != UC_ERR_OK)
+        return 0xFFFFFFFFu;
+    return st->get_ccr(st->ctx->data) & 0x1Fu;
+}
+
+/* regs: sr, d0..d7, a0..a7, pc. Reads only: the engine is left as it was. */
 int vc_regs_read(vc_state *st, uint32_t *regs)
 {
-    void *ptrs[18];
+    void *ptrs[17];
     int i;
-    for (i = 0; i < 18; i++)
-        ptrs[i] = &regs[i];
-    return (int)st->reg_read_batch(st->uc, vc_reg_ids, ptrs, 18);
+    uint32_t ccr;
+    for (i = 0; i < 17; i++)
+        ptrs[i] = &regs[i + 1];
+    if (st->reg_read_batch(st->uc, vc_reg_ids + 1, ptrs, 17) != UC_ERR_OK)
+        return 1;
+    ccr = vc_ccr(st);
+    if (ccr > 0x1Fu)
+        return 2;
+    regs[0] = ccr;
+    return 0;
+}
+
+/* Allocate the context once and check the layout vc_ccr relies on against
+ * the live engine: d0 and pc where CPUM68KState keeps them, and every one of
+ * the 32 condition-code values written through the register API (which is
+ * correct: cpu_m68k_set_sr sets the flags and cc_op = CC_OP_FLAGS) read back.
+ * Leaves d0, pc and SR at 0 (user mode). Returns 0 or a step number. */
+int vc_ccr_init(vc_state *st)
+{
+    uint32_t v, ccr, d0;
+    if (st->context_alloc(st->uc, (uc_context **)&st->ctx) != UC_ERR_OK || !st->ctx)
+        return 1;
+    if (st->ctx->arch != UC_ARCH_M68K || st->ctx->mode != UC_MODE_BIG_ENDIAN
+        || st->ctx->context_size < VC_ENV_PC + 4)
+        return 2;
+    v = 0x5AC3A55Au;
+    st->reg_write(st->uc, UC_M68K_REG_D0, &v);
+    v = 0x00ABCDEEu;
+    st->reg_write(st->uc, UC_M68K_REG_PC, &v);
+    if (st->context_save(st->uc, (uc_context *)st->ctx) != UC_ERR_OK)
+        return 3;
+    memcpy(&d0, st->ctx->data + VC_ENV_DREGS, 4);
+    memcpy(&v, st->ctx->data + VC_ENV_PC, 4);
+    if (d0 != 0x5AC3A55Au || v != 0x00ABCDEEu)
+        return 4;
+    for (ccr = 0; ccr < 32; ccr++) {
+        st->reg_write(st->uc, UC_M68K_REG_SR, &ccr);
+        if (vc_ccr(st) != ccr)
+            return 5;
+    }
+    v = 0;
+    st->reg_write(st->uc, UC_M68K_REG_SR, &v);
+    st->reg_write(st->uc, UC_M68K_REG_D0, &v);
+    st->reg_write(st->uc, UC_M68K_REG_PC, &v);
+    return 0;
 }
 
 int vc_regs_write(vc_state *st, const uint32_t *regs)
@@ -515,7 +601,8 @@ uint32_t vc_layout(int which)
     case 1: return (uint32_t)offsetof(vc_state, left);
     case 2: return (uint32_t)offsetof(vc_state, last);
     case 3: return (uint32_t)offsetof(vc_state, code_flushes);
-    default: return (uint32_t)offsetof(vc_state, h_tlb);
+    case 4: return (uint32_t)offsetof(vc_state, h_tlb);
+    default: return (uint32_t)offsetof(vc_state, ctx);
     }
 }
 
@@ -607,6 +694,12 @@ typedef struct vc_state {
     uint64_t code_flushes;
 
     size_t h_block, h_intr, h_tlb;
+
+    void *context_alloc;
+    void *context_save;
+    void *get_ccr;
+    void *context_free;
+    void *ctx;
 } vc_state;
 
 vc_state *vc_new(uint32_t ram_size, uint32_t cache_entries);
@@ -618,6 +711,7 @@ int vc_flush_tlb(vc_state *st);
 void vc_set_table(vc_state *st, uint32_t *table);
 void vc_last_block(vc_state *st, uint32_t *out);
 int vc_regs_read(vc_state *st, uint32_t *regs);
+int vc_ccr_init(vc_state *st);
 int vc_regs_write(vc_state *st, const uint32_t *regs);
 int vc_write_reg(vc_state *st, int regid, uint32_t value);
 int vc_phys_write(vc_state *st, uint32_t addr, const uint8_t *data, uint32_t n);
@@ -748,7 +842,7 @@ def load() -> tuple[cffi.FFI, Any]:
             ffi = cffi.FFI()
             ffi.cdef(CDEF)
             lib = ffi.dlopen(str(library_path()))
-            fields = ("left", "last", "code_flushes", "h_tlb")
+            fields = ("left", "last", "code_flushes", "h_tlb", "ctx")
             expected = [ffi.sizeof("vc_state")] + [ffi.offsetof("vc_state", f) for f in fields]
             actual = [lib.vc_layout(i) for i in range(len(expected))]
             if actual != expected:
