@@ -32,7 +32,10 @@ alone (no exception frames are built: the kernel turns exceptions into
 process reports): the vector the 68000 took is the vector-table entry in the
 case's RAM that holds the handler its final PC points to.
 
-    python -m emulator.conformance SUITE_DIR [--per-file N] [--json]
+    python -m emulator.conformance SUITE_DIR [--per-file N] [--json] [--details]
+
+Each file runs in a child process, so an engine crash (the m68020 model
+segfaulted on some words) costs one case, counted as failed, not the run.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import argparse
 import ctypes
 import gzip
 import json
+import subprocess
 import sys
 import time
 from collections import Counter
@@ -631,6 +635,66 @@ def format_table(reports: list[FileReport]) -> str:
     return "\n".join(lines)
 
 
+WORKER_TIMEOUT = 1800  # seconds for one file in a child process (2,500 cases take seconds)
+
+
+def _worker(path: Path, per_file: int | None, start: int) -> int:
+    """Print one JSON line per case from index start (flushed: a crash loses nothing before it)."""
+    runner = Runner()
+    cases = sample(list(read_cases(path)), per_file)
+    for i in range(start, len(cases)):
+        v = runner.run(cases[i])
+        print(json.dumps([i, v.outcome, v.reason, v.expected_vector, v.got_vector]), flush=True)
+    return 0
+
+
+def run_file_isolated(path: Path, per_file: int | None = None) -> FileReport:
+    """run_file in child processes: an engine crash costs one case ('engine crashed'), not the run."""
+    report = FileReport(file_name(path))
+    total = len(sample(list(read_cases(path)), per_file))
+    start = 0
+    while start < total:
+        cmd = [sys.executable, "-m", "emulator.conformance", str(path), "--worker", str(start)]
+        if per_file is not None:
+            cmd += ["--per-file", str(per_file)]
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT)
+            out, rc, err = done.stdout, done.returncode, done.stderr
+        except subprocess.TimeoutExpired as exc:
+            out = exc.stdout.decode() if isinstance(exc.stdout, bytes) else exc.stdout or ""
+            rc, err = None, "timed out"
+        last = start - 1
+        for line in out.splitlines():
+            if not line.startswith("["):
+                continue  # the engine's own messages ("code should not be reached" before an abort)
+            i, outcome, reason, ev, gv = json.loads(line)
+            report.add(Verdict(outcome, reason, ev, gv))
+            last = i
+        if rc == 0 and last == total - 1:
+            break
+        if rc is not None and rc > 0:
+            raise SuiteError(f"{path}: the worker failed: {err.strip().splitlines()[-1:]}")
+        crash = "timed out" if rc is None else f"signal {-rc}"
+        report.add(Verdict("fail", f"engine crashed ({crash})"))
+        start = last + 2  # past the case that crashed
+    return report
+
+
+def write_sample(files: list[Path], out: Path, per_file: int) -> int:
+    """Write per_file user-mode cases of each file (evenly spread) as gzipped .json.bin.gz; bytes written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = 0
+    for path in files:
+        _count, blocks = case_blocks(path)
+        user = [
+            b for b, c in zip(blocks, read_cases(path), strict=True) if not c.initial.sr & S_BIT
+        ]
+        data = gzip.compress(pack_cases(sample(user, per_file)), 9, mtime=0)
+        (out / f"{file_name(path)}.json.bin.gz").write_bytes(data)
+        written += len(data)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m emulator.conformance",
@@ -642,26 +706,31 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--json", action="store_true", help="one JSON document instead of the table")
     ap.add_argument("--details", action="store_true", help="failure and vector reasons per file")
+    ap.add_argument(
+        "--write-sample",
+        type=Path,
+        metavar="DIR",
+        help="instead of running: write --per-file user-mode cases of each file to DIR",
+    )
+    ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.per_file is not None and args.per_file <= 0:
         ap.error("--per-file must be positive")
     try:
+        if args.worker is not None:
+            return _worker(args.suite, args.per_file, args.worker)
         files = suite_files(args.suite)
+        if args.write_sample is not None:
+            if args.per_file is None:
+                ap.error("--write-sample needs --per-file")
+            n = write_sample(files, args.write_sample, args.per_file)
+            print(f"wrote {len(files)} files, {n} bytes, to {args.write_sample}")
+            return 0
+        t0 = time.monotonic()
+        reports = [run_file_isolated(path, args.per_file) for path in files]
     except (SuiteError, OSError) as exc:
         print(f"conformance: {exc}", file=sys.stderr)
         return 2
-    runner = Runner()
-    reports = []
-    t0 = time.monotonic()
-    try:
-        for path in files:
-            try:
-                reports.append(run_file(runner, path, args.per_file))
-            except (SuiteError, OSError) as exc:
-                print(f"conformance: {exc}", file=sys.stderr)
-                return 2
-    finally:
-        runner.close()
     if args.json:
         out = {
             "per_file": args.per_file,
