@@ -205,6 +205,7 @@ class Verdict:
     reason: str = ""
     expected_vector: int | None = None
     got_vector: int | None = None
+    cause: str = ""  # a key of CAUSES for a failure or a vector mismatch
 
 
 def expected_vector(case: Case) -> int | None:
@@ -332,6 +333,76 @@ def is_branch(opcode: int) -> bool:
     )
 
 
+CAUSES = {
+    "index-bit8": "(d8,An,Xn)/(d8,PC,Xn) extension word with bit 8 set: the engine raises "
+    "address error (a 68000 ignores the bit; compilers never set it)",
+    "bitnum-high-byte": "BTST/BCHG/BCLR/BSET #n whose bit-number word has a nonzero high byte: "
+    "illegal instruction in the engine (a 68000 ignores that byte; compilers emit 0)",
+    "bcd": "ABCD/SBCD/NBCD: condition codes (V, N are undefined in the manual) or results on "
+    "invalid BCD digits differ",
+    "div-overflow-flags": "DIVU/DIVS overflow: N and Z (undefined in the manual) differ",
+    "chk-flags": "CHK without a trap: Z, V, C (undefined in the manual) differ",
+    "memory-shift": "memory ASL/ASR/LSR .w: wrong shift kind or V (the manual is exact here)",
+    "x-byte-a7": "ADDX.b/SUBX.b -(A7): the engine moves A7 by 1, a 68000 by 2",
+    "unlk-a7": "UNLK A7: the engine adds 4 after loading A7",
+    "jsr-sp": "JSR through A7: the engine takes the target after pushing the return address",
+    "bcc-ff": "Bcc.s with displacement 0xFF: illegal instruction in the engine (a 68000 "
+    "takes it as -1; no compiler emits it, the target would be odd)",
+    "rtr-trapv": "RTR and TRAPV: illegal instruction in the engine",
+    "no-address-error": "no address error: an odd word/long access faults on its (unmapped) page "
+    "or is done, a branch to an odd address is taken",
+    "crash": "the engine crashed",
+    "unexplained": "not explained yet",
+}
+
+
+def _indexed(opcode: int) -> bool:
+    modes = [((opcode >> 3) & 7, opcode & 7)]
+    if opcode >> 12 in (1, 2, 3):  # MOVE: the destination EA too
+        modes.append(((opcode >> 6) & 7, (opcode >> 9) & 7))
+    return any(m == 6 or (m == 7 and r == 3) for m, r in modes)
+
+
+def cause(case: Case, v: Verdict) -> str:
+    """Which known engine deviation explains a failure or a vector mismatch ('' for none needed)."""
+    if v.outcome not in ("fail", "vector-mismatch"):
+        return ""
+    ram = case.initial.ram
+    instr = (case.initial.pc - 4) & ADDRESS_MASK
+    words = [(ram.get(instr + i, 0) << 8) | ram.get(instr + i + 1, 0) for i in range(0, 10, 2)]
+    op = words[0]
+    if v.reason.startswith("engine crashed"):
+        return "crash"
+    got_address_error = v.got_vector == 3 or v.reason.endswith("address error")
+    if got_address_error and _indexed(op) and any(w & 0x100 for w in words[1:4]):
+        return "index-bit8"
+    if op & 0xFF00 == 0x0800 and v.got_vector == 4 and words[1] & 0xFF00:
+        return "bitnum-high-byte"
+    if op >> 12 == 6 and op & 0xFF == 0xFF and v.got_vector == 4:
+        return "bcc-ff"
+    if op in (0x4E76, 0x4E77) and v.got_vector == 4:
+        return "rtr-trapv"
+    if v.expected_vector == 3:
+        return "no-address-error"
+    if v.outcome == "vector-mismatch":
+        return "unexplained"
+    if op & 0xF1F0 in (0xC100, 0x8100) or op & 0xFFC0 == 0x4800:
+        return "bcd"
+    if op & 0xF0C0 == 0x80C0 and v.reason == "ccr" and case.final.sr & 2:
+        return "div-overflow-flags"
+    if op & 0xF1C0 == 0x4180 and v.reason == "ccr":
+        return "chk-flags"
+    if op & 0xF8C0 == 0xE0C0 and op & 0x0600 in (0x0000, 0x0200):  # ASd/LSd <ea>
+        return "memory-shift"
+    if op & 0xB1F8 == 0x9108 and 7 in ((op >> 9) & 7, op & 7):
+        return "x-byte-a7"
+    if op == 0x4E5F:
+        return "unlk-a7"
+    if op & 0xFFC7 == 0x4E87:
+        return "jsr-sp"
+    return "unexplained"
+
+
 class _HighAlias:
     """A second TLB-fill hook: a data access at or above 16 MB uses the page of its low 24 bits.
 
@@ -387,6 +458,11 @@ class Runner:
         self.cpu.close()
 
     def run(self, case: Case) -> Verdict:
+        v = self._play(case)
+        v.cause = cause(case, v)
+        return v
+
+    def _play(self, case: Case) -> Verdict:
         ini, fin = case.initial, case.final
         if ini.sr & S_BIT:
             return Verdict("skip", "supervisor mode")
@@ -548,9 +624,12 @@ class FileReport:
     skip_reasons: Counter = field(default_factory=Counter)
     fail_reasons: Counter = field(default_factory=Counter)
     vectors: Counter = field(default_factory=Counter)  # 'expected -> got' for exception cases
+    causes: Counter = field(default_factory=Counter)  # CAUSES keys of failures and mismatches
 
     def add(self, v: Verdict) -> None:
         self.cases += 1
+        if v.cause:
+            self.causes[v.cause] += 1
         if v.outcome == "pass":
             self.passed += 1
         elif v.outcome == "fail":
@@ -581,6 +660,7 @@ class FileReport:
             "skip_reasons": dict(self.skip_reasons),
             "fail_reasons": dict(self.fail_reasons),
             "exception_vectors": dict(self.vectors),
+            "causes": dict(self.causes),
         }
 
 
@@ -644,7 +724,10 @@ def _worker(path: Path, per_file: int | None, start: int) -> int:
     cases = sample(list(read_cases(path)), per_file)
     for i in range(start, len(cases)):
         v = runner.run(cases[i])
-        print(json.dumps([i, v.outcome, v.reason, v.expected_vector, v.got_vector]), flush=True)
+        print(
+            json.dumps([i, v.outcome, v.reason, v.expected_vector, v.got_vector, v.cause]),
+            flush=True,
+        )
     return 0
 
 
@@ -667,32 +750,66 @@ def run_file_isolated(path: Path, per_file: int | None = None) -> FileReport:
         for line in out.splitlines():
             if not line.startswith("["):
                 continue  # the engine's own messages ("code should not be reached" before an abort)
-            i, outcome, reason, ev, gv = json.loads(line)
-            report.add(Verdict(outcome, reason, ev, gv))
+            i, outcome, reason, ev, gv, why = json.loads(line)
+            report.add(Verdict(outcome, reason, ev, gv, why))
             last = i
         if rc == 0 and last == total - 1:
             break
         if rc is not None and rc > 0:
             raise SuiteError(f"{path}: the worker failed: {err.strip().splitlines()[-1:]}")
         crash = "timed out" if rc is None else f"signal {-rc}"
-        report.add(Verdict("fail", f"engine crashed ({crash})"))
+        report.add(Verdict("fail", f"engine crashed ({crash})", cause="crash"))
         start = last + 2  # past the case that crashed
     return report
 
 
-def write_sample(files: list[Path], out: Path, per_file: int) -> int:
-    """Write per_file user-mode cases of each file (evenly spread) as gzipped .json.bin.gz; bytes written."""
+def write_sample(files: list[Path], out: Path, per_file: int, *, per_vector: int = 3) -> int:
+    """Write a CI subset as gzipped .json.bin.gz files; returns the bytes written.
+
+    Of each file: per_file user-mode cases spread evenly, then the first
+    cases of each exception vector the file holds until per_vector of each
+    are in (divide by zero is rare in DIVU/DIVS). Reproducible: no randomness.
+    """
     out.mkdir(parents=True, exist_ok=True)
     written = 0
     for path in files:
         _count, blocks = case_blocks(path)
         user = [
-            b for b, c in zip(blocks, read_cases(path), strict=True) if not c.initial.sr & S_BIT
+            (i, c)
+            for i, (b, c) in enumerate(zip(blocks, read_cases(path), strict=True))
+            if not c.initial.sr & S_BIT
         ]
-        data = gzip.compress(pack_cases(sample(user, per_file)), 9, mtime=0)
+        chosen = {i for i, _c in sample(user, per_file)}
+        have = Counter(expected_vector(c) for i, c in user if i in chosen)
+        for i, c in user:
+            v = expected_vector(c)
+            if v is not None and i not in chosen and have[v] < per_vector:
+                chosen.add(i)
+                have[v] += 1
+        data = gzip.compress(pack_cases(blocks[i] for i in sorted(chosen)), 9, mtime=0)
         (out / f"{file_name(path)}.json.bin.gz").write_bytes(data)
         written += len(data)
     return written
+
+
+def format_details(reports: list[FileReport]) -> str:
+    """Per file: failures, exception vectors and causes; then every cause with its files."""
+    lines = []
+    by_cause: dict[str, Counter] = {}
+    for r in reports:
+        if r.fail_reasons or r.vector_mismatched:
+            lines.append(
+                f"{r.name}: failed {dict(r.fail_reasons)} vectors {dict(r.vectors)}"
+                f" causes {dict(r.causes)}"
+            )
+        for c, n in r.causes.items():
+            by_cause.setdefault(c, Counter())[r.name] += n
+    lines.append("")
+    lines.append("by cause:")
+    for c, files in sorted(by_cause.items(), key=lambda kv: -sum(kv[1].values())):
+        lines.append(f"  {c} ({sum(files.values())}): {CAUSES.get(c, c)}")
+        lines.append("    " + ", ".join(f"{f} {n}" for f, n in files.most_common()))
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -741,9 +858,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         print(format_table(reports))
         if args.details:
-            for r in reports:
-                if r.fail_reasons or r.vector_mismatched:
-                    print(f"{r.name}: fail {dict(r.fail_reasons)} vectors {dict(r.vectors)}")
+            print(format_details(reports))
     return 0
 
 
