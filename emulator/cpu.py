@@ -21,7 +21,7 @@ from unicorn.m68k_const import (
 )
 from unicorn.unicorn_py3.unicorn import uclib
 
-from emulator import native
+from emulator import exact, native
 from emulator.mmu import GuestAddressError, Mmu
 
 log = logging.getLogger(__name__)
@@ -209,6 +209,7 @@ class Cpu:
         if err:
             raise CpuError(f"cannot read the condition codes exactly (check {err} failed)")
         self._regs = ffi.new("uint32_t[18]")
+        self._decoded_before = self._until_before = 0
         self._last = ffi.new("uint32_t[3]")
         # SR first (user mode), then the stack pointer: the engine's reset SR is supervisor
         self.write_registers(Registers.initial(0, 0))
@@ -273,21 +274,47 @@ class Cpu:
         lib, st = self._lib, self._st
         budget = max(1, int(budget))
         keep = 0
+        until = 0  # an instruction to emulate the slice is running up to (see _resolve_suspect)
         while True:
-            err = lib.vc_run(st, budget, keep)
+            err = lib.vc_run_until(st, until) if until else lib.vc_run(st, budget, keep)
             reason = st.reason
             if err == 0:
+                if reason == native.STOP_NONE and until and st.pc == until:
+                    until = 0
+                    # the block that ends there may have counted the stop as an instruction
+                    self._lib.vc_last_block(st, self._last)
+                    st.left += self._last[2] - self._until_before
+                    verdict = self._emulate(st.pc)
+                    if verdict is None:
+                        keep = 1
+                        continue
+                    return self._finish(verdict)
                 if reason == native.STOP_BUDGET:
                     executed = st.executed
                     self.instructions += executed
                     self.slices += 1
                     return SliceResult(Stop.BUDGET, executed, st.pc)
                 if reason == native.STOP_INTR:
-                    return self._finish(self._exception(st.intno))
+                    verdict = self._exception(st.intno)
+                    if verdict is None:  # an instruction the engine lacks, emulated
+                        keep = 1
+                        continue
+                    return self._finish(verdict)
                 if reason == native.STOP_SUSPECT:
                     verdict = self._resolve_suspect()
+                    keep = 1
                     if verdict is None:
-                        keep = 1
+                        continue
+                    if isinstance(verdict, int):  # emulate the instruction there
+                        if verdict == st.stop_pc:
+                            verdict = self._emulate(verdict)
+                            if verdict is None:
+                                continue
+                            return self._finish(verdict)
+                        # run the block up to it: the engine translates [start, until) afresh
+                        lib.vc_remove_tb(st, st.stop_pc, st.stop_pc + st.stop_size)
+                        until = verdict
+                        self._until_before = self._decoded_before
                         continue
                     return self._finish(verdict)
             elif err == ucc.UC_ERR_EXCEPTION and reason == native.STOP_FAULT:
@@ -304,9 +331,14 @@ class Cpu:
         self.slices += 1
         return result
 
-    def _exception(self, intno: int) -> SliceResult:
+    def _exception(self, intno: int) -> SliceResult | None:
         st = self._st
         pc = st.pc
+        if intno == 4:
+            word = self._word(pc)
+            if word in (exact.RTR, exact.TRAPV, exact.RTD):
+                # Unicorn's m68000 lacks them: emulated (the block counted the instruction)
+                return self._emulate(pc, word, counted=True)
         if TRAP_FIRST <= intno <= TRAP_LAST:
             # a trap ends its block, so the whole block (the trap included) ran
             self.set_pc(pc + 2)
@@ -374,8 +406,13 @@ class Cpu:
             return 0
         return max(0, icount - done)
 
-    def _resolve_suspect(self) -> SliceResult | None:
-        """A block ending in a bkpt opcode was stopped before it ran: patch a real bkpt, clear a false alarm."""
+    def _resolve_suspect(self) -> SliceResult | int | None:
+        """A block was stopped before it ran because some word of it is suspect: decode it.
+
+        Returns the address of an instruction to emulate (the first one the
+        engine gets wrong), None to let the block run (a bkpt was patched, or
+        every suspect word is an extension word), or a result to report.
+        """
         st = self._st
         start, size, icount = st.stop_pc, st.stop_size, st.stop_icount
         last = start + size - 2
@@ -387,6 +424,12 @@ class Cpu:
                 insns.append((addr, isize, mnemonic))
         agree = bool(insns) and insns[-1][0] + insns[-1][1] == start + size and len(insns) == icount
         if agree and ctx is not None and code is not None:
+            for i, (addr, _isize, _m) in enumerate(insns):
+                if exact.is_memory_shift(
+                    int.from_bytes(code[addr - start : addr - start + 2], "big")
+                ):
+                    self._decoded_before = i  # instructions of the block before it
+                    return addr
             if insns[-1][0] == last and insns[-1][2] == "bkpt":
                 n = code[-1] & 7
                 phys = self.mmu.translate(ctx, last)
@@ -399,12 +442,16 @@ class Cpu:
                         last,
                     )
                     return None
-            elif insns[-1][0] < last:
-                # the bkpt opcode is an extension word of the last instruction
-                self._lib.vc_clear_suspect(st, start, size)
-                return None
+            # every suspect word is an extension word of some instruction
+            self._lib.vc_clear_suspect(st, start, size)
+            return None
+        if code is None or (int.from_bytes(code[-2:], "big") & 0xFFF8) != 0x4848:
+            # the decoders disagree on code that ends in no bkpt: the engine runs it as it is
+            log.warning("block %#x+%d cannot be decoded: run as the engine does", start, size)
+            self._lib.vc_clear_suspect(st, start, size)
+            return None
         # the decoders disagree: never run it; report the bkpt where it would be
-        n = code[-1] & 7 if code else 0
+        n = code[-1] & 7
         self.set_pc(last)
         log.warning(
             "block %#x+%d ends in a bkpt opcode that cannot be decoded safely: reported as bkpt",
@@ -412,6 +459,57 @@ class Cpu:
             size,
         )
         return SliceResult(Stop.EXCEPTION, st.executed, last, exception="bkpt", bkpt=n, vector=4)
+
+    def _word(self, vaddr: int) -> int | None:
+        code = self._code(vaddr, 2)
+        return None if code is None else int.from_bytes(code, "big")
+
+    def _emulate(
+        self, pc: int, word: int | None = None, *, counted: bool = False
+    ) -> SliceResult | None:
+        """Run the instruction at pc exactly (emulator.exact); None if it completed.
+
+        counted: the engine's block count already holds it (it raised an
+        exception there); otherwise it is counted here when it completes.
+        """
+        st = self._st
+        ctx = self.mmu.current
+        if word is None:
+            word = self._word(pc)
+        before = st.budget - st.left - (1 if counted else 0)  # instructions of the slice before it
+        regs = self.read_registers()
+        mem = _EngineMemory(self.mmu, ctx)
+        if word is None or ctx is None:
+            verdict: exact.Fault | int | None = exact.ILLEGAL_VECTOR
+        elif word == exact.TRAPV:
+            verdict = exact.trapv(regs)
+        elif word == exact.RTR:
+            verdict = exact.rtr(regs, mem)
+        elif word == exact.RTD:
+            disp = self._word(pc + 2)
+            verdict = exact.ILLEGAL_VECTOR if disp is None else exact.rtd(disp, regs, mem)
+        else:
+            length = exact.memory_shift_length(word) or 2
+            ext = self._code(pc + 2, length - 2) if length > 2 else b""
+            verdict = (
+                exact.ILLEGAL_VECTOR if ext is None else exact.memory_shift(word, ext, regs, mem)
+            )
+        if verdict is None:
+            self.write_registers(regs)
+            if not counted:
+                st.left -= 1
+            return None
+        if isinstance(verdict, exact.Fault):
+            return SliceResult(
+                Stop.FAULT,
+                before,
+                pc,
+                fault_address=verdict.vaddr,
+                fault_access=verdict.access,
+                fault_kind=verdict.kind,
+            )
+        name = EXCEPTION_NAMES.get(verdict, f"exception vector {verdict}")
+        return SliceResult(Stop.EXCEPTION, before, pc, exception=name, vector=verdict)
 
     # --- internals for the Mmu ---------------------------------------------------------------
     @property
@@ -458,6 +556,22 @@ class Cpu:
     @property
     def closed(self) -> bool:
         return not self._finalizer.alive
+
+
+class _EngineMemory:
+    """Guest memory for emulator.exact: the MMU's checks and bits, as the engine's TLB applies them."""
+
+    def __init__(self, mmu: Mmu, ctx: int | None) -> None:
+        self._mmu = mmu
+        self._ctx = ctx
+
+    def load(self, vaddr: int, n: int) -> bytes | exact.Fault:
+        got = self._mmu.engine_load(self._ctx, vaddr, n)
+        return exact.Fault(got[0], "read", got[1]) if isinstance(got, tuple) else got
+
+    def store(self, vaddr: int, data: bytes) -> exact.Fault | None:
+        got = self._mmu.engine_store(self._ctx, vaddr, data)
+        return None if got is None else exact.Fault(got[0], "write", got[1])
 
 
 class _ClosedCore:

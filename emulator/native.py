@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 #   (it hangs Unicorn 2.1.4: EXCP_DEBUG leaves the vCPU stopped and
 #   uc_emu_start loops forever). A stop requested here happens before the
 #   block executes: Unicorn calls the block hook ahead of the block's
-#   exit-request check.
+#   exit-request check. A block holding a word of an instruction the engine
+#   gets wrong (memory ASd/LSd) is stopped the same way; Python decodes it,
+#   runs it up to that instruction (uc_emu_start's `until`), emulates the
+#   instruction exactly and continues the slice (emulator.exact).
 # * vc_tlb_fill (UC_HOOK_TLB_FILL) is the MMU: it walks the current context's
 #   page table (4096 entries of 4 KB pages, a 16 MB address space), sets the
 #   referenced bit, grants write only to modified pages (the first write to a
@@ -61,8 +64,17 @@ C_SOURCE = r"""
 enum { VC_STOP_NONE = 0, VC_STOP_BUDGET = 1, VC_STOP_INTR = 2, VC_STOP_FAULT = 3, VC_STOP_SUSPECT = 4 };
 enum { VC_FAULT_UNMAPPED = 1, VC_FAULT_PROTECTION = 2 };
 
-#define TBF_SUSPECT 1u   /* last word of the block is a bkpt opcode */
+#define TBF_SUSPECT 1u   /* last word of the block is a bkpt opcode, or some word an emulated opcode */
 #define TBF_CLEARED 2u   /* ... but it is an extension word, not an instruction */
+
+/* Words of instructions the engine gets wrong and Python emulates exactly:
+ * ASd/LSd <ea> (memory, by one): 1110 000d 11mm mrrr and 1110 001d 11mm mrrr.
+ * QEMU's shift_mem picks arithmetic vs logical from bit 3 (an addressing-mode
+ * bit) instead of bit 9, and its memory ASL never sets V. */
+static inline int vc_emulated_word(uint32_t w)
+{
+    return (w & 0xFCC0u) == 0xE0C0u;
+}
 
 typedef uc_err (*fn_emu_start)(uc_engine *, uint64_t, uint64_t, uint64_t, size_t);
 typedef uc_err (*fn_emu_stop)(uc_engine *);
@@ -333,6 +345,16 @@ static __attribute__((noinline)) int vc_block_slow(vc_state *st, uc_engine *uc, 
         if (last < 0 || last + 1 >= st->ram_size
             || ((((uint32_t)st->ram[last] << 8) | st->ram[last + 1]) & 0xFFF8u) == 0x4848u) {
             e->flags |= TBF_SUSPECT;
+        } else {
+            uint32_t a;
+            for (a = pc; a < pc + size; a += 2) {
+                int64_t p = vc_phys(st, a);
+                if (p < 0 || p + 1 >= st->ram_size
+                    || vc_emulated_word(((uint32_t)st->ram[p] << 8) | st->ram[p + 1])) {
+                    e->flags |= TBF_SUSPECT;
+                    break;
+                }
+            }
         }
         st->frame_code[phys >> VC_PAGE_SHIFT] = 1;
         if (last >= 0)
@@ -343,7 +365,9 @@ static __attribute__((noinline)) int vc_block_slow(vc_state *st, uc_engine *uc, 
         }
     }
     if ((e->flags & (TBF_SUSPECT | TBF_CLEARED)) == TBF_SUSPECT) {
-        vc_stop_before(st, uc, VC_STOP_SUSPECT, pc, size, e->icount);
+        /* a block that does not fit ends the slice first, as any block does */
+        int over = (int64_t)e->icount > st->left && st->left != (int64_t)st->budget;
+        vc_stop_before(st, uc, over ? VC_STOP_BUDGET : VC_STOP_SUSPECT, pc, size, e->icount);
         return 0;
     }
     fe->key = fkey;
@@ -463,6 +487,27 @@ int vc_run(vc_state *st, uint64_t budget, int keep)
     st->executed = (uint64_t)((int64_t)st->budget - st->left);
     st->reg_read(st->uc, UC_M68K_REG_PC, &st->pc);
     return err;
+}
+
+/* Continue the slice from the PC up to `until` (the engine stops there, with
+ * no stop reason, before the instruction at `until` runs). The translated
+ * block the run ends in is dropped by Unicorn afterwards. */
+int vc_run_until(vc_state *st, uint32_t until)
+{
+    uint32_t pc = 0;
+    int err;
+    st->reg_read(st->uc, UC_M68K_REG_PC, &pc);
+    st->reason = VC_STOP_NONE;
+    err = (int)st->emu_start(st->uc, pc, until, 0, 0);
+    st->executed = (uint64_t)((int64_t)st->budget - st->left);
+    st->reg_read(st->uc, UC_M68K_REG_PC, &st->pc);
+    return err;
+}
+
+/* Drop the translated blocks of [start, end) (virtual, current context). */
+int vc_remove_tb(vc_state *st, uint32_t start, uint32_t end)
+{
+    return (int)st->ctl(st->uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2), (uint64_t)start, (uint64_t)end);
 }
 
 int vc_flush_tlb(vc_state *st)
@@ -708,6 +753,8 @@ int vc_code_changed(vc_state *st);
 int vc_install_hooks(vc_state *st);
 int vc_run(vc_state *st, uint64_t budget, int keep);
 int vc_flush_tlb(vc_state *st);
+int vc_run_until(vc_state *st, uint32_t until);
+int vc_remove_tb(vc_state *st, uint32_t start, uint32_t end);
 void vc_set_table(vc_state *st, uint32_t *table);
 void vc_last_block(vc_state *st, uint32_t *out);
 int vc_regs_read(vc_state *st, uint32_t *regs);

@@ -127,10 +127,13 @@ def flag_setter(draw) -> bytes:
 SKIPPABLE = w(0x5286)  # addq.l #1,d6: the instruction a Bcc may skip (2 bytes)
 
 
+CONSUMERS = ["bcc", "scc", "ccr", "x", "dbcc", "none"]
+
+
 @st.composite
 def consumer(draw) -> bytes:
     """Something that reads the flags the previous instruction set."""
-    kind = draw(st.sampled_from(["bcc", "scc", "ccr", "x", "dbcc", "none"]))
+    kind = draw(st.sampled_from(CONSUMERS))
     cc = draw(st.sampled_from(CONDITIONS))
     if kind == "bcc":  # skip the next instruction or not
         return w(0x6000 | cc << 8 | 2) + SKIPPABLE

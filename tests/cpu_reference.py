@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import machine68k
 
 HALT = 0x400  # `bra.s .`: every exception vector points here
-RAM_KIB = 1024
 
 
 @dataclass
@@ -16,10 +15,10 @@ class Outcome:
     a: list[int]  # a[7] is the user stack pointer
     ccr: int
     vector: int  # the exception that ended the run (32 + n for trap #n)
-    mem: machine68k.Memory
+    ram: bytes
 
     def read(self, addr: int, n: int) -> bytes:
-        return bytes(self.mem.r_block(addr, n))
+        return self.ram[addr : addr + n]
 
 
 def run(
@@ -33,7 +32,10 @@ def run(
     max_steps: int = 100_000,
 ) -> Outcome:
     """Run code from `at` in user mode until its first exception (a trap #0 ends a fragment)."""
-    m = machine68k.Machine(machine68k.CPUType.M68010, RAM_KIB)
+    a = list(a or [0] * 8)
+    high = max([at, *a, *(memory or {})], default=0)
+    # 1 MB unless the code touches more (16 MB, the whole 24-bit space, is slower to set up)
+    m = machine68k.Machine(machine68k.CPUType.M68010, 1024 if high < 0xF0000 else 16 * 1024)
     cpu, mem = m.cpu, m.mem
     mem.w16(HALT, 0x60FE)
     for vector in range(2, 64):
@@ -48,7 +50,6 @@ def run(
     for addr, data in (memory or {}).items():
         mem.w_block(addr, data)
     regs = machine68k.Register
-    a = list(a or [0] * 8)
     cpu.w_sr(ccr & 0x1F)  # user mode: A7 is the user stack pointer from here
     cpu.w_isp(0x800)
     cpu.w_reg(regs.A7, a[7] & 0xFFFFFFFF)
@@ -67,4 +68,7 @@ def run(
     vector = (pc - HALT - 2) // 2
     dregs = [cpu.r_reg(regs.D0 + i) & 0xFFFFFFFF for i in range(8)]
     aregs = [cpu.r_reg(regs.A0 + i) & 0xFFFFFFFF for i in range(7)] + [cpu.r_usp() & 0xFFFFFFFF]
-    return Outcome(dregs, aregs, cpu.r_sr() & 0x1F, vector, mem)
+    ram = bytes(mem.r_block(0, mem.get_ram_size_bytes()))
+    outcome = Outcome(dregs, aregs, cpu.r_sr() & 0x1F, vector, ram)
+    m.cleanup()  # machine68k frees its memory only here
+    return outcome

@@ -29,7 +29,7 @@ CHK = "70ff41bc000a"  # moveq #-1,d0; chk.w #10,d0
 PRIVILEGE = "4e7146fc2700"  # nop; move.w #0x2700,sr
 LINE_A = "4e71a000"  # nop; .word 0xA000
 LINE_F = "4e71f000"  # nop; .word 0xF000
-TRAPV = "44fc00024e76"  # move #2,ccr; trapv  (Unicorn's 68000 lacks trapv: an illegal instruction)
+TRAPV = "44fc00024e76"  # move #2,ccr; trapv  (V set: emulated, Unicorn's 68000 lacks trapv)
 READ_UNMAPPED = "4e71203900800000"  # nop; move.l 0x800000,d0
 WRITE_UNMAPPED = "4e7123c000800000"  # nop; move.l d0,0x800000
 WRITE_TEXT = "4e7141fa00022080"  # nop; lea start(pc),a0; start: move.l d0,(a0)
@@ -108,7 +108,7 @@ def test_registers_round_trip():
         (PRIVILEGE, "privilege violation", CODE + 2, 1),
         (LINE_A, "line-A", CODE + 2, 1),
         (LINE_F, "line-F", CODE + 2, 1),
-        (TRAPV, "illegal instruction", CODE + 4, 1),
+        (TRAPV, "trapv", CODE + 4, 1),
     ],
 )
 def test_exceptions_are_reported_at_the_instruction(code, name, pc, executed):

@@ -1,0 +1,153 @@
+"""Exact 68010 semantics of the few user-mode instructions the engine gets wrong or lacks (pure Python).
+
+The Cpu runs these one at a time, never on a hot path (docs/CPU.md):
+- ASL/ASR/LSL/LSR <ea> (memory, one bit): QEMU picks arithmetic vs logical
+  from an addressing-mode bit and never sets V for ASL;
+- RTR, TRAPV and RTD, which Unicorn's m68000 raises as illegal instructions.
+
+Each function takes the registers (changed in place only when the instruction
+completes) and a Memory, and returns what happened: None (done), a Fault (the
+instruction did not run; the kernel may page in and restart it) or a vector
+(an exception the instruction raises: 4 illegal, 7 trapv).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Protocol
+
+X, N, Z, V, C = 0x10, 0x08, 0x04, 0x02, 0x01
+ILLEGAL_VECTOR, TRAPV_VECTOR = 4, 7
+
+RTR, TRAPV, RTD = 0x4E77, 0x4E76, 0x4E74
+
+
+class Fault(NamedTuple):
+    vaddr: int  # the page address, as the engine's TLB reports it
+    access: str  # 'read' | 'write'
+    kind: str  # 'unmapped' | 'protection'
+
+
+class Memory(Protocol):
+    """Guest memory as the engine sees it: the MMU's checks and referenced/modified bits."""
+
+    def load(self, vaddr: int, n: int) -> bytes | Fault: ...
+    def store(self, vaddr: int, data: bytes) -> Fault | None: ...
+
+
+class Regs(Protocol):
+    d: list[int]
+    a: list[int]
+    pc: int
+    sr: int
+
+
+def is_memory_shift(word: int) -> bool:
+    """ASd/LSd <ea>: 1110 00td 11mm mrrr (the words the C core stops before)."""
+    return word & 0xFCC0 == 0xE0C0
+
+
+def _sext(value: int, bits: int) -> int:
+    sign = 1 << (bits - 1)
+    return (value & (sign - 1)) - (value & sign)
+
+
+def _ea_words(mode: int, reg: int) -> int | None:
+    """Extension words of a memory-alterable <ea>; None if the mode is not one."""
+    if mode in (2, 3, 4):
+        return 0
+    if mode in (5, 6):
+        return 1
+    if mode == 7 and reg in (0, 1):
+        return reg + 1
+    return None
+
+
+def memory_shift_length(word: int) -> int | None:
+    """Bytes of the instruction, or None if its <ea> is not memory alterable (illegal)."""
+    words = _ea_words((word >> 3) & 7, word & 7)
+    return None if words is None else 2 + 2 * words
+
+
+def memory_shift(word: int, ext: bytes, regs: Regs, mem: Memory) -> Fault | int | None:
+    """Emulate ASd/LSd <ea> (word, by one) at regs.pc; ext holds the extension words."""
+    mode, reg = (word >> 3) & 7, word & 7
+    length = memory_shift_length(word)
+    if length is None:
+        return ILLEGAL_VECTOR
+    a = regs.a
+    new_a = None
+    if mode == 2:
+        addr = a[reg]
+    elif mode == 3:
+        addr = a[reg]
+        new_a = (addr + 2) & 0xFFFFFFFF
+    elif mode == 4:
+        addr = new_a = (a[reg] - 2) & 0xFFFFFFFF
+    elif mode == 5:
+        addr = a[reg] + _sext(int.from_bytes(ext[0:2], "big"), 16)
+    elif mode == 6:
+        brief = int.from_bytes(ext[0:2], "big")
+        xn = (a if brief & 0x8000 else regs.d)[(brief >> 12) & 7]
+        index = xn if brief & 0x0800 else _sext(xn, 16)  # the 68000 ignores the scale bits
+        addr = a[reg] + index + _sext(brief, 8)
+    elif reg == 0:
+        addr = _sext(int.from_bytes(ext[0:2], "big"), 16)
+    else:
+        addr = int.from_bytes(ext[0:4], "big")
+    addr &= 0xFFFFFFFF
+    got = mem.load(addr, 2)
+    if isinstance(got, Fault):
+        return got
+    value = int.from_bytes(got, "big")
+    left = word & 0x100
+    arithmetic = not word & 0x200
+    if left:
+        result = (value << 1) & 0xFFFF
+        out = value >> 15
+        overflow = arithmetic and ((value >> 15) ^ (value >> 14)) & 1
+    else:
+        result = (value >> 1) | (value & 0x8000 if arithmetic else 0)
+        out = value & 1
+        overflow = 0
+    ccr = (X | C if out else 0) | (V if overflow else 0)
+    ccr |= N if result & 0x8000 else 0
+    ccr |= Z if result == 0 else 0
+    fault = mem.store(addr, result.to_bytes(2, "big"))
+    if fault is not None:
+        return fault
+    if new_a is not None:
+        a[reg] = new_a
+    regs.sr = ccr
+    regs.pc = (regs.pc + length) & 0xFFFFFFFF
+    return None
+
+
+def rtr(regs: Regs, mem: Memory) -> Fault | None:
+    """RTR: CCR from the word at (A7), PC from the long after it; A7 += 6."""
+    sp = regs.a[7]
+    got = mem.load(sp, 6)
+    if isinstance(got, Fault):
+        return got
+    regs.sr = got[1] & 0x1F
+    regs.pc = int.from_bytes(got[2:6], "big")
+    regs.a[7] = (sp + 6) & 0xFFFFFFFF
+    return None
+
+
+def rtd(disp: int, regs: Regs, mem: Memory) -> Fault | None:
+    """RTD #d16 (68010): PC from the long at (A7); A7 += 4 + d16."""
+    sp = regs.a[7]
+    got = mem.load(sp, 4)
+    if isinstance(got, Fault):
+        return got
+    regs.pc = int.from_bytes(got, "big")
+    regs.a[7] = (sp + 4 + _sext(disp, 16)) & 0xFFFFFFFF
+    return None
+
+
+def trapv(regs: Regs) -> int | None:
+    """TRAPV: the trapv exception if V is set, else nothing but the PC."""
+    if regs.sr & V:
+        return TRAPV_VECTOR
+    regs.pc = (regs.pc + 2) & 0xFFFFFFFF
+    return None
