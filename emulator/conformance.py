@@ -16,7 +16,8 @@ bus ignores the high byte of an address register), which our MMU does not
 do (it faults at and above 16 MB), so the runner aliases every data access
 above 16 MB onto its low 24 bits through one extra TLB-fill hook (only for
 accesses the MMU refused; instruction fetches above 16 MB stay faults, and
-the one instruction has run by then).
+the one instruction has run by then), and masks the addresses of the
+accesses the CPU layer makes itself for instructions it emulates.
 
 One instruction exactly: a slice runs whole translation blocks, so the
 runner places `trap #15` right after the instruction (on the code page,
@@ -42,6 +43,7 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import functools
 import gzip
 import json
 import subprocess
@@ -411,6 +413,10 @@ def cause(case: Case, v: Verdict) -> str:
     return "unexplained"
 
 
+def _low_24_bits(access, ctx: int, vaddr: int, *args):
+    return access(ctx, vaddr & ADDRESS_MASK, *args)
+
+
 class _HighAlias:
     """A second TLB-fill hook: a data access at or above 16 MB uses the page of its low 24 bits.
 
@@ -434,6 +440,12 @@ class _HighAlias:
         )
         if err:
             raise RuntimeError(f"uc_hook_add (TLB fill) failed: error {err}")
+        # the accesses the CPU layer makes itself for an instruction it emulates exactly
+        mmu = cpu.mmu
+        for name in ("engine_load", "engine_store"):
+            access = getattr(mmu, name, None)
+            if access is not None:
+                setattr(mmu, name, functools.partial(_low_24_bits, access))
 
     def _fill(self, _uc: object, vaddr: int, access: int, entry: object, _user: object) -> bool:
         mmu = self._cpu.mmu

@@ -51,8 +51,8 @@ DEVIATIONS = {
     "AND.b": {"index-bit8": 5},
     "AND.l": {"index-bit8": 1, "no-address-error": 15},
     "AND.w": {"index-bit8": 2, "no-address-error": 14},
-    "ASL.w": {"index-bit8": 1, "memory-shift": 4, "no-address-error": 4},
-    "ASR.w": {"index-bit8": 2, "no-address-error": 4},
+    "ASL.w": {"no-address-error": 5},
+    "ASR.w": {"no-address-error": 5},
     "BCHG": {"index-bit8": 2},
     "BCLR": {"bitnum-high-byte": 4, "index-bit8": 1},
     "BSET": {"bitnum-high-byte": 5, "index-bit8": 4},
@@ -78,7 +78,7 @@ DEVIATIONS = {
     "JSR": {"index-bit8": 10, "jsr-sp": 2, "no-address-error": 12},
     "LEA": {"index-bit8": 1},
     "LSL.w": {"no-address-error": 3},
-    "LSR.w": {"index-bit8": 1, "memory-shift": 2, "no-address-error": 5},
+    "LSR.w": {"no-address-error": 5},
     "MOVE.b": {"index-bit8": 6},
     "MOVE.l": {"index-bit8": 6, "no-address-error": 21},
     "MOVE.w": {"index-bit8": 3, "no-address-error": 23},
@@ -108,7 +108,7 @@ DEVIATIONS = {
     "ROR.w": {"no-address-error": 3},
     "ROXL.w": {"index-bit8": 1, "no-address-error": 5},
     "ROXR.w": {"no-address-error": 3},
-    "RTR": {"rtr-trapv": 40},
+    "RTR": {"no-address-error": 22},
     "RTS": {"no-address-error": 15},
     "SBCD": {"bcd": 27},
     "SUB.b": {"index-bit8": 6},
@@ -121,7 +121,6 @@ DEVIATIONS = {
     "SUBX.w": {"no-address-error": 12},
     "Scc": {"index-bit8": 5},
     "TAS": {"index-bit8": 3},
-    "TRAPV": {"rtr-trapv": 40},
     "TST.b": {"index-bit8": 4},
     "TST.l": {"index-bit8": 1, "no-address-error": 22},
     "TST.w": {"index-bit8": 3, "no-address-error": 12},
@@ -138,7 +137,7 @@ REPORTED = {
     11: "line-F",
     **{TRAP_FIRST + n: f"trap #{n}" for n in range(16)},
 }
-UNPRODUCED = {3: "no-address-error", 7: "rtr-trapv"}  # vectors the engine cannot take yet
+UNPRODUCED = {3: "no-address-error"}  # vectors the engine cannot take yet
 # The suite holds no user-mode illegal (4) or divide-by-zero (5) case at all: tests/test_cpu.py
 # covers those vectors with hand-assembled code.
 
