@@ -422,6 +422,9 @@ class _HighAlias:
 
     The MMU's own fill (C) refuses such an address first and only then is this
     hook asked; a fetch above 16 MB stays a fault. Runs only on TLB misses.
+    The Mmu's engine_load/engine_store (the accesses of the instructions the
+    CPU layer emulates itself) get the low 24 bits too. The runner is the one
+    module besides emulator.cpu that touches unicorn, for this hook alone.
     """
 
     def __init__(self, cpu: Cpu) -> None:
