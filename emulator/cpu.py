@@ -423,13 +423,17 @@ class Cpu:
             for addr, isize, mnemonic, _o in self._md.disasm_lite(code, start):
                 insns.append((addr, isize, mnemonic))
         agree = bool(insns) and insns[-1][0] + insns[-1][1] == start + size and len(insns) == icount
-        if agree and ctx is not None and code is not None:
-            for i, (addr, _isize, _m) in enumerate(insns):
-                if exact.is_memory_shift(
-                    int.from_bytes(code[addr - start : addr - start + 2], "big")
-                ):
+        if ctx is not None and code is not None:
+            # instruction starts: every decoded one, and where capstone stopped (a 68020 word)
+            starts = [addr for addr, _s, _m in insns]
+            stopped = insns[-1][0] + insns[-1][1] if insns else start
+            if stopped < start + size:
+                starts.append(stopped)
+            for i, addr in enumerate(starts):
+                if exact.is_emulated(int.from_bytes(code[addr - start : addr - start + 2], "big")):
                     self._decoded_before = i  # instructions of the block before it
                     return addr
+        if agree and ctx is not None and code is not None:
             if insns[-1][0] == last and insns[-1][2] == "bkpt":
                 n = code[-1] & 7
                 phys = self.mmu.translate(ctx, last)
@@ -488,6 +492,10 @@ class Cpu:
         elif word == exact.RTD:
             disp = self._word(pc + 2)
             verdict = exact.ILLEGAL_VECTOR if disp is None else exact.rtd(disp, regs, mem)
+        elif exact.is_move_from_sr(word):
+            verdict = exact.PRIVILEGE_VECTOR
+        elif exact.is_68020_only(word):
+            verdict = exact.ILLEGAL_VECTOR
         else:
             length = exact.memory_shift_length(word) or 2
             ext = self._code(pc + 2, length - 2) if length > 2 else b""

@@ -3,7 +3,10 @@
 The Cpu runs these one at a time, never on a hot path (docs/CPU.md):
 - ASL/ASR/LSL/LSR <ea> (memory, one bit): QEMU picks arithmetic vs logical
   from an addressing-mode bit and never sets V for ASL;
-- RTR, TRAPV and RTD, which Unicorn's m68000 raises as illegal instructions.
+- RTR, TRAPV and RTD, which Unicorn's m68000 raises as illegal instructions;
+- MOVE from SR, privileged on a 68010, and the 68020 instructions QEMU's
+  m68000 still decodes (EXTB.L, LINK.L, CAS, TRAPcc, PACK, UNPK): the
+  exceptions a 68010 takes.
 
 Each function takes the registers (changed in place only when the instruction
 completes) and a Memory, and returns what happened: None (done), a Fault (the
@@ -16,7 +19,7 @@ from __future__ import annotations
 from typing import NamedTuple, Protocol
 
 X, N, Z, V, C = 0x10, 0x08, 0x04, 0x02, 0x01
-ILLEGAL_VECTOR, TRAPV_VECTOR = 4, 7
+ILLEGAL_VECTOR, TRAPV_VECTOR, PRIVILEGE_VECTOR = 4, 7, 8
 
 RTR, TRAPV, RTD = 0x4E77, 0x4E76, 0x4E74
 
@@ -42,8 +45,28 @@ class Regs(Protocol):
 
 
 def is_memory_shift(word: int) -> bool:
-    """ASd/LSd <ea>: 1110 00td 11mm mrrr (the words the C core stops before)."""
+    """ASd/LSd <ea>: 1110 00td 11mm mrrr."""
     return word & 0xFCC0 == 0xE0C0
+
+
+def is_move_from_sr(word: int) -> bool:
+    """MOVE SR,<ea>: privileged on the 68010 (QEMU's m68000 lets user mode run it)."""
+    return word & 0xFFC0 == 0x40C0
+
+
+def is_68020_only(word: int) -> bool:
+    """EXTB.L, LINK.L, CAS, TRAPcc, PACK, UNPK: illegal on a 68010, run or mis-reported by QEMU."""
+    return (
+        word & 0xFFF8 in (0x49C0, 0x4808)
+        or (word & 0xF9C0 == 0x08C0 and word & 0x0600 != 0)
+        or 0x50FA <= word & 0xF0FF <= 0x50FC
+        or word & 0xF1F0 in (0x8140, 0x8180)
+    )
+
+
+def is_emulated(word: int) -> bool:
+    """An opcode word the C core stops before (vc_emulated_word in emulator.native)."""
+    return is_memory_shift(word) or is_move_from_sr(word) or is_68020_only(word)
 
 
 def _sext(value: int, bits: int) -> int:

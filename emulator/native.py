@@ -67,13 +67,23 @@ enum { VC_FAULT_UNMAPPED = 1, VC_FAULT_PROTECTION = 2 };
 #define TBF_SUSPECT 1u   /* last word of the block is a bkpt opcode, or some word an emulated opcode */
 #define TBF_CLEARED 2u   /* ... but it is an extension word, not an instruction */
 
-/* Words of instructions the engine gets wrong and Python emulates exactly:
- * ASd/LSd <ea> (memory, by one): 1110 000d 11mm mrrr and 1110 001d 11mm mrrr.
- * QEMU's shift_mem picks arithmetic vs logical from bit 3 (an addressing-mode
- * bit) instead of bit 9, and its memory ASL never sets V. */
+/* Words of instructions the engine gets wrong, which Python emulates exactly
+ * (emulator.exact, the same patterns):
+ * - ASd/LSd <ea> (memory, by one): 1110 00td 11mm mrrr. QEMU's shift_mem
+ *   picks arithmetic vs logical from bit 3 (an addressing-mode bit) instead of
+ *   bit 9, and its memory ASL never sets V;
+ * - MOVE from SR (0100 0000 11mm mrrr): privileged on the 68010, not on
+ *   QEMU's m68000;
+ * - 68020 words QEMU's m68000 runs or mis-reports, illegal on a 68010: EXTB.L
+ *   (0100 1001 1100 0rrr), LINK.L (0100 1000 0000 1rrr), CAS (0000 1ss0 11..,
+ *   ss = 01..11), TRAPcc (0101 cccc 1111 1010..1100), PACK/UNPK (1000 yyy1
+ *   0100 mxxx, 1000 yyy1 1000 mxxx). */
 static inline int vc_emulated_word(uint32_t w)
 {
-    return (w & 0xFCC0u) == 0xE0C0u;
+    return (w & 0xFCC0u) == 0xE0C0u || (w & 0xFFC0u) == 0x40C0u || (w & 0xFFF8u) == 0x49C0u
+        || (w & 0xFFF8u) == 0x4808u || ((w & 0xF9C0u) == 0x08C0u && (w & 0x0600u))
+        || ((w & 0xF0FFu) >= 0x50FAu
+        && (w & 0xF0FFu) <= 0x50FCu) || (w & 0xF1F0u) == 0x8140u || (w & 0xF1F0u) == 0x8180u;
 }
 
 typedef uc_err (*fn_emu_start)(uc_engine *, uint64_t, uint64_t, uint64_t, size_t);

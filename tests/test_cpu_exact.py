@@ -338,3 +338,51 @@ def test_an_emulated_instruction_that_faults_is_restartable():
     r = m.run(100)
     assert r.stop is Stop.TRAP and r.executed == 2
     assert m.cpu.read_registers().sr == 0x11
+
+
+# --- 68010 faithfulness: what a 68010 refuses ------------------------------------------------
+REFUSED = {  # m68k-linux-gnu-as -m68020; each followed by trap #0
+    "bfextu d0{#4:#8},d1": ("e9c01108", 4),
+    "mulu.l d0,d1": ("4c001000", 4),
+    "divs.l d0,d1": ("4c401801", 4),
+    "extb.l d0": ("49c0", 4),
+    "cas.l d0,d1,(a0)": ("0ed00040", 4),
+    "link.l a6,#-8": ("480efffffff8", 4),
+    "trapcc": ("54fc", 4),
+    "pack d0,d1,#0": ("83400000", 4),
+    "chk.l d0,d1": ("4300", 4),
+    "move.w sr,d0": ("40c0", 8),  # privileged on the 68010 (not on the 68000)
+}
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+@pytest.mark.parametrize("first", [True, False], ids=["first", "inside"])
+def test_68020_instructions_and_move_from_sr_raise_what_a_68010_raises(name, first):
+    insn, vector = REFUSED[name]
+    code = ("" if first else PREFIX.hex()) + insn + "4e40"
+    ref = reference(code)
+    m = Machine(code)
+    r = m.run(1000)
+    assert (r.stop, r.vector, ref.vector) == (Stop.EXCEPTION, vector, vector)
+    assert r.exception == {4: "illegal instruction", 8: "privilege violation"}[vector]
+    assert r.pc == CODE + (0 if first else 4) and r.executed == (0 if first else 2)
+    regs = m.cpu.read_registers()
+    assert regs.d == ref.d and regs.a == ref.a and regs.pc == r.pc
+
+
+def test_the_scale_of_an_index_is_ignored_like_a_68010():
+    """(d8,An,Xn*4) and *2: the 68000/68010 ignore the scale bits of a brief extension word."""
+    for code in ("10305c004e40", "10305a004e40"):  # move.b (0,a0,d5.l*4),d0 / *2; trap #0
+        m = Machine(code)
+        m.mmu.write(m.ctx, DATA, bytes(range(0x10, 0x20)))
+        start = Registers([0, 0, 0, 0, 0, 1, 0, 0], [DATA] + [0] * 6 + [STACK_TOP], CODE)
+        m.cpu.write_registers(start)
+        regs = finish(m)
+        ref = cpu_reference.run(
+            bytes.fromhex(code),
+            at=CODE,
+            d=start.d,
+            a=[DATA] + [0] * 6 + [0x8000],
+            memory={DATA: bytes(range(0x10, 0x20))},
+        )
+        assert regs.d[0] == ref.d[0] == 0x11
