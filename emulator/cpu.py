@@ -492,6 +492,12 @@ class Cpu:
         elif word == exact.RTD:
             disp = self._word(pc + 2)
             verdict = exact.ILLEGAL_VECTOR if disp is None else exact.rtd(disp, regs, mem)
+        elif exact.is_move_from_ccr(word):
+            length = exact.move_from_ccr_length(word) or 2
+            ext = self._code(pc + 2, length - 2) if length > 2 else b""
+            verdict = (
+                exact.ILLEGAL_VECTOR if ext is None else exact.move_from_ccr(word, ext, regs, mem)
+            )
         elif exact.is_move_from_sr(word):
             verdict = exact.PRIVILEGE_VECTOR
         elif exact.is_68020_only(word):

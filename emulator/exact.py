@@ -3,6 +3,7 @@
 The Cpu runs these one at a time, never on a hot path (docs/CPU.md):
 - ASL/ASR/LSL/LSR <ea> (memory, one bit): QEMU picks arithmetic vs logical
   from an addressing-mode bit and never sets V for ASL;
+- MOVE CCR,<ea>, after which QEMU's lazily kept flags can go wrong;
 - RTR, TRAPV and RTD, which Unicorn's m68000 raises as illegal instructions;
 - MOVE from SR, privileged on a 68010, and the 68020 instructions QEMU's
   m68000 still decodes (EXTB.L, LINK.L, CAS, TRAPcc, PACK, UNPK): the
@@ -64,9 +65,19 @@ def is_68020_only(word: int) -> bool:
     )
 
 
+def is_move_from_ccr(word: int) -> bool:
+    """MOVE CCR,<ea>: QEMU's lazy flags go wrong after it (a logic op, then ADDX, got Z wrong)."""
+    return word & 0xFFC0 == 0x42C0
+
+
 def is_emulated(word: int) -> bool:
     """An opcode word the C core stops before (vc_emulated_word in emulator.native)."""
-    return is_memory_shift(word) or is_move_from_sr(word) or is_68020_only(word)
+    return (
+        is_memory_shift(word)
+        or is_move_from_ccr(word)
+        or is_move_from_sr(word)
+        or is_68020_only(word)
+    )
 
 
 def _sext(value: int, bits: int) -> int:
@@ -91,12 +102,8 @@ def memory_shift_length(word: int) -> int | None:
     return None if words is None else 2 + 2 * words
 
 
-def memory_shift(word: int, ext: bytes, regs: Regs, mem: Memory) -> Fault | int | None:
-    """Emulate ASd/LSd <ea> (word, by one) at regs.pc; ext holds the extension words."""
-    mode, reg = (word >> 3) & 7, word & 7
-    length = memory_shift_length(word)
-    if length is None:
-        return ILLEGAL_VECTOR
+def _address(mode: int, reg: int, ext: bytes, regs: Regs) -> tuple[int, int | None]:
+    """(address, An after the access or None) of a word operand in memory (68000 rules)."""
     a = regs.a
     new_a = None
     if mode == 2:
@@ -117,7 +124,47 @@ def memory_shift(word: int, ext: bytes, regs: Regs, mem: Memory) -> Fault | int 
         addr = _sext(int.from_bytes(ext[0:2], "big"), 16)
     else:
         addr = int.from_bytes(ext[0:4], "big")
-    addr &= 0xFFFFFFFF
+    return addr & 0xFFFFFFFF, new_a
+
+
+def move_from_ccr_length(word: int) -> int | None:
+    """Bytes of MOVE CCR,<ea>, or None if <ea> is not data alterable (illegal)."""
+    mode = (word >> 3) & 7
+    if mode == 0:
+        return 2
+    if mode == 1:
+        return None
+    return memory_shift_length(word)
+
+
+def move_from_ccr(word: int, ext: bytes, regs: Regs, mem: Memory) -> Fault | int | None:
+    """MOVE CCR,<ea> (68010): the condition codes as a word; the flags are unchanged."""
+    length = move_from_ccr_length(word)
+    if length is None:
+        return ILLEGAL_VECTOR
+    mode, reg = (word >> 3) & 7, word & 7
+    ccr = regs.sr & 0x1F
+    if mode == 0:
+        regs.d[reg] = (regs.d[reg] & 0xFFFF0000) | ccr
+    else:
+        addr, new_a = _address(mode, reg, ext, regs)
+        fault = mem.store(addr, ccr.to_bytes(2, "big"))
+        if fault is not None:
+            return fault
+        if new_a is not None:
+            regs.a[reg] = new_a
+    regs.pc = (regs.pc + length) & 0xFFFFFFFF
+    return None
+
+
+def memory_shift(word: int, ext: bytes, regs: Regs, mem: Memory) -> Fault | int | None:
+    """Emulate ASd/LSd <ea> (word, by one) at regs.pc; ext holds the extension words."""
+    mode, reg = (word >> 3) & 7, word & 7
+    length = memory_shift_length(word)
+    if length is None:
+        return ILLEGAL_VECTOR
+    a = regs.a
+    addr, new_a = _address(mode, reg, ext, regs)
     got = mem.load(addr, 2)
     if isinstance(got, Fault):
         return got

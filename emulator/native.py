@@ -72,6 +72,8 @@ enum { VC_FAULT_UNMAPPED = 1, VC_FAULT_PROTECTION = 2 };
  * - ASd/LSd <ea> (memory, by one): 1110 00td 11mm mrrr. QEMU's shift_mem
  *   picks arithmetic vs logical from bit 3 (an addressing-mode bit) instead of
  *   bit 9, and its memory ASL never sets V;
+ * - MOVE from CCR (0100 0010 11mm mrrr): after it QEMU's lazily kept flags
+ *   can go wrong (a logic op, then ADDX, left Z set);
  * - MOVE from SR (0100 0000 11mm mrrr): privileged on the 68010, not on
  *   QEMU's m68000;
  * - 68020 words QEMU's m68000 runs or mis-reports, illegal on a 68010: EXTB.L
@@ -80,7 +82,8 @@ enum { VC_FAULT_UNMAPPED = 1, VC_FAULT_PROTECTION = 2 };
  *   0100 mxxx, 1000 yyy1 1000 mxxx). */
 static inline int vc_emulated_word(uint32_t w)
 {
-    return (w & 0xFCC0u) == 0xE0C0u || (w & 0xFFC0u) == 0x40C0u || (w & 0xFFF8u) == 0x49C0u
+    return (w & 0xFCC0u) == 0xE0C0u || (w & 0xFFC0u) == 0x42C0u || (w & 0xFFC0u) == 0x40C0u
+        || (w & 0xFFF8u) == 0x49C0u
         || (w & 0xFFF8u) == 0x4808u || ((w & 0xF9C0u) == 0x08C0u && (w & 0x0600u))
         || ((w & 0xF0FFu) >= 0x50FAu
         && (w & 0xF0FFu) <= 0x50FCu) || (w & 0xF1F0u) == 0x8140u || (w & 0xF1F0u) == 0x8180u;

@@ -386,3 +386,33 @@ def test_the_scale_of_an_index_is_ignored_like_a_68010():
             memory={DATA: bytes(range(0x10, 0x20))},
         )
         assert regs.d[0] == ref.d[0] == 0x11
+
+
+MOVE_FROM_CCR = {  # move.w ccr,<ea> (m68k-linux-gnu-as -m68010) in every data-alterable mode
+    "d2": "42c2",
+    "(a0)": "42d0",
+    "(a0)+": "42d8",
+    "-(a0)": "42e0",
+    "(4,a0)": "42e80004",
+    "(2,a0,d6.w)": "42f06002",
+    "abs.w": "42f82100",
+    "abs.l": "42f900002100",
+}
+
+
+@pytest.mark.parametrize("ea", sorted(MOVE_FROM_CCR))
+def test_move_from_ccr_then_a_logic_op_then_addx(ea):
+    """eor.b d0,d0; move.w ccr,<ea>; eor.b d0,d6 (Z clear); addx.b d0,d0 (0: Z unchanged):
+    the engine's own MOVE from CCR left its lazy flags so that Z came out set."""
+    code = "b100" + MOVE_FROM_CCR[ea] + "b106d10042c14e40"
+    for d6 in (1, 0x100):
+        for ccr in (0x00, 0x1F):
+            d = [0, 0, 0, 0, 0, 0, d6, 0]
+            a = [0x2100] + [0] * 6 + [0x8000]
+            ref = cpu_reference.run(bytes.fromhex(code), at=CODE, d=d, a=a, ccr=ccr)
+            m = Machine(code)
+            m.mmu.write(m.ctx, 0x2100 - 2, bytes(12))
+            m.cpu.write_registers(Registers(list(d), list(a), CODE, ccr))
+            regs = finish(m)
+            assert (regs.d, regs.a[:7], regs.sr) == (ref.d, ref.a[:7], ref.ccr), (ea, d6, ccr)
+            assert m.mmu.read(m.ctx, 0x2100 - 2, 12) == ref.read(0x2100 - 2, 12)
