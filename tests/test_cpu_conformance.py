@@ -12,6 +12,7 @@ breaks a case changes a count: update the table (the assertion prints it).
 
 from __future__ import annotations
 
+import gzip
 import json
 import subprocess
 import sys
@@ -27,6 +28,7 @@ from emulator.conformance import (
     Case,
     Runner,
     State,
+    SuiteError,
     Verdict,
     expected_vector,
     file_name,
@@ -293,3 +295,11 @@ def test_cli_reports_a_file_and_refuses_a_bad_path(tmp_path):
         cwd=ROOT,
     )
     assert out.returncode == 2 and "not a SingleStepTests" in out.stderr
+
+
+def test_a_truncated_file_is_a_clear_error(tmp_path):
+    raw = gzip.decompress((DATA / "ADD.l.json.bin.gz").read_bytes())
+    cut = tmp_path / "cut.json.bin"
+    cut.write_bytes(raw[:1000])
+    with pytest.raises(SuiteError, match="truncated|bad"):
+        list(read_cases(cut))
