@@ -275,6 +275,7 @@ class Cpu:
         budget = max(1, int(budget))
         keep = 0
         until = 0  # an instruction to emulate the slice is running up to (see _resolve_suspect)
+        until_block = (0, 0)  # the block it is in
         while True:
             err = lib.vc_run_until(st, until) if until else lib.vc_run(st, budget, keep)
             reason = st.reason
@@ -301,6 +302,18 @@ class Cpu:
                         continue
                     return self._finish(verdict)
                 if reason == native.STOP_SUSPECT:
+                    if until and (st.stop_pc, st.stop_size) == until_block:
+                        # the engine did not split the block where capstone said: never loop
+                        log.warning(
+                            "block %#x+%d: no stop at %#x, run as the engine does",
+                            st.stop_pc,
+                            st.stop_size,
+                            until,
+                        )
+                        lib.vc_clear_suspect(st, st.stop_pc, st.stop_size)
+                        until = 0
+                        keep = 1
+                        continue
                     verdict = self._resolve_suspect()
                     keep = 1
                     if verdict is None:
@@ -314,6 +327,7 @@ class Cpu:
                         # run the block up to it: the engine translates [start, until) afresh
                         lib.vc_remove_tb(st, st.stop_pc, st.stop_pc + st.stop_size)
                         until = verdict
+                        until_block = (st.stop_pc, st.stop_size)
                         self._until_before = self._decoded_before
                         continue
                     return self._finish(verdict)
