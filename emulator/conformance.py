@@ -25,7 +25,9 @@ replacing a prefetched word the instruction does not execute) and expects
 the slice to end there, or at a taken branch's target.
 
 Skipped (counted by reason): supervisor-mode cases (the engine runs user mode
-only), an instruction in page 0 (never executable) and a
+only; with --supervisor-as-user those of unprivileged instructions are
+played in user mode with A7 = the SSP, the privileged ones still skipped),
+an instruction in page 0 (never executable) and a
 store into the instruction's own page (pages are never writable and
 executable at once). Cases that expect an exception are judged by the vector
 alone (no exception frames are built: the kernel turns exceptions into
@@ -212,11 +214,12 @@ class Verdict:
 def expected_vector(case: Case) -> int | None:
     """The exception vector the 68000 took, or None if the case expects none.
 
-    An exception sets S (the suite runs user-mode cases with S clear); the
-    handler address is read from the vector table, so the vector is the
-    table entry in the initial RAM that holds the final PC's instruction.
+    An exception sets S; the handler address is read from the vector table,
+    so the vector is the table entry in the initial RAM that holds the final
+    PC's instruction (from supervisor mode, that read is the only sign).
     """
-    if case.initial.sr & S_BIT or not case.final.sr & S_BIT:
+    ini, fin = case.initial, case.final
+    if not ini.sr & S_BIT and not fin.sr & S_BIT:
         return None
     handler = (case.final.pc - 4) & ADDRESS_MASK
     ram = case.initial.ram
@@ -226,6 +229,8 @@ def expected_vector(case: Case) -> int | None:
             value = int.from_bytes(bytes(ram[a + i] for i in range(4)), "big")
             if value & ADDRESS_MASK == handler:
                 return v
+    if ini.sr & S_BIT:
+        return None  # from supervisor mode, only the vector read shows an exception
     return -1  # an exception whose vector the case does not show
 
 
@@ -322,6 +327,15 @@ def instruction_length(opcode: int) -> int:
             return 2  # register shifts and rotates
         size = 2
     return 2 * (1 + _ea_words(mode, reg, size))
+
+
+def is_privileged(opcode: int) -> bool:
+    """Instructions whose 68000 behaviour needs S: to/from SR, MOVE USP, RESET, STOP, RTE."""
+    return (
+        opcode in (0x007C, 0x027C, 0x0A7C, 0x4E70, 0x4E72, 0x4E73)
+        or opcode & 0xFFC0 in (0x40C0, 0x46C0)
+        or opcode & 0xFFF0 == 0x4E60
+    )
 
 
 def is_branch(opcode: int) -> bool:
@@ -475,7 +489,8 @@ class Runner:
 
     FRAMES = 64  # physical frames for one case's pages
 
-    def __init__(self) -> None:
+    def __init__(self, *, supervisor_as_user: bool = False) -> None:
+        self.supervisor_as_user = supervisor_as_user
         self.cpu = Cpu(self.FRAMES * PAGE)
         self.mmu = self.cpu.mmu
         self._alias = _HighAlias(self.cpu)
@@ -490,12 +505,15 @@ class Runner:
 
     def _play(self, case: Case) -> Verdict:
         ini, fin = case.initial, case.final
-        if ini.sr & S_BIT:
-            return Verdict("skip", "supervisor mode")
-        vector = expected_vector(case)
         instr = (ini.pc - 4) & ADDRESS_MASK
         ram = dict(ini.ram)
         opcode = (ram.get(instr, 0) << 8) | ram.get((instr + 1) & ADDRESS_MASK, 0)
+        supervisor = bool(ini.sr & S_BIT)
+        if supervisor and not self.supervisor_as_user:
+            return Verdict("skip", "supervisor mode")
+        if supervisor and (is_privileged(opcode) or fin.usp != ini.usp):
+            return Verdict("skip", "supervisor mode (privileged)")
+        vector = expected_vector(case)
         sentinel = None
         end = instr + 6  # a branch's words (the 68000 prefetched them)
         if not is_branch(opcode):
@@ -532,7 +550,8 @@ class Runner:
                     Prot.READ | Prot.EXEC if vpage in code_pages else Prot.READ | Prot.WRITE,
                 )
             mmu.switch(ctx)
-            cpu.write_registers(Registers(list(ini.d), [*ini.a, ini.usp], instr, ini.sr & 0x1F))
+            stack = ini.ssp if supervisor else ini.usp
+            cpu.write_registers(Registers(list(ini.d), [*ini.a, stack], instr, ini.sr & 0x1F))
             result = cpu.run(1)
             return self._judge(case, vector, sentinel, code_pages, frames, result)
         finally:
@@ -595,7 +614,7 @@ class Runner:
             bad.append("pc")
         if regs.d != list(fin.d):
             bad.append("d")
-        if regs.a != [*fin.a, fin.usp]:
+        if regs.a != [*fin.a, fin.ssp if case.initial.sr & S_BIT else fin.usp]:
             bad.append("a")
         if (regs.sr & 0x1F) != (fin.sr & 0x1F):
             bad.append("ccr")
@@ -739,9 +758,9 @@ def format_table(reports: list[FileReport]) -> str:
 WORKER_TIMEOUT = 1800  # seconds for one file in a child process (2,500 cases take seconds)
 
 
-def _worker(path: Path, per_file: int | None, start: int) -> int:
+def _worker(path: Path, per_file: int | None, start: int, supervisor: bool = False) -> int:
     """Print one JSON line per case from index start (flushed: a crash loses nothing before it)."""
-    runner = Runner()
+    runner = Runner(supervisor_as_user=supervisor)
     cases = sample(list(read_cases(path)), per_file)
     for i in range(start, len(cases)):
         v = runner.run(cases[i])
@@ -752,7 +771,9 @@ def _worker(path: Path, per_file: int | None, start: int) -> int:
     return 0
 
 
-def run_file_isolated(path: Path, per_file: int | None = None) -> FileReport:
+def run_file_isolated(
+    path: Path, per_file: int | None = None, *, supervisor_as_user: bool = False
+) -> FileReport:
     """run_file in child processes: an engine crash costs one case ('engine crashed'), not the run."""
     report = FileReport(file_name(path))
     total = len(sample(list(read_cases(path)), per_file))
@@ -761,6 +782,8 @@ def run_file_isolated(path: Path, per_file: int | None = None) -> FileReport:
         cmd = [sys.executable, "-m", "emulator.conformance", str(path), "--worker", str(start)]
         if per_file is not None:
             cmd += ["--per-file", str(per_file)]
+        if supervisor_as_user:
+            cmd.append("--supervisor-as-user")
         try:
             done = subprocess.run(cmd, capture_output=True, text=True, timeout=WORKER_TIMEOUT)
             out, rc, err = done.stdout, done.returncode, done.stderr
@@ -850,13 +873,18 @@ def main(argv: list[str] | None = None) -> int:
         metavar="DIR",
         help="instead of running: write --per-file user-mode cases of each file to DIR",
     )
+    ap.add_argument(
+        "--supervisor-as-user",
+        action="store_true",
+        help="also play supervisor-mode cases of unprivileged instructions, A7 = SSP",
+    )
     ap.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.per_file is not None and args.per_file <= 0:
         ap.error("--per-file must be positive")
     try:
         if args.worker is not None:
-            return _worker(args.suite, args.per_file, args.worker)
+            return _worker(args.suite, args.per_file, args.worker, args.supervisor_as_user)
         files = suite_files(args.suite)
         if args.write_sample is not None:
             if args.per_file is None:
@@ -865,7 +893,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"wrote {len(files)} files, {n} bytes, to {args.write_sample}")
             return 0
         t0 = time.monotonic()
-        reports = [run_file_isolated(path, args.per_file) for path in files]
+        reports = [
+            run_file_isolated(path, args.per_file, supervisor_as_user=args.supervisor_as_user)
+            for path in files
+        ]
     except (SuiteError, OSError) as exc:
         print(f"conformance: {exc}", file=sys.stderr)
         return 2

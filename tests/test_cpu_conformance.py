@@ -303,3 +303,26 @@ def test_a_truncated_file_is_a_clear_error(tmp_path):
     cut.write_bytes(raw[:1000])
     with pytest.raises(SuiteError, match="truncated|bad"):
         list(read_cases(cut))
+
+
+def test_a_supervisor_case_plays_in_user_mode_on_request(played):
+    """The same instruction from supervisor mode: A7 is the SSP, the USP stays; skipped by default."""
+    add = next(
+        c for c, v in played["ADD.l"] if v.outcome == "pass" and c.final.usp == c.initial.usp
+    )
+
+    def swapped(s: State) -> State:
+        return State(s.d, s.a, s.ssp, s.usp, s.sr | S_BIT, s.pc, s.ram)
+
+    sup = Case(add.name, swapped(add.initial), swapped(add.final), add.data_reads)
+    assert expected_vector(sup) is None
+    runner = Runner(supervisor_as_user=True)
+    try:
+        assert runner.run(sup).outcome == "pass"
+    finally:
+        runner.close()
+    plain = Runner()
+    try:
+        assert plain.run(sup).reason == "supervisor mode"
+    finally:
+        plain.close()
