@@ -11,6 +11,7 @@ from typing import Any
 # name -> (module, function, one-line description)
 BENCHMARKS: dict[str, tuple[str, str, str]] = {
     "cpu": ("vcluster.bench_cpu", "run_bench", "guest MIPS under the MMU and budget, and under the kernel, vs raw Unicorn"),
+    "faults": ("vcluster.bench_faults", "run_bench", "the torture sweep: loss, crashes, partitions, kill, exit x seeds: hangs, copies, losses"),
     "evict": ("vcluster.bench_evict", "run_bench", "owner comes back: time until the host is free of guests"),
     "migrate": ("vcluster.bench_migrate", "run_bench", "pre-copy migration of the Table 4-1 workloads vs V"),
     "net": ("netsim.bench", "run_bench", "scheduler events/s, saturated-segment frames/s, sim/wall"),
@@ -29,19 +30,36 @@ def load(name: str) -> Callable[[], dict[str, Any]]:
     return getattr(importlib.import_module(module), func)
 
 
+# benches that take options: name -> the options (`vcluster bench NAME --OPTION`)
+OPTIONS: dict[str, tuple[str, ...]] = {"faults": ("seeds", "quick")}
+
+
 def render_table(name: str, result: dict[str, Any]) -> str:
-    """A plain two-column table of the top-level results (nested values as JSON)."""
+    """The bench's own table (its module's `render`), else a plain two-column table of the
+    top-level results (nested values as JSON)."""
+    render = getattr(importlib.import_module(BENCHMARKS[name][0]), "render", None)
+    if render is not None:
+        return render(result)
     rows = [(k, v if isinstance(v, str | int) else json.dumps(v)) for k, v in result.items()]
     width = max((len(k) for k, _ in rows), default=0)
     lines = [f"bench {name}"] + [f"  {k.ljust(width)}  {v}" for k, v in rows]
     return "\n".join(lines)
 
 
-def main(name: str, as_json: bool) -> int:
+def main(name: str, as_json: bool, **options: Any) -> int:
+    """Run a bench; `options` (None = not given) go to the benches that take them."""
     if name not in BENCHMARKS:
         print(f"vcluster bench: unknown benchmark {name!r}; known: {', '.join(names())}", file=sys.stderr)
         return 2
-    result = load(name)()
+    given = {k: v for k, v in options.items() if v is not None and v is not False}
+    wrong = sorted(set(given) - set(OPTIONS.get(name, ())))
+    if wrong:
+        print(f"vcluster bench {name}: no option --{wrong[0]}", file=sys.stderr)
+        return 2
+    if given.get("seeds", 1) < 1:
+        print(f"vcluster bench {name}: --seeds wants a positive number", file=sys.stderr)
+        return 2
+    result = load(name)(**given)
     if as_json:
         print(json.dumps(result, sort_keys=True))
     else:

@@ -101,6 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     bench.add_argument("name", choices=benches.names(), help="which benchmark")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--seeds", type=int, help="faults: seeds per scenario and loss rate (default 20)")
+    bench.add_argument("--quick", action="store_true", help="faults: 3 seeds and 10 instants")
 
     guest = sub.add_parser("guest", help="guest programs")
     guest_sub = guest.add_subparsers(dest="guest_command", metavar="GUEST_COMMAND")
@@ -240,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.command == "bench":
         from vcluster import bench
 
-        return bench.main(ns.name, ns.json)
+        return bench.main(ns.name, ns.json, seeds=ns.seeds, quick=ns.quick)
     if ns.command == "guest":
         return _cmd_guest(ns)
     parser.error(f"unknown command {ns.command}")
