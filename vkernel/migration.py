@@ -107,6 +107,8 @@ class MigrationEngine:
         self.k = kernel
         self.policy = kernel.config.migration
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        # (side, lhid, state, detail) at every state transition of either end (vcluster/invariants.py)
+        self.transition_listeners: list[Callable[..., None]] = []
         self.records: list[dict[str, Any]] = []
         self.copy_ns = 0  # time spent copying pages in the current attempt
         kernel.migration = self
@@ -673,6 +675,7 @@ class MigrationEngine:
             return
         lh = k.new_logical_host(remote=True, name=layout.get("name", ""))
         lh.frozen = True  # an incoming copy: nothing runs in it until the switch
+        lh.copy_of = old_lhid
         teams = []
         try:
             for spec in layout["teams"]:
@@ -796,6 +799,7 @@ class MigrationEngine:
         # the new copy takes the original logical-host id
         k.lhs.pop(lh.lhid, None)
         lh.lhid = old
+        lh.copy_of = 0
         lh.remote = state["remote"]
         k.lhs[old] = lh
         tr.forget(old)
