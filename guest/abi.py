@@ -27,9 +27,7 @@ SYS_DELAY = 12
 SYS_RECEIVE_TIMEOUT = 13
 SYS_SEND_GROUP = 14
 
-SYSCALL_NAMES = {
-    v: k for k, v in globals().items() if k.startswith("SYS_") and isinstance(v, int)
-}
+SYSCALL_NAMES = {v: k for k, v in globals().items() if k.startswith("SYS_") and isinstance(v, int)}
 
 # SYS_GETPID selectors
 PID_SELF = 0
@@ -50,6 +48,7 @@ EINVAL = 7
 ENOENT = 8
 EIO = 9
 EKILLED = 10
+EPERM = 11
 
 ERROR_NAMES = {
     EBADCALL: "EBADCALL",
@@ -62,6 +61,7 @@ ERROR_NAMES = {
     ENOENT: "ENOENT",
     EIO: "EIO",
     EKILLED: "EKILLED",
+    EPERM: "EPERM",
 }
 
 # process ids and groups
@@ -69,6 +69,7 @@ GROUP_BIT = 0x8000
 PROGRAM_MANAGER_GROUP = 0x00008001
 LOCAL_KERNEL_SERVER = 0x8002
 LOCAL_PROGRAM_MANAGER = 0x8003
+WELL_KNOWN_GROUP_END = 0x8100  # local indexes 0x8000..0x80FF: the system's groups, on every lhid
 
 
 def make_pid(lhid: int, index: int) -> int:
@@ -85,6 +86,11 @@ def pid_index(pid: int) -> int:
 
 def is_group(pid: int) -> bool:
     return bool(pid & GROUP_BIT)
+
+
+def is_well_known_group(gid: int) -> bool:
+    """A system group (program managers, the local groups, ...): guests may not join it."""
+    return is_group(gid) and pid_index(gid) < WELL_KNOWN_GROUP_END
 
 
 # message codes: I/O protocol

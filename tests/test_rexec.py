@@ -7,6 +7,7 @@ owner-present `@ *` refusal are in test_vkernel_run.py; these tests go further.
 from __future__ import annotations
 
 import dataclasses
+import json
 import struct
 from collections.abc import Callable
 
@@ -154,10 +155,13 @@ def test_unknown_host_is_refused_at_the_console_before_anything_starts():
     session.execute("wait 1")
     assert session.jobs == [] and guest_processes(session) == [] and requests == []
     assert all(k.servers["program"].started == 0 for k in session.kernels.values() if "program" in k.servers)
-    # the CLI says so and runs nothing: no output, no JSON, status 2
+    # the CLI says so and runs nothing: status 2, and the JSON summary names the line (issue 12)
     proc = vcluster("run", "configs/tiny.yaml", "echo hi @ ws9", "--json")
     assert proc.returncode == 2
-    assert "unknown host 'ws9'" in proc.stderr and proc.stdout == ""
+    assert "line 1: unknown host 'ws9'" in proc.stderr
+    summary = json.loads(proc.stdout)
+    assert summary["programs"] == [] and summary["errors"][0]["line"] == 1
+    assert "unknown host 'ws9'" in summary["errors"][0]["error"]
 
 
 def test_a_host_that_does_not_answer_is_a_clear_error_and_nothing_is_started():

@@ -35,6 +35,15 @@ def _speed(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc).removeprefix("speed: ")) from None
 
 
+def _limit(text: str) -> float:
+    from vcluster.session import LineError, parse_limit
+
+    try:
+        return parse_limit(text)
+    except LineError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--max-sim-seconds: ")) from None
+
+
 def _clock_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", type=_speed, default=1.0, metavar="X",
                         help="simulated seconds per wall-clock second (default 1)")
@@ -61,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     _clock_options(boot)
     boot.add_argument("--headless", action="store_true", help="no console, even on a terminal")
     boot.add_argument(
-        "--max-sim-seconds", type=float, default=60.0, help="simulated seconds to run headless"
+        "--max-sim-seconds", type=_limit, default=60.0, help="simulated seconds to run headless"
     )
 
     serve = sub.add_parser(
@@ -91,7 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="the config (instead of a first positional *.yaml)")
     run.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     run.add_argument("--seed", type=int, help="override the config's seed")
-    run.add_argument("--max-sim-seconds", type=float, default=600.0, help="stop after this much simulated time")
+    run.add_argument("--max-sim-seconds", type=float, default=600.0,
+                     help="stop after this much simulated time (above 0, at most 1e6)")
     run.add_argument("--pcap", metavar="FILE", help="capture every frame on the wire to FILE (pcap)")
     run.add_argument("--screenshot", metavar="HOST:FILE", action="append", default=[],
                      help="at the end, write HOST's frame buffer to FILE as PNG (repeatable)")

@@ -8,7 +8,9 @@ import contextlib
 import inspect
 import json
 import logging
+import math
 import os
+import re
 import signal
 import socket
 import stat
@@ -32,6 +34,7 @@ log = logging.getLogger(__name__)
 
 S = 1_000_000_000
 MAX_LINE = 1 << 20  # a request line longer than this is malformed
+MAX_DEPTH = 32  # nor is a request nested deeper than this (arrays and objects)
 MAX_TEXT_ART = 1000  # columns or rows
 SOCKET_PATH_MAX = 100  # sun_path holds 108 bytes on Linux, fewer elsewhere
 
@@ -114,6 +117,23 @@ def _alive(path: Path) -> bool:
 
 
 # --- the protocol --------------------------------------------------------------------------
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKET = re.compile(r"[\[\]{}]")
+
+
+def _depth(line: bytes | str) -> int:
+    """How deep the arrays and objects of a JSON text nest (brackets inside strings do not count)."""
+    text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+    depth = deepest = 0
+    for m in _BRACKET.finditer(_JSON_STRING.sub("", text)):
+        if m.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
 def _int(req: dict[str, Any], key: str, default: int | None = None, minimum: int = 0) -> int:
     value = req.get(key, default)
     if value is None:
@@ -195,12 +215,20 @@ class Controller:
     # --- requests ------------------------------------------------------------------------
     async def handle_line(self, line: bytes | str) -> dict[str, Any]:
         """One request line (JSON) -> one reply."""
-        try:
-            request = json.loads(line)
-        except (ValueError, UnicodeDecodeError) as exc:
+        why = None
+        if len(line) > MAX_LINE:
+            why = f"longer than {MAX_LINE} bytes"
+        elif _depth(line) > MAX_DEPTH:
+            why = f"nested deeper than {MAX_DEPTH}"
+        else:
+            try:
+                request = json.loads(line)
+            except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+                why = f"not JSON: {exc}"
+        if why is not None:
             self.requests += 1
             self.malformed += 1
-            return {"ok": False, "error": f"malformed request: not JSON: {exc}", "malformed": True}
+            return {"ok": False, "error": f"malformed request: {why}", "malformed": True}
         return await self.handle(request)
 
     async def handle(self, request: Any) -> dict[str, Any]:
@@ -216,7 +244,8 @@ class Controller:
             self.refused += 1
             reply = {"ok": False, "error": str(exc)}
         except Exception as exc:  # a bug must not take the server down
-            log.exception("control request %r failed", request)
+            log.error("control request failed: %s: %s", type(exc).__name__, exc)
+            log.debug("control request %.200r failed", request, exc_info=exc)
             reply = {"ok": False, "error": f"internal error: {type(exc).__name__}: {exc}"}
         if rid is not None:
             reply["id"] = rid
@@ -411,8 +440,8 @@ class Controller:
                     raise Malformed(str(exc)) from None
             else:
                 value = _number(req, "factor")
-                if not value > 0:
-                    raise Malformed("'factor' must be above 0")
+                if not math.isfinite(value) or not value > 0:
+                    raise Malformed("'factor' must be a finite number above 0")
                 try:
                     self.runner.speed = value
                 except ValueError as exc:
@@ -429,8 +458,8 @@ class Controller:
 
     async def _cmd_wait(self, req: dict[str, Any]) -> dict[str, Any]:
         seconds = _number(req, "seconds")
-        if seconds < 0:
-            raise Malformed("'seconds' must not be negative")
+        if not math.isfinite(seconds) or seconds < 0:
+            raise Malformed("'seconds' must be a finite number, not negative")
         await self.runner.advance(seconds)
         return {"sim_seconds": round(self.session.sim.now / S, 9)}
 
@@ -511,7 +540,11 @@ class ControlServer:
                     if not line.strip():
                         continue
                     reply = await controller.handle_line(line)
-                writer.write(json.dumps(reply, default=str).encode() + b"\n")
+                try:
+                    data = json.dumps(reply, default=str).encode()
+                except (ValueError, TypeError, RecursionError) as exc:  # never drop the connection
+                    data = json.dumps({"ok": False, "error": f"internal error: {exc}"}).encode()
+                writer.write(data + b"\n")
                 await writer.drain()
         except (ConnectionError, asyncio.IncompleteReadError):
             pass

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import shlex
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from vcluster.session import LineError
+from vcluster.session import LineError, parse_seconds
 
 if TYPE_CHECKING:
     from vcluster.session import Session
@@ -20,7 +21,12 @@ S = 1_000_000_000
 MIN_CHUNK_NS = 100_000  # 0.1 ms of simulated time
 MAX_CHUNK_NS = S  # one chunk never runs more than a simulated second
 DEFAULT_STEP_S = 0.1
+MIN_SPEED = 1e-3  # the speed factor's range: 0.001 (a simulated ms per wall second) .. 1e6
 MAX_SPEED = 1e6
+
+
+def _speed_ok(factor: float) -> bool:
+    return math.isfinite(factor) and MIN_SPEED <= factor <= MAX_SPEED
 
 
 @dataclass
@@ -46,8 +52,8 @@ def parse_speed(text: str) -> float:
         factor = float(word)
     except ValueError:
         raise LineError(f"speed: not a factor: {text!r}") from None
-    if not 0.0 < factor <= MAX_SPEED:
-        raise LineError(f"speed: the factor is above 0 and at most {MAX_SPEED:g}")
+    if not _speed_ok(factor):
+        raise LineError(f"speed: the factor is above 0: from {MIN_SPEED:g} to {MAX_SPEED:g}")
     return factor
 
 
@@ -73,8 +79,8 @@ class Runner:
         tick_s: float = 0.02,
         max_behind_s: float = 0.25,
     ) -> None:
-        if not 0.0 < speed <= MAX_SPEED:
-            raise ValueError(f"speed must be above 0 and at most {MAX_SPEED:g}")
+        if not _speed_ok(speed):
+            raise ValueError(f"speed must be from {MIN_SPEED:g} to {MAX_SPEED:g}")
         self.session = session
         self.sim = session.sim
         self._speed = speed
@@ -101,8 +107,8 @@ class Runner:
 
     @speed.setter
     def speed(self, factor: float) -> None:
-        if not 0.0 < factor <= MAX_SPEED:
-            raise ValueError(f"speed must be above 0 and at most {MAX_SPEED:g}")
+        if not _speed_ok(factor):
+            raise ValueError(f"speed must be from {MIN_SPEED:g} to {MAX_SPEED:g}")
         self._speed = factor
         self._reanchor()
 
@@ -159,7 +165,8 @@ class Runner:
             self._chunk_ns = max(MIN_CHUNK_NS, self._chunk_ns // 2)
 
     def _fail(self, exc: BaseException) -> None:
-        log.exception("the simulation raised; the clock is paused")
+        log.error("the simulation raised %s: %s; the clock is paused", type(exc).__name__, exc)
+        log.debug("the simulation raised", exc_info=exc)
         self.error = f"{type(exc).__name__}: {exc}"
         self._paused = True
 
@@ -197,9 +204,8 @@ class Runner:
 
     async def advance(self, seconds: float) -> None:
         """Run `seconds` of simulated time as fast as possible (pausing or not), yielding between chunks."""
-        if seconds < 0:
-            raise LineError("wait: the number of seconds is not negative")
-        adv = Advance(self.sim.now, self.sim.now + int(seconds * S))
+        seconds = parse_seconds(seconds)
+        adv = Advance(self.sim.now, self.session.wait_target(seconds))
         self._advances.append(adv)
         try:
             while self.sim.now < adv.target_ns:
@@ -232,11 +238,7 @@ class Runner:
         except ValueError as exc:
             raise LineError(f"{line!r}: {exc}") from None
         if argv and argv[0] == "wait" and len(argv) == 2:
-            try:
-                seconds = float(argv[1])
-            except ValueError:
-                raise LineError(f"wait: not a number of seconds: {argv[1]!r}") from None
-            await self.advance(seconds)
+            await self.advance(parse_seconds(argv[1]))
             return None
         if argv and argv[0] == "speed":
             if len(argv) == 1:
@@ -256,10 +258,7 @@ class Runner:
                 raise LineError("usage: step [SECONDS]")
             seconds = DEFAULT_STEP_S
             if len(argv) == 2:
-                try:
-                    seconds = float(argv[1])
-                except ValueError:
-                    raise LineError(f"step: not a number of seconds: {argv[1]!r}") from None
+                seconds = parse_seconds(argv[1], "step")
             await self.advance(seconds)
             return f"at {self.sim.now / S:.3f} s"
         message = self.session.execute(line)

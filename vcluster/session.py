@@ -21,10 +21,39 @@ from vkernel.shell import Job, Shell
 log = logging.getLogger(__name__)
 
 S = 1_000_000_000
+MAX_SIM_SECONDS = 1_000_000.0  # a cluster's simulated time never passes this (about 11.6 days)
 
 
 class LineError(ValueError):
     """A console line that cannot be executed; the message says why."""
+
+
+def parse_seconds(value: object, what: str = "wait") -> float:
+    """A number of simulated seconds from a console word (or a JSON number): finite, not negative."""
+    if isinstance(value, bool):
+        raise LineError(f"{what}: not a number of seconds: {value!r}")
+    if isinstance(value, str):
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise LineError(f"{what}: not a number of seconds: {value!r}") from None
+    elif isinstance(value, int | float):
+        seconds = float(value)
+    else:
+        raise LineError(f"{what}: not a number of seconds: {value!r}")
+    if not math.isfinite(seconds):
+        raise LineError(f"{what}: not a finite number of seconds: {value!r}")
+    if seconds < 0:
+        raise LineError(f"{what}: the number of seconds is not negative")
+    return seconds
+
+
+def parse_limit(value: object) -> float:
+    """A run's limit (--max-sim-seconds): finite, above 0, at most MAX_SIM_SECONDS."""
+    seconds = parse_seconds(value, "--max-sim-seconds")
+    if not 0 < seconds <= MAX_SIM_SECONDS:
+        raise LineError(f"--max-sim-seconds: above 0 and at most {MAX_SIM_SECONDS:g}")
+    return seconds
 
 
 class Session:
@@ -79,6 +108,7 @@ class Session:
         self._awaiting_jobs = False  # run_until_done is running: the last job's end stops the clock
         self.log_listeners: list[Callable[[str], None]] = []  # migrations, evictions, crashes...
         self.events: list[dict[str, Any]] = []  # the same, as records (for --json and the console)
+        self.limit_s = MAX_SIM_SECONDS  # no line runs the clock past this (a run's --max-sim-seconds)
 
     # --- observing -------------------------------------------------------------------
     def _on_output(self, instance: int, sender: int, text: str) -> None:
@@ -112,11 +142,7 @@ class Session:
         if cmd == "wait":
             if len(argv) != 2:
                 raise LineError("usage: wait SECONDS")
-            try:
-                seconds = float(argv[1])
-            except ValueError:
-                raise LineError(f"wait: not a number of seconds: {argv[1]!r}") from None
-            self.sim.run(until=self.sim.now + int(seconds * S))
+            self.sim.run(until=self.wait_target(parse_seconds(argv[1])))
             return None
         if cmd == "hosts":
             return self.hosts_text()
@@ -150,7 +176,7 @@ class Session:
             seconds = float(argv[1])
         except ValueError:
             raise LineError(f"at: not a number of seconds: {argv[1]!r}") from None
-        if not math.isfinite(seconds) or seconds * S < self.sim.now or seconds > 1e9:
+        if not math.isfinite(seconds) or seconds * S < self.sim.now or seconds > self.limit_s:
             raise LineError(f"at: {argv[1]} is not a time from now ({self.sim.now / S:.9f} s) on")
         line = shlex.join(argv[2:])
 
@@ -184,6 +210,14 @@ class Session:
             self.shell.control(code, pid, lambda r, pid=pid: answered(r, pid))
         return None
 
+    def wait_target(self, seconds: float, what: str = "wait") -> int:
+        """The instant (ns) `seconds` from now, refused when it is past the limit of the clock."""
+        target = self.sim.now / S + seconds
+        if target > self.limit_s:
+            raise LineError(f"{what}: {seconds:g} s would end at {target:g} s, past the limit of "
+                            f"{self.limit_s:g} simulated seconds (--max-sim-seconds)")
+        return self.sim.now + int(seconds * S)
+
     def migrateprog(self, argv: list[str]) -> str | None:
         """migrateprog [-n] [PROG]: migrate the logical host of PROG (a name or a pid), or with no
         PROG every remotely executed program on the console's workstation. Waits until done."""
@@ -195,18 +229,33 @@ class Session:
         if args:
             targets = self._programs_named(args[0])
             if not targets:
-                raise LineError(f"migrateprog: no running program {args[0]!r}")
+                raise LineError(f"migrateprog: no running program {args[0]!r}{self._why_not_running(args[0])}")
         else:
             targets = [0]
         results: list[list[int]] = []
         before = len(self.migrations)
         self.shell.migrate(targets, destroy, results.append)
-        while not results and self.sim.step():
+        # every migration ends within migration.timeout_s; the run's limit bounds the wait anyway
+        bound = (self.config.migration.timeout_s + 10) * max(1, len(targets))
+        deadline = int(min(self.limit_s, self.sim.now / S + bound) * S)
+        while not results and self.sim.now <= deadline and self.sim.step():
             pass
         done = self.migrations[before:]
+        if not results:
+            return f"migrateprog: no answer within {bound:g} s (the migration goes on)"
         if not done:
             return "migrateprog: nothing to migrate" if results and results[0] == [0] * len(targets) else None
         return "\n".join(self._describe_migration(r) for r in done)
+
+    def _why_not_running(self, what: str) -> str:
+        """Why the program the console started as `what` runs nowhere (or ""): not yet, or no more."""
+        jobs = [j for j in self.jobs if j.argv[0] == what or (j.pid and f"{j.pid:#x}" == what)]
+        if not jobs:
+            return ""
+        job = jobs[-1]
+        if job.done:
+            return f" ({what} has already ended)" if not job.error else f" ({job.error})"
+        return f" ({what} has not started yet)"
 
     def _programs_named(self, what: str) -> list[int]:
         """Pids of running programs named what (or the pid itself), one per logical host."""
@@ -367,7 +416,7 @@ class Session:
     def run_until_done(self, max_sim_seconds: float) -> bool:
         """Run until every started program has ended; False if the limit came first."""
         limit = int(max_sim_seconds * S)
-        if self.jobs and not all(j.done for j in self.jobs):
+        if self.jobs and not all(j.done for j in self.jobs) and limit > self.sim.now:
             self._awaiting_jobs = True
             try:
                 self.sim.run(until=limit)
@@ -468,13 +517,23 @@ def load(config: str | None, seed: int | None = None):
     return cfg
 
 
-def load_or_report(config: str | None, seed: int | None = None):
+def load_or_report(config: str | None, seed: int | None = None, errors: list[str] | None = None):
     """The config, or None after saying on stderr what is wrong with it (file:line: field: ...)."""
     try:
         return load(config, seed)
-    except (ConfigError, FileNotFoundError) as exc:
+    except (ConfigError, OSError) as exc:
         print(f"vcluster: {exc}", file=sys.stderr)
+        if errors is not None:
+            errors.append(str(exc))
         return None
+
+
+def line_error(exc: Exception) -> str:
+    """What a console line that failed says: its LineError, or the exception named (no traceback)."""
+    if isinstance(exc, LineError):
+        return str(exc)
+    log.debug("console line failed", exc_info=exc)
+    return f"internal error: {type(exc).__name__}: {exc}"
 
 
 def run_lines(
@@ -488,34 +547,70 @@ def run_lines(
     screenshots: list[tuple[str, str]] | None = None,
     screenshot_errors: list[str] | None = None,
 ) -> int:
-    """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end."""
-    cfg = load_or_report(config, seed)
+    """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end.
+
+    A line that fails says why on stderr (`vcluster: line N: ...`) and the run goes on with the
+    next; with `as_json` the summary is always the last line, its `errors` the failed lines."""
+    errors: list[dict[str, Any]] = []
+    problems: list[str] = []
+    cfg = load_or_report(config, seed, problems)
+    if cfg is not None:
+        try:
+            max_sim_seconds = parse_limit(max_sim_seconds)
+        except LineError as exc:
+            print(f"vcluster: {exc}", file=sys.stderr)
+            problems.append(str(exc))
+            cfg = None
     if cfg is None:
+        if as_json:
+            errors = [{"line": 0, "text": None, "error": why} for why in problems]
+            print(json.dumps({"config": config, "errors": errors, "programs": [], "migrations": [],
+                              "events": []}, sort_keys=True))
         return 2
 
     def echo(text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
 
-    session = Session(cfg, pcap=pcap, echo=echo)
-    status = 0
     try:
-        for line in lines:
+        session = Session(cfg, pcap=pcap, echo=echo)
+    except Exception as exc:  # a config that loads but cannot boot (a disk image, a pcap path)
+        why = f"cannot boot {cfg.name}: {line_error(exc)}"
+        print(f"vcluster: {why}", file=sys.stderr)
+        if as_json:
+            print(json.dumps({"config": cfg.name, "errors": [{"line": 0, "text": None, "error": why}],
+                              "programs": [], "migrations": [], "events": []}, sort_keys=True))
+        return 2
+    session.limit_s = max_sim_seconds
+    status = 0
+
+    def failed(number: int, text: str | None, why: str) -> None:
+        errors.append({"line": number, "text": text, "error": why})
+        where = f"line {number}: " if number else ""
+        print(f"vcluster: {where}{why}", file=sys.stderr)
+
+    try:
+        for number, line in enumerate(lines, 1):
             try:
                 message = session.execute(line)
-            except LineError as exc:
-                print(f"vcluster: {exc}", file=sys.stderr)
-                return 2
+            except Exception as exc:
+                failed(number, line, line_error(exc))
+                continue
             if message:
                 print(message)
-        if not session.run_until_done(max_sim_seconds):
-            print(f"vcluster: stopped at the limit of {max_sim_seconds:g} simulated seconds "
-                  "with programs still running", file=sys.stderr)
-            status = 1
+        try:
+            if not session.run_until_done(max_sim_seconds):
+                print(f"vcluster: stopped at the limit of {max_sim_seconds:g} simulated seconds "
+                      "with programs still running", file=sys.stderr)
+                status = 1
+        except Exception as exc:
+            failed(0, None, f"the simulation stopped: {line_error(exc)}")
         if any(j.error or j.exit_status != 0 for j in session.jobs):
             status = status or 1
+        if errors:
+            status = 2
         if as_json:
-            print(json.dumps(session.summary(), sort_keys=True))
+            print(json.dumps({**session.summary(), "errors": errors}, sort_keys=True))
     finally:
         for host, path in screenshots or ():
             try:

@@ -594,6 +594,8 @@ class Kernel:
     def join_group(self, proc: Process, gid: int) -> int:
         if not abi.is_group(gid):
             return -abi.EINVAL
+        if proc.team is not None and abi.is_well_known_group(gid):
+            return -abi.EPERM  # a guest answering for the program managers would hijack them
         self.groups.setdefault(gid, set()).add(proc.pid)
         proc.groups.add(gid)
         if self.transport is not None:

@@ -60,12 +60,14 @@
 #define ENOENT 8
 #define EIO 9
 #define EKILLED 10
+#define EPERM 11
 
 /* process ids and groups */
 #define GROUP_BIT 0x8000
 #define PROGRAM_MANAGER_GROUP 0x8001
 #define LOCAL_KERNEL_SERVER 0x8002
 #define LOCAL_PROGRAM_MANAGER 0x8003
+#define WELL_KNOWN_GROUP_END 0x8100 /* indexes 0x8000..0x80ff: system groups, not for guests */
 
 /* message codes: I/O protocol */
 #define IO_WRITE 0x100

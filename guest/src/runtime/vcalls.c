@@ -119,7 +119,7 @@ const char *verror(long err)
 {
     static const char *const names[] = {
         "OK", "EBADCALL", "EFAULT", "ENOPROC", "ENOMEM", "ENOTAWAITING",
-        "ETIMEOUT", "EINVAL", "ENOENT", "EIO", "EKILLED",
+        "ETIMEOUT", "EINVAL", "ENOENT", "EIO", "EKILLED", "EPERM",
     };
     if (err < 0)
         err = -err;
