@@ -116,16 +116,16 @@ def test_the_invariant_sees_a_second_running_copy_and_a_vanished_program():
     twin = LogicalHost(lh.lhid, remote=True, processes=dict(lh.processes))
     ws3.lhs[lh.lhid] = twin
     watch.check()
-    assert watch.violations and "runs on ws2 and ws3" in watch.violations[0]
+    (seen,) = watch.violations
+    assert seen.startswith("two copies") and "ws2" in seen and "ws3" in seen
     twin.frozen = True  # a frozen copy is allowed (that is the destination before the switch)
-    watch.violations.clear()
     watch.check()
-    assert watch.violations == []
+    assert watch.violations == [seen]
     del ws3.lhs[lh.lhid]
     (pid,) = lh.processes
     del ws2.processes[pid]  # gone without exiting
     watch.check()
-    assert watch.violations and watch.violations[0].startswith("no copy: dirtier")
+    assert watch.violations[1:] and watch.violations[-1].startswith("no copy: dirtier")
 
 
 def test_server_counts_catch_a_lost_and_a_duplicated_request():
@@ -133,14 +133,14 @@ def test_server_counts_catch_a_lost_and_a_duplicated_request():
         torture.SCENARIOS["ipc-pair"].lines(torture.Case("ipc-pair"), None)[1], 1, ("ipcserver",)
     )
     served = torture.SERVED.search(ref.summary["programs"][0]["output"])
-    assert served and int(served.group(1)) == 2 * 20 + 2  # PING, 20 x (GET, PUT), QUIT
+    assert served and int(served.group(1)) == 2 * 8 + 2  # PING, 8 x (GET, PUT), QUIT
     for delta, problem in ((-1, "lost"), (+1, "duplicates")):
         run = torture.Run(
             ref.lines, 1, summary=json.loads(json.dumps(ref.summary)), ended=True, pings=ref.pings
         )
         server = run.summary["programs"][0]
         server["output"] = server["output"].replace(
-            served.group(0), f"ipcserver: served {42 + delta} requests"
+            served.group(0), f"ipcserver: served {18 + delta} requests"
         )
         verdict = torture.classify(torture.Case("ipc-pair"), run, ref)
         assert verdict.problems[problem], verdict.report()

@@ -37,6 +37,7 @@ from collections.abc import Callable
 from typing import Any
 
 from guest import abi
+from vcluster.invariants import OneCopyChecker
 from vcluster.session import LineError, Session, load
 
 S = 1_000_000_000
@@ -49,7 +50,17 @@ HOT_STEP_NS = 1 * MS  # invariant sampling while a logical host is frozen or mig
 COLD_STEP_NS = 20 * MS
 DAEMON_GRACE_S = 30.0  # a server told to quit (or killed) has this long to end
 
-PROBLEMS = ("hangs", "two_copies", "no_copy", "duplicates", "lost", "wrong_output", "tracebacks")
+PROBLEMS = (
+    "hangs",
+    "two_copies",
+    "no_copy",
+    "duplicates",
+    "lost",
+    "wrong_output",
+    "hijacks",
+    "tracebacks",
+)
+JOINED = "hijacker: joined group"
 ERROR_WORDS = tuple(abi.ERROR_NAMES.values())
 SERVED = re.compile(r"ipcserver: served (\d+) requests")
 
@@ -86,6 +97,7 @@ class Scenario:
     daemons: tuple[str, ...] = ()
     timed: bool = False
     lossy: bool = True
+    hostile: tuple[str, ...] = ()  # programs not in the fault-free run: they must be refused
 
 
 # ------------------------------------------------------------------ scenarios
@@ -94,7 +106,7 @@ def _loss(case: Case) -> list[str]:
 
 
 def _ipc(case, _t):
-    head = ["ipcserver 1 @ ws2", "wait 1", "ipcclient 1 64 20 quit"]
+    head = ["ipcserver 1 @ ws2", "wait 1", "ipcclient 1 64 8 quit"]
     tail = ["wait 2", "migrateprog ipcserver"]
     return head + _loss(case) + tail, head + tail
 
@@ -124,6 +136,23 @@ def _rexec(case, _t):
 
 
 PARTITION_S = 3.0  # longer than a Send's retransmissions (8 x 200 ms): operations across it fail
+
+
+def _hostile(case, _t):
+    """A guest tries to take the program manager group (0x8001) and answer every request while
+    the console starts programs '@ *' and migrates one; a protected kernel refuses it (EPERM)."""
+    body = [
+        "wait 0.5",
+        "hello @ *",
+        "primes 2000 @ *",
+        "dirtier 256 64 3 @ ws2",
+        "wait 1",
+        "migrateprog dirtier",
+        "hello @ *",
+    ]
+    return ["hijacker 0x8001 @ ws3", *_loss(case), *body], body
+
+
 TIMED_HEAD = ["dirtier 256 64 6 @ ws2", "wait 2"]
 
 
@@ -181,6 +210,13 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario("dirtier", _dirtier, "dirtier 256 KB at 64 KB/s migrated from ws2"),
         Scenario("eviction", _evict, "the owner of ws3 comes back while dirtier runs there"),
         Scenario("rexec", _rexec, "six '@ *' remote executions"),
+        Scenario(
+            "hostile",
+            _hostile,
+            "a guest joins the program manager group; '@ *' and migrateprog",
+            daemons=("hijacker",),
+            hostile=("hijacker",),
+        ),
         Scenario(
             "crash-dest",
             _timed("crash", "dest"),
@@ -252,18 +288,31 @@ def copies(session: Session) -> dict[int, list[tuple[str, bool]]]:
 
 
 class Watch:
-    """Samples the one-copy invariant on the simulated clock and notes programs that ended."""
+    """Samples the one-copy invariant (vcluster.invariants, which also checks at every migration
+    state transition) on the simulated clock, notes programs that vanished without ending, and
+    the migration's timeline (first frozen copy, first switched copy)."""
 
     def __init__(self, session: Session, deadline_ns: int) -> None:
         self.session = session
         self.deadline_ns = deadline_ns
-        self.samples = 0
-        self.violations: list[str] = []
+        self.checker = OneCopyChecker(session)
+        self.own: list[str] = []  # programs on no machine
         self.ended: set[int] = set()  # pids that exited (or were killed) on some machine
         self.hooked: set[int] = set()
-        self.timeline: dict[str, float] = {}  # first frozen / first switched, seconds
+        self.timeline: dict[str, float] = {}
         self.stopped = False
         self._tick()
+
+    @property
+    def samples(self) -> int:
+        return self.checker.checks
+
+    @property
+    def violations(self) -> list[str]:
+        return [
+            f"two copies: {v}" if "unfrozen copies" in v else f"no copy: {v}"
+            for v in self.checker.violations[:20]
+        ] + self.own
 
     def _hook(self) -> None:
         for k in self.session.kernels.values():
@@ -275,7 +324,7 @@ class Watch:
         """One sample; True when a logical host is frozen or migrating (sample again soon)."""
         session = self.session
         self._hook()
-        self.samples += 1
+        self.checker.check("tick")
         now = session.sim.now / S
         hot = any(
             lh.frozen or lh.migrating
@@ -284,13 +333,8 @@ class Watch:
             for lh in k.lhs.values()
             if not lh.system
         )
-        for lhid, where in copies(session).items():
+        for where in copies(session).values():
             running = [host for host, frozen in where if not frozen]
-            if len(running) > 1 and len(self.violations) < 20:
-                self.violations.append(
-                    f"two copies: logical host {lhid:#x} runs on {' and '.join(running)} "
-                    f"at {now:.3f} s"
-                )
             if any(frozen for _, frozen in where) and "freeze" not in self.timeline:
                 self.timeline["freeze"] = now
             if len(where) > 1 and running and "switch" not in self.timeline:
@@ -298,8 +342,8 @@ class Watch:
         live = {p.pid for k in session.kernels.values() if k.powered for p in k.processes.values()}
         for job in session.jobs:
             if job.pid and not job.done and job.pid not in self.ended and job.pid not in live:
-                if len(self.violations) < 20:
-                    self.violations.append(
+                if len(self.own) < 20:
+                    self.own.append(
                         f"no copy: {job.argv[0]} (pid {job.pid:#x}) is on no machine "
                         f"at {now:.3f} s and has not ended"
                     )
@@ -364,6 +408,7 @@ def execute(
     try:
         with contextlib.redirect_stderr(stderr):
             session = Session(load(CONFIG, seed))
+            session.limit_s = limit_s + DAEMON_GRACE_S * 2 + 1  # `wait` refuses lines past it
             watch = Watch(session, int((limit_s + 1) * S))
             try:
                 _drive(session, run, daemons, limit_s)
@@ -405,6 +450,11 @@ def _drive(session: Session, run: Run, daemons: tuple[str, ...], limit_s: float)
             message = session.execute(line)
         except LineError as exc:
             run.refusals.append(f"{line}: {exc}")
+            continue
+        except Limit:
+            raise
+        except Exception:  # `vcluster run` reports it and goes on with the next line
+            run.tracebacks.append(f"out of {line!r}:\n" + traceback.format_exc().strip())
             continue
         if message and line.startswith("migrateprog") and session.migrations:
             run.timeline.setdefault("migrations", []).append(message)
@@ -519,10 +569,18 @@ def classify(case: Case, run: Run, ref: Run) -> Verdict:
     problems["tracebacks"] += [_short(t) for t in run.tracebacks]
     if run.summary is None or ref.summary is None:
         return Verdict(case, run.lines, problems, clean, run.wall_s, run.sim_s)
-    ref_progs = {(p["name"], i): p for i, p in enumerate(ref.summary["programs"])}
-    progs = {(p["name"], i): p for i, p in enumerate(run.summary["programs"])}
-    for key, prog in progs.items():
-        want = ref_progs.get(key)
+    sc = SCENARIOS.get(case.scenario)
+    hostile = sc.hostile if sc is not None else ()
+    for prog in run.summary["programs"]:
+        if prog["name"] in hostile:
+            if JOINED in prog["output"]:
+                problems["hijacks"].append(f"{prog['name']}: {prog['output'].splitlines()[0]!r}")
+            elif prog["output"] or prog["error"]:
+                clean.append(f"{prog['name']}: {(prog['error'] or prog['output']).strip()}")
+    wanted = ref.summary["programs"]
+    progs = [p for p in run.summary["programs"] if p["name"] not in hostile]
+    for i, prog in enumerate(progs):
+        want = wanted[i] if i < len(wanted) and wanted[i]["name"] == prog["name"] else None
         if want is None:
             problems["wrong_output"].append(f"{prog['name']}: not in the fault-free run")
             continue
@@ -555,11 +613,11 @@ def classify(case: Case, run: Run, ref: Run) -> Verdict:
     return Verdict(case, run.lines, problems, clean, run.wall_s, run.sim_s)
 
 
-def _server_counts(run: Run, progs: dict, problems: dict[str, list[str]]) -> None:
+def _server_counts(run: Run, progs: list[dict], problems: dict[str, list[str]]) -> None:
     """ipcserver counts every request it received (the QUIT too); the client made 1 group PING
     (more when one failed and it tried again), then a GET and a PUT per round, then the QUIT."""
-    server = next((p for (name, _), p in progs.items() if name == "ipcserver"), None)
-    client = next((p for (name, _), p in progs.items() if name == "ipcclient"), None)
+    server = next((p for p in progs if p["name"] == "ipcserver"), None)
+    client = next((p for p in progs if p["name"] == "ipcclient"), None)
     if server is None or client is None or "ipcserver" in run.killed:
         return
     found = SERVED.search(server["output"])
