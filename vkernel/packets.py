@@ -224,3 +224,24 @@ def ack_missing(first_missing: int, bitmap: int, end: int) -> list[int]:
         if i >= MAX_TRAIN or not bitmap >> i & 1:
             out.append(off)
     return out
+
+
+def ack_has(first_missing: int, bitmap: int, offset: int) -> bool:
+    """Whether a MOVE_ACK of (first_missing, bitmap) says the packet at `offset` was received."""
+    if offset < first_missing:
+        return True
+    i, r = divmod(offset - first_missing, MAX_DATA)
+    return r == 0 and i < MAX_TRAIN and bool(bitmap >> i & 1)
+
+
+def resume_data(first_missing: int, bitmap: int) -> bytes:
+    """The data of a retransmitted MOVEFROM_REQ: what a MOVE_ACK would say (first missing, bitmap)."""
+    return struct.pack(">II", first_missing, bitmap)
+
+
+def resume_of(data: bytes) -> tuple[int, int]:
+    """(first missing, bitmap) from a MOVEFROM_REQ's data; (0, 0) when it carries none (or junk)."""
+    if len(data) != 8:
+        return 0, 0
+    first, bitmap = struct.unpack(">II", data)
+    return first, bitmap

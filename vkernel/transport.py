@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from guest import abi
@@ -57,6 +57,7 @@ class SendTxn:
     rto: int = 0  # retransmission interval (ns); a group query's is shorter
     max_tries: int = 0
     pinned: bytes | None = None  # a local-group request: the station that took it first
+    heard: int = -1  # when the destination's kernel last answered (REPLY_PENDING, FORWARDED)
 
 
 @dataclass
@@ -74,21 +75,31 @@ class BulkOut:
     acked: int = 0  # first byte offset not yet acknowledged
     sent_to: int = 0  # end of the train in flight
     last: int = 0  # offset of the last packet of the latest train (the one that asks for the ack)
-    tries: int = 0
+    tries: int = 0  # retransmission intervals (or acks) in a row that brought no progress
     timer: Any = None
     done: bool = False
+    answer: bool = False  # the answer to a MOVEFROM_REQ (the requester drives its end)
+    progress: tuple[int, int] = (0, 0)  # (first missing, packets known received) of the best ack
 
 
 @dataclass
 class BulkIn:
-    """Receiving side of a bulk transfer."""
+    """Receiving side of a bulk transfer (it has a timer too: no state lives forever)."""
 
     total: int
     target: int = 0  # the local process whose memory the data goes to (MoveTo) or who gathers it
     received: set[int] = field(default_factory=set)  # offsets
     buffer: bytearray | None = None  # MoveFrom data being gathered (None: written in place)
-    on_done: Callable[[bytes], None] | None = None
+    on_done: Callable[[bytes | int], None] | None = None
     complete: bool = False
+    request: Packet | None = None  # a MoveFrom's MOVEFROM_REQ, retransmitted while data is missing
+    peer: int = 0  # the process on the other side
+    seq: int = 0
+    tries: int = 0  # retransmission intervals in a row without a new packet
+    seen: int = 0  # packets received at the last tick
+    heard: int = 0  # when a packet of this transfer last arrived
+    timer: Any = None
+    mac: bytes = b""  # where the data comes from (a MoveTo's receiver acks there)
 
     def first_missing(self) -> int:
         off = 0
@@ -129,13 +140,19 @@ class Transport:
         self.train = min(cost.bulk_train_packets, pk.MAX_TRAIN)
         self.retain_ns = int(cost.reply_retain_ms * MS)
         self.query_timeout = int(cost.host_query_timeout_ms * MS)
+        # rule 22: no operation waits longer than this after the last sign of progress from its
+        # peer: RETX_LIMIT + 1 unanswered intervals, plus one for a timer's phase
+        self.bound_ns = (self.max_tries + 2) * self.rto
         self.bindings: dict[int, bytes] = {}
         self.sends: dict[tuple[int, int], SendTxn] = {}
         self.in_progress: dict[tuple[int, int], int] = {}  # (src, seq) -> receiver pid
         self.retained: OrderedDict[tuple[int, int], tuple[int, Packet]] = OrderedDict()
         self.bulk_out: dict[tuple[int, int], BulkOut] = {}
         self.bulk_in: dict[tuple[int, int], BulkIn] = {}
-        self.bulk_done: OrderedDict[tuple[int, int], tuple[int, int]] = OrderedDict()
+        # transfers that ended here: (offset to ack, status, until when it is remembered)
+        self.bulk_done: OrderedDict[tuple[int, int], tuple[int, int, int]] = OrderedDict()
+        # moves from a process a local sender may await through a lost FORWARDED: since when asked
+        self.doubts: OrderedDict[tuple[int, int], int] = OrderedDict()
         self.overheard: OrderedDict[tuple[int, int], int] = OrderedDict()  # group requests answered
         # local-group requests (to a logical host's kernel server or program manager) taken here,
         # and those taken by a migrated logical host's previous host (retransmissions go there)
@@ -201,8 +218,8 @@ class Transport:
         self._send_txn(txn)
         return txn
 
-    def _send_txn(self, txn: SendTxn) -> None:
-        flags = Flag.IS_RETRANSMISSION if txn.tries else 0
+    def _send_txn(self, txn: SendTxn, again: bool = False) -> None:
+        flags = Flag.IS_RETRANSMISSION if txn.tries or again else 0
         if txn.group:
             flags |= Flag.GROUP
             mac: bytes | None = pk.group_mac(txn.dst)
@@ -239,7 +256,14 @@ class Transport:
                 self.k.finish_send(txn.proc, -abi.ETIMEOUT, b"")
                 return
         self.stats.retransmissions += 1
-        self._send_txn(txn)
+        self._send_txn(txn, again=True)
+
+    def _probe(self, txn: SendTxn) -> None:
+        """Retransmit a Send now, outside its schedule (its count of tries is unchanged)."""
+        if txn.timer is not None:
+            self.sim.cancel(txn.timer)
+        self.stats.retransmissions += 1
+        self._send_txn(txn, again=True)
 
     def cancel(self, txn: SendTxn) -> None:
         if txn.timer is not None:
@@ -282,8 +306,19 @@ class Transport:
         self.transmit(origin.mac, packet)
 
     def notify_forwarded(self, req: IpcRequest, to_pid: int) -> None:
+        """A remote sender's request now awaits to_pid, here: tell its kernel (rule 8).
+
+        The notice can be lost: the request is recorded as being served by to_pid, so that a
+        retransmission is answered with FORWARDED again rather than REPLY_PENDING (rule 2).
+        """
         origin: Origin = req.remote
-        self.transmit(origin.mac, Packet(Kind.FORWARDED, origin.seq, to_pid, origin.src_pid))
+        key = (origin.src_pid, origin.seq)
+        if key in self.in_progress:
+            self.in_progress[key] = to_pid
+        self.transmit(origin.mac, self._forwarded(origin.seq, to_pid, origin.src_pid))
+
+    def _forwarded(self, seq: int, to_pid: int, sender: int) -> Packet:
+        return Packet(Kind.FORWARDED, seq, to_pid, sender, lhid=self.lh_of_local(to_pid))
 
     def forward_request(self, req: IpcRequest, to_pid: int) -> None:
         """Pass a request on to a process on another machine, as if its sender sent it there."""
@@ -323,6 +358,10 @@ class Transport:
             self.nic.join_group(pk.group_mac(gid))
 
     # --- bulk data ----------------------------------------------------------------------
+    # Both sides of a transfer have a timer (rule 22): the data sender counts retransmission
+    # intervals and acks that bring no progress, the MoveFrom requester intervals without a new
+    # packet, the MoveTo receiver forgets a transfer the mover went silent on. Each ends within
+    # `bound_ns` of the last progress it saw.
     def move_to(self, proc: Process, req: IpcRequest, dst: int, data: bytes) -> None:
         origin: Origin = req.remote
         seq = self.next_seq()
@@ -338,48 +377,79 @@ class Transport:
         seq = self.next_seq()
         mac = self.bindings.get(abi.pid_lhid(origin.src_pid), origin.mac)
         key = (origin.src_pid, seq)
-        state = BulkIn(total=count, target=proc.pid, buffer=bytearray(count))
+        state = BulkIn(total=count, target=proc.pid, buffer=bytearray(count), peer=origin.src_pid,
+                       seq=seq, heard=self.sim.now)
 
-        def done(data: bytes) -> None:
-            self.k.complete(proc, data)
+        def done(value: bytes | int) -> None:
+            self.k.complete(proc, value)
 
         state.on_done = done
         self.bulk_in[key] = state
         if count == 0:
             self._finish_in(key, state)
             return
-        request = Packet(Kind.MOVEFROM_REQ, seq, proc.pid, origin.src_pid, offset=src, total=count,
-                         lhid=proc.lhid)
-        tries = [0]
+        state.request = Packet(Kind.MOVEFROM_REQ, seq, proc.pid, origin.src_pid, offset=src, total=count,
+                               lhid=proc.lhid)
+        self.transmit(mac, state.request)
+        self._arm_in(key, state)
 
-        def retry() -> None:
-            if state.complete or self.bulk_in.get(key) is not state:
+    def _arm_in(self, key: tuple[int, int], state: BulkIn) -> None:
+        state.timer = self.sim.at(self.sim.now + self.rto, lambda: self._in_tick(key, state))
+
+    def _in_tick(self, key: tuple[int, int], state: BulkIn) -> None:
+        """Every RETX_INTERVAL while a transfer is being received."""
+        state.timer = None
+        if state.complete or self.bulk_in.get(key) is not state:
+            return
+        if state.request is None:  # a MoveTo's receiver
+            silent = self.sim.now - state.heard
+            if silent >= self.bound_ns:  # the mover has given up (or gone): forget it
+                del self.bulk_in[key]
                 return
-            if state.received:  # data flows: the sender's timers take over
-                return
-            tries[0] += 1
-            if tries[0] > self.max_tries:
-                self.bulk_in.pop(key, None)
+            target = self.k.processes.get(state.target)
+            if silent >= self.rto and target is not None and not target.lh.frozen:
+                # the mover's prompts (or our acks) are being lost: say again what is missing
+                first = state.first_missing()
+                self.transmit(state.mac or self.station_of(state.peer),
+                              Packet(Kind.MOVE_ACK, state.seq, state.target, state.peer, offset=first,
+                                     lhid=self.lh_of_local(state.target),
+                                     total=pk.ack_bitmap(first, state.received)))
+            self._arm_in(key, state)
+            return
+        if len(state.received) > state.seen:  # a MoveFrom's requester: data came in
+            state.seen = len(state.received)
+            state.tries = 0
+        else:
+            state.tries += 1
+            if state.tries > self.max_tries:
                 self.stats.timeouts += 1
-                self.k.complete(proc, -abi.ETIMEOUT)
+                # the source's kernel gives up too (it would also time out by itself)
+                self.transmit(self.station_of(state.peer),
+                              Packet(Kind.MOVE_ABORT, state.seq, state.target, state.peer,
+                                     status=-abi.ETIMEOUT, lhid=self.lh_of_local(state.target)))
+                self._fail_in(key, state, -abi.ETIMEOUT)
                 return
+            if state.tries == self.invalidate_after:  # the source may have migrated: ask everybody
+                if self.bindings.pop(abi.pid_lhid(state.peer), None) is not None:
+                    self.stats.binding_invalidations += 1
+            # rule 11: ask again, saying what arrived, so that the source resends only what is
+            # missing (or starts over, if it has given up meanwhile)
             self.stats.retransmissions += 1
-            if tries[0] == self.invalidate_after:
-                self.bindings.pop(abi.pid_lhid(origin.src_pid), None)
-            self.transmit(self.station_of(origin.src_pid), request)
-            self.sim.at(self.sim.now + self.rto, retry)
-
-        self.transmit(mac, request)
-        self.sim.at(self.sim.now + self.rto, retry)
+            first = state.first_missing()
+            resume = pk.resume_data(first, pk.ack_bitmap(first, state.received)) if state.received else b""
+            self.transmit(self.station_of(state.peer),
+                          replace(state.request, flags=Flag.IS_RETRANSMISSION, data=resume))
+        self._arm_in(key, state)
 
     def _start_bulk(self, mac: bytes, src_pid: int, dst_pid: int, seq: int, base: int,
-                    data: bytes, on_done: Callable[[int], None]) -> None:
-        out = BulkOut((src_pid, seq), mac, src_pid, dst_pid, seq, base, data, on_done)
+                    data: bytes, on_done: Callable[[int], None], first: int = 0, bitmap: int = 0,
+                    answer: bool = False) -> None:
+        out = BulkOut((src_pid, seq), mac, src_pid, dst_pid, seq, base, data, on_done, answer=answer)
         self.bulk_out[out.key] = out
         if not data:
             self._bulk_finish(out, 0)
             return
-        self._send_train(out, list(range(0, len(data), DATA))[: self.train])
+        self._advance(out, first, bitmap, fresh_start=True)
 
     def _send_train(self, out: BulkOut, offsets: list[int], resent: int = 0) -> None:
         """Send the packets at offsets; the first `resent` of them were sent before."""
@@ -388,15 +458,19 @@ class Transport:
         for i, off in enumerate(offsets):
             last = i == len(offsets) - 1
             flags = Flag.LAST_OF_TRAIN if last else 0
-            if out.tries or i < resent:
+            if i < resent:
                 flags |= Flag.IS_RETRANSMISSION
             chunk = out.data[off : off + DATA]
             self.k.kernel_work(self.copy_us(len(chunk)))  # copying the data into the interface
-            self.transmit(self.station_of(out.dst_pid) or out.mac, Packet(Kind.MOVE_DATA, out.seq, out.src_pid, out.dst_pid, flags=flags,
-                                          status=out.base, offset=off, total=len(out.data),
-                                          lhid=self.lh_of_local(out.src_pid), data=chunk))
+            self.transmit(self.station_of(out.dst_pid) or out.mac,
+                          Packet(Kind.MOVE_DATA, out.seq, out.src_pid, out.dst_pid, flags=flags,
+                                 status=out.base, offset=off, total=len(out.data),
+                                 lhid=self.lh_of_local(out.src_pid), data=chunk))
         out.sent_to = max(out.sent_to, offsets[-1] + DATA)
         out.last = offsets[-1]
+
+    def _arm_out(self, out: BulkOut) -> None:
+        """RETX_INTERVAL from now (the last progress, or the last try), the next try."""
         if out.timer is not None:
             self.sim.cancel(out.timer)
         out.timer = self.sim.at(self.sim.now + self.rto, lambda: self._bulk_timeout(out))
@@ -407,8 +481,7 @@ class Transport:
             return
         out.tries += 1
         if out.tries > self.max_tries:
-            self.stats.timeouts += 1
-            self._bulk_finish(out, -abi.ETIMEOUT)
+            self._bulk_give_up(out)
             return
         if out.tries == self.invalidate_after:  # the receiver may have migrated: ask everybody
             if self.bindings.pop(abi.pid_lhid(out.dst_pid), None) is not None:
@@ -417,7 +490,18 @@ class Transport:
         self.stats.retransmissions += 1
         # prompt an ack: resend the last packet of the train in flight (rule 10), the one whose
         # loss, or whose ack's loss, left us waiting (a train of resent packets ends below sent_to)
-        self._send_train(out, [out.last])
+        self._send_train(out, [out.last], resent=1)
+        self._arm_out(out)
+
+    def _bulk_give_up(self, out: BulkOut) -> None:
+        self.stats.timeouts += 1
+        if not out.answer:
+            # a MoveTo: the receiver forgets it now (it would by itself); a MoveFrom's source
+            # stays silent instead, so that a requester that is still there can ask again
+            self.transmit(self.station_of(out.dst_pid) or out.mac,
+                          Packet(Kind.MOVE_ABORT, out.seq, out.src_pid, out.dst_pid,
+                                 status=-abi.ETIMEOUT, lhid=self.lh_of_local(out.src_pid)))
+        self._bulk_finish(out, -abi.ETIMEOUT)
 
     def _on_ack(self, p: Packet) -> None:
         out = self.bulk_out.get((p.dst_pid, p.seq))
@@ -426,20 +510,42 @@ class Transport:
         if p.status < 0:
             self._bulk_finish(out, p.status)
             return
-        out.tries = 0
-        out.acked = max(out.acked, p.offset)
+        source = self.k.processes.get(out.src_pid) if out.answer else None
+        if source is not None:
+            self._served(source)
+        self._advance(out, p.offset, p.total)
+
+    def _served(self, proc: Process) -> None:
+        """proc's server is moving data with it: as good as REPLY_PENDING for its Send (rule 3)."""
+        out = proc.awaiting
+        txn = out.transaction if out is not None else None
+        if txn is not None and self.sends.get((proc.pid, txn.seq)) is txn:
+            txn.pending = True
+            txn.tries = 0
+
+    def _advance(self, out: BulkOut, first: int, bitmap: int, fresh_start: bool = False) -> None:
+        """The receiver has everything below `first` and the packets `bitmap` names: send on."""
+        progress = (first, bin(bitmap).count("1"))
+        advanced = progress > out.progress or fresh_start
+        if advanced:  # the timer counts intervals without progress: acks that bring none do not
+            out.progress = max(progress, out.progress)  # postpone it (else a lossy path could
+            out.tries = 0  # go on forever)
+        out.acked = max(out.acked, first)
         if out.acked >= len(out.data):
             self._bulk_finish(out, 0)
             return
         # rule 10: resend exactly the packets the ack names as missing; packets beyond the
         # MAX_TRAIN its bitmap describes are unknown, not missing (most of them arrived): a later
         # ack, from further on, names those that did not
-        reach = min(out.sent_to, len(out.data), p.offset + pk.MAX_TRAIN * DATA)
-        missing = pk.ack_missing(p.offset, p.total, reach)
-        room = self.train - len(missing)
-        fresh = [off for off in range(out.sent_to, len(out.data), DATA)][: max(0, room)]
+        reach = min(out.sent_to, len(out.data), first + pk.MAX_TRAIN * DATA)
+        missing = pk.ack_missing(first, bitmap, reach) if reach > first else []
+        room = max(0, self.train - len(missing))
+        fresh = [off for off in range(max(out.sent_to, first), len(out.data), DATA)
+                 if not pk.ack_has(first, bitmap, off)][:room]
         self.stats.retransmissions += len(missing)
         self._send_train(out, missing + fresh, resent=len(missing))
+        if advanced or out.timer is None:
+            self._arm_out(out)
 
     def _bulk_finish(self, out: BulkOut, err: int) -> None:
         out.done = True
@@ -455,10 +561,10 @@ class Transport:
 
     def _on_move_data(self, src_mac: bytes, p: Packet) -> None:
         key = (p.src_pid, p.seq)
-        done = self.bulk_done.get(key)
-        if done is not None:  # a duplicate after completion: ack again
-            if p.flags & Flag.LAST_OF_TRAIN:
-                self.transmit(src_mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid,
+        done = self._done(key)
+        if done is not None:  # a duplicate after the end (the final ack can be lost): ack again
+            if p.flags & Flag.LAST_OF_TRAIN or done[1] < 0:
+                self.transmit(src_mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid),
                                               status=done[1], offset=done[0]))
             return
         state = self.bulk_in.get(key)
@@ -470,7 +576,10 @@ class Transport:
             if target is None or target.state is State.DEAD:
                 self._abort_in(src_mac, p, -abi.ENOPROC)
                 return
-            if not self._awaits(target, p.src_pid):
+            awaits = self._awaits(target, p.src_pid, p.seq)
+            if awaits is None:
+                return  # perhaps forwarded to the mover: asking (the mover retransmits)
+            if not awaits:
                 self._abort_in(src_mac, p, -abi.ENOTAWAITING)
                 return
             if self._paging(target, p.status, p.total):
@@ -478,13 +587,17 @@ class Transport:
             if not self.k.memory.check(target, p.status, p.total, write=True):
                 self._abort_in(src_mac, p, -abi.EFAULT)
                 return
-            state = BulkIn(total=p.total, target=p.dst_pid)
+            state = BulkIn(total=p.total, target=p.dst_pid, peer=p.src_pid, seq=p.seq, mac=src_mac)
             self.bulk_in[key] = state
+            self._arm_in(key, state)
+        state.heard = self.sim.now
+        if target is not None and state.buffer is None:
+            self._served(target)
         if target is not None and target.lh.frozen and state.buffer is None:
             # a MoveTo into a frozen process is a request to it: deferred (V 3.1.3); a MoveFrom
             # the frozen process itself started gathers on, so that the freeze can settle
             self.stats.dropped_frozen += 1
-            self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, p.dst_pid, p.src_pid))
+            self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid)))
             return
         if p.offset not in state.received and p.offset < state.total:
             self.k.kernel_work(self.copy_us(len(p.data)))  # copying it out of the interface
@@ -497,25 +610,49 @@ class Transport:
             self.stats.duplicates += 1
         first = state.first_missing()
         if first >= state.total:
-            self.transmit(src_mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, offset=state.total))
+            self.transmit(src_mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid), offset=state.total))
             self._finish_in(key, state)
         elif p.flags & Flag.LAST_OF_TRAIN:
             bitmap = pk.ack_bitmap(first, state.received)
-            self.transmit(src_mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, offset=first, total=bitmap))
+            self.transmit(src_mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid), offset=first, total=bitmap))
 
     def _finish_in(self, key: tuple[int, int], state: BulkIn) -> None:
         if state.complete:
             return
-        state.complete = True
-        self.bulk_in.pop(key, None)
-        self.bulk_done[key] = (state.total, 0)
-        while len(self.bulk_done) > 256:
-            self.bulk_done.popitem(last=False)
+        self._end_in(key, state, state.total, 0)
         if state.on_done is not None:
             state.on_done(bytes(state.buffer or b""))
 
+    def _fail_in(self, key: tuple[int, int], state: BulkIn, err: int) -> None:
+        if state.complete:
+            return
+        self._end_in(key, state, 0, err)
+        if state.on_done is not None:
+            state.on_done(err)
+
+    def _end_in(self, key: tuple[int, int], state: BulkIn, offset: int, status: int) -> None:
+        state.complete = True
+        if self.bulk_in.get(key) is state:
+            del self.bulk_in[key]
+        if state.timer is not None:
+            self.sim.cancel(state.timer)
+            state.timer = None
+        # remembered for as long as the other side may still retransmit (then it has given up)
+        now = self.sim.now
+        self.bulk_done[key] = (offset, status, now + max(self.retain_ns, self.bound_ns))
+        self.bulk_done.move_to_end(key)
+        while self.bulk_done and next(iter(self.bulk_done.values()))[2] <= now:
+            self.bulk_done.popitem(last=False)
+
+    def _done(self, key: tuple[int, int]) -> tuple[int, int, int] | None:
+        done = self.bulk_done.get(key)
+        if done is not None and done[2] <= self.sim.now:
+            del self.bulk_done[key]
+            return None
+        return done
+
     def _abort_in(self, mac: bytes, p: Packet, err: int) -> None:
-        self.transmit(mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, status=err))
+        self.transmit(mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid), status=err))
 
     def _paging(self, proc: Process, addr: int, n: int) -> bool:
         """Whether [addr, addr+n) of proc has non-resident pages; if so, ask the pager for them."""
@@ -525,40 +662,78 @@ class Transport:
             pager.request(proc.team, missing)
         return bool(missing)
 
-    def _awaits(self, proc: Process, mover: int) -> bool:
+    def _awaits(self, proc: Process, mover: int, seq: int) -> bool | None:
+        """Whether proc awaits a reply from mover; None: not known yet, being asked (rule 12).
+
+        A remote Send may have been forwarded to the mover by the server's kernel, and the
+        FORWARDED notice lost: the kernel then retransmits the Send at once and stays silent;
+        the answer (FORWARDED naming the mover, or REPLY_PENDING, or the reply) settles the
+        mover's next retransmission.
+        """
         out = proc.awaiting
-        return proc.state is State.SEND_BLOCKED and out is not None and (out.dst == mover or out.group)
+        if proc.state is not State.SEND_BLOCKED or out is None:
+            return False
+        if out.dst == mover or out.group:
+            return True
+        txn = out.transaction
+        if txn is None or txn.group or self.sends.get((proc.pid, txn.seq)) is not txn:
+            return False  # a Send on this machine: the kernel knows where it is
+        now = self.sim.now
+        asked = self.doubts.get((mover, seq))
+        if asked is not None:
+            return False if txn.heard > asked else None
+        self.doubts[(mover, seq)] = now
+        while self.doubts and next(iter(self.doubts.values())) < now - self.bound_ns:
+            self.doubts.popitem(last=False)
+        self._probe(txn)
+        return None
 
     def _on_movefrom_req(self, src_mac: bytes, p: Packet) -> None:
         key = (p.dst_pid, p.seq)  # we send from dst_pid's memory
-        if key in self.bulk_out:
-            return  # already streaming
+        first, bitmap = pk.resume_of(p.data)
+        if first % DATA or first > p.total:
+            first, bitmap = 0, 0  # nonsense: resend it all
+        out = self.bulk_out.get(key)
+        if out is not None:  # asked again: the requester heard nothing for a while
+            if p.flags & Flag.IS_RETRANSMISSION:
+                source = self.k.processes.get(p.dst_pid)
+                if source is not None:
+                    self._served(source)
+                self._advance(out, first, bitmap)
+            return
         source = self.k.processes.get(p.dst_pid)
         if source is None and not self.k.is_local(p.dst_pid):
             return  # not ours: stay silent, the requester rebinds
         if source is None or source.state is State.DEAD:
             err = -abi.ENOPROC
-        elif not self._awaits(source, p.src_pid):
-            err = -abi.ENOTAWAITING
-        elif self._paging(source, p.offset, p.total):
-            return  # the requester retransmits once the pages are in
-        elif not self.k.memory.check(source, p.offset, p.total, write=False):
-            err = -abi.EFAULT
         else:
-            data = self.k.memory.read(source, p.offset, p.total)
-            self._start_bulk(src_mac, p.dst_pid, p.src_pid, p.seq, 0, data, lambda err: None)
-            return
-        self.transmit(src_mac, Packet(Kind.MOVE_ABORT, p.seq, p.dst_pid, p.src_pid, status=err))
+            awaits = self._awaits(source, p.src_pid, p.seq)
+            if awaits is None:
+                return  # perhaps forwarded to the requester: asking (the requester retransmits)
+            if not awaits:
+                err = -abi.ENOTAWAITING
+            elif self._paging(source, p.offset, p.total):
+                return  # the requester retransmits once the pages are in
+            elif not self.k.memory.check(source, p.offset, p.total, write=False):
+                err = -abi.EFAULT
+            else:
+                # a first request, or one whose transfer this side gave up on: (re)start it, from
+                # what the requester says it lacks (reading is idempotent: the source is blocked)
+                self._served(source)
+                data = self.k.memory.read(source, p.offset, p.total)
+                self._start_bulk(src_mac, p.dst_pid, p.src_pid, p.seq, 0, data, lambda err: None,
+                                 first, bitmap, answer=True)
+                return
+        self.transmit(src_mac, Packet(Kind.MOVE_ABORT, p.seq, p.dst_pid, p.src_pid, status=err, lhid=self.lh_of_local(p.dst_pid)))
 
     def _on_move_abort(self, p: Packet) -> None:
-        key = (p.src_pid, p.seq)
-        state = self.bulk_in.pop(key, None)
-        if state is not None and state.on_done is not None and not state.complete:
-            state.complete = True
-            proc_key = p.dst_pid
-            proc = self.k.processes.get(proc_key)
-            if proc is not None:
-                self.k.complete(proc, p.status)
+        key = (p.src_pid, p.seq)  # from the data's sender (a MoveFrom's source, or a mover)
+        state = self.bulk_in.get(key)
+        if state is not None:
+            self._fail_in(key, state, p.status)
+        out = self.bulk_out.get((p.dst_pid, p.seq))  # from a MoveFrom's requester that gave up
+        if out is not None and out.answer and not out.done:
+            self._bulk_finish(out, p.status)
 
     # --- receiving --------------------------------------------------------------------
     def on_frame(self, frame: bytes) -> None:
@@ -587,6 +762,7 @@ class Transport:
             if txn is not None:
                 txn.pending = True
                 txn.tries = 0
+                txn.heard = self.sim.now
             out = self.bulk_out.get((p.dst_pid, p.seq))
             if out is not None:
                 out.tries = 0
@@ -605,6 +781,8 @@ class Transport:
             elif txn is not None:  # delivered at the forwarder's kernel: await the new replier there
                 txn.dst = p.src_pid
                 txn.tries = 0
+                txn.pending = True  # an answer, as REPLY_PENDING is
+                txn.heard = self.sim.now
                 if txn.proc.awaiting is not None:
                     txn.proc.awaiting.dst = p.src_pid
         elif kind is Kind.MOVE_DATA:
@@ -633,18 +811,27 @@ class Transport:
             return
         group = bool(p.flags & Flag.GROUP)
         retained = self.retained.get(key)
+        if retained is not None and retained[0] <= self.sim.now:
+            del self.retained[key]  # expired (rule 2): a new request
+            retained = None
         if retained is not None:
             self.stats.duplicates += 1
             self._retain(key, retained[1])  # rule 6: each retransmission restarts the retention
             if retained[1].kind is Kind.REPLY or not group:
                 self.transmit(src_mac, retained[1])
             return
-        if key in self.in_progress:
+        serving = self.in_progress.get(key)
+        if serving is not None:
             self.stats.duplicates += 1
-            if not group:
-                self.stats.reply_pending_sent += 1
-                self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, p.dst_pid, p.src_pid,
-                                              lhid=self.lh_of_local(p.dst_pid)))
+            if group:
+                return
+            if serving != p.dst_pid and not abi.is_group(p.dst_pid):
+                # forwarded here to another process (and the sender did not learn it): again
+                self.transmit(src_mac, self._forwarded(p.seq, serving, p.src_pid))
+                return
+            self.stats.reply_pending_sent += 1
+            self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, p.dst_pid, p.src_pid,
+                                          lhid=self.lh_of_local(p.dst_pid)))
             return
         from vkernel.kernel import IpcRequest
 
@@ -675,7 +862,7 @@ class Transport:
         if lh.frozen:
             lh.deferred.append((IpcRequest(p.src_pid, p.msg, remote=origin, group=0), target))
             self.stats.reply_pending_sent += 1
-            self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, dst, p.src_pid))
+            self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, dst, p.src_pid, lhid=self.lh_of_local(p.dst_pid)))
             return
         self.k.deliver(IpcRequest(p.src_pid, p.msg, remote=origin), target)
 
@@ -704,9 +891,13 @@ class Transport:
         for out in list(self.bulk_out.values()):
             if out.timer is not None:
                 self.sim.cancel(out.timer)
+        for state in list(self.bulk_in.values()):
+            if state.timer is not None:
+                self.sim.cancel(state.timer)
         self.sends.clear()
         self.bulk_out.clear()
         self.bulk_in.clear()
+        self.doubts.clear()
 
     # --- after a migration ---------------------------------------------------------------
     def announce(self, lhid: int) -> None:
