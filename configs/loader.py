@@ -16,7 +16,9 @@ import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from configs.schema import (
+    IMAGE_MAGIC,
     MACHINE_EXPANSION_KEYS,
+    MAX_CONFIG_BYTES,
     ClusterConfig,
     ConfigError,
     CostModel,
@@ -90,7 +92,12 @@ def load_config(path: str | os.PathLike[str] | None,
     resolved = resolve_config(path)
     shown = _display_name(resolved)
     try:
-        text = resolved.read_text(encoding="utf-8")
+        with open(resolved, "rb") as f:  # the size first: a huge file is refused unread
+            size = os.fstat(f.fileno()).st_size
+            if size > MAX_CONFIG_BYTES:
+                raise ConfigError(shown, 0, "config", _too_big(size))
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as e:
         raise ConfigError(shown, 0, "config", f"cannot read: {e}") from None
     return load_config_text(text, shown, images_dir=images_dir, base_dir=resolved.parent)
@@ -101,9 +108,46 @@ def load_config_text(text: str, filename: str = "<string>",
                      base_dir: str | os.PathLike[str] | None = None) -> ClusterConfig:
     """Check and build a config from YAML text; `filename` names it in messages, `images_dir`
     replaces guest/bin, `base_dir` anchors relative disk images (default: filename's folder)."""
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(filename, 0, "config", _too_big(len(text)))
     images = available_images(images_dir)
     base = Path(base_dir) if base_dir is not None else Path(filename).parent
     return _Reader(text, filename, images, base).read()
+
+
+def _too_big(size: int) -> str:
+    return f"the file is {size} bytes; a config is at most {MAX_CONFIG_BYTES} bytes (1 MB)"
+
+
+def image_problem(image: str, size: int, format_: bool) -> str | None:
+    """Why a disk image path cannot be used, or None: absent (created at boot), or a file of
+    exactly `size` bytes that holds a V disk image (or any data, with `format: true`)."""
+    path = Path(image)
+    if not path.exists() and not path.is_symlink():
+        folder = path.parent
+        if not folder.is_dir():
+            return f"{image}: its folder {folder} does not exist"
+        if not os.access(folder, os.W_OK | os.X_OK):
+            return f"{image}: cannot create it: its folder {folder} is not writable"
+        return None
+    if path.is_dir():
+        return f"{image} is a directory, not a disk image file"
+    if not path.is_file():
+        return f"{image} is not a regular file (a disk image is one)"
+    actual = path.stat().st_size
+    if actual != size:
+        return (f"{image} is {actual} bytes but the disk's size is {size} bytes "
+                "(an existing image is exactly `size` bytes)")
+    try:
+        with open(path, "r+b") as f:
+            magic = f.read(len(IMAGE_MAGIC))
+    except OSError as e:
+        return f"{image}: cannot open it for reading and writing: {e.strerror or e}"
+    if magic != IMAGE_MAGIC and not format_:
+        return (f"{image} holds data that is not a V disk image (no {IMAGE_MAGIC.decode()} "
+                "superblock); it would be formatted and its contents lost: say `format: true` "
+                "to allow that, or name another file")
+    return None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -473,7 +517,12 @@ class _Reader:
             if not image:
                 self.fail(node, f"{path}.image", "must be a file name or null, got ''")
             kwargs["image"] = str(self.base / image) if not Path(image).is_absolute() else image
-        return DiskConfig(**kwargs)
+        disk = DiskConfig(**kwargs)
+        if disk.image is not None:
+            problem = image_problem(disk.image, disk.size, disk.format)
+            if problem:
+                self.fail(self.line_of(f"{path}.image"), f"{path}.image", problem)
+        return disk
 
     def owner(self, node: Node, path: str) -> OwnerConfig:
         if isinstance(node, ScalarNode) and self.scalar_value(node, path) is None:

@@ -27,6 +27,10 @@ MAC_RE = re.compile(r"^[0-9a-f]{2}(:[0-9a-f]{2}){5}$")
 IMAGE_SUFFIXES = ("", ".elf")  # guest/bin/NAME or guest/bin/NAME.elf is the image of program NAME
 
 
+MAX_CONFIG_BYTES = 1 << 20  # a config file larger than this is refused before it is parsed
+IMAGE_MAGIC = b"VFS1"  # the superblock's first bytes (vkernel/filesystem.py MAGIC; tested equal)
+
+
 class ConfigError(Exception):
     """A configuration refused: `FILE:LINE: FIELD: message` (LINE is 0 when no line applies)."""
 
@@ -421,8 +425,11 @@ class DiskConfig:
     """The file server's disk: a block device backed by an image file, or by memory."""
 
     image: str | None = _f(None, "image file (relative to the config file); created with `size` "
-                           "if missing; null = a disk in memory, empty at every boot")
+                           "if missing; an existing file must be a V disk image of exactly `size` "
+                           "bytes; null = a disk in memory, empty at every boot")
     size: int = _f(20 * MB, "capacity", lo=64 * KB, hi=2 * GB, multiple_of=4096, kind="size")
+    format: bool = _f(False, "allow formatting an existing `image` file that is not a V disk "
+                      "image (its contents are lost); a valid image is mounted as usual")
     sector_bytes: int = _f(512, "sector size", choices=(256, 512, 1024, 2048, 4096),
                            unit="bytes")
     seek_ms: float = _f(18.0, "average seek", lo=0.0, hi=1000.0, unit="ms")

@@ -30,7 +30,8 @@ class Disk:
 
     With `path` the blocks live in an image file (read and written through, no
     cache); the file is created with `size_bytes` (sparse, reads as zeros) if it
-    does not exist. Without `path` they live in a bytearray. Counters `reads`,
+    does not exist (`created` is then true, as for a disk in memory: a blank disk,
+    nothing on it to lose). Without `path` they live in a bytearray. Counters `reads`,
     `writes` (blocks), `bytes_read`, `bytes_written` and `busy_ns` (modelled
     service time of every access so far) let the file server account for cost.
     """
@@ -64,6 +65,7 @@ class Disk:
         self._fio: io.FileIO | None = None  # the open image, unbuffered, when path is given
         self._mem: bytearray | None = None
         self._closed = False
+        self.created = self.path is None or not self.path.exists()  # blank: nothing on it to lose
 
         if self.path is not None and self.path.exists():
             actual = self.path.stat().st_size

@@ -14,10 +14,12 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from helpers import ROOT, programs_by_name, vcluster, vcluster_json
+from helpers import ROOT, config, programs_by_name, vcluster, vcluster_json
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from vcluster.control import Client
-from vcluster.session import run_lines
+from vcluster.session import LineError, Session, run_lines
 
 HELLO = "Hello from the V-System!\n"
 
@@ -208,3 +210,84 @@ def test_a_raw_socket_client_gets_an_answer_to_a_deep_request_without_a_newline_
             if server.poll() is None:
                 server.kill()
                 server.wait()
+
+
+def test_an_argument_that_is_not_latin1_is_refused_and_the_run_goes_on():
+    proc = vcluster("run", "tiny", "echo 漢字", "echo ok", "--json")
+    assert "Traceback" not in proc.stderr and proc.returncode == 2
+    summary = _json(proc)
+    assert summary["errors"][0]["line"] == 1 and "Latin-1" in summary["errors"][0]["error"]
+    assert [p["output"] for p in summary["programs"]] == ["ok\n"]
+
+
+CMDS = [
+    "wait",
+    "hosts",
+    "ps",
+    "kill",
+    "suspend",
+    "resume",
+    "migrateprog",
+    "owner",
+    "fault",
+    "crash",
+    "power",
+    "hello",
+    "primes",
+    "echo",
+    "spin",
+    "files",
+    "gps",
+    "sleeper",
+    "hijacker",
+]
+WORDS = st.one_of(
+    st.sampled_from(
+        [
+            "ws1",
+            "ws2",
+            "fs1",
+            "@",
+            "*",
+            "-n",
+            "on",
+            "off",
+            "loss",
+            "partition",
+            "heal",
+            "0",
+            "-1",
+            "0x10000",
+            "nan",
+            "inf",
+            "1e300",
+            "0.5",
+            "x",
+            "''",
+            "0x7fffffff",
+        ]
+    ),
+    st.text(max_size=5),
+)
+LINES = st.lists(
+    st.builds(lambda c, a: " ".join([c, *a]), st.sampled_from(CMDS), st.lists(WORDS, max_size=4)),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(LINES)
+def test_any_console_line_is_done_or_a_line_error(lines):
+    session = Session(config("tiny"))
+    session.limit_s = 20
+    for line in lines:
+        try:
+            session.execute(line)
+        except LineError:
+            pass
+    session.run_until_done(20)
+    failed = [
+        str(f) for k in session.kernels.values() for f in k.faults if "server failed" in f.what
+    ]
+    assert failed == []

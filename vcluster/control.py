@@ -710,7 +710,13 @@ def serve_main(
     def say(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    session = boot_session(cfg, say)
+    try:
+        session = boot_session(cfg, say)
+    except Exception as exc:
+        from vcluster.session import boot_error
+
+        print(f"vcluster serve: cannot boot {cfg.name}: {boot_error(exc)}", file=sys.stderr)
+        return 2
 
     def ready(p: Path) -> None:
         print(p, flush=True)

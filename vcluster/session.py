@@ -15,12 +15,14 @@ from configs.loader import ConfigError, load_config, resolve_config
 from emulator.cluster import Cluster
 from guest import abi, build
 from vkernel.boot import boot_kernel
+from vkernel.filesystem import FsError
 from vkernel.kernel import Kernel
 from vkernel.shell import Job, Shell
 
 log = logging.getLogger(__name__)
 
 S = 1_000_000_000
+ARGV_MAX = 4096  # a program's argv block (NUL-terminated strings) as the program manager takes it
 MAX_SIM_SECONDS = 1_000_000.0  # a cluster's simulated time never passes this (about 11.6 days)
 
 
@@ -244,7 +246,11 @@ class Session:
         if not results:
             return f"migrateprog: no answer within {bound:g} s (the migration goes on)"
         if not done:
-            return "migrateprog: nothing to migrate" if results and results[0] == [0] * len(targets) else None
+            failed = [code for code in results[0] if code < 0]
+            if failed:
+                names = ", ".join(abi.ERROR_NAMES.get(-code, str(code)) for code in failed)
+                return f"migrateprog: failed: {names}"
+            return "migrateprog: nothing to migrate" if results[0] == [0] * len(targets) else None
         return "\n".join(self._describe_migration(r) for r in done)
 
     def _why_not_running(self, what: str) -> str:
@@ -379,6 +385,11 @@ class Session:
                 raise LineError(f"unknown host {host!r}; hosts: {', '.join(self.kernels)}")
         if not argv:
             raise LineError("no program named")
+        for arg in argv:
+            if "\0" in arg or not all(ord(c) < 256 for c in arg):
+                raise LineError(f"{argv[0]}: an argument is Latin-1 text without NUL: {arg!r}")
+        if sum(len(a) + 1 for a in argv) + 1 > ARGV_MAX:
+            raise LineError(f"{argv[0]}: the arguments are longer than {ARGV_MAX} bytes in all")
         if argv[0] not in self.config.programs:
             raise LineError(f"no program {argv[0]!r} on the file server; programs: {', '.join(self.config.programs)}")
         display = self.home.servers["display"]
@@ -536,6 +547,13 @@ def line_error(exc: Exception) -> str:
     return f"internal error: {type(exc).__name__}: {exc}"
 
 
+def boot_error(exc: Exception) -> str:
+    """Why a config could not boot: a disk or file problem says itself; anything else is named."""
+    if isinstance(exc, FsError | OSError | ValueError):
+        return str(exc)
+    return line_error(exc)
+
+
 def run_lines(
     config: str | None,
     lines: list[str],
@@ -575,7 +593,7 @@ def run_lines(
     try:
         session = Session(cfg, pcap=pcap, echo=echo)
     except Exception as exc:  # a config that loads but cannot boot (a disk image, a pcap path)
-        why = f"cannot boot {cfg.name}: {line_error(exc)}"
+        why = f"cannot boot {cfg.name}: {boot_error(exc)}"
         print(f"vcluster: {why}", file=sys.stderr)
         if as_json:
             print(json.dumps({"config": cfg.name, "errors": [{"line": 0, "text": None, "error": why}],
@@ -627,7 +645,11 @@ def boot_headless(config: str | None, *, seed: int | None = None, max_sim_second
     cfg = load_or_report(config, seed)
     if cfg is None:
         return 2
-    session = Session(cfg, echo=lambda text: sys.stdout.write(text))
+    try:
+        session = Session(cfg, echo=lambda text: sys.stdout.write(text))
+    except Exception as exc:
+        print(f"vcluster: cannot boot {cfg.name}: {boot_error(exc)}", file=sys.stderr)
+        return 2
     print(f"booted {cfg.name} ({cfg.source_path}): {len(cfg.machines)} machines, seed {cfg.seed}, "
           f"console at {cfg.console_host}")
     session.execute("hello")

@@ -19,10 +19,19 @@ log = logging.getLogger(__name__)
 
 
 def mount_disk(machine, images: dict[str, bytes]) -> FileSystem:
-    """Mount the machine's disk (formatting a blank one) and install the program images on it."""
+    """Mount the machine's disk (formatting a blank one) and install the program images on it.
+
+    A disk that is not a valid image is formatted only if it is blank (created at this boot, or in
+    memory) or the config says `format: true`; otherwise FsError: its contents are not lost."""
     try:
         fs = FileSystem.mount(machine.disk)
-    except FsError:
+    except FsError as exc:
+        disk = machine.disk
+        allowed = getattr(disk, "created", True) or bool(getattr(machine.config.disk, "format", False))
+        if not allowed:
+            raise FsError(f"{machine.name}: disk image {disk.path} is not a valid V disk image "
+                          f"({exc}); refused: formatting it would lose its contents "
+                          "(`format: true` in the config allows it)") from None
         log.info("%s: formatting its disk", machine.name)
         fs = FileSystem.format(machine.disk, label=machine.name)
     for name, data in sorted(images.items()):

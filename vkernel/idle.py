@@ -81,7 +81,7 @@ class IdleDetector:
                     proc.evicted = True
                     k.suspend(proc)
         log.info("%s: owner is back: evicting %d logical host(s)", k.name, len(guests))
-        k.spawn_server(k.system_lh, "evictor", self._evictor)
+        k.spawn_server(k.system_lh, "evictor", self._evictor, restart=True)
 
     def _evictor(self, pid: int) -> Generator[Any, Any, None]:
         k = self.k

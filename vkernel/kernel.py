@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 MSG = abi.MSG_SIZE
 LH_PER_MACHINE = 512
+MAX_RESTARTS = 100  # a server that has failed this often ends instead
 
 
 @dataclass(eq=False)
@@ -139,10 +140,15 @@ class Kernel:
     def server_memory(self, proc: Process) -> bytearray:
         return self._server_mem.setdefault(proc.pid, bytearray())
 
-    def spawn_server(self, lh: LogicalHost, name: str, body: Callable[[int], Generator]) -> Process:
-        """Start a server written in Python as a V process (system priority)."""
+    def spawn_server(self, lh: LogicalHost, name: str, body: Callable[[int], Generator], *,
+                     restart: bool = False, on_crash: Callable[[Exception], None] | None = None) -> Process:
+        """Start a server written in Python as a V process (system priority). A server that raises
+        is restarted (`restart`: a fresh body(pid), same pid and groups) or ends; `on_crash` hears
+        the exception of one that ends (a one-shot agent)."""
         proc = self.new_process(lh, name, Priority.SYSTEM)
         proc.coroutine = body(proc.pid)
+        proc.server_body = body if restart else None
+        proc.on_crash = on_crash
         proc.state = State.READY
         self.sim.at(self.sim.now, lambda: self._step_server(proc))
         return proc
@@ -357,11 +363,53 @@ class Kernel:
                 self.exit_process(proc, stop.value if isinstance(stop.value, int) else 0)
                 return
             except Exception as exc:  # a server bug must not take the kernel down
-                log.exception("%s: server %s crashed", self.name, proc.name)
-                self.kill(proc, f"server crashed: {exc!r}")
+                self._server_failed(proc, exc)
                 return
+            proc.fresh = False
             proc.state = State.READY
-            self._server_op(proc, op)
+            try:
+                self._server_op(proc, op)
+            except Exception as exc:  # an operation the kernel could not do (bad arguments)
+                self._server_failed(proc, exc)
+                return
+
+    def _server_failed(self, proc: Process, exc: Exception) -> None:
+        """A server raised: a fault report (one log line), an error reply (-EIO) to every request
+        it held, then a fresh body at the same pid and groups (if it restarts, and got as far as
+        one operation since the last restart, so a server that fails at once does not loop) or
+        its end."""
+        if proc.state is State.DEAD:
+            return
+        restart = proc.server_body is not None and not proc.fresh and proc.restarts < MAX_RESTARTS
+        report = FaultReport(proc.pid, proc.name, self.name, 0,
+                             f"server failed: {type(exc).__name__}: {exc}"
+                             + ("; restarted" if restart else ""))
+        self.faults.append(report)
+        log.warning("%s", report)
+        log.debug("%s: server %s failed", self.name, proc.name, exc_info=exc)
+        held = list(self.pending_of(proc).values())
+        self._pending.pop(proc.pid, None)
+        for req in held:
+            self.fail_sender(req, -abi.EIO)
+        if not restart:
+            proc.coroutine = None
+            self.kill(proc, None)
+            if proc.on_crash is not None:
+                proc.on_crash(exc)
+            return
+        for event in (proc.wakeup, proc.receive_deadline):
+            if event is not None:
+                self.sim.cancel(event)
+        proc.wakeup = proc.receive_deadline = None
+        if proc.awaiting is not None and proc.awaiting.transaction is not None and self.transport:
+            self.transport.cancel(proc.awaiting.transaction)
+        proc.awaiting = None
+        proc.restarts += 1
+        proc.fresh = True
+        proc.resume_value = None
+        proc.coroutine = proc.server_body(proc.pid)
+        proc.state = State.READY
+        self.sim.at(self.sim.now, lambda: self._step_server(proc))
 
     def _server_op(self, proc: Process, op: Any) -> None:
         if isinstance(op, ops.Receive):

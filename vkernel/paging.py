@@ -25,7 +25,7 @@ from emulator.mmu import Prot
 from guest import abi
 from vkernel import ops
 from vkernel.kernel import IpcRequest
-from vkernel.messages import pack, signed, unpack
+from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import LogicalHost, Team
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ class Flusher:
         self.k = kernel
         self.interval_ns = int(interval_ms * 1_000_000)
         self.states: dict[int, FlushState] = {}
-        self.proc = kernel.spawn_server(kernel.system_lh, "flusher", self.body)
+        self.proc = kernel.spawn_server(kernel.system_lh, "flusher", self.body, restart=True)
         kernel.flusher = self
         kernel.on_exit.append(self._on_exit)
 
@@ -204,7 +204,7 @@ class Pager:
         self.background: deque[Team] = deque()
         self.instances: dict[str, int] = {}
         self.pages_in = 0
-        self.proc = kernel.spawn_server(kernel.system_lh, "pager", self.body)
+        self.proc = kernel.spawn_server(kernel.system_lh, "pager", self.body, restart=True)
         kernel.pager = self
 
     # --- asking for pages ---------------------------------------------------------------
@@ -233,7 +233,10 @@ class Pager:
         k = self.k
         while True:
             sender, _ = yield ops.Receive()
-            k.reply(self.proc, None, sender)  # the doorbell needs no answer
+            if sender:  # not the kernel's doorbell (pid 0, which needs no answer): refused
+                yield ops.Reply(sender, error(abi.EBADCALL))
+                continue
+            k.reply(self.proc, None, sender)
             while self.demand or self.background:
                 if self.demand:
                     req = self.demand[0]

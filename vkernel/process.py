@@ -104,6 +104,10 @@ class Process:
     # a Python server: its coroutine and the value to send it next
     coroutine: Generator[Any, Any, Any] | None = None
     resume_value: Any = None
+    server_body: Any = None  # what made the coroutine: a server that fails is restarted with it
+    on_crash: Any = None  # a one-shot agent that fails: called with the exception
+    restarts: int = 0
+    fresh: bool = False  # restarted and not yet at its first operation
     cpu_ns: int = 0
     creator: int = 0
     exit_status: int | None = None

@@ -52,7 +52,13 @@ class Shell:
         self.display = home.servers["display"]
 
     def exec(self, job: Job) -> None:
-        self.k.spawn_server(self.k.system_lh, f"sh:{job.argv[0]}", lambda pid: self._exec(pid, job))
+        def failed(exc: Exception) -> None:  # the agent itself failed: the job ends with the reason
+            if not job.done:
+                job.error = f"{job.argv[0]}: the console's agent failed: {type(exc).__name__}: {exc}"
+                job.finish()
+
+        self.k.spawn_server(self.k.system_lh, f"sh:{job.argv[0]}", lambda pid: self._exec(pid, job),
+                            on_crash=failed)
 
     def _find_host(self, pid: int, host: str) -> Generator[Any, Any, int]:
         """Ask the program manager group; returns a program manager pid or -error."""
@@ -113,7 +119,7 @@ class Shell:
             replier, reply = yield ops.Send(target, pack(code, pid))
             done(replier if replier <= 0 else signed(unpack(reply)[0]))
 
-        self.k.spawn_server(self.k.system_lh, "sh:control", agent)
+        self.k.spawn_server(self.k.system_lh, "sh:control", agent, on_crash=lambda exc: done(-abi.EIO))
 
     def migrate(self, targets: list[int], destroy: bool, done: Callable[[list[int]], None]) -> None:
         """PM_MIGRATE for each pid (to the program manager of its logical host), or pid 0 here."""
@@ -130,4 +136,5 @@ class Shell:
                 results.append(replier if replier <= 0 else signed(unpack(reply)[0]))
             done(results)
 
-        self.k.spawn_server(self.k.system_lh, "sh:migrateprog", agent)
+        self.k.spawn_server(self.k.system_lh, "sh:migrateprog", agent,
+                            on_crash=lambda exc: done([-abi.EIO] * max(1, len(targets))))

@@ -27,7 +27,7 @@ class DisplayServer:
         self.proc = None
 
     def start(self):
-        self.proc = self.k.spawn_server(self.k.system_lh, "display-server", self.body)
+        self.proc = self.k.spawn_server(self.k.system_lh, "display-server", self.body, restart=True)
         self.k.display_server = self.proc
         return self.proc
 

@@ -37,7 +37,7 @@ class FileServer:
         self.stats = {"opens": 0, "reads": 0, "writes": 0, "bytes_read": 0, "bytes_written": 0}
 
     def start(self):
-        proc = self.k.spawn_server(self.k.system_lh, "file-server", self.body)
+        proc = self.k.spawn_server(self.k.system_lh, "file-server", self.body, restart=True)
         self.k.file_server_pid = proc.pid
         return proc
 

@@ -22,7 +22,7 @@ class KernelServer:
         self.k = kernel
 
     def start(self):
-        proc = self.k.spawn_server(self.k.system_lh, "kernel-server", self.body)
+        proc = self.k.spawn_server(self.k.system_lh, "kernel-server", self.body, restart=True)
         self.k.kernel_server = proc
         return proc
 

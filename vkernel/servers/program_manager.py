@@ -86,7 +86,7 @@ class ProgramManager:
         kernel.on_exit.append(self.on_exit)
 
     def start(self) -> Process:
-        self.proc = self.k.spawn_server(self.k.system_lh, "program-manager", self.body)
+        self.proc = self.k.spawn_server(self.k.system_lh, "program-manager", self.body, restart=True)
         self.k.program_manager = self.proc
         return self.proc
 
@@ -106,13 +106,17 @@ class ProgramManager:
                     # once are weighed in parallel and each sees a different host answer first
                     yield ops.Spawn("pm-query", lambda me, s=sender, m=msg: self.answer_query(s, m))
                 else:
-                    yield ops.Reply(sender, self.query_host(sender, msg))
+                    yield ops.Reply(sender, self.answer_or_decline(sender, self.query_host(sender, msg)))
             elif code == abi.PM_WAIT:
                 reply = self.wait(sender, unpack(msg)[1])
                 if reply is not None:
                     yield ops.Reply(sender, reply)
             elif code == abi.PM_EXITED:
                 _, child, status, creator = unpack(msg)[:4]
+                forger = self.k.processes.get(sender)
+                if forger is not None and forger.team is not None:
+                    yield ops.Reply(sender, error(abi.EPERM))  # program managers send it, not guests
+                    continue
                 self.record_exit(abi.pid_lhid(creator), child, signed(status))
                 yield ops.Reply(sender, pack(0))
             elif code in (abi.PM_KILL, abi.PM_SUSPEND, abi.PM_RESUME):
@@ -177,7 +181,15 @@ class ProgramManager:
             k.reply(self.proc, None, sender)
             return
         yield ops.Compute(k.cost.program_manager_op_us)
-        k.reply(self.proc, self.query_host(sender, msg), sender)
+        k.reply(self.proc, self.answer_or_decline(sender, self.query_host(sender, msg)), sender)
+
+    def answer_or_decline(self, sender: int, answer: bytes | None) -> bytes | None:
+        """A query's answer; no answer (None) only to a group with other members to answer it: a
+        Send to this program manager itself (or its local group) must not wait forever: -ENOENT."""
+        req = self.k.pending_of(self.proc).get(sender) if self.proc is not None else None
+        if answer is None and (req is None or not req.group or self.k.local_group_target(req.group)):
+            return error(abi.ENOENT)
+        return answer
 
     def is_willing(self) -> bool:
         return self.willing and self.k.willing()
