@@ -299,6 +299,7 @@ class Watch:
         self.own: list[str] = []  # programs on no machine
         self.ended: set[int] = set()  # pids that exited (or were killed) on some machine
         self.hooked: set[int] = set()
+        self.kernels: list[Any] = []  # every kernel seen (a machine powered on again is a new one)
         self.timeline: dict[str, float] = {}
         self.stopped = False
         self._tick()
@@ -318,6 +319,7 @@ class Watch:
         for k in self.session.kernels.values():
             if id(k) not in self.hooked:
                 self.hooked.add(id(k))
+                self.kernels.append(k)
                 k.on_exit.append(lambda proc, status: self.ended.add(proc.pid))
 
     def check(self) -> bool:
@@ -417,6 +419,15 @@ def execute(
             except Exception:
                 run.tracebacks.append("out of the session:\n" + traceback.format_exc().strip())
             watch.stopped = True
+            watch._hook()
+            # a server that raised: the kernel lives on (it reports and restarts it), but it is a
+            # Python exception in the kernel all the same
+            run.tracebacks += [
+                f"{f.host}: {f.name}: {f.what}"
+                for k in watch.kernels
+                for f in k.faults
+                if f.what.startswith(("server failed", "server crashed"))
+            ]
             run.violations = watch.violations
             run.samples = watch.samples
             run.timeline = dict(watch.timeline)
@@ -575,8 +586,9 @@ def classify(case: Case, run: Run, ref: Run) -> Verdict:
         if prog["name"] in hostile:
             if JOINED in prog["output"]:
                 problems["hijacks"].append(f"{prog['name']}: {prog['output'].splitlines()[0]!r}")
-            elif prog["output"] or prog["error"]:
+            elif "EPERM" not in prog["output"] and (prog["output"] or prog["error"]):
                 clean.append(f"{prog['name']}: {(prog['error'] or prog['output']).strip()}")
+            # refused with EPERM: what a protected kernel does, the run is still completed
     wanted = ref.summary["programs"]
     progs = [p for p in run.summary["programs"] if p["name"] not in hostile]
     for i, prog in enumerate(progs):
