@@ -8,8 +8,8 @@ A row counts runs, completed (every check passed and every output is the
 fault-free one), clean_errors (every check passed, some program ended with an
 error naming its cause), and the runs with each problem: hangs, two_copies,
 no_copy, duplicates, lost, wrong_output, tracebacks. V's promise: all the
-problem columns 0. `failures` lists the first failing runs with the command
-line that replays each.
+problem columns 0. `failures` lists every failing run with the command line
+that replays it (the table shows the first 40).
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def run_bench(
             row[key] += bool(verdict.problems[key])
         for why in verdict.clean_errors:
             errors[why] = errors.get(why, 0) + 1
-        if not verdict.ok and len(failures) < FAILURES_LISTED:
+        if not verdict.ok:
             failures.append(
                 {
                     "case": verdict.case.ident,
@@ -117,9 +117,13 @@ def render(result: dict[str, Any]) -> str:
             "clean errors: "
             + "; ".join(f"{why} x{n}" for why, n in result["clean_error_causes"].items())
         )
-    for f in result["failures"]:
+    for f in result["failures"][:FAILURES_LISTED]:
         out.append(f"FAIL {f['case']}: {', '.join(f['problems'])}")
         for key, seen in f["problems"].items():
             out.append(f"  {key}: {seen[0][:300]}")
         out.append(f"  {f['replay']}")
+    if len(result["failures"]) > FAILURES_LISTED:
+        out.append(
+            f"... and {len(result['failures']) - FAILURES_LISTED} more failures (--json lists them all)"
+        )
     return "\n".join(out)
