@@ -189,12 +189,12 @@ def _timed(fault: str, who: str):
 
 
 def _exit_during(case: Case, timeline):
-    """primes ends while its own migration runs: the migrateprog starts `instant` steps of 10 ms
-    before the end of primes in the fault-free run (the last ones after it)."""
+    """primes ends while its own migration runs: the migrateprog starts from 400 ms before the end
+    of primes in the fault-free run, in steps of 9 ms (the last ones after it)."""
     ref = ["primes 30000 @ ws2"]
     if timeline is None or case.instant is None:
         return ref, ref
-    at = max(0.05, round(timeline["program_end"] - 0.45 + 0.01 * case.instant, 3))
+    at = max(0.05, round(timeline["program_end"] - 0.40 + 0.009 * case.instant, 3))
     return [*ref, f"wait {at:g}", "migrateprog primes"], ref
 
 
