@@ -21,6 +21,8 @@ replays it.
 from __future__ import annotations
 
 import json
+import logging
+import shlex
 
 import pytest
 from helpers import vcluster
@@ -170,27 +172,28 @@ def test_clean_errors_name_their_cause_and_wrong_output_does_not_pass():
     assert torture._clean_error(refused, want) == refused["error"]
 
 
-def test_a_traceback_in_the_log_is_caught():
-    session_lines = ["hello"]
-
-    def boom(*_):
+def test_a_failed_server_and_a_logged_exception_are_caught():
+    def boom(_pid):
+        yield from ()
         raise RuntimeError("a server bug")
 
-    session = Session(load(torture.CONFIG, 1))
-    ws2 = session.kernels["ws2"]
-    ws2.spawn_server(ws2.system_lh, "boom", lambda pid: (boom() for _ in range(1)))
-    records = torture._Records()
-    import logging
+    def plant(session):
+        ws2 = session.kernels["ws2"]
+        ws2.spawn_server(ws2.system_lh, "boom", boom)
 
-    root = logging.getLogger()
-    root.addHandler(records)
-    try:
-        for line in session_lines:
-            session.execute(line)
-        session.run_until_done(10)
-    finally:
-        root.removeHandler(records)
-    assert records.tracebacks and "RuntimeError: a server bug" in records.tracebacks[0]
+    run = torture.execute(["hello"], 1, setup=plant)
+    assert any("a server bug" in t for t in run.tracebacks), run.tracebacks
+    verdict = torture.classify(torture.Case("planted"), run, torture.fault_free(["hello"], 1))
+    assert verdict.problems["tracebacks"] and not verdict.ok
+
+    def log_one(session):
+        try:
+            raise ValueError("seen")
+        except ValueError:
+            logging.getLogger("vkernel.kernel").exception("a failure")
+
+    run = torture.execute(["hello"], 1, setup=log_one)
+    assert any("ValueError: seen" in t for t in run.tracebacks), run.tracebacks
 
 
 def test_the_replay_line_repeats_the_run_outside_the_harness():
@@ -201,8 +204,6 @@ def test_the_replay_line_repeats_the_run_outside_the_harness():
     run = torture.execute(lines, 1)
     command = torture.replay(lines, 1)
     assert command.startswith("python -m vcluster.cli run tiny ")
-    import shlex
-
     proc = vcluster(*shlex.split(command)[3:])
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     assert [(p["output"], p["exit_status"], p["error"]) for p in summary["programs"]] == [

@@ -396,9 +396,15 @@ class Run:
 
 
 def execute(
-    lines: list[str], seed: int, *, daemons: tuple[str, ...] = (), limit_s: float = LIMIT_S
+    lines: list[str],
+    seed: int,
+    *,
+    daemons: tuple[str, ...] = (),
+    limit_s: float = LIMIT_S,
+    setup: Callable[[Session], None] | None = None,
 ) -> Run:
-    """Boot, execute the lines in order as `vcluster run` does, run until every program ended."""
+    """Boot, execute the lines in order as `vcluster run` does, run until every program ended.
+    `setup(session)` runs after the boot (a test plants something there)."""
     run = Run(list(lines), seed)
     t0 = time.perf_counter()
     records = _Records()
@@ -412,6 +418,8 @@ def execute(
             session = Session(load(CONFIG, seed))
             session.limit_s = limit_s + DAEMON_GRACE_S * 2 + 1  # `wait` refuses lines past it
             watch = Watch(session, int((limit_s + 1) * S))
+            if setup is not None:
+                setup(session)
             try:
                 _drive(session, run, daemons, limit_s)
             except Limit as exc:
