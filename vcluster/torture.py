@@ -621,7 +621,8 @@ def classify(case: Case, run: Run, ref: Run) -> Verdict:
         ):
             continue
         why = _clean_error(prog, want)
-        if why is None:
+        if why == f"{prog['name']}: killed" and not any(" kill " in f" {x} " for x in run.lines):
+            why = None  # nobody asked for a kill
             problems["wrong_output"].append(
                 f"{prog['name']}: exit {prog['exit_status']} error {prog['error']!r} output "
                 f"{prog['output'][-300:]!r}; fault-free: exit {want['exit_status']} "
