@@ -340,11 +340,19 @@ class Session:
         if kernel is self.home:
             raise LineError(f"{argv[1]} is the console's own workstation")
         lost = [p.pid for p in kernel.processes.values() if p.team is not None]
+        # a copy another machine holds frozen, waiting for this one to say whether it is the one
+        # (this machine's migration of it was committing): it waits until this machine is back
+        waiting = {pid: k.name for k in self.kernels.values() if k is not kernel and k.migration is not None
+                   for pid in k.migration.waiting_for(kernel.system_lh.lhid)}
         kernel.crash()
         self.log(f"{kernel.name} crashed", kind="crash", host=kernel.name)
         for job in self.jobs:
             if job.pid in lost and not job.done:
                 job.error = f"{job.argv[0]}: lost when {kernel.name} crashed"
+                job.finish()
+            elif job.pid in waiting and not job.done:
+                job.error = (f"{job.argv[0]}: lost when {kernel.name} crashed while migrating it: its copy "
+                             f"on {waiting[job.pid]} stays frozen until {kernel.name} can say it is the one")
                 job.finish()
         return None
 
@@ -454,6 +462,7 @@ class Session:
                 if proc.team is None:
                     continue
                 state = "suspended" if proc.suspended else ("frozen" if proc.lh.frozen else proc.state.value)
+                state = proc.lh.migration_state or state  # e.g. precopy-2, frozen, committing
                 rows.append({
                     "pid": proc.pid, "name": proc.name, "host": k.name, "lhid": proc.lhid,
                     "state": state, "cpu_ms": proc.cpu_ns // 1_000_000,
@@ -510,8 +519,9 @@ class Session:
     def _migration_summary(r: dict[str, Any]) -> dict[str, Any]:
         keys = ("program", "from", "to", "ok", "rounds", "precopy_bytes", "freeze_bytes", "state_bytes",
                 "bytes", "freeze_ms", "total_ms", "copy_ms", "stop_reason", "attempts", "residual",
-                "destroyed", "error", "eviction")
-        summary = {key: r[key] for key in keys}
+                "destroyed", "error", "eviction", "state", "states", "commit_acked", "id", "ended",
+                "timeout_s")
+        summary = {key: r.get(key) for key in keys}
         summary["backed_bytes"] = r.get("backed_bytes", 0)  # left on the file server (flushed)
         return summary
 

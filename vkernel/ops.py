@@ -22,6 +22,7 @@ class Receive:
 class Send:
     pid: int
     msg: bytes  # resumes with (replier_pid, reply_msg); replier_pid <= 0 is a failure (-error)
+    timeout_ms: int | None = None  # a bound: then it fails with -ETIMEOUT, whatever the receiver does
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 MS = 1_000_000
 DATA = pk.MAX_DATA
+GROUP_TRIES = 4  # transmissions of a group Send within host_query_timeout_ms
 
 
 @dataclass
@@ -210,8 +211,10 @@ class Transport:
 
     def send_group(self, proc: Process, gid: int, msg: bytes) -> SendTxn:
         """A group Send: the first reply wins; with no answer within host_query_timeout_ms, ETIMEOUT."""
+        # retransmitted every quarter of it (rule 19): a lossy wire costs an answer rarely, and
+        # the bound stays host_query_timeout_ms
         txn = SendTxn(proc, gid, msg, self.next_seq(), group=True,
-                      rto=self.query_timeout // 2, max_tries=1)
+                      rto=self.query_timeout // GROUP_TRIES, max_tries=GROUP_TRIES - 1)
         if abi.pid_lhid(gid) == 0:
             self.nic.join_group(pk.group_mac(gid))  # the members' answers are multicast to the group
         self.sends[(proc.pid, txn.seq)] = txn

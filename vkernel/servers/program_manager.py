@@ -20,10 +20,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # program manager to program manager, for migration (docs/ABI.md reserves 0x210..0x21F)
-MG_INIT = 0x210  # old lhid, team count, layout blob address, length -> receiver pid, new lhid
+MG_INIT = 0x210  # old lhid, team count, layout address, length, migration id -> receiver, new lhid, id, name
 MG_PAGES = 0x211  # blob address, length, page count (receiver MoveFrom's the pages)
-MG_STATE = 0x212  # blob address, length: the switch -> time the new copy was unfrozen (ns, hi, lo)
-MG_ABORT = 0x213
+MG_STATE = 0x212  # blob address, length, migration id: prepare (staged, still frozen) -> id
+MG_ABORT = 0x213  # migration id: the source gave up; the receiver discards its copy
+MG_COMMIT = 0x214  # migration id: "go" (the source has deleted its copy); the receiver's copy runs
+MG_OUTCOME = 0x215  # old lhid, migration id -> outcome (a receiver that waited for "go" in vain asks)
 
 IMAGE_CHUNK = 32 * 1024  # V moved 32 KB as a unit
 NAME_AT = 0
@@ -132,6 +134,8 @@ class ProgramManager:
             elif code == MG_INIT and self.k.migration is not None:
                 worker = yield ops.Spawn("pm-receive", self.k.migration.receive_worker)
                 yield ops.Forward(sender, worker, msg)
+            elif code == MG_OUTCOME and self.k.migration is not None:
+                yield ops.Reply(sender, self.k.migration.outcome_reply(msg))
             else:
                 yield ops.Reply(sender, error(abi.EBADCALL))
 
@@ -364,6 +368,8 @@ class ProgramManager:
             state = "suspended" if proc.suspended else proc.state.value
             if proc.lh.frozen:
                 state = "frozen"
+            if proc.lh.migration_state:
+                state = proc.lh.migration_state  # a migration's state (docs/PROTOCOL.md, Migration)
             lines.append(
                 f"{proc.pid:#010x} {proc.name} {self.k.name} {proc.lhid:#06x} {state} "
                 f"{proc.cpu_ns // 1_000_000} {proc.team.memory_bytes // 1024}"
