@@ -53,8 +53,9 @@ class Flag(enum.IntFlag):
     IS_RETRANSMISSION = 0x0002  # this packet was sent before (SEND, MOVEFROM_REQ, MOVE_DATA, ...)
     GROUP = 0x0004  # dst_pid is a process group id (the frame went to group_mac or broadcast)
     SEGMENT = 0x0008  # SEND/REPLY: `data` is segment data at address `offset` (`total` = size)
-    GROUP_REPLY = 0x0010  # REPLY to a request sent to a well-known group, multicast to that group so
-    #                       that the other members overhear it and keep their own answers back
+    # REPLY to a request sent to a well-known group, multicast to that group so that the other
+    # members overhear it and keep their own answers back
+    GROUP_REPLY = 0x0010
 
 
 LAST_OF_TRAIN = Flag.LAST_OF_TRAIN

@@ -160,7 +160,8 @@ class Transport:
         self.taken_for: OrderedDict[tuple[int, int], int] = OrderedDict()
         self.redirects: OrderedDict[tuple[int, int], int] = OrderedDict()
         self.stats = TransportStats()
-        self._seq = (kernel.index + 1) << 24  # station-specific, so a migrated pid never repeats a seq
+        # station-specific, so that a migrated pid never repeats a seq
+        self._seq = (kernel.index + 1) << 24
 
     # --- sending frames -------------------------------------------------------------
     def next_seq(self) -> int:
@@ -179,7 +180,9 @@ class Transport:
         dst = packet.dst_pid
         if dst and not (packet.flags & Flag.GROUP) and self.k.is_local(dst):
             self.stats.loopback += 1
-            self.sim.at(self.k.kernel_work(self.k.cost.ipc_op_us), lambda: self.handle(self.mac, packet))
+            self.sim.at(
+                self.k.kernel_work(self.k.cost.ipc_op_us), lambda: self.handle(self.mac, packet)
+            )
             return
         if mac is None:
             mac = pk.BROADCAST_MAC
@@ -213,10 +216,18 @@ class Transport:
         """A group Send: the first reply wins; with no answer within host_query_timeout_ms, ETIMEOUT."""
         # retransmitted every quarter of it (rule 19): a lossy wire costs an answer rarely, and
         # the bound stays host_query_timeout_ms
-        txn = SendTxn(proc, gid, msg, self.next_seq(), group=True,
-                      rto=self.query_timeout // GROUP_TRIES, max_tries=GROUP_TRIES - 1)
+        txn = SendTxn(
+            proc,
+            gid,
+            msg,
+            self.next_seq(),
+            group=True,
+            rto=self.query_timeout // GROUP_TRIES,
+            max_tries=GROUP_TRIES - 1,
+        )
         if abi.pid_lhid(gid) == 0:
-            self.nic.join_group(pk.group_mac(gid))  # the members' answers are multicast to the group
+            # the members' answers are multicast to the group
+            self.nic.join_group(pk.group_mac(gid))
         self.sends[(proc.pid, txn.seq)] = txn
         self._send_txn(txn)
         return txn
@@ -236,10 +247,13 @@ class Transport:
             mac = txn.pinned
         else:
             mac = self.station_of(txn.dst)
-        packet = Packet(Kind.SEND, txn.seq, txn.proc.pid, txn.dst, flags=flags,
-                        lhid=txn.proc.lhid, msg=txn.msg)
+        packet = Packet(
+            Kind.SEND, txn.seq, txn.proc.pid, txn.dst, flags=flags, lhid=txn.proc.lhid, msg=txn.msg
+        )
         self.transmit(mac, packet)
-        txn.timer = self.sim.at(self.sim.now + (txn.rto or self.rto), lambda: self._send_timeout(txn))
+        txn.timer = self.sim.at(
+            self.sim.now + (txn.rto or self.rto), lambda: self._send_timeout(txn)
+        )
 
     def _send_timeout(self, txn: SendTxn) -> None:
         key = (txn.proc.pid, txn.seq)
@@ -282,11 +296,20 @@ class Transport:
             if origin.group and key not in self.retained:
                 # rule 2: remembered as refused, so that a retransmission is a duplicate, not a new
                 # request for the members here (never sent: kernels do not NACK groups, rule 19)
-                self._retain(key, Packet(Kind.NACK, origin.seq, 0, origin.src_pid, status=-abi.ENOPROC))
+                self._retain(
+                    key, Packet(Kind.NACK, origin.seq, 0, origin.src_pid, status=-abi.ENOPROC)
+                )
             return
         flags = Flag.GROUP_REPLY if origin.group and abi.pid_lhid(origin.group) == 0 else 0
-        packet = Packet(Kind.REPLY, origin.seq, replier, origin.src_pid, flags=flags,
-                        lhid=self.lh_of_local(replier), msg=msg.ljust(pk.MSG_SIZE, b"\0")[: pk.MSG_SIZE])
+        packet = Packet(
+            Kind.REPLY,
+            origin.seq,
+            replier,
+            origin.src_pid,
+            flags=flags,
+            lhid=self.lh_of_local(replier),
+            msg=msg.ljust(pk.MSG_SIZE, b"\0")[: pk.MSG_SIZE],
+        )
         self._retain(key, packet)
         if flags:  # the other members overhear it and keep their answers back (see overheard)
             self.transmit(pk.group_mac(origin.group), packet)
@@ -380,8 +403,14 @@ class Transport:
         seq = self.next_seq()
         mac = self.bindings.get(abi.pid_lhid(origin.src_pid), origin.mac)
         key = (origin.src_pid, seq)
-        state = BulkIn(total=count, target=proc.pid, buffer=bytearray(count), peer=origin.src_pid,
-                       seq=seq, heard=self.sim.now)
+        state = BulkIn(
+            total=count,
+            target=proc.pid,
+            buffer=bytearray(count),
+            peer=origin.src_pid,
+            seq=seq,
+            heard=self.sim.now,
+        )
 
         def done(value: bytes | int) -> None:
             self.k.complete(proc, value)
@@ -391,8 +420,15 @@ class Transport:
         if count == 0:
             self._finish_in(key, state)
             return
-        state.request = Packet(Kind.MOVEFROM_REQ, seq, proc.pid, origin.src_pid, offset=src, total=count,
-                               lhid=proc.lhid)
+        state.request = Packet(
+            Kind.MOVEFROM_REQ,
+            seq,
+            proc.pid,
+            origin.src_pid,
+            offset=src,
+            total=count,
+            lhid=proc.lhid,
+        )
         self.transmit(mac, state.request)
         self._arm_in(key, state)
 
@@ -413,10 +449,18 @@ class Transport:
             if silent >= self.rto and target is not None and not target.lh.frozen:
                 # the mover's prompts (or our acks) are being lost: say again what is missing
                 first = state.first_missing()
-                self.transmit(state.mac or self.station_of(state.peer),
-                              Packet(Kind.MOVE_ACK, state.seq, state.target, state.peer, offset=first,
-                                     lhid=self.lh_of_local(state.target),
-                                     total=pk.ack_bitmap(first, state.received)))
+                self.transmit(
+                    state.mac or self.station_of(state.peer),
+                    Packet(
+                        Kind.MOVE_ACK,
+                        state.seq,
+                        state.target,
+                        state.peer,
+                        offset=first,
+                        lhid=self.lh_of_local(state.target),
+                        total=pk.ack_bitmap(first, state.received),
+                    ),
+                )
             self._arm_in(key, state)
             return
         if len(state.received) > state.seen:  # a MoveFrom's requester: data came in
@@ -427,9 +471,17 @@ class Transport:
             if state.tries > self.max_tries:
                 self.stats.timeouts += 1
                 # the source's kernel gives up too (it would also time out by itself)
-                self.transmit(self.station_of(state.peer),
-                              Packet(Kind.MOVE_ABORT, state.seq, state.target, state.peer,
-                                     status=-abi.ETIMEOUT, lhid=self.lh_of_local(state.target)))
+                self.transmit(
+                    self.station_of(state.peer),
+                    Packet(
+                        Kind.MOVE_ABORT,
+                        state.seq,
+                        state.target,
+                        state.peer,
+                        status=-abi.ETIMEOUT,
+                        lhid=self.lh_of_local(state.target),
+                    ),
+                )
                 self._fail_in(key, state, -abi.ETIMEOUT)
                 return
             if state.tries == self.invalidate_after:  # the source may have migrated: ask everybody
@@ -439,15 +491,33 @@ class Transport:
             # missing (or starts over, if it has given up meanwhile)
             self.stats.retransmissions += 1
             first = state.first_missing()
-            resume = pk.resume_data(first, pk.ack_bitmap(first, state.received)) if state.received else b""
-            self.transmit(self.station_of(state.peer),
-                          replace(state.request, flags=Flag.IS_RETRANSMISSION, data=resume))
+            resume = (
+                pk.resume_data(first, pk.ack_bitmap(first, state.received))
+                if state.received
+                else b""
+            )
+            self.transmit(
+                self.station_of(state.peer),
+                replace(state.request, flags=Flag.IS_RETRANSMISSION, data=resume),
+            )
         self._arm_in(key, state)
 
-    def _start_bulk(self, mac: bytes, src_pid: int, dst_pid: int, seq: int, base: int,
-                    data: bytes, on_done: Callable[[int], None], first: int = 0, bitmap: int = 0,
-                    answer: bool = False) -> None:
-        out = BulkOut((src_pid, seq), mac, src_pid, dst_pid, seq, base, data, on_done, answer=answer)
+    def _start_bulk(
+        self,
+        mac: bytes,
+        src_pid: int,
+        dst_pid: int,
+        seq: int,
+        base: int,
+        data: bytes,
+        on_done: Callable[[int], None],
+        first: int = 0,
+        bitmap: int = 0,
+        answer: bool = False,
+    ) -> None:
+        out = BulkOut(
+            (src_pid, seq), mac, src_pid, dst_pid, seq, base, data, on_done, answer=answer
+        )
         self.bulk_out[out.key] = out
         if not data:
             self._bulk_finish(out, 0)
@@ -465,10 +535,21 @@ class Transport:
                 flags |= Flag.IS_RETRANSMISSION
             chunk = out.data[off : off + DATA]
             self.k.kernel_work(self.copy_us(len(chunk)))  # copying the data into the interface
-            self.transmit(self.station_of(out.dst_pid) or out.mac,
-                          Packet(Kind.MOVE_DATA, out.seq, out.src_pid, out.dst_pid, flags=flags,
-                                 status=out.base, offset=off, total=len(out.data),
-                                 lhid=self.lh_of_local(out.src_pid), data=chunk))
+            self.transmit(
+                self.station_of(out.dst_pid) or out.mac,
+                Packet(
+                    Kind.MOVE_DATA,
+                    out.seq,
+                    out.src_pid,
+                    out.dst_pid,
+                    flags=flags,
+                    status=out.base,
+                    offset=off,
+                    total=len(out.data),
+                    lhid=self.lh_of_local(out.src_pid),
+                    data=chunk,
+                ),
+            )
         out.sent_to = max(out.sent_to, offsets[-1] + DATA)
         out.last = offsets[-1]
 
@@ -501,9 +582,17 @@ class Transport:
         if not out.answer:
             # a MoveTo: the receiver forgets it now (it would by itself); a MoveFrom's source
             # stays silent instead, so that a requester that is still there can ask again
-            self.transmit(self.station_of(out.dst_pid) or out.mac,
-                          Packet(Kind.MOVE_ABORT, out.seq, out.src_pid, out.dst_pid,
-                                 status=-abi.ETIMEOUT, lhid=self.lh_of_local(out.src_pid)))
+            self.transmit(
+                self.station_of(out.dst_pid) or out.mac,
+                Packet(
+                    Kind.MOVE_ABORT,
+                    out.seq,
+                    out.src_pid,
+                    out.dst_pid,
+                    status=-abi.ETIMEOUT,
+                    lhid=self.lh_of_local(out.src_pid),
+                ),
+            )
         self._bulk_finish(out, -abi.ETIMEOUT)
 
     def _on_ack(self, p: Packet) -> None:
@@ -543,8 +632,11 @@ class Transport:
         reach = min(out.sent_to, len(out.data), first + pk.MAX_TRAIN * DATA)
         missing = pk.ack_missing(first, bitmap, reach) if reach > first else []
         room = max(0, self.train - len(missing))
-        fresh = [off for off in range(max(out.sent_to, first), len(out.data), DATA)
-                 if not pk.ack_has(first, bitmap, off)][:room]
+        fresh = [
+            off
+            for off in range(max(out.sent_to, first), len(out.data), DATA)
+            if not pk.ack_has(first, bitmap, off)
+        ][:room]
         self.stats.retransmissions += len(missing)
         self._send_train(out, missing + fresh, resent=len(missing))
         if advanced or out.timer is None:
@@ -567,8 +659,18 @@ class Transport:
         done = self._done(key)
         if done is not None:  # a duplicate after the end (the final ack can be lost): ack again
             if p.flags & Flag.LAST_OF_TRAIN or done[1] < 0:
-                self.transmit(src_mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid),
-                                              status=done[1], offset=done[0]))
+                self.transmit(
+                    src_mac,
+                    Packet(
+                        Kind.MOVE_ACK,
+                        p.seq,
+                        p.dst_pid,
+                        p.src_pid,
+                        lhid=self.lh_of_local(p.dst_pid),
+                        status=done[1],
+                        offset=done[0],
+                    ),
+                )
             return
         state = self.bulk_in.get(key)
         target = self.k.processes.get(p.dst_pid)
@@ -600,7 +702,16 @@ class Transport:
             # a MoveTo into a frozen process is a request to it: deferred (V 3.1.3); a MoveFrom
             # the frozen process itself started gathers on, so that the freeze can settle
             self.stats.dropped_frozen += 1
-            self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid)))
+            self.transmit(
+                src_mac,
+                Packet(
+                    Kind.REPLY_PENDING,
+                    p.seq,
+                    p.dst_pid,
+                    p.src_pid,
+                    lhid=self.lh_of_local(p.dst_pid),
+                ),
+            )
             return
         if p.offset not in state.received and p.offset < state.total:
             self.k.kernel_work(self.copy_us(len(p.data)))  # copying it out of the interface
@@ -613,11 +724,32 @@ class Transport:
             self.stats.duplicates += 1
         first = state.first_missing()
         if first >= state.total:
-            self.transmit(src_mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid), offset=state.total))
+            self.transmit(
+                src_mac,
+                Packet(
+                    Kind.MOVE_ACK,
+                    p.seq,
+                    p.dst_pid,
+                    p.src_pid,
+                    lhid=self.lh_of_local(p.dst_pid),
+                    offset=state.total,
+                ),
+            )
             self._finish_in(key, state)
         elif p.flags & Flag.LAST_OF_TRAIN:
             bitmap = pk.ack_bitmap(first, state.received)
-            self.transmit(src_mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid), offset=first, total=bitmap))
+            self.transmit(
+                src_mac,
+                Packet(
+                    Kind.MOVE_ACK,
+                    p.seq,
+                    p.dst_pid,
+                    p.src_pid,
+                    lhid=self.lh_of_local(p.dst_pid),
+                    offset=first,
+                    total=bitmap,
+                ),
+            )
 
     def _finish_in(self, key: tuple[int, int], state: BulkIn) -> None:
         if state.complete:
@@ -655,7 +787,17 @@ class Transport:
         return done
 
     def _abort_in(self, mac: bytes, p: Packet, err: int) -> None:
-        self.transmit(mac, Packet(Kind.MOVE_ACK, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid), status=err))
+        self.transmit(
+            mac,
+            Packet(
+                Kind.MOVE_ACK,
+                p.seq,
+                p.dst_pid,
+                p.src_pid,
+                lhid=self.lh_of_local(p.dst_pid),
+                status=err,
+            ),
+        )
 
     def _paging(self, proc: Process, addr: int, n: int) -> bool:
         """Whether [addr, addr+n) of proc has non-resident pages; if so, ask the pager for them."""
@@ -724,10 +866,30 @@ class Transport:
                 # what the requester says it lacks (reading is idempotent: the source is blocked)
                 self._served(source)
                 data = self.k.memory.read(source, p.offset, p.total)
-                self._start_bulk(src_mac, p.dst_pid, p.src_pid, p.seq, 0, data, lambda err: None,
-                                 first, bitmap, answer=True)
+                self._start_bulk(
+                    src_mac,
+                    p.dst_pid,
+                    p.src_pid,
+                    p.seq,
+                    0,
+                    data,
+                    lambda err: None,
+                    first,
+                    bitmap,
+                    answer=True,
+                )
                 return
-        self.transmit(src_mac, Packet(Kind.MOVE_ABORT, p.seq, p.dst_pid, p.src_pid, status=err, lhid=self.lh_of_local(p.dst_pid)))
+        self.transmit(
+            src_mac,
+            Packet(
+                Kind.MOVE_ABORT,
+                p.seq,
+                p.dst_pid,
+                p.src_pid,
+                status=err,
+                lhid=self.lh_of_local(p.dst_pid),
+            ),
+        )
 
     def _on_move_abort(self, p: Packet) -> None:
         key = (p.src_pid, p.seq)  # from the data's sender (a MoveFrom's source, or a mover)
@@ -748,7 +910,9 @@ class Transport:
             self.stats.malformed[exc.reason] = self.stats.malformed.get(exc.reason, 0) + 1
             return
         self.stats.received += 1
-        self.sim.at(self.k.kernel_work(self.k.cost.packet_receive_us), lambda: self.handle(src_mac, packet))
+        self.sim.at(
+            self.k.kernel_work(self.k.cost.packet_receive_us), lambda: self.handle(src_mac, packet)
+        )
 
     def handle(self, src_mac: bytes, p: Packet) -> None:
         if not self.k.powered:
@@ -776,12 +940,18 @@ class Transport:
                 self.k.finish_send(txn.proc, p.status or -abi.ENOPROC, b"")
         elif kind is Kind.FORWARDED:
             txn = self.sends.get((p.dst_pid, p.seq))
-            if txn is not None and p.msg:  # forwarded elsewhere: Send the message to the new replier
-                if txn.proc.lh.frozen or txn.proc.awaiting is None or txn.proc.awaiting.transaction is not txn:
+            if txn is not None and p.msg:
+                # forwarded elsewhere: Send the message to the new replier
+                if (
+                    txn.proc.lh.frozen
+                    or txn.proc.awaiting is None
+                    or txn.proc.awaiting.transaction is not txn
+                ):
                     return  # a frozen sender learns it again from its next retransmission
                 self.cancel(txn)
                 self.k.send(txn.proc, p.msg, p.src_pid, msg_addr=txn.proc.awaiting.msg_addr)
-            elif txn is not None:  # delivered at the forwarder's kernel: await the new replier there
+            elif txn is not None:
+                # delivered at the forwarder's kernel: await the new replier there
                 txn.dst = p.src_pid
                 txn.tries = 0
                 txn.pending = True  # an answer, as REPLY_PENDING is
@@ -824,6 +994,11 @@ class Transport:
                 self.transmit(src_mac, retained[1])
             return
         serving = self.in_progress.get(key)
+        if serving is not None and not group and serving not in self.k.processes:
+            # its server is gone and did not answer (the record outlived it): not a duplicate
+            # any more; taken as new, it is refused (rule 5) or ignored (not ours)
+            del self.in_progress[key]
+            serving = None
         if serving is not None:
             self.stats.duplicates += 1
             if group:
@@ -833,8 +1008,16 @@ class Transport:
                 self.transmit(src_mac, self._forwarded(p.seq, serving, p.src_pid))
                 return
             self.stats.reply_pending_sent += 1
-            self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, p.dst_pid, p.src_pid,
-                                          lhid=self.lh_of_local(p.dst_pid)))
+            self.transmit(
+                src_mac,
+                Packet(
+                    Kind.REPLY_PENDING,
+                    p.seq,
+                    p.dst_pid,
+                    p.src_pid,
+                    lhid=self.lh_of_local(p.dst_pid),
+                ),
+            )
             return
         from vkernel.kernel import IpcRequest
 
@@ -845,7 +1028,12 @@ class Transport:
                 return
             self.in_progress[key] = members[0]
             for member in members:
-                self.k.deliver(IpcRequest(p.src_pid, p.msg, remote=Origin(src_mac, p.seq, p.src_pid, dst), group=dst), member)
+                self.k.deliver(
+                    IpcRequest(
+                        p.src_pid, p.msg, remote=Origin(src_mac, p.seq, p.src_pid, dst), group=dst
+                    ),
+                    member,
+                )
             return
         lhid = abi.pid_lhid(dst)
         lh = self.k.lhs.get(lhid)
@@ -865,7 +1053,10 @@ class Transport:
         if lh.frozen:
             lh.deferred.append((IpcRequest(p.src_pid, p.msg, remote=origin, group=0), target))
             self.stats.reply_pending_sent += 1
-            self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, dst, p.src_pid, lhid=self.lh_of_local(p.dst_pid)))
+            self.transmit(
+                src_mac,
+                Packet(Kind.REPLY_PENDING, p.seq, dst, p.src_pid, lhid=self.lh_of_local(p.dst_pid)),
+            )
             return
         self.k.deliver(IpcRequest(p.src_pid, p.msg, remote=origin), target)
 
