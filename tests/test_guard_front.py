@@ -291,3 +291,90 @@ def test_any_console_line_is_done_or_a_line_error(lines):
         str(f) for k in session.kernels.values() for f in k.faults if "server failed" in f.what
     ]
     assert failed == []
+
+
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=12,
+)
+KEYS = st.sampled_from(
+    [
+        "cmd",
+        "execute",
+        "seconds",
+        "factor",
+        "since",
+        "pid",
+        "serial",
+        "host",
+        "format",
+        "cols",
+        "rows",
+        "style",
+        "zoom",
+        "path",
+        "id",
+    ]
+)
+CMDS = st.sampled_from(
+    [
+        "status",
+        "hosts",
+        "programs",
+        "output",
+        "console",
+        "framebuffer",
+        "net",
+        "events",
+        "speed",
+        "pause",
+        "resume",
+        "wait",
+        "nosuch",
+    ]
+)
+REQUESTS = st.one_of(
+    JSON,
+    st.dictionaries(KEYS, JSON | CMDS, max_size=4),
+    st.builds(lambda c, extra: {"cmd": c, **extra}, CMDS, st.dictionaries(KEYS, JSON, max_size=3)),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.lists(REQUESTS, min_size=1, max_size=6))
+def test_any_control_request_gets_one_json_reply(requests):
+    import asyncio
+    import math
+
+    from vcluster.control import Controller
+    from vcluster.realtime import Runner
+
+    session = Session(config("tiny"))
+
+    async def body():
+        runner = Runner(session, paused=True)
+        controller = Controller(session, runner)
+        for req in requests:
+            if isinstance(req, dict) and req.get("cmd") == "wait":
+                s = req.get("seconds")
+                if (
+                    isinstance(s, int | float)
+                    and not isinstance(s, bool)
+                    and math.isfinite(s)
+                    and s > 2
+                ):
+                    req = {**req, "seconds": 2}  # keep the run short; the bound is tested above
+            reply = await controller.handle_line(json.dumps(req, allow_nan=True))
+            assert isinstance(reply, dict) and isinstance(reply.get("ok"), bool), reply
+            json.dumps(reply, default=str)  # it can be sent
+            assert reply["ok"] or "internal error" not in reply["error"], (req, reply)
+        await runner.close()
+
+    asyncio.run(body())

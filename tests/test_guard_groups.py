@@ -75,3 +75,17 @@ def test_kernel_processes_still_join_well_known_groups():
     assert len(managers) >= 2
     for kernel in managers:
         assert kernel.program_manager.pid in kernel.groups[abi.PROGRAM_MANAGER_GROUP]
+
+
+def test_a_hijacker_cannot_answer_for_a_migration():
+    """Issue 12: with the hijacker in the group, migrateprog reported a freeze of 432627041491 ms
+    and destroyed the program. Reference: the same migration without the hijacker."""
+    lines = ("dirtier 128 16 3 @ ws2", "wait 1", "migrateprog dirtier")
+    _, ref = vcluster_json("tiny", *lines)
+    proc, got = vcluster_json("tiny", "hijacker", "hijacker @ ws3", "wait 0.5", *lines)
+    assert "Traceback" not in proc.stderr
+    want, dirtier = programs_by_name(ref)["dirtier"], programs_by_name(got)["dirtier"]
+    assert dirtier["output"] == want["output"] and dirtier["exit_status"] == 0
+    [migration] = got["migrations"]
+    assert migration["ok"] and not migration["destroyed"] and migration["to"] in ("ws1", "ws3")
+    assert migration["freeze_ms"] < 1000

@@ -225,6 +225,11 @@ def test_a_failed_server_is_logged_in_one_line_answered_and_restarted(caplog):
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "kernel-server" in warnings[0].getMessage()
     assert "\n" not in warnings[0].getMessage() and warnings[0].exc_info is None
+    [event] = [e for e in session.events if e["kind"] == "server_fault"]  # the user sees it too
+    assert event["server"] == "kernel-server" and event["host"] == "ws1"
+    assert (
+        event["text"] == "ws1: server kernel-server failed: ZeroDivisionError: injected; restarted"
+    )
 
 
 def test_a_restarted_program_manager_keeps_its_groups_and_remote_exec_works(caplog):
@@ -299,3 +304,72 @@ def test_servers_answer_forged_requests_from_another_machine(caplog, which, data
     assert all(r is not None and r[0] != -abi.ETIMEOUT for r in results), results
     assert [str(f) for k in session.kernels.values() for f in k.faults] == []
     assert not [r for r in caplog.records if r.exc_info]
+
+
+# --- a hostile guest: forged requests from real 68010 code -----------------------------------
+def test_a_forging_guest_gets_every_request_answered_and_nothing_else_changes():
+    from helpers import vcluster_json
+
+    good = ("hello @ *", "files list", "echo still here @ ws2")
+    _, ref = vcluster_json("tiny", *good)
+    want = {p["name"]: p["output"] for p in ref["programs"]}
+    for seed in (1, 7):
+        proc, got = vcluster_json(
+            "tiny", f"forger {seed} 400", f"forger {seed + 1} 200 @ ws2", *good
+        )
+        assert "Traceback" not in proc.stderr and "server failed" not in proc.stderr, proc.stderr
+        forgers = [p for p in got["programs"] if p["name"] == "forger"]
+        assert [p["output"].split(",")[:2] for p in forgers] == [
+            ["forger: 400 requests", " 400 answered"],
+            ["forger: 200 requests", " 200 answered"],
+        ]
+        assert {p["name"]: p["output"] for p in got["programs"] if p["name"] != "forger"} == want
+
+
+def test_a_move_to_an_address_outside_any_address_space_is_efault_not_a_crash():
+    """A forged FS_LIST buffer at 0xD6000000 from another machine: the file server's MoveTo
+    would not fit the packet's fields (it crashed the server)."""
+    session = _session()
+    ws1 = session.kernels["ws1"]
+    fs = _server_pid(session, "file")[1]
+    [(replier, reply)] = forge(session, ws1, fs, [pack(abi.FS_LIST, 0xD6000000, 100)])
+    assert replier == fs and signed(unpack(reply)[0]) == -abi.EFAULT
+    assert [str(f) for k in session.kernels.values() for f in k.faults] == []
+
+
+def test_a_guest_making_random_system_calls_leaves_the_kernel_running():
+    from helpers import vcluster_json
+
+    for seed in (3, 4):
+        proc, got = vcluster_json(
+            "tiny",
+            f"forger {seed} 2000 calls",
+            f"forger {seed} 1000 calls @ ws2",
+            "wait 1",
+            "hello @ *",
+        )
+        assert "Traceback" not in proc.stderr and "server failed" not in proc.stderr, proc.stderr
+        outputs = [p["output"].split(",")[0] for p in got["programs"]]
+        assert outputs == ["forger: 2000 calls", "forger: 1000 calls", "Hello from the V-System!\n"]
+
+
+def test_a_forged_mg_init_gets_an_error_not_a_wait_forever(caplog):
+    """Issue 12: MG_INIT with a blob that is not JSON crashed pm-receive and its sender waited
+    forever. (Validating MG_* is migration's; whatever it does, the sender hears an error.)"""
+    from vkernel.servers.program_manager import MG_INIT
+
+    session = _session()
+    ws1, ws2 = session.kernels["ws1"], session.kernels["ws2"]
+    pm = ws2.servers["program"].proc.pid
+    with caplog.at_level(logging.WARNING):
+        results = forge(
+            session,
+            ws1,
+            pm,
+            [pack(MG_INIT, 0x999, 1, 0, 200)] * 2,
+            memory=b"\xff\xfe not json" * 30,
+        )
+    for replier, reply in results:
+        assert replier < 0 or signed(unpack(reply)[0]) < 0
+    assert not [r for r in caplog.records if r.exc_info]
+    assert ws2.servers["program"].proc.pid == pm and pm in ws2.processes

@@ -104,6 +104,7 @@ class Session:
         display.listeners.append(self._on_output)
         for k in self.kernels.values():
             k.on_exit.append(lambda proc, status, k=k: self._on_exit(k, proc, status))
+            k.on_server_fault.append(self._on_server_fault)
             if k.migration is not None:
                 k.migration.listeners.append(self._on_migration)
         self.migrations: list[dict[str, Any]] = []
@@ -120,6 +121,10 @@ class Session:
     def _on_exit(self, kernel: Kernel, proc, status: int) -> None:
         if proc.team is not None:
             self.host_final[proc.pid] = kernel.name
+
+    def _on_server_fault(self, report) -> None:
+        self.log(f"{report.host}: server {report.name} {report.what.removeprefix('server ')}",
+                 kind="server_fault", host=report.host, server=report.name)
 
     def output_of(self, job: Job) -> str:
         return self.home.servers["display"].output(job.stdout_instance)
@@ -372,6 +377,7 @@ class Session:
         self.cluster.kernels[index] = kernel
         self.kernels[kernel.name] = kernel
         kernel.on_exit.append(lambda proc, status, k=kernel: self._on_exit(k, proc, status))
+        kernel.on_server_fault.append(self._on_server_fault)
         if kernel.migration is not None:
             kernel.migration.listeners.append(self._on_migration)
         self._pm_hosts[kernel.system_lh.lhid] = kernel.name

@@ -21,6 +21,12 @@ LH_PER_MACHINE = 512
 MAX_RESTARTS = 100  # a server that has failed this often ends instead
 
 
+def _peer_range_ok(op: ops.MoveTo | ops.MoveFrom) -> bool:
+    """A server's MoveTo/MoveFrom names bytes inside a 24-bit address space of the peer."""
+    addr, count = (op.dst, len(op.data)) if isinstance(op, ops.MoveTo) else (op.src, op.count)
+    return isinstance(addr, int) and isinstance(count, int) and 0 <= count and 0 <= addr <= abi.ADDRESS_SPACE - count
+
+
 @dataclass(eq=False)
 class IpcRequest:
     """A message waiting in a receiver's queue, or received and awaiting its reply."""
@@ -102,6 +108,7 @@ class Kernel:
         self.powered = True
         self.faults: list[FaultReport] = []
         self.on_exit: list[Callable[[Process, int], None]] = []  # program manager hooks
+        self.on_server_fault: list[Callable[[FaultReport], None]] = []  # a server failed (the front)
         self.transport = None  # vkernel.transport.Transport, wired at boot
         self.migration = None  # vkernel.migration engine, when present
         self.idle = None  # vkernel.idle detector, on workstations
@@ -388,6 +395,8 @@ class Kernel:
         self.faults.append(report)
         log.warning("%s", report)
         log.debug("%s: server %s failed", self.name, proc.name, exc_info=exc)
+        for listener in self.on_server_fault:
+            listener(report)
         held = list(self.pending_of(proc).values())
         self._pending.pop(proc.pid, None)
         for req in held:
@@ -423,6 +432,8 @@ class Kernel:
             proc.resume_value = self.reply(proc, op.msg, op.pid)
         elif isinstance(op, ops.Forward):
             proc.resume_value = self.forward(proc, op.msg, op.from_pid, op.to_pid)
+        elif isinstance(op, ops.MoveTo | ops.MoveFrom) and not _peer_range_ok(op):
+            proc.resume_value = -abi.EFAULT  # a forged address: outside any address space
         elif isinstance(op, ops.MoveTo):
             self.move_to(proc, op.pid, op.dst, op.data)
         elif isinstance(op, ops.MoveFrom):

@@ -18,6 +18,13 @@ log = logging.getLogger(__name__)
 BLOCKED = None  # a handler that returns this has blocked the process; d0 comes later
 
 
+def _in_address_space(addr: int, count: int) -> None:
+    """The peer's side of a MoveTo/MoveFrom lies in a 24-bit address space (else EFAULT, before
+    anything is sent: a remote peer's range is checked there, but must fit the packets first)."""
+    if count < 0 or not 0 <= addr <= abi.ADDRESS_SPACE - count:
+        raise BadPointer(addr, count)
+
+
 class PageIn(Exception):
     """The call touches non-resident pages: bring them in, then run the call again."""
 
@@ -146,12 +153,14 @@ class SyscallTable:
         return self.k.forward(proc, self.fetch(proc, a[0], abi.MSG_SIZE), _u(a[1]), _u(a[2]))
 
     def sys_moveto(self, proc: Process, a: list[int]) -> int | None:
-        pid, dst, src, count = _u(a[0]), a[1], a[2], _s(a[3])
+        pid, dst, src, count = _u(a[0]), _u(a[1]), a[2], _s(a[3])
+        _in_address_space(dst, count)
         self.k.move_to(proc, pid, dst, self.fetch(proc, src, count))
         return BLOCKED
 
     def sys_movefrom(self, proc: Process, a: list[int]) -> int | None:
-        pid, dst, src, count = _u(a[0]), a[1], a[2], _s(a[3])
+        pid, dst, src, count = _u(a[0]), a[1], _u(a[2]), _s(a[3])
+        _in_address_space(src, count)
         proc.move_dst = self.writable(proc, dst, count)
         self.k.move_from(proc, pid, src, count)
         return BLOCKED
