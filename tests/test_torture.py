@@ -124,10 +124,10 @@ def test_the_invariant_sees_a_second_running_copy_and_a_vanished_program():
     watch.check()
     assert watch.violations == [seen]
     del ws3.lhs[lh.lhid]
-    (pid,) = lh.processes
-    del ws2.processes[pid]  # gone without exiting
+    del ws2.lhs[lh.lhid]  # gone without its program ending
     watch.check()
-    assert watch.violations[1:] and watch.violations[-1].startswith("no copy: dirtier")
+    assert watch.violations[1:] and watch.violations[-1].startswith("no copy")
+    assert "has no copy left" in watch.violations[-1]
 
 
 def test_server_counts_catch_a_lost_and_a_duplicated_request():
@@ -170,6 +170,22 @@ def test_clean_errors_name_their_cause_and_wrong_output_does_not_pass():
         "error": "ipcclient: could not start: ENOMEM",
     }
     assert torture._clean_error(refused, want) == refused["error"]
+
+
+def test_classify_a_wrong_output_and_a_clean_error():
+    ref = torture.fault_free(["dirtier 64 32 1 @ ws2"], 1)
+    run = torture.Run(ref.lines, 1, summary=json.loads(json.dumps(ref.summary)), ended=True)
+    (prog,) = run.summary["programs"]
+    prog["output"] = prog["output"].replace("checksum 0x", "checksum 0x1")
+    verdict = torture.classify(torture.Case("dirtier"), run, ref)
+    assert verdict.problems["wrong_output"] and not verdict.ok and not verdict.clean_errors
+    prog.update(output="", exit_status=None, error="dirtier: could not start: ENOMEM")
+    verdict = torture.classify(torture.Case("dirtier"), run, ref)
+    assert verdict.ok and not verdict.completed
+    assert verdict.clean_errors == ["dirtier: could not start: ENOMEM"]
+    prog.update(output="", exit_status=-10, error=None)  # killed, and no line asked for it
+    verdict = torture.classify(torture.Case("dirtier"), run, ref)
+    assert verdict.problems["wrong_output"], verdict.report()
 
 
 def test_a_failed_server_and_a_logged_exception_are_caught():

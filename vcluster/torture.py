@@ -296,8 +296,7 @@ class Watch:
         self.session = session
         self.deadline_ns = deadline_ns
         self.checker = OneCopyChecker(session)
-        self.own: list[str] = []  # programs on no machine
-        self.ended: set[int] = set()  # pids that exited (or were killed) on some machine
+        self.first_host: dict[int, str] = {}  # lhid -> the host its first running copy was on
         self.hooked: set[int] = set()
         self.kernels: list[Any] = []  # every kernel seen (a machine powered on again is a new one)
         self.timeline: dict[str, float] = {}
@@ -313,14 +312,13 @@ class Watch:
         return [
             f"two copies: {v}" if "unfrozen copies" in v else f"no copy: {v}"
             for v in self.checker.violations[:20]
-        ] + self.own
+        ]
 
     def _hook(self) -> None:
         for k in self.session.kernels.values():
             if id(k) not in self.hooked:
                 self.hooked.add(id(k))
                 self.kernels.append(k)
-                k.on_exit.append(lambda proc, status: self.ended.add(proc.pid))
 
     def check(self) -> bool:
         """One sample; True when a logical host is frozen or migrating (sample again soon)."""
@@ -335,21 +333,13 @@ class Watch:
             for lh in k.lhs.values()
             if not lh.system
         )
-        for where in copies(session).values():
+        for lhid, where in copies(session).items():
             running = [host for host, frozen in where if not frozen]
             if any(frozen for _, frozen in where) and "freeze" not in self.timeline:
                 self.timeline["freeze"] = now
-            if len(where) > 1 and running and "switch" not in self.timeline:
-                self.timeline["switch"] = now
-        live = {p.pid for k in session.kernels.values() if k.powered for p in k.processes.values()}
-        for job in session.jobs:
-            if job.pid and not job.done and job.pid not in self.ended and job.pid not in live:
-                if len(self.own) < 20:
-                    self.own.append(
-                        f"no copy: {job.argv[0]} (pid {job.pid:#x}) is on no machine "
-                        f"at {now:.3f} s and has not ended"
-                    )
-                self.ended.add(job.pid)  # say it once
+            first = self.first_host.setdefault(lhid, running[0]) if running else None
+            if first and any(h != first for h in running) and "switch" not in self.timeline:
+                self.timeline["switch"] = now  # a copy runs somewhere else now
         return hot
 
     def _tick(self) -> None:
@@ -623,6 +613,7 @@ def classify(case: Case, run: Run, ref: Run) -> Verdict:
         why = _clean_error(prog, want)
         if why == f"{prog['name']}: killed" and not any(" kill " in f" {x} " for x in run.lines):
             why = None  # nobody asked for a kill
+        if why is None:
             problems["wrong_output"].append(
                 f"{prog['name']}: exit {prog['exit_status']} error {prog['error']!r} output "
                 f"{prog['output'][-300:]!r}; fault-free: exit {want['exit_status']} "
@@ -692,7 +683,7 @@ def _timeline(scenario: str, seed: int) -> dict[str, Any]:
     base = fault_free([*TIMED_HEAD, "migrateprog dirtier"], seed)
     (m,) = base.summary["migrations"]
     end = next(e["time"] for e in base.summary["events"] if e.get("kind") == "migration")
-    return {
+    timeline = {
         "start": end - m["total_ms"] / 1000,
         "freeze": base.timeline.get("freeze", end - m["freeze_ms"] / 1000),
         "switch": base.timeline.get("switch", end),
@@ -701,6 +692,19 @@ def _timeline(scenario: str, seed: int) -> dict[str, Any]:
         "to": m["to"],
         "rounds": m["rounds"],
     }
+    # the migration's own record of its states (h-mig): [time, state] from locating to done
+    states = [(t, name.split()[0]) for t, name in m.get("states", ())]
+    first = {}
+    for t, name in states:
+        first.setdefault(name, t)
+    if {"frozen", "committing", "done"} <= set(first):
+        timeline.update(
+            start=states[0][0],
+            freeze=first["frozen"],
+            switch=first["committing"],
+            end=first["done"],
+        )
+    return timeline
 
 
 def run_case(case: Case) -> Verdict:
