@@ -145,8 +145,8 @@ def _hostile(case, _t):
         "wait 0.5",
         "hello @ *",
         "primes 2000 @ *",
-        "dirtier 256 64 3 @ ws2",
-        "wait 1",
+        "dirtier 256 64 4 @ ws2",
+        "wait 2",
         "migrateprog dirtier",
         "hello @ *",
     ]
