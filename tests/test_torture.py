@@ -251,54 +251,11 @@ def test_at_runs_a_line_at_a_simulated_instant_and_refuses_waiting_ones():
 
 
 # ------------------------------------------------------------------ the issue's reproducers
-REPRODUCERS = {
-    # 1: a MoveFrom that lost packets hung forever
-    "movefrom-hang": (
-        [
-            "ipcserver 1 @ ws2",
-            "wait 1",
-            "ipcclient 1 64 20 quit",
-            "fault loss 0.2",
-            "wait 2",
-            "migrateprog ipcserver",
-        ],
-        3,
-        ("ipcserver",),
-    ),
-    # 2: the switch reply lost: two copies ran
-    "split-brain": (
-        [
-            "ipcserver 1 @ ws2",
-            "wait 1",
-            "ipcclient 1 64 20 quit",
-            "fault loss 0.3",
-            "wait 2",
-            "migrateprog ipcserver",
-            "wait 20",
-            "ps",
-        ],
-        28,
-        ("ipcserver",),
-    ),
-    # 4: the program exits during its own migration: KeyError in pm-migrate
-    "exit-during-migration": (["primes 30000 @ ws2", "wait 0.55", "migrateprog primes"], 1, ()),
-    # 5: a spurious ENOTAWAITING under 10% loss
-    "enotawaiting": (["fault loss 0.1", "hello @ ws2"], 3, ()),
-}
-
-
-@pytest.mark.parametrize("name", sorted(REPRODUCERS))
-def test_issue_reproducer(name):
+@pytest.mark.parametrize("scenario", torture.REPRODUCERS, ids=lambda s: s.name)
+def test_issue_reproducer(scenario):
     """Each of the issue's deterministic reproducers passes every check, and with the output of the
     fault-free run: a clean error is not enough when the fault could be ridden out."""
-    lines, seed, daemons = REPRODUCERS[name]
-    plain = [x for x in lines if not x.startswith(("fault", "migrateprog", "ps"))]
-    case = torture.Case(name, 0.0, seed)
-    verdict = torture.classify(
-        case,
-        torture.execute(lines, seed, daemons=daemons),
-        torture.fault_free(plain, seed, daemons),
-    )
+    verdict = torture.run_case(torture.Case(scenario.name, *scenario.once))
     assert verdict.completed, verdict.report() + f"\n  clean errors: {verdict.clean_errors}"
 
 

@@ -3,7 +3,8 @@
 Every loss scenario (a client/server pair with the server migrated, a dirtier
 migrated, an eviction, `@ *` remote executions) at loss 0, 5, 10, 20, 30% x
 `seeds` seeds, and every timed fault (crash or partition of the destination or
-of the source, kill, exit) at 50 instants across pre-copy, freeze and switch.
+of the source, kill, exit) at 50 instants across pre-copy, freeze and switch,
+and the issue's reproducers once each (rows `issue-N-...`).
 A row counts runs, completed (every check passed and every output is the
 fault-free one), clean_errors (every check passed, some program ended with an
 error naming its cause), and the runs with each problem: hangs, two_copies,

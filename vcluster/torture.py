@@ -98,6 +98,7 @@ class Scenario:
     timed: bool = False
     lossy: bool = True
     hostile: tuple[str, ...] = ()  # programs not in the fault-free run: they must be refused
+    once: tuple[float, int] | None = None  # a reproducer: run at this (loss, seed) only
 
 
 # ------------------------------------------------------------------ scenarios
@@ -261,6 +262,53 @@ SCENARIOS: dict[str, Scenario] = {
         ),
     )
 }
+
+
+def _reproducer(before: list[str], after: list[str]):
+    def lines(case: Case, _t):
+        return [*before, *_loss(case), *after], [*before, *after]
+
+    return lines
+
+
+IPC20 = ["ipcserver 1 @ ws2", "wait 1", "ipcclient 1 64 20 quit"]
+# the deterministic reproducers of issue 12, each one case (the bench's "issue-N" rows)
+REPRODUCERS = (
+    Scenario(
+        "issue-1-movefrom-hang",
+        _reproducer(IPC20, ["wait 2", "migrateprog ipcserver"]),
+        "a MoveFrom that lost packets hung forever",
+        daemons=("ipcserver",),
+        lossy=False,
+        once=(0.2, 3),
+    ),
+    Scenario(
+        "issue-2-split-brain",
+        _reproducer(IPC20, ["wait 2", "migrateprog ipcserver", "wait 20", "ps"]),
+        "the switch reply lost: ipcserver ran on ws2 and ws3",
+        daemons=("ipcserver",),
+        lossy=False,
+        once=(0.3, 28),
+    ),
+    Scenario(
+        "issue-4-exit-during-migration",
+        lambda case, _t: (
+            ["primes 30000 @ ws2", "wait 0.55", "migrateprog primes"],
+            ["primes 30000 @ ws2"],
+        ),
+        "primes exits during its own migration: KeyError in pm-migrate",
+        lossy=False,
+        once=(0.0, 1),
+    ),
+    Scenario(
+        "issue-5-enotawaiting",
+        _reproducer([], ["hello @ ws2"]),
+        "hello @ ws2 under 10% loss: could not start: ENOTAWAITING",
+        lossy=False,
+        once=(0.1, 3),
+    ),
+)
+SCENARIOS.update({s.name: s for s in REPRODUCERS})
 LOSS_SCENARIOS = tuple(s.name for s in SCENARIOS.values() if s.lossy)
 TIMED_SCENARIOS = tuple(s.name for s in SCENARIOS.values() if s.timed)
 
@@ -719,7 +767,7 @@ def cases(
     seeds: int = 20, instants: int = INSTANTS, losses: tuple[float, ...] = LOSSES
 ) -> list[Case]:
     """The sweep: every loss scenario x loss rate x seeds 1..seeds, every timed scenario at
-    `instants` instants (seed 1)."""
+    `instants` instants (seed 1), and the issue's reproducers."""
     out = [
         Case(name, loss, seed)
         for name in LOSS_SCENARIOS
@@ -729,4 +777,5 @@ def cases(
     step = INSTANTS / instants
     for name in TIMED_SCENARIOS:
         out += [Case(name, 0.0, 1, int(i * step)) for i in range(instants)]
+    out += [Case(s.name, *s.once) for s in REPRODUCERS]
     return out
