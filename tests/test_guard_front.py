@@ -280,13 +280,13 @@ LINES = st.lists(
 @given(LINES)
 def test_any_console_line_is_done_or_a_line_error(lines):
     session = Session(config("tiny"))
-    session.limit_s = 20
+    session.limit_s = 5
     for line in lines:
         try:
             session.execute(line)
         except LineError:
             pass
-    session.run_until_done(20)
+    session.run_until_done(5)
     failed = [
         str(f) for k in session.kernels.values() for f in k.faults if "server failed" in f.what
     ]
