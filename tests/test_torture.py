@@ -212,6 +212,18 @@ def test_a_failed_server_and_a_logged_exception_are_caught():
     assert any("ValueError: seen" in t for t in run.tracebacks), run.tracebacks
 
 
+def test_a_simulation_that_spins_without_its_clock_is_a_hang():
+    def spin(session):
+        def forever():
+            while True:
+                pass
+
+        session.sim.schedule(int(0.01 * torture.S), forever)
+
+    run = torture.execute(["hello"], 1, setup=spin, wall_limit_s=1.0)
+    assert run.hangs and "wall-clock" in run.hangs[0], run.hangs
+
+
 def test_the_replay_line_repeats_the_run_outside_the_harness():
     """The sampler only observes: the printed `vcluster run` line gives the same outputs."""
     case = torture.Case("crash-dest", 0.0, 1, 20)

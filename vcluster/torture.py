@@ -31,6 +31,8 @@ import io
 import logging
 import re
 import shlex
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable
@@ -65,8 +67,33 @@ ERROR_WORDS = tuple(abi.ERROR_NAMES.values())
 SERVED = re.compile(r"ipcserver: served (\d+) requests")
 
 
-class Limit(Exception):
-    """The clock passed the run's limit inside a line that waits (migrateprog, kill)."""
+class Limit(BaseException):  # not an Exception: no server's or line's handler takes it
+    """The clock passed the run's limit inside a line that waits (migrateprog, kill), or the run
+    took WALL_LIMIT_S of wall-clock time (the simulation spinning without its clock moving)."""
+
+
+WALL_LIMIT_S = 120.0
+
+
+@contextlib.contextmanager
+def _wall_limit(seconds: float):
+    """Raise Limit in the main thread after `seconds` of wall-clock time (elsewhere: no bound)."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(
+        signal, "setitimer"
+    ):
+        yield
+        return
+
+    def expired(_signum, _frame):
+        raise Limit(f"{seconds:g} s of wall-clock time")
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -440,6 +467,7 @@ def execute(
     daemons: tuple[str, ...] = (),
     limit_s: float = LIMIT_S,
     setup: Callable[[Session], None] | None = None,
+    wall_limit_s: float = WALL_LIMIT_S,
 ) -> Run:
     """Boot, execute the lines in order as `vcluster run` does, run until every program ended.
     `setup(session)` runs after the boot (a test plants something there)."""
@@ -459,7 +487,8 @@ def execute(
             if setup is not None:
                 setup(session)
             try:
-                _drive(session, run, daemons, limit_s)
+                with _wall_limit(wall_limit_s):
+                    _drive(session, run, daemons, limit_s)
             except Limit as exc:
                 run.hangs.append(f"a console line was still waiting at the limit ({exc})")
             except Exception:
