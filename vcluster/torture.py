@@ -533,7 +533,7 @@ def _drive(session: Session, run: Run, daemons: tuple[str, ...], limit_s: float)
     limit = int(limit_s * S)
     for line in run.lines:
         try:
-            message = session.execute(line)
+            session.execute(line)
         except LineError as exc:
             run.refusals.append(f"{line}: {exc}")
             continue
@@ -542,8 +542,6 @@ def _drive(session: Session, run: Run, daemons: tuple[str, ...], limit_s: float)
         except Exception:  # `vcluster run` reports it and goes on with the next line
             run.tracebacks.append(f"out of {line!r}:\n" + traceback.format_exc().strip())
             continue
-        if message and line.startswith("migrateprog") and session.migrations:
-            run.timeline.setdefault("migrations", []).append(message)
     clients = [j for j in session.jobs if j.argv[0] not in daemons]
     done = lambda: all(j.done for j in clients)  # noqa: E731
 
@@ -707,7 +705,11 @@ def _server_counts(run: Run, progs: list[dict], problems: dict[str, list[str]]) 
     (more when one failed and it tried again), then a GET and a PUT per round, then the QUIT."""
     server = next((p for p in progs if p["name"] == "ipcserver"), None)
     client = next((p for p in progs if p["name"] == "ipcclient"), None)
-    if server is None or client is None or "ipcserver" in run.killed:
+    if server is None or client is None:
+        return
+    if "ipcserver" in run.killed:
+        if client["exit_status"] == 0:
+            problems["hangs"].append("ipcserver did not end after the client's QUIT was answered")
         return
     found = SERVED.search(server["output"])
     if found is None:
