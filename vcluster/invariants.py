@@ -93,7 +93,7 @@ class OneCopyChecker:
             self._hooked.add(id(k))
             k.on_exit.append(self._on_exit)
             if self.sim is None:
-                self.sim = k.sim
+                self.sim = getattr(k, "sim", None)
             engine = getattr(k, "migration", None)
             listeners = getattr(engine, "transition_listeners", None)
             if listeners is not None:

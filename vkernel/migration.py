@@ -164,6 +164,7 @@ class MigrationEngine:
         self.copy_ns = 0  # time spent copying pages in the current attempt
         self.outcomes: OrderedDict[int, int] = OrderedDict()  # migration id -> OUT_COMMITTED/OUT_ABORTED
         self.incoming: dict[int, Incoming] = {}  # migration id -> the receiver's state, while it lives
+        self.handing_over: set[int] = set()  # lhids deleted here whose new copy may not run yet
         self._serial = 0
         cost = kernel.cost
         # one Send's worth of retransmissions: how long an unanswered Send lasts in the transport
@@ -180,7 +181,8 @@ class MigrationEngine:
             record["state"] = state
             record["states"].append([round(k.sim.now / S, 9), state + (f" {detail}" if detail else "")])
         if lh is not None:
-            lh.migration_state = state if state not in (DONE, ABORTED, DESTROYED) else ""
+            shown = f"precopy-{record['rounds']}" if state == PRECOPY and record else state
+            lh.migration_state = shown if state not in (DONE, ABORTED, DESTROYED) else ""
         for listener in self.transition_listeners:
             listener(side, lhid, state, detail)
 
@@ -445,7 +447,6 @@ class MigrationEngine:
                 rounds += 1
                 record["rounds"] = rounds
                 self._enter("source", lh.lhid, PRECOPY, f"round {rounds}", record, lh)
-                lh.migration_state = f"precopy-{rounds}"
                 self._clear(teams, pages)
                 t0 = k.sim.now
                 record["precopy_bytes"] += yield from self.send_pages(pid, receiver, lh, teams, pages, deadline)
@@ -507,16 +508,20 @@ class MigrationEngine:
         if backing is not None:
             backing.handed_over = True  # the new host's pager reads the file, then removes it
         self.delete(lh, plan, dest_mac)
+        self.handing_over.add(lh.lhid)
         self._enter("source", lh.lhid, COMMITTING, "deleted here; go", record)
         # --- commit, phase 2: "go", until answered or the bound (the receiver also asks us) ------
         acked = False
-        while k.sim.now < deadline and not acked:
-            left = max(1, min((deadline - k.sim.now) // MS, self.send_bound_ms))
-            replier, reply = yield ops.Send(receiver, pack(MG_COMMIT, mig_id), timeout_ms=left)
-            if replier > 0 and abi.pid_lhid(replier) == dest_lhid and unpack(reply)[:2] == (0, mig_id):
-                acked = True
-            elif replier == -abi.ENOPROC:
-                break  # the receiver has ended: it committed on asking us (or its machine restarted)
+        try:
+            while k.sim.now < deadline and not acked:
+                left = max(1, min((deadline - k.sim.now) // MS, self.send_bound_ms))
+                replier, reply = yield ops.Send(receiver, pack(MG_COMMIT, mig_id), timeout_ms=left)
+                if replier > 0 and abi.pid_lhid(replier) == dest_lhid and unpack(reply)[:2] == (0, mig_id):
+                    acked = True
+                elif replier == -abi.ENOPROC:
+                    break  # the receiver has ended: it committed on asking us (or its machine restarted)
+        finally:
+            self.handing_over.discard(record["lhid"])
         record["commit_acked"] = acked
         # the freeze ends when the new copy runs: known here when "go" is answered (our own clock)
         record["freeze_ms"] = round((k.sim.now - freeze_start) / MS, 3)
@@ -1272,6 +1277,8 @@ class MigrationEngine:
         for req, dst in deferred:
             k.deliver(req, dst)
         tr.announce(old)
+        for i in (1, 2):  # again, in case the broadcast is lost (senders also rebind on their own)
+            k.sim.at(k.sim.now + i * tr.rto, lambda: tr.announce(old) if k.lhs.get(old) is lh else None)
         if k.pager is not None:
             for team in teams:
                 if team.backing:

@@ -1038,6 +1038,10 @@ class Transport:
         lhid = abi.pid_lhid(dst)
         lh = self.k.lhs.get(lhid)
         if lh is None:
+            if self.k.migration is not None and lhid in self.k.migration.handing_over and not group:
+                # it migrated from here and its new copy does not run yet (the commit's "go" is on
+                # its way): the sender waits rather than counting retransmissions (PROTOCOL.md 17)
+                self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, dst, p.src_pid))
             return  # not ours (a broadcast, or a stale binding): stay silent
         target = self.k.local_group_target(dst) if abi.is_group(dst) else dst
         if target is None:
