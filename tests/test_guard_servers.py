@@ -373,3 +373,35 @@ def test_a_forged_mg_init_gets_an_error_not_a_wait_forever(caplog):
         assert replier < 0 or signed(unpack(reply)[0]) < 0
     assert not [r for r in caplog.records if r.exc_info]
     assert ws2.servers["program"].proc.pid == pm and pm in ws2.processes
+
+
+def test_an_open_file_is_its_openers_not_anothers():
+    """Instance numbers are small and sequential: a guest of another logical host could read or
+    close another's file by guessing one. Now -EPERM; the opener reads as before."""
+    session = _session()
+    ws1 = session.kernels["ws1"]
+    fs_kernel, fs = _server_pid(session, "file")
+    server = fs_kernel.servers["file"]
+    n = server.next_instance
+    opened = forge(
+        session,
+        ws1,
+        fs,
+        [pack(abi.FS_OPEN, 0, 5, abi.FS_MODE_READ), pack(abi.IO_READ, n, 64, 16, 0)],
+        memory=b"hello",
+    )
+    assert [signed(unpack(r)[0]) for _, r in opened] == [0, 0] and unpack(opened[0][1])[1] == n
+    assert unpack(opened[1][1])[1] == 16
+    foreign = forge(
+        session,
+        ws1,
+        fs,
+        [
+            pack(abi.IO_READ, n, 64, 16, 0),
+            pack(abi.IO_WRITE, n, 0, 4),
+            pack(abi.FS_WRITE_AT, n, 0, 4, 0),
+            pack(abi.IO_CLOSE, n),
+        ],
+    )
+    assert [signed(unpack(r)[0]) for _, r in foreign] == [-abi.EPERM] * 4
+    assert n in server.instances

@@ -62,7 +62,7 @@ class FileServer:
                 elif code == abi.FS_WRITE_AT:
                     reply = yield from self.write(sender, m, at=m[4])
                 elif code == abi.IO_CLOSE:
-                    reply = pack(0) if self.instances.pop(m[1], None) else error(abi.EINVAL)
+                    reply = self.close(sender, m[1])
                 elif code == abi.FS_REMOVE:
                     reply = yield from self.remove(sender, m)
                 elif code == abi.FS_LIST:
@@ -107,10 +107,27 @@ class FileServer:
         self.stats["opens"] += 1
         return pack(0, inst, self.fs.size(name))
 
-    def read(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
-        inst = self.instances.get(m[1])
+    def instance(self, sender: int, number: int) -> Instance | int:
+        """The open file `number` names, or -error: none (-EINVAL), or opened from another logical
+        host (-EPERM: instance numbers are small and guessable, a file is its opener's)."""
+        inst = self.instances.get(number)
         if inst is None:
-            return error(abi.EINVAL)
+            return -abi.EINVAL
+        if abi.pid_lhid(inst.owner) != abi.pid_lhid(sender):
+            return -abi.EPERM
+        return inst
+
+    def close(self, sender: int, number: int) -> bytes:
+        inst = self.instance(sender, number)
+        if isinstance(inst, int):
+            return error(-inst)
+        del self.instances[number]
+        return pack(0)
+
+    def read(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
+        inst = self.instance(sender, m[1])
+        if isinstance(inst, int):
+            return error(-inst)
         buf, count, offset = m[2], min(m[3], MAX_IO), m[4]
         data = self.fs.read(inst.name, offset, count)
         yield ops.Compute(self.disk_us(len(data)))
@@ -123,8 +140,10 @@ class FileServer:
         return pack(0, len(data))
 
     def write(self, sender: int, m: tuple[int, ...], at: int | None = None) -> Generator[Any, Any, bytes]:
-        inst = self.instances.get(m[1])
-        if inst is None or inst.mode == abi.FS_MODE_READ:
+        inst = self.instance(sender, m[1])
+        if isinstance(inst, int):
+            return error(-inst)
+        if inst.mode == abi.FS_MODE_READ:
             return error(abi.EINVAL)
         buf, count = m[2], min(m[3], MAX_IO)
         data = yield ops.MoveFrom(sender, buf, count)
