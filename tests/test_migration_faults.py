@@ -24,7 +24,8 @@ from vkernel.servers.program_manager import MG_ABORT, MG_COMMIT, MG_INIT, MG_OUT
 
 S = 1_000_000_000
 MS = 1_000_000
-DIRTIER = ["dirtier 512 64 6 @ ws2", "wait 3", "migrateprog dirtier"]
+DIRTIER = ["dirtier 512 64 12 @ ws2", "wait 3", "migrateprog dirtier"]
+HEAL_S = 5  # a partition lasts this long: the program's own output (at its end, 12 s) gets through
 
 
 def tiny(seed: int = 1, **changes):
@@ -97,7 +98,9 @@ def test_the_checker_sees_two_unfrozen_copies_and_a_lost_one():
     a = FakeKernel("a", {0x401: FakeLh(0x401, pids=[0x4010001])})
     b = FakeKernel("b", {0x601: FakeLh(0x601, frozen=True, copy_of=0x401)})
     kernels = [a, b]
-    assert copies(kernels) == {0x401: [Copy("a", 0x401, False, (0x4010001,)), Copy("b", 0x601, True, ())]}
+    assert copies(kernels) == {
+        0x401: [Copy("a", 0x401, False, (0x4010001,)), Copy("b", 0x601, True, ())]
+    }
     checker = OneCopyChecker(lambda: kernels)
     assert checker.check() and not checker.violations
     b.lhs[0x601].frozen = False  # the split brain of issue 12
@@ -113,18 +116,41 @@ def test_the_checker_sees_two_unfrozen_copies_and_a_lost_one():
 
 # --- the reproducers of issue 12 ----------------------------------------------------------------
 def test_seed_28_a_lost_switch_reply_no_longer_leaves_two_copies():
-    proc = vcluster("run", "tiny", "ipcserver 1 @ ws2", "wait 1", "ipcclient 1 64 20 quit", "fault loss 0.3",
-                    "wait 2", "migrateprog ipcserver", "wait 20", "ps", "--seed", "28", "--max-sim-seconds", "200")
+    proc = vcluster(
+        "run",
+        "tiny",
+        "ipcserver 1 @ ws2",
+        "wait 1",
+        "ipcclient 1 64 20 quit",
+        "fault loss 0.3",
+        "wait 2",
+        "migrateprog ipcserver",
+        "wait 20",
+        "ps",
+        "--seed",
+        "28",
+        "--max-sim-seconds",
+        "200",
+    )
     assert "Traceback" not in proc.stderr, proc.stderr
-    ps_rows = [line for line in proc.stdout.splitlines() if re.match(r"0x[0-9a-f]{8} ipcserver ", line)]
+    ps_rows = [
+        line for line in proc.stdout.splitlines() if re.match(r"0x[0-9a-f]{8} ipcserver ", line)
+    ]
     assert len(ps_rows) == 1, proc.stdout
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.endswith("ipcclient: done\n") or "ipcclient: done\n" in proc.stdout
 
 
 def test_seed_28_checked_at_every_millisecond():
-    lines = ["ipcserver 1 @ ws2", "wait 1", "ipcclient 1 64 20 quit", "fault loss 0.3", "wait 2",
-             "migrateprog ipcserver", "wait 20"]
+    lines = [
+        "ipcserver 1 @ ws2",
+        "wait 1",
+        "ipcclient 1 64 20 quit",
+        "fault loss 0.3",
+        "wait 2",
+        "migrateprog ipcserver",
+        "wait 20",
+    ]
     session, checker, ended, replies = run(lines, seed=28, limit=200)
     checker.assert_held()
     assert ended and checker.checks > 20_000
@@ -150,7 +176,9 @@ def test_a_program_that_exits_during_its_migration_ends_it_cleanly(wait_ms, capl
     (prog,) = session.summary()["programs"]
     assert prog["exit_status"] == 0 and prog["output"] == "primes <= 30000: 3245\n"
     for m in session.summary()["migrations"]:
-        assert m["ok"] or (m["state"] == "aborted" and m["error"] == "program ended during its migration"), m
+        assert m["ok"] or (
+            m["state"] == "aborted" and m["error"] == "program ended during its migration"
+        ), m
     within_bound(session)
 
 
@@ -163,7 +191,9 @@ def test_a_program_killed_during_its_pre_copy_is_reported_once_and_the_migration
     checker.watch(0.5)
     exits = []
     for k in session.kernels.values():
-        k.on_exit.append(lambda proc, status: exits.append(proc.pid) if proc.team is not None else None)
+        k.on_exit.append(
+            lambda proc, status: exits.append(proc.pid) if proc.team is not None else None
+        )
     killed = []
     k2 = session.kernels["ws2"]
 
@@ -185,7 +215,9 @@ def test_a_program_killed_during_its_pre_copy_is_reported_once_and_the_migration
     assert exits == killed
     (prog,) = session.summary()["programs"]
     assert prog["exit_status"] == -abi.EKILLED
-    assert not [c for cs in copies(session.kernels.values()).values() for c in cs]  # nothing left anywhere
+    assert not [
+        c for cs in copies(session.kernels.values()).values() for c in cs
+    ]  # nothing left anywhere
 
 
 def _system_server(session, host, body):
@@ -193,8 +225,15 @@ def _system_server(session, host, body):
     return k.spawn_server(k.system_lh, "forger", body)
 
 
-@pytest.mark.parametrize("junk", [b"\xff\xfe not json", b"[1, 2, 3]", b'{"teams": [{"index": 0}]}',
-                                  b'{"teams": [{"index": 0, "name": "x", "argv": [], "pages": [[99999999, 3]]}]}'])
+@pytest.mark.parametrize(
+    "junk",
+    [
+        b"\xff\xfe not json",
+        b"[1, 2, 3]",
+        b'{"teams": [{"index": 0}]}',
+        b'{"teams": [{"index": 0, "name": "x", "argv": [], "pages": [[99999999, 3]]}]}',
+    ],
+)
 def test_a_forged_mg_init_is_answered_with_an_error_and_crashes_nothing(junk, caplog):
     caplog.set_level(logging.WARNING)
     session = Session(tiny())
@@ -221,8 +260,15 @@ def test_every_mg_message_sent_out_of_turn_gets_an_error_reply(caplog):
     pm = abi.make_pid(session.kernels["ws2"].system_lh.lhid, abi.LOCAL_PROGRAM_MANAGER)
 
     def body(pid):
-        for m in (msg(MG_PAGES, 0, 100, 1), msg(MG_STATE, 0, 100, 5), msg(MG_COMMIT, 5), msg(MG_ABORT, 5),
-                  msg(0x21F), msg(MG_INIT, 0, 0, 0, 0, 0), msg(MG_INIT, 0x777, 1, 0, 1 << 30, 9)):
+        for m in (
+            msg(MG_PAGES, 0, 100, 1),
+            msg(MG_STATE, 0, 100, 5),
+            msg(MG_COMMIT, 5),
+            msg(MG_ABORT, 5),
+            msg(0x21F),
+            msg(MG_INIT, 0, 0, 0, 0, 0),
+            msg(MG_INIT, 0x777, 1, 0, 1 << 30, 9),
+        ):
             replier, reply = yield ops.Send(pm, m)
             answers.append((replier, unpack(reply)[0]))
         replier, reply = yield ops.Send(pm, msg(MG_OUTCOME, 0x777, 0x12345678))
@@ -305,7 +351,9 @@ def test_a_hostile_answer_to_the_host_query_is_no_answer(lie, caplog):
 # --- bounded --------------------------------------------------------------------------------------
 def test_a_migration_that_cannot_finish_in_time_aborts_within_the_bound_and_runs_on():
     cfg = tiny(migration__timeout_s=0.3)
-    session, checker, ended, replies = run(["dirtier 1024 512 6 @ ws2", "wait 2.5", "migrateprog dirtier"], cfg=cfg)
+    session, checker, ended, replies = run(
+        ["dirtier 1024 512 6 @ ws2", "wait 2.5", "migrateprog dirtier"], cfg=cfg
+    )
     checker.assert_held()
     (m,) = session.summary()["migrations"]
     assert m["state"] == "aborted" and "migration.timeout_s" in m["error"] and m["total_ms"] <= 300
@@ -320,14 +368,25 @@ def test_the_states_are_in_ps_and_in_the_records():
     session.execute(DIRTIER[1])
     seen = set()
     k2 = session.kernels["ws2"]
-    k2.migration.transition_listeners.append(lambda side, lhid, state, detail: seen.add(
-        next((r["state"] for r in session.ps_rows() if r["name"] == "dirtier"), None)))
+    k2.migration.transition_listeners.append(
+        lambda side, lhid, state, detail: seen.add(
+            next((r["state"] for r in session.ps_rows() if r["name"] == "dirtier"), None)
+        )
+    )
     session.execute(DIRTIER[2])
     assert {"precopy-1", "frozen", "committing"} <= seen
     assert session.run_until_done(60)
     (m,) = session.summary()["migrations"]
     names = [s.split()[0] for _, s in m["states"]]
-    assert names == ["locating", "initialising", "precopy", "frozen", "committing", "committing", "done"]
+    assert names == [
+        "locating",
+        "initialising",
+        "precopy",
+        "frozen",
+        "committing",
+        "committing",
+        "done",
+    ]
     assert m["commit_acked"] is True
 
 
@@ -353,8 +412,8 @@ def instants(states, n):
 
 
 FAULTS = {
-    "partition-destination": lambda t: [(t, "fault partition ws3"), (t + 8, "fault heal")],
-    "partition-source": lambda t: [(t, "fault partition ws2"), (t + 8, "fault heal")],
+    "partition-destination": lambda t: [(t, "fault partition ws3"), (t + HEAL_S, "fault heal")],
+    "partition-source": lambda t: [(t, "fault partition ws2"), (t + HEAL_S, "fault heal")],
     "crash-destination": lambda t: [(t, "crash ws3")],
     "crash-source": lambda t: [(t, "crash ws2")],
 }
@@ -414,7 +473,7 @@ def test_a_source_crash_after_its_decision_leaves_the_frozen_copy_which_runs_whe
     session = Session(tiny())
     checker = OneCopyChecker(session)
     checker.watch(1)
-    session.sim.at(int(deleted * S), lambda: session.execute("crash ws2"))
+    session.sim.at(int(deleted * S) + 1000, lambda: session.execute("crash ws2"))  # just after
     for line in DIRTIER:
         session.execute(line)
     session.execute("wait 5")
@@ -434,7 +493,9 @@ def test_a_source_crash_after_its_decision_leaves_the_frozen_copy_which_runs_whe
 
 def test_the_outcome_of_an_aborted_migration_is_kept_for_the_destination():
     cfg = tiny(migration__timeout_s=0.3)
-    session, checker, ended, _ = run(["dirtier 1024 512 6 @ ws2", "wait 2.5", "migrateprog dirtier"], cfg=cfg)
+    session, checker, ended, _ = run(
+        ["dirtier 1024 512 6 @ ws2", "wait 2.5", "migrateprog dirtier"], cfg=cfg
+    )
     k2 = session.kernels["ws2"]
     (m,) = k2.migration.records
     assert m["state"] == "aborted"
@@ -446,8 +507,14 @@ def test_the_outcome_of_an_aborted_migration_is_kept_for_the_destination():
 @pytest.mark.parametrize("loss", [0.0, 0.05, 0.1, 0.2, 0.3])
 def test_sweep_a_migrated_server_under_loss_keeps_one_copy(loss, caplog):
     caplog.set_level(logging.WARNING)
-    lines = ["ipcserver 1 @ ws2", "wait 1", "ipcclient 1 64 8 quit", f"fault loss {loss}", "wait 1",
-             "migrateprog ipcserver"]
+    lines = [
+        "ipcserver 1 @ ws2",
+        "wait 1",
+        "ipcclient 1 64 8 quit",
+        f"fault loss {loss}",
+        "wait 1",
+        "migrateprog ipcserver",
+    ]
     clean = 0
     for seed in range(10):
         session, checker, ended, _ = run(lines, seed=seed, limit=150, step_ms=2)
@@ -457,8 +524,11 @@ def test_sweep_a_migrated_server_under_loss_keeps_one_copy(loss, caplog):
         out = outputs(session)["ipcclient"]
         if out.endswith("ipcclient: done\n"):
             assert ended
-            assert out == "".join(f"round {r}: got 64 KB ok, put checksum ok\n" for r in range(1, 9)) + \
-                "ipcclient: done\n"
+            assert (
+                out
+                == "".join(f"round {r}: got 64 KB ok, put checksum ok\n" for r in range(1, 9))
+                + "ipcclient: done\n"
+            )
             clean += 1
         else:
             assert re.search(r"ipcclient: round \d+: (get|put): ETIMEOUT\n$", out), out

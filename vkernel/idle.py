@@ -33,7 +33,9 @@ class IdleDetector:
         self.k = kernel
         self.policy = kernel.config.idle
         owner = kernel.machine.owner
-        self.last_input_ns = owner.last_input_ns if owner.present else -(1 << 62)  # never touched: idle
+        self.last_input_ns = (
+            owner.last_input_ns if owner.present else -(1 << 62)
+        )  # never touched: idle
         kernel.owner_present = owner.present
         owner.listeners.append(self.on_owner)
         kernel.idle = self
@@ -97,15 +99,26 @@ class IdleDetector:
                     if k.lhs.get(lh.lhid) is not lh or lh.frozen or lh.migrating:
                         continue  # ended, or moving already (a migrateprog of it)
                     self._suspend(lh)
-                    record = yield from engine.migrate_lh(pid, lh, destroy=self.policy.kill_on_evict,
-                                                          eviction=True)
-                    if not record["ok"] and not record.get("destroyed") and k.lhs.get(lh.lhid) is lh:
+                    record = yield from engine.migrate_lh(
+                        pid, lh, destroy=self.policy.kill_on_evict, eviction=True
+                    )
+                    if (
+                        not record["ok"]
+                        and not record.get("destroyed")
+                        and k.lhs.get(lh.lhid) is lh
+                    ):
                         stuck.append(lh)
-                        self._resume(lh)  # aborted: it runs where it was, below the owner's programs
+                        self._resume(
+                            lh
+                        )  # aborted: it runs where it was, below the owner's programs
                 if not stuck or not k.owner_present:  # all gone, or the owner left again
                     break
-                log.info("%s: %d guest(s) found no host; eviction again in %g s", k.name, len(stuck),
-                         self.policy.evict_retry_s)
+                log.info(
+                    "%s: %d guest(s) found no host; eviction again in %g s",
+                    k.name,
+                    len(stuck),
+                    self.policy.evict_retry_s,
+                )
                 yield ops.Delay(int(self.policy.evict_retry_s * S))
         finally:
             for lh in self.guests():  # what stays (owner gone, or nowhere to go) runs on

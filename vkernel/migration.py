@@ -81,7 +81,13 @@ MAX_BLOB = 4 << 20  # an MG_INIT layout or MG_STATE blob larger than this is ref
 MAX_VPAGE = 1 << 16  # PAGE_HEADER carries a vpage in 16 bits
 
 # the states of the two ends (shown by ps, carried by the migration records, logged)
-LOCATING, INITIALISING, PRECOPY, FROZEN, COMMITTING = "locating", "initialising", "precopy", "frozen", "committing"
+LOCATING, INITIALISING, PRECOPY, FROZEN, COMMITTING = (
+    "locating",
+    "initialising",
+    "precopy",
+    "frozen",
+    "committing",
+)
 DONE, ABORTED, DESTROYED = "done", "aborted", "destroyed"
 RECEIVING, FROZEN_COPY, COMMITTED, DISCARDED = "receiving", "frozen-copy", "committed", "discarded"
 
@@ -89,7 +95,9 @@ RECEIVING, FROZEN_COPY, COMMITTED, DISCARDED = "receiving", "frozen-copy", "comm
 OUT_COMMITTED = 1  # deleted: the destination's copy is the one
 OUT_ABORTED = 2  # kept (the migration was given up): the destination's copy is a duplicate
 OUT_PENDING = 3  # not decided yet: ask again
-OUT_NONE = 4  # no copy here and no record (the machine restarted since): the destination's is the one
+OUT_NONE = (
+    4  # no copy here and no record (the machine restarted since): the destination's is the one
+)
 
 
 class MigrationFailed(Exception):
@@ -110,8 +118,14 @@ def _req_out(req: IpcRequest) -> dict[str, Any]:
         "sender": req.sender,
         "msg": _hex(req.msg),
         "group": req.group,
-        "origin": None if origin is None else {"mac": _hex(origin.mac), "seq": origin.seq,
-                                               "src": origin.src_pid, "group": origin.group},
+        "origin": None
+        if origin is None
+        else {
+            "mac": _hex(origin.mac),
+            "seq": origin.seq,
+            "src": origin.src_pid,
+            "group": origin.group,
+        },
     }
 
 
@@ -132,10 +146,16 @@ def is_program_manager(pid: int) -> bool:
 class Plan:
     """What the switch does on the source, decided when the state is captured."""
 
-    convert: list[tuple[IpcRequest, int, int | None]] = field(default_factory=list)  # (req, seq, receiver)
-    drop_requests: list[tuple[Process, IpcRequest]] = field(default_factory=list)  # at local servers
+    convert: list[tuple[IpcRequest, int, int | None]] = field(
+        default_factory=list
+    )  # (req, seq, receiver)
+    drop_requests: list[tuple[Process, IpcRequest]] = field(
+        default_factory=list
+    )  # at local servers
     restart_local: list[Process] = field(default_factory=list)  # local senders to restart
-    txn_local: list[tuple[Process, int, bytes, int]] = field(default_factory=list)  # (sender, seq, msg, dst)
+    txn_local: list[tuple[Process, int, bytes, int]] = field(
+        default_factory=list
+    )  # (sender, seq, msg, dst)
 
 
 @dataclass
@@ -162,8 +182,12 @@ class MigrationEngine:
         self.transition_listeners: list[Callable[..., None]] = []
         self.records: list[dict[str, Any]] = []
         self.copy_ns = 0  # time spent copying pages in the current attempt
-        self.outcomes: OrderedDict[int, int] = OrderedDict()  # migration id -> OUT_COMMITTED/OUT_ABORTED
-        self.incoming: dict[int, Incoming] = {}  # migration id -> the receiver's state, while it lives
+        self.outcomes: OrderedDict[int, int] = (
+            OrderedDict()
+        )  # migration id -> OUT_COMMITTED/OUT_ABORTED
+        self.incoming: dict[
+            int, Incoming
+        ] = {}  # migration id -> the receiver's state, while it lives
         self.handing_over: set[int] = set()  # lhids deleted here whose new copy may not run yet
         self._serial = 0
         cost = kernel.cost
@@ -172,14 +196,30 @@ class MigrationEngine:
         kernel.migration = self
 
     # --- states ---------------------------------------------------------------------------
-    def _enter(self, side: str, lhid: int, state: str, detail: str = "", record: dict | None = None,
-               lh: LogicalHost | None = None) -> None:
+    def _enter(
+        self,
+        side: str,
+        lhid: int,
+        state: str,
+        detail: str = "",
+        record: dict | None = None,
+        lh: LogicalHost | None = None,
+    ) -> None:
         """A state transition of either end: logged, recorded, shown by ps, told to the listeners."""
         k = self.k
-        log.info("%s: migration %s of %#06x: %s%s", k.name, side, lhid, state, f" ({detail})" if detail else "")
+        log.info(
+            "%s: migration %s of %#06x: %s%s",
+            k.name,
+            side,
+            lhid,
+            state,
+            f" ({detail})" if detail else "",
+        )
         if record is not None:
             record["state"] = state
-            record["states"].append([round(k.sim.now / S, 9), state + (f" {detail}" if detail else "")])
+            record["states"].append(
+                [round(k.sim.now / S, 9), state + (f" {detail}" if detail else "")]
+            )
         if lh is not None:
             shown = f"precopy-{record['rounds']}" if state == PRECOPY and record else state
             lh.migration_state = shown if state not in (DONE, ABORTED, DESTROYED) else ""
@@ -189,7 +229,9 @@ class MigrationEngine:
     def _left_ms(self, deadline: int) -> int:
         left = (deadline - self.k.sim.now) // MS
         if left <= 0:
-            raise MigrationFailed(f"not done within migration.timeout_s ({self.policy.timeout_s:g} s)")
+            raise MigrationFailed(
+                f"not done within migration.timeout_s ({self.policy.timeout_s:g} s)"
+            )
         return left
 
     # ================================================================ source side
@@ -200,7 +242,11 @@ class MigrationEngine:
         _, target, flags = unpack(msg)[:3]
         destroy = bool(flags & abi.PM_MIGRATE_DESTROY)
         if target == 0:
-            lhs = [lh for lh in k.lhs.values() if lh.remote and not lh.frozen and lh.teams and not lh.migrating]
+            lhs = [
+                lh
+                for lh in k.lhs.values()
+                if lh.remote and not lh.frozen and lh.teams and not lh.migrating
+            ]
         else:
             lh = k.lhs.get(abi.pid_lhid(target))
             if lh is None or lh.system or not lh.teams or lh.frozen or lh.migrating:
@@ -217,8 +263,9 @@ class MigrationEngine:
                 failed += 1
         yield ops.Reply(sender, pack(-abi.EIO if failed else 0, moved, len(lhs)))
 
-    def migrate_lh(self, pid: int, lh: LogicalHost, destroy: bool,
-                   eviction: bool = False) -> Generator[Any, Any, dict[str, Any]]:
+    def migrate_lh(
+        self, pid: int, lh: LogicalHost, destroy: bool, eviction: bool = False
+    ) -> Generator[Any, Any, dict[str, Any]]:
         k = self.k
         names = sorted({p.name for p in lh.processes.values() if p.team is not None})
         self._serial += 1
@@ -226,13 +273,31 @@ class MigrationEngine:
         record: dict[str, Any] = {
             "program": names[0] if len(names) == 1 else ",".join(names),
             "pids": sorted(p.pid for p in lh.processes.values()),
-            "lhid": lh.lhid, "from": k.name, "to": None, "ok": False, "rounds": 0,
-            "precopy_bytes": 0, "freeze_bytes": 0, "state_bytes": 0, "bytes": 0, "copy_ms": 0.0,
-            "freeze_ms": 0.0, "total_ms": 0.0, "stop_reason": None, "attempts": [],
-            "residual": self.residual_dependencies(lh), "destroyed": False, "error": None,
-            "started": start / S, "eviction": eviction, "ended": False,
+            "lhid": lh.lhid,
+            "from": k.name,
+            "to": None,
+            "ok": False,
+            "rounds": 0,
+            "precopy_bytes": 0,
+            "freeze_bytes": 0,
+            "state_bytes": 0,
+            "bytes": 0,
+            "copy_ms": 0.0,
+            "freeze_ms": 0.0,
+            "total_ms": 0.0,
+            "stop_reason": None,
+            "attempts": [],
+            "residual": self.residual_dependencies(lh),
+            "destroyed": False,
+            "error": None,
+            "started": start / S,
+            "eviction": eviction,
+            "ended": False,
             "id": ((k.system_lh.lhid << 16) | (self._serial & 0xFFFF)) & 0xFFFFFFFF,
-            "state": None, "states": [], "commit_acked": None, "timeout_s": self.policy.timeout_s,
+            "state": None,
+            "states": [],
+            "commit_acked": None,
+            "timeout_s": self.policy.timeout_s,
         }
         # every step ends by the deadline; the margin is for the bookkeeping after the last one
         bound = int(self.policy.timeout_s * S)
@@ -264,8 +329,15 @@ class MigrationEngine:
             listener(record)
         return record
 
-    def _migrate(self, pid: int, lh: LogicalHost, destroy: bool, eviction: bool,
-                 record: dict[str, Any], deadline: int) -> Generator[Any, Any, None]:
+    def _migrate(
+        self,
+        pid: int,
+        lh: LogicalHost,
+        destroy: bool,
+        eviction: bool,
+        record: dict[str, Any],
+        deadline: int,
+    ) -> Generator[Any, Any, None]:
         k = self.k
         excluded: list[int] = []
         tries: list[tuple[int | None, str]] = []
@@ -304,8 +376,15 @@ class MigrationEngine:
                 k.exit_process(proc, -abi.EKILLED, reason="migrateprog -n: no host accepted it")
             record["destroyed"] = True
 
-    def _try(self, pid: int, lh: LogicalHost, dest_pm: int, dest_name: str, record: dict[str, Any],
-             deadline: int) -> Generator[Any, Any, bool]:
+    def _try(
+        self,
+        pid: int,
+        lh: LogicalHost,
+        dest_pm: int,
+        dest_name: str,
+        record: dict[str, Any],
+        deadline: int,
+    ) -> Generator[Any, Any, bool]:
         """One attempt at one host; True if the logical host moved."""
         try:
             yield from self.attempt(pid, lh, dest_pm, dest_name, record, deadline)
@@ -316,9 +395,17 @@ class MigrationEngine:
             log.info("%s: migration of %s: %s", self.k.name, record["program"], exc)
             return False
         except MigrationFailed as exc:
-            record["attempts"].append({"host": record.get("to_name") or dest_name, "ok": False, "error": str(exc)})
+            record["attempts"].append(
+                {"host": record.get("to_name") or dest_name, "ok": False, "error": str(exc)}
+            )
             record["error"] = f"{record.get('to_name') or dest_name}: {exc}"
-            log.info("%s: migration of %s to %s failed: %s", self.k.name, record["program"], dest_name, exc)
+            log.info(
+                "%s: migration of %s to %s failed: %s",
+                self.k.name,
+                record["program"],
+                dest_name,
+                exc,
+            )
             return False
         record["attempts"].append({"host": record.get("to_name") or dest_name, "ok": True})
         record["ok"] = True
@@ -329,11 +416,18 @@ class MigrationEngine:
     def _check_alive(self, lh: LogicalHost, teams: list | None = None) -> None:
         """Raise if the logical host ended (ProgramEnded) or its teams changed (MigrationFailed)."""
         k = self.k
-        if k.lhs.get(lh.lhid) is not lh or not any(p.team is not None for p in lh.processes.values()):
+        if k.lhs.get(lh.lhid) is not lh or not any(
+            p.team is not None for p in lh.processes.values()
+        ):
             raise ProgramEnded("program ended during its migration")
-        if teams is not None and (any(t.dead for t in teams) or len(lh.teams) != len(teams)
-                                  or any(a is not b for a, b in zip(lh.teams, teams, strict=False))):
-            raise MigrationFailed("its teams changed during the copy (a sub-program started or ended)")
+        if teams is not None and (
+            any(t.dead for t in teams)
+            or len(lh.teams) != len(teams)
+            or any(a is not b for a, b in zip(lh.teams, teams, strict=False))
+        ):
+            raise MigrationFailed(
+                "its teams changed during the copy (a sub-program started or ended)"
+            )
 
     def _home_pm(self, lh: LogicalHost) -> int | None:
         """The program manager of the machine a guest came from (its creator's), if not this one."""
@@ -353,19 +447,25 @@ class MigrationEngine:
             rec = pm.programs.get(proc.pid) if pm else None
             if rec is None:
                 continue
-            for what, pid in (("standard output", rec.stdout[0]), ("standard input", rec.stdin[0]),
-                              ("file server", rec.fileserver)):
+            for what, pid in (
+                ("standard output", rec.stdout[0]),
+                ("standard input", rec.stdin[0]),
+                ("file server", rec.fileserver),
+            ):
                 if pid and k.is_local(pid) and abi.pid_lhid(pid) != lh.lhid:
                     server = k.processes.get(pid)
-                    found.append(f"{proc.name}: {what} is {server.name if server else hex(pid)} on {k.name}")
+                    found.append(
+                        f"{proc.name}: {what} is {server.name if server else hex(pid)} on {k.name}"
+                    )
         for proc in lh.processes.values():
             for gid in proc.groups:
                 if abi.pid_lhid(gid) and abi.pid_lhid(gid) != lh.lhid and k.is_local(gid):
                     found.append(f"{proc.name}: member of local group {gid:#x} on {k.name}")
         return sorted(set(found))
 
-    def find_host(self, pid: int, lh: LogicalHost, excluded: list[int],
-                  deadline: int) -> Generator[Any, Any, tuple[int, str] | None]:
+    def find_host(
+        self, pid: int, lh: LogicalHost, excluded: list[int], deadline: int
+    ) -> Generator[Any, Any, tuple[int, str] | None]:
         """A willing program manager, or None. An answer that does not come from a program
         manager (or names another process than its sender) is no answer."""
         need_kb = sum(t.memory_bytes for t in lh.teams) // 1024
@@ -373,19 +473,26 @@ class MigrationEngine:
         for i, lhid in enumerate(excluded[:4]):
             longs[i] = lhid
         query = pack(abi.PM_QUERY_HOST, 0, *longs, need_kb)
-        replier, reply = yield ops.Send(abi.PROGRAM_MANAGER_GROUP, query, timeout_ms=self._left_ms(deadline))
+        replier, reply = yield ops.Send(
+            abi.PROGRAM_MANAGER_GROUP, query, timeout_ms=self._left_ms(deadline)
+        )
         if replier <= 0:
             return None
         status, pm = unpack(reply)[:2]
         if status or pm != replier or not is_program_manager(pm) or self.k.is_local(pm):
-            log.info("%s: host query answered by %#x (naming %#x): not a program manager", self.k.name,
-                     replier, pm)
+            log.info(
+                "%s: host query answered by %#x (naming %#x): not a program manager",
+                self.k.name,
+                replier,
+                pm,
+            )
             return None
         name = reply[16:32].rstrip(b"\0").decode("latin-1") or hex(pm)
         return pm, name
 
-    def _send(self, dest: int, msg: bytes, deadline: int, what: str,
-              expect_lhid: int) -> Generator[Any, Any, tuple[int, ...]]:
+    def _send(
+        self, dest: int, msg: bytes, deadline: int, what: str, expect_lhid: int
+    ) -> Generator[Any, Any, tuple[int, ...]]:
         """Send to the destination within the deadline; the reply must come from a process of
         `expect_lhid` (the destination's system logical host) with status 0 and echo the migration
         id where the protocol says so. Anything else fails the attempt."""
@@ -399,8 +506,15 @@ class MigrationEngine:
             raise MigrationFailed(f"refused {what}: {self._err(signed(m[0]))}")
         return m
 
-    def attempt(self, pid: int, lh: LogicalHost, dest_pm: int, dest_name: str,
-                record: dict[str, Any], deadline: int) -> Generator[Any, Any, None]:
+    def attempt(
+        self,
+        pid: int,
+        lh: LogicalHost,
+        dest_pm: int,
+        dest_name: str,
+        record: dict[str, Any],
+        deadline: int,
+    ) -> Generator[Any, Any, None]:
         k = self.k
         mmu = k.mmu
         mig_id = record["id"]
@@ -416,20 +530,36 @@ class MigrationEngine:
         if backing is not None:
             for i, team in enumerate(teams):
                 modified = set(mmu.modified_pages(team.ctx))
-                backed[i] = {vp for vp in k.flusher.clean_pages(backing, i)
-                             if vp not in modified and mmu.entry(team.ctx, vp) is not None}
+                backed[i] = {
+                    vp
+                    for vp in k.flusher.clean_pages(backing, i)
+                    if vp not in modified and mmu.entry(team.ctx, vp) is not None
+                }
         layout = [self._team_layout(i, t) for i, t in enumerate(teams)]
         for i, spec in enumerate(layout):
             spec["backed"] = sorted(backed.get(i, ()))
         record["backed_bytes"] = sum(len(v) for v in backed.values()) * PAGE
-        blob = json.dumps({"lhid": lh.lhid, "name": lh.name, "teams": layout,
-                           "backing_file": backing.name if backing is not None else ""}).encode()
+        blob = json.dumps(
+            {
+                "lhid": lh.lhid,
+                "name": lh.name,
+                "teams": layout,
+                "backing_file": backing.name if backing is not None else "",
+            }
+        ).encode()
         self._put(pid, blob)
-        m = yield from self._send(dest_pm, pack(MG_INIT, lh.lhid, len(teams), BUF, len(blob), mig_id),
-                                  deadline, "to the migration request", dest_lhid)
+        m = yield from self._send(
+            dest_pm,
+            pack(MG_INIT, lh.lhid, len(teams), BUF, len(blob), mig_id),
+            deadline,
+            "to the migration request",
+            dest_lhid,
+        )
         receiver, new_lhid = m[1], m[2]
         if receiver <= 0 or abi.pid_lhid(receiver) != dest_lhid or m[3] != mig_id:
-            raise MigrationFailed(f"a malformed answer to the migration request (receiver {receiver:#x})")
+            raise MigrationFailed(
+                f"a malformed answer to the migration request (receiver {receiver:#x})"
+            )
         name = struct.pack(">4I", *m[4:8]).rstrip(b"\0").decode("latin-1")
         record["new_lhid"] = new_lhid
         record["to_name"] = name or dest_name
@@ -441,15 +571,21 @@ class MigrationEngine:
         freeze_start = 0
         try:
             self._check_alive(lh, teams)
-            pages = [(i, vp) for i, t in enumerate(teams) for vp in mmu.mapped_pages(t.ctx)
-                     if vp not in backed.get(i, ())]
+            pages = [
+                (i, vp)
+                for i, t in enumerate(teams)
+                for vp in mmu.mapped_pages(t.ctx)
+                if vp not in backed.get(i, ())
+            ]
             while True:
                 rounds += 1
                 record["rounds"] = rounds
                 self._enter("source", lh.lhid, PRECOPY, f"round {rounds}", record, lh)
                 self._clear(teams, pages)
                 t0 = k.sim.now
-                record["precopy_bytes"] += yield from self.send_pages(pid, receiver, lh, teams, pages, deadline)
+                record["precopy_bytes"] += yield from self.send_pages(
+                    pid, receiver, lh, teams, pages, deadline
+                )
                 elapsed = max(1, k.sim.now - t0)
                 residue = self._modified(teams)
                 estimate_ms = len(residue) * elapsed / max(1, len(pages)) / MS
@@ -473,7 +609,9 @@ class MigrationEngine:
             self._check_alive(lh, teams)
             residue = self._modified(teams)
             self._clear(teams, residue)
-            record["freeze_bytes"] = yield from self.send_pages(pid, receiver, lh, teams, residue, deadline)
+            record["freeze_bytes"] = yield from self.send_pages(
+                pid, receiver, lh, teams, residue, deadline
+            )
             self._check_alive(lh, teams)
             plan = Plan()
             state = self.capture(lh, teams, plan, receiver, worker=pid)
@@ -481,13 +619,20 @@ class MigrationEngine:
             blob = json.dumps(state).encode()
             record["state_bytes"] = len(blob)
             objects = len(lh.processes) + len(teams)
-            yield ops.Compute(k.cost.ks_pm_state_copy_base_us + k.cost.ks_pm_state_copy_per_object_us * objects)
+            yield ops.Compute(
+                k.cost.ks_pm_state_copy_base_us + k.cost.ks_pm_state_copy_per_object_us * objects
+            )
             self._check_alive(lh, teams)
             self._put(pid, blob)
             # --- commit, phase 1: the destination stages the state, its copy stays frozen -----
             self._enter("source", lh.lhid, COMMITTING, "prepare", record, lh)
-            m = yield from self._send(receiver, pack(MG_STATE, BUF, len(blob), mig_id), deadline,
-                                      "while committing", dest_lhid)
+            m = yield from self._send(
+                receiver,
+                pack(MG_STATE, BUF, len(blob), mig_id),
+                deadline,
+                "while committing",
+                dest_lhid,
+            )
             if m[1] != mig_id:
                 raise MigrationFailed("a malformed answer while committing")
             self._check_alive(lh, teams)
@@ -516,7 +661,11 @@ class MigrationEngine:
             while k.sim.now < deadline and not acked:
                 left = max(1, min((deadline - k.sim.now) // MS, self.send_bound_ms))
                 replier, reply = yield ops.Send(receiver, pack(MG_COMMIT, mig_id), timeout_ms=left)
-                if replier > 0 and abi.pid_lhid(replier) == dest_lhid and unpack(reply)[:2] == (0, mig_id):
+                if (
+                    replier > 0
+                    and abi.pid_lhid(replier) == dest_lhid
+                    and unpack(reply)[:2] == (0, mig_id)
+                ):
                     acked = True
                 elif replier == -abi.ENOPROC:
                     break  # the receiver has ended: it committed on asking us (or its machine restarted)
@@ -526,8 +675,15 @@ class MigrationEngine:
         # the freeze ends when the new copy runs: known here when "go" is answered (our own clock)
         record["freeze_ms"] = round((k.sim.now - freeze_start) / MS, 3)
         record["copy_ms"] = round(self.copy_ns / MS, 3)
-        log.info("%s: migrated %s to %s: %d rounds, freeze %.1f ms%s", k.name, record["program"],
-                 record["to_name"], rounds, record["freeze_ms"], "" if acked else " (go not answered)")
+        log.info(
+            "%s: migrated %s to %s: %d rounds, freeze %.1f ms%s",
+            k.name,
+            record["program"],
+            record["to_name"],
+            rounds,
+            record["freeze_ms"],
+            "" if acked else " (go not answered)",
+        )
 
     def _trim_outcomes(self) -> None:
         while len(self.outcomes) > 4096:
@@ -543,7 +699,9 @@ class MigrationEngine:
             return OUT_PENDING
         if lh is not None:
             return OUT_ABORTED  # it is here, and no migration of it is deciding
-        return OUT_NONE  # no copy here, and no record: this machine restarted since (losing its copy)
+        return (
+            OUT_NONE  # no copy here, and no record: this machine restarted since (losing its copy)
+        )
 
     # --- helpers of the source ----------------------------------------------------------
     @staticmethod
@@ -566,9 +724,15 @@ class MigrationEngine:
             entry = mmu.entry(team.ctx, vp)
             pages.append([vp, int(entry.prot)])
         return {
-            "index": index, "name": team.name, "argv": team.argv, "text": list(team.text),
-            "data": list(team.data), "brk": team.brk, "heap_start": team.heap_start,
-            "stack_low": team.stack_low, "bkpts": {str(a): n for a, n in self.k.mmu.bkpts(team.ctx).items()},
+            "index": index,
+            "name": team.name,
+            "argv": team.argv,
+            "text": list(team.text),
+            "data": list(team.data),
+            "brk": team.brk,
+            "heap_start": team.heap_start,
+            "stack_low": team.stack_low,
+            "bkpts": {str(a): n for a, n in self.k.mmu.bkpts(team.ctx).items()},
             "pages": pages,
         }
 
@@ -582,8 +746,15 @@ class MigrationEngine:
     def _modified(self, teams) -> list[tuple[int, int]]:
         return [(i, vp) for i, t in enumerate(teams) for vp in self.k.mmu.modified_pages(t.ctx)]
 
-    def send_pages(self, pid: int, receiver: int, lh: LogicalHost, teams, pages: list[tuple[int, int]],
-                   deadline: int) -> Generator[Any, Any, int]:
+    def send_pages(
+        self,
+        pid: int,
+        receiver: int,
+        lh: LogicalHost,
+        teams,
+        pages: list[tuple[int, int]],
+        deadline: int,
+    ) -> Generator[Any, Any, int]:
         """Copy pages to the receiver in MG_PAGES batches of up to BATCH_BYTES; returns the bytes sent.
 
         An all-zero page travels as its 8-byte header alone (the receiver zero-fills it)."""
@@ -610,8 +781,13 @@ class MigrationEngine:
                 blob = b"".join(parts)
                 sent += len(blob)
                 self._put(pid, blob)
-                yield from self._send(receiver, pack(MG_PAGES, BUF, len(blob), count), deadline,
-                                      "while copying pages", dest_lhid)
+                yield from self._send(
+                    receiver,
+                    pack(MG_PAGES, BUF, len(blob), count),
+                    deadline,
+                    "while copying pages",
+                    dest_lhid,
+                )
                 parts, size, count = [], 0, 0
                 self._check_alive(lh, teams)  # it runs meanwhile: it may have ended
         self.copy_ns += self.k.sim.now - started
@@ -666,7 +842,9 @@ class MigrationEngine:
         k.dispatch()
 
     # --- capture: everything the kernel and program manager know of the logical host ----------------
-    def capture(self, lh: LogicalHost, teams, plan: Plan, receiver: int, worker: int = 0) -> dict[str, Any]:
+    def capture(
+        self, lh: LogicalHost, teams, plan: Plan, receiver: int, worker: int = 0
+    ) -> dict[str, Any]:
         k = self.k
         tr = k.transport
         dest_mac = self._mac_of(receiver)
@@ -676,14 +854,22 @@ class MigrationEngine:
         for proc in sorted(lh.processes.values(), key=lambda p: p.pid):
             r = proc.registers
             entry: dict[str, Any] = {
-                "pid": proc.pid, "name": proc.name, "priority": int(proc.priority),
+                "pid": proc.pid,
+                "name": proc.name,
+                "priority": int(proc.priority),
                 "team": team_index.get(id(proc.team)) if proc.team is not None else None,
-                "state": proc.state.name, "suspended": proc.suspended and not proc.evicted,
+                "state": proc.state.name,
+                "suspended": proc.suspended and not proc.evicted,
                 "registers": {"d": list(r.d), "a": list(r.a), "pc": r.pc, "sr": r.sr},
-                "creator": proc.creator, "cpu_ns": proc.cpu_ns, "groups": sorted(proc.groups),
-                "receive_target": proc.receive_target, "move_dst": proc.move_dst,
+                "creator": proc.creator,
+                "cpu_ns": proc.cpu_ns,
+                "groups": sorted(proc.groups),
+                "receive_target": proc.receive_target,
+                "move_dst": proc.move_dst,
                 "wake_at": proc.wakeup.time if proc.wakeup is not None else None,
-                "receive_deadline_at": proc.receive_deadline.time if proc.receive_deadline is not None else None,
+                "receive_deadline_at": proc.receive_deadline.time
+                if proc.receive_deadline is not None
+                else None,
             }
             # requests waiting for this process: local senders outside restart, remote ones retransmit
             queue = []
@@ -704,8 +890,12 @@ class MigrationEngine:
                         continue
                     seq = tr.next_seq()
                     plan.txn_local.append((sender, seq, req.msg, proc.pid))
-                    moved = IpcRequest(sender_pid, req.msg, remote=Origin(k.machine.mac, seq, sender_pid),
-                                       group=req.group)
+                    moved = IpcRequest(
+                        sender_pid,
+                        req.msg,
+                        remote=Origin(k.machine.mac, seq, sender_pid),
+                        group=req.group,
+                    )
                     pending.append(_req_out(moved))
                 else:
                     pending.append(_req_out(req))
@@ -721,13 +911,23 @@ class MigrationEngine:
         retained = []
         for (src, seq), (_expiry, packet) in tr.retained.items():
             if abi.pid_lhid(packet.src_pid) == lh.lhid:
-                retained.append({"src": src, "seq": seq, "kind": int(packet.kind), "replier": packet.src_pid,
-                                 "msg": _hex(packet.msg), "status": packet.status})
+                retained.append(
+                    {
+                        "src": src,
+                        "seq": seq,
+                        "kind": int(packet.kind),
+                        "replier": packet.src_pid,
+                        "msg": _hex(packet.msg),
+                        "status": packet.status,
+                    }
+                )
         # requests to this logical host's local groups that servers here took: their answers stay
         # here, so the new host sends retransmissions of them back here
         redirects = []
         for (src, seq), group in tr.taken_for.items():
-            if abi.pid_lhid(group) == lh.lhid and ((src, seq) in tr.in_progress or (src, seq) in tr.retained):
+            if abi.pid_lhid(group) == lh.lhid and (
+                (src, seq) in tr.in_progress or (src, seq) in tr.retained
+            ):
                 server = k.local_group_target(group)
                 if server is not None:
                     redirects.append([src, seq, server])
@@ -738,21 +938,33 @@ class MigrationEngine:
             for pid in sorted(members):
                 rec = pm.programs.get(pid)
                 if rec is not None:
-                    programs.append(rec.__dict__ | {"argv": list(rec.argv), "stdout": list(rec.stdout),
-                                                    "stdin": list(rec.stdin)})
+                    programs.append(
+                        rec.__dict__
+                        | {
+                            "argv": list(rec.argv),
+                            "stdout": list(rec.stdout),
+                            "stdin": list(rec.stdin),
+                        }
+                    )
             state = pm.creators.get(lh.lhid)
             if state is not None:
                 creator["exits"] = {str(c): s for c, s in state.exits.items()}
         return {
-            "lhid": lh.lhid, "name": lh.name, "remote": lh.remote,
+            "lhid": lh.lhid,
+            "name": lh.name,
+            "remote": lh.remote,
             "teams": [self._team_layout(i, t) for i, t in enumerate(teams)],
-            "processes": procs, "retained": retained, "programs": programs, "creator": creator,
+            "processes": procs,
+            "retained": retained,
+            "programs": programs,
+            "creator": creator,
             "redirects": redirects,
             "source_mac": _hex(k.machine.mac),
         }
 
-    def _capture_send(self, proc: Process, members: set[int], plan: Plan, dest_mac: bytes,
-                      worker: int = 0) -> dict[str, Any] | None:
+    def _capture_send(
+        self, proc: Process, members: set[int], plan: Plan, dest_mac: bytes, worker: int = 0
+    ) -> dict[str, Any] | None:
         """How the new host continues an outstanding Send of proc."""
         k = self.k
         out = proc.awaiting
@@ -762,7 +974,12 @@ class MigrationEngine:
         txn = out.transaction
         if txn is not None:  # remote or group: the transaction itself moves
             if k.transport.sends.get((proc.pid, txn.seq)) is txn:
-                return base | {"mode": "move", "seq": txn.seq, "msg": _hex(txn.msg), "txn_group": txn.group}
+                return base | {
+                    "mode": "move",
+                    "seq": txn.seq,
+                    "msg": _hex(txn.msg),
+                    "txn_group": txn.group,
+                }
         # a local Send on this machine: find the request
         found = self._find_request(proc.pid)
         if found is None:
@@ -780,8 +997,13 @@ class MigrationEngine:
             return base | {"mode": "restart", "msg": _hex(req.msg)}
         seq = k.transport.next_seq()
         plan.convert.append((req, seq, receiver.pid if where == "pending" else None))
-        return base | {"mode": "move", "seq": seq, "msg": _hex(req.msg), "txn_group": False,
-                       "dst": receiver.pid}
+        return base | {
+            "mode": "move",
+            "seq": seq,
+            "msg": _hex(req.msg),
+            "txn_group": False,
+            "dst": receiver.pid,
+        }
 
     def _find_request(self, sender: int) -> tuple[Process, IpcRequest, str] | None:
         k = self.k
@@ -864,7 +1086,6 @@ class MigrationEngine:
                 tr._send_txn(txn)
         k.dispatch()
 
-
     # ================================================================ destination side
     def receive_worker(self, pid: int) -> Generator[Any, Any, None]:
         """Serves one incoming migration: MG_INIT (forwarded by the program manager), MG_PAGES
@@ -877,7 +1098,9 @@ class MigrationEngine:
         try:
             yield from self._receive(pid, sender, m, inc)
         except Exception as exc:
-            log.exception("%s: incoming migration of %#06x failed unexpectedly", k.name, inc.old_lhid)
+            log.exception(
+                "%s: incoming migration of %#06x failed unexpectedly", k.name, inc.old_lhid
+            )
             if inc.state in (RECEIVING, FROZEN_COPY) and inc.staged is None:
                 self._give_up(inc, f"internal error: {exc!r}")
             # a staged copy is kept frozen: it may be the only one (the source decides)
@@ -895,12 +1118,16 @@ class MigrationEngine:
             self._discard(inc.lh)
         self._incoming_enter(inc, DISCARDED, why)
 
-    def _receive(self, pid: int, sender: int, m: tuple[int, ...], inc: Incoming) -> Generator[Any, Any, None]:
+    def _receive(
+        self, pid: int, sender: int, m: tuple[int, ...], inc: Incoming
+    ) -> Generator[Any, Any, None]:
         k = self.k
         _, old_lhid, nteams, addr, length, mig_id = m[:6]
         start = k.sim.now
         deadline = start + int(self.policy.timeout_s * S)
-        if not (0 < old_lhid < 0x10000 and 0 < nteams <= MAX_TEAMS and 0 < length <= MAX_BLOB and mig_id):
+        if not (
+            0 < old_lhid < 0x10000 and 0 < nteams <= MAX_TEAMS and 0 < length <= MAX_BLOB and mig_id
+        ):
             yield ops.Reply(sender, error(abi.EINVAL))
             return
         if abi.pid_lhid(sender) % LH_PER_MACHINE or k.is_local(sender) or mig_id in self.incoming:
@@ -937,7 +1164,9 @@ class MigrationEngine:
                     team.backing_index = spec["index"]
                 for vp, prot in spec["pages"]:
                     if vp in backed:
-                        team.backing[vp] = prot  # non-resident: the pager brings it from the file server
+                        team.backing[vp] = (
+                            prot  # non-resident: the pager brings it from the file server
+                        )
                     else:
                         self._map(team, vp, prot)
         except Exception as exc:  # out of memory: refuse, leave nothing behind
@@ -958,7 +1187,9 @@ class MigrationEngine:
                     return
                 wait = min(left, gap_ms)
             elif inc.state == FROZEN_COPY:
-                wait = go_wait_ms if asked < 3 else max(go_wait_ms, int(self.policy.timeout_s * 1000))
+                wait = (
+                    go_wait_ms if asked < 3 else max(go_wait_ms, int(self.policy.timeout_s * 1000))
+                )
             else:  # committed: answer retransmitted "go"s until the source's bound has surely passed
                 left = (deadline - k.sim.now) // MS
                 if left <= 0:
@@ -977,7 +1208,10 @@ class MigrationEngine:
                 continue
             m = unpack(msg)
             code = m[0]
-            if sender != inc.migrator:
+            # the migrator, or (MG_ABORT) a helper of its machine's system logical host
+            if sender != inc.migrator and not (
+                code == MG_ABORT and abi.pid_lhid(sender) == abi.pid_lhid(inc.migrator)
+            ):
                 yield ops.Reply(sender, error(abi.EINVAL))
                 continue
             if code == MG_PAGES and inc.state == RECEIVING:
@@ -1034,11 +1268,16 @@ class MigrationEngine:
         """No "go" came: ask the source's program manager what became of its copy."""
         k = self.k
         source_pm = abi.make_pid(abi.pid_lhid(inc.migrator), abi.LOCAL_PROGRAM_MANAGER)
-        replier, reply = yield ops.Send(source_pm, pack(MG_OUTCOME, inc.old_lhid, inc.mig_id),
-                                        timeout_ms=self.send_bound_ms)
+        replier, reply = yield ops.Send(
+            source_pm, pack(MG_OUTCOME, inc.old_lhid, inc.mig_id), timeout_ms=self.send_bound_ms
+        )
         if replier <= 0 or abi.pid_lhid(replier) != abi.pid_lhid(inc.migrator):
-            log.info("%s: migration %#x: no outcome from the source (%s); the copy stays frozen", k.name,
-                     inc.mig_id, self._err(replier) if replier <= 0 else hex(replier))
+            log.info(
+                "%s: migration %#x: no outcome from the source (%s); the copy stays frozen",
+                k.name,
+                inc.mig_id,
+                self._err(replier) if replier <= 0 else hex(replier),
+            )
             return  # in doubt: keep the frozen copy, ask again later
         status, outcome, echoed = unpack(reply)[:3]
         if status or echoed != inc.mig_id or inc.state != FROZEN_COPY:
@@ -1051,9 +1290,12 @@ class MigrationEngine:
     def waiting_for(self, system_lhid: int) -> list[int]:
         """Pids of staged copies here that wait for the machine of system_lhid to say whether they
         are the one (its worker deleted its copy, or not, and could not say so)."""
-        return [proc.pid for inc in self.incoming.values()
-                if inc.state == FROZEN_COPY and abi.pid_lhid(inc.migrator) == system_lhid and inc.staged
-                for proc, *_ in inc.staged["procs"]]
+        return [
+            proc.pid
+            for inc in self.incoming.values()
+            if inc.state == FROZEN_COPY and abi.pid_lhid(inc.migrator) == system_lhid and inc.staged
+            for proc, *_ in inc.staged["procs"]
+        ]
 
     def outcome_reply(self, msg: bytes) -> bytes:
         """The program manager's answer to MG_OUTCOME."""
@@ -1067,9 +1309,15 @@ class MigrationEngine:
         if len(layout["teams"]) != nteams or not isinstance(layout.get("backing_file", ""), str):
             raise ValueError("team count")
         for i, spec in enumerate(layout["teams"]):
-            if not isinstance(spec, dict) or spec.get("index") != i or not isinstance(spec.get("name"), str):
+            if (
+                not isinstance(spec, dict)
+                or spec.get("index") != i
+                or not isinstance(spec.get("name"), str)
+            ):
                 raise ValueError(f"team {i}")
-            if not isinstance(spec.get("argv"), list) or not all(isinstance(a, str) for a in spec["argv"]):
+            if not isinstance(spec.get("argv"), list) or not all(
+                isinstance(a, str) for a in spec["argv"]
+            ):
                 raise ValueError(f"team {i}: argv")
             self._check_pages(spec.get("pages"))
             backed = spec.get("backed", [])
@@ -1081,9 +1329,15 @@ class MigrationEngine:
         if not isinstance(pages, list):
             raise ValueError("pages")
         for entry in pages:
-            if (not isinstance(entry, list) or len(entry) != 2 or not all(isinstance(v, int) for v in entry)
-                    or not 0 <= entry[0] < MAX_VPAGE or not 0 < entry[1] < 8):
+            if (
+                not isinstance(entry, list)
+                or len(entry) != 2
+                or not all(isinstance(v, int) for v in entry)
+                or not 0 <= entry[0] < MAX_VPAGE
+                or not 0 < entry[1] < 8
+            ):
                 raise ValueError(f"page {entry!r}")
+
     def _map(self, team, vp: int, prot: int) -> None:
         if self.k.mmu.entry(team.ctx, vp) is None:
             self.k.memory.map_zero(team, vp, Prot(prot), charge=False)
@@ -1123,7 +1377,11 @@ class MigrationEngine:
 
         k = self.k
         teams = inc.teams
-        if not isinstance(state, dict) or state.get("id") != inc.mig_id or state.get("lhid") != inc.old_lhid:
+        if (
+            not isinstance(state, dict)
+            or state.get("id") != inc.mig_id
+            or state.get("lhid") != inc.old_lhid
+        ):
             raise ValueError("not the state of this migration")
         if inc.old_lhid in k.lhs:
             raise ValueError(f"logical host {inc.old_lhid:#x} already exists here")
@@ -1134,23 +1392,47 @@ class MigrationEngine:
             self._check_pages(spec["pages"])
             if not 0 <= spec["index"] < len(teams):
                 raise ValueError("team index")
-            for v in (*spec["text"], *spec["data"], spec["brk"], spec["heap_start"], spec["stack_low"],
-                      *(int(a) for a in spec["bkpts"]), *spec["bkpts"].values()):
+            for v in (
+                *spec["text"],
+                *spec["data"],
+                spec["brk"],
+                spec["heap_start"],
+                spec["stack_low"],
+                *(int(a) for a in spec["bkpts"]),
+                *spec["bkpts"].values(),
+            ):
                 if not isinstance(v, int):
                     raise ValueError("team layout")
-        staged: dict[str, Any] = {"remote": bool(state["remote"]), "procs": [], "retained": [],
-                                  "programs": [], "exits": {}, "redirects": []}
+        staged: dict[str, Any] = {
+            "remote": bool(state["remote"]),
+            "procs": [],
+            "retained": [],
+            "programs": [],
+            "exits": {},
+            "redirects": [],
+        }
         pids = set()
         for p in state["processes"]:
             team = teams[p["team"]] if p["team"] is not None else None
             pid = p["pid"]
-            if abi.pid_lhid(pid) != inc.old_lhid or pid in pids or abi.is_group(pid) or team is None:
+            if (
+                abi.pid_lhid(pid) != inc.old_lhid
+                or pid in pids
+                or abi.is_group(pid)
+                or team is None
+            ):
                 raise ValueError(f"process {pid!r}")
             pids.add(pid)
-            proc = Process(pid=pid, lh=inc.lh, name=str(p["name"]), priority=Priority(p["priority"]), team=team)
+            proc = Process(
+                pid=pid, lh=inc.lh, name=str(p["name"]), priority=Priority(p["priority"]), team=team
+            )
             r = p["registers"]
-            proc.registers = Registers(d=[int(v) for v in r["d"]][:8], a=[int(v) for v in r["a"]][:8],
-                                       pc=int(r["pc"]), sr=int(r["sr"]))
+            proc.registers = Registers(
+                d=[int(v) for v in r["d"]][:8],
+                a=[int(v) for v in r["a"]][:8],
+                pc=int(r["pc"]),
+                sr=int(r["sr"]),
+            )
             proc.state = State[p["state"]]
             if proc.state is State.RUNNING:
                 proc.state = State.READY
@@ -1175,11 +1457,20 @@ class MigrationEngine:
         for src, seq, server in state.get("redirects", ()):
             staged["redirects"].append((int(src), int(seq), int(server)))
         for entry in state["retained"]:
-            staged["retained"].append((
-                (int(entry["src"]), int(entry["seq"])),
-                Packet(Kind(entry["kind"]), entry["seq"], entry["replier"], entry["src"], status=entry["status"],
-                       lhid=inc.old_lhid, msg=bytes.fromhex(entry["msg"])),
-            ))
+            staged["retained"].append(
+                (
+                    (int(entry["src"]), int(entry["seq"])),
+                    Packet(
+                        Kind(entry["kind"]),
+                        entry["seq"],
+                        entry["replier"],
+                        entry["src"],
+                        status=entry["status"],
+                        lhid=inc.old_lhid,
+                        msg=bytes.fromhex(entry["msg"]),
+                    ),
+                )
+            )
         for rec in state["programs"]:
             rec = dict(rec)
             rec["stdout"] = tuple(rec["stdout"])
@@ -1213,8 +1504,11 @@ class MigrationEngine:
     def _commit(self, inc: Incoming, why: str) -> None:
         """The source has given up its copy: this one takes the original id and runs."""
         if inc.old_lhid in self.k.lhs:  # cannot happen (checked at prepare); never two
-            log.warning("%s: logical host %#x appeared during its commit: copy kept frozen", self.k.name,
-                        inc.old_lhid)
+            log.warning(
+                "%s: logical host %#x appeared during its commit: copy kept frozen",
+                self.k.name,
+                inc.old_lhid,
+            )
             return
         self.install(inc.lh, inc.teams, inc.old_lhid, inc.staged)
         self._incoming_enter(inc, COMMITTED, why)
@@ -1261,10 +1555,14 @@ class MigrationEngine:
             for gid in groups:
                 k.join_group(proc, gid)
             if p["wake_at"] is not None:
-                proc.wakeup = k.sim.at(max(k.sim.now, p["wake_at"]), lambda proc=proc: k._wake(proc, 0))
+                proc.wakeup = k.sim.at(
+                    max(k.sim.now, p["wake_at"]), lambda proc=proc: k._wake(proc, 0)
+                )
             if p["receive_deadline_at"] is not None:
-                proc.receive_deadline = k.sim.at(max(k.sim.now, p["receive_deadline_at"]),
-                                                 lambda proc=proc: k._receive_timeout(proc))
+                proc.receive_deadline = k.sim.at(
+                    max(k.sim.now, p["receive_deadline_at"]),
+                    lambda proc=proc: k._receive_timeout(proc),
+                )
             aw = p["awaiting"]
             if aw is not None:
                 self._resume_send(proc, aw)
@@ -1278,7 +1576,9 @@ class MigrationEngine:
             k.deliver(req, dst)
         tr.announce(old)
         for i in (1, 2):  # again, in case the broadcast is lost (senders also rebind on their own)
-            k.sim.at(k.sim.now + i * tr.rto, lambda: tr.announce(old) if k.lhs.get(old) is lh else None)
+            k.sim.at(
+                k.sim.now + i * tr.rto, lambda: tr.announce(old) if k.lhs.get(old) is lh else None
+            )
         if k.pager is not None:
             for team in teams:
                 if team.backing:
@@ -1288,11 +1588,15 @@ class MigrationEngine:
     def _resume_send(self, proc: Process, aw: dict[str, Any]) -> None:
         k = self.k
         tr = k.transport
-        out = Outstanding(dst=aw["dst"], msg_addr=aw["msg_addr"], group=aw["group"], msg=bytes.fromhex(aw["msg"]))
+        out = Outstanding(
+            dst=aw["dst"], msg_addr=aw["msg_addr"], group=aw["group"], msg=bytes.fromhex(aw["msg"])
+        )
         proc.awaiting = out
         mode = aw["mode"]
         if mode == "move":
-            txn = SendTxn(proc, aw["dst"], bytes.fromhex(aw["msg"]), aw["seq"], group=aw["txn_group"])
+            txn = SendTxn(
+                proc, aw["dst"], bytes.fromhex(aw["msg"]), aw["seq"], group=aw["txn_group"]
+            )
             tr.sends[(proc.pid, txn.seq)] = txn
             out.transaction = txn
             tr._send_txn(txn)
