@@ -166,7 +166,7 @@ def _kind_name(node: Node) -> str:
 
 
 _MACHINE_PATH_RE = re.compile(r"^machines\[(\d+)\]")
-_LOADER_SET = ("source_path",)  # fields the loader fills itself; not keys of the file
+_LOADER_SET = ("source_path", "program_paths")  # fields the loader fills itself; not keys of the file
 
 
 class _Reader:
@@ -176,6 +176,7 @@ class _Reader:
         self.text = text
         self.filename = filename
         self.images = images
+        self.program_paths: list[tuple[str, str]] = []
         self.base = base
         self.lines: dict[str, int] = {}
         self.machine_paths: list[str] = []  # YAML path of each machine after count expansion
@@ -413,10 +414,13 @@ class _Reader:
                 "migration": lambda n, p: self.simple(MigrationPolicy, n, p),
                 "machines": self.machines,
                 "programs": self.programs,
+                "files": self.files,
             },
             required=("machines",),
         )
         kwargs.setdefault("programs", self.images)
+        if self.program_paths:
+            kwargs["program_paths"] = tuple(self.program_paths)
         if "name" not in kwargs:
             stem = Path(self.filename).stem
             kwargs["name"] = stem if stem and not stem.startswith("<") else "vcluster"
@@ -434,7 +438,54 @@ class _Reader:
             if not isinstance(raw, str) or not raw:
                 shown = _describe(raw) if isinstance(item, ScalarNode) else _kind_name(item)
                 self.fail(item, here, f"expected an image name, got {shown}")
+            if "/" in raw or raw.endswith(".elf"):  # an image of the user's, by path
+                image = self.host_file(item, here, raw, "image")
+                try:
+                    with open(image, "rb") as f:
+                        magic = f.read(4)
+                except OSError as exc:
+                    self.fail(item, here, f"cannot read {image}: {exc.strerror or exc}")
+                if magic != b"\x7fELF":
+                    self.fail(item, here, f"{image} is not a guest image (no ELF header)")
+                name = image.stem if image.suffix == ".elf" else image.name
+                self.program_paths.append((name, str(image)))
+                raw = name
             out.append(raw)
+        return tuple(out)
+
+    def host_file(self, item: Node, here: str, raw: str, what: str) -> Path:
+        """A host path of the config (relative to its folder), which must be a file."""
+        host = Path(raw).expanduser()
+        if not host.is_absolute():
+            host = self.base / host
+        if not host.is_file():
+            self.fail(item, here, f"no {what} file {raw!r} ({host})")
+        return host.resolve()
+
+    def files(self, node: Node, path: str) -> tuple[tuple[str, str], ...]:
+        out: list[tuple[str, str]] = []
+        for i, item in enumerate(self.sequence(node, path, "host files")):
+            here = f"{path}[{i}]"
+            self.lines[here] = _line(item)
+            name = None
+            if isinstance(item, ScalarNode):
+                raw = self.scalar_value(item, here)
+            else:
+                entry = self.mapping(item, here, ("path", "name"), required=("path",))
+                raw = self.scalar_value(entry["path"][1], f"{here}.path") \
+                    if isinstance(entry["path"][1], ScalarNode) else None
+                if "name" in entry:
+                    node_name = entry["name"][1]
+                    name = self.scalar_value(node_name, f"{here}.name") \
+                        if isinstance(node_name, ScalarNode) else None
+                if not isinstance(raw, str) or not raw:
+                    self.fail(item, f"{here}.path", "expected the path of a host file")
+                if "name" in entry and (not isinstance(name, str) or not name or "/" in name):
+                    self.fail(item, f"{here}.name", f"expected a file name without '/', got {name!r}")
+            if not isinstance(raw, str) or not raw:
+                self.fail(item, here, f"expected the path of a host file, got {_describe(raw)}")
+            host = self.host_file(item, here, raw, "host")
+            out.append((name or host.name, str(host)))
         return tuple(out)
 
     def machines(self, node: Node, path: str) -> tuple[MachineConfig, ...]:

@@ -570,8 +570,15 @@ class ClusterConfig:
     migration: MigrationPolicy = _f(doc="migration", factory=MigrationPolicy)
     machines: tuple[MachineConfig, ...] = _f((), "the machines, in order (the order gives the "
                                             "derived MAC addresses)")
-    programs: tuple[str, ...] = _f(doc="images installed on the file server's disk (default: "
-                                   "every image in guest/bin)", factory=available_images)
+    programs: tuple[str, ...] = _f(doc="images installed on the file server's disk: names of "
+                                   "guest/bin, or paths to images of your own (relative to the "
+                                   "config; the file's name is the program's) (default: every "
+                                   "image in guest/bin)", factory=available_images)
+    program_paths: tuple[tuple[str, str], ...] = _f((), "the programs given by path: (name, "
+                                                    "absolute path) (set by the loader)")
+    files: tuple[tuple[str, str], ...] = _f((), "host files put on the file server's disk at "
+                                            "boot: a path (relative to the config), or "
+                                            "{path: P, name: N}; (name, absolute path) here")
     source_path: str = _f("", "the file the config was loaded from (set by the loader, not a "
                           "key of the file)")
 
@@ -752,7 +759,7 @@ def cross_problems(cfg: ClusterConfig, images: Sequence[str] | None = None) -> l
                                f"programs[{listed[prog]}]"))
             continue
         listed[prog] = i
-        if images is not None and prog not in images:
+        if images is not None and prog not in images and prog not in dict(cfg.program_paths):
             out.append(Problem(f"programs[{i}]", f"no image {prog!r} in guest/bin; available: "
                                                  f"{_listing(images)}"))
     cost = cfg.cost

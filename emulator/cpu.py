@@ -14,7 +14,6 @@ import capstone
 from unicorn import UC_ARCH_M68K, UC_MODE_BIG_ENDIAN, UC_PROT_ALL, Uc, UcError
 from unicorn import unicorn_const as ucc
 from unicorn.m68k_const import (
-    UC_CPU_M68K_M68000,
     UC_M68K_REG_A7,
     UC_M68K_REG_D0,
     UC_M68K_REG_PC,
@@ -22,7 +21,7 @@ from unicorn.m68k_const import (
 )
 from unicorn.unicorn_py3.unicorn import uclib
 
-from emulator import native
+from emulator import exact, native
 from emulator.mmu import GuestAddressError, Mmu
 
 log = logging.getLogger(__name__)
@@ -33,6 +32,16 @@ DEFAULT_MEMORY = 2 * 1024 * 1024
 TCG_BUFFER_BYTES = 16 * 1024 * 1024
 
 ILLEGAL = 0x4AFC  # what a bkpt is replaced with
+
+# The CPU model: QEMU's "m68000". Unicorn 2.1.4's model enum is out of step
+# with QEMU's model table (qemu/target/m68k/cpu.c m68k_cpus_type_infos starts
+# m68000, m68020, ...; the enum starts UC_CPU_M68K_M5206 = 0, M68000 = 1), so
+# UC_CPU_M68K_M68000 builds an m68020: (d8,An,Xn) honours scale bits, 68020
+# instructions (bitfields, 32-bit mul/div, cas, bsr.l) run instead of raising
+# illegal instruction, and some line-F words crashed the engine. Value 0 is
+# the real 68000 feature set (M68000, USP, WORD_INDEX, MOVEP), which is what
+# gcc -mcpu=68010 code needs. Pinned by tests/test_cpu_exact.py.
+CPU_MODEL_68000 = 0
 
 # m68k exception vectors as Unicorn's UC_HOOK_INTR reports them (trap #n is 32 + n)
 EXCEPTION_NAMES = {
@@ -104,6 +113,9 @@ class SliceResult(NamedTuple):
     fault_kind: str | None = None  # 'unmapped' | 'protection'
     bkpt: int | None = None  # n of `bkpt #n` when exception == 'bkpt'
     vector: int | None = None  # the 68k exception vector for EXCEPTION
+    # Cpu.run with chain: whole slices that ran before this one in the same engine run
+    chained: int = 0  # how many (each ended by the budget)
+    chained_executed: int = 0  # their instructions, all told
 
     def describe(self) -> str:
         """One line for a fault report: 'fault: write to unmapped page at 0x00F00000 (pc 0x00001234)'."""
@@ -145,8 +157,8 @@ def _release(uc: Uc, lib: Any, st: Any) -> None:
 class Cpu:
     """One workstation's 68010: physical RAM mapped once, contexts through the Mmu, slices by budget.
 
-    Model: Unicorn's M68000 (no 68010 model exists; gcc -mcpu=68010 code is
-    68000 code). The engine runs in user mode only (SR = 0); exceptions never
+    Model: QEMU's m68000 (CPU_MODEL_68000; no 68010 model exists, and
+    gcc -mcpu=68010 user code is 68000 code). The engine runs in user mode only (SR = 0); exceptions never
     reach a guest vector table, they end the slice and the kernel handles them.
     """
 
@@ -173,7 +185,7 @@ class Cpu:
         self._uc = uc
         self._finalizer = weakref.finalize(self, _release, uc, lib, st)
         uc.ctl_set_tcg_buffer_size(tcg_buffer_bytes)  # before anything initialises the engine
-        uc.ctl_set_cpu_model(UC_CPU_M68K_M68000)
+        uc.ctl_set_cpu_model(CPU_MODEL_68000)
         uc.ctl_set_tlb_mode(ucc.UC_TLB_VIRTUAL)
         uc.mem_map_ptr(0, memory_bytes, UC_PROT_ALL, int(ffi.cast("uintptr_t", st.ram)))
         st.uc = ffi.cast("void *", uc._uch.value)
@@ -187,12 +199,20 @@ class Cpu:
             ("reg_read", "uc_reg_read"),
             ("reg_write", "uc_reg_write"),
             ("mem_write", "uc_mem_write"),
+            ("context_alloc", "uc_context_alloc"),
+            ("context_save", "uc_context_save"),
+            ("context_free", "uc_context_free"),
+            ("get_ccr", "cpu_m68k_get_ccr_m68k"),
         ):
             setattr(st, field, ffi.cast("void *", _fn_address(name)))
         err = lib.vc_install_hooks(st)
         if err:
             raise CpuError(f"uc_hook_add failed: error {err}")
+        err = lib.vc_ccr_init(st)
+        if err:
+            raise CpuError(f"cannot read the condition codes exactly (check {err} failed)")
         self._regs = ffi.new("uint32_t[18]")
+        self._decoded_before = self._until_before = 0
         self._last = ffi.new("uint32_t[3]")
         # SR first (user mode), then the stack pointer: the engine's reset SR is supervisor
         self.write_registers(Registers.initial(0, 0))
@@ -207,7 +227,7 @@ class Cpu:
     def read_registers(self) -> Registers:
         regs = self._regs
         if self._lib.vc_regs_read(self._st, regs):
-            raise CpuError("uc_reg_read_batch failed")
+            raise CpuError("reading the registers failed")
         v = self._ffi.unpack(regs, 18)  # a list of ints (a slice of the array would alias it)
         return Registers(v[1:9], v[9:17], v[17], v[0] & 0x1F)
 
@@ -247,31 +267,87 @@ class Cpu:
         return memoryview(self._ffi.buffer(self._st.ram + addr, n)).toreadonly()
 
     # --- running --------------------------------------------------------------------------
-    def run(self, budget: int) -> SliceResult:
+    def run(self, budget: int, chain: int = 0) -> SliceResult:
         """Run the current MMU context in user mode until the budget, a trap, an exception or a fault.
 
         The slice executes whole translation blocks while they fit in the
         budget; the first block always runs, so a slice makes progress even
         with a budget smaller than its first block. `executed` is exact.
+
+        chain: a new slice of `budget` begins where the last one ended by
+        the budget, in the same engine run, while the instructions of the
+        slices before it are fewer than `chain` (0: one slice). Each slice
+        of a chain ends and begins exactly where separate runs would; the
+        result is the last one's, with the others in `chained` and
+        `chained_executed`.
         """
         lib, st = self._lib, self._st
         budget = max(1, int(budget))
+        st.chain_limit = max(0, int(chain))
         keep = 0
+        until = 0  # an instruction to emulate the slice is running up to (see _resolve_suspect)
+        until_block = (0, 0)  # the block it is in
         while True:
-            err = lib.vc_run(st, budget, keep)
+            err = lib.vc_run_until(st, until) if until else lib.vc_run(st, budget, keep)
             reason = st.reason
             if err == 0:
+                if reason == native.STOP_NONE and until and st.pc == until:
+                    until = 0
+                    # the block that ends there may have counted the stop as an instruction
+                    self._lib.vc_last_block(st, self._last)
+                    st.left += self._last[2] - self._until_before
+                    verdict = self._emulate(st.pc)
+                    if verdict is None:
+                        keep = 1
+                        continue
+                    return self._finish(verdict)
                 if reason == native.STOP_BUDGET:
                     executed = st.executed
+                    chained = st.chain_slices
+                    if chained:
+                        before = st.chain_done
+                        self.instructions += executed + before
+                        self.slices += 1 + chained
+                        return SliceResult(
+                            Stop.BUDGET, executed, st.pc, chained=chained, chained_executed=before
+                        )
                     self.instructions += executed
                     self.slices += 1
                     return SliceResult(Stop.BUDGET, executed, st.pc)
                 if reason == native.STOP_INTR:
-                    return self._finish(self._exception(st.intno))
-                if reason == native.STOP_SUSPECT:
-                    verdict = self._resolve_suspect()
-                    if verdict is None:
+                    verdict = self._exception(st.intno)
+                    if verdict is None:  # an instruction the engine lacks, emulated
                         keep = 1
+                        continue
+                    return self._finish(verdict)
+                if reason == native.STOP_SUSPECT:
+                    if until and (st.stop_pc, st.stop_size) == until_block:
+                        # the engine did not split the block where capstone said: never loop
+                        log.warning(
+                            "block %#x+%d: no stop at %#x, run as the engine does",
+                            st.stop_pc,
+                            st.stop_size,
+                            until,
+                        )
+                        lib.vc_clear_suspect(st, st.stop_pc, st.stop_size)
+                        until = 0
+                        keep = 1
+                        continue
+                    verdict = self._resolve_suspect()
+                    keep = 1
+                    if verdict is None:
+                        continue
+                    if isinstance(verdict, int):  # emulate the instruction there
+                        if verdict == st.stop_pc:
+                            verdict = self._emulate(verdict)
+                            if verdict is None:
+                                continue
+                            return self._finish(verdict)
+                        # run the block up to it: the engine translates [start, until) afresh
+                        lib.vc_remove_tb(st, st.stop_pc, st.stop_pc + st.stop_size)
+                        until = verdict
+                        until_block = (st.stop_pc, st.stop_size)
+                        self._until_before = self._decoded_before
                         continue
                     return self._finish(verdict)
             elif err == ucc.UC_ERR_EXCEPTION and reason == native.STOP_FAULT:
@@ -284,13 +360,24 @@ class Cpu:
             )
 
     def _finish(self, result: SliceResult) -> SliceResult:
+        chained = self._st.chain_slices
+        if chained:
+            before = self._st.chain_done
+            result = result._replace(chained=chained, chained_executed=before)
+            self.instructions += before
+            self.slices += chained
         self.instructions += result.executed
         self.slices += 1
         return result
 
-    def _exception(self, intno: int) -> SliceResult:
+    def _exception(self, intno: int) -> SliceResult | None:
         st = self._st
         pc = st.pc
+        if intno == 4:
+            word = self._word(pc)
+            if word in (exact.RTR, exact.TRAPV, exact.RTD):
+                # Unicorn's m68000 lacks them: emulated (the block counted the instruction)
+                return self._emulate(pc, word, counted=True)
         if TRAP_FIRST <= intno <= TRAP_LAST:
             # a trap ends its block, so the whole block (the trap included) ran
             self.set_pc(pc + 2)
@@ -358,8 +445,13 @@ class Cpu:
             return 0
         return max(0, icount - done)
 
-    def _resolve_suspect(self) -> SliceResult | None:
-        """A block ending in a bkpt opcode was stopped before it ran: patch a real bkpt, clear a false alarm."""
+    def _resolve_suspect(self) -> SliceResult | int | None:
+        """A block was stopped before it ran because some word of it is suspect: decode it.
+
+        Returns the address of an instruction to emulate (the first one the
+        engine gets wrong), None to let the block run (a bkpt was patched, or
+        every suspect word is an extension word), or a result to report.
+        """
         st = self._st
         start, size, icount = st.stop_pc, st.stop_size, st.stop_icount
         last = start + size - 2
@@ -370,6 +462,16 @@ class Cpu:
             for addr, isize, mnemonic, _o in self._md.disasm_lite(code, start):
                 insns.append((addr, isize, mnemonic))
         agree = bool(insns) and insns[-1][0] + insns[-1][1] == start + size and len(insns) == icount
+        if ctx is not None and code is not None:
+            # instruction starts: every decoded one, and where capstone stopped (a 68020 word)
+            starts = [addr for addr, _s, _m in insns]
+            stopped = insns[-1][0] + insns[-1][1] if insns else start
+            if stopped < start + size:
+                starts.append(stopped)
+            for i, addr in enumerate(starts):
+                if exact.is_emulated(int.from_bytes(code[addr - start : addr - start + 2], "big")):
+                    self._decoded_before = i  # instructions of the block before it
+                    return addr
         if agree and ctx is not None and code is not None:
             if insns[-1][0] == last and insns[-1][2] == "bkpt":
                 n = code[-1] & 7
@@ -383,12 +485,16 @@ class Cpu:
                         last,
                     )
                     return None
-            elif insns[-1][0] < last:
-                # the bkpt opcode is an extension word of the last instruction
-                self._lib.vc_clear_suspect(st, start, size)
-                return None
+            # every suspect word is an extension word of some instruction
+            self._lib.vc_clear_suspect(st, start, size)
+            return None
+        if code is None or (int.from_bytes(code[-2:], "big") & 0xFFF8) != 0x4848:
+            # the decoders disagree on code that ends in no bkpt: the engine runs it as it is
+            log.warning("block %#x+%d cannot be decoded: run as the engine does", start, size)
+            self._lib.vc_clear_suspect(st, start, size)
+            return None
         # the decoders disagree: never run it; report the bkpt where it would be
-        n = code[-1] & 7 if code else 0
+        n = code[-1] & 7
         self.set_pc(last)
         log.warning(
             "block %#x+%d ends in a bkpt opcode that cannot be decoded safely: reported as bkpt",
@@ -396,6 +502,67 @@ class Cpu:
             size,
         )
         return SliceResult(Stop.EXCEPTION, st.executed, last, exception="bkpt", bkpt=n, vector=4)
+
+    def _word(self, vaddr: int) -> int | None:
+        code = self._code(vaddr, 2)
+        return None if code is None else int.from_bytes(code, "big")
+
+    def _emulate(
+        self, pc: int, word: int | None = None, *, counted: bool = False
+    ) -> SliceResult | None:
+        """Run the instruction at pc exactly (emulator.exact); None if it completed.
+
+        counted: the engine's block count already holds it (it raised an
+        exception there); otherwise it is counted here when it completes.
+        """
+        st = self._st
+        ctx = self.mmu.current
+        if word is None:
+            word = self._word(pc)
+        before = st.budget - st.left - (1 if counted else 0)  # instructions of the slice before it
+        regs = self.read_registers()
+        mem = _EngineMemory(self.mmu, ctx)
+        if word is None or ctx is None:
+            verdict: exact.Fault | int | None = exact.ILLEGAL_VECTOR
+        elif word == exact.TRAPV:
+            verdict = exact.trapv(regs)
+        elif word == exact.RTR:
+            verdict = exact.rtr(regs, mem)
+        elif word == exact.RTD:
+            disp = self._word(pc + 2)
+            verdict = exact.ILLEGAL_VECTOR if disp is None else exact.rtd(disp, regs, mem)
+        elif exact.is_move_from_ccr(word):
+            length = exact.move_from_ccr_length(word) or 2
+            ext = self._code(pc + 2, length - 2) if length > 2 else b""
+            verdict = (
+                exact.ILLEGAL_VECTOR if ext is None else exact.move_from_ccr(word, ext, regs, mem)
+            )
+        elif exact.is_move_from_sr(word):
+            verdict = exact.PRIVILEGE_VECTOR
+        elif exact.is_68020_only(word):
+            verdict = exact.ILLEGAL_VECTOR
+        else:
+            length = exact.memory_shift_length(word) or 2
+            ext = self._code(pc + 2, length - 2) if length > 2 else b""
+            verdict = (
+                exact.ILLEGAL_VECTOR if ext is None else exact.memory_shift(word, ext, regs, mem)
+            )
+        if verdict is None:
+            self.write_registers(regs)
+            if not counted:
+                st.left -= 1
+            return None
+        if isinstance(verdict, exact.Fault):
+            return SliceResult(
+                Stop.FAULT,
+                before,
+                pc,
+                fault_address=verdict.vaddr,
+                fault_access=verdict.access,
+                fault_kind=verdict.kind,
+            )
+        name = EXCEPTION_NAMES.get(verdict, f"exception vector {verdict}")
+        return SliceResult(Stop.EXCEPTION, before, pc, exception=name, vector=verdict)
 
     # --- internals for the Mmu ---------------------------------------------------------------
     @property
@@ -442,6 +609,22 @@ class Cpu:
     @property
     def closed(self) -> bool:
         return not self._finalizer.alive
+
+
+class _EngineMemory:
+    """Guest memory for emulator.exact: the MMU's checks and bits, as the engine's TLB applies them."""
+
+    def __init__(self, mmu: Mmu, ctx: int | None) -> None:
+        self._mmu = mmu
+        self._ctx = ctx
+
+    def load(self, vaddr: int, n: int) -> bytes | exact.Fault:
+        got = self._mmu.engine_load(self._ctx, vaddr, n)
+        return exact.Fault(got[0], "read", got[1]) if isinstance(got, tuple) else got
+
+    def store(self, vaddr: int, data: bytes) -> exact.Fault | None:
+        got = self._mmu.engine_store(self._ctx, vaddr, data)
+        return None if got is None else exact.Fault(got[0], "write", got[1])
 
 
 class _ClosedCore:
@@ -504,7 +687,14 @@ class WriteTrace:
 
 
 class RawEngine:
-    """A bare engine for comparison (emulator.bench): 16 MB flat, no MMU, no hooks at all.
+    """A bare engine for comparison (emulator.bench): 16 MB flat, no MMU, no budget.
+
+    With `text` (byte ranges [start, end)) its pages get the guest's W^X
+    permissions: text read-execute, everything else read-write, through the
+    same virtual TLB the guest uses (an identity fill in C: native.py's
+    vc_raw_fill). Without it, the whole 16 MB is one read-write-execute
+    mapping in Unicorn's default TLB mode, where every store takes the slow
+    path of a writable-and-executable page.
 
     An exception (a trap included) ends emu_start as an unhandled interrupt
     with the PC still at the instruction; run() returns 32 + n for `trap #n`
@@ -513,13 +703,38 @@ class RawEngine:
 
     SIZE = 16 * 1024 * 1024
 
-    def __init__(self, *, tcg_buffer_bytes: int = TCG_BUFFER_BYTES) -> None:
+    def __init__(
+        self,
+        *,
+        tcg_buffer_bytes: int = TCG_BUFFER_BYTES,
+        text: list[tuple[int, int]] | None = None,
+    ) -> None:
         uc = Uc(UC_ARCH_M68K, UC_MODE_BIG_ENDIAN)
         uc.ctl_set_tcg_buffer_size(tcg_buffer_bytes)
-        uc.ctl_set_cpu_model(UC_CPU_M68K_M68000)
+        uc.ctl_set_cpu_model(CPU_MODEL_68000)  # the same model as Cpu: see CPU_MODEL_68000
         uc.mem_map(0, self.SIZE, UC_PROT_ALL)
         uc.reg_write(UC_M68K_REG_SR, 0)  # user mode before the stack pointer
         self._uc: Uc | None = uc
+        self._perms: Any = None
+        if text is not None:
+            self._wx(uc, text)
+
+    def _wx(self, uc: Uc, text: list[tuple[int, int]]) -> None:
+        ffi, lib = native.load()
+        page = Mmu.PAGE_SIZE
+        perms = ffi.new("uint8_t[]", self.SIZE // page)
+        ffi.memmove(
+            perms, bytes([ucc.UC_PROT_READ | ucc.UC_PROT_WRITE]) * (self.SIZE // page), len(perms)
+        )
+        for start, end in text:
+            for vpage in range(start // page, -(-end // page)):
+                perms[vpage] = ucc.UC_PROT_READ | ucc.UC_PROT_EXEC
+        uc.ctl_set_tlb_mode(ucc.UC_TLB_VIRTUAL)
+        handle = ffi.new("size_t *")
+        hook_add = ffi.cast("void *", _fn_address("uc_hook_add"))
+        if lib.vc_raw_install(ffi.cast("void *", uc._uch.value), hook_add, perms, handle):
+            raise CpuError("uc_hook_add of the raw TLB fill failed")
+        self._perms = perms  # the hook reads it: it lives as long as the engine
 
     @property
     def uc(self) -> Uc:

@@ -133,6 +133,10 @@ class BitmapFont:
     def __contains__(self, ch: object) -> bool:
         return ch in self._glyphs
 
+    def characters(self) -> list[str]:
+        """The characters the font draws, in the order they were given."""
+        return list(self._glyphs)
+
     def glyph(self, ch: str) -> bytes:
         """The glyph's rows, top to bottom, one byte each (the box for unknown characters)."""
         return self._glyphs.get(ch, self.box)

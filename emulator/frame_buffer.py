@@ -10,11 +10,17 @@ from PIL import Image
 
 from emulator.font import BOX_CHAR, DEFAULT_FONT, BitmapFont
 
-__all__ = ["FrameBuffer", "TextConsole"]
+__all__ = ["FrameBuffer", "TextConsole", "read_text"]
 
 # Braille cell: dot bit for (dx, dy), dx in 0..1, dy in 0..3 (Unicode order).
 _BRAILLE_BITS = ((0x01, 0x02, 0x04, 0x40), (0x08, 0x10, 0x20, 0x80))
 _HALF_BLOCKS = (" ", "\u2580", "\u2584", "\u2588")  # none, upper, lower, both
+# Quadrant blocks, indexed by top-left 1 | top-right 2 | bottom-left 4 | bottom-right 8.
+_QUADRANTS = (
+    " \u2598\u259d\u2580\u2596\u258c\u259e\u259b\u2597\u259a\u2590\u259c\u2584\u2599\u259f\u2588"
+)
+# Dots per character for each text art style: (across, down).
+TEXT_ART_CELLS = {"braille": (2, 4), "quadrant": (2, 2), "half": (1, 2)}
 
 
 class FrameBuffer:
@@ -135,6 +141,8 @@ class FrameBuffer:
         """The screen shrunk to ``rows`` strings of ``cols`` characters for a terminal.
 
         ``style="braille"`` gives 2x4 dots per character (U+2800..U+28FF),
+        ``style="quadrant"`` gives 2x2 with quadrant blocks (solid, so text
+        drawn one pixel per dot reads better than in braille's separate dots),
         ``style="half"`` gives 1x2 with half blocks.  A dot is on if any pixel
         it covers is on, so thin strokes survive any amount of shrinking.
         ``region=(x, y, width, height)`` shows only that part of the screen (a
@@ -142,12 +150,9 @@ class FrameBuffer:
         """
         if cols <= 0 or rows <= 0:
             raise ValueError(f"bad text art size {cols}x{rows}")
-        if style == "braille":
-            dx, dy = 2, 4
-        elif style == "half":
-            dx, dy = 1, 2
-        else:
+        if style not in TEXT_ART_CELLS:
             raise ValueError(f"unknown text art style {style!r}")
+        dx, dy = TEXT_ART_CELLS[style]
         w, h = cols * dx, rows * dy
         # Box-filtered float image: a dot's value is the mean of the pixels whose
         # centres fall in it (each pixel counts in exactly one dot), > 0 iff any is on.
@@ -179,6 +184,16 @@ class FrameBuffer:
                             bits |= _BRAILLE_BITS[1][ddy]
                     line.append(chr(0x2800 + bits))
                 out.append("".join(line))
+        elif style == "quadrant":
+            for r in range(rows):
+                top = lit[2 * r * w : (2 * r + 1) * w]
+                low = lit[(2 * r + 1) * w : (2 * r + 2) * w]
+                out.append(
+                    "".join(
+                        _QUADRANTS[top[i] + 2 * top[i + 1] + 4 * low[i] + 8 * low[i + 1]]
+                        for i in range(0, w, 2)
+                    )
+                )
         else:
             for r in range(rows):
                 top = lit[2 * r * w : (2 * r + 1) * w]
@@ -384,3 +399,36 @@ class TextConsole:
             pos = (min(self._col, self.cols - 1), self._row)
             self._cursor_xor(*pos)
             self._cursor_drawn = pos
+
+
+def read_text(
+    fb: FrameBuffer, font: BitmapFont | None = None, *, unknown: str = "\u2591"
+) -> list[str]:
+    """The characters a TextConsole drew on ``fb``, read back from the bitmap, one string per text row.
+
+    Each 8-pixel-wide cell of the text grid (the TextConsole's: ``font``'s
+    cells from the top left) is matched against the font's glyphs, also with
+    its bottom pixel row inverted (the cursor); a cell that is no glyph (a
+    drawing) reads as ``unknown``.  Trailing blanks are stripped, as in
+    ``TextConsole.lines()``, which this reproduces for a screen only the
+    console drew on.
+    """
+    font = DEFAULT_FONT if font is None else font
+    height, stride = font.height, fb.stride
+    known: dict[bytes, str] = {}
+    for ch in reversed(font.characters()):  # the first character wins a shared glyph
+        glyph = font.glyph(ch)
+        known[glyph] = ch
+        known[glyph[:-1] + bytes([glyph[-1] ^ 0xFF])] = ch
+    known.setdefault(font.box, BOX_CHAR)
+    data = bytes(fb.data)
+    span = height * stride
+    out: list[str] = []
+    for r in range(fb.height // height):
+        base = r * span
+        line = [
+            known.get(data[base + c : base + c + span : stride], unknown)
+            for c in range(fb.width // 8)
+        ]
+        out.append("".join(line).rstrip())
+    return out

@@ -139,6 +139,17 @@ class Mmu:
             self._cpu.flush_tlb()
         return old & native.PTE_FRAME
 
+    def unmap_all(self, ctx: int) -> list[int]:
+        """Remove every mapping of ctx with one TLB flush; returns their frames (the caller frees them)."""
+        table = self._table(ctx)
+        frames = []
+        for vpage in self.mapped_pages(ctx):
+            frames.append(table[vpage] & native.PTE_FRAME)
+            table[vpage] = 0
+        if frames and ctx == self.current:
+            self._cpu.flush_tlb()
+        return frames
+
     def protect(self, ctx: int, vpage: int, prot: Prot) -> None:
         """Change the protection of a mapped page, keeping its frame and bits."""
         entry = self.entry(ctx, vpage)
@@ -262,6 +273,48 @@ class Mmu:
 
     def phys_read(self, addr: int, n: int) -> bytes:
         return self._cpu.phys_read(addr, n)
+
+    # --- guest accesses made for the engine (emulator.exact) ----------------------------------
+    def _engine_pieces(self, ctx: int, vaddr: int, n: int, write: bool):
+        """(vpage, phys, length) pieces, or (page address, kind) of the first page the TLB would refuse."""
+        table = self._table(ctx)
+        need = native.PTE_WRITE if write else native.PTE_READ
+        pieces = []
+        addr, end = vaddr, vaddr + n
+        while addr < end:
+            vpage = addr >> 12
+            e = table[vpage] if vpage < self.NPAGES else 0
+            if not e & native.PTE_VALID:
+                return addr & ~0xFFF, "unmapped"
+            if not e & need:
+                return addr & ~0xFFF, "protection"
+            length = min(self.PAGE_SIZE - (addr & 0xFFF), end - addr)
+            pieces.append((vpage, ((e & native.PTE_FRAME) << 12) | (addr & 0xFFF), length))
+            addr += length
+        return pieces
+
+    def engine_load(self, ctx: int, vaddr: int, n: int) -> bytes | tuple[int, str]:
+        """A guest read as the TLB-fill hook allows it (sets referenced), or the fault (page, kind)."""
+        got = self._engine_pieces(ctx, vaddr & 0xFFFFFFFF, n, False)
+        if isinstance(got, tuple):
+            return got
+        table = self._tables[ctx]
+        for vpage, _, _ in got:
+            table[vpage] |= native.PTE_REF
+        return b"".join(self._cpu.phys_read(phys, length) for _, phys, length in got)
+
+    def engine_store(self, ctx: int, vaddr: int, data: bytes) -> tuple[int, str] | None:
+        """A guest write as the TLB-fill hook allows it (sets referenced and modified), or the fault."""
+        got = self._engine_pieces(ctx, vaddr & 0xFFFFFFFF, len(data), True)
+        if isinstance(got, tuple):
+            return got
+        table = self._tables[ctx]
+        pos = 0
+        for vpage, phys, length in got:
+            table[vpage] |= native.PTE_REF | native.PTE_MOD
+            self._cpu.phys_write(phys, data[pos : pos + length])
+            pos += length
+        return None
 
     # --- bkpt sites (kept per context: the text holds `illegal` there) ------------------------
     def bkpts(self, ctx: int) -> dict[int, int]:

@@ -30,7 +30,10 @@ log = logging.getLogger(__name__)
 #   (it hangs Unicorn 2.1.4: EXCP_DEBUG leaves the vCPU stopped and
 #   uc_emu_start loops forever). A stop requested here happens before the
 #   block executes: Unicorn calls the block hook ahead of the block's
-#   exit-request check.
+#   exit-request check. A block holding a word of an instruction the engine
+#   gets wrong (memory ASd/LSd) is stopped the same way; Python decodes it,
+#   runs it up to that instruction (uc_emu_start's `until`), emulates the
+#   instruction exactly and continues the slice (emulator.exact).
 # * vc_tlb_fill (UC_HOOK_TLB_FILL) is the MMU: it walks the current context's
 #   page table (4096 entries of 4 KB pages, a 16 MB address space), sets the
 #   referenced bit, grants write only to modified pages (the first write to a
@@ -61,8 +64,30 @@ C_SOURCE = r"""
 enum { VC_STOP_NONE = 0, VC_STOP_BUDGET = 1, VC_STOP_INTR = 2, VC_STOP_FAULT = 3, VC_STOP_SUSPECT = 4 };
 enum { VC_FAULT_UNMAPPED = 1, VC_FAULT_PROTECTION = 2 };
 
-#define TBF_SUSPECT 1u   /* last word of the block is a bkpt opcode */
+#define TBF_SUSPECT 1u   /* last word of the block is a bkpt opcode, or some word an emulated opcode */
 #define TBF_CLEARED 2u   /* ... but it is an extension word, not an instruction */
+
+/* Words of instructions the engine gets wrong, which Python emulates exactly
+ * (emulator.exact, the same patterns):
+ * - ASd/LSd <ea> (memory, by one): 1110 00td 11mm mrrr. QEMU's shift_mem
+ *   picks arithmetic vs logical from bit 3 (an addressing-mode bit) instead of
+ *   bit 9, and its memory ASL never sets V;
+ * - MOVE from CCR (0100 0010 11mm mrrr): after it QEMU's lazily kept flags
+ *   can go wrong (a logic op, then ADDX, left Z set);
+ * - MOVE from SR (0100 0000 11mm mrrr): privileged on the 68010, not on
+ *   QEMU's m68000;
+ * - 68020 words QEMU's m68000 runs or mis-reports, illegal on a 68010: EXTB.L
+ *   (0100 1001 1100 0rrr), LINK.L (0100 1000 0000 1rrr), CAS (0000 1ss0 11..,
+ *   ss = 01..11), TRAPcc (0101 cccc 1111 1010..1100), PACK/UNPK (1000 yyy1
+ *   0100 mxxx, 1000 yyy1 1000 mxxx). */
+static inline int vc_emulated_word(uint32_t w)
+{
+    return (w & 0xFCC0u) == 0xE0C0u || (w & 0xFFC0u) == 0x42C0u || (w & 0xFFC0u) == 0x40C0u
+        || (w & 0xFFF8u) == 0x49C0u
+        || (w & 0xFFF8u) == 0x4808u || ((w & 0xF9C0u) == 0x08C0u && (w & 0x0600u))
+        || ((w & 0xF0FFu) >= 0x50FAu
+        && (w & 0xF0FFu) <= 0x50FCu) || (w & 0xF1F0u) == 0x8140u || (w & 0xF1F0u) == 0x8180u;
+}
 
 typedef uc_err (*fn_emu_start)(uc_engine *, uint64_t, uint64_t, uint64_t, size_t);
 typedef uc_err (*fn_emu_stop)(uc_engine *);
@@ -72,6 +97,28 @@ typedef uc_err (*fn_reg_read_batch)(uc_engine *, int const *, void **, int);
 typedef uc_err (*fn_reg_write_batch)(uc_engine *, int const *, void *const *, int);
 typedef uc_err (*fn_reg_rw)(uc_engine *, int, void *);
 typedef uc_err (*fn_mem_write)(uc_engine *, uint64_t, const void *, uint64_t);
+typedef uc_err (*fn_context_alloc)(uc_engine *, uc_context **);
+typedef uc_err (*fn_context_save)(uc_engine *, uc_context *);
+typedef uint32_t (*fn_get_ccr)(void *env);
+typedef uc_err (*fn_context_free)(uc_context *);
+
+/* Unicorn 2.1.4's struct uc_context (include/uc_priv.h, not a public header):
+ * uc_context_save copies the CPU state (CPUM68KState up to end_reset_fields)
+ * into data[]. vc_ccr_init checks this layout against the live engine. */
+typedef struct {
+    size_t context_size;
+    uc_mode mode;
+    uc_arch arch;
+    int snapshot_level;
+    bool ramblock_freed;
+    void *last_block;
+    void *fv;
+    char data[];
+} vc_uc_context;
+
+/* offsets in CPUM68KState (qemu/target/m68k/cpu.h): dregs[8], aregs[8], pc */
+#define VC_ENV_DREGS 0
+#define VC_ENV_PC 64
 
 typedef struct {
     uint64_t key;      /* (phys << 16) | size; 0 = empty */
@@ -123,6 +170,10 @@ typedef struct vc_state {
     uint32_t stop_size;
     uint32_t stop_icount;
     vc_fastent *last;           /* the last block let run in this slice (NULL: none) */
+    /* a chain: slices that follow one another in one uc_emu_start (see vc_block_hook) */
+    uint64_t chain_limit;       /* a new slice may begin while the chain's count is below this */
+    uint64_t chain_done;        /* instructions of the chain's slices before the current one */
+    uint64_t chain_slices;      /* how many slices of the chain ended before the current one */
 
     /* the block cache */
     vc_tbent *cache;
@@ -140,6 +191,13 @@ typedef struct vc_state {
     uint64_t code_flushes;
 
     uc_hook h_block, h_intr, h_tlb;
+
+    /* the true condition codes (see vc_regs_read) */
+    fn_context_alloc context_alloc;
+    fn_context_save context_save;
+    fn_get_ccr get_ccr;
+    fn_context_free context_free;
+    vc_uc_context *ctx;
 } vc_state;
 
 static const int vc_reg_ids[18] = {
@@ -192,6 +250,8 @@ void vc_free(vc_state *st)
     if (!st)
         return;
     munmap(st->ram, st->ram_size);
+    if (st->ctx && st->context_free)
+        st->context_free((uc_context *)st->ctx);
     free(st->frame_code);
     free(st->cache);
     free(st->fast);
@@ -302,6 +362,16 @@ static __attribute__((noinline)) int vc_block_slow(vc_state *st, uc_engine *uc, 
         if (last < 0 || last + 1 >= st->ram_size
             || ((((uint32_t)st->ram[last] << 8) | st->ram[last + 1]) & 0xFFF8u) == 0x4848u) {
             e->flags |= TBF_SUSPECT;
+        } else {
+            uint32_t a;
+            for (a = pc; a < pc + size; a += 2) {
+                int64_t p = vc_phys(st, a);
+                if (p < 0 || p + 1 >= st->ram_size
+                    || vc_emulated_word(((uint32_t)st->ram[p] << 8) | st->ram[p + 1])) {
+                    e->flags |= TBF_SUSPECT;
+                    break;
+                }
+            }
         }
         st->frame_code[phys >> VC_PAGE_SHIFT] = 1;
         if (last >= 0)
@@ -312,12 +382,40 @@ static __attribute__((noinline)) int vc_block_slow(vc_state *st, uc_engine *uc, 
         }
     }
     if ((e->flags & (TBF_SUSPECT | TBF_CLEARED)) == TBF_SUSPECT) {
-        vc_stop_before(st, uc, VC_STOP_SUSPECT, pc, size, e->icount);
+        /* a block that does not fit ends the slice first, as any block does */
+        int over = (int64_t)e->icount > st->left && st->left != (int64_t)st->budget;
+        vc_stop_before(st, uc, over ? VC_STOP_BUDGET : VC_STOP_SUSPECT, pc, size, e->icount);
         return 0;
     }
     fe->key = fkey;
     fe->icount = e->icount;
     return 1;
+}
+
+/* Everything but a known block that fits: kept out of vc_block_hook so that
+ * the hook stays a leaf (no frame, no saved registers: it runs per block). */
+static __attribute__((noinline)) void vc_block_rare(vc_state *st, uc_engine *uc, uint32_t pc, uint32_t size,
+                                                    vc_fastent *fe, uint64_t fkey)
+{
+    int64_t icount;
+
+    if (fe->key != fkey && !vc_block_slow(st, uc, pc, size, fe, fkey))
+        return;
+    icount = fe->icount;
+    if (icount > st->left && st->left != (int64_t)st->budget) {
+        /* the slice ends before this block; within a chain the next slice begins with it,
+         * exactly where a new uc_emu_start would (its first block always runs) */
+        uint64_t done = st->chain_done + (uint64_t)((int64_t)st->budget - st->left);
+        if (done >= st->chain_limit) {
+            vc_stop_before(st, uc, VC_STOP_BUDGET, pc, size, (uint32_t)icount);
+            return;
+        }
+        st->chain_done = done;
+        st->chain_slices++;
+        st->left = (int64_t)st->budget;
+    }
+    st->left -= icount;
+    st->last = fe;
 }
 
 static void vc_block_hook(uc_engine *uc, uint64_t address, uint32_t size, void *user)
@@ -326,13 +424,10 @@ static void vc_block_hook(uc_engine *uc, uint64_t address, uint32_t size, void *
     uint32_t pc = (uint32_t)address;
     vc_fastent *fe = &st->fast[(pc >> 1) & (VC_FAST - 1)];
     uint64_t fkey = st->epochkey | ((uint64_t)size << 24) | pc;
-    int64_t icount;
+    int64_t icount = fe->icount;
 
-    if (__builtin_expect(fe->key != fkey, 0) && !vc_block_slow(st, uc, pc, size, fe, fkey))
-        return;
-    icount = fe->icount;
-    if (__builtin_expect(icount > st->left, 0) && st->left != (int64_t)st->budget) {
-        vc_stop_before(st, uc, VC_STOP_BUDGET, pc, size, (uint32_t)icount);
+    if (__builtin_expect(fe->key != fkey || icount > st->left, 0)) {
+        vc_block_rare(st, uc, pc, size, fe, fkey);
         return;
     }
     st->left -= icount;
@@ -416,7 +511,10 @@ int vc_install_hooks(vc_state *st)
     return (int)err;
 }
 
-/* Run the current context from its PC. keep != 0 continues a slice. */
+/* Run the current context from its PC. keep != 0 continues a slice. A new
+ * slice starts a chain: further slices of `budget` follow it in the same run
+ * while the chain's instructions before them are below st->chain_limit (set
+ * by the caller; 0: one slice). */
 int vc_run(vc_state *st, uint64_t budget, int keep)
 {
     uint32_t pc = 0;
@@ -426,12 +524,35 @@ int vc_run(vc_state *st, uint64_t budget, int keep)
         st->budget = budget;
         st->left = (int64_t)budget;
         st->last = NULL;
+        st->chain_done = 0;
+        st->chain_slices = 0;
     }
     st->reason = VC_STOP_NONE;
     err = (int)st->emu_start(st->uc, pc, 0, 0, 0);
     st->executed = (uint64_t)((int64_t)st->budget - st->left);
     st->reg_read(st->uc, UC_M68K_REG_PC, &st->pc);
     return err;
+}
+
+/* Continue the slice from the PC up to `until` (the engine stops there, with
+ * no stop reason, before the instruction at `until` runs). The translated
+ * block the run ends in is dropped by Unicorn afterwards. */
+int vc_run_until(vc_state *st, uint32_t until)
+{
+    uint32_t pc = 0;
+    int err;
+    st->reg_read(st->uc, UC_M68K_REG_PC, &pc);
+    st->reason = VC_STOP_NONE;
+    err = (int)st->emu_start(st->uc, pc, until, 0, 0);
+    st->executed = (uint64_t)((int64_t)st->budget - st->left);
+    st->reg_read(st->uc, UC_M68K_REG_PC, &st->pc);
+    return err;
+}
+
+/* Drop the translated blocks of [start, end) (virtual, current context). */
+int vc_remove_tb(vc_state *st, uint32_t start, uint32_t end)
+{
+    return (int)st->ctl(st->uc, UC_CTL_WRITE(UC_CTL_TB_REMOVE_CACHE, 2), (uint64_t)start, (uint64_t)end);
 }
 
 int vc_flush_tlb(vc_state *st)
@@ -446,14 +567,69 @@ void vc_set_table(vc_state *st, uint32_t *table)
     st->table = table;
 }
 
-/* regs: sr, d0..d7, a0..a7, pc */
+/* The condition codes. Never through uc_reg_read(UC_M68K_REG_SR): in Unicorn
+ * 2.1.4 it sets env->cc_op = CC_OP_FLAGS before folding the lazily kept
+ * flags, so it returns the leftover operands as flags AND leaves the live
+ * engine holding them (upstream issue #2380, PR #2161). Instead: copy the CPU
+ * state with uc_context_save and evaluate the copy with QEMU's own
+ * cpu_m68k_get_ccr, which only reads. The live state is never written. */
+static inline uint32_t vc_ccr(vc_state *st)
+{
+    if (st->context_save(st->uc, (uc_context *)st->ctx) != UC_ERR_OK)
+        return 0xFFFFFFFFu;
+    return st->get_ccr(st->ctx->data) & 0x1Fu;
+}
+
+/* regs: sr, d0..d7, a0..a7, pc. Reads only: the engine is left as it was. */
 int vc_regs_read(vc_state *st, uint32_t *regs)
 {
-    void *ptrs[18];
+    void *ptrs[17];
     int i;
-    for (i = 0; i < 18; i++)
-        ptrs[i] = &regs[i];
-    return (int)st->reg_read_batch(st->uc, vc_reg_ids, ptrs, 18);
+    uint32_t ccr;
+    for (i = 0; i < 17; i++)
+        ptrs[i] = &regs[i + 1];
+    if (st->reg_read_batch(st->uc, vc_reg_ids + 1, ptrs, 17) != UC_ERR_OK)
+        return 1;
+    ccr = vc_ccr(st);
+    if (ccr > 0x1Fu)
+        return 2;
+    regs[0] = ccr;
+    return 0;
+}
+
+/* Allocate the context once and check the layout vc_ccr relies on against
+ * the live engine: d0 and pc where CPUM68KState keeps them, and every one of
+ * the 32 condition-code values written through the register API (which is
+ * correct: cpu_m68k_set_sr sets the flags and cc_op = CC_OP_FLAGS) read back.
+ * Leaves d0, pc and SR at 0 (user mode). Returns 0 or a step number. */
+int vc_ccr_init(vc_state *st)
+{
+    uint32_t v, ccr, d0;
+    if (st->context_alloc(st->uc, (uc_context **)&st->ctx) != UC_ERR_OK || !st->ctx)
+        return 1;
+    if (st->ctx->arch != UC_ARCH_M68K || st->ctx->mode != UC_MODE_BIG_ENDIAN
+        || st->ctx->context_size < VC_ENV_PC + 4)
+        return 2;
+    v = 0x5AC3A55Au;
+    st->reg_write(st->uc, UC_M68K_REG_D0, &v);
+    v = 0x00ABCDEEu;
+    st->reg_write(st->uc, UC_M68K_REG_PC, &v);
+    if (st->context_save(st->uc, (uc_context *)st->ctx) != UC_ERR_OK)
+        return 3;
+    memcpy(&d0, st->ctx->data + VC_ENV_DREGS, 4);
+    memcpy(&v, st->ctx->data + VC_ENV_PC, 4);
+    if (d0 != 0x5AC3A55Au || v != 0x00ABCDEEu)
+        return 4;
+    for (ccr = 0; ccr < 32; ccr++) {
+        st->reg_write(st->uc, UC_M68K_REG_SR, &ccr);
+        if (vc_ccr(st) != ccr)
+            return 5;
+    }
+    v = 0;
+    st->reg_write(st->uc, UC_M68K_REG_SR, &v);
+    st->reg_write(st->uc, UC_M68K_REG_D0, &v);
+    st->reg_write(st->uc, UC_M68K_REG_PC, &v);
+    return 0;
 }
 
 int vc_regs_write(vc_state *st, const uint32_t *regs)
@@ -515,7 +691,8 @@ uint32_t vc_layout(int which)
     case 1: return (uint32_t)offsetof(vc_state, left);
     case 2: return (uint32_t)offsetof(vc_state, last);
     case 3: return (uint32_t)offsetof(vc_state, code_flushes);
-    default: return (uint32_t)offsetof(vc_state, h_tlb);
+    case 4: return (uint32_t)offsetof(vc_state, h_tlb);
+    default: return (uint32_t)offsetof(vc_state, ctx);
     }
 }
 
@@ -558,6 +735,27 @@ int vc_check(const uint32_t *table, uint32_t vaddr, uint32_t n, uint32_t need)
     }
     return 1;
 }
+
+/* The bench's raw engine (cpu.RawEngine): an identity virtual TLB whose pages
+ * carry the UC_PROT bits of perms[vpage], so that its text is read-execute and
+ * its data read-write as in a guest (a page both writable and executable puts
+ * every store on Unicorn's slow path). No MMU, no budget, no other hook. */
+static bool vc_raw_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb_entry *result, void *user)
+{
+    const uint8_t *perms = user;
+    uint32_t need = type == UC_MEM_WRITE ? UC_PROT_WRITE : type == UC_MEM_FETCH ? UC_PROT_EXEC : UC_PROT_READ;
+    if (vaddr >= ((uint64_t)VC_NPAGES << VC_PAGE_SHIFT) || !(perms[vaddr >> VC_PAGE_SHIFT] & need))
+        return false;  /* a fault, as the guest's MMU gives (vc_tlb_fill) */
+    result->paddr = vaddr & ~(uint64_t)(VC_PAGE_SIZE - 1);
+    result->perms = (uc_prot)perms[vaddr >> VC_PAGE_SHIFT];
+    return true;
+}
+
+int vc_raw_install(void *uc, void *hook_add, const uint8_t *perms, size_t *handle)
+{
+    return (int)((fn_hook_add)hook_add)((uc_engine *)uc, (uc_hook *)handle, UC_HOOK_TLB_FILL,
+                                        (void *)vc_raw_fill, (void *)perms, 1, 0);
+}
 """
 
 CDEF = r"""
@@ -592,6 +790,9 @@ typedef struct vc_state {
     uint32_t stop_size;
     uint32_t stop_icount;
     void *last;
+    uint64_t chain_limit;
+    uint64_t chain_done;
+    uint64_t chain_slices;
 
     void *cache;
     uint32_t cache_mask;
@@ -607,6 +808,12 @@ typedef struct vc_state {
     uint64_t code_flushes;
 
     size_t h_block, h_intr, h_tlb;
+
+    void *context_alloc;
+    void *context_save;
+    void *get_ccr;
+    void *context_free;
+    void *ctx;
 } vc_state;
 
 vc_state *vc_new(uint32_t ram_size, uint32_t cache_entries);
@@ -615,9 +822,12 @@ int vc_code_changed(vc_state *st);
 int vc_install_hooks(vc_state *st);
 int vc_run(vc_state *st, uint64_t budget, int keep);
 int vc_flush_tlb(vc_state *st);
+int vc_run_until(vc_state *st, uint32_t until);
+int vc_remove_tb(vc_state *st, uint32_t start, uint32_t end);
 void vc_set_table(vc_state *st, uint32_t *table);
 void vc_last_block(vc_state *st, uint32_t *out);
 int vc_regs_read(vc_state *st, uint32_t *regs);
+int vc_ccr_init(vc_state *st);
 int vc_regs_write(vc_state *st, const uint32_t *regs);
 int vc_write_reg(vc_state *st, int regid, uint32_t value);
 int vc_phys_write(vc_state *st, uint32_t addr, const uint8_t *data, uint32_t n);
@@ -626,6 +836,7 @@ uint32_t vc_collect(const uint32_t *table, uint32_t mask, uint32_t want, uint32_
 uint32_t vc_clear_bits(uint32_t *table, uint32_t bits);
 int vc_check(const uint32_t *table, uint32_t vaddr, uint32_t n, uint32_t need);
 uint32_t vc_layout(int which);
+int vc_raw_install(void *uc, void *hook_add, const uint8_t *perms, size_t *handle);
 """
 
 # stop reasons and fault kinds (the C enums)
@@ -748,7 +959,7 @@ def load() -> tuple[cffi.FFI, Any]:
             ffi = cffi.FFI()
             ffi.cdef(CDEF)
             lib = ffi.dlopen(str(library_path()))
-            fields = ("left", "last", "code_flushes", "h_tlb")
+            fields = ("left", "last", "code_flushes", "h_tlb", "ctx")
             expected = [ffi.sizeof("vc_state")] + [ffi.offsetof("vc_state", f) for f in fields]
             actual = [lib.vc_layout(i) for i in range(len(expected))]
             if actual != expected:

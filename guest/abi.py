@@ -97,6 +97,7 @@ def is_well_known_group(gid: int) -> bool:
 IO_WRITE = 0x100
 IO_READ = 0x101
 IO_CLOSE = 0x102
+IO_INPUT = 0x103  # a console agent hands the display server typed input for an instance
 FS_OPEN = 0x110
 FS_REMOVE = 0x111
 FS_LIST = 0x112

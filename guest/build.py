@@ -11,6 +11,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from guest import hosted
+
 GUEST_DIR = Path(__file__).resolve().parent
 BIN_DIR = GUEST_DIR / "bin"
 PROGRAMS_DIR = GUEST_DIR / "src" / "programs"
@@ -26,8 +28,8 @@ GuestBuildError = BuildError
 
 
 def programs() -> list[str]:
-    """The programs that have a source in guest/src/programs/."""
-    return sorted(p.stem for p in PROGRAMS_DIR.glob("*.c"))
+    """The programs that have a source: guest/src/programs/*.c and the hosted src/hosted-programs/NAME/."""
+    return sorted({p.stem for p in PROGRAMS_DIR.glob("*.c")} | set(hosted.hosted_programs()))
 
 
 def missing_tools() -> list[str]:
@@ -52,6 +54,11 @@ def build(out_dir: Path | None = None, jobs: int = 4) -> list[Path]:
         raise BuildError(
             f"guest build failed ({' '.join(cmd)}):\n{proc.stdout}{proc.stderr}".rstrip()
         )
+    for name, sources in hosted.hosted_programs().items():
+        try:
+            hosted.build_program(sources, out / name)
+        except hosted.HostedBuildError as exc:
+            raise BuildError(str(exc)) from exc
     return [out / name for name in programs()]
 
 

@@ -92,6 +92,10 @@ class Simulator:
         self._dead = 0  # cancelled events still in the heap
         self._stopped = False
         self._running = False
+        # The latest time the events now running may reach: `until` of the run in
+        # progress (inf without), the event's own time under step(). What an event
+        # may compute ahead (a CPU running slices up to the next event) stays below it.
+        self.limit: float = 0
 
     # -- scheduling -------------------------------------------------------
 
@@ -137,6 +141,16 @@ class Simulator:
             self._dead -= 1
         return heap[0][0] if heap else None
 
+    def horizon(self) -> float:
+        """The first time anything else can happen: the next live event's or ``limit``, whichever is first.
+
+        An event may compute ahead (a CPU running several slices at once) as
+        long as what it computes starts before the horizon: nothing can see
+        or change it in between.
+        """
+        nxt = self.peek()
+        return self.limit if nxt is None or nxt > self.limit else nxt
+
     @property
     def pending(self) -> int:
         """Number of live events in the queue."""
@@ -159,7 +173,7 @@ class Simulator:
             if fn is None:
                 self._dead -= 1
                 continue
-            self.now = ev[0]
+            self.now = self.limit = ev[0]
             ev[2] = _FIRED
             self.events_run += 1
             fn()
@@ -179,6 +193,7 @@ class Simulator:
         if self._running:
             raise RuntimeError("Simulator.run() called from inside an event")
         limit: float = float("inf") if until is None else until
+        self.limit = limit
         heap = self._heap
         pop = _pop
         self._stopped = False

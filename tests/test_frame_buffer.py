@@ -7,10 +7,12 @@ import random
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from emulator.font import BOX_CHAR, DEFAULT_FONT, BitmapFont
-from emulator.frame_buffer import FrameBuffer, TextConsole
+from emulator.frame_buffer import FrameBuffer, TextConsole, read_text
 
 CELL_W, CELL_H = 8, DEFAULT_FONT.height
 
@@ -381,3 +383,51 @@ def test_ten_kilobytes_is_fast() -> None:
         con.write(line)
     per_line = time.perf_counter() - t0
     assert one_write < 0.1 and per_line < 0.1, (one_write, per_line)
+
+
+# -- quadrant text art and reading the text back --------------------------------
+
+
+def test_quadrant_art_is_the_pixels_one_per_dot() -> None:
+    """At one pixel per dot each quadrant character is its 2x2 pixels, checked against get_pixel."""
+    fb = FrameBuffer()
+    TextConsole(fb).write("Hello from the V-System!\n  migrated 0x1f")
+    cols, rows = 100, 14  # 200x28 pixels: the first two text rows, 25 characters
+    art = fb.to_text_art(cols, rows, style="quadrant", region=(0, 0, 2 * cols, 2 * rows))
+    assert len(art) == rows and all(len(line) == cols for line in art)
+    quads = " \u2598\u259d\u2580\u2596\u258c\u259e\u259b\u2597\u259a\u2590\u259c\u2584\u2599\u259f\u2588"
+    for r, line in enumerate(art):
+        for c, ch in enumerate(line):
+            x, y = 2 * c, 2 * r
+            bits = (
+                fb.get_pixel(x, y)
+                | fb.get_pixel(x + 1, y) << 1
+                | fb.get_pixel(x, y + 1) << 2
+                | fb.get_pixel(x + 1, y + 1) << 3
+            )
+            assert ch == quads[bits], (r, c)
+    whole = fb.to_text_art(80, 24, style="quadrant")
+    assert whole[0].strip() and not "".join(whole[2:]).strip()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(min_codepoint=0, max_codepoint=300), max_size=60), max_size=8
+    ),
+    st.booleans(),
+)
+def test_read_text_gives_back_what_the_console_wrote(pieces: list[str], cursor: bool) -> None:
+    """read_text (from the bitmap alone) equals TextConsole.lines() (its character grid)."""
+    fb = FrameBuffer(320, 120)
+    console = TextConsole(fb, cursor_visible=cursor)
+    for piece in pieces:
+        console.write(piece)
+    assert read_text(fb) == console.lines()
+
+
+def test_read_text_marks_drawings() -> None:
+    fb = FrameBuffer(64, 24)
+    TextConsole(fb).write("ab")
+    fb.set_pixel(20, 3)  # a dot in the third cell: no glyph
+    assert read_text(fb) == ["ab\u2591", ""]

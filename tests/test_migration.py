@@ -167,7 +167,8 @@ def test_migrateprog_without_a_program_moves_every_remote_guest_off_the_home_mac
 
 
 def test_residual_dependency_is_reported_not_hidden():
-    # started locally at ws1: its standard output is ws1's display server; moved away, that stays
+    # started locally at ws1: its standard input and output are ws1's display server (the user's
+    # console); moved away, that stays
     session = Session(config())
     session.execute("spin 3")
     session.execute("wait 1")
@@ -175,7 +176,10 @@ def test_residual_dependency_is_reported_not_hidden():
     assert "migrated spin from ws1" in message
     assert "residual dependency: spin: standard output is display-server on ws1" in message
     (m,) = session.migrations
-    assert m["residual"] == ["spin: standard output is display-server on ws1"]
+    assert m["residual"] == [
+        "spin: standard input is display-server on ws1",
+        "spin: standard output is display-server on ws1",
+    ]
 
 
 def test_requests_to_a_frozen_logical_host_get_reply_pending_and_nothing_is_lost():

@@ -240,3 +240,23 @@ def test_frame_allocator():
     with pytest.raises(ValueError):
         fa.free(1)  # reserved
     assert fa.used_count == 5 and fa.free_count == 1
+
+
+def test_unmap_all_removes_every_page_with_one_flush():
+    b = Box(STORE_3000)
+    data = b.map(b.ctx, 3, RW)
+    b.start()
+    b.trap()  # the store went through: the engine's TLB holds page 3 writable
+    code = b.mmu.entry(b.ctx, 1).frame
+    flushes = b.cpu.stats()["tlb_flushes"]
+    assert sorted(b.mmu.unmap_all(b.ctx)) == sorted([code, data])
+    assert b.mmu.mapped_pages(b.ctx) == [] and b.cpu.stats()["tlb_flushes"] == flushes + 1
+    b.map(b.ctx, 1, RX, STORE_3000)  # the same code again, and page 3 gone
+    b.cpu.write_registers(Registers.initial(0x1000, 0))
+    r = b.cpu.run(100)
+    assert (r.stop, r.fault_access, r.fault_kind, r.fault_address) == (
+        Stop.FAULT,
+        "write",
+        "unmapped",
+        0x3000,
+    )

@@ -525,9 +525,11 @@ def test_a_remote_program_gets_the_same_arguments_environment_and_stdio():
     for venv, job in zip((lvenv, rvenv), session.jobs, strict=True):
         assert venv["stdout_pid"] == venv["stderr_pid"] == home.display_server.pid  # the user's console
         assert venv["stdout_inst"] == job.stdout_instance
+        # standard input: the same console, the program's own instance (docs/ABI.md, I/O protocol)
+        assert (venv["stdin_pid"], venv["stdin_inst"]) == (home.display_server.pid, job.stdout_instance)
         assert venv["fileserver_pid"] == session.kernels["fs1"].file_server_pid
         assert venv["home_lhid"] == home.system_lh.lhid
-    same = ("stdin_pid", "stdin_inst", "fileserver_pid", "home_lhid", "magic")
+    same = ("stdin_pid", "fileserver_pid", "home_lhid", "magic")
     assert {k: lvenv[k] for k in same} == {k: rvenv[k] for k in same}
     assert (lvenv["flags"], rvenv["flags"]) == (0, abi.VENV_REMOTE)
     # nothing was written on ws2's own display

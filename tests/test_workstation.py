@@ -283,6 +283,18 @@ def test_bench_reports_a_ratio():
     assert result["guest_mips"] > 0 and result["raw_mips"] > 0
     assert result["ratio"] == pytest.approx(result["guest_mips"] / result["raw_mips"], rel=0.01)
     assert result["slice_instructions"] == bench.DEFAULT_SLICE
+    # the fair baseline: the same run's W^X raw engine, and guest/raw by slice size
+    assert result["raw_wx_mips"] > 0 and result["raw_wx_seconds"] > 0
+    assert result["ratio_wx"] == pytest.approx(
+        result["guest_mips"] / result["raw_wx_mips"], rel=0.01
+    )
+    assert [int(s) for s in result["by_slice"]] == list(bench.SLICE_SIZES)
+    for size, row in result["by_slice"].items():
+        # slices end by the budget, before a block that would overrun it: never fewer than this
+        assert row["slices"] >= result["instructions"] // int(size)
+        assert row["ratio_wx"] == pytest.approx(row["guest_mips"] / result["raw_wx_mips"], rel=0.01)
+        assert isinstance(row["per_slice_us"], float)
+    assert result["by_slice"]["20000"]["slices"] == result["slices"]
 
 
 def test_bench_builtin_loop():

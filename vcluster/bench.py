@@ -10,14 +10,46 @@ from typing import Any
 
 # name -> (module, function, one-line description)
 BENCHMARKS: dict[str, tuple[str, str, str]] = {
-    "cpu": ("vcluster.bench_cpu", "run_bench", "guest MIPS under the MMU and budget, and under the kernel, vs raw Unicorn"),
-    "faults": ("vcluster.bench_faults", "run_bench", "the torture sweep: loss, crashes, partitions, kill, exit x seeds: hangs, copies, losses"),
-    "evict": ("vcluster.bench_evict", "run_bench", "owner comes back: time until the host is free of guests"),
-    "migrate": ("vcluster.bench_migrate", "run_bench", "pre-copy migration of the Table 4-1 workloads vs V"),
-    "net": ("netsim.bench", "run_bench", "scheduler events/s, saturated-segment frames/s, sim/wall"),
-    "scale": ("vcluster.bench_scale", "run_bench", "120 workstations filled with @ * programs: spread, speed"),
-    "rexec": ("vcluster.bench_rexec", "run_bench", "remote exec: host selection, set-up/destroy, load per 100 KB vs V"),
-    "pmake": ("vcluster.bench_pmake", "run_bench", "a 24-job parallel build on 1, 2, 4, 8 idle machines vs Sprite's 3..6x"),
+    "cpu": (
+        "vcluster.bench_cpu",
+        "run_bench",
+        "guest MIPS under the MMU and budget, and under the kernel, vs raw Unicorn",
+    ),
+    "faults": (
+        "vcluster.bench_faults",
+        "run_bench",
+        "the torture sweep: loss, crashes, partitions, kill, exit x seeds: hangs, copies, losses",
+    ),
+    "evict": (
+        "vcluster.bench_evict",
+        "run_bench",
+        "owner comes back: time until the host is free of guests",
+    ),
+    "migrate": (
+        "vcluster.bench_migrate",
+        "run_bench",
+        "pre-copy migration of the Table 4-1 workloads vs V",
+    ),
+    "net": (
+        "netsim.bench",
+        "run_bench",
+        "scheduler events/s, saturated-segment frames/s, sim/wall",
+    ),
+    "scale": (
+        "vcluster.bench_scale",
+        "run_bench",
+        "120 workstations filled with @ * programs: spread, speed",
+    ),
+    "rexec": (
+        "vcluster.bench_rexec",
+        "run_bench",
+        "remote exec: host selection, set-up/destroy, load per 100 KB vs V",
+    ),
+    "pmake": (
+        "vcluster.bench_pmake",
+        "run_bench",
+        "a 24-job parallel build on 1, 2, 4, 8 idle machines vs Sprite's 3..6x",
+    ),
 }
 
 
@@ -34,13 +66,16 @@ def load(name: str) -> Callable[[], dict[str, Any]]:
 OPTIONS: dict[str, tuple[str, ...]] = {"faults": ("seeds", "quick")}
 
 
-def render_table(name: str, result: dict[str, Any]) -> str:
+def render_table(
+    name: str, result: dict[str, Any], extra: list[tuple[str, str]] | None = None
+) -> str:
     """The bench's own table (its module's `render`), else a plain two-column table of the
-    top-level results (nested values as JSON)."""
+    top-level results (nested values as JSON), then `extra` rows."""
     render = getattr(importlib.import_module(BENCHMARKS[name][0]), "render", None)
     if render is not None:
         return render(result)
     rows = [(k, v if isinstance(v, str | int) else json.dumps(v)) for k, v in result.items()]
+    rows += extra or []
     width = max((len(k) for k, _ in rows), default=0)
     lines = [f"bench {name}"] + [f"  {k.ljust(width)}  {v}" for k, v in rows]
     return "\n".join(lines)
@@ -49,7 +84,10 @@ def render_table(name: str, result: dict[str, Any]) -> str:
 def main(name: str, as_json: bool, **options: Any) -> int:
     """Run a bench; `options` (None = not given) go to the benches that take them."""
     if name not in BENCHMARKS:
-        print(f"vcluster bench: unknown benchmark {name!r}; known: {', '.join(names())}", file=sys.stderr)
+        print(
+            f"vcluster bench: unknown benchmark {name!r}; known: {', '.join(names())}",
+            file=sys.stderr,
+        )
         return 2
     given = {k: v for k, v in options.items() if v is not None and v is not False}
     wrong = sorted(set(given) - set(OPTIONS.get(name, ())))
@@ -63,5 +101,7 @@ def main(name: str, as_json: bool, **options: Any) -> int:
     if as_json:
         print(json.dumps(result, sort_keys=True))
     else:
-        print(render_table(name, result))
+        module = importlib.import_module(BENCHMARKS[name][0])
+        extra = module.table(result) if hasattr(module, "table") else None  # a benchmark's own rows
+        print(render_table(name, result, extra))
     return 0

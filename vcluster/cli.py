@@ -1,4 +1,4 @@
-"""The `vcluster` command: boot, serve, attach, run, bench and guest build."""
+"""The `vcluster` command: boot, serve, attach, run, bench, guest build and wireshark."""
 
 from __future__ import annotations
 
@@ -103,6 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-sim-seconds", type=float, default=600.0,
                      help="stop after this much simulated time (above 0, at most 1e6)")
     run.add_argument("--pcap", metavar="FILE", help="capture every frame on the wire to FILE (pcap)")
+    run.add_argument("--stdin", metavar="FILE",
+                     help="the standard input of every program the lines start (- = this one's); "
+                     "without it, their input is at its end at once")
+    run.add_argument("--file", metavar="HOSTFILE[=NAME]", action="append", default=[],
+                     help="put a host file on the file server's disk for this run; repeatable")
+    run.add_argument("--image", metavar="PATH", action="append", default=[],
+                     help="add a program image for this run (its file name is the program's name); repeatable")
     run.add_argument("--screenshot", metavar="HOST:FILE", action="append", default=[],
                      help="at the end, write HOST's frame buffer to FILE as PNG (repeatable)")
 
@@ -114,11 +121,51 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--seeds", type=int, help="faults: seeds per scenario and loss rate (default 20)")
     bench.add_argument("--quick", action="store_true", help="faults: 3 seeds and 10 instants")
 
+    files = sub.add_parser(
+        "files", help="put host files on a config's file-server disk, get them back, list, remove",
+        description="Works on the disk image of the config's file server (disk.image), no cluster "
+        "running: put HOSTFILE [NAME], get NAME [HOSTFILE|-], list, rm NAME.")
+    files.add_argument("files_command", choices=("put", "get", "list", "rm"), metavar="put|get|list|rm")
+    files.add_argument("files_args", nargs="*", metavar="ARG")
+    files.add_argument("--config", help="a YAML config path or a packaged name (default: lab)")
+
     guest = sub.add_parser("guest", help="guest programs")
     guest_sub = guest.add_subparsers(dest="guest_command", metavar="GUEST_COMMAND")
-    gbuild = guest_sub.add_parser("build", help="rebuild the guest images (needs m68k-linux-gnu-gcc)")
-    gbuild.add_argument("--out", help="build into this directory instead of guest/bin")
+    gbuild = guest_sub.add_parser(
+        "build", help="rebuild the guest images, or build your own C program (needs m68k-linux-gnu-gcc)",
+        description="Without FILEs: rebuild every packaged image (guest/bin). With FILE.c...: build them "
+        "into one hosted program (newlib, libm, float, long long; docs/ABI.md 'Hosted C') at -o, to run "
+        "with `vcluster run --image PATH` or a config's programs: entry.")
+    gbuild.add_argument("files", nargs="*", metavar="FILE.c", help="C sources of one program of yours")
+    gbuild.add_argument("-o", "--output", metavar="IMAGE", help="the image to write (default: the first FILE's name)")
+    gbuild.add_argument("-I", dest="includes", action="append", default=[], metavar="DIR", help="an include directory")
+    gbuild.add_argument("-D", dest="defines", action="append", default=[], metavar="NAME[=VALUE]", help="a macro")
+    gbuild.add_argument("--cflags", default="", help="more compiler flags, one string (e.g. '-O1 -Wall')")
+    gbuild.add_argument("--toolchain", action="store_true",
+                        help="rebuild the hosted C library (guest/lib) from Debian's newlib-source and gcc-12-source")
+    gbuild.add_argument("--out", help="build the packaged images into this directory instead of guest/bin")
     guest_sub.add_parser("list", help="list the built guest images")
+
+    shark = sub.add_parser(
+        "wireshark",
+        help="the Wireshark dissector of the V interkernel protocol (print, --install, --path)",
+        description="The Lua dissector that shows the V interkernel protocol (ethertype 0x88B5) "
+        "by name in Wireshark and tshark: packet kinds, pids, sequence, message words, bulk "
+        "offsets. With no option it prints the Lua to stdout.",
+        epilog="Use it for one run with `tshark -X lua_script:FILE -r capture.pcap` (FILE: "
+        "`vcluster wireshark --path`, or save the printed Lua), after e.g. "
+        "`vcluster run tiny 'hello @ ws2' --pcap capture.pcap`; filter names start with 'vik.' "
+        "(vik.kind.name, vik.mg, vik.src_pid, ...). After --install, Wireshark and tshark "
+        "load it by themselves.",
+    )
+    how = shark.add_mutually_exclusive_group()
+    how.add_argument(
+        "--install",
+        action="store_true",
+        help="copy it into the personal Lua plugin folder "
+        "(~/.local/lib/wireshark/plugins, Wireshark >= 3.0) and say where it went",
+    )
+    how.add_argument("--path", action="store_true", help="print the path of the packaged file")
     return parser
 
 
@@ -162,6 +209,9 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         pcap=ns.pcap,
         screenshots=shots,
         screenshot_errors=failed,
+        images=ns.image,
+        files=ns.file,
+        stdin=ns.stdin,
     )
     for why in failed:
         print(f"vcluster run: --screenshot: {why}", file=sys.stderr)
@@ -215,8 +265,26 @@ def _cmd_guest(ns: argparse.Namespace) -> int:
     from guest import build
 
     if ns.guest_command == "build":
+        import shlex
+        import subprocess
         from pathlib import Path
 
+        from guest import hosted
+
+        if ns.toolchain:
+            script = Path(build.__file__).resolve().parent / "toolchain" / "build-libc.sh"
+            return subprocess.run(["sh", str(script)]).returncode
+        if ns.files:
+            first = Path(ns.files[0])
+            out = Path(ns.output) if ns.output else first.with_suffix("")
+            try:
+                image = hosted.build_program(ns.files, out, includes=ns.includes, defines=ns.defines,
+                                             cflags=shlex.split(ns.cflags))
+            except hosted.HostedBuildError as exc:
+                print(f"vcluster guest build: {exc}", file=sys.stderr)
+                return 1
+            print(image)
+            return 0
         try:
             built = build.build(Path(ns.out) if ns.out else None)
         except build.BuildError as exc:
@@ -231,6 +299,23 @@ def _cmd_guest(ns: argparse.Namespace) -> int:
         return 0
     print("vcluster guest: say 'build' or 'list'", file=sys.stderr)
     return 2
+
+
+def _cmd_wireshark(ns: argparse.Namespace) -> int:
+    from vcluster import wireshark
+
+    if ns.path:
+        print(wireshark.lua_path())
+    elif ns.install:
+        try:
+            dest = wireshark.install()
+        except OSError as exc:
+            print(f"vcluster wireshark: cannot install: {exc}", file=sys.stderr)
+            return 1
+        print(f"installed {dest}; Wireshark and tshark load it at their next start")
+    else:
+        sys.stdout.write(wireshark.lua_text())
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -253,8 +338,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vcluster import bench
 
         return bench.main(ns.name, ns.json, seeds=ns.seeds, quick=ns.quick)
+    if ns.command == "files":
+        from vcluster import files as files_cmd
+
+        return files_cmd.main(ns.files_command, ns.files_args, ns.config)
     if ns.command == "guest":
         return _cmd_guest(ns)
+    if ns.command == "wireshark":
+        return _cmd_wireshark(ns)
     parser.error(f"unknown command {ns.command}")
     return 2
 

@@ -18,23 +18,38 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input, Log, ProgressBar, Static
+from textual.widgets import DataTable, Footer, Input, ProgressBar, Static, Tab, Tabs
 
 from vcluster.control import AsyncClient, ControlError, Controller, boot_session
 from vcluster.realtime import Runner
+from vcluster.screenview import MODES as SCREEN_MODES
+from vcluster.screenview import ScreenView, frame_buffer_from_png
+from vcluster.wraplog import WrapLog
 
 log = logging.getLogger(__name__)
 
 POLL_S = 0.25
 MAX_LOG_LINES = 5000
 MAX_FINISHED_SHOWN = 100
+# Below this size the screen is "compact": one panel at a time (tabs) under one-line summaries.
+WIDE_MIN = (120, 36)
+PANELS = ("output", "log", "hosts", "programs", "screen")
+PANEL_IDS = {
+    "output": "output",
+    "log": "log",
+    "hosts": "hosts",
+    "programs": "programs",
+    "screen": "fb",
+}
 
 HELP = """\
 console lines: PROG ARGS [@ HOST | @ *]   wait S   hosts   ps [HOST]   kill|suspend|resume PID
                migrateprog [-n] [PROG]   owner HOST on|off   crash HOST   power HOST on
                fault loss RATE | fault partition HOST... | fault heal
 the clock:     speed X   pause   resume   step [S]        (F2 pause/resume, F3 slower, F4 faster, F7 step)
-this screen:   view HOST (F5 next host)   zoom (F6)   clear   help   quit (ctrl+q)   shutdown (stop a served cluster)
+this screen:   view HOST (F5 next host)   screen pixels|text|whole (F6 next)   clear   help   quit (ctrl+q)
+               shutdown (stop a served cluster)   F8 next panel (small screens)   PageUp/PageDown scroll the output
+               Tab moves into the panels (arrows pan the screen, home follows its text); typing returns here
 history:       up / down"""
 
 
@@ -49,7 +64,9 @@ class Backend(Protocol):
 
 
 # an opener boots or attaches: (say, progress) -> backend; progress(done, total, machine) may be None
-Opener = Callable[[Callable[[str], None], Callable[[int, int, str], None] | None], Awaitable[Backend]]
+Opener = Callable[
+    [Callable[[str], None], Callable[[int, int, str], None] | None], Awaitable[Backend]
+]
 
 
 class LocalBackend:
@@ -86,7 +103,11 @@ class SocketBackend:
         return cls(path, commands, views)
 
     async def request(self, req: dict[str, Any]) -> dict[str, Any]:
-        client = self.commands if "execute" in req or req.get("cmd") in ("wait", "shutdown") else self.views
+        client = (
+            self.commands
+            if "execute" in req or req.get("cmd") in ("wait", "shutdown")
+            else self.views
+        )
         try:
             return await client.request(req)
         except (OSError, ValueError) as exc:
@@ -103,8 +124,9 @@ class SocketBackend:
 def local_opener(cfg: Any, *, speed: float = 1.0, paused: bool = False) -> Opener:
     """Boot `cfg` in this process (in a thread, so the screen shows progress) when the console starts."""
 
-    async def open_local(say: Callable[[str], None],
-                         progress: Callable[[int, int, str], None] | None = None) -> Backend:
+    async def open_local(
+        say: Callable[[str], None], progress: Callable[[int, int, str], None] | None = None
+    ) -> Backend:
         session = await asyncio.to_thread(boot_session, cfg, say, progress)
         runner = Runner(session, speed=speed, paused=paused)
         runner.start()
@@ -114,8 +136,9 @@ def local_opener(cfg: Any, *, speed: float = 1.0, paused: bool = False) -> Opene
 
 
 def socket_opener(path: str) -> Opener:
-    async def open_socket(say: Callable[[str], None],
-                          progress: Callable[[int, int, str], None] | None = None) -> Backend:
+    async def open_socket(
+        say: Callable[[str], None], progress: Callable[[int, int, str], None] | None = None
+    ) -> Backend:
         say(f"connecting to {path}...")
         backend = await SocketBackend.connect(path)
         status = await backend.request({"cmd": "status"})
@@ -177,27 +200,45 @@ class VConsole(App[int]):
     #status { height: 1; background: $boost; padding: 0 1; }
     #progress { height: 1; display: none; padding: 0 1; }
     #progress.active { display: block; }
-    #top { height: 2fr; }
-    #middle { height: 2fr; }
-    #hosts, #programs { width: 3fr; height: 100%; border: round $primary; }
-    #fb { width: 2fr; height: 100%; border: round $primary; overflow: hidden; }
-    #side { width: 2fr; }
+    #summary { height: 3; padding: 0 1; display: none; }
+    #tabs { display: none; }
+    #left { width: 3fr; }
+    #right { width: 2fr; }
+    #hosts { height: auto; max-height: 40%; border: round $primary; }
+    #programs { height: auto; min-height: 5; max-height: 25%; border: round $primary; }
+    #output { height: 1fr; min-height: 6; border: round $primary; }
+    #fb { height: 2fr; border: round $primary; overflow: hidden; }
     #net { height: 5; border: round $primary; padding: 0 1; }
-    #log { border: round $primary; }
-    #output { height: 1fr; border: round $primary; }
+    #log { height: 1fr; border: round $primary; }
     #cmd { dock: bottom; margin-bottom: 1; }
+    Screen.-compact #summary { display: block; }
+    Screen.-compact #tabs { display: block; }
+    Screen.-compact #hosts, Screen.-compact #programs, Screen.-compact #output, Screen.-compact #fb,
+    Screen.-compact #net, Screen.-compact #log { display: none; height: 1fr; max-height: 100%; }
+    Screen.-compact #left, Screen.-compact #right { width: 1fr; }
+    Screen.-compact.-show-output #output, Screen.-compact.-show-log #log, Screen.-compact.-show-hosts #hosts,
+    Screen.-compact.-show-programs #programs, Screen.-compact.-show-screen #fb { display: block; }
+    Screen.-compact.-show-output #right, Screen.-compact.-show-hosts #right, Screen.-compact.-show-programs #right,
+    Screen.-compact.-show-log #left, Screen.-compact.-show-screen #left { display: none; }
+    Screen.-compact #cmd { border: none; height: 1; padding: 0 1; background: $boost; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("f2", "toggle_pause", "Pause/resume"),
+        Binding("f2", "toggle_pause", "Pause"),
         Binding("f3", "slower", "Slower"),
         Binding("f4", "faster", "Faster"),
-        Binding("f5", "next_host", "Next host"),
-        Binding("f6", "toggle_zoom", "Zoom"),
+        Binding("f5", "next_host", "Host"),
+        Binding("f6", "next_screen_mode", "Screen"),
         Binding("f7", "step", "Step"),
+        Binding("f8", "next_panel", "Panel"),
+        Binding("pageup", "scroll_output(-1)", "Scroll up", show=False),
+        Binding("pagedown", "scroll_output(1)", "Scroll down", show=False),
+        Binding("ctrl+end", "scroll_output(0)", "Scroll to the end", show=False),
         Binding("ctrl+q", "quit", "Quit"),
     ]
 
-    def __init__(self, opener: Opener, *, log_buffer: LogBuffer | None = None, poll_s: float = POLL_S) -> None:
+    def __init__(
+        self, opener: Opener, *, log_buffer: LogBuffer | None = None, poll_s: float = POLL_S
+    ) -> None:
         super().__init__()
         self.opener = opener
         self.backend: Backend | None = None
@@ -206,13 +247,15 @@ class VConsole(App[int]):
         self.status: dict[str, Any] = {}
         self.host_names: list[str] = []
         self.view_host: str | None = None
-        self.zoom = True
+        self.panel = "output"  # the one shown on a compact screen
+        self._fb_version: int | None = None
         self.ready = asyncio.Event()
         self.error: str | None = None
         self._console_next = 0
         self._events_next = 0
-        self._fb_key: tuple[Any, ...] | None = None
         self._polling = False
+        self._summary: dict[str, str] = {}
+        self._unseen_events = 0
         self._poll_timer: Timer | None = None
         self._commands = 0  # console lines in flight
         self._opening_since = time.monotonic()
@@ -220,39 +263,110 @@ class VConsole(App[int]):
 
     # --- layout --------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
-        yield Static("starting...", id="status")
+        yield Static("starting...", id="status", markup=False)
         yield ProgressBar(total=None, show_eta=False, id="progress", classes="active")
-        with Horizontal(id="top"):
-            yield DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
-            yield Static("", id="fb")
-        with Horizontal(id="middle"):
-            yield DataTable(id="programs", cursor_type="row", zebra_stripes=True)
-            with Vertical(id="side"):
-                yield Static("", id="net")
-                yield Log(id="log", max_lines=MAX_LOG_LINES)
-        yield Log(id="output", max_lines=MAX_LOG_LINES)
+        yield Static("", id="summary", markup=False)
+        yield Tabs(*(Tab(name, id=f"tab-{name}") for name in PANELS), id="tabs")
+        with Horizontal(id="main"):
+            with Vertical(id="left"):
+                yield DataTable(id="hosts", cursor_type="row", zebra_stripes=True)
+                yield DataTable(id="programs", cursor_type="row", zebra_stripes=True)
+                yield WrapLog(id="output", max_lines=MAX_LOG_LINES)
+            with Vertical(id="right"):
+                yield ScreenView(id="fb")
+                yield Static("", id="net", markup=False)
+                yield WrapLog(id="log", max_lines=MAX_LOG_LINES)
         yield CommandLine(id="cmd")
         yield Footer()
 
     def on_mount(self) -> None:
         hosts = self.query_one("#hosts", DataTable)
         hosts.border_title = "hosts"
-        hosts.add_columns("host", "role", "state", "owner", "load", "memory KB", "free KB", "logical hosts")
+        hosts.add_columns(
+            "host", "role", "state", "owner", "load", "memory KB", "free KB", "logical hosts"
+        )
         programs = self.query_one("#programs", DataTable)
         programs.border_title = "programs"
-        programs.add_columns("#", "pid", "program", "host", "started on", "state", "CPU ms", "mem KB")
-        self.query_one("#fb", Static).border_title = "frame buffer"
+        programs.add_columns(
+            "#", "pid", "program", "host", "started on", "state", "CPU ms", "mem KB"
+        )
+        self.query_one("#fb", ScreenView).border_title = "screen"
         self.query_one("#net", Static).border_title = "network"
-        self.query_one("#log", Log).border_title = "log: migrations, evictions, crashes"
-        self.query_one("#output", Log).border_title = "console output"
+        self.query_one("#log", WrapLog).border_title = "log: migrations, evictions, crashes"
+        self.query_one("#output", WrapLog).border_title = "console output"
         self.query_one("#cmd", CommandLine).focus()
+        self._lay_out(self.size.width, self.size.height)
         self._opening_timer = self.set_interval(0.1, self._show_opening)
         self._open()
+
+    # --- a layout for the terminal's size ------------------------------------------------------
+    def on_resize(self, event: events.Resize) -> None:
+        self._lay_out(event.size.width, event.size.height)
+
+    @property
+    def compact(self) -> bool:
+        return self.screen.has_class("-compact")
+
+    def _lay_out(self, width: int, height: int) -> None:
+        """Wide: every panel at once, the output under the tables; compact: one panel (tabs), summaries above."""
+        screen = self.screen
+        screen.set_class(width < WIDE_MIN[0] or height < WIDE_MIN[1], "-compact")
+        for name in PANELS:
+            screen.set_class(name == self.panel, f"-show-{name}")
+
+    def show_panel(self, name: str) -> None:
+        """Bring panel `name` forward on a compact screen (on a wide one every panel shows anyway)."""
+        if name not in PANELS:
+            raise ValueError(f"unknown panel {name!r}")
+        self.panel = name
+        self._lay_out(self.size.width, self.size.height)
+        if name == "log" and self._unseen_events:
+            self._unseen_events = 0
+            self.query_one("#tab-log", Tab).label = "log"
+        tabs = self.query_one("#tabs", Tabs)
+        if tabs.active != f"tab-{name}":
+            tabs.active = f"tab-{name}"
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        if event.tab is not None and event.tab.id:
+            name = event.tab.id.removeprefix("tab-")
+            if name != self.panel:
+                self.show_panel(name)
+
+    def action_next_panel(self) -> None:
+        self.show_panel(PANELS[(PANELS.index(self.panel) + 1) % len(PANELS)])
+
+    def action_scroll_output(self, direction: int) -> None:
+        """PageUp/PageDown scroll the output (on a compact screen, the panel shown if it scrolls)."""
+        panel: Any = self.query_one("#output", WrapLog)
+        if self.compact and self.panel != "output":
+            panel = self.query_one(f"#{PANEL_IDS[self.panel]}")
+        if direction < 0:
+            panel.scroll_page_up(animate=False)
+        elif direction > 0:
+            panel.scroll_page_down(animate=False)
+        else:
+            panel.scroll_end(animate=False)
+
+    async def on_event(self, event: events.Event) -> None:
+        """A printable key typed anywhere goes to the command line (Tab may have moved the focus away)."""
+        if (
+            isinstance(event, events.Key)
+            and not event.is_forwarded
+            and event.is_printable
+            and event.character
+            and self.screen is self.screen_stack[0]
+        ):
+            with contextlib.suppress(NoMatches):
+                cmd = self.query_one("#cmd", CommandLine)
+                if self.screen.focused is not cmd:
+                    self.screen.set_focus(cmd)
+        await super().on_event(event)
 
     # --- opening (boot or attach) ----------------------------------------------------------
     def _say(self, text: str) -> None:
         self._opening_text = text
-        self.query_one("#log", Log).write_line(text)
+        self.query_one("#log", WrapLog).write_line(text)
 
     def _booted_one(self, done: int, total: int, name: str) -> None:
         """A machine came up: the bar counts machines, the status line names the last one."""
@@ -277,7 +391,7 @@ class VConsole(App[int]):
             self._opening_timer.stop()
             self.error = f"{exc}"
             self.query_one("#status", Static).update(f"failed: {exc}")
-            self.query_one("#log", Log).write_line(f"failed: {exc}")
+            self.query_one("#log", WrapLog).write_line(f"failed: {exc}")
             log.debug("opening failed", exc_info=True)
             self.ready.set()
             self.exit(1, return_code=1)
@@ -340,17 +454,19 @@ class VConsole(App[int]):
     def _lost(self, why: str) -> None:
         self.error = why
         self.query_one("#status", Static).update(f"disconnected: {why}  (ctrl+q quits)")
-        self.query_one("#log", Log).write_line(f"disconnected: {why}")
+        self.query_one("#log", WrapLog).write_line(f"disconnected: {why}")
 
     def _show_status(self) -> None:
         st = self.status
         clock = "paused" if st.get("paused") else f"x{st.get('speed', 1):g}"
         achieved = st.get("achieved_speed")
-        if not st.get("paused") and achieved:
-            clock += f" (achieved x{achieved:.3g})"
-        text = (f"{st.get('config')}  sim {st.get('sim_seconds', 0):.3f} s  {clock}  "
-                f"programs {st.get('jobs_running', 0)} running / {st.get('jobs_total', 0)} started  "
-                f"console at {st.get('console_host')}")
+        if not st.get("paused") and achieved and abs(achieved / st.get("speed", 1) - 1) > 0.05:
+            clock += f" (achieved x{achieved:.3g})"  # only when the machine cannot keep up
+        text = (
+            f"{st.get('config')}  sim {st.get('sim_seconds', 0):.3f} s  {clock}  "
+            f"programs {st.get('jobs_running', 0)} running / {st.get('jobs_total', 0)} started  "
+            f"console at {st.get('console_host')}"
+        )
         if st.get("error"):
             text += f"  simulation stopped: {st['error']}"
         if self._commands:
@@ -374,9 +490,38 @@ class VConsole(App[int]):
         rows = []
         for h in hosts:
             lhs = ", ".join(f"{lh:#06x}" for lh in h.get("logical_hosts", []))
-            rows.append((h["name"], h["role"], h["state"], "present" if h["owner"] else "-",
-                         f"{h['load']:.1f}", str(h["memory_kb"]), str(h["free_kb"]), lhs or "-"))
+            rows.append(
+                (
+                    h["name"],
+                    h["role"],
+                    h["state"],
+                    "present" if h["owner"] else "-",
+                    f"{h['load']:.1f}",
+                    str(h["memory_kb"]),
+                    str(h["free_kb"]),
+                    lhs or "-",
+                )
+            )
         _fill(table, rows)
+        counts = collections.Counter(h["state"] for h in hosts)
+        order = [
+            "idle",
+            "owner",
+            "busy",
+            "down",
+            *sorted(set(counts) - {"idle", "owner", "busy", "down"}),
+        ]
+        self._summary["hosts"] = f"{len(hosts)} hosts: " + " ".join(
+            f"{counts[s]} {s}" for s in order if counts[s]
+        )
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        parts = self._summary
+        _update(
+            self.query_one("#summary", Static),
+            "\n".join(parts.get(k, "") for k in ("hosts", "programs", "net")),
+        )
 
     def _show_programs(self, programs: dict[str, Any]) -> None:
         table = self.query_one("#programs", DataTable)
@@ -391,8 +536,18 @@ class VConsole(App[int]):
             proc = procs.pop(job["pid"], None) if job["pid"] else None
             started = job.get("host_started") or job.get("host_requested") or "-"
             if proc is not None:
-                rows.append((str(job["serial"]), f"{proc['pid']:#010x}", " ".join(job["argv"]), proc["host"],
-                             started, proc["state"], str(proc["cpu_ms"]), str(proc["memory_kb"])))
+                rows.append(
+                    (
+                        str(job["serial"]),
+                        f"{proc['pid']:#010x}",
+                        " ".join(job["argv"]),
+                        proc["host"],
+                        started,
+                        proc["state"],
+                        str(proc["cpu_ms"]),
+                        str(proc["memory_kb"]),
+                    )
+                )
                 continue
             if job["state"] == "exited":
                 state = f"exited {job['exit_status']}"
@@ -401,62 +556,112 @@ class VConsole(App[int]):
             else:
                 state = job["state"]
             pid = f"{job['pid']:#010x}" if job["pid"] else "-"
-            rows.append((str(job["serial"]), pid, " ".join(job["argv"]), job.get("host_final") or "-",
-                         started, state, "-", "-"))
+            rows.append(
+                (
+                    str(job["serial"]),
+                    pid,
+                    " ".join(job["argv"]),
+                    job.get("host_final") or "-",
+                    started,
+                    state,
+                    "-",
+                    "-",
+                )
+            )
         for proc in procs.values():  # programs started by programs
-            rows.append(("", f"{proc['pid']:#010x}", proc["name"], proc["host"], "-", proc["state"],
-                         str(proc["cpu_ms"]), str(proc["memory_kb"])))
+            rows.append(
+                (
+                    "",
+                    f"{proc['pid']:#010x}",
+                    proc["name"],
+                    proc["host"],
+                    "-",
+                    proc["state"],
+                    str(proc["cpu_ms"]),
+                    str(proc["memory_kb"]),
+                )
+            )
         _fill(table, rows)
+        live = [
+            r
+            for r in rows
+            if not (r[5].startswith(("exited", "failed", "killed", "destroyed", "fault")))
+        ]
+        done = len(rows) - len(live)
+        if live:
+            text = "programs: " + ", ".join(
+                f"[{r[0]}] {r[2]} on {r[3]} {r[5]}" if r[0] else f"{r[2]} on {r[3]} {r[5]}"
+                for r in live
+            )
+        else:
+            text = "programs: none running"
+        self._summary["programs"] = text + (f"  ({done} finished)" if done else "")
 
     def _show_net(self, net: dict[str, Any]) -> None:
+        self._summary["net"] = (
+            f"net: {100 * net.get('utilization_1s', 0):.1f}% (1 s) "
+            f"{100 * net.get('utilization', 0):.1f}% (10 s)  frames {net.get('frames', 0)}  "
+            f"collisions {net.get('collisions', 0)}  dropped {net.get('dropped', 0)}"
+        )
+        self._show_summary()
         drops = net.get("drops", {})
         causes = ", ".join(f"{k} {v}" for k, v in drops.items() if v) or "none"
-        _update(self.query_one("#net", Static),
+        _update(
+            self.query_one("#net", Static),
             f"utilisation {100 * net.get('utilization_1s', 0):5.1f}% (last 1 s)  "
             f"{100 * net.get('utilization', 0):5.1f}% (10 s)\n"
             f"frames {net.get('frames', 0)}  bytes {net.get('bytes', 0)}  "
             f"collisions {net.get('collisions', 0)}\n"
-            f"dropped {net.get('dropped', 0)} ({causes})")
+            f"dropped {net.get('dropped', 0)} ({causes})",
+        )
 
     def _show_events(self, reply: dict[str, Any]) -> None:
-        panel = self.query_one("#log", Log)
-        for event in reply.get("events", []):
+        panel = self.query_one("#log", WrapLog)
+        events_ = reply.get("events", [])
+        for event in events_:
             panel.write_line(f"[{float(event.get('time', 0)):10.3f}] {event.get('text', '')}")
         self._events_next = int(reply.get("next", self._events_next))
+        if events_ and self.compact and self.panel != "log":  # say so on the log's tab
+            self._unseen_events += len(events_)
+            self.query_one("#tab-log", Tab).label = f"log ({self._unseen_events} new)"
 
     def _show_console(self, reply: dict[str, Any]) -> None:
-        out = self.query_one("#output", Log)
+        out = self.query_one("#output", WrapLog)
         for piece in reply.get("pieces", []):
             out.write(piece.get("text", ""))
         self._console_next = int(reply.get("next", self._console_next))
 
     async def _show_frame_buffer(self) -> None:
+        """Fetch the viewed screen when it changed (a 1x1 text request says whether); the view draws it."""
         if self.view_host is None:
             return
-        panel = self.query_one("#fb", Static)
-        cols, rows = panel.content_size.width, panel.content_size.height
-        if cols <= 0 or rows <= 0:
+        view = self.query_one("#fb", ScreenView)
+        host = self.view_host
+        probe: dict[str, Any] = {
+            "cmd": "framebuffer",
+            "host": host,
+            "format": "text",
+            "cols": 1,
+            "rows": 1,
+        }
+        if view.host == host and view.fb is not None and self._fb_version is not None:
+            probe["since_version"] = self._fb_version
+        reply = await self.request(probe)
+        if reply.get("ok") and reply.get("unchanged"):
             return
-        key = (self.view_host, cols, rows, self.zoom)
-        req: dict[str, Any] = {"cmd": "framebuffer", "host": self.view_host, "format": "text",
-                               "cols": cols, "rows": rows, "zoom": self.zoom}
-        if self._fb_key is not None and self._fb_key[:4] == key:
-            req["since_version"] = self._fb_key[4]
-        reply = await self.request(req)
+        if reply.get("ok"):
+            reply = await self.request({"cmd": "framebuffer", "host": host, "format": "png"})
         if not reply.get("ok"):
-            panel.update(reply.get("error", ""))
+            view.show_error(host, reply.get("error", "no screen"))
+            self._fb_version = None
             return
-        panel.border_title = (f"frame buffer of {self.view_host} "
-                              f"{'(zoomed on the text)' if self.zoom else '(whole screen)'}")
-        if reply.get("unchanged"):
-            return
-        panel.update("\n".join(reply.get("lines", [])))
-        self._fb_key = (*key, reply["version"])
+        view.show(host, frame_buffer_from_png(reply["png"]))
+        self._fb_version = int(reply["version"])
 
     def _drain_python_log(self) -> None:
         if self.log_buffer is None:
             return
-        panel = self.query_one("#log", Log)
+        panel = self.query_one("#log", WrapLog)
         while self.log_buffer.lines:
             panel.write_line(self.log_buffer.lines.popleft())
 
@@ -468,7 +673,7 @@ class VConsole(App[int]):
         if not line:
             return
         cmd.remember(line)
-        _write_line(self.query_one("#output", Log), f"> {line}")
+        _write_line(self.query_one("#output", WrapLog), f"> {line}")
         if await self._local_line(line):
             return
         self.run_line(line)
@@ -476,7 +681,7 @@ class VConsole(App[int]):
     @work(group="lines")
     async def run_line(self, line: str) -> None:
         """Send a console line; a `wait` runs while the panels keep moving (the progress bar shows it)."""
-        out = self.query_one("#output", Log)
+        out = self.query_one("#output", WrapLog)
         await self.ready.wait()  # a line typed while booting runs once the cluster is up
         if self.backend is None:
             _write_line(out, f"! not attached: {self.error}")
@@ -498,7 +703,7 @@ class VConsole(App[int]):
 
     async def _local_line(self, line: str) -> bool:
         """Lines for this screen rather than the cluster; True if `line` was one."""
-        out = self.query_one("#output", Log)
+        out = self.query_one("#output", WrapLog)
         try:
             argv = shlex.split(line)
         except ValueError:
@@ -523,12 +728,16 @@ class VConsole(App[int]):
             else:
                 self.view_host = argv[1]
                 await self.poll()
-        elif word == "zoom":
-            if len(argv) > 2 or (len(argv) == 2 and argv[1] not in ("on", "off")):
-                _write_line(out, "! usage: zoom [on|off]")
+        elif word in ("screen", "zoom"):
+            view = self.query_one("#fb", ScreenView)
+            modes = (
+                {"on": "pixels", "off": "whole"} if word == "zoom" else {m: m for m in SCREEN_MODES}
+            )
+            if len(argv) > 2 or (len(argv) == 2 and argv[1] not in modes):
+                _write_line(out, f"! usage: {word} [{'|'.join(modes)}]")
             else:
-                self.zoom = (not self.zoom) if len(argv) == 1 else argv[1] == "on"
-                await self.poll()
+                view.set_mode(modes[argv[1]]) if len(argv) == 2 else view.next_mode()
+                _write_line(out, f"screen of {self.view_host}: {view.mode}")
         else:
             return False
         return True
@@ -552,9 +761,8 @@ class VConsole(App[int]):
             self.view_host = self.host_names[(i + 1) % len(self.host_names)]
             await self.poll()
 
-    async def action_toggle_zoom(self) -> None:
-        self.zoom = not self.zoom
-        await self.poll()
+    def action_next_screen_mode(self) -> None:
+        self.query_one("#fb", ScreenView).next_mode()
 
     async def action_quit(self) -> None:
         await self._close_backend()
@@ -572,7 +780,7 @@ class VConsole(App[int]):
         await self._close_backend()
 
 
-def _write_line(panel: Log, text: str) -> None:
+def _write_line(panel: WrapLog, text: str) -> None:
     """Write a whole line, after ending a line a program left unfinished."""
     lines = panel.lines
     panel.write(("\n" if lines and lines[-1] else "") + text + "\n")

@@ -9,6 +9,7 @@ import math
 import shlex
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from configs.loader import ConfigError, load_config, resolve_config
@@ -75,7 +76,9 @@ class Session:
         if images:
             config = dataclasses.replace(config, programs=tuple(dict.fromkeys((*config.programs, *images))))
         self.config = config
-        images = {**{name: build.image_path(name).read_bytes() for name in config.programs if name not in (images or {})},
+        by_path = dict(config.program_paths)  # images of the user's, named by path in the config
+        images = {**{name: (Path(by_path[name]) if name in by_path else build.image_path(name)).read_bytes()
+                     for name in config.programs if name not in (images or {})},
                   **(images or {})}
         self.images = images
 
@@ -98,6 +101,11 @@ class Session:
         self.home = self.kernels[config.console_host]
         self.shell = Shell(self.home, lambda pm: self._pm_hosts.get(abi.pid_lhid(pm), "?"))
         self.jobs: list[Job] = []
+        # standard input of the programs started: None = open, typed with `input`/`eof`
+        # lines (the console); bytes = every program reads these, then its end (`run --stdin`)
+        self.stdin: bytes | None = None
+        for name, host in config.files:  # the config's `files:`, on the disk from boot
+            self.put_file(name, Path(host).read_bytes())
         self.host_final: dict[int, str] = {}
         self.echo = echo
         display = self.home.servers["display"]
@@ -169,6 +177,8 @@ class Session:
             return self.power(argv)
         if cmd == "at":
             return self.at(argv)
+        if cmd in ("input", "eof"):
+            return self.input(cmd, argv)
         return self.start(argv)
 
     # console lines an `at` may schedule: they act at once and never wait on the clock
@@ -345,6 +355,9 @@ class Session:
         if kernel is self.home:
             raise LineError(f"{argv[1]} is the console's own workstation")
         lost = [p.pid for p in kernel.processes.values() if p.team is not None]
+        if kernel.migration is not None:  # a copy staged here whose source has given its own up
+            others = [k for k in self.kernels.values() if k is not kernel and k.powered]
+            lost += [pid for pid, lhid in kernel.migration.staged() if not any(lhid in k.lhs for k in others)]
         # a copy another machine holds frozen, waiting for this one to say whether it is the one
         # (this machine's migration of it was committing): it waits until this machine is back
         waiting = {pid: k.name for k in self.kernels.values() if k is not kernel and k.migration is not None
@@ -410,7 +423,31 @@ class Session:
         job = Job(serial=len(self.jobs) + 1, argv=argv, host=host, stdout_instance=display.new_instance())
         job.on_done.append(self._job_done)
         self.jobs.append(job)
+        if self.stdin is not None:
+            self.shell.input(job.stdout_instance, self.stdin, end=True)
         self.shell.exec(job)
+        return None
+
+    def input(self, cmd: str, argv: list[str]) -> str | None:
+        """`input JOB TEXT...`: a line for JOB's standard input; `eof JOB`: the end of it.
+        JOB is the console's job number (#), the program's name or its pid."""
+        if len(argv) < 2 or (cmd == "eof" and len(argv) != 2):
+            raise LineError("usage: input JOB TEXT...   or   eof JOB")
+        what = argv[1]
+        live = [j for j in self.jobs if not j.done]
+        try:
+            number = int(what, 0)
+        except ValueError:
+            number = None
+        found = [j for j in live if j.serial == number or (number and j.pid == number)]
+        found = found or [j for j in live if j.argv[0] == what]
+        if not found:
+            raise LineError(f"{cmd}: no running program {what!r}")
+        job = found[-1]
+        if cmd == "eof":
+            self.shell.input(job.stdout_instance, b"", end=True)
+            return None
+        self.shell.input(job.stdout_instance, (" ".join(argv[2:]) + "\n").encode("latin-1", "replace"))
         return None
 
     def _job_done(self, job: Job) -> None:
@@ -531,6 +568,15 @@ class Session:
         summary["backed_bytes"] = r.get("backed_bytes", 0)  # left on the file server (flushed)
         return summary
 
+    def put_file(self, name: str, data: bytes) -> None:
+        """Put a file on the file server's disk (what `run --file` and tests use to feed programs)."""
+        for kernel in self.kernels.values():
+            fs = getattr(kernel.machine, "filesystem", None)
+            if fs is not None:
+                fs.install(name, data)
+                return
+        raise LineError("this cluster has no file server")
+
     def close(self) -> None:
         if self.pcap is not None:
             self.pcap.close()
@@ -580,6 +626,9 @@ def run_lines(
     pcap: str | None = None,
     screenshots: list[tuple[str, str]] | None = None,
     screenshot_errors: list[str] | None = None,
+    images: list[str] | None = None,
+    files: list[str] | None = None,
+    stdin: str | None = None,
 ) -> int:
     """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end.
 
@@ -606,8 +655,35 @@ def run_lines(
         sys.stdout.write(text)
         sys.stdout.flush()
 
+    extra: dict[str, bytes] = {}
+    for path in images or ():
+        image = Path(path)
+        try:
+            data = image.read_bytes()
+        except OSError as exc:
+            print(f"vcluster: --image {path}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+        if data[:4] != b"\x7fELF":
+            print(f"vcluster: --image {path}: not a guest image (no ELF header)", file=sys.stderr)
+            return 2
+        extra[image.name] = data
+    host_files: dict[str, bytes] = {}
+    for spec in files or ():
+        host, _, name = spec.partition("=")
+        try:
+            host_files[name or Path(host).name] = Path(host).read_bytes()
+        except OSError as exc:
+            print(f"vcluster: --file {host}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
+    stdin_data = b""  # headless: a program's standard input is at its end at once
+    if stdin is not None:
+        try:
+            stdin_data = sys.stdin.buffer.read() if stdin == "-" else Path(stdin).read_bytes()
+        except OSError as exc:
+            print(f"vcluster: --stdin {stdin}: {exc.strerror or exc}", file=sys.stderr)
+            return 2
     try:
-        session = Session(cfg, pcap=pcap, echo=echo)
+        session = Session(cfg, pcap=pcap, echo=echo, images=extra or None)
     except Exception as exc:  # a config that loads but cannot boot (a disk image, a pcap path)
         why = f"cannot boot {cfg.name}: {boot_error(exc)}"
         print(f"vcluster: {why}", file=sys.stderr)
@@ -616,6 +692,9 @@ def run_lines(
                               "programs": [], "migrations": [], "events": []}, sort_keys=True))
         return 2
     session.limit_s = max_sim_seconds
+    for name, data in host_files.items():
+        session.put_file(name, data)
+    session.stdin = stdin_data
     status = 0
 
     def failed(number: int, text: str | None, why: str) -> None:

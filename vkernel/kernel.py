@@ -105,6 +105,7 @@ class Kernel:
         self.ending_slice = False  # handling the end of a slice (a trap): no new slice starts meanwhile
         self.loaded_ctx: int | None = None
         self.loaded_pid: int | None = None
+        self.held: Process | None = None  # whose registers the CPU may hold (hold_registers)
         self.powered = True
         self.faults: list[FaultReport] = []
         self.on_exit: list[Callable[[Process, int], None]] = []  # program manager hooks
@@ -249,19 +250,73 @@ class Kernel:
         if self.loaded_ctx != team.ctx:
             self.mmu.switch(team.ctx)
             self.loaded_ctx = team.ctx
-        self.cpu.write_registers(proc.registers)  # the kernel may have changed them (d0 of a call)
-        result = self.cpu.run(self.slice_instructions)
-        proc.registers = self.cpu.read_registers()
-        duration = result.executed * self.ns_per_instruction
+        if not (self.held is proc and proc.registers_held):
+            # the CPU holds someone else's registers, or the kernel has used (maybe changed) these
+            if self.held is not None:
+                self.held.release_registers()
+            self.cpu.write_registers(proc.registers)
+        result = self.cpu.run(self.slice_instructions, self._chain(proc))
+        if result.stop is Stop.BUDGET:  # nothing for the kernel to do: registers stay in the CPU
+            proc.hold_registers(self.cpu.read_registers)
+            self.held = proc
+        else:
+            proc.registers = self.cpu.read_registers()
+            self.held = None
+        executed = result.chained_executed + result.executed
+        duration = executed * self.ns_per_instruction
         proc.cpu_ns += duration
-        self.stats.slices += 1
-        self.stats.instructions += result.executed
+        self.stats.slices += 1 + result.chained
+        self.stats.instructions += executed
         self.slice_event = self.sim.at(self.sim.now + duration, lambda: self._end_slice(proc, result))
+
+    def _chain(self, proc: Process) -> int:
+        """How far this slice may run on into further slices of proc within the same event.
+
+        Slice after slice of one process, with no other process ready to take
+        the CPU at the slice ends and no event due before the next slice would
+        start, is exactly what the event loop would do one slice at a time:
+        the same slice ends (Cpu.run keeps them), the same simulated times and
+        the same order against every other event. The CPU may start another
+        slice while the instructions before it end earlier than the horizon
+        (the next event, or the end of the run in progress); 0: one slice.
+        """
+        if self.stolen_ns or self.kernel_free_at > self.sim.now:
+            return 0
+        for queue in self.ready[: proc.priority + 1]:  # a slice end would pick any of these first
+            for other in queue:
+                if self._runnable(other):
+                    return 0
+        room = self.sim.horizon() - self.sim.now
+        if room <= 0:
+            return 0
+        if room == float("inf"):
+            return 1 << 62
+        return -(-int(room) // self.ns_per_instruction)  # instructions X with X*ns < room
+
+    def _runs_on(self, proc: Process) -> bool:
+        """Whether the end of proc's slice (by the budget) would start its next slice at this very
+        instant, with no other event due at it: then the next slice runs in this event."""
+        sim = self.sim
+        if proc.state is not State.RUNNING or proc.suspended or proc.lh.frozen or not self.powered:
+            return False
+        if self.loaded_pid != proc.pid or self.kernel_free_at > sim.now or sim.limit <= sim.now:
+            return False  # a context switch first, kernel work queued, or under step()
+        due = sim.peek()
+        if due is not None and due <= sim.now:
+            return False
+        for queue in self.ready[: proc.priority + 1]:  # the dispatch would pick any of these first
+            for other in queue:
+                if self._runnable(other):
+                    return False
+        return True
 
     def _end_slice(self, proc: Process, result) -> None:
         if self.stolen_ns:
             stolen, self.stolen_ns = self.stolen_ns, 0
             self.slice_event = self.sim.at(self.sim.now + stolen, lambda: self._end_slice(proc, result))
+            return
+        if result.stop is Stop.BUDGET and self._runs_on(proc):
+            self._run_slice(proc)  # what the dispatch below would start at once, without its event
             return
         self.slice_event = None
         self.running = None
@@ -349,6 +404,8 @@ class Kernel:
         self._server_mem.pop(proc.pid, None)
         if self.loaded_pid == proc.pid:
             self.loaded_pid = None
+        if self.held is proc:
+            self.held = None
         team = proc.team
         if team is not None and not any(p.team is team for p in proc.lh.processes.values()):
             if self.loaded_ctx == team.ctx:

@@ -44,8 +44,8 @@ class TeamMemory:
     def destroy_team(self, team: Team) -> None:
         self.k.kernel_work(self.k.cost.team_destroy_us)
         mmu = self.k.mmu
-        for vpage in mmu.mapped_pages(team.ctx):
-            self.k.frames.free(mmu.unmap(team.ctx, vpage))
+        for frame in mmu.unmap_all(team.ctx):
+            self.k.frames.free(frame)
         mmu.destroy_context(team.ctx)
         team.pages = 0
         team.dead = True

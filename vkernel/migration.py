@@ -1287,6 +1287,11 @@ class MigrationEngine:
         elif outcome == OUT_ABORTED:
             self._give_up(inc, "the source kept its copy")
 
+    def staged(self) -> list[tuple[int, int]]:
+        """(pid, lhid) of the processes of copies staged here (prepared, not yet running)."""
+        return [(proc.pid, inc.old_lhid) for inc in self.incoming.values()
+                if inc.state == FROZEN_COPY and inc.staged for proc, *_ in inc.staged["procs"]]
+
     def waiting_for(self, system_lhid: int) -> list[int]:
         """Pids of staged copies here that wait for the machine of system_lhid to say whether they
         are the one (its worker deleted its copy, or not, and could not say so)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 from collections import deque
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -50,7 +50,9 @@ class LogicalHost:
 
     def allocate_index(self) -> int:
         index = self.next_index
-        while abi.make_pid(self.lhid, index) in self.processes or index & abi.GROUP_BIT or index == 0:
+        while (
+            abi.make_pid(self.lhid, index) in self.processes or index & abi.GROUP_BIT or index == 0
+        ):
             index = (index + 1) & 0x7FFF
         self.next_index = (index + 1) & 0x7FFF or 1
         return index
@@ -83,8 +85,10 @@ class Team:
         return self.pages * abi.PAGE_SIZE
 
 
-@dataclass
+@dataclass(eq=False)
 class Process:
+    """A V process. Equal only to itself. `registers` may be held by the CPU (see hold_registers)."""
+
     pid: int
     lh: LogicalHost
     name: str
@@ -118,6 +122,38 @@ class Process:
     def is_guest(self) -> bool:
         return self.team is not None
 
+    def hold_registers(self, fetch: Callable[[], Any]) -> None:
+        """The CPU keeps this process's registers (its slice ended by the budget and it may go on);
+        the first use of `registers` fetches them. The kernel calls release_registers() before the
+        CPU runs anything else."""
+        self.__dict__["_fetch"] = fetch
+
+    @property
+    def registers_held(self) -> bool:
+        """True while the CPU holds the registers and nothing has asked for them."""
+        return self.__dict__.get("_fetch") is not None
+
+    def release_registers(self) -> None:
+        """Fetch held registers into the process (no-op if none are held)."""
+        fetch = self.__dict__.pop("_fetch", None)
+        if fetch is not None:
+            self.__dict__["_registers"] = fetch()
+
     @property
     def lhid(self) -> int:
         return self.lh.lhid
+
+
+def _get_registers(proc: Process) -> Any:
+    proc.release_registers()
+    return proc.__dict__.get("_registers")
+
+
+def _set_registers(proc: Process, value: Any) -> None:
+    proc.__dict__.pop("_fetch", None)
+    proc.__dict__["_registers"] = value
+
+
+# emulator.cpu.Registers of a guest process, or None; a property over the dataclass field so that
+# registers the CPU holds are fetched on first use by anyone
+Process.registers = property(_get_registers, _set_registers)  # type: ignore[assignment]

@@ -20,6 +20,7 @@ from vkernel.messages import pack, signed, unpack
 from vkernel.servers.program_manager import argv_block, query_host_msg
 
 ARGV_AT = 0
+INPUT_CHUNK = 4096  # bytes of standard input an agent hands over at a time
 
 
 @dataclass
@@ -96,7 +97,8 @@ class Shell:
         k.memory.write(k.processes[pid], ARGV_AT, block)
         display_pid = k.display_server.pid if k.display_server else 0
         replier, reply = yield ops.Send(pm, pack(abi.PM_EXEC, ARGV_AT, len(block), 0,
-                                                 display_pid, job.stdout_instance, 0, 0))
+                                                 display_pid, job.stdout_instance,
+                                                 display_pid, job.stdout_instance))
         status, child = unpack(reply)[:2]
         if replier <= 0 or status:
             code = -replier if replier <= 0 else -signed(status)
@@ -110,6 +112,21 @@ class Shell:
         status, exit_status = unpack(reply)[:2]
         job.exit_status = signed(exit_status) if replier > 0 and status == 0 else None
         job.finish()
+
+    def input(self, instance: int, data: bytes, end: bool = False) -> None:
+        """Hand typed input for a program's standard input (its display instance) to the display server."""
+        chunks = [data[i : i + INPUT_CHUNK] for i in range(0, len(data), INPUT_CHUNK)] or [b""]
+
+        def agent(me: int) -> Generator[Any, Any, None]:
+            proc = self.k.processes[me]
+            for i, chunk in enumerate(chunks):
+                if chunk:
+                    self.k.memory.write(proc, ARGV_AT, chunk)
+                last = end and i == len(chunks) - 1
+                yield ops.Send(self.k.display_server.pid,
+                               pack(abi.IO_INPUT, instance, ARGV_AT, len(chunk), int(last)))
+
+        self.k.spawn_server(self.k.system_lh, "sh:input", agent)
 
     def control(self, code: int, pid: int, done: Callable[[int], None]) -> None:
         """PM_KILL / PM_SUSPEND / PM_RESUME to the program manager of pid's logical host."""

@@ -73,6 +73,7 @@
 #define IO_WRITE 0x100
 #define IO_READ 0x101
 #define IO_CLOSE 0x102
+#define IO_INPUT 0x103
 #define FS_OPEN 0x110
 #define FS_REMOVE 0x111
 #define FS_LIST 0x112
@@ -162,7 +163,7 @@ ProcessId SendGroup(Message *msg, ProcessId group); /* first reply wins */
 unsigned long GetTime(void);   /* virtual ms since boot */
 unsigned long GetTimeUs(void); /* virtual us since boot (wraps after 71 minutes) */
 long Delay(unsigned long ms);  /* sleep; the CPU is free meanwhile */
-void *sbrk(long increment);    /* old break, or (void *)-1 */
+void *sbrk(ptrdiff_t increment);   /* old break, or (void *)-1 */
 void _exit(int status) __attribute__((noreturn)); /* SYS_EXIT, no flushing */
 
 /* ---- files, over the I/O protocol to the file server ---- */

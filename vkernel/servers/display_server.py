@@ -25,6 +25,11 @@ class DisplayServer:
         self.listeners: list[Callable[[int, int, str], None]] = []  # (instance, sender, text)
         self.next_instance = 1
         self.proc = None
+        # standard input: per instance, the typed bytes not yet read, whether it is at its
+        # end, and the IO_READ requests held until a line arrives (sender, buffer, count)
+        self.inputs: dict[int, bytearray] = {}
+        self.input_ended: set[int] = set()
+        self.readers: dict[int, list[tuple[int, int, int]]] = {}
 
     def start(self):
         self.proc = self.k.spawn_server(self.k.system_lh, "display-server", self.body, restart=True)
@@ -54,10 +59,51 @@ class DisplayServer:
                 yield ops.Compute(US_PER_CHAR * len(text))
                 self.write(inst, sender, text)
                 yield ops.Reply(sender, pack(0, len(data)))
+            elif m[0] == abi.IO_READ:
+                inst, buf, count = m[1], m[2], min(m[3], MAX_WRITE)
+                if inst not in self.outputs:
+                    yield ops.Reply(sender, error(abi.EINVAL))
+                    continue
+                self.readers.setdefault(inst, []).append((sender, buf, count))
+                yield from self.serve_readers(inst)
+            elif m[0] == abi.IO_INPUT:
+                inst, buf, count, end = m[1], m[2], min(m[3], MAX_WRITE), m[4]
+                if inst not in self.outputs:
+                    yield ops.Reply(sender, error(abi.EINVAL))
+                    continue
+                data = (yield ops.MoveFrom(sender, buf, count)) if count else b""
+                if isinstance(data, int):
+                    yield ops.Reply(sender, error(-data))
+                    continue
+                self.inputs.setdefault(inst, bytearray()).extend(data)
+                if end:
+                    self.input_ended.add(inst)
+                yield ops.Reply(sender, pack(0, len(data)))
+                yield from self.serve_readers(inst)
             elif m[0] == abi.IO_CLOSE:
                 yield ops.Reply(sender, pack(0))
             else:
                 yield ops.Reply(sender, error(abi.EBADCALL))
+
+    def serve_readers(self, inst: int) -> Generator[Any, Any, None]:
+        """Answer held reads of inst, a line (or what there is, up to the count) each, like a terminal."""
+        waiting = self.readers.get(inst, [])
+        pending = self.inputs.setdefault(inst, bytearray())
+        while waiting and (pending or inst in self.input_ended):
+            sender, buf, count = waiting.pop(0)
+            end = pending.find(b"\n")
+            n = min(count, len(pending) if end < 0 else end + 1)
+            if end < 0 and inst not in self.input_ended and n < count:
+                waiting.insert(0, (sender, buf, count))  # half a line: wait for the rest
+                return
+            data = bytes(pending[:n])
+            del pending[:n]
+            if data:
+                moved = yield ops.MoveTo(sender, buf, data)
+                if isinstance(moved, int) and moved < 0:
+                    yield ops.Reply(sender, error(-moved))
+                    continue
+            yield ops.Reply(sender, pack(0, len(data)))
 
     def write(self, instance: int, sender: int, text: str) -> None:
         self.outputs.setdefault(instance, []).append(text)

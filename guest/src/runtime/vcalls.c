@@ -3,17 +3,20 @@
 #include <stdlib.h>
 #include <v.h>
 
-extern int main(int argc, char **argv, char **envp);
-extern void __stdio_init(void);
-
 /* Used when the kernel passed no (valid) environment block. */
 static struct venv __no_venv = { VENV_MAGIC, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 
 struct venv *_venv = &__no_venv;
+
+/* The start-up of the freestanding runtime; hosted programs (newlib) use
+ * src/hosted/start.c and newlib's environ instead. */
+#ifndef V_HOSTED
+extern int main(int argc, char **argv, char **envp);
+extern void __stdio_init(void);
+
 char **environ;
 int __argc;
 char **__argv;
-
 /* Called by crt0's _start with the entry stack as its arguments. */
 void __vstart(int argc, char **argv, char **envp, struct venv *venv)
     __attribute__((noreturn, used));
@@ -31,6 +34,7 @@ void __vstart(int argc, char **argv, char **envp, struct venv *venv)
     __stdio_init();
     exit(main(argc, argv, envp));
 }
+#endif /* V_HOSTED */
 
 ProcessId Send(Message *msg, ProcessId pid)
 {
@@ -107,7 +111,7 @@ long Delay(unsigned long ms)
     return __vsyscall(SYS_DELAY, (long)ms, 0, 0, 0, 0);
 }
 
-void *sbrk(long increment)
+void *sbrk(ptrdiff_t increment)
 {
     long old = __vsyscall(SYS_SBRK, increment, 0, 0, 0, 0);
     if (old < 0)

@@ -1,0 +1,154 @@
+"""Build hosted C programs for the guest: newlib, libm and GCC's libgcc (68000 code) over the V system layer.
+
+A hosted program is ordinary C (`main`, <stdio.h>, <math.h>, <time.h>,
+<fcntl.h>, float and double, long long) compiled for the 68010 with soft
+float and linked against the committed libraries in guest/lib (built from
+Debian's newlib and GCC sources by guest/toolchain/build-libc.sh) and the V
+system layer in src/hosted/ (newlib's _read/_write/_open/... as V I/O
+requests). `vcluster guest build FILE.c... -o NAME` calls build_program();
+the packaged hosted programs (src/hosted-programs/NAME/*.c) are built the
+same way by `vcluster guest build`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+GUEST_DIR = Path(__file__).resolve().parent
+LIB_DIR = GUEST_DIR / "lib"
+HOSTED_PROGRAMS_DIR = GUEST_DIR / "src" / "hosted-programs"
+CROSS_CC = "m68k-linux-gnu-gcc"
+
+# The runtime every hosted image links: crt0, the trap stubs and V calls of the
+# freestanding runtime, the program-manager calls, and the V system layer.
+RUNTIME = (
+    "src/runtime/crt0.S",
+    "src/runtime/syscall.S",
+    "src/runtime/vcalls.c",
+    "src/runtime/vpm.c",
+    "src/hosted/start.c",
+    "src/hosted/vsys.c",
+)
+
+# Debian's gcc targets Linux: take the Linux names away, keep code 68010-only,
+# soft float, and never merge byte stores into (possibly odd) word stores.
+ARCH = ["-mcpu=68010", "-Wa,-m68010", "-msoft-float"]
+TARGET = [
+    "-U__linux__", "-U__linux", "-U__gnu_linux__", "-Ulinux",
+    "-U__unix__", "-U__unix", "-Uunix",
+    "-fno-pic", "-fno-pie", "-fno-store-merging", "-fno-common",
+    "-fno-asynchronous-unwind-tables", "-fno-unwind-tables", "-fno-stack-protector",
+    "-fno-ident", "-ffunction-sections", "-fdata-sections", "-g0",
+]  # fmt: skip
+LDFLAGS = [
+    "-nostdlib", "-nostartfiles", "-static", "-no-pie",
+    "-Wl,--gc-sections", "-Wl,--build-id=none",
+    "-Wl,-z,max-page-size=0x1000", "-Wl,-z,common-page-size=0x1000", "-Wl,-z,norelro",
+]  # fmt: skip
+LIBS = ["-Wl,--start-group", "-lc", "-lm", "-lgcc", "-Wl,--end-group"]
+
+
+class HostedBuildError(RuntimeError):
+    """A hosted program could not be built (a missing tool or library, or the compiler failed)."""
+
+
+def missing() -> list[str]:
+    """What a hosted build needs and does not find."""
+    out = [t for t in (CROSS_CC, "m68k-linux-gnu-nm") if shutil.which(t) is None]
+    out += [
+        str(LIB_DIR / n) for n in ("libc.a", "libm.a", "libgcc.a") if not (LIB_DIR / n).is_file()
+    ]
+    return out
+
+
+def _gcc_include() -> str:
+    proc = subprocess.run([CROSS_CC, "-print-file-name=include"], capture_output=True, text=True)
+    return proc.stdout.strip()
+
+
+def compile_flags(
+    includes: Sequence[str | Path] = (), defines: Sequence[str] = (), cflags: Sequence[str] = ()
+) -> list[str]:
+    """The compiler flags of a hosted build (user -I/-D/flags first, then the C library's headers)."""
+    flags = [*ARCH, "-O2", *TARGET, "-nostdinc"]
+    flags += [f"-I{Path(d).resolve()}" for d in includes]
+    flags += [f"-D{d}" for d in defines]
+    flags += list(cflags)
+    # newlib's headers, then gcc's own (stddef.h, stdarg.h, float.h), then v.h
+    flags += ["-isystem", str(LIB_DIR / "include"), "-idirafter", _gcc_include()]
+    return flags
+
+
+def build_program(
+    sources: Sequence[str | Path],
+    output: str | Path,
+    *,
+    includes: Sequence[str | Path] = (),
+    defines: Sequence[str] = (),
+    cflags: Sequence[str] = (),
+) -> Path:
+    """Compile and link C sources into one guest image at output; returns its path."""
+    lacking = missing()
+    if lacking:
+        raise HostedBuildError(
+            "cannot build a hosted program: missing "
+            + ", ".join(lacking)
+            + " (on Debian: apt-get install gcc-m68k-linux-gnu binutils-m68k-linux-gnu)"
+        )
+    srcs = [Path(s).resolve() for s in sources]
+    for s in srcs:
+        if not s.is_file():
+            raise HostedBuildError(f"no such source file: {s}")
+    if not srcs:
+        raise HostedBuildError("no source files")
+    out = Path(output).resolve()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    runtime = [str(GUEST_DIR / r) for r in RUNTIME]
+    with tempfile.TemporaryDirectory(prefix="vguest-") as tmp:
+        # v.h alone (guest/include also holds the freestanding libc's headers)
+        vinc = Path(tmp) / "v"
+        vinc.mkdir()
+        shutil.copyfile(GUEST_DIR / "include" / "v.h", vinc / "v.h")
+        flags = [*compile_flags(includes, defines, cflags), "-idirafter", str(vinc)]
+        objs = []
+        for i, src in enumerate([*map(Path, runtime), *srcs]):
+            obj = Path(tmp) / f"{i:03d}-{src.stem}.o"
+            extra = ["-DV_HOSTED"] if src.name == "vcalls.c" else []
+            # compiled from its own directory by its base name: no checkout path in the image
+            cmd = [CROSS_CC, *flags, *extra, "-c", src.name, "-o", str(obj)]
+            _run(cmd, f"compiling {src.name}", cwd=src.parent)
+            objs.append(str(obj))
+        linked = Path(tmp) / "image"
+        cmd = [CROSS_CC, *ARCH, *LDFLAGS, f"-Wl,-T,{GUEST_DIR / 'hosted.ld'}", "-o", str(linked)]
+        cmd += [*objs, f"-L{LIB_DIR}", *LIBS]
+        _run(cmd, "linking")
+        undefined = _run(["m68k-linux-gnu-nm", "-u", str(linked)], "checking symbols").strip()
+        if undefined:
+            raise HostedBuildError(f"{out.name}: undefined symbols:\n{undefined}")
+        shutil.copyfile(linked, out)
+    out.chmod(0o644)
+    return out
+
+
+def _run(cmd: list[str], what: str, cwd: Path | None = None) -> str:
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    if proc.returncode != 0:
+        raise HostedBuildError(
+            f"{what} failed:\n{' '.join(cmd)}\n{proc.stdout}{proc.stderr}".rstrip()
+        )
+    return proc.stdout
+
+
+def hosted_programs() -> dict[str, list[Path]]:
+    """The packaged hosted programs: src/hosted-programs/NAME/*.c -> NAME."""
+    if not HOSTED_PROGRAMS_DIR.is_dir():
+        return {}
+    return {
+        d.name: sorted(d.glob("*.c"))
+        for d in sorted(HOSTED_PROGRAMS_DIR.iterdir())
+        if d.is_dir() and any(d.glob("*.c"))
+    }

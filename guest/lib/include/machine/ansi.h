@@ -1,0 +1,1 @@
+/* dummy header file to support BSD compiler */
