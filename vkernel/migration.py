@@ -499,7 +499,10 @@ class MigrationEngine:
         replier, reply = yield ops.Send(dest, msg, timeout_ms=self._left_ms(deadline))
         if replier <= 0:
             raise MigrationFailed(f"no answer {what} ({self._err(replier)})")
-        if abi.pid_lhid(replier) != expect_lhid or abi.is_group(replier):
+        expected = (
+            abi.pid_lhid(replier) == expect_lhid if expect_lhid else is_program_manager(replier)
+        )
+        if not expected or abi.is_group(replier) or self.k.is_local(replier):
             raise MigrationFailed(f"answer {what} from {replier:#x}, not from the destination")
         m = unpack(reply)
         if m[0]:
@@ -518,7 +521,9 @@ class MigrationEngine:
         k = self.k
         mmu = k.mmu
         mig_id = record["id"]
-        dest_lhid = abi.pid_lhid(dest_pm)
+        # a program manager's system logical host; for "home" (a local group) any machine's, then
+        # the one whose receiver answers
+        dest_lhid = 0 if abi.is_group(dest_pm) else abi.pid_lhid(dest_pm)
         record["to_name"] = None
         self._enter("source", lh.lhid, INITIALISING, dest_name, record, lh)
         yield from self._await_residency(lh, deadline)
@@ -556,6 +561,7 @@ class MigrationEngine:
             dest_lhid,
         )
         receiver, new_lhid = m[1], m[2]
+        dest_lhid = dest_lhid or abi.pid_lhid(receiver)
         if receiver <= 0 or abi.pid_lhid(receiver) != dest_lhid or m[3] != mig_id:
             raise MigrationFailed(
                 f"a malformed answer to the migration request (receiver {receiver:#x})"
@@ -1289,8 +1295,12 @@ class MigrationEngine:
 
     def staged(self) -> list[tuple[int, int]]:
         """(pid, lhid) of the processes of copies staged here (prepared, not yet running)."""
-        return [(proc.pid, inc.old_lhid) for inc in self.incoming.values()
-                if inc.state == FROZEN_COPY and inc.staged for proc, *_ in inc.staged["procs"]]
+        return [
+            (proc.pid, inc.old_lhid)
+            for inc in self.incoming.values()
+            if inc.state == FROZEN_COPY and inc.staged
+            for proc, *_ in inc.staged["procs"]
+        ]
 
     def waiting_for(self, system_lhid: int) -> list[int]:
         """Pids of staged copies here that wait for the machine of system_lhid to say whether they
