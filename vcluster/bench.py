@@ -15,6 +15,11 @@ BENCHMARKS: dict[str, tuple[str, str, str]] = {
         "run_bench",
         "guest MIPS under the MMU and budget, and under the kernel, vs raw Unicorn",
     ),
+    "faults": (
+        "vcluster.bench_faults",
+        "run_bench",
+        "the torture sweep: loss, crashes, partitions, kill, exit x seeds: hangs, copies, losses",
+    ),
     "evict": (
         "vcluster.bench_evict",
         "run_bench",
@@ -57,10 +62,18 @@ def load(name: str) -> Callable[[], dict[str, Any]]:
     return getattr(importlib.import_module(module), func)
 
 
+# benches that take options: name -> the options (`vcluster bench NAME --OPTION`)
+OPTIONS: dict[str, tuple[str, ...]] = {"faults": ("seeds", "quick")}
+
+
 def render_table(
     name: str, result: dict[str, Any], extra: list[tuple[str, str]] | None = None
 ) -> str:
-    """A plain two-column table of the top-level results (nested values as JSON), then `extra` rows."""
+    """The bench's own table (its module's `render`), else a plain two-column table of the
+    top-level results (nested values as JSON), then `extra` rows."""
+    render = getattr(importlib.import_module(BENCHMARKS[name][0]), "render", None)
+    if render is not None:
+        return render(result)
     rows = [(k, v if isinstance(v, str | int) else json.dumps(v)) for k, v in result.items()]
     rows += extra or []
     width = max((len(k) for k, _ in rows), default=0)
@@ -68,16 +81,25 @@ def render_table(
     return "\n".join(lines)
 
 
-def main(name: str, as_json: bool) -> int:
-    """Run one benchmark; 1 when it raised or its own checks failed (its `failures`, said on stderr)."""
+def main(name: str, as_json: bool, **options: Any) -> int:
+    """Run one benchmark; `options` (None = not given) go to the benches that take them.
+    1 when it raised or its own checks failed (its `failures`, said on stderr)."""
     if name not in BENCHMARKS:
         print(
             f"vcluster bench: unknown benchmark {name!r}; known: {', '.join(names())}",
             file=sys.stderr,
         )
         return 2
+    given = {k: v for k, v in options.items() if v is not None and v is not False}
+    wrong = sorted(set(given) - set(OPTIONS.get(name, ())))
+    if wrong:
+        print(f"vcluster bench {name}: no option --{wrong[0]}", file=sys.stderr)
+        return 2
+    if given.get("seeds", 1) < 1:
+        print(f"vcluster bench {name}: --seeds wants a positive number", file=sys.stderr)
+        return 2
     try:
-        result = load(name)()
+        result = load(name)(**given)
     except Exception as exc:  # a benchmark that cannot finish fails, it does not print a result
         print(f"vcluster bench {name}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

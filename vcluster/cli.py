@@ -171,6 +171,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("name", choices=benches.names(), metavar="NAME",
                        help="which benchmark: " + ", ".join(benches.names()) + " (described below)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--seeds", type=int, help="faults: seeds per scenario and loss rate (default 20)")
+    bench.add_argument("--quick", action="store_true", help="faults: 3 seeds and 10 instants")
 
     files = sub.add_parser(
         "files", help="put host files on a config's file-server disk, get them back, list, remove",
@@ -428,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.command == "bench":
         from vcluster import bench
 
-        return bench.main(ns.name, ns.json)
+        return bench.main(ns.name, ns.json, seeds=ns.seeds, quick=ns.quick)
     if ns.command == "files":
         from vcluster import files as files_cmd
 

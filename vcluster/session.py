@@ -189,9 +189,57 @@ class Session:
             return self.crash(argv)
         if cmd == "power":
             return self.power(argv)
+        if cmd == "at":
+            return self.at(argv)
         if cmd in ("input", "eof"):
             return self.input(cmd, argv)
         return self.start(argv)
+
+    # console lines an `at` may schedule: they act at once and never wait on the clock
+    AT_COMMANDS = ("crash", "power", "fault", "owner", "kill", "suspend", "resume")
+
+    def at(self, argv: list[str]) -> str | None:
+        """at SECONDS LINE: execute LINE when the simulated clock reads SECONDS (absolute), e.g. a
+        crash in the middle of a following `migrateprog`. What LINE says is logged as an event."""
+        if len(argv) < 3 or argv[2] not in self.AT_COMMANDS:
+            raise LineError(f"usage: at SECONDS LINE, LINE one of: {', '.join(self.AT_COMMANDS)}")
+        try:
+            seconds = float(argv[1])
+        except ValueError:
+            raise LineError(f"at: not a number of seconds: {argv[1]!r}") from None
+        if not math.isfinite(seconds) or seconds * S < self.sim.now or seconds > self.limit_s:
+            raise LineError(f"at: {argv[1]} is not a time from now ({self.sim.now / S:.9f} s) on")
+        line = shlex.join(argv[2:])
+
+        def fire() -> None:
+            try:
+                if argv[2] in ("kill", "suspend", "resume"):
+                    message = self._control_later(argv[2], argv[2:])
+                else:
+                    message = self.execute(line)
+            except LineError as exc:
+                message = str(exc)
+            self.log(f"at {argv[1]}: {line}" + (f": {message}" if message else ""), kind="at", line=line)
+
+        self.sim.at(max(self.sim.now, round(seconds * S)), fire)
+        return None
+
+    def _control_later(self, cmd: str, argv: list[str]) -> str | None:
+        """kill/suspend/resume PROG (a name or a pid) from inside the clock: the answer is logged."""
+        if len(argv) != 2:
+            raise LineError(f"usage: {cmd} PROG")
+        targets = self._programs_named(argv[1])
+        if not targets:
+            raise LineError(f"{cmd}: no running program {argv[1]!r}")
+        code = {"kill": abi.PM_KILL, "suspend": abi.PM_SUSPEND, "resume": abi.PM_RESUME}[cmd]
+
+        def answered(result: int, pid: int) -> None:
+            if result < 0:
+                self.log(f"{cmd} {pid:#x}: {abi.ERROR_NAMES.get(-result, result)}", kind="at")
+
+        for pid in targets:
+            self.shell.control(code, pid, lambda r, pid=pid: answered(r, pid))
+        return None
 
     def wait_target(self, seconds: float, what: str = "wait") -> int:
         """The instant (ns) `seconds` from now, refused when it is past the limit of the clock."""
