@@ -1015,7 +1015,6 @@ def _sequence(b: Builder, parts: list[str] | None = None) -> None:
     With parts (memory sequences): operands in memory too, through address registers
     that no instruction of the sequence writes (beyond its own (An)+ and -(An)).
     """
-    btst_imm = False
     for _ in range(b.rng.randrange(2, 7)):
         part = b.rng.choice(parts or SEQ_PARTS)
         sub = Builder(b.rng, part)
@@ -1030,16 +1029,11 @@ def _sequence(b: Builder, parts: list[str] | None = None) -> None:
             b.words += sub.words
             if part == "move-from-ccr" and not b.family.endswith("-ccr-read"):
                 b.family += "-ccr-read"  # QEMU's MOVE from CCR spoiled later flags: kept apart
-            if sub.words[0] & 0xF1FF == 0x013C and parts is not None:
-                btst_imm = True
             break
         b.text.append(part)
         if b.rng.random() < 0.5:  # bcc over one moveq: the flags of the instruction before decide
             cond = b.rng.randrange(2, 16)
             b.words += [0x6002 | cond << 8, 0x7000 | b.rng.randrange(8) << 9 | b.rng.randrange(256)]
-    if btst_imm:
-        # capstone's length of btst Dn,#imm hides a later exactly-emulated instruction (listed)
-        b.family += "-btst-imm"
 
 
 MEM_PARTS = SEQ_PARTS + ["shift-mem", "shift-mem", "move", "tas"]
