@@ -534,6 +534,10 @@ class Cpu:
             verdict = (
                 exact.ILLEGAL_VECTOR if ext is None else exact.move_from_ccr(word, ext, regs, mem)
             )
+        elif exact.is_divs_w(word):
+            length = exact.divs_w_length(word) or 2
+            ext = self._code(pc + 2, length - 2) if length > 2 else b""
+            verdict = exact.ILLEGAL_VECTOR if ext is None else exact.divs_w(word, ext, regs, mem)
         elif exact.is_move_from_sr(word):
             verdict = exact.PRIVILEGE_VECTOR
         elif exact.is_68020_only(word):
