@@ -568,7 +568,10 @@ class _Reader:
             if not image:
                 self.fail(node, f"{path}.image", "must be a file name or null, got ''")
             kwargs["image"] = str(self.base / image) if not Path(image).is_absolute() else image
-        disk = DiskConfig(**kwargs)
+        try:
+            disk = DiskConfig(**kwargs)
+        except ValueError as exc:  # a combination of figures no disk has
+            self.fail(node, path, str(exc))
         if disk.image is not None:
             problem = image_problem(disk.image, disk.size, disk.format)
             if problem:

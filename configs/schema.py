@@ -417,7 +417,8 @@ class FrameBufferConfig:
 
 
 # The file server's disk: a Fujitsu M2351 "Eagle", the usual Sun file-server disk of 1985:
-# 18 ms average seek, 3961 rpm, 1.859 MB/s.
+# 18 ms average seek, 5 ms track to track, 3961 rpm, 1.859 MB/s, 20 heads. emulator/disk.py
+# derives the rest (sectors a track, cylinders, the seek curve); docs/CONFIG.md, "The disk".
 
 
 @dataclass(frozen=True)
@@ -432,11 +433,26 @@ class DiskConfig:
                       "image (its contents are lost); a valid image is mounted as usual")
     sector_bytes: int = _f(512, "sector size", choices=(256, 512, 1024, 2048, 4096),
                            unit="bytes")
-    seek_ms: float = _f(18.0, "average seek", lo=0.0, hi=1000.0, unit="ms")
-    rpm: int = _f(3961, "rotation speed (half a turn average latency)", lo=1, hi=100_000,
-                  unit="rpm")
-    transfer_bytes_per_s: int = _f(1_859_000, "media transfer rate", lo=1000,
+    seek_ms: float = _f(18.0, "average seek: the seek over the mean distance between two "
+                        "random cylinders", lo=0.0, hi=1000.0, unit="ms")
+    track_seek_ms: float = _f(5.0, "track-to-track seek (one cylinder); longer seeks grow "
+                              "linearly to seek_ms at the mean distance; at most seek_ms",
+                              lo=0.0, hi=1000.0, unit="ms")
+    rpm: int = _f(3961, "rotation speed: the rotational wait is where the platter is when the "
+                  "seek ends", lo=1, hi=100_000, unit="rpm")
+    transfer_bytes_per_s: int = _f(1_859_000, "media transfer rate: one track a revolution "
+                                   "(sets the sectors per track)", lo=1000,
                                    hi=10_000_000_000, unit="bytes/s")
+    heads: int = _f(20, "tracks per cylinder (with the size, sets the cylinders)", lo=1, hi=256)
+    cache_kb: int = _f(512, "the file server's block cache (LRU, write-through) over this disk; "
+                       "0 = none", lo=0, hi=1 << 20, unit="KB")
+
+    def __post_init__(self) -> None:
+        if self.track_seek_ms > self.seek_ms:
+            raise ValueError(
+                f"disk: track_seek_ms ({self.track_seek_ms:g}) must not exceed seek_ms "
+                f"({self.seek_ms:g})"
+            )
 
 
 @dataclass(frozen=True)

@@ -74,9 +74,12 @@ class Machine:
             self.disk = Disk(
                 d.size,
                 path=path,
-                seek_ns=int(d.seek_ms * 1_000_000),
-                rotational_latency_ns=int(30e9 / d.rpm),  # half a turn on average
+                sector_bytes=d.sector_bytes,
+                seek_ns=round(d.seek_ms * 1_000_000),
+                track_seek_ns=round(d.track_seek_ms * 1_000_000),
+                rpm=d.rpm,
                 transfer_bytes_per_s=d.transfer_bytes_per_s,
+                heads=d.heads,
             )
         self.filesystem = None  # mounted by the kernel that owns the disk
         self.owner = OwnerActivity(present=cfg.owner.present and not cfg.owner.trace)

@@ -269,6 +269,7 @@ def test_frame_buffer_view_switches_host_and_mode() -> None:
         assert "ws1" in str(fb.border_title) and "one pixel per dot" in str(fb.border_title)
         await type_line(pilot, "view ws2")
         await until(pilot, lambda: "ws2" in str(fb.border_title), "ws2's screen")
+        await until(pilot, lambda: "screen of ws2" in text_of(app, "#output"), "view's answer")
         await until(pilot, lambda: not inked(fb), "a blank screen")
         await pilot.press("f5")
         await until(pilot, lambda: "ws3" in str(fb.border_title), "the next host")
@@ -362,7 +363,7 @@ def test_a_migrations_log_line_is_wrapped_not_cut(size: tuple[int, int]) -> None
         log_panel = app.query_one("#log", WrapLog)
         await until(
             pilot,
-            lambda: "pre-copy rounds" in text_of(app, "#log"),
+            lambda: "pre-copy round" in text_of(app, "#log"),
             f"the migration logged; output: {text_of(app, '#output')}",
             20,
         )

@@ -251,11 +251,12 @@ def test_every_console_line_is_a_request(served: Served) -> None:
         assert hosts["ok"] and hosts["message"].splitlines()[0].startswith("host")
         assert c.execute("sleeper 20 @ ws3")["ok"]
         wait_for(lambda: any(p["name"] == "sleeper" for p in c.request({"cmd": "programs"})["processes"]))
+        wait_for(lambda: c.request({"cmd": "programs"})["jobs"][0]["pid"])  # the exec's reply is in
         ps = c.execute("ps ws3")
         assert "sleeper" in ps["message"]
         pid = c.request({"cmd": "programs"})["jobs"][0]["pid"]
-        assert c.execute(f"kill {pid:#x}")["ok"]
-        assert c.execute("owner ws2 on")["ok"]
+        assert c.execute(f"kill {pid:#x}") == {"ok": True, "message": f"killed sleeper ({pid:#010x}) on ws3"}
+        assert c.execute("owner ws2 on") == {"ok": True, "message": "ws2: owner present"}
         hosts = {h["name"]: h for h in c.request({"cmd": "hosts"})["hosts"]}
         assert hosts["ws2"]["owner"] is True and hosts["ws2"]["state"] == "owner"
         assert hosts["ws1"]["memory_kb"] == 2048

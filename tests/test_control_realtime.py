@@ -79,7 +79,7 @@ def test_wait_yields_to_the_loop_and_reports_progress() -> None:
 
         watcher = asyncio.get_running_loop().create_task(watch())
         start = runner.sim.now
-        assert await runner.execute("wait 305") is None
+        assert await runner.execute("wait 305") == f"at {(start + 305 * S) / S:.3f} s"
         watcher.cancel()
         assert runner.sim.now - start == 305 * S
         assert len(seen) >= 2 and seen == sorted(seen) and 0 < seen[-1] <= 1

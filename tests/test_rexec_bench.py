@@ -70,3 +70,34 @@ def test_cli_json_and_table():
     proc = vcluster("bench", "rexec")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("bench rexec\n") and "selection_ms" in proc.stdout
+
+
+def test_load_cold_and_warm_rows_derive_from_the_disk(result):
+    from emulator.disk import Disk
+
+    cold, warm = result["load_cold"], result["load_warm"]
+    for row in (cold, warm):
+        assert row["v_ms_per_100KB"] == 330.0 and "file_server_op_us" in row["derivation"]
+        # the parts add up to the measured load
+        parts = row["disk_ms"] + row["file_server_op_ms"] + row["protocol_ms"]
+        assert row["ms_per_100KB"] == pytest.approx(parts, abs=0.005)
+        assert row["disk_ms"] == pytest.approx(
+            row["disk_seek_ms"] + row["disk_rotation_ms"] + row["disk_transfer_ms"], abs=0.005
+        )
+    # the cold load is the same fetch as the 100 KB figure (a fresh boot)
+    assert cold["ms_per_100KB"] == result["load_ms_per_100KB"]
+    # cold: every block of the image (100 data, its indirect block, the directory) misses once;
+    # only the indirect block read again by the later IO_READs hits
+    assert cold["cache_misses"] >= 102 and cold["cache_hit_rate"] < 0.05
+    # the transfer is every missed block's two 512-byte sectors, each passing in
+    # 60 s / 3961 rpm / 55 sectors a track (1 859 000 B/s * 60 / 3961 / 512 = 55)
+    eagle = Disk(20 * 1024 * 1024)
+    sector_ms = 60e3 / 3961 / 55
+    assert eagle.sector_ns == pytest.approx(sector_ms * 1e6)
+    assert cold["disk_transfer_ms"] == pytest.approx(cold["cache_misses"] * 2 * sector_ms, rel=1e-3)
+    # the rotational wait is less than a full turn (15.15 ms) an access
+    assert 0 <= cold["disk_rotation_ms"] < cold["disk_accesses"] * 60e3 / 3961
+    # warm: the block cache holds the image; no disk access, the same protocol cost
+    assert warm["cache_hit_rate"] == 1.0 and warm["disk_accesses"] == 0 and warm["disk_ms"] == 0
+    assert warm["protocol_ms"] == pytest.approx(cold["protocol_ms"], rel=0.01)
+    assert warm["ms_per_100KB"] < cold["ms_per_100KB"]

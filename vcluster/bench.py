@@ -69,17 +69,31 @@ def render_table(
 
 
 def main(name: str, as_json: bool) -> int:
+    """Run one benchmark; 1 when it raised or its own checks failed (its `failures`, said on stderr)."""
     if name not in BENCHMARKS:
         print(
             f"vcluster bench: unknown benchmark {name!r}; known: {', '.join(names())}",
             file=sys.stderr,
         )
         return 2
-    result = load(name)()
+    try:
+        result = load(name)()
+    except Exception as exc:  # a benchmark that cannot finish fails, it does not print a result
+        print(f"vcluster bench {name}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
     if as_json:
         print(json.dumps(result, sort_keys=True))
     else:
         module = importlib.import_module(BENCHMARKS[name][0])
         extra = module.table(result) if hasattr(module, "table") else None  # a benchmark's own rows
         print(render_table(name, result, extra))
-    return 0
+    failures = failures_of(result)
+    for why in failures:
+        print(f"vcluster bench {name}: {why}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def failures_of(result: dict[str, Any]) -> list[str]:
+    """What went wrong in a benchmark's run, by its own account (a `failures` list of sentences)."""
+    failures = result.get("failures") or []
+    return [str(f) for f in failures] if isinstance(failures, list) else [str(failures)]

@@ -22,6 +22,11 @@ steps of one remote execution:
 - `load` is the image fetch, measured on synthetic images of exactly 100 KB and
   200 KB (`hello` followed by a zero tail: the loader reads the ELF's segments
   only, so the tail travels from the disk over the wire and is then ignored).
+- `load_cold` and `load_warm`: the 100 KB image loaded twice in one session, first
+  with the file server's block cache empty (every block from the disk: seek,
+  rotation and transfer from the disk section's geometry) and then warm (all from
+  the cache), each split into the disk's time (emergent), file_server_op_us per
+  request (calibrated) and the protocol, with the cache hit rate.
 
 Each measurement boots a fresh cluster, so every run starts from the same state.
 """
@@ -29,7 +34,7 @@ Each measurement boots a fresh cluster, so every run starts from the same state.
 from __future__ import annotations
 
 from collections.abc import Generator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from guest import abi, build
@@ -48,6 +53,16 @@ SIZES = (100 * KB, 200 * KB)
 BASE_PROGRAM = "hello"
 MS = 1_000_000
 LIMIT_NS = 60 * 1_000_000_000
+DISK_KEYS = (
+    "cache_hits",
+    "cache_misses",
+    "disk_accesses",
+    "disk_seeks",
+    "disk_seek_ns",
+    "disk_rotation_ns",
+    "disk_transfer_ns",
+    "disk_busy_ns",
+)
 
 
 @dataclass
@@ -68,6 +83,12 @@ class Trial:
     wait_answered: int = 0
     exit_status: int | None = None
     error: str = ""
+    disk: dict[str, int] = field(default_factory=dict)  # file server counters over the fetch
+
+    @property
+    def hit_rate(self) -> float:
+        total = self.disk.get("cache_hits", 0) + self.disk.get("cache_misses", 0)
+        return self.disk.get("cache_hits", 0) / total if total else 0.0
 
     @property
     def selection_ns(self) -> int:
@@ -95,21 +116,37 @@ def padded_image(base: bytes, size: int) -> bytes:
 
 def run_trial(cfg, program: str, images: dict[str, bytes]) -> Trial:
     """Boot `cfg`, run `program @ *` once from the console's workstation, and timestamp its steps."""
+    return run_trials(cfg, program, images, 1)[0]
+
+
+def run_trials(cfg, program: str, images: dict[str, bytes], count: int) -> list[Trial]:
+    """Boot `cfg` and run `program @ *` `count` times in a row in that one session: the first
+    load finds the file server's block cache cold, the later ones warm. Each Trial carries
+    the file server's cache and disk counters over its image fetch (`disk`)."""
     from vcluster.session import Session
 
     session = Session(cfg, images=images)
     sim = session.sim
     home = session.home
-    trial = Trial(program, len(session.images[program]))
+    trials = [Trial(program, len(session.images[program])) for _ in range(count)]
+    current = [trials[0]]
+    server = next(k.servers["file"] for k in session.kernels.values() if "file" in k.servers)
 
     for kernel in session.kernels.values():
         pm = kernel.servers.get("program")
         if pm is None:
             continue
-        _instrument(pm, trial)
-        kernel.on_exit.append(lambda proc, status, k=kernel: _on_exit(trial, k, proc))
+        _instrument(pm, current, server)
+        kernel.on_exit.append(lambda proc, status, k=kernel: _on_exit(current[0], k, proc))
 
     def agent(pid: int) -> Generator[Any, Any, None]:
+        for trial in trials:
+            current[0] = trial
+            yield from one_rexec(pid, trial)
+            if trial.error:
+                return
+
+    def one_rexec(pid: int, trial: Trial) -> Generator[Any, Any, None]:
         trial.query_sent = sim.now
         replier, reply = yield ops.Send(abi.PROGRAM_MANAGER_GROUP, query_host_msg(None))
         trial.query_answered = sim.now
@@ -135,28 +172,39 @@ def run_trial(cfg, program: str, images: dict[str, bytes]) -> Trial:
         trial.exit_status = signed(unpack(reply)[1]) if replier > 0 else None
 
     home.spawn_server(home.system_lh, "bench:rexec", agent)
-    while not (trial.wait_answered or trial.error) and sim.now < LIMIT_NS and sim.step():
+    last = trials[-1]
+    while (
+        not (last.wait_answered or any(t.error for t in trials))
+        and sim.now < LIMIT_NS
+        and sim.step()
+    ):
         pass
     session.close()
-    if not trial.error and not trial.wait_answered:
-        trial.error = "did not finish"
-    return trial
+    for trial in trials:
+        if not trial.error and not trial.wait_answered:
+            trial.error = "did not finish"
+    return trials
 
 
-def _instrument(pm, trial: Trial) -> None:
-    """Timestamp this program manager's image fetch and count its answers to host queries."""
+def _instrument(pm, current: list[Trial], server) -> None:
+    """Timestamp this program manager's image fetch (and the file server's counters over it)
+    and count its answers to host queries, for the trial under way (`current[0]`)."""
     fetch_image, query_host = pm.fetch_image, pm.query_host
     sim = pm.k.sim
 
     def timed_fetch(pid: int, name: str) -> Generator[Any, Any, bytes | int]:
+        trial = current[0]
         trial.fetch_started = sim.now
+        before = server.report()
         result = yield from fetch_image(pid, name)
         trial.fetch_ended = sim.now
+        after = server.report()
+        trial.disk = {key: after[key] - before[key] for key in DISK_KEYS}
         return result
 
     def counted_query(sender: int, msg: bytes) -> bytes | None:
         answer = query_host(sender, msg)
-        trial.answers += answer is not None
+        current[0].answers += answer is not None
         return answer
 
     pm.fetch_image = timed_fetch
@@ -194,7 +242,8 @@ def explain(cfg, result: dict[str, Any]) -> str:
     disk_chunk = IMAGE_CHUNK / disk.transfer_bytes_per_s * 1000
     per_kb = max(send, data_wire, recv)  # the slowest stage of the pipelined train
     # one 32 KB unit: the disk, the train (filled and drained), the IO_READ request, ack and reply
-    chunk = disk_chunk + chunk_kb * per_kb + send + recv + 3 * one_way
+    chunk = disk_chunk + c.file_server_op_us / 1000 + chunk_kb * per_kb + send + recv + 3 * one_way
+    cold, warm = result["load_cold"], result["load_warm"]
     return (
         f"selection {result['selection_ms']} ms (model {2 * one_way + c.host_query_us / 1000:.2f}): "
         f"the query is one multicast message ({send:.2f} ms packet_send_us + {msg_wire:.3f} ms on "
@@ -210,16 +259,68 @@ def explain(cfg, result: dict[str, Any]) -> str:
         f"PM_WAIT). load {result['load_ms_per_100KB']} ms for 100 KB = {result['load_fixed_ms']} ms "
         f"fixed (FS_OPEN with the name's MoveFrom, IO_CLOSE) + "
         f"{result['load_marginal_ms_per_100KB']} ms per 100 KB (model "
-        f"{chunk * 100 / chunk_kb:.1f}): IO_READ in {chunk_kb} KB units, each the disk's sequential "
-        f"transfer ({disk_chunk:.1f} ms at {disk.transfer_bytes_per_s / 1e6:g} MB/s; the file "
-        f"server charges no seek and no file_server_op_us) then a MoveTo of {chunk_kb} 1 KB packets "
-        f"in one train pipelined through sender ({send:.2f} ms a packet), wire ({data_wire:.3f} ms "
-        f"a 1 KB frame) and receiver ({recv:.2f} ms), so {per_kb:.3f} ms a KB, plus the IO_READ "
-        f"request, the train's ack and the reply: {chunk:.1f} ms per {chunk_kb} KB. The wire is the "
-        f"bottleneck of a train because page_copy_us is not charged per packet on the network "
-        f"path (only packet_send_us and packet_receive_us are), so loading runs at about half V's "
-        f"330 ms per 100 KB."
+        f"{chunk * 100 / chunk_kb:.1f} with the transfer alone): IO_READ in {chunk_kb} KB units, "
+        f"each file_server_op_us ({c.file_server_op_us / 1000:g} ms) and the disk's service time, "
+        f"a device wait (at least the transfer, {disk_chunk:.1f} ms at "
+        f"{disk.transfer_bytes_per_s / 1e6:g} MB/s, plus the seek and the rotational wait the "
+        f"geometry gives), then a MoveTo of {chunk_kb} 1 KB packets in one train pipelined "
+        f"through sender ({send:.2f} ms a packet), wire ({data_wire:.3f} ms a 1 KB frame) and "
+        f"receiver ({recv:.2f} ms), so {per_kb:.3f} ms a KB, plus the IO_READ request, the "
+        f"train's ack and the reply: {chunk:.1f} ms per {chunk_kb} KB. Cold cache "
+        f"{cold['ms_per_100KB']} ms per 100 KB ({cold['disk_ms']} ms of it the disk: seek "
+        f"{cold['disk_seek_ms']}, rotation {cold['disk_rotation_ms']}, transfer "
+        f"{cold['disk_transfer_ms']}; hit rate {cold['cache_hit_rate']:.0%}); warm "
+        f"{warm['ms_per_100KB']} ms ({warm['disk_ms']} ms the disk; hit rate "
+        f"{warm['cache_hit_rate']:.0%}): the file server's block cache holds the image."
     )
+
+
+def load_row(cfg, trial: Trial, which: str) -> dict[str, Any]:
+    """One load of 100 KB, its time split by where it went: the disk's service time (emergent:
+    the geometry of the config's disk section and where the platter was), the file server's
+    bookkeeping (calibrated: file_server_op_us per request) and the rest (the I/O protocol's
+    messages and the 32 KB MoveTo trains: the wire, emergent, and the per-packet kernel costs,
+    calibrated)."""
+    d = trial.disk
+    requests = 2 + -(-trial.image_bytes // IMAGE_CHUNK)  # FS_OPEN, the IO_READs, IO_CLOSE
+    op_ns = requests * cfg.cost.file_server_op_us * 1000
+    per_100 = 100 * KB / trial.image_bytes
+
+    def ms(ns: float) -> float:
+        return round(ns * per_100 / MS, 3)
+
+    disk = next(m.disk for m in cfg.machines if m.disk is not None)
+    return {
+        "cache": which,
+        "ms_per_100KB": ms(trial.fetch_ns),
+        "v_ms_per_100KB": V_LOAD_MS_PER_100KB,
+        "cache_hit_rate": round(trial.hit_rate, 4),
+        "cache_hits": d["cache_hits"],
+        "cache_misses": d["cache_misses"],
+        "disk_accesses": d["disk_accesses"],
+        "disk_seeks": d["disk_seeks"],
+        "disk_ms": ms(d["disk_busy_ns"]),
+        "disk_seek_ms": ms(d["disk_seek_ns"]),
+        "disk_rotation_ms": ms(d["disk_rotation_ns"]),
+        "disk_transfer_ms": ms(d["disk_transfer_ns"]),
+        "file_server_op_ms": ms(op_ns),
+        "protocol_ms": ms(trial.fetch_ns - d["disk_busy_ns"] - op_ns),
+        "derivation": (
+            f"{which} cache: {trial.image_bytes} bytes in {requests} file server requests; "
+            f"{d['cache_misses']} block(s) missed the cache and were read in "
+            f"{d['disk_accesses']} disk access(es) ({d['disk_seeks']} with a seek), "
+            f"{d['cache_hits']} hit; the disk's service time "
+            f"{d['disk_busy_ns'] / MS:.2f} ms = seek {d['disk_seek_ns'] / MS:.2f} + rotation "
+            f"{d['disk_rotation_ns'] / MS:.2f} + transfer {d['disk_transfer_ns'] / MS:.2f} ms "
+            f"(emergent: {disk.rpm} rpm, {disk.transfer_bytes_per_s} B/s, {disk.sector_bytes} B "
+            f"sectors, seek {disk.seek_ms:g} ms average / {disk.track_seek_ms:g} ms track to "
+            f"track, and the platter's angle when each access began); "
+            f"{requests} x file_server_op_us {cfg.cost.file_server_op_us} us = "
+            f"{op_ns / MS:.2f} ms (calibrated); the rest, "
+            f"{(trial.fetch_ns - d['disk_busy_ns'] - op_ns) / MS:.2f} ms, is the I/O protocol "
+            f"on the wire and in the kernels (see the explanation); scaled to 100 KB"
+        ),
+    }
 
 
 def run_bench(config: str | None = "tiny") -> dict[str, Any]:
@@ -228,9 +329,10 @@ def run_bench(config: str | None = "tiny") -> dict[str, Any]:
     cfg = load(config)
     base = build.image_path(BASE_PROGRAM).read_bytes()
     images = {f"load{size // KB}k": padded_image(base, size) for size in SIZES}
-    small, large = (run_trial(cfg, f"load{size // KB}k", images) for size in SIZES)
+    small, warm = run_trials(cfg, f"load{SIZES[0] // KB}k", images, 2)  # cold, then warm
+    large = run_trial(cfg, f"load{SIZES[1] // KB}k", images)
     plain = run_trial(cfg, BASE_PROGRAM, images)
-    for t in (small, large, plain):
+    for t in (small, warm, large, plain):
         if t.error:
             raise RuntimeError(f"bench rexec: {t.program}: {t.error}")
     # per 100 KB: the whole fetch of a 100 KB image (its fixed costs included), and the slope
@@ -260,6 +362,8 @@ def run_bench(config: str | None = "tiny") -> dict[str, Any]:
         "query_answers": plain.answers,
         "config": cfg.name,
     }
+    result["load_cold"] = load_row(cfg, small, "cold")
+    result["load_warm"] = load_row(cfg, warm, "warm")
     result["within_v"] = {
         "selection": result["selection_ms"] <= V_SELECTION_MS,
         "setup": result["setup_ms"] <= V_SETUP_MS,

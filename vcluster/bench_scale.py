@@ -60,7 +60,16 @@ def fill(config: str, programs: int, pace_s: float) -> dict[str, Any]:
 def run_bench(config: str = "large") -> dict[str, Any]:
     paced = fill(config, PROGRAMS, PACE_S)
     burst = fill(config, BURST, 0.0)
+    failures = []
+    for how, run in (("paced", paced), ("burst", burst)):
+        if not run["all_done"]:
+            failures.append(f"{how}: programs still running after 600 simulated seconds")
+        if run["errors"]:
+            failures.append(f"{how}: {run['errors']} of {run['programs']} programs did not start")
+        elif run["exit_ok"] != run["started"]:
+            failures.append(f"{how}: {run['started'] - run['exit_ok']} programs did not exit 0")
     return {
+        "failures": failures,
         "config": config,
         "machines": paced["machines"],
         "boot_seconds": paced["boot_seconds"],

@@ -9,20 +9,47 @@ from collections.abc import Sequence
 
 from vcluster import __version__
 
+# the first words of console lines that are not programs' names
+LINE_WORDS = frozenset({"wait", "hosts", "ps", "kill", "suspend", "resume", "migrateprog", "owner", "fault",
+                        "crash", "power", "input", "eof"})
+
+
+def _packaged_names() -> list[str]:
+    import os
+
+    from configs.loader import packaged_configs
+
+    return sorted(os.path.splitext(os.path.basename(str(p)))[0] for p in packaged_configs())
+
 
 def _config_like(arg: str) -> bool:
     """Whether a first positional argument of `run` names a config rather than a console line:
-    a *.yaml path, an existing file, or a packaged config's name (tiny, lab, large) that is not
-    also a program's name."""
+    a *.yaml path, a path, or a packaged config's name (tiny, lab, large) that is not also a
+    program's name."""
     import os
 
-    if arg.endswith((".yaml", ".yml")) or (os.sep in arg and os.path.isfile(arg)):
+    if arg.endswith((".yaml", ".yml")) or (os.sep in arg and " " not in arg):
         return True
-    from configs.loader import packaged_configs
     from guest import build
 
-    names = {os.path.splitext(os.path.basename(str(p)))[0] for p in packaged_configs()}
-    return arg in names and arg not in build.available()
+    return arg in _packaged_names() and arg not in build.available()
+
+
+def _not_a_config(arg: str, lines_after: int, images: list[str]) -> str | None:
+    """Why the first positional argument of `run`, one word followed by more lines, is neither a
+    config nor the start of a console line (None: it may be a line)."""
+    import os
+
+    from guest import build
+
+    words = arg.split()
+    if lines_after == 0 or len(words) != 1 or arg in LINE_WORDS:
+        return None
+    programs = set(build.available()) | {os.path.basename(i) for i in images}
+    if arg in programs:
+        return None
+    return (f"{arg!r} is no config: packaged configs are {', '.join(_packaged_names())}, and a path to "
+            f"a YAML file works too (configs/tiny.yaml); nor is it a program ({', '.join(sorted(programs))})")
 
 
 def _speed(text: str) -> float:
@@ -77,7 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="boot headless and serve the control socket (prints its path)",
         description="Boot a config headless and serve its control socket (JSON lines, one request "
-        "one reply; see docs/ARCHITECTURE.md). The socket's path is the one line on stdout.",
+        "one reply; docs/CONTROL.md). The socket's path is the one line on stdout.",
     )
     serve.add_argument("config", nargs="?", help="a YAML config path or a packaged name (tiny, lab, large)")
     serve.add_argument("--seed", type=int, help="override the config's seed")
@@ -85,22 +112,41 @@ def build_parser() -> argparse.ArgumentParser:
                        help="listen here (default: $XDG_RUNTIME_DIR/vcluster/NAME.sock)")
     _clock_options(serve)
 
-    attach = sub.add_parser("attach", help="attach the console to a cluster that is serving")
+    attach = sub.add_parser(
+        "attach", help="attach the console to a cluster that is serving",
+        description="Attach the interactive console (a terminal) to a cluster that `vcluster serve` "
+        "keeps up, by its socket. Quitting the console leaves the cluster running; its `shutdown` "
+        "line stops it. Scripts talk to the socket directly (docs/CONTROL.md).")
     attach.add_argument("socket", nargs="?",
                         help="a socket path or a config name (default: the one cluster serving)")
 
     run = sub.add_parser(
         "run",
+        usage="%(prog)s [OPTIONS] [CONFIG] LINE [LINE ...]",
         help="headless: boot, execute console lines in order, run until every program exits",
         description="Boot a config, execute console LINEs in order (e.g. 'hello', 'primes 1000 @ *', "
-        "'wait 3', 'migrateprog dirtier'), run until every program started has exited or the "
-        "limit is reached, and print the programs' output. With --json the last line is one JSON summary.",
+        "'wait 3', 'migrateprog dirtier', 'kill primes'), run until every program started has exited or "
+        "the limit is reached. Options may come anywhere on the command line. CONFIG is a packaged "
+        "name (tiny, lab, large) or a path to a YAML file (default: lab).",
+        epilog="stdout is the programs' output (labelled '[# NAME] ' with --label, and by default on "
+        "a terminal when the lines start several programs), the answers of lines such as ps, hosts "
+        "and migrateprog, and with --json one JSON summary as the last line. stderr tells what "
+        "happens meanwhile, stamped with the simulated time: migrations and evictions ('[     1.132] "
+        "evicted dirtier from ws3 to ws1: ...'), crashes, each program's end ('[1] hello on ws1: "
+        "exited 0', 'on ws8 (from ws3 via ws6): killed', 'fault: ...'), and each line that fails "
+        "('vcluster: line N: ...'). The lines of the "
+        "interactive console's clock and screen (speed, pause, step, view, ...) are not for run: "
+        "its clock runs as fast as it can. Exit status: 0 when every program exited 0, 1 when one "
+        "did not (or the limit came first), 2 when a line or the config was refused.",
     )
-    run.add_argument("args", nargs="+", metavar="[CONFIG] LINE", help="an optional config, then console lines")
-    run.add_argument("--config", help="the config (instead of a first positional *.yaml)")
+    run.add_argument("args", nargs="+", metavar="LINE", help="console lines, after an optional CONFIG")
+    run.add_argument("--config", help="the config (instead of a first positional CONFIG)")
     run.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
+    run.add_argument("--label", action=argparse.BooleanOptionalAction, default=None,
+                     help="begin each line of a program's output with its job number and name: '[2 primes] ' "
+                     "(default: on a terminal when the lines start several programs)")
     run.add_argument("--seed", type=int, help="override the config's seed")
-    run.add_argument("--max-sim-seconds", type=float, default=600.0,
+    run.add_argument("--max-sim-seconds", type=float, default=600.0, metavar="S",
                      help="stop after this much simulated time (above 0, at most 1e6)")
     run.add_argument("--pcap", metavar="FILE", help="capture every frame on the wire to FILE (pcap)")
     run.add_argument("--stdin", metavar="FILE",
@@ -113,10 +159,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--screenshot", metavar="HOST:FILE", action="append", default=[],
                      help="at the end, write HOST's frame buffer to FILE as PNG (repeatable)")
 
-    bench = sub.add_parser("bench", help="run a benchmark (JSON with --json)")
     from vcluster import bench as benches
 
-    bench.add_argument("name", choices=benches.names(), help="which benchmark")
+    bench = sub.add_parser(
+        "bench", help="run a benchmark (JSON with --json)",
+        description="Run one benchmark and print its results (a table, or one JSON object with\n"
+        "--json). It exits 1 when the benchmark's own checks fail (said on stderr).",
+        epilog="benchmarks:\n" + "\n".join(f"  {n:8s} {benches.BENCHMARKS[n][2]}" for n in benches.names()),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    bench.add_argument("name", choices=benches.names(), metavar="NAME",
+                       help="which benchmark: " + ", ".join(benches.names()) + " (described below)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
 
     files = sub.add_parser(
@@ -127,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     files.add_argument("files_args", nargs="*", metavar="ARG")
     files.add_argument("--config", help="a YAML config path or a packaged name (default: lab)")
 
-    guest = sub.add_parser("guest", help="guest programs")
+    guest = sub.add_parser("guest", help="guest programs: build them, list them",
+                           description="The 68010 guest programs: `build` compiles them (or a C program "
+                           "of yours), `list` names the built images.")
     guest_sub = guest.add_subparsers(dest="guest_command", metavar="GUEST_COMMAND")
     gbuild = guest_sub.add_parser(
         "build", help="rebuild the guest images, or build your own C program (needs m68k-linux-gnu-gcc)",
@@ -142,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     gbuild.add_argument("--toolchain", action="store_true",
                         help="rebuild the hosted C library (guest/lib) from Debian's newlib-source and gcc-12-source")
     gbuild.add_argument("--out", help="build the packaged images into this directory instead of guest/bin")
-    guest_sub.add_parser("list", help="list the built guest images")
+    guest_sub.add_parser("list", help="list the built guest images",
+                         description="List the programs that have a built image in guest/bin.")
 
     shark = sub.add_parser(
         "wireshark",
@@ -164,7 +220,24 @@ def build_parser() -> argparse.ArgumentParser:
         "(~/.local/lib/wireshark/plugins, Wireshark >= 3.0) and say where it went",
     )
     how.add_argument("--path", action="store_true", help="print the path of the packaged file")
+    parser._run_parser = run  # type: ignore[attr-defined]  # parsed intermixed (see _parse)
     return parser
+
+
+def _label(asked: bool | None, lines: list[str]) -> bool:
+    """--label / --no-label, else label on a terminal when the lines start several programs."""
+    if asked is not None:
+        return asked
+    import shlex
+
+    def starts_a_program(line: str) -> bool:
+        try:
+            words = shlex.split(line)
+        except ValueError:
+            return False
+        return bool(words) and words[0] not in LINE_WORDS
+
+    return sys.stdout.isatty() and sum(map(starts_a_program, lines)) > 1
 
 
 def _cmd_run(ns: argparse.Namespace) -> int:
@@ -174,6 +247,11 @@ def _cmd_run(ns: argparse.Namespace) -> int:
     config = ns.config
     if config is None and args and _config_like(args[0]):
         config = args.pop(0)
+    elif config is None and args:
+        why = _not_a_config(args[0], len(args) - 1, ns.image)
+        if why:
+            print(f"vcluster run: {why}", file=sys.stderr)
+            return 2
     if not args:
         print("vcluster run: no console lines given", file=sys.stderr)
         return 2
@@ -210,6 +288,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         images=ns.image,
         files=ns.file,
         stdin=ns.stdin,
+        label=_label(ns.label, args),
     )
     for why in failed:
         print(f"vcluster run: --screenshot: {why}", file=sys.stderr)
@@ -252,7 +331,7 @@ def _cmd_attach(ns: argparse.Namespace) -> int:
         return 1
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         print(f"vcluster attach: the console needs a terminal; scripts can talk to {path} "
-              "directly (JSON lines, see vcluster.control.Client)", file=sys.stderr)
+              "directly (JSON lines, docs/CONTROL.md)", file=sys.stderr)
         return 2
     from vcluster.console import run_console, socket_opener
 
@@ -316,9 +395,23 @@ def _cmd_wireshark(ns: argparse.Namespace) -> int:
     return 0
 
 
+def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespace:
+    """The command line; `run`'s options may come anywhere among its lines (intermixed)."""
+    at = next((i for i, word in enumerate(argv) if not word.startswith("-")), None)
+    if at is None or argv[at] != "run":
+        return parser.parse_args(argv)
+    ns = parser.parse_args(argv[:at])
+    run = parser._run_parser  # type: ignore[attr-defined]
+    ns_run = run.parse_intermixed_args(argv[at + 1:])
+    for key, value in vars(ns_run).items():
+        setattr(ns, key, value)
+    ns.command = "run"
+    return ns
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    ns = parser.parse_args(argv)
+    ns = _parse(parser, list(sys.argv[1:] if argv is None else argv))
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(ns.verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if ns.command is None:

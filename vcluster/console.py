@@ -43,8 +43,9 @@ PANEL_IDS = {
 }
 
 HELP = """\
-console lines: PROG ARGS [@ HOST | @ *]   wait S   hosts   ps [HOST]   kill|suspend|resume PID
+console lines: PROG ARGS [@ HOST | @ *]   wait S   hosts   ps [HOST]   kill|suspend|resume PID|#|NAME
                migrateprog [-n] [PROG]   owner HOST on|off   crash HOST   power HOST on
+               input JOB TEXT...   eof JOB   (a program's standard input)
                fault loss RATE | fault partition HOST... | fault heal
 the clock:     speed X   pause   resume   step [S]        (F2 pause/resume, F3 slower, F4 faster, F7 step)
 this screen:   view HOST (F5 next host)   screen pixels|text|whole (F6 next)   clear   help   quit (ctrl+q)
@@ -549,7 +550,9 @@ class VConsole(App[int]):
                     )
                 )
                 continue
-            if job["state"] == "exited":
+            if job.get("end"):
+                state = job["end"]  # named by the session: `exited 0`, `killed`, `fault: ...`
+            elif job["state"] == "exited":
                 state = f"exited {job['exit_status']}"
             elif job["state"] == "failed":
                 state = f"failed: {job.get('error') or ''}"
@@ -728,6 +731,7 @@ class VConsole(App[int]):
             else:
                 self.view_host = argv[1]
                 await self.poll()
+                _write_line(out, f"screen of {self.view_host}")
         elif word in ("screen", "zoom"):
             view = self.query_one("#fb", ScreenView)
             modes = (

@@ -42,6 +42,35 @@ COMMANDS = (
     "status", "hosts", "programs", "output", "console", "framebuffer", "net", "events",
     "speed", "pause", "resume", "wait", "shutdown",
 )
+# the keys each request may have besides `cmd` and `id` (docs/CONTROL.md); any other is refused
+PARAMETERS: dict[str, tuple[str, ...]] = {
+    "execute": (),
+    "status": (),
+    "hosts": (),
+    "programs": (),
+    "output": ("pid", "serial"),
+    "console": ("since",),
+    "framebuffer": ("host", "format", "cols", "rows", "style", "zoom", "since_version", "path"),
+    "net": (),
+    "events": ("since",),
+    "speed": ("factor",),
+    "pause": (),
+    "resume": (),
+    "wait": ("seconds",),
+    "shutdown": (),
+}
+TEXT_ONLY = ("cols", "rows", "style", "zoom", "since_version")  # framebuffer keys of format "text"
+
+
+def _check_keys(req: dict[str, Any], what: str) -> None:
+    """Refuse a request with a key its kind does not take, naming the key and the ones it takes."""
+    allowed = {"cmd", "execute", "id", *PARAMETERS[what]}
+    unknown = sorted(k for k in req if k not in allowed)
+    if unknown:
+        takes = ", ".join(repr(k) for k in PARAMETERS[what]) or "no parameters"
+        keys = ", ".join(repr(k) for k in unknown)
+        noun = "key" if len(unknown) == 1 else "keys"
+        raise Malformed(f"unknown {noun} {keys} for {what!r} (it takes {takes}, and 'id')")
 
 
 class ControlError(Exception):
@@ -204,13 +233,7 @@ class Controller:
                 job.on_done.append(self._job_done)
 
     def _job_done(self, job: Job) -> None:
-        where = job.host_started or job.host or self.session.config.console_host
-        if job.error:
-            what = job.error
-        else:
-            what = f"exited {job.exit_status}"
-        self.console.append({"serial": job.serial, "note": True,
-                             "text": f"[{job.serial}] {' '.join(job.argv)} on {where}: {what}\n"})
+        self.console.append({"serial": job.serial, "note": True, "text": self.session.job_line(job) + "\n"})
 
     # --- requests ------------------------------------------------------------------------
     async def handle_line(self, line: bytes | str) -> dict[str, Any]:
@@ -257,6 +280,7 @@ class Controller:
         if "execute" in req:
             if "cmd" in req:
                 raise Malformed("say either 'execute' or 'cmd', not both")
+            _check_keys(req, "execute")
             line = _str(req, "execute")
             message = await self.runner.execute(line)
             self._watch_jobs()
@@ -267,6 +291,7 @@ class Controller:
         handler = getattr(self, f"_cmd_{cmd}", None) if cmd in COMMANDS else None
         if handler is None:
             raise Malformed(f"unknown cmd {cmd!r}; cmds: {', '.join(COMMANDS)}")
+        _check_keys(req, cmd)
         result = handler(req)
         if inspect.isawaitable(result):
             result = await result
@@ -295,17 +320,9 @@ class Controller:
 
     def hosts(self) -> list[dict[str, Any]]:
         rows = []
-        idle = self.session.config.idle
         for k in self.session.kernels.values():
             free_kb = k.frames.free_count * 4
-            if not k.powered:
-                state = "down"
-            elif k.owner_present:
-                state = "owner"
-            elif k.load() > idle.load_threshold or free_kb < idle.min_free_memory_kb:
-                state = "busy"
-            else:
-                state = "idle"
+            state = self.session.host_state(k)
             lhs = sorted(lh.lhid for lh in k.lhs.values() if not lh.system)
             rows.append({
                 "name": k.name,
@@ -318,6 +335,8 @@ class Controller:
                 "logical_hosts": lhs,
                 "programs": sum(1 for p in k.processes.values() if p.team is not None),
             })
+            if "file" in k.servers:  # requests, block cache and disk counters
+                rows[-1]["file_server"] = k.servers["file"].report()
         return rows
 
     def _cmd_programs(self, req: dict[str, Any]) -> dict[str, Any]:
@@ -340,11 +359,13 @@ class Controller:
             "argv": list(job.argv),
             "host_requested": job.host,
             "host_started": job.host_started or None,
-            "host_final": self.session.host_final.get(job.pid, job.host_started or None),
+            "host_final": self.session.final_host(job),
             "state": state,
             "done": job.done,
             "exit_status": job.exit_status,
             "error": job.error,
+            "end": self.session.end_text(job) if job.done else None,  # `exited 0`, `killed`, ...
+            "hosts": self.session.hosts_of(job),  # where it started, then where each migration took it
         }
         if output:
             d["output"] = self.session.output_of(job)
@@ -391,6 +412,9 @@ class Controller:
         fmt = _str(req, "format", "png")
         if fmt not in ("png", "text"):
             raise Malformed("'format' is 'png' or 'text'")
+        misplaced = [k for k in (TEXT_ONLY if fmt == "png" else ("path",)) if k in req]
+        if misplaced:
+            raise Malformed(f"{', '.join(repr(k) for k in misplaced)} not for format {fmt!r}")
         kernel = self._kernel(host)
         fb = kernel.machine.frame_buffer
         reply: dict[str, Any] = {"host": host, "width": fb.width, "height": fb.height, "version": fb.version}

@@ -239,7 +239,7 @@ class Runner:
             raise LineError(f"{line!r}: {exc}") from None
         if argv and argv[0] == "wait" and len(argv) == 2:
             await self.advance(parse_seconds(argv[1]))
-            return None
+            return f"at {self.sim.now / S:.3f} s"
         if argv and argv[0] == "speed":
             if len(argv) == 1:
                 return self.speed_text()

@@ -17,7 +17,7 @@ from emulator.cluster import Cluster
 from guest import abi, build
 from vkernel.boot import boot_kernel
 from vkernel.filesystem import FsError
-from vkernel.kernel import Kernel
+from vkernel.kernel import FaultReport, Kernel
 from vkernel.shell import Job, Shell
 
 log = logging.getLogger(__name__)
@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 S = 1_000_000_000
 ARGV_MAX = 4096  # a program's argv block (NUL-terminated strings) as the program manager takes it
 MAX_SIM_SECONDS = 1_000_000.0  # a cluster's simulated time never passes this (about 11.6 days)
+
+
+# lines of the interactive console (`vcluster boot`/`attach`) that a cluster without one has no use for
+CONSOLE_ONLY = ("speed", "pause", "step", "view", "zoom", "clear", "help", "quit", "exit", "shutdown")
 
 
 class LineError(ValueError):
@@ -120,6 +124,8 @@ class Session:
         self.log_listeners: list[Callable[[str], None]] = []  # migrations, evictions, crashes...
         self.events: list[dict[str, Any]] = []  # the same, as records (for --json and the console)
         self.limit_s = MAX_SIM_SECONDS  # no line runs the clock past this (a run's --max-sim-seconds)
+        self.end_listeners: list[Callable[[Job], None]] = []  # each job as it ends
+        self.answering = False  # a line whose answer tells its events (migrateprog, crash, power) is running
 
     # --- observing -------------------------------------------------------------------
     def _on_output(self, instance: int, sender: int, text: str) -> None:
@@ -154,6 +160,14 @@ class Session:
         if not argv:
             return None
         cmd = argv[0]
+        if cmd in CONSOLE_ONLY or argv == ["resume"]:
+            if cmd in ("speed", "pause", "step", "resume"):  # a real-time clock's (a Runner takes them)
+                what = "resume (the clock)" if cmd == "resume" else cmd
+                raise LineError(f"{what} is a line of the interactive console only (vcluster boot, vcluster "
+                                "attach); here the clock runs as fast as it can: say `wait SECONDS`")
+            hint = " (a control client sends {\"cmd\": \"shutdown\"})" if cmd == "shutdown" else ""
+            raise LineError(f"{cmd} is a line of the interactive console's screen only (vcluster boot, "
+                            f"vcluster attach){hint}")
         if cmd == "wait":
             if len(argv) != 2:
                 raise LineError("usage: wait SECONDS")
@@ -207,8 +221,12 @@ class Session:
         # every migration ends within migration.timeout_s; the run's limit bounds the wait anyway
         bound = (self.config.migration.timeout_s + 10) * max(1, len(targets))
         deadline = int(min(self.limit_s, self.sim.now / S + bound) * S)
-        while not results and self.sim.now <= deadline and self.sim.step():
-            pass
+        self.answering = True  # the answer tells every migration done meanwhile
+        try:
+            while not results and self.sim.now <= deadline and self.sim.step():
+                pass
+        finally:
+            self.answering = False
         done = self.migrations[before:]
         if not results:
             return f"migrateprog: no answer within {bound:g} s (the migration goes on)"
@@ -254,7 +272,7 @@ class Session:
     def _describe_migration(r: dict[str, Any]) -> str:
         if r["ok"]:
             verb = "evicted" if r.get("eviction") else "migrated"
-            text = (f"{verb} {r['program']} from {r['from']} to {r['to']}: {r['rounds']} pre-copy rounds, "
+            text = (f"{verb} {r['program']} from {r['from']} to {r['to']}: {r['rounds']} pre-copy round{'' if r['rounds'] == 1 else 's'}, "
                     f"{r['bytes'] // 1024} KB, frozen {r['freeze_ms']:.1f} ms, total {r['total_ms']:.1f} ms")
         elif r.get("destroyed"):
             text = f"{r['program']} on {r['from']}: no host accepted it: destroyed (-n)"
@@ -277,7 +295,7 @@ class Session:
         present = argv[2] == "on"
         kernel.machine.owner.set(self.sim.now, present)
         kernel.owner_present = present
-        return None
+        return f"{kernel.name}: owner {'present' if present else 'away'}"
 
     def fault(self, argv: list[str]) -> str | None:
         segment = self.cluster.segment
@@ -289,15 +307,15 @@ class Session:
             if not 0.0 <= rate <= 1.0:
                 raise LineError("fault loss: the rate is between 0 and 1")
             segment.set_loss(rate)
-            return None
+            return f"the network loses {rate:g} of its frames"
         if len(argv) >= 3 and argv[1] == "partition":
             for name in argv[2:]:
                 self._host(name)
             segment.partition(argv[2:])
-            return None
+            return f"the network is partitioned: {' '.join(argv[2:])} apart from the other hosts"
         if argv[1:] == ["heal"]:
             segment.heal()
-            return None
+            return "the network is whole again (no partition)"
         raise LineError("usage: fault loss RATE | fault partition HOST... | fault heal")
 
     def crash(self, argv: list[str]) -> str | None:
@@ -306,14 +324,38 @@ class Session:
         kernel = self._host(argv[1])
         if kernel is self.home:
             raise LineError(f"{argv[1]} is the console's own workstation")
-        lost = [p.pid for p in kernel.processes.values() if p.team is not None]
+        if not kernel.powered:
+            return f"{kernel.name} is already down"
+        lost = {p.pid: p.name for p in kernel.processes.values() if p.team is not None}
+        if kernel.migration is not None:  # a copy staged here whose source has given its own up
+            others = [k for k in self.kernels.values() if k is not kernel and k.powered]
+            names = {j.pid: j.argv[0] for j in self.jobs}
+            for pid, lhid in kernel.migration.staged():
+                if not any(lhid in k.lhs for k in others):
+                    lost[pid] = names.get(pid, "?")
+        # a copy another machine holds frozen, waiting for this one to say whether it is the one
+        # (this machine's migration of it was committing): it waits until this machine is back
+        waiting = {pid: k.name for k in self.kernels.values() if k is not kernel and k.migration is not None
+                   for pid in k.migration.waiting_for(kernel.system_lh.lhid)}
         kernel.crash()
-        self.log(f"{kernel.name} crashed", kind="crash", host=kernel.name)
+        self.answering = True
+        try:
+            self.log(f"{kernel.name} crashed", kind="crash", host=kernel.name)
+        finally:
+            self.answering = False
         for job in self.jobs:
             if job.pid in lost and not job.done:
                 job.error = f"{job.argv[0]}: lost when {kernel.name} crashed"
                 job.finish()
-        return None
+            elif job.pid in waiting and not job.done:
+                job.error = (f"{job.argv[0]}: lost when {kernel.name} crashed while migrating it: its copy "
+                             f"on {waiting[job.pid]} stays frozen until {kernel.name} can say it is the one")
+                job.finish()
+        gone = ", ".join(f"{name} ({pid:#010x})" for pid, name in sorted(lost.items()))
+        frozen = "".join(f"; {name} stays frozen on {waiting[pid]} until {kernel.name} is back"
+                         for pid, name in ((j.pid, j.argv[0]) for j in self.jobs) if pid in waiting)
+        return (f"{kernel.name} crashed (down until `power {kernel.name} on`); programs lost: "
+                f"{gone or 'none'}{frozen}")
 
     def power(self, argv: list[str]) -> str | None:
         if len(argv) != 3 or argv[2] != "on":
@@ -338,8 +380,12 @@ class Session:
         file_servers = [k.file_server_pid for k in self.kernels.values() if k.file_server_pid]
         for k in self.kernels.values():
             k.file_server_pid = file_servers[0] if file_servers else 0
-        self.log(f"{kernel.name} powered on", kind="power", host=kernel.name)
-        return None
+        self.answering = True
+        try:
+            self.log(f"{kernel.name} powered on", kind="power", host=kernel.name)
+        finally:
+            self.answering = False
+        return f"{kernel.name} powered on: its kernel booted afresh"
 
     def start(self, argv: list[str]) -> str | None:
         host: str | None = None
@@ -351,6 +397,10 @@ class Session:
             argv = argv[:at]
             if host != "*" and host not in self.kernels:
                 raise LineError(f"unknown host {host!r}; hosts: {', '.join(self.kernels)}")
+            if host != "*" and self.kernels[host].machine.role == "fileserver":
+                workstations = [k.name for k in self.kernels.values() if k.machine.role != "fileserver"]
+                raise LineError(f"{host} is the file server, not a workstation; workstations: "
+                                f"{', '.join(workstations)}")
         if not argv:
             raise LineError("no program named")
         for arg in argv:
@@ -387,23 +437,25 @@ class Session:
         job = found[-1]
         if cmd == "eof":
             self.shell.input(job.stdout_instance, b"", end=True)
-            return None
-        self.shell.input(job.stdout_instance, (" ".join(argv[2:]) + "\n").encode("latin-1", "replace"))
-        return None
+            return f"#{job.serial} {job.argv[0]}: end of input"
+        data = (" ".join(argv[2:]) + "\n").encode("latin-1", "replace")
+        self.shell.input(job.stdout_instance, data)
+        return f"#{job.serial} {job.argv[0]}: {len(data)} bytes of input"
 
     def _job_done(self, job: Job) -> None:
         if job.error:
             print(f"vcluster: {job.error}", file=sys.stderr)
+        for listener in self.end_listeners:
+            listener(job)
         if self._awaiting_jobs and all(j.done for j in self.jobs):
             self.sim.stop()
 
     def control(self, cmd: str, argv: list[str]) -> str | None:
+        """kill|suspend|resume PROG: PROG is a pid, the console's job number (#) or a program's name."""
         if len(argv) != 2:
-            raise LineError(f"usage: {cmd} PID")
-        try:
-            pid = int(argv[1], 0)
-        except ValueError:
-            raise LineError(f"{cmd}: not a pid: {argv[1]!r}") from None
+            raise LineError(f"usage: {cmd} PID|#|NAME   (a pid, the programs table's #, or a program's name)")
+        pid, name = self._program_of(cmd, argv[1])
+        host = self._host_of_pid(pid)
         code = {"kill": abi.PM_KILL, "suspend": abi.PM_SUSPEND, "resume": abi.PM_RESUME}[cmd]
         result: list[int] = []
         self.shell.control(code, pid, result.append)
@@ -411,10 +463,96 @@ class Session:
         while not result and self.sim.now < deadline and self.sim.step():
             pass
         if not result:
-            return f"{cmd} {pid:#x}: no answer"
+            return f"{cmd} {name} ({pid:#010x}): no answer within 5 s"
         if result[0] < 0:
-            return f"{cmd} {pid:#x}: {abi.ERROR_NAMES.get(-result[0], result[0])}"
-        return None
+            raise LineError(f"{cmd} {name} ({pid:#010x}): {abi.ERROR_NAMES.get(-result[0], result[0])}")
+        done = {"kill": "killed", "suspend": "suspended", "resume": "resumed"}[cmd]
+        return f"{done} {name} ({pid:#010x}) on {host}"
+
+    def _running(self) -> dict[int, tuple[str, str]]:
+        """Every program running on a powered host: pid -> (name, host)."""
+        return {proc.pid: (proc.name, k.name) for k in self.kernels.values() if k.powered
+                for proc in k.processes.values() if proc.team is not None and not proc.lh.system}
+
+    def _host_of_pid(self, pid: int) -> str | None:
+        return self._running().get(pid, (None, None))[1]
+
+    def _program_of(self, cmd: str, what: str) -> tuple[int, str]:
+        """The running program `what` names (a job number, a pid or a name): (pid, name), or a LineError
+        at once that says why there is none (never a wait for a timeout)."""
+        running = self._running()
+        try:
+            number = int(what, 0)
+        except ValueError:
+            number = None
+        if number is not None:
+            jobs = [j for j in self.jobs if j.serial == number]
+            if jobs and number not in running:  # the programs table's #
+                job = jobs[0]
+                if job.pid in running:
+                    return job.pid, job.argv[0]
+                if job.done:
+                    raise LineError(f"{cmd}: #{number} ({job.argv[0]}) has already ended: {self.end_text(job)}")
+                raise LineError(f"{cmd}: #{number} ({job.argv[0]}) has not started yet")
+            if number in running:
+                return number, running[number][0]
+            raise LineError(f"{cmd}: no such program {what}: no pid or # of a running program "
+                            "(`ps` lists them)")
+        named = sorted(pid for pid, (name, _) in running.items() if name == what)
+        if len(named) == 1:
+            return named[0], what
+        if named:
+            raise LineError(f"{cmd}: several programs are named {what!r}: "
+                            f"{', '.join(f'{pid:#010x}' for pid in named)}; say which by pid or #")
+        raise LineError(f"{cmd}: no such program {what!r}{self._why_not_running(what)} (`ps` lists them)")
+
+    # --- how programs ended ---------------------------------------------------------------
+    def end_text(self, job: Job) -> str:
+        """How a job ended, in words: `exited 0`, `killed`, `destroyed (-n)`, `fault: ...`, or its error."""
+        if job.error:
+            return job.error
+        if not job.done:
+            return "running" if job.pid else "starting"
+        for k in self.kernels.values():
+            for f in k.faults:
+                if f.pid == job.pid and job.pid:
+                    return f"fault: {f.what.removeprefix('fault: ')} (pc {f.pc:#08x})"
+        if any(job.pid in r.get("pids", ()) and r.get("destroyed") for r in self.migrations):
+            return "destroyed (-n)"
+        if job.exit_status == -abi.EKILLED:
+            return "killed"
+        if job.exit_status is None:
+            return "ended (exit status unknown)"
+        return f"exited {job.exit_status}"
+
+    def hosts_of(self, job: Job) -> list[str]:
+        """The hosts a job's program ran on, in order: where it started, then each migration's end."""
+        path = [job.host_started] if job.host_started else []
+        for r in self.migrations:
+            if r.get("ok") and job.pid and job.pid in r.get("pids", ()) and r.get("to"):
+                if not path:
+                    path.append(r["from"])
+                path.append(r["to"])
+        return path
+
+    def final_host(self, job: Job) -> str | None:
+        """Where a job's program ended (or is now): its exit's host, else its last migration's end."""
+        if job.pid in self.host_final:
+            return self.host_final[job.pid]
+        path = self.hosts_of(job)
+        return path[-1] if path else None
+
+    def where_text(self, job: Job) -> str:
+        """`ws8 (from ws3 via ws6)`: the final host and the way it came."""
+        path = self.hosts_of(job) or [job.host or self.config.console_host]
+        if len(path) == 1:
+            return path[0]
+        via = f" via {', '.join(path[1:-1])}" if len(path) > 2 else ""
+        return f"{path[-1]} (from {path[0]}{via})"
+
+    def job_line(self, job: Job) -> str:
+        """The line that says a job has ended: `[4] dirtier 512 on ws8 (from ws3 via ws6): exited 0`."""
+        return f"[{job.serial}] {' '.join(job.argv)} on {self.where_text(job)}: {self.end_text(job)}"
 
     def run_until_done(self, max_sim_seconds: float) -> bool:
         """Run until every started program has ended; False if the limit came first."""
@@ -428,24 +566,47 @@ class Session:
         return all(j.done for j in self.jobs)
 
     # --- views ----------------------------------------------------------------------------
+    def host_state(self, k: Kernel) -> str:
+        """A host in the console's words: down, owner (present at the keyboard), busy or idle."""
+        idle = self.config.idle
+        if not k.powered:
+            return "down"
+        if k.owner_present:
+            return "owner"
+        if k.load() > idle.load_threshold or k.frames.free_count * 4 < idle.min_free_memory_kb:
+            return "busy"
+        return "idle"
+
     def hosts_text(self) -> str:
-        lines = [f"{'host':8s} {'role':10s} {'owner':5s} {'load':>4s} {'free KB':>7s} {'lhs':>3s}"]
+        """The hosts, with the columns and words of the console's hosts panel."""
+        rows = [("host", "role", "state", "owner", "load", "mem KB", "free KB", "programs", "logical hosts")]
         for k in self.kernels.values():
-            lines.append(
-                f"{k.name:8s} {k.machine.role:10s} {'yes' if k.owner_present else 'no':5s} "
-                f"{k.load():4.1f} {k.frames.free_count * 4:7d} {len(k.lhs):3d}"
-            )
+            up = k.powered
+            lhs = ", ".join(f"{lh.lhid:#06x}" for lh in sorted(k.lhs.values(), key=lambda lh: lh.lhid)
+                            if not lh.system) if up else ""
+            rows.append((k.name, k.machine.role, self.host_state(k), "present" if k.owner_present else "-",
+                         f"{k.load():.1f}" if up else "-", str(k.machine.config.memory // 1024),
+                         str(k.frames.free_count * 4) if up else "-",
+                         str(sum(1 for p in k.processes.values() if p.team is not None)) if up else "-",
+                         lhs or "-"))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        right = {4, 5, 6, 7}
+        lines = []
+        for r in rows:
+            cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths, strict=True))]
+            lines.append(" ".join(cells).rstrip())
         return "\n".join(lines)
 
     def ps_rows(self, host: str | None = None) -> list[dict[str, Any]]:
         rows = []
         for k in self.kernels.values():
-            if host is not None and k.name != host:
+            if (host is not None and k.name != host) or not k.powered:  # a crashed host runs nothing
                 continue
             for proc in sorted(k.processes.values(), key=lambda p: p.pid):
                 if proc.team is None:
                     continue
                 state = "suspended" if proc.suspended else ("frozen" if proc.lh.frozen else proc.state.value)
+                state = proc.lh.migration_state or state  # e.g. precopy-2, frozen, committing
                 rows.append({
                     "pid": proc.pid, "name": proc.name, "host": k.name, "lhid": proc.lhid,
                     "state": state, "cpu_ms": proc.cpu_ns // 1_000_000,
@@ -482,7 +643,7 @@ class Session:
                 "argv": job.argv,
                 "host_requested": job.host,
                 "host_started": job.host_started or None,
-                "host_final": self.host_final.get(job.pid, job.host_started or None),
+                "host_final": self.final_host(job),
                 "exit_status": job.exit_status,
                 "output": self.output_of(job),
                 "error": job.error,
@@ -496,14 +657,20 @@ class Session:
             "migrations": [self._migration_summary(r) for r in self.migrations],
             "events": self.events,
             "net": self.net_summary(),
+            "file_servers": self.file_server_summary(),
         }
+
+    def file_server_summary(self) -> dict[str, Any]:
+        """Each file server's requests, block cache (hit rate) and disk (seeks, busy time)."""
+        return {k.name: k.servers["file"].report() for k in self.kernels.values() if "file" in k.servers}
 
     @staticmethod
     def _migration_summary(r: dict[str, Any]) -> dict[str, Any]:
         keys = ("program", "from", "to", "ok", "rounds", "precopy_bytes", "freeze_bytes", "state_bytes",
                 "bytes", "freeze_ms", "total_ms", "copy_ms", "stop_reason", "attempts", "residual",
-                "destroyed", "error", "eviction")
-        summary = {key: r[key] for key in keys}
+                "destroyed", "error", "eviction", "state", "states", "commit_acked", "id", "ended",
+                "timeout_s")
+        summary = {key: r.get(key) for key in keys}
         summary["backed_bytes"] = r.get("backed_bytes", 0)  # left on the file server (flushed)
         return summary
 
@@ -568,11 +735,15 @@ def run_lines(
     images: list[str] | None = None,
     files: list[str] | None = None,
     stdin: str | None = None,
+    label: bool = False,
 ) -> int:
     """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end.
 
-    A line that fails says why on stderr (`vcluster: line N: ...`) and the run goes on with the
-    next; with `as_json` the summary is always the last line, its `errors` the failed lines."""
+    stdout is the programs' output (with `label`, each line begins `[# NAME] `), the answers of
+    lines (ps, hosts, migrateprog...) and with `as_json` the summary as the last line. stderr
+    tells what happens meanwhile: migrations and evictions, crashes, each program's end
+    (`[1] hello on ws1: exited 0`), and a line that fails (`vcluster: line N: ...`); the run goes
+    on with the next line."""
     errors: list[dict[str, Any]] = []
     problems: list[str] = []
     cfg = load_or_report(config, seed, problems)
@@ -589,6 +760,8 @@ def run_lines(
             print(json.dumps({"config": config, "errors": errors, "programs": [], "migrations": [],
                               "events": []}, sort_keys=True))
         return 2
+
+    labeller = _Labeller() if label else None
 
     def echo(text: str) -> None:
         sys.stdout.write(text)
@@ -622,7 +795,7 @@ def run_lines(
             print(f"vcluster: --stdin {stdin}: {exc.strerror or exc}", file=sys.stderr)
             return 2
     try:
-        session = Session(cfg, pcap=pcap, echo=echo, images=extra or None)
+        session = Session(cfg, pcap=pcap, echo=None if labeller else echo, images=extra or None)
     except Exception as exc:  # a config that loads but cannot boot (a disk image, a pcap path)
         why = f"cannot boot {cfg.name}: {boot_error(exc)}"
         print(f"vcluster: {why}", file=sys.stderr)
@@ -631,6 +804,25 @@ def run_lines(
                               "programs": [], "migrations": [], "events": []}, sort_keys=True))
         return 2
     session.limit_s = max_sim_seconds
+    if labeller is not None:
+        labeller.session = session
+        session.home.servers["display"].listeners.append(labeller.output)
+
+    def tell(stamped: str) -> None:
+        if not session.answering:
+            print(stamped, file=sys.stderr, flush=True)
+
+    session.log_listeners.append(tell)
+
+    def ended(job: Job) -> None:
+        if not job.error:  # an error has been said already (`vcluster: ...`)
+            print(session.job_line(job), file=sys.stderr, flush=True)
+
+    session.end_listeners.append(ended)
+    # a program's fault is said once, in its exit line; others' (a program's children) at the end
+    kernel_log = logging.getLogger("vkernel.kernel")
+    quiet = _GuestFaults()
+    kernel_log.addFilter(quiet)
     for name, data in host_files.items():
         session.put_file(name, data)
     session.stdin = stdin_data
@@ -657,6 +849,10 @@ def run_lines(
                 status = 1
         except Exception as exc:
             failed(0, None, f"the simulation stopped: {line_error(exc)}")
+        started = {j.pid for j in session.jobs}
+        for report in quiet.held:
+            if report.pid not in started:
+                print(f"vcluster: {report}", file=sys.stderr)
         if any(j.error or j.exit_status != 0 for j in session.jobs):
             status = status or 1
         if errors:
@@ -670,8 +866,44 @@ def run_lines(
             except (KeyError, OSError) as exc:
                 if screenshot_errors is not None:
                     screenshot_errors.append(f"{host}:{path}: {exc}")
+        kernel_log.removeFilter(quiet)
         session.close()
     return status
+
+
+class _GuestFaults(logging.Filter):
+    """Holds back the kernel's warnings of guest faults (`vcluster run` says them itself)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.held: list[FaultReport] = []
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args if isinstance(record.args, tuple) else ()
+        if len(args) == 1 and isinstance(args[0], FaultReport) and not args[0].what.startswith("server "):
+            self.held.append(args[0])
+            return False
+        return True
+
+
+class _Labeller:
+    """`run --label`: each line of a program's output begins `[# NAME] ` (its job number and name)."""
+
+    def __init__(self) -> None:
+        self.session: Session | None = None
+        self.at_start: dict[int, bool] = {}  # display instance -> the next text begins a line
+
+    def output(self, instance: int, sender: int, text: str) -> None:
+        jobs = [j for j in self.session.jobs if j.stdout_instance == instance] if self.session else []
+        tag = f"[{jobs[0].serial} {jobs[0].argv[0]}] " if jobs else "[?] "
+        out = []
+        for piece in text.splitlines(keepends=True):
+            if self.at_start.get(instance, True):
+                out.append(tag)
+            out.append(piece)
+            self.at_start[instance] = piece.endswith("\n")
+        sys.stdout.write("".join(out))
+        sys.stdout.flush()
 
 
 def boot_headless(config: str | None, *, seed: int | None = None, max_sim_seconds: float = 60.0) -> int:

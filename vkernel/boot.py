@@ -48,6 +48,7 @@ def boot_kernel(sim, machine, config, index: int, images: dict[str, bytes] | Non
     kernel.servers["kernel"].start()
     if machine.disk is not None:
         machine.filesystem = mount_disk(machine, images or {})
+        machine.disk.reset_counters()  # the counters are the file server's, from boot on
         kernel.servers["file"] = FileServer(kernel, machine.filesystem)
         kernel.servers["file"].start()
     if machine.role == "workstation":

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from emulator.disk import Disk
+from emulator.disk import Disk  # or anything with its block interface (vkernel/block_cache.py)
 
 # The on-disk format; docs/DISK_FORMAT.md is its description. All integers are big-endian.
 MAGIC = b"VFS1"
@@ -521,7 +521,14 @@ class FileSystem:
         return ino
 
     def exists(self, name: str | bytes) -> bool:
-        return _norm_name(name) in self._files
+        """Look the name up: the directory's blocks are read from the first to the one holding
+        it (all of them for a name that is not there), as a flat directory is searched."""
+        key = _norm_name(name)
+        ino = self._files.get(key)
+        per_block = self._lay.block_size // ENTRY_SIZE
+        upto = ino.slot // per_block + 1 if ino is not None else self._lay.dir_blocks
+        self.disk.read_blocks(self._lay.dir_start, upto)
+        return ino is not None
 
     def size(self, name: str | bytes) -> int:
         return self._get(name).size
@@ -559,6 +566,7 @@ class FileSystem:
         out = bytearray()
         lb = offset // bs
         last = (end - 1) // bs
+        self._read_index(ino, lb, last)
         while lb <= last:
             phys = ino.get(lb)
             if phys == 0:
@@ -713,6 +721,7 @@ class FileSystem:
             )
         bs = lay.block_size
         first, last = offset // bs, (end - 1) // bs
+        self._read_index(ino, first, last)
         missing = [lb for lb in range(first, last + 1) if ino.get(lb) == 0]
         need = len(missing) + self._index_blocks_needed(ino, missing)
         if need > self._free:
@@ -795,6 +804,25 @@ class FileSystem:
         self.write(key, 0, buf)
 
     # -- block maps and allocation ---------------------------------------------------------
+
+    def _read_index(self, ino: _Inode, first: int, last: int) -> None:
+        """Read the index blocks that map logical blocks first..last. The block map in memory
+        is their decoded copy; reading them through the device charges the I/O (or the block
+        cache's hit) of a file server that looks them up."""
+        ppb = self._lay.ppb
+        base = N_DIRECT + ppb
+        if last < N_DIRECT:
+            return
+        wanted: list[int] = []
+        if ino.ind and first < base:
+            wanted.append(ino.ind)
+        if ino.dind and last >= base:
+            wanted.append(ino.dind)
+            lo = (max(first, base) - base) // ppb
+            hi = (last - base) // ppb
+            wanted.extend(c for c in ino.children[lo : hi + 1] if c)
+        for p in wanted:
+            self.disk.read_block(p)
 
     def _index_blocks_needed(self, ino: _Inode, lbs: list[int] | range) -> int:
         """How many index blocks mapping logical blocks `lbs` would add to the file."""

@@ -46,6 +46,7 @@ class Outstanding:
     msg: bytes = b""  # the request, kept so that a Send can be restarted after a migration
     group: bool = False
     transaction: Any = None  # the transport's record for a remote Send
+    deadline: Any = None  # the event that ends a bounded Send (ops.Send.timeout_ms)
 
 
 @dataclass
@@ -69,6 +70,7 @@ class KernelStats:
     bad_calls: int = 0
     instructions: int = 0
     idle_ns: int = 0
+    device_wait_ns: int = 0  # time servers spent blocked on a device (ops.DeviceWait), CPU free
     by_call: dict[str, int] = field(default_factory=dict)
 
 
@@ -88,6 +90,7 @@ class Kernel:
         self.slice_instructions: int = config.cpu.slice_instructions
         self.index = index
         self.stats = KernelStats()
+        self._fault_retried: dict[int, int] = {}  # pid -> address of a fault retried (see _fault)
         self.memory = TeamMemory(self)
         self.syscalls = SyscallTable(self)
         self.lhs: dict[int, LogicalHost] = {}
@@ -354,6 +357,11 @@ class Kernel:
         if self.pager is not None and result.fault_kind == "unmapped" and self.pager.missing(team, addr, 1):
             self.page_in(proc, self.pager.missing(team, addr, 1), lambda: self.make_ready(proc))
             return
+        if result.fault_kind == "unmapped" and team is not None \
+                and self.mmu.entry(team.ctx, addr // abi.PAGE_SIZE) is not None \
+                and self._fault_retried.get(proc.pid) != addr:
+            self._fault_retried[proc.pid] = addr  # once: the same fault again is a real one
+            return  # mapped while the slice ran (the pager's background read): run it again
         if result.fault_kind == "unmapped" and result.fault_access in ("read", "write"):
             try:
                 if team is not None and self.memory.grow_stack(team, addr):
@@ -482,6 +490,8 @@ class Kernel:
             self.receive(proc, 0, timeout_ms=op.timeout_ms)
         elif isinstance(op, ops.Send):
             self.send(proc, op.msg, op.pid)
+            if op.timeout_ms is not None and proc.state is State.SEND_BLOCKED:
+                self._bound_send(proc, op.timeout_ms)
         elif isinstance(op, ops.Reply):
             proc.resume_value = self.reply(proc, op.msg, op.pid)
         elif isinstance(op, ops.Forward):
@@ -493,6 +503,9 @@ class Kernel:
         elif isinstance(op, ops.MoveFrom):
             self.move_from(proc, op.pid, op.src, op.count)
         elif isinstance(op, ops.Delay):
+            self.delay(proc, op.ns)
+        elif isinstance(op, ops.DeviceWait):  # like a Delay: blocked, charging no CPU
+            self.stats.device_wait_ns += max(0, op.ns)
             self.delay(proc, op.ns)
         elif isinstance(op, ops.Compute):
             self.block(proc, State.DELAYED)
@@ -668,6 +681,8 @@ class Kernel:
         if proc.state is not State.SEND_BLOCKED or out is None:
             return
         proc.awaiting = None
+        if out.deadline is not None:
+            self.sim.cancel(out.deadline)
         if out.transaction is not None and self.transport is not None:
             # e.g. a group Send a local member answered: its retransmissions (and their final
             # ETIMEOUT, which would land on the sender's next Send) stop here
@@ -678,6 +693,30 @@ class Kernel:
             self.complete(proc, replier)
         else:
             self.complete(proc, (replier, msg))
+
+    def _bound_send(self, proc: Process, timeout_ms: int) -> None:
+        """A server's Send with a bound (the migration engine's): at the deadline it fails with
+        ETIMEOUT; a local receiver's copy of the request is withdrawn, so a late reply finds no
+        sender waiting (a remote one finds no transaction)."""
+        out = proc.awaiting
+
+        def expire() -> None:
+            if proc.awaiting is not out or proc.state is not State.SEND_BLOCKED:
+                return
+            target = self.processes.get(out.dst)
+            if target is not None:
+                target.msg_queue = type(target.msg_queue)(
+                    r for r in target.msg_queue if not (r.sender == proc.pid and r.remote is None))
+                pending = self._pending.get(target.pid, {})
+                if pending.get(proc.pid) is not None and pending[proc.pid].remote is None:
+                    del pending[proc.pid]
+            for lh in self.lhs.values():
+                if lh.deferred:
+                    lh.deferred = [(r, d) for r, d in lh.deferred if not (r.sender == proc.pid and r.remote is None)]
+            out.deadline = None
+            self.finish_send(proc, -abi.ETIMEOUT, b"")
+
+        out.deadline = self.sim.at(self.sim.now + max(0, timeout_ms) * 1_000_000, expire)
 
     def fail_sender(self, req: IpcRequest, error: int) -> None:
         if req.remote is not None:

@@ -1,27 +1,36 @@
-"""Live migration of logical hosts with pre-copy (the V paper, section 3).
+"""Live migration of logical hosts with pre-copy (the V paper, section 3): an atomic, bounded transfer.
 
-The five steps, as processes of the two program managers talking V IPC:
+The steps, as processes of the two program managers talking V IPC:
 
 1. locate: the source's migration worker asks the program manager group for a
-   willing host (excluding hosts already tried);
+   willing host (excluding hosts already tried); only an answer from a program
+   manager (a process of a machine's system logical host) counts;
 2. initialise: MG_INIT to that program manager, which forwards it to a
-   receiver process; the receiver creates a new logical host under a new id,
-   with teams whose pages are mapped but empty;
+   receiver process; the receiver creates a new logical host under a new id
+   (a copy: `copy_of` names the original), with teams whose pages are mapped
+   but empty;
 3. pre-copy: MG_PAGES batches (the receiver MoveFrom's them out of the
    worker); round 1 copies every mapped page, later rounds the pages the MMU's
    modified bits mark since the previous round; a stop rule ends the rounds;
-4. freeze and complete: the logical host is frozen (no process runs; requests
-   to it are deferred and answered with reply-pending; replies to it are
-   dropped), the residue is copied, then MG_STATE carries the kernel-server
-   and program-manager state (processes, registers, MMU layout, IPC state,
-   group memberships, program records); the receiver gives the new copy the
-   original logical-host id and unfreezes it;
-5. the worker deletes the old copy; requests queued for it are discarded (their
-   remote senders retransmit to the new host through the rebound cache; local
-   senders restart their Send); the new host broadcasts the new binding.
+4. freeze: the logical host is frozen (no process runs; requests to it are
+   deferred and answered with reply-pending; replies to it are dropped), the
+   residue is copied;
+5. commit, a two-phase commit with the source as coordinator: MG_STATE carries
+   the kernel-server and program-manager state; the receiver checks and stages
+   it and answers "prepared", its copy still FROZEN. On that answer the source
+   deletes its copy (the decision: from here the new copy is the only one) and
+   sends MG_COMMIT ("go", retransmitted until answered); the receiver gives the
+   copy the original id, unfreezes it and broadcasts the new binding. A
+   receiver that waits for "go" in vain asks the source (MG_OUTCOME) what
+   became of its copy: deleted (or gone) -> unfreeze, still there -> discard.
 
-If the new host stops answering at any step before the switch, the old copy
-is unfrozen and keeps running, and another host is tried (bounded).
+Every state has a timer and every migration ends within `migration.timeout_s`
+at the source: done, aborted with the program running where it was, or
+destroyed with -n. Until the source has the "prepared" answer it may always
+abort (the receiver never unfreezes without "go" or proof that the source holds
+no copy); after it, the source never unfreezes. So at no instant are there two
+unfrozen copies, and there is always one copy (docs/PROTOCOL.md, "Migration",
+has the state table; vcluster/invariants.py checks it).
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from __future__ import annotations
 import json
 import logging
 import struct
+from collections import OrderedDict
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -36,13 +46,15 @@ from typing import TYPE_CHECKING, Any
 from emulator.mmu import Prot
 from guest import abi
 from vkernel import ops
-from vkernel.kernel import IpcRequest, Outstanding
+from vkernel.kernel import LH_PER_MACHINE, IpcRequest, Outstanding
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.packets import Kind, Packet
 from vkernel.process import LogicalHost, Priority, Process, State
 from vkernel.servers.program_manager import (
     MG_ABORT,
+    MG_COMMIT,
     MG_INIT,
+    MG_OUTCOME,
     MG_PAGES,
     MG_STATE,
     CreatorState,
@@ -57,16 +69,43 @@ log = logging.getLogger(__name__)
 
 PAGE = abi.PAGE_SIZE
 MS = 1_000_000
+S = 1_000_000_000
 BATCH_BYTES = 128 * 1024 + 4096  # data per MG_PAGES request: four trains of 32 KB, plus headers
 PAGE_HEADER = struct.Struct(">HHB3x")  # team index, vpage, prot (| ZERO_FLAG: no data follows)
 ZERO_FLAG = 0x80
 ZERO_PAGE = bytes(abi.PAGE_SIZE)
 BUF = 0  # the worker's buffer in its own (server) memory
 MOVING_WAIT_STEPS = 200
+MAX_TEAMS = 64
+MAX_BLOB = 4 << 20  # an MG_INIT layout or MG_STATE blob larger than this is refused
+MAX_VPAGE = 1 << 16  # PAGE_HEADER carries a vpage in 16 bits
+
+# the states of the two ends (shown by ps, carried by the migration records, logged)
+LOCATING, INITIALISING, PRECOPY, FROZEN, COMMITTING = (
+    "locating",
+    "initialising",
+    "precopy",
+    "frozen",
+    "committing",
+)
+DONE, ABORTED, DESTROYED = "done", "aborted", "destroyed"
+RECEIVING, FROZEN_COPY, COMMITTED, DISCARDED = "receiving", "frozen-copy", "committed", "discarded"
+
+# MG_OUTCOME answers: what became of the source's copy in migration `id`
+OUT_COMMITTED = 1  # deleted: the destination's copy is the one
+OUT_ABORTED = 2  # kept (the migration was given up): the destination's copy is a duplicate
+OUT_PENDING = 3  # not decided yet: ask again
+OUT_NONE = (
+    4  # no copy here and no record (the machine restarted since): the destination's is the one
+)
 
 
 class MigrationFailed(Exception):
-    """The destination stopped answering or refused; the old copy keeps running."""
+    """The destination stopped answering, refused, or answered nonsense; the old copy keeps running."""
+
+
+class ProgramEnded(MigrationFailed):
+    """Every process of the logical host ended during its migration: nothing is left to move."""
 
 
 def _hex(b: bytes) -> str:
@@ -79,8 +118,14 @@ def _req_out(req: IpcRequest) -> dict[str, Any]:
         "sender": req.sender,
         "msg": _hex(req.msg),
         "group": req.group,
-        "origin": None if origin is None else {"mac": _hex(origin.mac), "seq": origin.seq,
-                                               "src": origin.src_pid, "group": origin.group},
+        "origin": None
+        if origin is None
+        else {
+            "mac": _hex(origin.mac),
+            "seq": origin.seq,
+            "src": origin.src_pid,
+            "group": origin.group,
+        },
     }
 
 
@@ -90,14 +135,40 @@ def _req_in(d: dict[str, Any]) -> IpcRequest:
     return IpcRequest(d["sender"], bytes.fromhex(d["msg"]), remote=origin, group=d["group"])
 
 
+def is_program_manager(pid: int) -> bool:
+    """Whether pid can be a program manager: a process (not a group) of a machine's system
+    logical host (the first id of the machine's range, which no guest logical host ever has)."""
+    lhid = abi.pid_lhid(pid)
+    return pid > 0 and not abi.is_group(pid) and lhid != 0 and lhid % LH_PER_MACHINE == 0
+
+
 @dataclass
 class Plan:
     """What the switch does on the source, decided when the state is captured."""
 
-    convert: list[tuple[IpcRequest, int, int | None]] = field(default_factory=list)  # (req, seq, receiver)
-    drop_requests: list[tuple[Process, IpcRequest]] = field(default_factory=list)  # at local servers
+    convert: list[tuple[IpcRequest, int, int | None]] = field(
+        default_factory=list
+    )  # (req, seq, receiver)
+    drop_requests: list[tuple[Process, IpcRequest]] = field(
+        default_factory=list
+    )  # at local servers
     restart_local: list[Process] = field(default_factory=list)  # local senders to restart
-    txn_local: list[tuple[Process, int, bytes, int]] = field(default_factory=list)  # (sender, seq, msg, dst)
+    txn_local: list[tuple[Process, int, bytes, int]] = field(
+        default_factory=list
+    )  # (sender, seq, msg, dst)
+
+
+@dataclass
+class Incoming:
+    """The destination's end of one migration (the receiver's state)."""
+
+    mig_id: int
+    old_lhid: int
+    migrator: int  # the source's worker
+    lh: LogicalHost | None = None
+    teams: list[Any] = field(default_factory=list)
+    state: str = RECEIVING
+    staged: dict[str, Any] | None = None  # the checked MG_STATE, applied at the commit
 
 
 class MigrationEngine:
@@ -107,9 +178,61 @@ class MigrationEngine:
         self.k = kernel
         self.policy = kernel.config.migration
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        # (side, lhid, state, detail) at every state transition of either end (vcluster/invariants.py)
+        self.transition_listeners: list[Callable[..., None]] = []
         self.records: list[dict[str, Any]] = []
         self.copy_ns = 0  # time spent copying pages in the current attempt
+        self.outcomes: OrderedDict[int, int] = (
+            OrderedDict()
+        )  # migration id -> OUT_COMMITTED/OUT_ABORTED
+        self.incoming: dict[
+            int, Incoming
+        ] = {}  # migration id -> the receiver's state, while it lives
+        self.handing_over: set[int] = set()  # lhids deleted here whose new copy may not run yet
+        self._serial = 0
+        cost = kernel.cost
+        # one Send's worth of retransmissions: how long an unanswered Send lasts in the transport
+        self.send_bound_ms = int(cost.retransmit_timeout_ms * (cost.max_retransmits + 1))
         kernel.migration = self
+
+    # --- states ---------------------------------------------------------------------------
+    def _enter(
+        self,
+        side: str,
+        lhid: int,
+        state: str,
+        detail: str = "",
+        record: dict | None = None,
+        lh: LogicalHost | None = None,
+    ) -> None:
+        """A state transition of either end: logged, recorded, shown by ps, told to the listeners."""
+        k = self.k
+        log.info(
+            "%s: migration %s of %#06x: %s%s",
+            k.name,
+            side,
+            lhid,
+            state,
+            f" ({detail})" if detail else "",
+        )
+        if record is not None:
+            record["state"] = state
+            record["states"].append(
+                [round(k.sim.now / S, 9), state + (f" {detail}" if detail else "")]
+            )
+        if lh is not None:
+            shown = f"precopy-{record['rounds']}" if state == PRECOPY and record else state
+            lh.migration_state = shown if state not in (DONE, ABORTED, DESTROYED) else ""
+        for listener in self.transition_listeners:
+            listener(side, lhid, state, detail)
+
+    def _left_ms(self, deadline: int) -> int:
+        left = (deadline - self.k.sim.now) // MS
+        if left <= 0:
+            raise MigrationFailed(
+                f"not done within migration.timeout_s ({self.policy.timeout_s:g} s)"
+            )
+        return left
 
     # ================================================================ source side
     def migrate_worker(self, pid: int) -> Generator[Any, Any, None]:
@@ -119,10 +242,14 @@ class MigrationEngine:
         _, target, flags = unpack(msg)[:3]
         destroy = bool(flags & abi.PM_MIGRATE_DESTROY)
         if target == 0:
-            lhs = [lh for lh in k.lhs.values() if lh.remote and not lh.frozen and lh.teams]
+            lhs = [
+                lh
+                for lh in k.lhs.values()
+                if lh.remote and not lh.frozen and lh.teams and not lh.migrating
+            ]
         else:
             lh = k.lhs.get(abi.pid_lhid(target))
-            if lh is None or lh.system or not lh.teams or lh.frozen:
+            if lh is None or lh.system or not lh.teams or lh.frozen or lh.migrating:
                 yield ops.Reply(sender, error(abi.ENOPROC))
                 return
             lhs = [lh]
@@ -132,29 +259,69 @@ class MigrationEngine:
             record = yield from self.migrate_lh(pid, lh, destroy)
             if record["ok"]:
                 moved += 1
-            elif not record.get("destroyed"):
+            elif not record.get("destroyed") and not record.get("ended"):
                 failed += 1
         yield ops.Reply(sender, pack(-abi.EIO if failed else 0, moved, len(lhs)))
 
-    def migrate_lh(self, pid: int, lh: LogicalHost, destroy: bool,
-                   eviction: bool = False) -> Generator[Any, Any, dict[str, Any]]:
+    def migrate_lh(
+        self, pid: int, lh: LogicalHost, destroy: bool, eviction: bool = False
+    ) -> Generator[Any, Any, dict[str, Any]]:
         k = self.k
         names = sorted({p.name for p in lh.processes.values() if p.team is not None})
+        self._serial += 1
+        start = k.sim.now
         record: dict[str, Any] = {
             "program": names[0] if len(names) == 1 else ",".join(names),
             "pids": sorted(p.pid for p in lh.processes.values()),
-            "lhid": lh.lhid, "from": k.name, "to": None, "ok": False, "rounds": 0,
-            "precopy_bytes": 0, "freeze_bytes": 0, "state_bytes": 0, "bytes": 0, "copy_ms": 0.0,
-            "freeze_ms": 0.0, "total_ms": 0.0, "stop_reason": None, "attempts": [],
-            "residual": self.residual_dependencies(lh), "destroyed": False, "error": None,
-            "started": k.sim.now / 1e9, "eviction": eviction,
+            "lhid": lh.lhid,
+            "from": k.name,
+            "to": None,
+            "ok": False,
+            "rounds": 0,
+            "precopy_bytes": 0,
+            "freeze_bytes": 0,
+            "state_bytes": 0,
+            "bytes": 0,
+            "copy_ms": 0.0,
+            "freeze_ms": 0.0,
+            "total_ms": 0.0,
+            "stop_reason": None,
+            "attempts": [],
+            "residual": self.residual_dependencies(lh),
+            "destroyed": False,
+            "error": None,
+            "started": start / S,
+            "eviction": eviction,
+            "ended": False,
+            "id": ((k.system_lh.lhid << 16) | (self._serial & 0xFFFF)) & 0xFFFFFFFF,
+            "state": None,
+            "states": [],
+            "commit_acked": None,
+            "timeout_s": self.policy.timeout_s,
         }
-        start = k.sim.now
+        # every step ends by the deadline; the margin is for the bookkeeping after the last one
+        bound = int(self.policy.timeout_s * S)
+        deadline = start + bound - min(50 * MS, bound // 10)
         lh.migrating = True
         try:
-            yield from self._migrate(pid, lh, destroy, eviction, record)
+            yield from self._migrate(pid, lh, destroy, eviction, record, deadline)
+        except Exception as exc:  # a bug must not leave the program frozen or the requester waiting
+            log.exception("%s: migration of %s failed unexpectedly", k.name, record["program"])
+            record["ok"] = False
+            record["error"] = f"internal error: {exc!r}"
+            if lh.lhid in k.lhs and k.lhs[lh.lhid] is lh and lh.frozen:
+                self.outcomes[record["id"]] = OUT_ABORTED
+                self.unfreeze(lh)
         finally:
             lh.migrating = False
+            lh.migration_state = ""
+        if record["ok"]:
+            final = DONE
+        elif record["destroyed"]:
+            final = DESTROYED
+        else:
+            final = ABORTED
+        self._enter("source", record["lhid"], final, record["error"] or "", record)
         record["bytes"] = record["precopy_bytes"] + record["freeze_bytes"] + record["state_bytes"]
         record["total_ms"] = round((k.sim.now - start) / MS, 3)
         self.records.append(record)
@@ -162,46 +329,105 @@ class MigrationEngine:
             listener(record)
         return record
 
-    def _migrate(self, pid: int, lh: LogicalHost, destroy: bool, eviction: bool,
-                 record: dict[str, Any]) -> Generator[Any, Any, None]:
+    def _migrate(
+        self,
+        pid: int,
+        lh: LogicalHost,
+        destroy: bool,
+        eviction: bool,
+        record: dict[str, Any],
+        deadline: int,
+    ) -> Generator[Any, Any, None]:
         k = self.k
         excluded: list[int] = []
+        tries: list[tuple[int | None, str]] = []
         for _ in range(self.policy.attempts):
-            found = yield from self.find_host(pid, lh, excluded)
+            if k.sim.now >= deadline:
+                break
+            try:
+                self._check_alive(lh)
+                self._enter("source", lh.lhid, LOCATING, record=record, lh=lh)
+                found = yield from self.find_host(pid, lh, excluded, deadline)
+            except ProgramEnded as exc:
+                record["error"] = str(exc)
+                record["ended"] = True
+                return
+            except MigrationFailed as exc:
+                record["error"] = str(exc)
+                break
             if found is None:
                 record["error"] = "no willing host answered"
                 break
-            dest_pm, dest_name = found
-            excluded.append(abi.pid_lhid(dest_pm))
-            try:
-                yield from self.attempt(pid, lh, dest_pm, dest_name, record)
-            except MigrationFailed as exc:
-                record["attempts"].append({"host": dest_name, "ok": False, "error": str(exc)})
-                record["error"] = f"{dest_name}: {exc}"
-                log.info("%s: migration of %s to %s failed: %s", k.name, record["program"], dest_name, exc)
-                continue
-            record["attempts"].append({"host": dest_name, "ok": True})
-            record["ok"] = True
-            record["to"] = record.get("to_name") or dest_name
-            record["error"] = None
-            break
+            excluded.append(abi.pid_lhid(found[0]))
+            tries.append(found)
+            done = yield from self._try(pid, lh, found[0], found[1], record, deadline)
+            if done or record["ended"]:
+                return
         home = self._home_pm(lh)
-        if not record["ok"] and eviction and home is not None and lh.lhid in k.lhs:
+        if eviction and home is not None and lh.lhid in k.lhs and k.sim.now < deadline:
             # nobody idle: an evicted program goes back to its home machine
-            try:
-                yield from self.attempt(pid, lh, home, "home", record)
-            except MigrationFailed as exc:
-                record["attempts"].append({"host": "home", "ok": False, "error": str(exc)})
-                record["error"] = f"home: {exc}"
-            else:
-                record["attempts"].append({"host": record.get("to_name") or "home", "ok": True})
-                record["ok"] = True
-                record["to"] = record.get("to_name") or "home"
-                record["error"] = None
-        if not record["ok"] and destroy and lh.lhid in k.lhs:
+            done = yield from self._try(pid, lh, home, "home", record, deadline)
+            if done or record["ended"]:
+                return
+        if k.sim.now >= deadline and not record["error"]:
+            record["error"] = f"not done within migration.timeout_s ({self.policy.timeout_s:g} s)"
+        if destroy and lh.lhid in k.lhs and k.lhs[lh.lhid] is lh:
             for proc in list(lh.processes.values()):
                 k.exit_process(proc, -abi.EKILLED, reason="migrateprog -n: no host accepted it")
             record["destroyed"] = True
+
+    def _try(
+        self,
+        pid: int,
+        lh: LogicalHost,
+        dest_pm: int,
+        dest_name: str,
+        record: dict[str, Any],
+        deadline: int,
+    ) -> Generator[Any, Any, bool]:
+        """One attempt at one host; True if the logical host moved."""
+        try:
+            yield from self.attempt(pid, lh, dest_pm, dest_name, record, deadline)
+        except ProgramEnded as exc:
+            record["attempts"].append({"host": dest_name, "ok": False, "error": str(exc)})
+            record["error"] = str(exc)
+            record["ended"] = True
+            log.info("%s: migration of %s: %s", self.k.name, record["program"], exc)
+            return False
+        except MigrationFailed as exc:
+            record["attempts"].append(
+                {"host": record.get("to_name") or dest_name, "ok": False, "error": str(exc)}
+            )
+            record["error"] = f"{record.get('to_name') or dest_name}: {exc}"
+            log.info(
+                "%s: migration of %s to %s failed: %s",
+                self.k.name,
+                record["program"],
+                dest_name,
+                exc,
+            )
+            return False
+        record["attempts"].append({"host": record.get("to_name") or dest_name, "ok": True})
+        record["ok"] = True
+        record["to"] = record.get("to_name") or dest_name
+        record["error"] = None
+        return True
+
+    def _check_alive(self, lh: LogicalHost, teams: list | None = None) -> None:
+        """Raise if the logical host ended (ProgramEnded) or its teams changed (MigrationFailed)."""
+        k = self.k
+        if k.lhs.get(lh.lhid) is not lh or not any(
+            p.team is not None for p in lh.processes.values()
+        ):
+            raise ProgramEnded("program ended during its migration")
+        if teams is not None and (
+            any(t.dead for t in teams)
+            or len(lh.teams) != len(teams)
+            or any(a is not b for a, b in zip(lh.teams, teams, strict=False))
+        ):
+            raise MigrationFailed(
+                "its teams changed during the copy (a sub-program started or ended)"
+            )
 
     def _home_pm(self, lh: LogicalHost) -> int | None:
         """The program manager of the machine a guest came from (its creator's), if not this one."""
@@ -221,73 +447,151 @@ class MigrationEngine:
             rec = pm.programs.get(proc.pid) if pm else None
             if rec is None:
                 continue
-            for what, pid in (("standard output", rec.stdout[0]), ("standard input", rec.stdin[0]),
-                              ("file server", rec.fileserver)):
+            for what, pid in (
+                ("standard output", rec.stdout[0]),
+                ("standard input", rec.stdin[0]),
+                ("file server", rec.fileserver),
+            ):
                 if pid and k.is_local(pid) and abi.pid_lhid(pid) != lh.lhid:
                     server = k.processes.get(pid)
-                    found.append(f"{proc.name}: {what} is {server.name if server else hex(pid)} on {k.name}")
+                    found.append(
+                        f"{proc.name}: {what} is {server.name if server else hex(pid)} on {k.name}"
+                    )
         for proc in lh.processes.values():
             for gid in proc.groups:
                 if abi.pid_lhid(gid) and abi.pid_lhid(gid) != lh.lhid and k.is_local(gid):
                     found.append(f"{proc.name}: member of local group {gid:#x} on {k.name}")
         return sorted(set(found))
 
-    def find_host(self, pid: int, lh: LogicalHost, excluded: list[int]) -> Generator[Any, Any, tuple[int, str] | None]:
+    def find_host(
+        self, pid: int, lh: LogicalHost, excluded: list[int], deadline: int
+    ) -> Generator[Any, Any, tuple[int, str] | None]:
+        """A willing program manager, or None. An answer that does not come from a program
+        manager (or names another process than its sender) is no answer."""
         need_kb = sum(t.memory_bytes for t in lh.teams) // 1024
         longs = [0] * 4
         for i, lhid in enumerate(excluded[:4]):
             longs[i] = lhid
         query = pack(abi.PM_QUERY_HOST, 0, *longs, need_kb)
-        replier, reply = yield ops.Send(abi.PROGRAM_MANAGER_GROUP, query)
+        replier, reply = yield ops.Send(
+            abi.PROGRAM_MANAGER_GROUP, query, timeout_ms=self._left_ms(deadline)
+        )
         if replier <= 0:
             return None
         status, pm = unpack(reply)[:2]
-        if status:
+        if status or pm != replier or not is_program_manager(pm) or self.k.is_local(pm):
+            log.info(
+                "%s: host query answered by %#x (naming %#x): not a program manager",
+                self.k.name,
+                replier,
+                pm,
+            )
             return None
         name = reply[16:32].rstrip(b"\0").decode("latin-1") or hex(pm)
         return pm, name
 
-    def attempt(self, pid: int, lh: LogicalHost, dest_pm: int, dest_name: str,
-                record: dict[str, Any]) -> Generator[Any, Any, None]:
+    def _send(
+        self, dest: int, msg: bytes, deadline: int, what: str, expect_lhid: int
+    ) -> Generator[Any, Any, tuple[int, ...]]:
+        """Send to the destination within the deadline; the reply must come from a process of
+        `expect_lhid` (the destination's system logical host) with status 0 and echo the migration
+        id where the protocol says so. Anything else fails the attempt."""
+        replier, reply = yield ops.Send(dest, msg, timeout_ms=self._left_ms(deadline))
+        if replier <= 0:
+            raise MigrationFailed(f"no answer {what} ({self._err(replier)})")
+        expected = (
+            abi.pid_lhid(replier) == expect_lhid if expect_lhid else is_program_manager(replier)
+        )
+        if not expected or abi.is_group(replier) or self.k.is_local(replier):
+            raise MigrationFailed(f"answer {what} from {replier:#x}, not from the destination")
+        m = unpack(reply)
+        if m[0]:
+            raise MigrationFailed(f"refused {what}: {self._err(signed(m[0]))}")
+        return m
+
+    def attempt(
+        self,
+        pid: int,
+        lh: LogicalHost,
+        dest_pm: int,
+        dest_name: str,
+        record: dict[str, Any],
+        deadline: int,
+    ) -> Generator[Any, Any, None]:
         k = self.k
         mmu = k.mmu
+        mig_id = record["id"]
+        # a program manager's system logical host; for "home" (a local group) any machine's, then
+        # the one whose receiver answers
+        dest_lhid = 0 if abi.is_group(dest_pm) else abi.pid_lhid(dest_pm)
+        record["to_name"] = None
+        self._enter("source", lh.lhid, INITIALISING, dest_name, record, lh)
+        yield from self._await_residency(lh, deadline)
+        self._check_alive(lh)
         teams = list(lh.teams)
-        yield from self._await_residency(lh)
         # pages the file server already holds (flushed while this host was idle, unmodified since)
         backing = k.flusher.backing_for(lh) if k.flusher is not None else None
         backed: dict[int, set[int]] = {}
         if backing is not None:
             for i, team in enumerate(teams):
                 modified = set(mmu.modified_pages(team.ctx))
-                backed[i] = {vp for vp in k.flusher.clean_pages(backing, i)
-                             if vp not in modified and mmu.entry(team.ctx, vp) is not None}
+                backed[i] = {
+                    vp
+                    for vp in k.flusher.clean_pages(backing, i)
+                    if vp not in modified and mmu.entry(team.ctx, vp) is not None
+                }
         layout = [self._team_layout(i, t) for i, t in enumerate(teams)]
         for i, spec in enumerate(layout):
             spec["backed"] = sorted(backed.get(i, ()))
         record["backed_bytes"] = sum(len(v) for v in backed.values()) * PAGE
-        blob = json.dumps({"lhid": lh.lhid, "name": lh.name, "teams": layout,
-                           "backing_file": backing.name if backing is not None else ""}).encode()
+        blob = json.dumps(
+            {
+                "lhid": lh.lhid,
+                "name": lh.name,
+                "teams": layout,
+                "backing_file": backing.name if backing is not None else "",
+            }
+        ).encode()
         self._put(pid, blob)
-        replier, reply = yield ops.Send(dest_pm, pack(MG_INIT, lh.lhid, len(teams), BUF, len(blob)))
-        if replier <= 0:
-            raise MigrationFailed(f"no answer to the migration request ({self._err(replier)})")
-        status, receiver, new_lhid = unpack(reply)[:3]
-        if status:
-            raise MigrationFailed(f"refused: {self._err(signed(status))}")
+        m = yield from self._send(
+            dest_pm,
+            pack(MG_INIT, lh.lhid, len(teams), BUF, len(blob), mig_id),
+            deadline,
+            "to the migration request",
+            dest_lhid,
+        )
+        receiver, new_lhid = m[1], m[2]
+        dest_lhid = dest_lhid or abi.pid_lhid(receiver)
+        if receiver <= 0 or abi.pid_lhid(receiver) != dest_lhid or m[3] != mig_id:
+            raise MigrationFailed(
+                f"a malformed answer to the migration request (receiver {receiver:#x})"
+            )
+        name = struct.pack(">4I", *m[4:8]).rstrip(b"\0").decode("latin-1")
         record["new_lhid"] = new_lhid
+        record["to_name"] = name or dest_name
         self.copy_ns = 0
-        record["to_name"] = reply[16:32].rstrip(b"\0").decode("latin-1") or dest_name
         # --- pre-copy rounds -------------------------------------------------------
-        pages = [(i, vp) for i, t in enumerate(teams) for vp in mmu.mapped_pages(t.ctx)
-                 if vp not in backed.get(i, ())]
         previous: int | None = None
         rounds = 0
+        frozen = False
+        freeze_start = 0
         try:
+            self._check_alive(lh, teams)
+            pages = [
+                (i, vp)
+                for i, t in enumerate(teams)
+                for vp in mmu.mapped_pages(t.ctx)
+                if vp not in backed.get(i, ())
+            ]
             while True:
                 rounds += 1
+                record["rounds"] = rounds
+                self._enter("source", lh.lhid, PRECOPY, f"round {rounds}", record, lh)
                 self._clear(teams, pages)
                 t0 = k.sim.now
-                record["precopy_bytes"] += yield from self.send_pages(pid, receiver, teams, pages)
+                record["precopy_bytes"] += yield from self.send_pages(
+                    pid, receiver, lh, teams, pages, deadline
+                )
                 elapsed = max(1, k.sim.now - t0)
                 residue = self._modified(teams)
                 estimate_ms = len(residue) * elapsed / max(1, len(pages)) / MS
@@ -302,41 +606,108 @@ class MigrationEngine:
                     break
                 previous = len(residue)
                 pages = residue
-            record["rounds"] = rounds
             record["stop_reason"] = reason
             # --- freeze and complete the copy ------------------------------------------
             freeze_start = k.sim.now
-            lh.frozen = True
+            lh.frozen = frozen = True
+            self._enter("source", lh.lhid, FROZEN, record=record, lh=lh)
             yield from self._settle(lh)
+            self._check_alive(lh, teams)
             residue = self._modified(teams)
             self._clear(teams, residue)
-            record["freeze_bytes"] = yield from self.send_pages(pid, receiver, teams, residue)
+            record["freeze_bytes"] = yield from self.send_pages(
+                pid, receiver, lh, teams, residue, deadline
+            )
+            self._check_alive(lh, teams)
             plan = Plan()
             state = self.capture(lh, teams, plan, receiver, worker=pid)
+            state["id"] = mig_id
             blob = json.dumps(state).encode()
             record["state_bytes"] = len(blob)
             objects = len(lh.processes) + len(teams)
-            yield ops.Compute(k.cost.ks_pm_state_copy_base_us + k.cost.ks_pm_state_copy_per_object_us * objects)
+            yield ops.Compute(
+                k.cost.ks_pm_state_copy_base_us + k.cost.ks_pm_state_copy_per_object_us * objects
+            )
+            self._check_alive(lh, teams)
             self._put(pid, blob)
-            replier, reply = yield ops.Send(receiver, pack(MG_STATE, BUF, len(blob)))
-            if replier <= 0:
-                raise MigrationFailed(f"no answer while switching ({self._err(replier)})")
-            status, hi, lo = unpack(reply)[:3]
-            if status:
-                raise MigrationFailed(f"switch refused: {self._err(signed(status))}")
-        except MigrationFailed:
-            self._abort_remote(receiver)
-            self.unfreeze(lh)
+            # --- commit, phase 1: the destination stages the state, its copy stays frozen -----
+            self._enter("source", lh.lhid, COMMITTING, "prepare", record, lh)
+            m = yield from self._send(
+                receiver,
+                pack(MG_STATE, BUF, len(blob), mig_id),
+                deadline,
+                "while committing",
+                dest_lhid,
+            )
+            if m[1] != mig_id:
+                raise MigrationFailed("a malformed answer while committing")
+            self._check_alive(lh, teams)
+        except MigrationFailed as exc:
+            # nothing is decided: the destination never unfreezes without our "go", so our copy,
+            # which is still here, runs on; the destination learns it (MG_ABORT, or MG_OUTCOME)
+            self.outcomes[mig_id] = OUT_ABORTED
+            self._trim_outcomes()
+            self._abort_remote(receiver, mig_id)
+            if frozen:
+                self.unfreeze(lh)
+            log.info("%s: migration %#x of %#06x aborted: %s", k.name, mig_id, lh.lhid, exc)
             raise
-        unfrozen_at = (hi << 32) | lo
+        # --- the decision: the destination holds a complete frozen copy; ours goes -----------
+        self.outcomes[mig_id] = OUT_COMMITTED
+        self._trim_outcomes()
         dest_mac = self._mac_of(receiver)
         if backing is not None:
             backing.handed_over = True  # the new host's pager reads the file, then removes it
         self.delete(lh, plan, dest_mac)
-        record["freeze_ms"] = round((unfrozen_at - freeze_start) / MS, 3)
+        self.handing_over.add(lh.lhid)
+        self._enter("source", lh.lhid, COMMITTING, "deleted here; go", record)
+        # --- commit, phase 2: "go", until answered or the bound (the receiver also asks us) ------
+        acked = False
+        try:
+            while k.sim.now < deadline and not acked:
+                left = max(1, min((deadline - k.sim.now) // MS, self.send_bound_ms))
+                replier, reply = yield ops.Send(receiver, pack(MG_COMMIT, mig_id), timeout_ms=left)
+                if (
+                    replier > 0
+                    and abi.pid_lhid(replier) == dest_lhid
+                    and unpack(reply)[:2] == (0, mig_id)
+                ):
+                    acked = True
+                elif replier == -abi.ENOPROC:
+                    break  # the receiver has ended: it committed on asking us (or its machine restarted)
+        finally:
+            self.handing_over.discard(record["lhid"])
+        record["commit_acked"] = acked
+        # the freeze ends when the new copy runs: known here when "go" is answered (our own clock)
+        record["freeze_ms"] = round((k.sim.now - freeze_start) / MS, 3)
         record["copy_ms"] = round(self.copy_ns / MS, 3)
-        log.info("%s: migrated %s to %s: %d rounds, freeze %.1f ms", k.name, record["program"], dest_name,
-                 rounds, record["freeze_ms"])
+        log.info(
+            "%s: migrated %s to %s: %d rounds, freeze %.1f ms%s",
+            k.name,
+            record["program"],
+            record["to_name"],
+            rounds,
+            record["freeze_ms"],
+            "" if acked else " (go not answered)",
+        )
+
+    def _trim_outcomes(self) -> None:
+        while len(self.outcomes) > 4096:
+            self.outcomes.popitem(last=False)
+
+    def outcome(self, old_lhid: int, mig_id: int) -> int:
+        """MG_OUTCOME: what became of our copy of old_lhid in migration mig_id."""
+        known = self.outcomes.get(mig_id)
+        if known is not None:
+            return known
+        lh = self.k.lhs.get(old_lhid)
+        if lh is not None and lh.migrating:
+            return OUT_PENDING
+        if lh is not None:
+            return OUT_ABORTED  # it is here, and no migration of it is deciding
+        return (
+            OUT_NONE  # no copy here, and no record: this machine restarted since (losing its copy)
+        )
 
     # --- helpers of the source ----------------------------------------------------------
     @staticmethod
@@ -359,9 +730,15 @@ class MigrationEngine:
             entry = mmu.entry(team.ctx, vp)
             pages.append([vp, int(entry.prot)])
         return {
-            "index": index, "name": team.name, "argv": team.argv, "text": list(team.text),
-            "data": list(team.data), "brk": team.brk, "heap_start": team.heap_start,
-            "stack_low": team.stack_low, "bkpts": {str(a): n for a, n in self.k.mmu.bkpts(team.ctx).items()},
+            "index": index,
+            "name": team.name,
+            "argv": team.argv,
+            "text": list(team.text),
+            "data": list(team.data),
+            "brk": team.brk,
+            "heap_start": team.heap_start,
+            "stack_low": team.stack_low,
+            "bkpts": {str(a): n for a, n in self.k.mmu.bkpts(team.ctx).items()},
             "pages": pages,
         }
 
@@ -375,7 +752,15 @@ class MigrationEngine:
     def _modified(self, teams) -> list[tuple[int, int]]:
         return [(i, vp) for i, t in enumerate(teams) for vp in self.k.mmu.modified_pages(t.ctx)]
 
-    def send_pages(self, pid: int, receiver: int, teams, pages: list[tuple[int, int]]) -> Generator[Any, Any, int]:
+    def send_pages(
+        self,
+        pid: int,
+        receiver: int,
+        lh: LogicalHost,
+        teams,
+        pages: list[tuple[int, int]],
+        deadline: int,
+    ) -> Generator[Any, Any, int]:
         """Copy pages to the receiver in MG_PAGES batches of up to BATCH_BYTES; returns the bytes sent.
 
         An all-zero page travels as its 8-byte header alone (the receiver zero-fills it)."""
@@ -385,6 +770,7 @@ class MigrationEngine:
         parts: list[bytes] = []
         size = 0
         count = 0
+        dest_lhid = abi.pid_lhid(receiver)
         for n, (i, vp) in enumerate(pages):
             entry = mmu.entry(teams[i].ctx, vp)
             if entry is not None:  # else unmapped since (the heap shrank): the final layout says so
@@ -401,12 +787,15 @@ class MigrationEngine:
                 blob = b"".join(parts)
                 sent += len(blob)
                 self._put(pid, blob)
-                replier, reply = yield ops.Send(receiver, pack(MG_PAGES, BUF, len(blob), count))
-                if replier <= 0:
-                    raise MigrationFailed(f"no answer while copying pages ({self._err(replier)})")
-                if unpack(reply)[0]:
-                    raise MigrationFailed(f"pages refused: {self._err(signed(unpack(reply)[0]))}")
+                yield from self._send(
+                    receiver,
+                    pack(MG_PAGES, BUF, len(blob), count),
+                    deadline,
+                    "while copying pages",
+                    dest_lhid,
+                )
                 parts, size, count = [], 0, 0
+                self._check_alive(lh, teams)  # it runs meanwhile: it may have ended
         self.copy_ns += self.k.sim.now - started
         return sent
 
@@ -422,24 +811,25 @@ class MigrationEngine:
             yield ops.Delay(max(1, wait))
         raise MigrationFailed("a transfer of the program did not finish")
 
-    def _await_residency(self, lh: LogicalHost) -> Generator[Any, Any, None]:
+    def _await_residency(self, lh: LogicalHost, deadline: int) -> Generator[Any, Any, None]:
         """A logical host that arrived by the file server moves on only once it is all resident."""
         k = self.k
-        waited = 0
         while any(t.backing for t in lh.teams):
             if k.pager is not None:
                 for team in lh.teams:
                     if team.backing:
                         k.pager.request(team, set(team.backing))
-            if waited > self.policy.timeout_s * 1000:
+            if k.sim.now + 20 * MS >= deadline:
                 raise MigrationFailed("its pages are still coming from the file server")
             yield ops.Delay(20 * MS)
-            waited += 20
+            self._check_alive(lh)
 
-    def _abort_remote(self, receiver: int) -> None:
-        """Best effort: tell the receiver to drop its half-built copy (it also times out)."""
+    def _abort_remote(self, receiver: int, mig_id: int) -> None:
+        """Best effort: tell the receiver to drop its copy (else it asks us, MG_OUTCOME, or times out)."""
+        bound = self.send_bound_ms
+
         def body(pid: int) -> Generator[Any, Any, None]:
-            yield ops.Send(receiver, pack(MG_ABORT))
+            yield ops.Send(receiver, pack(MG_ABORT, mig_id), timeout_ms=bound)
 
         self.k.spawn_server(self.k.system_lh, "mg-abort", body)
 
@@ -458,7 +848,9 @@ class MigrationEngine:
         k.dispatch()
 
     # --- capture: everything the kernel and program manager know of the logical host ----------------
-    def capture(self, lh: LogicalHost, teams, plan: Plan, receiver: int, worker: int = 0) -> dict[str, Any]:
+    def capture(
+        self, lh: LogicalHost, teams, plan: Plan, receiver: int, worker: int = 0
+    ) -> dict[str, Any]:
         k = self.k
         tr = k.transport
         dest_mac = self._mac_of(receiver)
@@ -468,14 +860,22 @@ class MigrationEngine:
         for proc in sorted(lh.processes.values(), key=lambda p: p.pid):
             r = proc.registers
             entry: dict[str, Any] = {
-                "pid": proc.pid, "name": proc.name, "priority": int(proc.priority),
+                "pid": proc.pid,
+                "name": proc.name,
+                "priority": int(proc.priority),
                 "team": team_index.get(id(proc.team)) if proc.team is not None else None,
-                "state": proc.state.name, "suspended": proc.suspended and not proc.evicted,
+                "state": proc.state.name,
+                "suspended": proc.suspended and not proc.evicted,
                 "registers": {"d": list(r.d), "a": list(r.a), "pc": r.pc, "sr": r.sr},
-                "creator": proc.creator, "cpu_ns": proc.cpu_ns, "groups": sorted(proc.groups),
-                "receive_target": proc.receive_target, "move_dst": proc.move_dst,
+                "creator": proc.creator,
+                "cpu_ns": proc.cpu_ns,
+                "groups": sorted(proc.groups),
+                "receive_target": proc.receive_target,
+                "move_dst": proc.move_dst,
                 "wake_at": proc.wakeup.time if proc.wakeup is not None else None,
-                "receive_deadline_at": proc.receive_deadline.time if proc.receive_deadline is not None else None,
+                "receive_deadline_at": proc.receive_deadline.time
+                if proc.receive_deadline is not None
+                else None,
             }
             # requests waiting for this process: local senders outside restart, remote ones retransmit
             queue = []
@@ -496,8 +896,12 @@ class MigrationEngine:
                         continue
                     seq = tr.next_seq()
                     plan.txn_local.append((sender, seq, req.msg, proc.pid))
-                    moved = IpcRequest(sender_pid, req.msg, remote=Origin(k.machine.mac, seq, sender_pid),
-                                       group=req.group)
+                    moved = IpcRequest(
+                        sender_pid,
+                        req.msg,
+                        remote=Origin(k.machine.mac, seq, sender_pid),
+                        group=req.group,
+                    )
                     pending.append(_req_out(moved))
                 else:
                     pending.append(_req_out(req))
@@ -513,13 +917,23 @@ class MigrationEngine:
         retained = []
         for (src, seq), (_expiry, packet) in tr.retained.items():
             if abi.pid_lhid(packet.src_pid) == lh.lhid:
-                retained.append({"src": src, "seq": seq, "kind": int(packet.kind), "replier": packet.src_pid,
-                                 "msg": _hex(packet.msg), "status": packet.status})
+                retained.append(
+                    {
+                        "src": src,
+                        "seq": seq,
+                        "kind": int(packet.kind),
+                        "replier": packet.src_pid,
+                        "msg": _hex(packet.msg),
+                        "status": packet.status,
+                    }
+                )
         # requests to this logical host's local groups that servers here took: their answers stay
         # here, so the new host sends retransmissions of them back here
         redirects = []
         for (src, seq), group in tr.taken_for.items():
-            if abi.pid_lhid(group) == lh.lhid and ((src, seq) in tr.in_progress or (src, seq) in tr.retained):
+            if abi.pid_lhid(group) == lh.lhid and (
+                (src, seq) in tr.in_progress or (src, seq) in tr.retained
+            ):
                 server = k.local_group_target(group)
                 if server is not None:
                     redirects.append([src, seq, server])
@@ -530,21 +944,33 @@ class MigrationEngine:
             for pid in sorted(members):
                 rec = pm.programs.get(pid)
                 if rec is not None:
-                    programs.append(rec.__dict__ | {"argv": list(rec.argv), "stdout": list(rec.stdout),
-                                                    "stdin": list(rec.stdin)})
+                    programs.append(
+                        rec.__dict__
+                        | {
+                            "argv": list(rec.argv),
+                            "stdout": list(rec.stdout),
+                            "stdin": list(rec.stdin),
+                        }
+                    )
             state = pm.creators.get(lh.lhid)
             if state is not None:
                 creator["exits"] = {str(c): s for c, s in state.exits.items()}
         return {
-            "lhid": lh.lhid, "name": lh.name, "remote": lh.remote,
+            "lhid": lh.lhid,
+            "name": lh.name,
+            "remote": lh.remote,
             "teams": [self._team_layout(i, t) for i, t in enumerate(teams)],
-            "processes": procs, "retained": retained, "programs": programs, "creator": creator,
+            "processes": procs,
+            "retained": retained,
+            "programs": programs,
+            "creator": creator,
             "redirects": redirects,
             "source_mac": _hex(k.machine.mac),
         }
 
-    def _capture_send(self, proc: Process, members: set[int], plan: Plan, dest_mac: bytes,
-                      worker: int = 0) -> dict[str, Any] | None:
+    def _capture_send(
+        self, proc: Process, members: set[int], plan: Plan, dest_mac: bytes, worker: int = 0
+    ) -> dict[str, Any] | None:
         """How the new host continues an outstanding Send of proc."""
         k = self.k
         out = proc.awaiting
@@ -554,7 +980,12 @@ class MigrationEngine:
         txn = out.transaction
         if txn is not None:  # remote or group: the transaction itself moves
             if k.transport.sends.get((proc.pid, txn.seq)) is txn:
-                return base | {"mode": "move", "seq": txn.seq, "msg": _hex(txn.msg), "txn_group": txn.group}
+                return base | {
+                    "mode": "move",
+                    "seq": txn.seq,
+                    "msg": _hex(txn.msg),
+                    "txn_group": txn.group,
+                }
         # a local Send on this machine: find the request
         found = self._find_request(proc.pid)
         if found is None:
@@ -572,8 +1003,13 @@ class MigrationEngine:
             return base | {"mode": "restart", "msg": _hex(req.msg)}
         seq = k.transport.next_seq()
         plan.convert.append((req, seq, receiver.pid if where == "pending" else None))
-        return base | {"mode": "move", "seq": seq, "msg": _hex(req.msg), "txn_group": False,
-                       "dst": receiver.pid}
+        return base | {
+            "mode": "move",
+            "seq": seq,
+            "msg": _hex(req.msg),
+            "txn_group": False,
+            "dst": receiver.pid,
+        }
 
     def _find_request(self, sender: int) -> tuple[Process, IpcRequest, str] | None:
         k = self.k
@@ -658,22 +1094,72 @@ class MigrationEngine:
 
     # ================================================================ destination side
     def receive_worker(self, pid: int) -> Generator[Any, Any, None]:
-        """Serves one incoming migration: MG_INIT (forwarded by the program manager), then MG_PAGES
-        batches, then MG_STATE (the switch) or MG_ABORT."""
+        """Serves one incoming migration: MG_INIT (forwarded by the program manager), MG_PAGES
+        batches, MG_STATE (prepare: staged, the copy stays frozen), then MG_COMMIT ("go": the copy
+        runs) or MG_ABORT. Every message is checked and answered; nothing raised gets out."""
         k = self.k
         sender, msg = yield ops.Receive()
-        _, old_lhid, nteams, addr, length = unpack(msg)[:5]
+        m = unpack(msg)
+        inc = Incoming(mig_id=m[5], old_lhid=m[1], migrator=sender)
+        try:
+            yield from self._receive(pid, sender, m, inc)
+        except Exception as exc:
+            log.exception(
+                "%s: incoming migration of %#06x failed unexpectedly", k.name, inc.old_lhid
+            )
+            if inc.state in (RECEIVING, FROZEN_COPY) and inc.staged is None:
+                self._give_up(inc, f"internal error: {exc!r}")
+            # a staged copy is kept frozen: it may be the only one (the source decides)
+        finally:
+            self.incoming.pop(inc.mig_id, None)
+
+    def _incoming_enter(self, inc: Incoming, state: str, detail: str = "") -> None:
+        inc.state = state
+        if inc.lh is not None:
+            inc.lh.migration_state = state if state not in (COMMITTED, DISCARDED) else ""
+        self._enter("destination", inc.old_lhid, state, detail)
+
+    def _give_up(self, inc: Incoming, why: str) -> None:
+        if inc.lh is not None:
+            self._discard(inc.lh)
+        self._incoming_enter(inc, DISCARDED, why)
+
+    def _receive(
+        self, pid: int, sender: int, m: tuple[int, ...], inc: Incoming
+    ) -> Generator[Any, Any, None]:
+        k = self.k
+        _, old_lhid, nteams, addr, length, mig_id = m[:6]
+        start = k.sim.now
+        deadline = start + int(self.policy.timeout_s * S)
+        if not (
+            0 < old_lhid < 0x10000 and 0 < nteams <= MAX_TEAMS and 0 < length <= MAX_BLOB and mig_id
+        ):
+            yield ops.Reply(sender, error(abi.EINVAL))
+            return
+        if abi.pid_lhid(sender) % LH_PER_MACHINE or k.is_local(sender) or mig_id in self.incoming:
+            yield ops.Reply(sender, error(abi.EINVAL))  # not a migration worker of another machine
+            return
+        if old_lhid in k.lhs:
+            yield ops.Reply(sender, error(abi.EINVAL))
+            return
         raw = yield ops.MoveFrom(sender, addr, length)
         if isinstance(raw, int):
             yield ops.Reply(sender, error(-raw))
             return
-        layout = json.loads(raw)
-        if old_lhid in k.lhs:
+        try:
+            layout = json.loads(raw)
+            self._check_layout(layout, nteams)
+        except (ValueError, TypeError, KeyError) as exc:
+            log.info("%s: malformed migration request from %#x: %s", k.name, sender, exc)
             yield ops.Reply(sender, error(abi.EINVAL))
             return
-        lh = k.new_logical_host(remote=True, name=layout.get("name", ""))
-        lh.frozen = True  # an incoming copy: nothing runs in it until the switch
-        teams = []
+        self.incoming[mig_id] = inc
+        lh = k.new_logical_host(remote=True, name=str(layout.get("name", "")))
+        lh.frozen = True  # an incoming copy: nothing runs in it until the commit
+        lh.copy_of = old_lhid
+        inc.lh = lh
+        self._incoming_enter(inc, RECEIVING)
+        teams = inc.teams
         try:
             for spec in layout["teams"]:
                 team = k.memory.create_team(lh, spec["name"], spec["argv"])
@@ -684,58 +1170,188 @@ class MigrationEngine:
                     team.backing_index = spec["index"]
                 for vp, prot in spec["pages"]:
                     if vp in backed:
-                        team.backing[vp] = prot  # non-resident: the pager brings it from the file server
+                        team.backing[vp] = (
+                            prot  # non-resident: the pager brings it from the file server
+                        )
                     else:
                         self._map(team, vp, prot)
         except Exception as exc:  # out of memory: refuse, leave nothing behind
             log.info("%s: cannot take logical host %#x: %s", k.name, old_lhid, exc)
-            self._discard(lh)
+            self._give_up(inc, "out of memory")
             yield ops.Reply(sender, error(abi.ENOMEM))
             return
-        yield ops.Reply(sender, pack(0, pid, lh.lhid)[:16] + k.name.encode("latin-1")[:16].ljust(16, b"\0"))
-        migrator = sender
-        timeout_ms = int(self.policy.timeout_s * 1000)
+        name = k.name.encode("latin-1")[:16].ljust(16, b"\0")
+        yield ops.Reply(sender, pack(0, pid, lh.lhid, mig_id)[:16] + name)
+        gap_ms = max(4 * self.send_bound_ms, 2000)  # the longest pause between two of its messages
+        go_wait_ms = self.send_bound_ms  # "go" follows "prepared" at once: this long, then ask
+        asked = 0
         while True:
-            sender, msg = yield ops.Receive(timeout_ms=timeout_ms)
-            if sender == 0:
-                log.info("%s: incoming migration of %#x timed out", k.name, old_lhid)
-                self._discard(lh)
-                return
+            if inc.state == RECEIVING:
+                left = (deadline - k.sim.now) // MS
+                if left <= 0:
+                    self._give_up(inc, "timed out (migration.timeout_s)")
+                    return
+                wait = min(left, gap_ms)
+            elif inc.state == FROZEN_COPY:
+                wait = (
+                    go_wait_ms if asked < 3 else max(go_wait_ms, int(self.policy.timeout_s * 1000))
+                )
+            else:  # committed: answer retransmitted "go"s until the source's bound has surely passed
+                left = (deadline - k.sim.now) // MS
+                if left <= 0:
+                    return
+                wait = left
+            sender, msg = yield ops.Receive(timeout_ms=wait)
+            if sender == 0:  # the timer of the state
+                if inc.state == RECEIVING:
+                    self._give_up(inc, "the source went silent")
+                    return
+                if inc.state == FROZEN_COPY:
+                    asked += 1
+                    yield from self._ask_outcome(inc)
+                    if inc.state == DISCARDED:
+                        return
+                continue
             m = unpack(msg)
-            if sender != migrator:
+            code = m[0]
+            # the migrator, or (MG_ABORT) a helper of its machine's system logical host
+            if sender != inc.migrator and not (
+                code == MG_ABORT and abi.pid_lhid(sender) == abi.pid_lhid(inc.migrator)
+            ):
                 yield ops.Reply(sender, error(abi.EINVAL))
                 continue
-            if m[0] == MG_PAGES:
+            if code == MG_PAGES and inc.state == RECEIVING:
+                if not 0 < m[2] <= 2 * BATCH_BYTES:
+                    yield ops.Reply(sender, error(abi.EINVAL))
+                    continue
                 data = yield ops.MoveFrom(sender, m[1], m[2])
                 if isinstance(data, int):
                     yield ops.Reply(sender, error(-data))
                     continue
                 try:
                     self._install_pages(teams, data)
+                except (ValueError, IndexError, struct.error) as exc:
+                    log.info("%s: migration pages refused: %s", k.name, exc)
+                    yield ops.Reply(sender, error(abi.EINVAL))
+                    continue
                 except Exception as exc:
                     log.info("%s: migration pages refused: %s", k.name, exc)
                     yield ops.Reply(sender, error(abi.ENOMEM))
                     continue
                 yield ops.Reply(sender, pack(0))
-            elif m[0] == MG_STATE:
+            elif code == MG_STATE and inc.state == RECEIVING:
+                if m[3] != inc.mig_id or not 0 < m[2] <= MAX_BLOB:
+                    yield ops.Reply(sender, error(abi.EINVAL))
+                    continue
                 data = yield ops.MoveFrom(sender, m[1], m[2])
                 if isinstance(data, int):
                     yield ops.Reply(sender, error(-data))
                     continue
                 try:
-                    self.install(lh, teams, json.loads(data))
+                    state = json.loads(data)
+                    self.prepare(inc, state)
                 except Exception as exc:
-                    log.exception("%s: migration state refused: %s", k.name, exc)
-                    self._discard(lh)
+                    log.info("%s: migration state refused: %s", k.name, exc)
+                    self._give_up(inc, f"state refused: {exc}")
                     yield ops.Reply(sender, error(abi.EINVAL))
                     return
-                now = k.sim.now
-                yield ops.Reply(sender, pack(0, now >> 32, now & 0xFFFFFFFF))
+                self._incoming_enter(inc, FROZEN_COPY)
+                yield ops.Reply(sender, pack(0, inc.mig_id))
+            elif code == MG_STATE and inc.state == FROZEN_COPY and m[3] == inc.mig_id:
+                yield ops.Reply(sender, pack(0, inc.mig_id))  # a repeat: prepared already
+            elif code == MG_COMMIT and m[1] == inc.mig_id and inc.state in (FROZEN_COPY, COMMITTED):
+                if inc.state == FROZEN_COPY:
+                    self._commit(inc, "go")
+                yield ops.Reply(sender, pack(0, inc.mig_id))  # idempotent
+            elif code == MG_ABORT and m[1] == inc.mig_id and inc.state in (RECEIVING, FROZEN_COPY):
+                self._give_up(inc, "aborted by the source")
+                yield ops.Reply(sender, pack(0, inc.mig_id))
                 return
-            else:  # MG_ABORT or anything else: give up the copy
-                self._discard(lh)
-                yield ops.Reply(sender, pack(0))
-                return
+            else:
+                yield ops.Reply(sender, error(abi.EINVAL))  # out of sequence, or not this migration
+
+    def _ask_outcome(self, inc: Incoming) -> Generator[Any, Any, None]:
+        """No "go" came: ask the source's program manager what became of its copy."""
+        k = self.k
+        source_pm = abi.make_pid(abi.pid_lhid(inc.migrator), abi.LOCAL_PROGRAM_MANAGER)
+        replier, reply = yield ops.Send(
+            source_pm, pack(MG_OUTCOME, inc.old_lhid, inc.mig_id), timeout_ms=self.send_bound_ms
+        )
+        if replier <= 0 or abi.pid_lhid(replier) != abi.pid_lhid(inc.migrator):
+            log.info(
+                "%s: migration %#x: no outcome from the source (%s); the copy stays frozen",
+                k.name,
+                inc.mig_id,
+                self._err(replier) if replier <= 0 else hex(replier),
+            )
+            return  # in doubt: keep the frozen copy, ask again later
+        status, outcome, echoed = unpack(reply)[:3]
+        if status or echoed != inc.mig_id or inc.state != FROZEN_COPY:
+            return
+        if outcome in (OUT_COMMITTED, OUT_NONE):
+            self._commit(inc, "the source holds no copy")
+        elif outcome == OUT_ABORTED:
+            self._give_up(inc, "the source kept its copy")
+
+    def staged(self) -> list[tuple[int, int]]:
+        """(pid, lhid) of the processes of copies staged here (prepared, not yet running)."""
+        return [
+            (proc.pid, inc.old_lhid)
+            for inc in self.incoming.values()
+            if inc.state == FROZEN_COPY and inc.staged
+            for proc, *_ in inc.staged["procs"]
+        ]
+
+    def waiting_for(self, system_lhid: int) -> list[int]:
+        """Pids of staged copies here that wait for the machine of system_lhid to say whether they
+        are the one (its worker deleted its copy, or not, and could not say so)."""
+        return [
+            proc.pid
+            for inc in self.incoming.values()
+            if inc.state == FROZEN_COPY and abi.pid_lhid(inc.migrator) == system_lhid and inc.staged
+            for proc, *_ in inc.staged["procs"]
+        ]
+
+    def outcome_reply(self, msg: bytes) -> bytes:
+        """The program manager's answer to MG_OUTCOME."""
+        _, old_lhid, mig_id = unpack(msg)[:3]
+        return pack(0, self.outcome(old_lhid, mig_id), mig_id)
+
+    def _check_layout(self, layout: Any, nteams: int) -> None:
+        """An MG_INIT layout: what the receiver uses of it, with the right types and bounds."""
+        if not isinstance(layout, dict) or not isinstance(layout.get("teams"), list):
+            raise ValueError("not a layout")
+        if len(layout["teams"]) != nteams or not isinstance(layout.get("backing_file", ""), str):
+            raise ValueError("team count")
+        for i, spec in enumerate(layout["teams"]):
+            if (
+                not isinstance(spec, dict)
+                or spec.get("index") != i
+                or not isinstance(spec.get("name"), str)
+            ):
+                raise ValueError(f"team {i}")
+            if not isinstance(spec.get("argv"), list) or not all(
+                isinstance(a, str) for a in spec["argv"]
+            ):
+                raise ValueError(f"team {i}: argv")
+            self._check_pages(spec.get("pages"))
+            backed = spec.get("backed", [])
+            if not isinstance(backed, list) or not all(isinstance(v, int) for v in backed):
+                raise ValueError(f"team {i}: backed")
+
+    @staticmethod
+    def _check_pages(pages: Any) -> None:
+        if not isinstance(pages, list):
+            raise ValueError("pages")
+        for entry in pages:
+            if (
+                not isinstance(entry, list)
+                or len(entry) != 2
+                or not all(isinstance(v, int) for v in entry)
+                or not 0 <= entry[0] < MAX_VPAGE
+                or not 0 < entry[1] < 8
+            ):
+                raise ValueError(f"page {entry!r}")
 
     def _map(self, team, vp: int, prot: int) -> None:
         if self.k.mmu.entry(team.ctx, vp) is None:
@@ -747,6 +1363,10 @@ class MigrationEngine:
         while off < len(data):
             i, vp, prot = PAGE_HEADER.unpack_from(data, off)
             off += PAGE_HEADER.size
+            if not 0 <= i < len(teams) or not 0 < prot & ~ZERO_FLAG < 8:
+                raise ValueError(f"page header ({i}, {vp:#x}, {prot:#x})")
+            if not prot & ZERO_FLAG and off + PAGE > len(data):
+                raise ValueError("a page cut short")
             team = teams[i]
             team.backing.pop(vp, None)  # modified since the flush: this copy is the one
             self._map(team, vp, prot & ~ZERO_FLAG)
@@ -761,19 +1381,120 @@ class MigrationEngine:
         k = self.k
         for team in list(lh.teams):
             k.memory.destroy_team(team)
-        k.lhs.pop(lh.lhid, None)
+        if k.lhs.get(lh.lhid) is lh:
+            k.lhs.pop(lh.lhid, None)
 
-    def install(self, lh: LogicalHost, teams, state: dict[str, Any]) -> None:
-        """The switch on the destination: the copy takes the original id and starts running."""
+    # --- the commit on the destination: prepare (check and stage), then commit (run) ------------
+    def prepare(self, inc: Incoming, state: dict[str, Any]) -> None:
+        """MG_STATE: check the state and stage everything the commit needs, so that the commit
+        cannot fail; the copy stays frozen under its own id. Raises on anything malformed."""
         from emulator.cpu import Registers
 
         k = self.k
-        tr = k.transport
-        old = state["lhid"]
-        if old in k.lhs:
-            raise ValueError(f"logical host {old:#x} already exists here")
+        teams = inc.teams
+        if (
+            not isinstance(state, dict)
+            or state.get("id") != inc.mig_id
+            or state.get("lhid") != inc.old_lhid
+        ):
+            raise ValueError("not the state of this migration")
+        if inc.old_lhid in k.lhs:
+            raise ValueError(f"logical host {inc.old_lhid:#x} already exists here")
+        specs = state["teams"]
+        if not isinstance(specs, list) or len(specs) != len(teams):
+            raise ValueError("team count")
+        for spec in specs:
+            self._check_pages(spec["pages"])
+            if not 0 <= spec["index"] < len(teams):
+                raise ValueError("team index")
+            for v in (
+                *spec["text"],
+                *spec["data"],
+                spec["brk"],
+                spec["heap_start"],
+                spec["stack_low"],
+                *(int(a) for a in spec["bkpts"]),
+                *spec["bkpts"].values(),
+            ):
+                if not isinstance(v, int):
+                    raise ValueError("team layout")
+        staged: dict[str, Any] = {
+            "remote": bool(state["remote"]),
+            "procs": [],
+            "retained": [],
+            "programs": [],
+            "exits": {},
+            "redirects": [],
+        }
+        pids = set()
+        for p in state["processes"]:
+            team = teams[p["team"]] if p["team"] is not None else None
+            pid = p["pid"]
+            if (
+                abi.pid_lhid(pid) != inc.old_lhid
+                or pid in pids
+                or abi.is_group(pid)
+                or team is None
+            ):
+                raise ValueError(f"process {pid!r}")
+            pids.add(pid)
+            proc = Process(
+                pid=pid, lh=inc.lh, name=str(p["name"]), priority=Priority(p["priority"]), team=team
+            )
+            r = p["registers"]
+            proc.registers = Registers(
+                d=[int(v) for v in r["d"]][:8],
+                a=[int(v) for v in r["a"]][:8],
+                pc=int(r["pc"]),
+                sr=int(r["sr"]),
+            )
+            proc.state = State[p["state"]]
+            if proc.state is State.RUNNING:
+                proc.state = State.READY
+            proc.suspended = bool(p["suspended"])
+            proc.creator = int(p["creator"])
+            proc.cpu_ns = int(p["cpu_ns"])
+            proc.receive_target = int(p["receive_target"])
+            proc.move_dst = int(p["move_dst"])
+            queue = [_req_in(req) for req in p["msg_queue"]]
+            pending = [_req_in(d) for d in p["pending"]]
+            groups = [int(g) for g in p["groups"]]
+            for key in ("wake_at", "receive_deadline_at"):
+                if p[key] is not None and not isinstance(p[key], int):
+                    raise ValueError(key)
+            aw = p["awaiting"]
+            if aw is not None:
+                if aw["mode"] not in ("move", "restart", "lost", "migrated", "internal"):
+                    raise ValueError("awaiting")
+                bytes.fromhex(aw["msg"])
+                int(aw["dst"]), int(aw["msg_addr"])
+            staged["procs"].append((proc, p, queue, pending, groups))
+        for src, seq, server in state.get("redirects", ()):
+            staged["redirects"].append((int(src), int(seq), int(server)))
+        for entry in state["retained"]:
+            staged["retained"].append(
+                (
+                    (int(entry["src"]), int(entry["seq"])),
+                    Packet(
+                        Kind(entry["kind"]),
+                        entry["seq"],
+                        entry["replier"],
+                        entry["src"],
+                        status=entry["status"],
+                        lhid=inc.old_lhid,
+                        msg=bytes.fromhex(entry["msg"]),
+                    ),
+                )
+            )
+        for rec in state["programs"]:
+            rec = dict(rec)
+            rec["stdout"] = tuple(rec["stdout"])
+            rec["stdin"] = tuple(rec["stdin"])
+            staged["programs"].append(ProgramRecord(**rec))
+        staged["exits"] = {int(c): int(s) for c, s in state["creator"]["exits"].items()}
+        # the address spaces take their final layout (still frozen, under the copy's own id)
         mmu = k.mmu
-        for spec in state["teams"]:
+        for spec in specs:
             team = teams[spec["index"]]
             keep = {vp for vp, _ in spec["pages"]}
             for vp, prot in spec["pages"]:
@@ -793,76 +1514,86 @@ class MigrationEngine:
             for addr, n in spec["bkpts"].items():
                 mmu.add_bkpt(team.ctx, int(addr), n)
             team.bkpts = frozenset(int(a) for a in spec["bkpts"])
+        inc.staged = staged
+
+    def _commit(self, inc: Incoming, why: str) -> None:
+        """The source has given up its copy: this one takes the original id and runs."""
+        if inc.old_lhid in self.k.lhs:  # cannot happen (checked at prepare); never two
+            log.warning(
+                "%s: logical host %#x appeared during its commit: copy kept frozen",
+                self.k.name,
+                inc.old_lhid,
+            )
+            return
+        self.install(inc.lh, inc.teams, inc.old_lhid, inc.staged)
+        self._incoming_enter(inc, COMMITTED, why)
+
+    def install(self, lh: LogicalHost, teams, old: int, staged: dict[str, Any]) -> None:
+        """The switch on the destination: the staged copy takes the original id and starts running."""
+        k = self.k
+        tr = k.transport
         # the new copy takes the original logical-host id
         k.lhs.pop(lh.lhid, None)
         lh.lhid = old
-        lh.remote = state["remote"]
+        lh.copy_of = 0
+        lh.remote = staged["remote"]
         k.lhs[old] = lh
         tr.forget(old)
         procs = []
-        for p in state["processes"]:
-            team = teams[p["team"]] if p["team"] is not None else None
-            proc = Process(pid=p["pid"], lh=lh, name=p["name"], priority=Priority(p["priority"]), team=team)
-            r = p["registers"]
-            proc.registers = Registers(d=list(r["d"]), a=list(r["a"]), pc=r["pc"], sr=r["sr"])
-            proc.state = State[p["state"]]
-            if proc.state is State.RUNNING:
-                proc.state = State.READY
-            proc.suspended = p["suspended"]
-            proc.creator = p["creator"]
-            proc.cpu_ns = p["cpu_ns"]
-            proc.receive_target = p["receive_target"]
-            proc.move_dst = p["move_dst"]
+        for proc, p, queue, pending_reqs, groups in staged["procs"]:
             lh.processes[proc.pid] = proc
             k.processes[proc.pid] = proc
-            for req in p["msg_queue"]:
-                proc.msg_queue.append(_req_in(req))
+            proc.msg_queue.extend(queue)
             pending = k.pending_of(proc)
-            for d in p["pending"]:
-                req = _req_in(d)
+            for req in pending_reqs:
                 pending[req.sender] = req
                 if req.remote is not None:
                     tr.in_progress[(req.remote.src_pid, req.remote.seq)] = proc.pid
-            procs.append((proc, p))
+            procs.append((proc, p, groups))
             index = abi.pid_index(proc.pid)
             lh.next_index = max(lh.next_index, index + 1) & 0x7FFF or 1
-        for src, seq, server in state.get("redirects", ()):
+        for src, seq, server in staged["redirects"]:
             tr.redirects[(src, seq)] = server
             while len(tr.redirects) > 4096:
                 tr.redirects.popitem(last=False)
-        for entry in state["retained"]:
-            packet = Packet(Kind(entry["kind"]), entry["seq"], entry["replier"], entry["src"],
-                            status=entry["status"], lhid=old, msg=bytes.fromhex(entry["msg"]))
-            tr._retain((entry["src"], entry["seq"]), packet)
+        for key, packet in staged["retained"]:
+            tr._retain(key, packet)
         pm = k.servers.get("program")
         if pm is not None:
-            for rec in state["programs"]:
-                rec = dict(rec)
-                rec["stdout"] = tuple(rec["stdout"])
-                rec["stdin"] = tuple(rec["stdin"])
-                pm.programs[rec["pid"]] = ProgramRecord(**rec)
-            exits = {int(c): s for c, s in state["creator"]["exits"].items()}
-            if exits:
-                pm.creators.setdefault(old, CreatorState()).exits.update(exits)
+            for rec in staged["programs"]:
+                pm.programs[rec.pid] = rec
+            if staged["exits"]:
+                pm.creators.setdefault(old, CreatorState()).exits.update(staged["exits"])
         # unfreeze: the new copy runs
         lh.frozen = False
-        for proc, p in procs:
-            for gid in p["groups"]:
+        for proc, p, groups in procs:
+            for gid in groups:
                 k.join_group(proc, gid)
             if p["wake_at"] is not None:
-                proc.wakeup = k.sim.at(max(k.sim.now, p["wake_at"]), lambda proc=proc: k._wake(proc, 0))
+                proc.wakeup = k.sim.at(
+                    max(k.sim.now, p["wake_at"]), lambda proc=proc: k._wake(proc, 0)
+                )
             if p["receive_deadline_at"] is not None:
-                proc.receive_deadline = k.sim.at(max(k.sim.now, p["receive_deadline_at"]),
-                                                 lambda proc=proc: k._receive_timeout(proc))
+                proc.receive_deadline = k.sim.at(
+                    max(k.sim.now, p["receive_deadline_at"]),
+                    lambda proc=proc: k._receive_timeout(proc),
+                )
             aw = p["awaiting"]
             if aw is not None:
                 self._resume_send(proc, aw)
-        for proc, _p in procs:
+        for proc, _p, _g in procs:
             if proc.state is State.READY:
                 k._enqueue(proc)
             elif proc.state is State.RECEIVE_BLOCKED and proc.msg_queue:
                 k._complete_receive(proc)
+        deferred, lh.deferred = lh.deferred, []
+        for req, dst in deferred:
+            k.deliver(req, dst)
         tr.announce(old)
+        for i in (1, 2):  # again, in case the broadcast is lost (senders also rebind on their own)
+            k.sim.at(
+                k.sim.now + i * tr.rto, lambda: tr.announce(old) if k.lhs.get(old) is lh else None
+            )
         if k.pager is not None:
             for team in teams:
                 if team.backing:
@@ -872,11 +1603,15 @@ class MigrationEngine:
     def _resume_send(self, proc: Process, aw: dict[str, Any]) -> None:
         k = self.k
         tr = k.transport
-        out = Outstanding(dst=aw["dst"], msg_addr=aw["msg_addr"], group=aw["group"], msg=bytes.fromhex(aw["msg"]))
+        out = Outstanding(
+            dst=aw["dst"], msg_addr=aw["msg_addr"], group=aw["group"], msg=bytes.fromhex(aw["msg"])
+        )
         proc.awaiting = out
         mode = aw["mode"]
         if mode == "move":
-            txn = SendTxn(proc, aw["dst"], bytes.fromhex(aw["msg"]), aw["seq"], group=aw["txn_group"])
+            txn = SendTxn(
+                proc, aw["dst"], bytes.fromhex(aw["msg"]), aw["seq"], group=aw["txn_group"]
+            )
             tr.sends[(proc.pid, txn.seq)] = txn
             out.transaction = txn
             tr._send_txn(txn)

@@ -22,6 +22,7 @@ class Receive:
 class Send:
     pid: int
     msg: bytes  # resumes with (replier_pid, reply_msg); replier_pid <= 0 is a failure (-error)
+    timeout_ms: int | None = None  # a bound: then it fails with -ETIMEOUT, whatever the receiver does
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,11 @@ class MoveFrom:
 @dataclass(frozen=True)
 class Delay:
     ns: int  # sleeps; the CPU is free
+
+
+@dataclass(frozen=True)
+class DeviceWait:
+    ns: int  # blocks on a device (the disk) this long; the CPU is free for other processes
 
 
 @dataclass(frozen=True)

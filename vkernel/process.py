@@ -40,6 +40,8 @@ class LogicalHost:
     system: bool = False  # the machine's own servers
     frozen: bool = False
     migrating: bool = False  # a migration of it is under way (the flusher keeps off)
+    copy_of: int = 0  # an incoming migration's copy: the id of the logical host it copies
+    migration_state: str = ""  # its migration's state while one is under way (shown by ps)
     next_index: int = 1
     processes: dict[int, Process] = field(default_factory=dict)
     teams: list[Team] = field(default_factory=list)

@@ -977,9 +977,10 @@ class Transport:
     def _on_send(self, src_mac: bytes, p: Packet) -> None:
         key = (p.src_pid, p.seq)
         redirect = self.redirects.get(key)
-        if redirect is not None:
+        if redirect is not None and abi.is_group(p.dst_pid) and self.k.is_local(p.dst_pid):
             # a request to a logical host's local group that the server of its previous host
             # took before the logical host moved here: that server has (or will have) the answer
+            # (not the request sent on to that server, heard by broadcast: it is not ours)
             self.transmit(src_mac, Packet(Kind.FORWARDED, p.seq, redirect, p.src_pid))
             return
         group = bool(p.flags & Flag.GROUP)
@@ -1038,6 +1039,10 @@ class Transport:
         lhid = abi.pid_lhid(dst)
         lh = self.k.lhs.get(lhid)
         if lh is None:
+            if self.k.migration is not None and lhid in self.k.migration.handing_over and not group:
+                # it migrated from here and its new copy does not run yet (the commit's "go" is on
+                # its way): the sender waits rather than counting retransmissions (PROTOCOL.md 17)
+                self.transmit(src_mac, Packet(Kind.REPLY_PENDING, p.seq, dst, p.src_pid))
             return  # not ours (a broadcast, or a stale binding): stay silent
         target = self.k.local_group_target(dst) if abi.is_group(dst) else dst
         if target is None:

@@ -81,6 +81,8 @@ local CODES = {
   [0x211] = "MG_PAGES",
   [0x212] = "MG_STATE",
   [0x213] = "MG_ABORT",
+  [0x214] = "MG_COMMIT",
+  [0x215] = "MG_OUTCOME",
   [0x300] = "KS_HOST_INFO",
   [0x301] = "KS_PROCESS_INFO",
 }
@@ -89,6 +91,8 @@ local MG = {
   [0x211] = "MG_PAGES",
   [0x212] = "MG_STATE",
   [0x213] = "MG_ABORT",
+  [0x214] = "MG_COMMIT",
+  [0x215] = "MG_OUTCOME",
 }
 local GROUPS = {
   [0x8001] = "program manager group",

@@ -30,6 +30,7 @@ class DisplayServer:
         self.inputs: dict[int, bytearray] = {}
         self.input_ended: set[int] = set()
         self.readers: dict[int, list[tuple[int, int, int]]] = {}
+        self.instances: set[int] = set()  # the instances new_instance handed out (stdin is theirs)
 
     def start(self):
         self.proc = self.k.spawn_server(self.k.system_lh, "display-server", self.body, restart=True)
@@ -40,6 +41,7 @@ class DisplayServer:
         inst = self.next_instance
         self.next_instance += 1
         self.outputs[inst] = []
+        self.instances.add(inst)
         return inst
 
     def output(self, instance: int) -> str:
@@ -61,14 +63,21 @@ class DisplayServer:
                 yield ops.Reply(sender, pack(0, len(data)))
             elif m[0] == abi.IO_READ:
                 inst, buf, count = m[1], m[2], min(m[3], MAX_WRITE)
-                if inst not in self.outputs:
+                if inst not in self.instances:
                     yield ops.Reply(sender, error(abi.EINVAL))
+                    continue
+                if count <= 0:
+                    yield ops.Reply(sender, pack(0, 0))
                     continue
                 self.readers.setdefault(inst, []).append((sender, buf, count))
                 yield from self.serve_readers(inst)
             elif m[0] == abi.IO_INPUT:
                 inst, buf, count, end = m[1], m[2], min(m[3], MAX_WRITE), m[4]
-                if inst not in self.outputs:
+                agent = self.k.processes.get(sender)
+                if agent is None or agent.team is not None or not agent.lh.system:
+                    yield ops.Reply(sender, error(abi.EPERM))  # typed input comes from the console
+                    continue
+                if inst not in self.instances:
                     yield ops.Reply(sender, error(abi.EINVAL))
                     continue
                 data = (yield ops.MoveFrom(sender, buf, count)) if count else b""

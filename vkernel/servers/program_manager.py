@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import struct
+from collections import OrderedDict
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -20,10 +21,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # program manager to program manager, for migration (docs/ABI.md reserves 0x210..0x21F)
-MG_INIT = 0x210  # old lhid, team count, layout blob address, length -> receiver pid, new lhid
+MG_INIT = 0x210  # old lhid, team count, layout address, length, migration id -> receiver, new lhid, id, name
 MG_PAGES = 0x211  # blob address, length, page count (receiver MoveFrom's the pages)
-MG_STATE = 0x212  # blob address, length: the switch -> time the new copy was unfrozen (ns, hi, lo)
-MG_ABORT = 0x213
+MG_STATE = 0x212  # blob address, length, migration id: prepare (staged, still frozen) -> id
+MG_ABORT = 0x213  # migration id: the source gave up; the receiver discards its copy
+MG_COMMIT = 0x214  # migration id: "go" (the source has deleted its copy); the receiver's copy runs
+MG_OUTCOME = 0x215  # old lhid, migration id -> outcome (a receiver that waited for "go" in vain asks)
 
 IMAGE_CHUNK = 32 * 1024  # V moved 32 KB as a unit
 NAME_AT = 0
@@ -80,6 +83,8 @@ class ProgramManager:
         self.proc: Process | None = None
         self.programs: dict[int, ProgramRecord] = {}
         self.creators: dict[int, CreatorState] = {}  # creator lhid -> state
+        self.reported: OrderedDict[int, int] = OrderedDict()  # PM_EXITED notice ids taken -> child
+        self.notices = 0
         self.willing: bool = True
         self.started = 0
         self.creating = 0  # programs being created: they delay this host's answers to "@ *"
@@ -112,12 +117,12 @@ class ProgramManager:
                 if reply is not None:
                     yield ops.Reply(sender, reply)
             elif code == abi.PM_EXITED:
-                _, child, status, creator = unpack(msg)[:4]
+                _, child, status, creator, nonce = unpack(msg)[:5]
                 forger = self.k.processes.get(sender)
                 if forger is not None and forger.team is not None:
                     yield ops.Reply(sender, error(abi.EPERM))  # program managers send it, not guests
                     continue
-                self.record_exit(abi.pid_lhid(creator), child, signed(status))
+                self.record_exit(abi.pid_lhid(creator), child, signed(status), nonce)
                 yield ops.Reply(sender, pack(0))
             elif code in (abi.PM_KILL, abi.PM_SUSPEND, abi.PM_RESUME):
                 yield ops.Reply(sender, pack(self.control(code, unpack(msg)[1])))
@@ -132,6 +137,8 @@ class ProgramManager:
             elif code == MG_INIT and self.k.migration is not None:
                 worker = yield ops.Spawn("pm-receive", self.k.migration.receive_worker)
                 yield ops.Forward(sender, worker, msg)
+            elif code == MG_OUTCOME and self.k.migration is not None:
+                yield ops.Reply(sender, self.k.migration.outcome_reply(msg))
             else:
                 yield ops.Reply(sender, error(abi.EBADCALL))
 
@@ -312,16 +319,32 @@ class ProgramManager:
         if creator_lhid in self.k.lhs:
             self.record_exit(creator_lhid, proc.pid, status)
         else:
-            notice = pack(abi.PM_EXITED, proc.pid, status, record.creator)
+            self.notices += 1
+            nonce = (self.k.system_lh.lhid << 16 | (self.notices & 0xFFFF)) or 1
+            notice = pack(abi.PM_EXITED, proc.pid, status, record.creator, nonce)
             group = abi.make_pid(creator_lhid, abi.LOCAL_PROGRAM_MANAGER)
 
+            bound = self.k.sim.now + int(self.k.config.migration.timeout_s * 1e9)
+
             def notify(pid: int) -> Generator[Any, Any, None]:
-                yield ops.Send(group, notice)
+                # again while unanswered (a partition), within a bound; the creator's program
+                # manager takes a repeated notice once (record_exit)
+                while True:
+                    replier, _ = yield ops.Send(group, notice)
+                    if replier > 0 or self.k.sim.now >= bound:
+                        return
 
             self.k.spawn_server(self.k.system_lh, "pm-exit-notice", notify)
 
-    def record_exit(self, creator_lhid: int, child: int, status: int) -> None:
-        """A child of a process of creator_lhid ended: answer who waits for it, or keep the status."""
+    def record_exit(self, creator_lhid: int, child: int, status: int, notice: int = 0) -> None:
+        """A child of a process of creator_lhid ended: answer who waits for it, or keep the status.
+        Each exit counts once (a notice sent again after a lost answer is a repeat: same id)."""
+        if notice:
+            if notice in self.reported:
+                return
+            self.reported[notice] = child
+            while len(self.reported) > 4096:
+                self.reported.popitem(last=False)
         state = self.creators.setdefault(creator_lhid, CreatorState())
         for key in (child, 0):  # a waiter for this child first, then one waiting for any child
             waiting = state.waiters.get(key)
@@ -364,6 +387,8 @@ class ProgramManager:
             state = "suspended" if proc.suspended else proc.state.value
             if proc.lh.frozen:
                 state = "frozen"
+            if proc.lh.migration_state:
+                state = proc.lh.migration_state  # a migration's state (docs/PROTOCOL.md, Migration)
             lines.append(
                 f"{proc.pid:#010x} {proc.name} {self.k.name} {proc.lhid:#06x} {state} "
                 f"{proc.cpu_ns // 1_000_000} {proc.team.memory_bytes // 1024}"
