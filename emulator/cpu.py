@@ -10,7 +10,6 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-import capstone
 from unicorn import UC_ARCH_M68K, UC_MODE_BIG_ENDIAN, UC_PROT_ALL, Uc, UcError
 from unicorn import unicorn_const as ucc
 from unicorn.m68k_const import (
@@ -21,7 +20,7 @@ from unicorn.m68k_const import (
 )
 from unicorn.unicorn_py3.unicorn import uclib
 
-from emulator import exact, native
+from emulator import decode, exact, native
 from emulator.mmu import GuestAddressError, Mmu
 
 log = logging.getLogger(__name__)
@@ -219,9 +218,7 @@ class Cpu:
         self.mmu = Mmu(self)
         self.instructions = 0
         self.slices = 0
-        self._md = capstone.Cs(
-            capstone.CS_ARCH_M68K, capstone.CS_MODE_M68K_010 | capstone.CS_MODE_BIG_ENDIAN
-        )
+        self._md = decode.decoder()
 
     # --- registers ------------------------------------------------------------------
     def read_registers(self) -> Registers:
@@ -437,7 +434,7 @@ class Cpu:
         done = 0
         end = start
         if code is not None:
-            for addr, isize, _m, _o in self._md.disasm_lite(code, start):
+            for addr, isize, _m, _o in decode.instructions(self._md, code, start):
                 done += 1
                 end = addr + isize
         if end != pc:
@@ -459,7 +456,7 @@ class Cpu:
         ctx = self.mmu.current
         insns: list[tuple[int, int, str]] = []
         if code is not None:
-            for addr, isize, mnemonic, _o in self._md.disasm_lite(code, start):
+            for addr, isize, mnemonic, _o in decode.instructions(self._md, code, start):
                 insns.append((addr, isize, mnemonic))
         agree = bool(insns) and insns[-1][0] + insns[-1][1] == start + size and len(insns) == icount
         if ctx is not None and code is not None:
@@ -537,6 +534,10 @@ class Cpu:
             verdict = (
                 exact.ILLEGAL_VECTOR if ext is None else exact.move_from_ccr(word, ext, regs, mem)
             )
+        elif exact.is_divs_w(word):
+            length = exact.divs_w_length(word) or 2
+            ext = self._code(pc + 2, length - 2) if length > 2 else b""
+            verdict = exact.ILLEGAL_VECTOR if ext is None else exact.divs_w(word, ext, regs, mem)
         elif exact.is_move_from_sr(word):
             verdict = exact.PRIVILEGE_VECTOR
         elif exact.is_68020_only(word):

@@ -4,6 +4,8 @@ The Cpu runs these one at a time, never on a hot path (docs/CPU.md):
 - ASL/ASR/LSL/LSR <ea> (memory, one bit): QEMU picks arithmetic vs logical
   from an addressing-mode bit and never sets V for ASL;
 - MOVE CCR,<ea>, after which QEMU's lazily kept flags can go wrong;
+- DIVS.W <ea>,Dn, whose QEMU helper divides on the host: 0x80000000 by -1
+  is a SIGFPE that kills the whole process;
 - RTR, TRAPV and RTD, which Unicorn's m68000 raises as illegal instructions;
 - MOVE from SR, privileged on a 68010, and the 68020 instructions QEMU's
   m68000 still decodes (EXTB.L, LINK.L, CAS, TRAPcc, PACK, UNPK): the
@@ -12,7 +14,7 @@ The Cpu runs these one at a time, never on a hot path (docs/CPU.md):
 Each function takes the registers (changed in place only when the instruction
 completes) and a Memory, and returns what happened: None (done), a Fault (the
 instruction did not run; the kernel may page in and restart it) or a vector
-(an exception the instruction raises: 4 illegal, 7 trapv).
+(an exception the instruction raises: 4 illegal, 5 divide by zero, 7 trapv).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from __future__ import annotations
 from typing import NamedTuple, Protocol
 
 X, N, Z, V, C = 0x10, 0x08, 0x04, 0x02, 0x01
-ILLEGAL_VECTOR, TRAPV_VECTOR, PRIVILEGE_VECTOR = 4, 7, 8
+ILLEGAL_VECTOR, ZERO_DIVIDE_VECTOR, TRAPV_VECTOR, PRIVILEGE_VECTOR = 4, 5, 7, 8
 
 RTR, TRAPV, RTD = 0x4E77, 0x4E76, 0x4E74
 
@@ -70,10 +72,16 @@ def is_move_from_ccr(word: int) -> bool:
     return word & 0xFFC0 == 0x42C0
 
 
+def is_divs_w(word: int) -> bool:
+    """DIVS.W <ea>,Dn: 1000 DDD 111 mmm rrr (QEMU's helper traps on the host for 0x80000000 / -1)."""
+    return word & 0xF1C0 == 0x81C0
+
+
 def is_emulated(word: int) -> bool:
     """An opcode word the C core stops before (vc_emulated_word in emulator.native)."""
     return (
         is_memory_shift(word)
+        or is_divs_w(word)
         or is_move_from_ccr(word)
         or is_move_from_sr(word)
         or is_68020_only(word)
@@ -220,4 +228,77 @@ def trapv(regs: Regs) -> int | None:
     if regs.sr & V:
         return TRAPV_VECTOR
     regs.pc = (regs.pc + 2) & 0xFFFFFFFF
+    return None
+
+
+def _source_ext_words(mode: int, reg: int) -> int | None:
+    """Extension words of a word-sized data-addressing source <ea>; None if the mode is not one."""
+    if mode in (0, 2, 3, 4):
+        return 0
+    if mode in (5, 6):
+        return 1
+    if mode == 7 and reg <= 4:
+        return 2 if reg == 1 else 1
+    return None
+
+
+def divs_w_length(word: int) -> int | None:
+    """Bytes of DIVS.W <ea>,Dn, or None if <ea> is not a data addressing mode (illegal)."""
+    words = _source_ext_words((word >> 3) & 7, word & 7)
+    return None if words is None else 2 + 2 * words
+
+
+def divs_w(word: int, ext: bytes, regs: Regs, mem: Memory) -> Fault | int | None:
+    """DIVS.W <ea>,Dn (68000 PRM 4-93): Dn (32 bits) / <ea> (16 bits), signed.
+
+    The quotient goes to the low word and the remainder (the dividend's sign) to
+    the high word; N Z from the quotient, V C cleared, X kept. A quotient outside
+    -32768..32767 (0x80000000 / -1 too) is an overflow: Dn unchanged, V set, C
+    cleared; N and Z are undefined, left as the engine leaves them for DIVU and
+    every other overflow: N kept, Z cleared. A zero divisor: vector 5, nothing
+    changed (the engine keeps an (An)+ / -(An) update undone, as for DIVU).
+    """
+    length = divs_w_length(word)
+    if length is None:
+        return ILLEGAL_VECTOR
+    mode, reg = (word >> 3) & 7, word & 7
+    dn = (word >> 9) & 7
+    new_a = None
+    if mode == 0:
+        divisor = regs.d[reg] & 0xFFFF
+    elif mode == 7 and reg == 4:
+        divisor = int.from_bytes(ext[0:2], "big")
+    else:
+        if mode == 7 and reg in (2, 3):  # d16(PC), d8(PC,Xn): based at the extension word
+            brief = int.from_bytes(ext[0:2], "big")
+            base = regs.pc + 2
+            if reg == 2:
+                addr = base + _sext(brief, 16)
+            else:
+                xn = (regs.a if brief & 0x8000 else regs.d)[(brief >> 12) & 7]
+                addr = base + (xn if brief & 0x0800 else _sext(xn, 16)) + _sext(brief, 8)
+            addr &= 0xFFFFFFFF
+        else:
+            addr, new_a = _address(mode, reg, ext, regs)
+        got = mem.load(addr, 2)
+        if isinstance(got, Fault):
+            return got
+        divisor = int.from_bytes(got, "big")
+    if divisor == 0:
+        return ZERO_DIVIDE_VECTOR
+    if new_a is not None:
+        regs.a[reg] = new_a
+    dividend = _sext(regs.d[dn], 32)
+    den = _sext(divisor, 16)
+    quotient = abs(dividend) // abs(den)  # the 68000 truncates toward zero
+    if (dividend < 0) != (den < 0):
+        quotient = -quotient
+    remainder = dividend - quotient * den  # the sign of the dividend
+    x = regs.sr & X
+    if not -0x8000 <= quotient <= 0x7FFF:
+        regs.sr = x | (regs.sr & N) | V
+    else:
+        regs.d[dn] = (remainder & 0xFFFF) << 16 | (quotient & 0xFFFF)
+        regs.sr = x | (N if quotient < 0 else 0) | (Z if quotient == 0 else 0)
+    regs.pc = (regs.pc + length) & 0xFFFFFFFF
     return None

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import capstone
 
+from emulator import decode
 from emulator.memory import FrameAllocator
 from emulator.mmu import Mmu, Prot
 from guest import abi
@@ -244,10 +245,8 @@ def find_bkpts(image: Image) -> dict[int, int]:
         if not any((m.start() & 1) == 0 for m in _BKPT_RE.finditer(body)):
             continue
         if _md is None:
-            _md = capstone.Cs(
-                capstone.CS_ARCH_M68K, capstone.CS_MODE_M68K_010 | capstone.CS_MODE_BIG_ENDIAN
-            )
-        for addr, _size, mnemonic, _ops in _md.disasm_lite(body, fn.value):
+            _md = decode.decoder()
+        for addr, _size, mnemonic, _ops in decode.instructions(_md, body, fn.value):
             if mnemonic == "bkpt":
                 found[addr] = text.data[addr - text.vaddr + 1] & 7
     return found

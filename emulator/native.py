@@ -83,6 +83,7 @@ enum { VC_FAULT_UNMAPPED = 1, VC_FAULT_PROTECTION = 2 };
 static inline int vc_emulated_word(uint32_t w)
 {
     return (w & 0xFCC0u) == 0xE0C0u || (w & 0xFFC0u) == 0x42C0u || (w & 0xFFC0u) == 0x40C0u
+        || (w & 0xF1C0u) == 0x81C0u /* divs.w: QEMU's helper divides on the host (SIGFPE) */
         || (w & 0xFFF8u) == 0x49C0u
         || (w & 0xFFF8u) == 0x4808u || ((w & 0xF9C0u) == 0x08C0u && (w & 0x0600u))
         || ((w & 0xF0FFu) >= 0x50FAu

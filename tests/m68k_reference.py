@@ -804,12 +804,18 @@ def _div(b: Builder) -> None:
     signed = b.rng.randrange(2)
     b.text.insert(0, "divs" if signed else "divu")
     dn = b.rng.randrange(8)
-    if signed and b.d[dn] == 0x80000000:
-        # divs.w of 0x80000000 by -1 kills the engine's host process (SIGFPE in QEMU's helper):
-        # never drawn (a divisor of -1 may come from anywhere); pinned on its own in a subprocess
-        if ("d", dn) in b.pinned:
-            raise Retry
-        b.d[dn] = 0x80000001
+    if signed and b.rng.random() < 0.2 and ("d", dn) not in b.pinned and ea != dn:
+        # divs.w of 0x80000000 by -1 (QEMU's helper divided it on the host: SIGFPE killed the
+        # process; the CPU layer now emulates divs.w): drawn on purpose, from every source mode
+        b.d[dn] = 0x80000000
+        if ea < 0o10:
+            b.d[ea] |= 0xFFFF
+        elif ea == 0o74:
+            b.words[-1] = 0xFFFF
+        else:  # every word in memory is -1, wherever the operand is
+            b.data[:] = b"\xff" * len(b.data)
+            b.pcdata[:] = b"\xff" * len(b.pcdata)
+        b.text.append("0x80000000/-1")
     b.words[0] = 0x80C0 | dn << 9 | signed << 8 | ea
     b.ignore_when_vector = N | Z | V | C
     b.div = True  # adjust_undefined() drops N and Z when the reference's V is set
@@ -1015,7 +1021,6 @@ def _sequence(b: Builder, parts: list[str] | None = None) -> None:
     With parts (memory sequences): operands in memory too, through address registers
     that no instruction of the sequence writes (beyond its own (An)+ and -(An)).
     """
-    btst_imm = False
     for _ in range(b.rng.randrange(2, 7)):
         part = b.rng.choice(parts or SEQ_PARTS)
         sub = Builder(b.rng, part)
@@ -1030,16 +1035,11 @@ def _sequence(b: Builder, parts: list[str] | None = None) -> None:
             b.words += sub.words
             if part == "move-from-ccr" and not b.family.endswith("-ccr-read"):
                 b.family += "-ccr-read"  # QEMU's MOVE from CCR spoiled later flags: kept apart
-            if sub.words[0] & 0xF1FF == 0x013C and parts is not None:
-                btst_imm = True
             break
         b.text.append(part)
         if b.rng.random() < 0.5:  # bcc over one moveq: the flags of the instruction before decide
             cond = b.rng.randrange(2, 16)
             b.words += [0x6002 | cond << 8, 0x7000 | b.rng.randrange(8) << 9 | b.rng.randrange(256)]
-    if btst_imm:
-        # capstone's length of btst Dn,#imm hides a later exactly-emulated instruction (listed)
-        b.family += "-btst-imm"
 
 
 MEM_PARTS = SEQ_PARTS + ["shift-mem", "shift-mem", "move", "tas"]
@@ -1076,9 +1076,17 @@ def generate(name: str, rng: random.Random) -> Case:
 def adjust_undefined(case: Case, ref: Outcome) -> None:
     """Flags whose definedness depends on the result (DIV overflow, CHK without exception).
 
-    Also the one place Musashi is corrected to the manual: on DIVU/DIVS overflow it
-    only sets V, leaving C as it was, where the manual says C is always cleared.
+    Also the two places Musashi is corrected to the manual: on DIVU/DIVS overflow it
+    only sets V, leaving C as it was, where the manual says C is always cleared; and
+    DIVS of 0x80000000 by -1, which it gives as a quotient of 0 (an overflow).
     """
+    if case.div and ref.vector is None and case.words[0] & 0xF1C0 == 0x81C0:
+        dn = (case.words[0] >> 9) & 7
+        if case.d[dn] == 0x80000000 and ref.d[dn] == 0:
+            # Musashi's divs.w special case for 0x80000000 / -1 (no 16-bit divisor gives a
+            # quotient of 0 here): quotient 0, Z. The quotient 2^31 overflows (PRM 4-93).
+            ref.d[dn] = 0x80000000
+            ref.ccr = (ref.ccr & X) | V
     if case.div and ref.vector is None and ref.ccr & V:
         case.ignore |= N | Z  # DIVU/DIVS overflow: N and Z undefined (M68000PRM 4-93, 4-97)
         ref.ccr &= ~C

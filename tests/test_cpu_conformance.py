@@ -71,7 +71,8 @@ DEVIATIONS = {
     "CMPA.l": {"index-bit8": 3, "no-address-error": 15},
     "CMPA.w": {"index-bit8": 4, "no-address-error": 10},
     "DBcc": {"no-address-error": 14},
-    "DIVS": {"div-overflow-flags": 7, "index-bit8": 2, "no-address-error": 14},
+    # DIVS.W is emulated exactly (emulator.exact): bit 8 of an index word is ignored as on a 68000
+    "DIVS": {"div-overflow-flags": 8, "no-address-error": 15},
     "DIVU": {"div-overflow-flags": 6, "index-bit8": 3, "no-address-error": 14},
     "EOR.b": {"index-bit8": 2},
     "EOR.l": {"index-bit8": 2, "no-address-error": 10},

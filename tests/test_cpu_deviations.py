@@ -94,3 +94,19 @@ def test_divide_overflow_leaves_undefined_flags_as_the_engine_chooses(insn):
     regs, r, ref = both("44fc001f" + insn + "42c14e40", d=d)  # move.w #0x1f,ccr; div; move.w ccr,d1
     assert r.stop is Stop.TRAP and regs.d[reg] == ref.d[reg] == 0x10000  # the operand is kept
     assert regs.d[1] == 0x1A and ref.d[1] == 0x1F
+
+
+@pytest.mark.parametrize("insn", ["80d8", "81d8", "80e0", "81e0"])  # div[us].w (a0)+,d0 / -(a0)
+def test_divide_by_zero_leaves_an_postincrement_or_predecrement_undone(insn):
+    """A zero divisor through (a0)+ or -(a0): a 68010 takes vector 5 with A0 updated; the engine
+    (and the CPU layer's divs.w, which reports it as the engine does) leaves A0 as it was."""
+    m = Machine(insn + "4e40")
+    m.mmu.write(m.ctx, DATA, bytes(16))
+    a = [DATA + 8] + [0] * 6 + [SP]
+    m.cpu.write_registers(Registers([5] + [0] * 7, list(a), CODE))
+    r = m.run(100)
+    ref = cpu_reference.run(bytes.fromhex(insn + "4e40"), at=CODE, d=[5] + [0] * 7, a=a,
+                            memory={DATA: bytes(16)})  # fmt: skip
+    assert r.vector == ref.vector == 5
+    assert ref.a[0] == DATA + 8 + (2 if insn.endswith("d8") else -2)  # the 68010
+    assert m.cpu.read_registers().a[0] == DATA + 8  # the engine

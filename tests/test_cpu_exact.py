@@ -416,3 +416,102 @@ def test_move_from_ccr_then_a_logic_op_then_addx(ea):
             regs = finish(m)
             assert (regs.d, regs.a[:7], regs.sr) == (ref.d, ref.a[:7], ref.ccr), (ea, d6, ccr)
             assert m.mmu.read(m.ctx, 0x2100 - 2, 12) == ref.read(0x2100 - 2, 12)
+
+
+# divs.w <ea>,d0 with d0 = 0x80000000 and a divisor of -1 from each kind of source; the engine's
+# own divide helper computed INT_MIN / -1 on the host (SIGFPE: the whole process died)
+# move.l #0x80000000,d0; moveq #-1,d1; lea 0x2000,a0; move.w #-1,(a0); move.w #0x1f,ccr
+DIVS_SETUP = "203c8000000072ff41f8200030bcffff44fc0010"
+DIVS_MIN = {
+    "Dn": "81c1",  # divs.w d1,d0
+    "#imm": "81fcffff",  # divs.w #-1,d0
+    "(An)": "81d0",  # divs.w (a0),d0
+    "(An)+": "81d8",  # divs.w (a0)+,d0
+    "d16(PC)": "81fa0004",  # divs.w (4,pc),d0: the -1 after the trap
+}
+
+
+@pytest.mark.parametrize("source", sorted(DIVS_MIN))
+def test_divs_of_the_most_negative_long_by_minus_one_overflows(source):
+    """The quotient 2^31 does not fit 16 bits: V set, C cleared, X kept, d0 unchanged (PRM 4-93;
+    Musashi special-cases it to a quotient of 0 and Z), and the process lives on."""
+    code = DIVS_SETUP + DIVS_MIN[source] + "4e40ffff"  # ...; trap #0; -1
+    m = Machine(code)
+    r = m.run(1000)
+    assert r.stop is Stop.TRAP and r.executed == 7, r
+    regs = m.cpu.read_registers()
+    assert regs.d[0] == 0x80000000
+    assert regs.sr & 0x13 == 0x12  # X kept, V set, C clear (N, Z undefined)
+    assert regs.a[0] == 0x2000 + (2 if source == "(An)+" else 0)
+    ref = reference(code)
+    assert ref.d[0] == 0 and ref.ccr & 0x4  # the reference's special case, not the 68000's
+
+
+# moveq #-7,d2; moveq #15,d7; 1: move.l d2,d0; divs.w d7,d0; smi d4; add.b d4,d5; add.l d0,d3;
+# subq.l #3,d2; dbra d7,1b (d7 = 0 last: a divide by zero ends it); trap #0. No other emulated
+# instruction in the block: the C scanner alone must stop before the divs.
+DIVS_LOOP = "74f97e0f200281c75bc4da04d680578251cffff24e40"
+
+
+def test_divs_in_a_loop_at_every_budget_and_its_divide_by_zero():
+    """divs.w inside a block, cut at every budget 1..40: the same registers and count as Musashi;
+    the loop's last divide is by zero, reported at the divs as the engine reports divu's."""
+    ref = reference(DIVS_LOOP)
+    assert ref.vector == 5
+    outcomes = set()
+    for budget in [*range(1, 41), 10**6]:
+        m = Machine(DIVS_LOOP)
+        executed = 0
+        while True:
+            r = m.run(budget)
+            executed += r.executed
+            if r.stop is not Stop.BUDGET:
+                break
+            assert r.executed <= budget or budget < 7, r
+            m.cpu.write_registers(m.cpu.read_registers())
+        regs = m.cpu.read_registers()
+        outcomes.add((executed, r.stop, r.exception, r.vector, r.pc, tuple(regs.d), regs.pc))
+    assert len(outcomes) == 1, outcomes
+    ((executed, stop, exception, vector, pc, d, _pc),) = outcomes
+    assert (stop, exception, vector, pc) == (Stop.EXCEPTION, "divide by zero", 5, CODE + 6)
+    assert executed == 2 + 7 * 15 + 1
+    assert list(d) == ref.d
+
+
+@pytest.mark.parametrize("first", [True, False], ids=["first", "inside"])
+def test_divide_by_zero_is_reported_alike_for_divs_and_divu(first):
+    """divs.w #0,d0 (emulated) and divu.w #0,d0 (the engine's): the same stop, pc and count."""
+    prefix = "" if first else "4e714e71"
+    got = []
+    for word in ("81fc", "80fc"):
+        m = Machine(prefix + word + "00004e40")
+        r = m.run(1000)
+        got.append((r.stop, r.exception, r.vector, r.pc, r.executed, m.cpu.read_registers()))
+    assert got[0] == got[1]
+    assert got[0][:5] == (
+        Stop.EXCEPTION,
+        "divide by zero",
+        5,
+        CODE + len(prefix) // 2,
+        len(prefix) // 4,
+    )
+
+
+# divu.w cannot trap on the host: unsigned, and a zero divisor raises vector 5 before dividing
+DIVU_EDGES = [(0x80000000, 0xFFFF), (0xFFFFFFFF, 1), (0xFFFFFFFF, 0xFFFF), (0x80000000, 0)]
+
+
+@pytest.mark.parametrize("dividend,divisor", DIVU_EDGES)
+def test_divu_edges_match_the_reference(dividend, divisor):
+    code = f"80fc{divisor:04x}42c74e40"  # divu.w #divisor,d0; move.w ccr,d7; trap #0
+    m = Machine(code)
+    m.cpu.write_registers(Registers([dividend] + [0] * 7, [0] * 7 + [STACK_TOP], CODE))
+    r = m.run(1000)
+    ref = cpu_reference.run(bytes.fromhex(code), at=CODE, d=[dividend] + [0] * 7,
+                            a=[0] * 7 + [STACK_TOP])  # fmt: skip
+    regs = m.cpu.read_registers()
+    if divisor == 0:
+        assert ref.vector == r.vector == 5 and regs.d[0] == dividend
+    else:
+        assert r.stop is Stop.TRAP and regs.d[0] == ref.d[0]
+        assert regs.d[7] & 0x12 == ref.d[7] & 0x12  # X and V (N Z undefined on overflow)
