@@ -328,6 +328,49 @@ def test_a_group_send_ends_within_host_query_timeout_and_survives_loss():
     assert leftovers(session) == []
 
 
+@pytest.mark.parametrize("lose", [1, 3, 99])
+def test_a_group_send_whose_replies_are_lost_is_delivered_once(lose):
+    """The member's kernel answers each retransmission of a group Send it has served from the
+    retained reply (rules 2, 6, 19), never by delivering it again: with the first `lose` replies
+    lost the Send completes (or, all lost, fails with ETIMEOUT) and the member received it once."""
+    session = Session(config())
+    ws1, ws2 = session.kernels["ws1"], session.kernels["ws2"]
+    group = 0x00008127
+    received, results = [], []
+
+    def member(pid: int):
+        yield ops.JoinGroup(group)
+        while True:
+            sender, m = yield ops.Receive()
+            received.append((sender, longs(m)[0]))
+            yield ops.Reply(sender, msg(0x77, longs(m)[0]))
+
+    ws2.spawn_server(ws2.system_lh, "member", member)
+
+    def client(pid: int):
+        yield ops.Delay(MS)  # the member has joined
+        for i in range(2):
+            replier, m = yield ops.Send(group, msg(i))
+            results.append((replier, longs(m)[1] if replier > 0 else None))
+
+    first = {}
+
+    def pick(p) -> bool:  # the replies to the first request (its first `lose` transmissions)
+        if p.kind is not pk.Kind.REPLY:
+            return False
+        return first.setdefault("seq", p.seq) == p.seq and len(lost) < lose
+
+    lost = drop_frames(ws2, pick)
+    cl = ws1.spawn_server(ws1.system_lh, "client", client)
+    run(session, 2)
+    assert lost and len(lost) == min(lose, 4)  # one reply per transmission that arrived
+    assert received == [(cl.pid, 0), (cl.pid, 1)]  # each request delivered once
+    first = (-abi.ETIMEOUT, None) if lose >= 4 else (results[0][0], 0)
+    assert results[0] == first and results[1][1] == 1
+    assert ws2.transport.stats.duplicates >= min(lose, 3)
+    assert leftovers(session) == []
+
+
 # --- the invariant, by hypothesis ---------------------------------------------------------------
 
 

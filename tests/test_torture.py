@@ -31,6 +31,7 @@ from helpers import vcluster
 
 from vcluster import bench_faults, torture
 from vcluster.session import LineError, Session, load
+from vkernel import packets as pk
 from vkernel.process import LogicalHost
 
 SEEDS = 20
@@ -148,6 +149,44 @@ def test_server_counts_catch_a_lost_and_a_duplicated_request():
         )
         verdict = torture.classify(torture.Case("ipc-pair"), run, ref)
         assert verdict.problems[problem], verdict.report()
+
+
+def test_a_group_ping_the_client_sends_again_is_not_a_duplicate():
+    """Every answer to the client's first group PING is lost: its SendGroup ends in ETIMEOUT, it
+    PINGs again and the server rightly serves two PINGs. The harness counts the client's SendGroup
+    calls, so that is not a duplicate (it was, with the calls counted under a wrong name: the
+    issue-2 reproducer's "43 requests for 42")."""
+    case = torture.Case("ipc-pair")
+    lines, ref_lines = torture.SCENARIOS["ipc-pair"].lines(case, None)
+    ref = torture.fault_free(ref_lines, 1, ("ipcserver",))
+    assert ref.pings == 1  # the fault-free client PINGs once
+    lost = []
+
+    def lose_first_ping_answers(session):
+        # the server's kernel sends its answers to the first PING (and to its retransmissions)
+        # into the void; the answers to everything after go through
+        ws2 = session.kernels["ws2"]
+        nic = ws2.transport.nic
+        send = nic.send
+        first = {}
+
+        def lossy(data: bytes) -> None:
+            _, _, p = pk.parse_frame(data)
+            ours = p.kind is pk.Kind.REPLY and p.lhid != ws2.system_lh.lhid  # not the PM's
+            if ours and first.setdefault("seq", p.seq) == p.seq:
+                lost.append(p)
+                return
+            send(data)
+
+        nic.send = lossy
+
+    run = torture.execute(lines, 1, daemons=("ipcserver",), setup=lose_first_ping_answers)
+    assert len(lost) >= 1, "no answer to the first PING was lost"
+    assert run.pings == 2
+    served = torture.SERVED.search(run.summary["programs"][0]["output"])
+    assert served and int(served.group(1)) == 2 * 8 + 3  # 2 PINGs, 8 x (GET, PUT), QUIT
+    verdict = torture.classify(case, run, ref)
+    assert verdict.ok, verdict.report()
 
 
 def test_clean_errors_name_their_cause_and_wrong_output_does_not_pass():

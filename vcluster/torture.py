@@ -65,6 +65,8 @@ PROBLEMS = (
 JOINED = "hijacker: joined group"
 ERROR_WORDS = tuple(abi.ERROR_NAMES.values())
 SERVED = re.compile(r"ipcserver: served (\d+) requests")
+# the kernel counts system calls by their abi name (the IPC client's group PINGs)
+SEND_GROUP = abi.SYSCALL_NAMES[abi.SYS_SEND_GROUP]
 
 
 class Limit(BaseException):  # not an Exception: no server's or line's handler takes it
@@ -508,7 +510,7 @@ def execute(
             run.timeline = dict(watch.timeline)
             with contextlib.suppress(Exception):
                 run.summary = session.summary()
-            run.pings = session.kernels["ws1"].stats.by_call.get("SendGroup", 0)
+            run.pings = session.kernels["ws1"].stats.by_call.get(SEND_GROUP, 0)
             run.sim_s = session.sim.now / S
     finally:
         root.handlers[:] = saved
