@@ -226,6 +226,12 @@ class MigrationEngine:
         for listener in self.transition_listeners:
             listener(side, lhid, state, detail)
 
+    def _new_id(self) -> int:
+        """A migration id: our system lhid in the top 16 bits, a serial below. One per attempt, so
+        that a destination given up in one attempt cannot take the outcome of a later one."""
+        self._serial += 1
+        return ((self.k.system_lh.lhid << 16) | (self._serial & 0xFFFF)) & 0xFFFFFFFF
+
     def _left_ms(self, deadline: int) -> int:
         left = (deadline - self.k.sim.now) // MS
         if left <= 0:
@@ -268,7 +274,6 @@ class MigrationEngine:
     ) -> Generator[Any, Any, dict[str, Any]]:
         k = self.k
         names = sorted({p.name for p in lh.processes.values() if p.team is not None})
-        self._serial += 1
         start = k.sim.now
         record: dict[str, Any] = {
             "program": names[0] if len(names) == 1 else ",".join(names),
@@ -293,7 +298,7 @@ class MigrationEngine:
             "started": start / S,
             "eviction": eviction,
             "ended": False,
-            "id": ((k.system_lh.lhid << 16) | (self._serial & 0xFFFF)) & 0xFFFFFFFF,
+            "id": self._new_id(),  # each attempt takes a fresh id (attempt()): this is the last one
             "state": None,
             "states": [],
             "commit_acked": None,
@@ -389,14 +394,21 @@ class MigrationEngine:
         try:
             yield from self.attempt(pid, lh, dest_pm, dest_name, record, deadline)
         except ProgramEnded as exc:
-            record["attempts"].append({"host": dest_name, "ok": False, "error": str(exc)})
+            record["attempts"].append(
+                {"host": dest_name, "ok": False, "error": str(exc), "id": record["id"]}
+            )
             record["error"] = str(exc)
             record["ended"] = True
             log.info("%s: migration of %s: %s", self.k.name, record["program"], exc)
             return False
         except MigrationFailed as exc:
             record["attempts"].append(
-                {"host": record.get("to_name") or dest_name, "ok": False, "error": str(exc)}
+                {
+                    "host": record.get("to_name") or dest_name,
+                    "ok": False,
+                    "error": str(exc),
+                    "id": record["id"],
+                }
             )
             record["error"] = f"{record.get('to_name') or dest_name}: {exc}"
             log.info(
@@ -407,7 +419,9 @@ class MigrationEngine:
                 exc,
             )
             return False
-        record["attempts"].append({"host": record.get("to_name") or dest_name, "ok": True})
+        record["attempts"].append(
+            {"host": record.get("to_name") or dest_name, "ok": True, "id": record["id"]}
+        )
         record["ok"] = True
         record["to"] = record.get("to_name") or dest_name
         record["error"] = None
@@ -520,7 +534,7 @@ class MigrationEngine:
     ) -> Generator[Any, Any, None]:
         k = self.k
         mmu = k.mmu
-        mig_id = record["id"]
+        mig_id = record["id"] = self._new_id()
         # a program manager's system logical host; for "home" (a local group) any machine's, then
         # the one whose receiver answers
         dest_lhid = 0 if abi.is_group(dest_pm) else abi.pid_lhid(dest_pm)
@@ -929,10 +943,17 @@ class MigrationEngine:
                 )
         # requests to this logical host's local groups that servers here took: their answers stay
         # here, so the new host sends retransmissions of them back here
+        # (a request deferred by the freeze was not taken: its retransmission reaches the new host,
+        # whose servers run it, so that a kill or suspend sent during the freeze acts exactly once)
+        deferred_keys = {
+            (req.sender, req.remote.seq) for req, _dst in lh.deferred if req.remote is not None
+        }
         redirects = []
         for (src, seq), group in tr.taken_for.items():
-            if abi.pid_lhid(group) == lh.lhid and (
-                (src, seq) in tr.in_progress or (src, seq) in tr.retained
+            if (
+                abi.pid_lhid(group) == lh.lhid
+                and (src, seq) not in deferred_keys
+                and ((src, seq) in tr.in_progress or (src, seq) in tr.retained)
             ):
                 server = k.local_group_target(group)
                 if server is not None:
