@@ -625,3 +625,20 @@ def test_a_kill_during_the_freeze_or_the_commit_kills_the_program_once(at_s):
     assert not moved["errors"]
     (m,) = moved["migrations"]
     assert m["states"][-1][1] in ("done", "aborted") or m["ended"], m
+
+
+def test_a_restarted_source_that_knows_no_outcome_does_not_unfreeze_a_given_up_copy():
+    """The source gave ws3's attempt up (ws3 partitioned after staging) and moved dirtier to
+    ws1, then crashed and restarted, losing its records. At heal ws3 hears "no record" (OUT_NONE):
+    that no longer means "yours is the one": it asks the program managers (MG_WHERE), ws1 answers
+    that it holds the logical host, and ws3 discards its copy (it used to run it: two copies)."""
+    lines = ["dirtier 256 64 6 @ ws2", "wait 2", "migrateprog dirtier", "wait 0.3", "crash ws2"]
+    lines += ["wait 0.3", "power ws2 on", "wait 10"]
+    session, checker, ended, replies = run(
+        lines, at=[(2.283987, "fault partition ws3"), (5.283987, "fault heal")], limit=60
+    )
+    assert "programs lost: none" in replies[4], replies[4]  # it runs on ws1
+    checker.assert_held()
+    assert checker.max_unfrozen == 1
+    assert not [j.error for j in session.jobs if j.error]
+    assert ended and outputs(session) == outputs(_plain(lines[:2]))

@@ -403,6 +403,10 @@ class Session:
         # (this machine's migration of it was committing): it waits until this machine is back
         waiting = {pid: k.name for k in self.kernels.values() if k is not kernel and k.migration is not None
                    for pid in k.migration.waiting_for(kernel.system_lh.lhid)}
+        # (not when the program runs on elsewhere: that copy is a given-up attempt's, discarded later)
+        elsewhere = {p.pid for k in self.kernels.values() if k is not kernel and k.powered
+                     for p in k.processes.values() if p.team is not None}
+        waiting = {pid: host for pid, host in waiting.items() if pid not in elsewhere}
         kernel.crash()
         self.answering = True
         try:
