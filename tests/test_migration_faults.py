@@ -12,7 +12,7 @@ import logging
 import re
 
 import pytest
-from helpers import config, msg, vcluster
+from helpers import config, msg, vcluster, vcluster_json
 
 from guest import abi
 from vcluster.invariants import Copy, OneCopyChecker, copies
@@ -539,3 +539,106 @@ def test_sweep_a_migrated_server_under_loss_keeps_one_copy(loss, caplog):
             assert re.search(r"ipcclient: round \d+: (get|put): ETIMEOUT\n$", out), out
     if loss <= 0.1:
         assert clean == 6
+
+
+def test_a_destination_partitioned_after_staging_does_not_commit_a_later_attempts_outcome():
+    """Issue 12 (partition-dest instant 43): ws3 staged the state, was partitioned; the source's
+    prepare timed out, it aborted that attempt and went to ws1. At heal ws3 asks for the outcome
+    of ITS migration id: aborted, so it discards its copy (it used to hear "no copy here" and run)."""
+    lines = ["dirtier 256 64 6 @ ws2", "wait 2", "migrateprog dirtier", "wait 1"]
+    session, checker, ended, _ = run(
+        lines, at=[(2.283987, "fault partition ws3"), (5.283987, "fault heal")], limit=60
+    )
+    checker.assert_held()
+    assert checker.max_unfrozen == 1
+    (m,) = session.kernels["ws2"].migration.records
+    assert [a["host"] for a in m["attempts"]] == ["ws3", "ws1"], m["attempts"]
+    ids = [a["id"] for a in m["attempts"]]
+    assert len(set(ids)) == 2 and m["id"] == ids[-1]  # a fresh id per attempt
+    k2 = session.kernels["ws2"]
+    assert k2.migration.outcome(m["lhid"], ids[0]) == OUT_ABORTED
+    hosts = [
+        k.name
+        for k in session.kernels.values()
+        for lh in k.lhs.values()
+        if lh.copy_of == 0 and any(p.name == "dirtier" for p in lh.processes.values())
+    ]
+    assert hosts in (["ws1"], []), hosts  # one copy, on ws1 (or it has ended there)
+    assert not [
+        i
+        for k in session.kernels.values()
+        if k.migration
+        for i in k.migration.incoming.values()
+        if i.state != "committed"
+    ]
+    assert ended and outputs(session) == outputs(_plain(lines[:2]))
+
+
+def _plain(lines, at=()) -> dict[str, str]:
+    """The outputs of the run without migration or faults (`at`: timed lines it keeps)."""
+    plain = Session(tiny())
+    for t, line in at:
+        plain.sim.at(int(t * S), lambda line=line: plain.execute(line))
+    for line in lines:
+        plain.execute(line)
+    assert plain.run_until_done(60)
+    return plain
+
+
+def test_the_split_brain_reproducer_lists_dirtier_once():
+    proc = vcluster(
+        "run",
+        "tiny",
+        "dirtier 256 64 6 @ ws2",
+        "wait 2",
+        "at 2.283987 fault partition ws3",
+        "at 5.283987 fault heal",
+        "migrateprog dirtier",
+        "wait 1",
+        "ps",
+        "--seed",
+        "1",
+        "--max-sim-seconds",
+        "60",
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    rows = [line for line in proc.stdout.splitlines() if re.match(r"0x[0-9a-f]{8} dirtier ", line)]
+    assert len(rows) == 1 and " ws1 " in rows[0], proc.stdout
+
+
+@pytest.mark.parametrize("at_s", ["2.221568", "2.25", "2.282", "2.29"])  # frozen, prepare, go
+def test_a_kill_during_the_freeze_or_the_commit_kills_the_program_once(at_s):
+    """Issue 12 (kill-during instants 25..31, 44..47): a PM_KILL that reached the frozen logical
+    host was answered OK and lost; the program ran on at the destination and exited 0. It is
+    deferred, and its retransmission reaches the new host, which kills it: the run ends as the
+    one with the same kill and no migration does (EKILLED, no output), with no error."""
+    lines = ["dirtier 256 64 6 @ ws2", "wait 2", f"at {at_s} kill dirtier"]
+    _, plain = vcluster_json("tiny", *lines, "--seed", "1", "--max-sim-seconds", "60")
+    (ref,) = plain["programs"]
+    assert ref["exit_status"] == -abi.EKILLED
+    proc, moved = vcluster_json(
+        "tiny", *lines, "migrateprog dirtier", "--seed", "1", "--max-sim-seconds", "60"
+    )
+    assert "Traceback" not in proc.stderr, proc.stderr
+    (prog,) = moved["programs"]
+    assert (prog["exit_status"], prog["output"]) == (ref["exit_status"], ref["output"]), prog
+    assert not moved["errors"]
+    (m,) = moved["migrations"]
+    assert m["states"][-1][1] in ("done", "aborted") or m["ended"], m
+
+
+def test_a_restarted_source_that_knows_no_outcome_does_not_unfreeze_a_given_up_copy():
+    """The source gave ws3's attempt up (ws3 partitioned after staging) and moved dirtier to
+    ws1, then crashed and restarted, losing its records. At heal ws3 hears "no record" (OUT_NONE):
+    that no longer means "yours is the one": it asks the program managers (MG_WHERE), ws1 answers
+    that it holds the logical host, and ws3 discards its copy (it used to run it: two copies)."""
+    lines = ["dirtier 256 64 6 @ ws2", "wait 2", "migrateprog dirtier", "wait 0.3", "crash ws2"]
+    lines += ["wait 0.3", "power ws2 on", "wait 10"]
+    session, checker, ended, replies = run(
+        lines, at=[(2.283987, "fault partition ws3"), (5.283987, "fault heal")], limit=60
+    )
+    assert "programs lost: none" in replies[4], replies[4]  # it runs on ws1
+    checker.assert_held()
+    assert checker.max_unfrozen == 1
+    assert not [j.error for j in session.jobs if j.error]
+    assert ended and outputs(session) == outputs(_plain(lines[:2]))

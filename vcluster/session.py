@@ -309,7 +309,25 @@ class Session:
                     continue
                 if proc.pid == pid or proc.name == what:
                     found.setdefault(proc.lhid, proc.pid)
+        for spid, (name, _host, lhid) in self._staged().items():
+            if spid == pid or name == what:
+                found.setdefault(lhid, spid)
         return list(found.values())
+
+    def _staged(self) -> dict[int, tuple[str, str, int]]:
+        """The processes of copies staged by a migration (prepared, frozen, not yet running):
+        pid -> (name, host, original lhid). Between the source's deletion of its copy and "go"
+        they are the program; a kill sent to them then reaches the new host (PROTOCOL.md 17)."""
+        found: dict[int, tuple[str, str, int]] = {}
+        for k in self.kernels.values():
+            if not k.powered or k.migration is None:
+                continue
+            for inc in k.migration.incoming.values():
+                if inc.state == "frozen-copy" and inc.staged:
+                    for proc, *_ in inc.staged["procs"]:
+                        if proc.team is not None:
+                            found.setdefault(proc.pid, (proc.name, k.name, inc.old_lhid))
+        return found
 
     def _on_migration(self, record: dict[str, Any]) -> None:
         self.migrations.append(record)
@@ -385,6 +403,10 @@ class Session:
         # (this machine's migration of it was committing): it waits until this machine is back
         waiting = {pid: k.name for k in self.kernels.values() if k is not kernel and k.migration is not None
                    for pid in k.migration.waiting_for(kernel.system_lh.lhid)}
+        # (not when the program runs on elsewhere: that copy is a given-up attempt's, discarded later)
+        elsewhere = {p.pid for k in self.kernels.values() if k is not kernel and k.powered
+                     for p in k.processes.values() if p.team is not None}
+        waiting = {pid: host for pid, host in waiting.items() if pid not in elsewhere}
         kernel.crash()
         self.answering = True
         try:
@@ -519,8 +541,11 @@ class Session:
 
     def _running(self) -> dict[int, tuple[str, str]]:
         """Every program running on a powered host: pid -> (name, host)."""
-        return {proc.pid: (proc.name, k.name) for k in self.kernels.values() if k.powered
-                for proc in k.processes.values() if proc.team is not None and not proc.lh.system}
+        running = {pid: (name, host) for pid, (name, host, _) in self._staged().items()}
+        running.update({proc.pid: (proc.name, k.name) for k in self.kernels.values() if k.powered
+                        for proc in k.processes.values()
+                        if proc.team is not None and not proc.lh.system})
+        return running
 
     def _host_of_pid(self, pid: int) -> str | None:
         return self._running().get(pid, (None, None))[1]

@@ -22,7 +22,10 @@ The steps, as processes of the two program managers talking V IPC:
    sends MG_COMMIT ("go", retransmitted until answered); the receiver gives the
    copy the original id, unfreezes it and broadcasts the new binding. A
    receiver that waits for "go" in vain asks the source (MG_OUTCOME) what
-   became of its copy: deleted (or gone) -> unfreeze, still there -> discard.
+   became of the attempt with ITS id (each attempt has its own): committed ->
+   unfreeze, aborted -> discard; a source that restarted knows no record, and
+   then the receiver asks every program manager (MG_WHERE) whether another
+   copy lives: none answers -> unfreeze, one does -> discard.
 
 Every state has a timer and every migration ends within `migration.timeout_s`
 at the source: done, aborted with the program running where it was, or
@@ -57,6 +60,7 @@ from vkernel.servers.program_manager import (
     MG_OUTCOME,
     MG_PAGES,
     MG_STATE,
+    MG_WHERE,
     CreatorState,
     ProgramRecord,
 )
@@ -226,6 +230,12 @@ class MigrationEngine:
         for listener in self.transition_listeners:
             listener(side, lhid, state, detail)
 
+    def _new_id(self) -> int:
+        """A migration id: our system lhid in the top 16 bits, a serial below. One per attempt, so
+        that a destination given up in one attempt cannot take the outcome of a later one."""
+        self._serial += 1
+        return ((self.k.system_lh.lhid << 16) | (self._serial & 0xFFFF)) & 0xFFFFFFFF
+
     def _left_ms(self, deadline: int) -> int:
         left = (deadline - self.k.sim.now) // MS
         if left <= 0:
@@ -268,7 +278,6 @@ class MigrationEngine:
     ) -> Generator[Any, Any, dict[str, Any]]:
         k = self.k
         names = sorted({p.name for p in lh.processes.values() if p.team is not None})
-        self._serial += 1
         start = k.sim.now
         record: dict[str, Any] = {
             "program": names[0] if len(names) == 1 else ",".join(names),
@@ -293,7 +302,7 @@ class MigrationEngine:
             "started": start / S,
             "eviction": eviction,
             "ended": False,
-            "id": ((k.system_lh.lhid << 16) | (self._serial & 0xFFFF)) & 0xFFFFFFFF,
+            "id": self._new_id(),  # each attempt takes a fresh id (attempt()): this is the last one
             "state": None,
             "states": [],
             "commit_acked": None,
@@ -389,14 +398,21 @@ class MigrationEngine:
         try:
             yield from self.attempt(pid, lh, dest_pm, dest_name, record, deadline)
         except ProgramEnded as exc:
-            record["attempts"].append({"host": dest_name, "ok": False, "error": str(exc)})
+            record["attempts"].append(
+                {"host": dest_name, "ok": False, "error": str(exc), "id": record["id"]}
+            )
             record["error"] = str(exc)
             record["ended"] = True
             log.info("%s: migration of %s: %s", self.k.name, record["program"], exc)
             return False
         except MigrationFailed as exc:
             record["attempts"].append(
-                {"host": record.get("to_name") or dest_name, "ok": False, "error": str(exc)}
+                {
+                    "host": record.get("to_name") or dest_name,
+                    "ok": False,
+                    "error": str(exc),
+                    "id": record["id"],
+                }
             )
             record["error"] = f"{record.get('to_name') or dest_name}: {exc}"
             log.info(
@@ -407,7 +423,9 @@ class MigrationEngine:
                 exc,
             )
             return False
-        record["attempts"].append({"host": record.get("to_name") or dest_name, "ok": True})
+        record["attempts"].append(
+            {"host": record.get("to_name") or dest_name, "ok": True, "id": record["id"]}
+        )
         record["ok"] = True
         record["to"] = record.get("to_name") or dest_name
         record["error"] = None
@@ -520,7 +538,7 @@ class MigrationEngine:
     ) -> Generator[Any, Any, None]:
         k = self.k
         mmu = k.mmu
-        mig_id = record["id"]
+        mig_id = record["id"] = self._new_id()
         # a program manager's system logical host; for "home" (a local group) any machine's, then
         # the one whose receiver answers
         dest_lhid = 0 if abi.is_group(dest_pm) else abi.pid_lhid(dest_pm)
@@ -929,10 +947,17 @@ class MigrationEngine:
                 )
         # requests to this logical host's local groups that servers here took: their answers stay
         # here, so the new host sends retransmissions of them back here
+        # (a request deferred by the freeze was not taken: its retransmission reaches the new host,
+        # whose servers run it, so that a kill or suspend sent during the freeze acts exactly once)
+        deferred_keys = {
+            (req.sender, req.remote.seq) for req, _dst in lh.deferred if req.remote is not None
+        }
         redirects = []
         for (src, seq), group in tr.taken_for.items():
-            if abi.pid_lhid(group) == lh.lhid and (
-                (src, seq) in tr.in_progress or (src, seq) in tr.retained
+            if (
+                abi.pid_lhid(group) == lh.lhid
+                and (src, seq) not in deferred_keys
+                and ((src, seq) in tr.in_progress or (src, seq) in tr.retained)
             ):
                 server = k.local_group_target(group)
                 if server is not None:
@@ -1288,10 +1313,60 @@ class MigrationEngine:
         status, outcome, echoed = unpack(reply)[:3]
         if status or echoed != inc.mig_id or inc.state != FROZEN_COPY:
             return
-        if outcome in (OUT_COMMITTED, OUT_NONE):
-            self._commit(inc, "the source holds no copy")
+        if outcome == OUT_COMMITTED:
+            self._commit(inc, "the source deleted its copy for this migration")
         elif outcome == OUT_ABORTED:
-            self._give_up(inc, "the source kept its copy")
+            self._give_up(inc, "the source gave this migration up")
+        elif outcome == OUT_NONE:
+            # the source knows neither a copy nor this migration (it restarted since, losing both):
+            # ours is the one only if no other machine holds one (this lhid, or a later attempt's
+            # staged copy: only the last attempt can have been decided). Asked of every program
+            # manager; while one answers, or the answer is in doubt, the copy stays frozen.
+            holder = yield from self._ask_where(inc)
+            if inc.state != FROZEN_COPY:
+                return
+            if holder:
+                self._give_up(inc, f"the source restarted; a copy lives on {holder}")
+            elif holder is None:
+                self._commit(inc, "the source restarted and no machine holds another copy")
+
+    def _ask_where(self, inc: Incoming) -> Generator[Any, Any, str | None]:
+        """MG_WHERE to the program managers: the name of a machine that holds another copy that
+        may be the one, None if none answered within the group Send's bound, "" if in doubt."""
+        replier, reply = yield ops.Send(
+            abi.PROGRAM_MANAGER_GROUP, pack(MG_WHERE, inc.old_lhid, inc.mig_id)
+        )
+        if replier == -abi.ETIMEOUT:
+            return None
+        if replier <= 0:
+            return ""
+        status, echoed = unpack(reply)[:2]
+        if (
+            status
+            or echoed != inc.mig_id
+            or not is_program_manager(replier)
+            or self.k.is_local(replier)
+        ):
+            return ""  # not an answer from another machine's program manager: ask again later
+        return reply[16:32].rstrip(b"\0").decode("latin-1") or hex(replier)
+
+    def where_reply(self, msg: bytes) -> bytes | None:
+        """The answer to MG_WHERE: this machine holds logical host old_lhid (running, frozen or
+        being migrated), or a staged copy of a later attempt of the same source; else silence."""
+        _, old_lhid, mig_id = unpack(msg)[:3]
+        lh = self.k.lhs.get(old_lhid)
+        here = lh is not None and not lh.system and bool(lh.processes)
+        here = here or any(
+            inc.old_lhid == old_lhid
+            and inc.state == FROZEN_COPY
+            and inc.mig_id >> 16 == mig_id >> 16
+            and inc.mig_id & 0xFFFF > mig_id & 0xFFFF
+            for inc in self.incoming.values()
+        )
+        if not here:
+            return None
+        name = self.k.name.encode("latin-1")[:16].ljust(16, b"\0")
+        return pack(0, mig_id)[:16] + name
 
     def staged(self) -> list[tuple[int, int]]:
         """(pid, lhid) of the processes of copies staged here (prepared, not yet running)."""

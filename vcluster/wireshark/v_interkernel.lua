@@ -83,6 +83,7 @@ local CODES = {
   [0x213] = "MG_ABORT",
   [0x214] = "MG_COMMIT",
   [0x215] = "MG_OUTCOME",
+  [0x216] = "MG_WHERE",
   [0x300] = "KS_HOST_INFO",
   [0x301] = "KS_PROCESS_INFO",
 }
@@ -93,6 +94,7 @@ local MG = {
   [0x213] = "MG_ABORT",
   [0x214] = "MG_COMMIT",
   [0x215] = "MG_OUTCOME",
+  [0x216] = "MG_WHERE",
 }
 local GROUPS = {
   [0x8001] = "program manager group",

@@ -27,6 +27,7 @@ MG_STATE = 0x212  # blob address, length, migration id: prepare (staged, still f
 MG_ABORT = 0x213  # migration id: the source gave up; the receiver discards its copy
 MG_COMMIT = 0x214  # migration id: "go" (the source has deleted its copy); the receiver's copy runs
 MG_OUTCOME = 0x215  # old lhid, migration id -> outcome (a receiver that waited for "go" in vain asks)
+MG_WHERE = 0x216  # old lhid, migration id (to the group): a copy that may be the one lives here -> id
 
 IMAGE_CHUNK = 32 * 1024  # V moved 32 KB as a unit
 NAME_AT = 0
@@ -139,6 +140,8 @@ class ProgramManager:
                 yield ops.Forward(sender, worker, msg)
             elif code == MG_OUTCOME and self.k.migration is not None:
                 yield ops.Reply(sender, self.k.migration.outcome_reply(msg))
+            elif code == MG_WHERE and self.k.migration is not None:
+                yield ops.Reply(sender, self.answer_or_decline(sender, self.k.migration.where_reply(msg)))
             else:
                 yield ops.Reply(sender, error(abi.EBADCALL))
 
