@@ -20,7 +20,9 @@ from vkernel.messages import pack, signed, unpack
 from vkernel.servers.program_manager import argv_block, query_host_msg
 
 ARGV_AT = 0
-INPUT_CHUNK = 4096  # bytes of standard input an agent hands over at a time
+INPUT_CHUNK = 4096
+QUERY_ATTEMPTS = 3  # PM_QUERY_HOST tries of a console `@ HOST` / `@ *` line
+QUERY_RETRY_MS = 200  # between them  # bytes of standard input an agent hands over at a time
 
 
 @dataclass
@@ -66,11 +68,18 @@ class Shell:
         name = None if host == "*" else host
         if name == self.k.name:
             return self.k.program_manager.pid
-        replier, reply = yield ops.Send(abi.PROGRAM_MANAGER_GROUP, query_host_msg(name))
-        if replier <= 0:
-            return replier
-        status, pm = unpack(reply)[:2]
-        return pm if status == 0 else -signed(status)
+        # A query the group left unanswered (lost frames, every host busy at that instant) is
+        # asked again, as pmake does, before the console says no host answered.
+        for attempt in range(QUERY_ATTEMPTS):
+            if attempt:
+                yield ops.Delay(QUERY_RETRY_MS * 1_000_000)
+            replier, reply = yield ops.Send(abi.PROGRAM_MANAGER_GROUP, query_host_msg(name))
+            if replier > 0:
+                status, pm = unpack(reply)[:2]
+                return pm if status == 0 else -signed(status)
+            if replier != -abi.ETIMEOUT:
+                return replier
+        return replier
 
     def _exec(self, pid: int, job: Job) -> Generator[Any, Any, None]:
         try:
