@@ -659,18 +659,7 @@ class Transport:
         done = self._done(key)
         if done is not None:  # a duplicate after the end (the final ack can be lost): ack again
             if p.flags & Flag.LAST_OF_TRAIN or done[1] < 0:
-                self.transmit(
-                    src_mac,
-                    Packet(
-                        Kind.MOVE_ACK,
-                        p.seq,
-                        p.dst_pid,
-                        p.src_pid,
-                        lhid=self.lh_of_local(p.dst_pid),
-                        status=done[1],
-                        offset=done[0],
-                    ),
-                )
+                self._answer(src_mac, p, Kind.MOVE_ACK, status=done[1], offset=done[0])
             return
         state = self.bulk_in.get(key)
         target = self.k.processes.get(p.dst_pid)
@@ -702,16 +691,7 @@ class Transport:
             # a MoveTo into a frozen process is a request to it: deferred (V 3.1.3); a MoveFrom
             # the frozen process itself started gathers on, so that the freeze can settle
             self.stats.dropped_frozen += 1
-            self.transmit(
-                src_mac,
-                Packet(
-                    Kind.REPLY_PENDING,
-                    p.seq,
-                    p.dst_pid,
-                    p.src_pid,
-                    lhid=self.lh_of_local(p.dst_pid),
-                ),
-            )
+            self._answer(src_mac, p, Kind.REPLY_PENDING)
             return
         if p.offset not in state.received and p.offset < state.total:
             self.k.kernel_work(self.copy_us(len(p.data)))  # copying it out of the interface
@@ -724,32 +704,11 @@ class Transport:
             self.stats.duplicates += 1
         first = state.first_missing()
         if first >= state.total:
-            self.transmit(
-                src_mac,
-                Packet(
-                    Kind.MOVE_ACK,
-                    p.seq,
-                    p.dst_pid,
-                    p.src_pid,
-                    lhid=self.lh_of_local(p.dst_pid),
-                    offset=state.total,
-                ),
-            )
+            self._answer(src_mac, p, Kind.MOVE_ACK, offset=state.total)
             self._finish_in(key, state)
         elif p.flags & Flag.LAST_OF_TRAIN:
             bitmap = pk.ack_bitmap(first, state.received)
-            self.transmit(
-                src_mac,
-                Packet(
-                    Kind.MOVE_ACK,
-                    p.seq,
-                    p.dst_pid,
-                    p.src_pid,
-                    lhid=self.lh_of_local(p.dst_pid),
-                    offset=first,
-                    total=bitmap,
-                ),
-            )
+            self._answer(src_mac, p, Kind.MOVE_ACK, offset=first, total=bitmap)
 
     def _finish_in(self, key: tuple[int, int], state: BulkIn) -> None:
         if state.complete:
@@ -786,18 +745,15 @@ class Transport:
             return None
         return done
 
-    def _abort_in(self, mac: bytes, p: Packet, err: int) -> None:
+    def _answer(self, mac: bytes, p: Packet, kind: Kind, **fields: int) -> None:
+        """Answer p: the same transaction (seq), from its destination back to its source,
+        with the logical host of the local destination so the other kernel rebinds."""
         self.transmit(
-            mac,
-            Packet(
-                Kind.MOVE_ACK,
-                p.seq,
-                p.dst_pid,
-                p.src_pid,
-                lhid=self.lh_of_local(p.dst_pid),
-                status=err,
-            ),
+            mac, Packet(kind, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid), **fields)
         )
+
+    def _abort_in(self, mac: bytes, p: Packet, err: int) -> None:
+        self._answer(mac, p, Kind.MOVE_ACK, status=err)
 
     def _paging(self, proc: Process, addr: int, n: int) -> bool:
         """Whether [addr, addr+n) of proc has non-resident pages; if so, ask the pager for them."""
@@ -879,17 +835,7 @@ class Transport:
                     answer=True,
                 )
                 return
-        self.transmit(
-            src_mac,
-            Packet(
-                Kind.MOVE_ABORT,
-                p.seq,
-                p.dst_pid,
-                p.src_pid,
-                status=err,
-                lhid=self.lh_of_local(p.dst_pid),
-            ),
-        )
+        self._answer(src_mac, p, Kind.MOVE_ABORT, status=err)
 
     def _on_move_abort(self, p: Packet) -> None:
         key = (p.src_pid, p.seq)  # from the data's sender (a MoveFrom's source, or a mover)
@@ -1009,16 +955,7 @@ class Transport:
                 self.transmit(src_mac, self._forwarded(p.seq, serving, p.src_pid))
                 return
             self.stats.reply_pending_sent += 1
-            self.transmit(
-                src_mac,
-                Packet(
-                    Kind.REPLY_PENDING,
-                    p.seq,
-                    p.dst_pid,
-                    p.src_pid,
-                    lhid=self.lh_of_local(p.dst_pid),
-                ),
-            )
+            self._answer(src_mac, p, Kind.REPLY_PENDING)
             return
         from vkernel.kernel import IpcRequest
 
