@@ -534,6 +534,30 @@ class Kernel:
             self.transport.shutdown()
         self.machine.power_off()
 
+    # --- a logical host's state, out and in (vkernel/capture.py) --------------------------
+    def _capture(self):
+        from vkernel.capture import LhCapture
+
+        if getattr(self, "_lh_capture", None) is None:
+            self._lh_capture = LhCapture(self)
+        return self._lh_capture
+
+    def capture_lh(self, lh: LogicalHost, plan, worker: int = 0, teams=None) -> dict[str, Any]:
+        """The whole state of lh (pages aside) as a JSON-able dict; plan records what remove_lh must do."""
+        return self._capture().capture(lh, list(lh.teams if teams is None else teams), plan, worker)
+
+    def remove_lh(self, lh: LogicalHost, plan, dest_mac: bytes) -> None:
+        """Delete lh here: its processes, teams and IPC state (its copy lives at dest_mac)."""
+        self._capture().remove(lh, plan, dest_mac)
+
+    def stage_lh(self, lh: LogicalHost, old_lhid: int, state: dict[str, Any], teams=None) -> dict[str, Any]:
+        """Check a captured state against lh (a frozen copy with its pages) and stage it."""
+        return self._capture().stage(lh, list(lh.teams if teams is None else teams), old_lhid, state)
+
+    def restore_lh(self, lh: LogicalHost, old_lhid: int, staged: dict[str, Any], teams=None) -> None:
+        """The staged copy lh takes the id old_lhid and runs."""
+        self._capture().restore(lh, list(lh.teams if teams is None else teams), old_lhid, staged)
+
     # --- management ------------------------------------------------------------------
     def suspend(self, proc: Process) -> None:
         proc.suspended = True

@@ -1042,3 +1042,57 @@ class Transport:
 
     def forget(self, lhid: int) -> None:
         self.bindings.pop(lhid, None)
+
+    # --- a logical host's IPC state, captured and restored (vkernel/capture.py) --------------------
+    def capture_lh(self, lhid: int, deferred_keys: set[tuple[int, int]]) -> dict[str, list]:
+        """What the transport holds for logical host lhid: the answers its processes gave that
+        are retained for retransmissions, and the requests to its local groups that servers
+        here took (not those in deferred_keys: deferred by a freeze, their retransmissions
+        reach the new host), whose retransmissions the new host sends back here."""
+        retained = []
+        for (src, seq), (_expiry, packet) in self.retained.items():
+            if abi.pid_lhid(packet.src_pid) == lhid:
+                retained.append(
+                    {
+                        "src": src,
+                        "seq": seq,
+                        "kind": int(packet.kind),
+                        "replier": packet.src_pid,
+                        "msg": packet.msg.hex(),
+                        "status": packet.status,
+                    }
+                )
+        redirects = []
+        for (src, seq), group in self.taken_for.items():
+            if (
+                abi.pid_lhid(group) == lhid
+                and (src, seq) not in deferred_keys
+                and ((src, seq) in self.in_progress or (src, seq) in self.retained)
+            ):
+                server = self.k.local_group_target(group)
+                if server is not None:
+                    redirects.append([src, seq, server])
+        return {"retained": retained, "redirects": redirects}
+
+    def release_lh(self, members: set[int]) -> None:
+        """Forget the dedup state of requests to these (departed) processes: retransmissions
+        go to wherever they live now."""
+        for key, target in list(self.in_progress.items()):
+            if target in members:
+                del self.in_progress[key]
+        for key, (_exp, packet) in list(self.retained.items()):
+            if packet.src_pid in members:
+                del self.retained[key]
+        for key in [key for key, state in self.bulk_in.items() if state.target in members]:
+            del self.bulk_in[key]
+
+    def restore_lh(
+        self, redirects: list[tuple[int, int, int]], retained: list[tuple[tuple[int, int], Packet]]
+    ) -> None:
+        """Take over captured IPC state (capture_lh's, checked and staged by vkernel/capture.py)."""
+        for src, seq, server in redirects:
+            self.redirects[(src, seq)] = server
+            while len(self.redirects) > 4096:
+                self.redirects.popitem(last=False)
+        for key, packet in retained:
+            self._retain(key, packet)
