@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from vkernel.checkpoint import Checkpoints
 from vkernel.filesystem import FileSystem, FsError
 from vkernel.idle import IdleDetector
 from vkernel.kernel import Kernel
@@ -59,6 +60,7 @@ def boot_kernel(sim, machine, config, index: int, images: dict[str, bytes] | Non
         MigrationEngine(kernel)
         IdleDetector(kernel)
         Pager(kernel)
+        Checkpoints(kernel)
         if config.idle.flush_interval_ms > 0:
             Flusher(kernel, config.idle.flush_interval_ms)
     kernel.owner_present = machine.owner.present

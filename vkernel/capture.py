@@ -216,6 +216,7 @@ class LhCapture:
             "creator": creator,
             "redirects": ipc["redirects"],
             "source_mac": _hex(k.machine.mac),
+            "checkpoint_policy": k.checkpoints.export(lh.lhid) if k.checkpoints else None,
         }
 
     def _capture_send(
@@ -369,6 +370,7 @@ class LhCapture:
                 if not isinstance(v, int):
                     raise ValueError("team layout")
         staged: dict[str, Any] = {
+            "checkpoint_policy": state.get("checkpoint_policy"),
             "remote": bool(state["remote"]),
             "procs": [],
             "retained": [],
@@ -526,6 +528,8 @@ class LhCapture:
             for team in teams:
                 if team.backing:
                     k.pager.prefetch(team)
+        if k.checkpoints is not None:
+            k.checkpoints.adopt(lh, staged.get("checkpoint_policy"))
         k.dispatch()
 
     def _resume_send(self, proc: Process, aw: dict[str, Any]) -> None:

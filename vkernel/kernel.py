@@ -117,6 +117,7 @@ class Kernel:
         self.idle = None  # vkernel.idle detector, on workstations
         self.pager = None  # vkernel.paging.Pager, on workstations
         self.flusher = None  # vkernel.paging.Flusher, when the idle policy flushes
+        self.checkpoints = None  # vkernel.checkpoint.Checkpoints, on workstations
         self.file_server_pid = 0
         self.display_server: Process | None = None
         self.owner_present = False
