@@ -227,7 +227,13 @@ class LhCapture:
         out = proc.awaiting
         if proc.state is not State.SEND_BLOCKED or out is None:
             return None
-        base = {"dst": out.dst, "msg_addr": out.msg_addr, "group": out.group, "msg": _hex(out.msg)}
+        base = {
+            "dst": out.dst,
+            "msg_addr": out.msg_addr,
+            "group": out.group,
+            "msg": _hex(out.msg),
+            "stamp": list(out.stamp) if out.stamp else None,
+        }
         txn = out.transaction
         if txn is not None:  # remote or group: the transaction itself moves
             if k.transport.sends.get((proc.pid, txn.seq)) is txn:
@@ -536,7 +542,11 @@ class LhCapture:
         k = self.k
         tr = k.transport
         out = Outstanding(
-            dst=aw["dst"], msg_addr=aw["msg_addr"], group=aw["group"], msg=bytes.fromhex(aw["msg"])
+            dst=aw["dst"],
+            msg_addr=aw["msg_addr"],
+            group=aw["group"],
+            msg=bytes.fromhex(aw["msg"]),
+            stamp=tuple(aw["stamp"]) if aw.get("stamp") else None,
         )
         proc.awaiting = out
         mode = aw["mode"]

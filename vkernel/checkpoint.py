@@ -103,8 +103,10 @@ class Policy:
     since_full: int = 0
     taken: int = 0
     now: bool = False  # one asked for (PM_CHECKPOINT with interval 0)
-    running: bool = False  # a checkpoint is being taken
+    running: bool = False  # a checkpoint's cut is being taken
+    writing: int = 0  # the serial of the checkpoint whose file is being written (0: none)
     stats: list[dict[str, Any]] = field(default_factory=list)  # one per checkpoint taken here
+    io_seq: dict[str, int] = field(default_factory=dict)  # exactly-once counters (exactly_once.py)
 
 
 @dataclass
@@ -193,6 +195,7 @@ class Checkpoints:
             "serial": pol.serial,
             "chain": list(pol.chain),
             "taken": pol.taken,
+            "io_seq": dict(pol.io_seq),
         }
 
     def adopt(self, lh: LogicalHost, spec: dict[str, Any] | None) -> None:
@@ -206,6 +209,7 @@ class Checkpoints:
             serial=int(spec.get("serial", 0)),
             chain=[int(s) for s in spec.get("chain", [])],
             taken=int(spec.get("taken", 0)),
+            io_seq={str(key): int(v) for key, v in dict(spec.get("io_seq", {})).items()},
         )
         self.policies[lh.lhid] = pol
         self._start(lh, pol)
@@ -282,7 +286,9 @@ class Checkpoints:
         body = b"".join(records)
         blob = json.dumps(state).encode()
         name = file_name(lh.lhid, serial)
+        pol.writing = serial
         ok = yield from self._write(pid, name, serial, body, blob, count, freeze_start)
+        pol.writing = 0
         if not ok:
             pol.full_next = True  # what this one drained is not on the file server
             log.info("%s: checkpoint %s failed", k.name, name)
@@ -600,7 +606,7 @@ class Checkpoints:
                     ks, pack(KS_PROCESS_INFO, watch.pid), timeout_ms=probe_ms
                 )
                 if watch.ended:
-                    return
+                    break
                 if replier > 0:
                     watch.seen_ns = k.sim.now
                     yield ops.Delay(probe_ms * MS)
@@ -611,6 +617,8 @@ class Checkpoints:
                 ok = yield from self._restart_elsewhere(pid, watch)
                 if not ok:
                     yield ops.Delay(int(self.cfg.retry_s * S))
+            # it ended: its checkpoints are garbage
+            yield from self._collect(pid, watch.lhid, keep=1 << 31, known=[watch.serial])
         finally:
             self.watches.pop(watch.lhid, None)
 

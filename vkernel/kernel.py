@@ -9,7 +9,7 @@ from typing import Any
 
 from emulator.cpu import Stop
 from guest import abi
-from vkernel import ops
+from vkernel import exactly_once, ops
 from vkernel.memory import MemoryError_, TeamMemory
 from vkernel.process import LogicalHost, Priority, Process, State, Team
 from vkernel.syscalls import SyscallTable
@@ -47,6 +47,7 @@ class Outstanding:
     group: bool = False
     transaction: Any = None  # the transport's record for a remote Send
     deadline: Any = None  # the event that ends a bounded Send (ops.Send.timeout_ms)
+    stamp: Any = None  # the counter its answer moves (vkernel/exactly_once.py), if stamped
 
 
 @dataclass
@@ -608,8 +609,11 @@ class Kernel:
         """Requests proc has received and not yet replied to, by sender pid."""
         return self._pending.setdefault(proc.pid, {})
 
-    def send(self, proc: Process, msg: bytes, dst: int, msg_addr: int = 0) -> None:
+    def send(self, proc: Process, msg: bytes, dst: int, msg_addr: int = 0, stamp: Any = None) -> None:
         """Send msg to dst (a pid or a group) and block until the reply."""
+        prev = proc.awaiting
+        if stamp is None and prev is not None and prev.msg == msg:
+            stamp = prev.stamp  # the same request sent again (restarted, forwarded): same counter
         self.kernel_work(self.cost.ipc_op_us + self.cost.frozen_check_us)
         if dst == proc.pid:  # it would wait for itself forever
             if proc.team is not None:
@@ -618,7 +622,7 @@ class Kernel:
                 proc.resume_value = (-abi.EINVAL, b"")
             return
         self.block(proc, State.SEND_BLOCKED)
-        proc.awaiting = Outstanding(dst=dst, msg_addr=msg_addr, group=abi.is_group(dst), msg=msg)
+        proc.awaiting = Outstanding(dst=dst, msg_addr=msg_addr, group=abi.is_group(dst), msg=msg, stamp=stamp)
         if abi.is_group(dst):
             self.send_group(proc, msg, dst)
             return
@@ -706,6 +710,8 @@ class Kernel:
         if proc.state is not State.SEND_BLOCKED or out is None:
             return
         proc.awaiting = None
+        if out.stamp is not None:
+            exactly_once.answered(self, proc, out.stamp, replier, msg)
         if out.deadline is not None:
             self.sim.cancel(out.deadline)
         if out.transaction is not None and self.transport is not None:

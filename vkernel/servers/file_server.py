@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from guest import abi
 from vkernel import ops
 from vkernel.block_cache import BlockCache
+from vkernel.exactly_once import OpLog, WriteDedup, stamped
 from vkernel.filesystem import FileSystem, FsError
 from vkernel.messages import error, pack, unpack
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_IO = 64 * 1024
+OP_CODES = (abi.FS_OPEN, abi.FS_REMOVE, abi.IO_CLOSE)
 
 
 @dataclass
@@ -35,6 +37,10 @@ class FileServer:
         self.fs = fs
         self.instances: dict[int, Instance] = {}
         self.next_instance = 1
+        # what a program restarted from a checkpoint replays acts once (vkernel/exactly_once.py)
+        self.dedup = WriteDedup()
+        self.ops = OpLog()
+        self.closed: dict[int, Instance] = {}  # instances closed, for a replayed open
         self.stats = {"opens": 0, "reads": 0, "writes": 0, "bytes_read": 0, "bytes_written": 0}
         # The block cache (vkernel/block_cache.py) sits between the file system and the disk.
         self.disk = fs.disk
@@ -71,6 +77,14 @@ class FileServer:
             m = unpack(msg)
             code = m[0]
             yield ops.Compute(self.k.cost.file_server_op_us)
+            replayed = self.ops.replay(sender, stamped(m)) if code in OP_CODES else None
+            if replayed is not None:
+                if code == abi.FS_OPEN and unpack(replayed)[0] == 0:
+                    inst = unpack(replayed)[1]
+                    if inst not in self.instances and inst in self.closed:
+                        self.instances[inst] = self.closed.pop(inst)
+                yield ops.Reply(sender, replayed)
+                continue
             try:
                 if code == abi.FS_OPEN:
                     reply = yield from self.open(sender, m)
@@ -92,6 +106,8 @@ class FileServer:
                 log.info("%s: file server: %s", self.k.name, exc)
                 text = str(exc)
                 reply = error(abi.ENOENT if "no such" in text else abi.EIO)
+            if code in OP_CODES:
+                self.ops.record(sender, stamped(m), reply)
             yield ops.Reply(sender, reply)
 
     def _name(self, sender: int, addr: int, length: int) -> Generator[Any, Any, str | int]:
@@ -140,7 +156,9 @@ class FileServer:
         inst = self.instance(sender, number)
         if isinstance(inst, int):
             return error(-inst)
-        del self.instances[number]
+        self.closed[number] = self.instances.pop(number)
+        while len(self.closed) > 4096:
+            del self.closed[next(iter(self.closed))]
         return pack(0)
 
     def read(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
@@ -167,10 +185,16 @@ class FileServer:
         data = yield ops.MoveFrom(sender, buf, count)
         if isinstance(data, int):
             return error(-data)
+        if at is None:  # a replayed write: only the bytes not written before
+            data = self.dedup.fresh(m[1], sender, stamped(m), data)
+            if not data:
+                return pack(0, count)
         where = inst.offset if at is None else at
         written = yield from self.on_disk(self.fs.write, inst.name, where, data)
         if at is None:
             inst.offset += written
+            if written == len(data):
+                written = count
         self.stats["writes"] += 1
         self.stats["bytes_written"] += written
         return pack(0, written)

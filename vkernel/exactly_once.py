@@ -1,0 +1,129 @@
+"""Exactly-once effects across a restart from a checkpoint (issue 16).
+
+A program restarted from its checkpoint replays what it did since: the
+requests with effects it sends again must not act twice. The kernel of a
+checkpointed logical host stamps them (words 4 and 5 of the message, unused
+by these requests, the second being STAMP), with counters that live in the
+logical host's checkpoint policy, so they are captured at the cut with the
+rest of its state and replayed with it:
+
+* IO_WRITE: the byte position in the stream (the server and instance it
+  writes to): the display server and the file server show or write only the
+  bytes past what they already took from that logical host on that instance;
+* FS_OPEN, FS_REMOVE, IO_CLOSE to the file server: the index of the request
+  among that logical host's requests of these kinds: the file server answers a
+  replayed index with the answer it gave (and a replayed open gets back the
+  same instance, even if it was closed since).
+
+A counter moves when the answer arrives (a write by the count the server took),
+so a request that failed (no answer) is sent again under the same stamp and
+acts at most once. Unstamped requests (every program that is not
+checkpointed) are served as before.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import TYPE_CHECKING
+
+from guest import abi
+from vkernel.messages import unpack
+
+if TYPE_CHECKING:
+    from vkernel.kernel import Kernel
+    from vkernel.process import Process
+
+STAMP = 0x53455131  # "SEQ1" in word 5: word 4 is a stamp
+OPS = (abi.FS_OPEN, abi.FS_REMOVE, abi.IO_CLOSE)
+MAX_REMEMBERED = 4096  # answers (and closed instances) a server keeps per logical host
+
+
+def stamp(k: Kernel, proc: Process, msg: bytes, dst: int) -> tuple[bytes, tuple[str, str] | None]:
+    """The message a guest's Send carries (stamped if its logical host is checkpointed), and
+    the counter its answer moves: (key, "bytes" | "op"), or None."""
+    ck = k.checkpoints
+    if ck is None or abi.is_group(dst):
+        return msg, None
+    pol = ck.policies.get(proc.lhid)
+    if pol is None:
+        return msg, None
+    m = unpack(msg)
+    if m[4] or m[5]:
+        return msg, None  # the program uses these words itself
+    if m[0] == abi.IO_WRITE:
+        key, kind = f"w:{dst:08x}:{m[1]}", "bytes"
+    elif m[0] in OPS:
+        key, kind = f"op:{dst:08x}", "op"
+    else:
+        return msg, None
+    value = pol.io_seq.get(key, 0)
+    stamped = msg[:16] + value.to_bytes(4, "big") + STAMP.to_bytes(4, "big") + msg[24:]
+    return stamped, (key, kind)
+
+
+def answered(
+    k: Kernel, proc: Process, pending: tuple[str, str], replier: int, reply: bytes
+) -> None:
+    """A stamped Send was answered: its counter moves (a failed Send leaves it: sent again, the
+    same stamp acts at most once)."""
+    ck = k.checkpoints
+    pol = ck.policies.get(proc.lhid) if ck is not None else None
+    if pol is None or replier <= 0:
+        return
+    key, kind = pending
+    status, count = unpack(reply)[:2]
+    if kind == "bytes":
+        if status == 0:
+            pol.io_seq[key] = pol.io_seq.get(key, 0) + count
+    else:
+        pol.io_seq[key] = pol.io_seq.get(key, 0) + 1
+
+
+def stamped(m: tuple[int, ...]) -> int | None:
+    """The stamp of a request (unpacked), or None."""
+    return m[4] if m[5] == STAMP else None
+
+
+class WriteDedup:
+    """A server's side of stamped IO_WRITEs: per (instance, logical host), the bytes taken."""
+
+    def __init__(self) -> None:
+        self.taken: OrderedDict[tuple[int, int], int] = OrderedDict()
+
+    def fresh(self, inst: int, sender: int, position: int | None, data: bytes) -> bytes:
+        """The part of data not taken before (all of it for an unstamped write)."""
+        if position is None:
+            return data
+        key = (inst, abi.pid_lhid(sender))
+        have = self.taken.get(key, 0)
+        skip = max(0, min(len(data), have - position))
+        self.taken[key] = max(have, position + len(data))
+        self.taken.move_to_end(key)
+        while len(self.taken) > MAX_REMEMBERED:
+            self.taken.popitem(last=False)
+        return data[skip:]
+
+
+class OpLog:
+    """A server's side of stamped FS_OPEN / FS_REMOVE / IO_CLOSE: per logical host, the answers."""
+
+    def __init__(self) -> None:
+        self.answers: OrderedDict[int, dict[int, bytes]] = OrderedDict()
+
+    def replay(self, sender: int, index: int | None) -> bytes | None:
+        """The answer given to this request before, or None (not a replay: do it)."""
+        if index is None:
+            return None
+        return self.answers.get(abi.pid_lhid(sender), {}).get(index)
+
+    def record(self, sender: int, index: int | None, reply: bytes) -> None:
+        if index is None:
+            return
+        lhid = abi.pid_lhid(sender)
+        log = self.answers.setdefault(lhid, {})
+        log.setdefault(index, reply)
+        while len(log) > MAX_REMEMBERED:
+            del log[min(log)]
+        self.answers.move_to_end(lhid)
+        while len(self.answers) > MAX_REMEMBERED:
+            self.answers.popitem(last=False)
