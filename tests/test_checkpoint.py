@@ -277,3 +277,53 @@ def test_a_config_default_checkpoints_every_program_started():
     session.sim.run(until=int(2.5 * S))
     assert session.kernels["ws2"].checkpoints.policies[job.pid >> 16].taken >= 1
     assert session.run_until_done(60.0)
+
+
+SELF_CHECKPOINTING = r"""
+#include <stdio.h>
+#include <v.h>
+
+/* asks for its own checkpoints (v.h), then prints a line every 100 ms of work */
+int main(void)
+{
+    unsigned long x = 1;
+    long r = checkpoint(500), i, j;
+    printf("checkpoint: %ld\n", r);
+    for (i = 0; i < 40; i++) {
+        for (j = 0; j < 9000; j++)
+            x = x * 1103515245UL + 12345UL;
+        printf("step %ld: %08lx\n", i, x);
+        fflush(stdout);
+    }
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(
+    bool(__import__("guest.hosted").hosted.missing()), reason="no m68k cross compiler"
+)
+def test_a_program_asks_for_its_own_checkpoints_through_v_h(tmp_path):
+    from guest import hosted
+
+    src = tmp_path / "selfck.c"
+    src.write_text(SELF_CHECKPOINTING)
+    image = hosted.build_program([src], tmp_path / "selfck").read_bytes()
+
+    def run(crash: bool):
+        session = Session(config("tiny"), images={"selfck": image})
+        session.execute("selfck @ ws2")
+        job = session.jobs[-1]
+        if crash:
+            session.sim.run(until=int(2.5 * S))
+            assert not job.done
+            session.execute("crash ws2")
+        assert session.run_until_done(120.0)
+        return session, job
+
+    ref, ref_job = run(False)
+    session, job = run(True)
+    assert ref.output_of(ref_job).startswith("checkpoint: 0\nstep 0:")
+    assert session.output_of(job) == ref.output_of(ref_job)
+    [restart] = session.restarts
+    assert restart["from"] == "ws2" and job.exit_status == 0

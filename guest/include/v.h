@@ -92,6 +92,7 @@
 #define PM_MIGRATE 0x206
 #define PM_EXITED 0x207
 #define PM_LIST 0x208
+#define PM_CHECKPOINT 0x209
 #define PM_QUERY_NAME_MAX 24
 #define PM_EXEC_WAIT 1
 #define PM_MIGRATE_DESTROY 1
@@ -198,6 +199,10 @@ long suspend_program(ProcessId pid);
 long resume_program(ProcessId pid);
 /* pid 0: every remote program on this machine; flags: PM_MIGRATE_DESTROY */
 long migrateprog(ProcessId pid, int flags);
+/* Checkpoint the calling program to the file server every interval_ms (0: once, now; the
+ * checkpoint is taken shortly after the call returns), so that its home restarts it from
+ * there if its host crashes (docs/CHECKPOINT.md). Returns 0 or a negative error. */
+long checkpoint(long interval_ms);
 
 /* The program manager for a host name (NULL: ours, "*": any willing host
  * other than ours), or a negative error. With info non-NULL, the answer's

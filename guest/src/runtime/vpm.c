@@ -136,6 +136,13 @@ long resume_program(ProcessId pid)
     return pm_simple(pid, PM_RESUME);
 }
 
+long checkpoint(long interval_ms)
+{
+    ProcessId self = GetPid(PID_SELF);
+    long r = pm_call(local_program_manager_of(self), PM_CHECKPOINT, 0, interval_ms, 0);
+    return r < 0 ? r : 0;
+}
+
 long migrateprog(ProcessId pid, int flags)
 {
     ProcessId to = pid ? local_program_manager_of(pid) : GetPid(PID_PROGRAM_MANAGER);
