@@ -514,6 +514,13 @@ class Checkpoints:
         if lhid in k.lhs:
             return error(abi.EINVAL)
         serial = int(state["checkpoint"]["serial"])
+        for proc in state["processes"]:
+            aw = proc.get("awaiting")
+            if isinstance(aw, dict) and aw.get("mode") == "move":
+                # sent again as a new request: the receiver may have answered the old one (and
+                # moved data into the memory that was lost) to the crashed host; its retained
+                # answer would skip that (servers with effects dedup by stamp: exactly_once.py)
+                aw["mode"] = "lost"
         if isinstance(state.get("checkpoint_policy"), dict):  # goes on here, after this one
             state["checkpoint_policy"] |= {"serial": serial, "chain": chain}
         pages: dict[tuple[int, int], tuple[int, bytes]] = {}
@@ -558,6 +565,7 @@ class Checkpoints:
             k.lhs.pop(lh.lhid, None)
             return error(abi.EINVAL)
         k.restore_lh(lh, lhid, staged, teams=teams)
+        k.transport.announce_restart(lhid)
         cut_ns = int(state["checkpoint"]["cut_ns"])
         log.info(
             "%s: restarted %#06x from checkpoint %d (%d pages)", k.name, lhid, serial, restored

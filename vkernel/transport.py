@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MS = 1_000_000
+LH_RESTARTED = 1  # LH_HERE status: the logical host was restarted from a checkpoint (issue 16)
 DATA = pk.MAX_DATA
 GROUP_TRIES = 4  # transmissions of a group Send within host_query_timeout_ms
 
@@ -917,6 +918,8 @@ class Transport:
                 self.transmit(src_mac, Packet(Kind.LH_HERE, 0, 0, 0, lhid=p.lhid))
         elif kind is Kind.LH_HERE:
             self.learn(p.lhid, src_mac)
+            if p.status == LH_RESTARTED:
+                self.void_incarnation(p.lhid, src_mac)
         elif kind is Kind.MIGRATE and self.k.migration is not None:
             self.k.migration.on_packet(src_mac, p)
 
@@ -1042,6 +1045,40 @@ class Transport:
 
     def forget(self, lhid: int) -> None:
         self.bindings.pop(lhid, None)
+
+    def announce_restart(self, lhid: int) -> None:
+        """lhid was restarted here from a checkpoint: its old incarnation (on a crashed host) is
+        void everywhere (void_incarnation); the announcement is also the new binding."""
+        self.void_incarnation(lhid, self.k.machine.mac)
+        self.transmit(None, Packet(Kind.LH_HERE, 0, 0, 0, lhid=lhid, status=LH_RESTARTED))
+
+    def void_incarnation(self, lhid: int, new_mac: bytes) -> None:
+        """Logical host lhid runs again from a checkpoint at new_mac: what its old incarnation had
+        under way here is void (its pids are the same, its requests are not). Requests from it
+        that servers here hold (queued or being served) are dropped (a server's Reply to one then
+        fails with -ENOTAWAITING), MoveTo's into it given up, the answers kept for it forgotten."""
+        k = self.k
+
+        def old(req) -> bool:
+            return (
+                abi.pid_lhid(req.sender) == lhid
+                and req.remote is not None
+                and req.remote.mac != new_mac
+            )
+
+        for out in list(self.bulk_out.values()):
+            if abi.pid_lhid(out.dst_pid) == lhid and out.mac != new_mac and not out.answer:
+                self._bulk_finish(out, -abi.ENOPROC)
+        for proc in k.processes.values():
+            if any(old(req) for req in proc.msg_queue):
+                proc.msg_queue = type(proc.msg_queue)(r for r in proc.msg_queue if not old(r))
+            pending = k._pending.get(proc.pid)
+            if pending:
+                for sender in [s for s, req in pending.items() if old(req)]:
+                    req = pending.pop(sender)
+                    self.in_progress.pop((req.remote.src_pid, req.remote.seq), None)
+        for key in [key for key in self.retained if abi.pid_lhid(key[0]) == lhid]:
+            del self.retained[key]
 
     # --- a logical host's IPC state, captured and restored (vkernel/capture.py) --------------------
     def capture_lh(self, lhid: int, deferred_keys: set[tuple[int, int]]) -> dict[str, list]:
