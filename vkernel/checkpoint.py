@@ -136,6 +136,7 @@ class Checkpoints:
         self.records: list[dict[str, Any]] = []  # restarts and refusals decided here (the home)
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.ended_pids: set[int] = set()  # programs of ours whose exit was reported
+        self.taken: list[dict[str, Any]] = []  # every checkpoint taken here (the last 10000)
         kernel.checkpoints = self
 
     # ================================================================ the running side
@@ -299,6 +300,7 @@ class Checkpoints:
         pol.since_full = 0 if full else pol.since_full + 1
         pol.stats.append(
             {
+                "lhid": lh.lhid,
                 "serial": serial,
                 "full": full,
                 "pages": count,
@@ -307,6 +309,8 @@ class Checkpoints:
                 "time": round(freeze_start / S, 6),
             }
         )
+        self.taken.append(pol.stats[-1])
+        del self.taken[:-10000]
         if full:  # the files of the previous chains are garbage now
             yield from self._collect(pid, lh.lhid, keep=serial, known=old_chain)
         yield from self._tell_home(pid, lh, serial, freeze_start)
