@@ -83,6 +83,21 @@ def parse_name(name: str) -> tuple[int, int] | None:
         return None
 
 
+def page_runs(pages: list[list[int]]) -> list[list[int]]:
+    """A layout's [vpage, prot] list as [first vpage, count, prot] runs (a checkpoint's is small)."""
+    runs: list[list[int]] = []
+    for vp, prot in sorted(pages):
+        if runs and runs[-1][0] + runs[-1][1] == vp and runs[-1][2] == prot:
+            runs[-1][1] += 1
+        else:
+            runs.append([vp, 1, prot])
+    return runs
+
+
+def page_list(runs: list[list[int]]) -> list[list[int]]:
+    return [[vp + i, prot] for vp, count, prot in runs for i in range(count)]
+
+
 def _name16(name: str) -> tuple[int, int, int, int]:
     return struct.unpack(">4I", name.encode("latin-1")[:16].ljust(16, b"\0"))
 
@@ -285,7 +300,9 @@ class Checkpoints:
         chain = [serial] if full else [*pol.chain, serial]
         state["checkpoint"] = {"serial": serial, "chain": chain, "cut_ns": freeze_start}
         body = b"".join(records)
-        blob = json.dumps(state).encode()
+        for spec in state["teams"]:
+            spec["page_runs"] = page_runs(spec.pop("pages"))
+        blob = json.dumps(state, separators=(",", ":")).encode()
         name = file_name(lh.lhid, serial)
         pol.writing = serial
         ok = yield from self._write(pid, name, serial, body, blob, count, freeze_start)
@@ -517,6 +534,8 @@ class Checkpoints:
             return error(abi.ENOENT)
         if lhid in k.lhs:
             return error(abi.EINVAL)
+        for spec in state["teams"]:
+            spec["pages"] = page_list(spec.pop("page_runs"))
         serial = int(state["checkpoint"]["serial"])
         for proc in state["processes"]:
             aw = proc.get("awaiting")
