@@ -327,3 +327,28 @@ def test_a_program_asks_for_its_own_checkpoints_through_v_h(tmp_path):
     assert session.output_of(job) == ref.output_of(ref_job)
     [restart] = session.restarts
     assert restart["from"] == "ws2" and job.exit_status == 0
+
+
+def test_the_limitation_a_crashed_home_watches_no_more():
+    """docs/CHECKPOINT.md: the home is one program manager. Started from ws2 (its home), run on
+    ws3: ws2's crash leaves the program running unwatched, and ws3's crash then loses it."""
+    from vkernel.shell import Job, Shell
+
+    session = _session()
+    ws2_shell = Shell(session.kernels["ws2"], lambda pm: "?")
+    job = Job(
+        serial=99,
+        argv=["dirtier", "64", "32", "8"],
+        host="ws3",
+        stdout_instance=0,
+        checkpoint_ms=1000,
+    )
+    ws2_shell.exec(job)
+    session.sim.run(until=int(2.5 * S))
+    assert session.kernels["ws2"].checkpoints.watching(job.pid)
+    session.execute("crash ws2")
+    session.sim.run(until=int(4.0 * S))
+    assert session._host_of_pid(job.pid) == "ws3"  # runs on, its checkpoints go on
+    session.execute("crash ws3")
+    session.sim.run(until=int(10.0 * S))
+    assert session.restarts == [] and session._host_of_pid(job.pid) is None
