@@ -352,3 +352,39 @@ def test_the_limitation_a_crashed_home_watches_no_more():
     session.execute("crash ws3")
     session.sim.run(until=int(10.0 * S))
     assert session.restarts == [] and session._host_of_pid(job.pid) is None
+
+
+def test_checkpointing_moves_with_a_migration_and_a_crash_after_it_restarts_the_program():
+    ref, ref_job = crash_run("dirtier 64 32 8", None)
+    session = _session()
+    session.execute("dirtier 64 32 8 @ ws2 checkpoint=1")
+    job = session.jobs[-1]
+    session.sim.run(until=int(2.0 * S))
+    session.execute("migrateprog dirtier")
+    assert session._host_of_pid(job.pid) == "ws3"
+    session.sim.run(until=int(4.0 * S))
+    assert session.kernels["ws3"].checkpoints.taken  # the policy came along
+    session.execute("crash ws3")
+    assert session.run_until_done(60.0)
+    [restart] = session.restarts
+    assert restart["from"] == "ws3" and restart["to"] == "ws2"
+    assert session.output_of(job) == ref.output_of(ref_job) and job.exit_status == 0
+    assert session.hosts_of(job) == ["ws2", "ws3", "ws2"]
+
+
+def test_a_partition_past_the_bound_restarts_the_program_and_the_cut_off_copy_goes_on_heal():
+    ref, ref_job = crash_run("dirtier 64 32 8", None)
+    session = _session()
+    session.execute("dirtier 64 32 8 @ ws2 checkpoint=1")
+    job = session.jobs[-1]
+    session.sim.run(until=int(2.5 * S))
+    session.execute("fault partition ws2")
+    _run_until(session, lambda: bool(session.restarts), 10)
+    assert session.restarts[0]["to"] == "ws3"
+    session.execute("fault heal")
+    lhid = job.pid >> 16
+    # the copy cut off on ws2 learns at its next checkpoint that it is void, and goes
+    _run_until(session, lambda: lhid not in session.kernels["ws2"].lhs or job.done, 10)
+    assert session.run_until_done(60.0)
+    assert session.output_of(job) == ref.output_of(ref_job) and job.exit_status == 0
+    assert lhid not in session.kernels["ws2"].lhs

@@ -66,10 +66,13 @@ LIST_AT = 256
 BUF = 64 * 1024
 LIST_BYTES = 48 * 1024
 PREFIX = "ckpt."
+# serials of the n-th restarted incarnation start at n * INCARNATION: a copy that ran on in a
+# partition (the old incarnation) neither overwrites the new one's files nor passes for it
+INCARNATION = 100_000
 
 
 def file_name(lhid: int, serial: int) -> str:
-    return f"{PREFIX}{lhid:04x}.{serial:06d}"
+    return f"{PREFIX}{lhid:04x}.{serial:07d}"
 
 
 def parse_name(name: str) -> tuple[int, int] | None:
@@ -136,6 +139,7 @@ class Watch:
     taken_ns: int = 0  # cut time of the last checkpoint heard of
     seen_ns: int = 0  # last answer from its logical host
     restarts: int = 0
+    incarnation: int = 0  # of the copy restarted last (older ones are void)
     refused: bool = False  # "cannot restart" said (not said again until a restart succeeds)
     ended: bool = False
 
@@ -464,7 +468,12 @@ class Checkpoints:
             return
         home = abi.make_pid(abi.pid_lhid(creator), abi.LOCAL_PROGRAM_MANAGER)
         msg = pack(CK_DONE, lh.lhid, program, serial, *_name16(k.name))
-        yield ops.Send(home, msg, timeout_ms=self._bound_ms())
+        replier, reply = yield ops.Send(home, msg, timeout_ms=self._bound_ms())
+        if replier > 0 and signed(unpack(reply)[0]) == -abi.EKILLED and k.lhs.get(lh.lhid) is lh:
+            # the home restarted the program elsewhere meanwhile (we were cut off): this copy is
+            # void; it goes without an exit (the one the home restarted ends the program)
+            log.info("%s: %#06x was restarted elsewhere: this copy is removed", k.name, lh.lhid)
+            k.remove_lh(lh, Plan(), b"\xff" * 6)
 
     # ================================================================ restart (a willing host)
     def restart_worker(self, pid: int) -> Generator[Any, Any, None]:
@@ -545,7 +554,8 @@ class Checkpoints:
                 # answer would skip that (servers with effects dedup by stamp: exactly_once.py)
                 aw["mode"] = "lost"
         if isinstance(state.get("checkpoint_policy"), dict):  # goes on here, after this one
-            state["checkpoint_policy"] |= {"serial": serial, "chain": chain}
+            nxt = (serial // INCARNATION + 1) * INCARNATION
+            state["checkpoint_policy"] |= {"serial": nxt, "chain": []}
         pages: dict[tuple[int, int], tuple[int, bytes]] = {}
         for blob in bodies:
             off = 0
@@ -600,6 +610,8 @@ class Checkpoints:
         """CK_DONE from a checkpointer: a checkpoint of one of our programs is complete."""
         _, lhid, program, serial, *name = unpack(msg)
         watch = self.watches.get(lhid)
+        if watch is not None and serial // INCARNATION < watch.incarnation:
+            return error(abi.EKILLED)  # a void incarnation (it ran on in a partition): it goes
         if watch is None:
             if program in self.ended_pids:
                 return pack(0)
@@ -694,6 +706,7 @@ class Checkpoints:
                 "recovery_s": round((k.sim.now - lost_at) / S, 3),
             }
             watch.host, watch.restarts, watch.refused = to, watch.restarts + 1, False
+            watch.incarnation = serial // INCARNATION + 1
             watch.seen_ns = k.sim.now
             self._publish(record)
             return True
