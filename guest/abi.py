@@ -117,6 +117,7 @@ PM_MIGRATE = 0x206
 PM_EXITED = 0x207
 PM_LIST = 0x208
 PM_CHECKPOINT = 0x209  # pid (0: the caller), interval ms (0: one checkpoint now)
+PM_RFORK = 0x20A  # program manager to fork to -> child pid (0 in the child)
 PM_QUERY_NAME_MAX = 24
 PM_EXEC_WAIT = 1  # flag
 PM_MIGRATE_DESTROY = 1  # flag: migrateprog -n

@@ -388,3 +388,72 @@ def test_a_partition_past_the_bound_restarts_the_program_and_the_cut_off_copy_go
     assert session.run_until_done(60.0)
     assert session.output_of(job) == ref.output_of(ref_job) and job.exit_status == 0
     assert lhid not in session.kernels["ws2"].lhs
+
+
+RFORK = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <v.h>
+
+static long shared = 7;
+static char big[64 * 1024]; /* 16 pages the child gets a copy of */
+
+int main(int argc, char **argv)
+{
+    long depth = argc > 1 ? atol(argv[1]) : 1, status = -1, i;
+    ProcessId child;
+    for (i = 0; i < (long)sizeof big; i++)
+        big[i] = (char)(i * 7);
+    child = rfork("*");
+    if (child < 0) {
+        printf("rfork: %ld\n", child);
+        return 1;
+    }
+    if (child == 0) {
+        shared = 99 + depth; /* the child's copy only */
+        big[100] = 1;
+        printf("child %ld: shared %ld big %d\n", depth, shared, big[101]);
+        fflush(stdout);
+        if (depth > 1) {
+            ProcessId grandchild = rfork("*");
+            if (grandchild == 0) {
+                printf("grandchild: shared %ld\n", shared);
+                fflush(stdout);
+                return 6;
+            }
+            printf("child: grandchild exited %ld\n", wait_program(grandchild));
+            fflush(stdout);
+        }
+        return 5;
+    }
+    status = wait_program(child);
+    printf("parent: child exited %ld, shared %ld, big %d\n", status, shared, big[100]);
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(
+    bool(__import__("guest.hosted").hosted.missing()), reason="no m68k cross compiler"
+)
+def test_rfork_parent_and_child_go_on_from_the_call_with_their_own_copies(tmp_path):
+    from guest import hosted
+
+    src = tmp_path / "rf.c"
+    src.write_text(RFORK)
+    image = hosted.build_program([src], tmp_path / "rf").read_bytes()
+    session = Session(config("tiny"), images={"rf": image})
+    session.execute("rf 2 @ ws2")
+    job = session.jobs[-1]
+    assert session.run_until_done(60.0)
+    assert job.exit_status == 0
+    out = session.output_of(job).splitlines()
+    # the child's own copy: the parent's shared and big are unchanged (big[100] = 100 * 7)
+    assert out[-1] == f"parent: child exited 5, shared 7, big {(100 * 7) % 256 - 256}"
+    assert "child 2: shared 101 big " + str((101 * 7) % 256 - 256) in out
+    assert "grandchild: shared 101" in out and "child: grandchild exited 6" in out
+    records = [r for k in session.kernels.values() if k.rfork for r in k.rfork.records]
+    assert len(records) == 2 and all(r["pages"] >= 16 for r in records)
+    # the parent forked on ws2, the child (elsewhere) forked again from where it ran
+    hosts = {k.name for k in session.kernels.values() if k.rfork and k.rfork.records}
+    assert "ws2" in hosts and len(hosts) == 2

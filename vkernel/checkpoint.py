@@ -41,7 +41,7 @@ from vkernel.capture import Plan
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import LogicalHost
 from vkernel.servers.kernel_server import KS_PROCESS_INFO
-from vkernel.servers.program_manager import CK_DONE, CK_RESTART, query_host_msg
+from vkernel.servers.program_manager import CK_DONE, CK_FORK, CK_RESTART, query_host_msg
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
@@ -162,9 +162,23 @@ class Checkpoints:
     def serve(self, sender: int, code: int, msg: bytes) -> Generator[Any, Any, None]:
         """The program manager's requests of this subsystem (run in the program manager)."""
         k = self.k
-        if code == CK_RESTART:
-            worker = yield ops.Spawn("pm-restart", self.restart_worker)
-            yield ops.Forward(sender, worker, msg)
+        if code in (CK_RESTART, CK_FORK):
+            if abi.pid_lhid(sender) % 512 or k.is_local(sender):  # program managers of others
+                yield ops.Reply(sender, error(abi.EPERM))
+            elif code == CK_RESTART:
+                worker = yield ops.Spawn("pm-restart", self.restart_worker)
+                yield ops.Forward(sender, worker, msg)
+            elif k.rfork is not None:
+                worker = yield ops.Spawn("pm-rfork-child", k.rfork.child_worker)
+                yield ops.Forward(sender, worker, msg)
+            else:
+                yield ops.Reply(sender, error(abi.EBADCALL))
+        elif code == abi.PM_RFORK:
+            if k.rfork is None or k.processes.get(sender) is None:
+                yield ops.Reply(sender, error(abi.EPERM))  # a program on this machine forks
+            else:
+                worker = yield ops.Spawn("pm-rfork", k.rfork.parent_worker)
+                yield ops.Forward(sender, worker, msg)
         elif code == CK_DONE:
             forger = k.processes.get(sender)
             if forger is not None and forger.team is not None:

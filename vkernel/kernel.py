@@ -119,6 +119,7 @@ class Kernel:
         self.pager = None  # vkernel.paging.Pager, on workstations
         self.flusher = None  # vkernel.paging.Flusher, when the idle policy flushes
         self.checkpoints = None  # vkernel.checkpoint.Checkpoints, on workstations
+        self.rfork = None  # vkernel.rfork.RemoteFork, on workstations
         self.file_server_pid = 0
         self.display_server: Process | None = None
         self.owner_present = False

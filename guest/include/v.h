@@ -93,6 +93,7 @@
 #define PM_EXITED 0x207
 #define PM_LIST 0x208
 #define PM_CHECKPOINT 0x209
+#define PM_RFORK 0x20A
 #define PM_QUERY_NAME_MAX 24
 #define PM_EXEC_WAIT 1
 #define PM_MIGRATE_DESTROY 1
@@ -203,6 +204,11 @@ long migrateprog(ProcessId pid, int flags);
  * checkpoint is taken shortly after the call returns), so that its home restarts it from
  * there if its host crashes (docs/CHECKPOINT.md). Returns 0 or a negative error. */
 long checkpoint(long interval_ms);
+/* Remote fork: the calling program (one process) is copied into a new logical host on host
+ * (a name, or "*" / NULL: any willing host but ours); returns the child's pid in the parent,
+ * 0 in the child (both go on from the call), or a negative error. wait_program(pid) in the
+ * parent gets the child's exit status. */
+ProcessId rfork(const char *host);
 
 /* The program manager for a host name (NULL: ours, "*": any willing host
  * other than ours), or a negative error. With info non-NULL, the answer's

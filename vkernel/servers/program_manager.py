@@ -30,6 +30,7 @@ MG_OUTCOME = 0x215  # old lhid, migration id -> outcome (a receiver that waited 
 MG_WHERE = 0x216  # old lhid, migration id (to the group): a copy that may be the one lives here -> id
 CK_DONE = 0x220  # lhid, pid, serial, host name (16 bytes): a checkpoint is complete (to the home)
 CK_RESTART = 0x221  # lhid: restart it here from its last checkpoint -> serial, pages, age ms, host name
+CK_FORK = 0x222  # lhid, file serial, parent pid: build an rfork child here from its file -> child pid
 
 IMAGE_CHUNK = 32 * 1024  # V moved 32 KB as a unit
 NAME_AT = 0
@@ -144,7 +145,7 @@ class ProgramManager:
                 yield ops.Reply(sender, self.k.migration.outcome_reply(msg))
             elif code == MG_WHERE and self.k.migration is not None:
                 yield ops.Reply(sender, self.answer_or_decline(sender, self.k.migration.where_reply(msg)))
-            elif code in (abi.PM_CHECKPOINT, CK_DONE, CK_RESTART) and self.k.checkpoints is not None:
+            elif code in (abi.PM_CHECKPOINT, abi.PM_RFORK, CK_DONE, CK_RESTART, CK_FORK) and self.k.checkpoints is not None:
                 yield from self.k.checkpoints.serve(sender, code, msg)
             else:
                 yield ops.Reply(sender, error(abi.EBADCALL))

@@ -143,6 +143,14 @@ long checkpoint(long interval_ms)
     return r < 0 ? r : 0;
 }
 
+ProcessId rfork(const char *host)
+{
+    ProcessId to = query_host(host ? host : "*", 0);
+    if (to < 0)
+        return to;
+    return pm_call(local_program_manager_of(GetPid(PID_SELF)), PM_RFORK, to, 0, 0);
+}
+
 long migrateprog(ProcessId pid, int flags)
 {
     ProcessId to = pid ? local_program_manager_of(pid) : GetPid(PID_PROGRAM_MANAGER);
