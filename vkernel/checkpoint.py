@@ -325,6 +325,11 @@ class Checkpoints:
         pol.writing = serial
         ok = yield from self._write(pid, name, serial, body, blob, count, freeze_start)
         pol.writing = 0
+        if ok and k.lhs.get(lh.lhid) is not lh:
+            # it ended (or moved) while its file was being written: the home has let its files
+            # go (or the new host starts a chain of its own): this one is garbage too
+            yield from self._remove(pid, name)
+            return False
         if not ok:
             pol.full_next = True  # what this one drained is not on the file server
             log.info("%s: checkpoint %s failed", k.name, name)
