@@ -263,6 +263,7 @@ def test_vcluster_run_reports_the_restart_in_json_and_on_stderr():
     assert proc.returncode == 0, proc.stderr
     restarts = [e for e in summary["events"] if e.get("kind") == "restart"]
     assert len(restarts) == 1 and restarts[0]["from"] == "ws2"
+    assert [r["to"] for r in summary["restarts"]] == [restarts[0]["to"]]
     assert "restarted on" in proc.stderr and "restarts from its checkpoint" in proc.stdout
     [prog] = summary["programs"]
     assert prog["exit_status"] == 0 and prog["host_final"] == restarts[0]["to"]

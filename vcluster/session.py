@@ -743,6 +743,7 @@ class Session:
             "sim_seconds": round(self.sim.now / S, 9),
             "programs": programs,
             "migrations": [self._migration_summary(r) for r in self.migrations],
+            "restarts": self.restarts,  # restarts from checkpoints and refusals (docs/CHECKPOINT.md)
             "events": self.events,
             "net": self.net_summary(),
             "file_servers": self.file_server_summary(),
