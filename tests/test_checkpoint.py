@@ -458,3 +458,61 @@ def test_rfork_parent_and_child_go_on_from_the_call_with_their_own_copies(tmp_pa
     # the parent forked on ws2, the child (elsewhere) forked again from where it ran
     hosts = {k.name for k in session.kernels.values() if k.rfork and k.rfork.records}
     assert "ws2" in hosts and len(hosts) == 2
+
+
+LAZY_RFORK = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <v.h>
+
+static char big[512 * 1024];
+
+int main(int argc, char **argv)
+{
+    int lazy = argc > 1 && argv[1][0] == 'l';
+    long i, sum = 0, status;
+    ProcessId child;
+    for (i = 0; i < (long)sizeof big; i += 64)
+        big[i] = (char)(i >> 6);
+    child = rfork_flags("*", lazy ? RFORK_LAZY : 0);
+    if (child < 0) {
+        printf("rfork: %ld\n", child);
+        return 1;
+    }
+    if (child == 0) {
+        for (i = 0; i < (long)sizeof big / 10; i += 64) /* a tenth of its pages */
+            sum += big[i];
+        printf("child: sum %ld\n", sum);
+        fflush(stdout);
+        return 3;
+    }
+    status = wait_program(child);
+    printf("parent: child exited %ld\n", status);
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(
+    bool(__import__("guest.hosted").hosted.missing()), reason="no m68k cross compiler"
+)
+def test_a_lazy_rfork_copies_on_reference_and_returns_ten_times_sooner(tmp_path):
+    from guest import hosted
+
+    src = tmp_path / "lz.c"
+    src.write_text(LAZY_RFORK)
+    image = hosted.build_program([src], tmp_path / "lz").read_bytes()
+    got = {}
+    for mode in ("eager", "lazy"):
+        session = Session(config("tiny"), images={"lz": image})
+        session.execute(f"lz {mode} @ ws2")
+        assert session.run_until_done(120.0)
+        rf = session.kernels["ws2"].rfork
+        [record] = rf.records
+        got[mode] = (session.output_of(session.jobs[-1]), record, rf.touched_pages(record["file"]))
+    (out_e, eager, _), (out_l, lazy, touched) = got["eager"], got["lazy"]
+    assert out_e == out_l and out_l.endswith("parent: child exited 3\n")
+    assert eager["copied_pages"] == eager["pages"] >= 128 and lazy["copied_pages"] <= 2
+    # the child touched about a tenth of the 128 pages of its array, and its code and stack
+    assert 13 <= touched < eager["pages"] // 3
+    assert lazy["latency_ms"] * 10 <= eager["latency_ms"]

@@ -28,7 +28,10 @@ from vkernel.capture import Plan
 from vkernel.checkpoint import PAGE, PAGE_HEADER, ZERO_FLAG, ZERO_PAGE, page_list, page_runs
 from vkernel.kernel import Outstanding
 from vkernel.messages import error, pack, signed, unpack
+from vkernel.paging import offset_of
 from vkernel.servers.program_manager import CK_FORK
+
+LAZY = 1  # PM_RFORK flag: copy-on-reference
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
@@ -47,19 +50,26 @@ class RemoteFork:
         self.k = kernel
         self.forks = 0
         self.records: list[dict[str, Any]] = []
+        # lazy forks: the pages at the cut, served to the children's pagers from here
+        self.snapshots: dict[str, dict[int, bytes]] = {}
+        self.touched: dict[str, set[int]] = {}
+        self.instances: dict[int, str] = {}
+        self.server = None
         kernel.rfork = self
 
     # --- the parent's side ------------------------------------------------------------------
     def parent_worker(self, pid: int) -> Generator[Any, Any, None]:
         sender, msg = yield ops.Receive()
         try:
-            reply = yield from self._fork(pid, sender, unpack(msg)[1])
+            reply = yield from self._fork(pid, sender, unpack(msg)[1], unpack(msg)[2] & LAZY)
         except (ValueError, KeyError, TypeError) as exc:
             log.info("%s: rfork of %#x failed: %s", self.k.name, sender, exc)
             reply = error(abi.EINVAL)
         yield ops.Reply(sender, reply)
 
-    def _fork(self, pid: int, caller: int, target_pm: int) -> Generator[Any, Any, bytes]:
+    def _fork(
+        self, pid: int, caller: int, target_pm: int, lazy: int = 0
+    ) -> Generator[Any, Any, bytes]:
         k = self.k
         ck = k.checkpoints
         proc = k.processes.get(caller)
@@ -80,11 +90,19 @@ class RemoteFork:
             teams = list(lh.teams)
             state = k.capture_lh(lh, Plan(), teams=teams)
             records = []
+            snapshot: dict[int, bytes] = {}
+            # lazily, the child still gets at once the pages its first steps touch: the stack
+            # page and the one its PM_RFORK's answer lands in
+            out = proc.awaiting
+            first = {proc.registers.a[7] // PAGE, (out.msg_addr if out else 0) // PAGE}
             for i, team in enumerate(teams):
                 for vp in k.mmu.mapped_pages(team.ctx):
                     entry = k.mmu.entry(team.ctx, vp)
                     data = k.cpu.phys_read(entry.frame * PAGE, PAGE)
-                    if data == ZERO_PAGE:
+                    if lazy and not (team is proc.team and vp in first):
+                        if data != ZERO_PAGE:  # kept here, served on reference
+                            snapshot[offset_of(i, vp)] = data
+                    elif data == ZERO_PAGE:
                         records.append(PAGE_HEADER.pack(i, vp, int(entry.prot) | ZERO_FLAG))
                     else:
                         records.append(PAGE_HEADER.pack(i, vp, int(entry.prot)) + data)
@@ -104,9 +122,14 @@ class RemoteFork:
         ok = yield from ck._write(pid, name, n, body, blob, len(records), started)
         if not ok:
             return error(abi.EIO)
+        server = 0
+        if lazy:
+            server = self._serve_pages()
+            self.snapshots[name] = snapshot
+            self.touched[name] = set()
         replier, reply = yield ops.Send(
             target_pm,
-            pack(CK_FORK, lh.lhid, n, caller),
+            pack(CK_FORK, lh.lhid, n, caller, lazy, server),
             timeout_ms=int(ck.cfg.restart_timeout_s * 1000),
         )
         yield from ck._remove(pid, name)
@@ -119,7 +142,10 @@ class RemoteFork:
             {
                 "parent": caller,
                 "child": child,
-                "pages": len(records),
+                "lazy": bool(lazy),
+                "file": name,
+                "pages": sum(sum(r[1] for r in s["page_runs"]) for s in state["teams"]),
+                "copied_pages": len(records),
                 "bytes": len(body) + len(blob),
                 "latency_ms": round((k.sim.now - started) / 1e6, 3),
             }
@@ -129,15 +155,17 @@ class RemoteFork:
     # --- the child's side (the target's program manager) -------------------------------------
     def child_worker(self, pid: int) -> Generator[Any, Any, None]:
         sender, msg = yield ops.Receive()
-        _, lhid, n, parent = unpack(msg)[:4]
+        _, lhid, n, parent, lazy, server = unpack(msg)[:6]
         try:
-            reply = yield from self._build(pid, lhid, n, parent)
+            reply = yield from self._build(pid, lhid, n, parent, lazy, server)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             log.info("%s: cannot build the rfork child of %#x: %s", self.k.name, parent, exc)
             reply = error(abi.EINVAL)
         yield ops.Reply(sender, reply)
 
-    def _build(self, pid: int, lhid: int, n: int, parent: int) -> Generator[Any, Any, bytes]:
+    def _build(
+        self, pid: int, lhid: int, n: int, parent: int, lazy: int = 0, server: int = 0
+    ) -> Generator[Any, Any, bytes]:
         k = self.k
         ck = k.checkpoints
         inst = yield from ck._open(pid, fork_name(lhid, n), abi.FS_MODE_READ)
@@ -203,6 +231,15 @@ class RemoteFork:
                 off += PAGE
         try:
             teams = [k.memory.create_team(lh, s["name"], s["argv"]) for s in state["teams"]]
+            if lazy:  # every page non-resident: its pager asks the parent's host on reference
+                if k.pager is None or server <= 0:
+                    raise ValueError("no pager, or no page server")
+                k.pager.servers[fork_name(lhid, n)] = server
+                for i, (team, spec) in enumerate(zip(teams, state["teams"], strict=True)):
+                    team.backing = {vp: p for vp, p in spec["pages"] if (i, vp) not in pages}
+                    team.backing_file = fork_name(lhid, n)
+                    team.backing_index = i
+                    team.lazy = True
             k.lhs.pop(new, None)  # stage_lh checks that the id is free: it is ours
             staged = k.stage_lh(lh, new, state, teams=teams)
             for i, spec in enumerate(state["teams"]):
@@ -229,3 +266,51 @@ class RemoteFork:
         k.dispatch()
         log.info("%s: rfork child %#x of %#x (%d pages)", k.name, child, parent, len(pages))
         return pack(0, child)
+
+    # --- the pages of lazy forks, served from the parent's host ------------------------------
+    def _serve_pages(self) -> int:
+        if self.server is None:
+            self.server = self.k.spawn_server(
+                self.k.system_lh, "rfork-pages", self._pages_body, restart=True
+            )
+        return self.server.pid
+
+    def _pages_body(self, pid: int) -> Generator[Any, Any, None]:
+        """The file server's protocol, for the snapshots: FS_OPEN, IO_READ, IO_CLOSE."""
+        k = self.k
+        while True:
+            sender, msg = yield ops.Receive()
+            m = unpack(msg)
+            yield ops.Compute(k.cost.file_server_op_us)
+            if m[0] == abi.FS_OPEN and 0 < m[2] <= 47:
+                raw = yield ops.MoveFrom(sender, m[1], m[2])
+                name = raw.decode("latin-1") if isinstance(raw, bytes) else ""
+                if name not in self.snapshots:
+                    yield ops.Reply(sender, error(abi.ENOENT))
+                    continue
+                inst = len(self.instances) + 1
+                self.instances[inst] = name
+                yield ops.Reply(sender, pack(0, inst, 0))
+            elif m[0] == abi.IO_READ and m[1] in self.instances:
+                name = self.instances[m[1]]
+                snap = self.snapshots.get(name, {})
+                count, offset = min(m[3], 64 * 1024), m[4]
+                first = offset - offset % PAGE
+                pages = range(first, offset + count, PAGE)
+                data = b"".join(snap.get(at, ZERO_PAGE) for at in pages)
+                data = data[offset - first : offset - first + count]
+                self.touched.setdefault(name, set()).update(pages)
+                result = yield ops.MoveTo(sender, m[2], data)
+                if isinstance(result, int) and result < 0:
+                    yield ops.Reply(sender, error(-result))
+                else:
+                    yield ops.Reply(sender, pack(0, len(data)))
+            elif m[0] == abi.IO_CLOSE:
+                self.instances.pop(m[1], None)
+                yield ops.Reply(sender, pack(0))
+            else:
+                yield ops.Reply(sender, error(abi.EBADCALL))
+
+    def touched_pages(self, name: str) -> int:
+        """Pages of a lazy fork's snapshot its child has referenced so far."""
+        return len(self.touched.get(name, ()))

@@ -209,6 +209,10 @@ long checkpoint(long interval_ms);
  * 0 in the child (both go on from the call), or a negative error. wait_program(pid) in the
  * parent gets the child's exit status. */
 ProcessId rfork(const char *host);
+/* The same with flags: RFORK_LAZY copies on reference (the child's pages come from the
+ * parent's host when it first touches them) instead of every page at the fork. */
+#define RFORK_LAZY 1
+ProcessId rfork_flags(const char *host, int flags);
 
 /* The program manager for a host name (NULL: ours, "*": any willing host
  * other than ours), or a negative error. With info non-NULL, the answer's

@@ -143,12 +143,17 @@ long checkpoint(long interval_ms)
     return r < 0 ? r : 0;
 }
 
-ProcessId rfork(const char *host)
+ProcessId rfork_flags(const char *host, int flags)
 {
     ProcessId to = query_host(host ? host : "*", 0);
     if (to < 0)
         return to;
-    return pm_call(local_program_manager_of(GetPid(PID_SELF)), PM_RFORK, to, 0, 0);
+    return pm_call(local_program_manager_of(GetPid(PID_SELF)), PM_RFORK, to, flags, 0);
+}
+
+ProcessId rfork(const char *host)
+{
+    return rfork_flags(host, 0);
 }
 
 long migrateprog(ProcessId pid, int flags)
