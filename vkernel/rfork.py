@@ -1,5 +1,7 @@
-"""Remote fork, eager (issue 16): `rfork(host)` copies the calling program into a new logical
-host on another machine; it returns the child's pid in the parent and 0 in the child.
+"""Remote fork (issue 16): `rfork(host)` copies the calling program into a new logical host on
+another machine; it returns the child's pid in the parent and 0 in the child. Eager by default;
+with RFORK_LAZY the pages stay on the parent's host (see _serve_pages) and the child's pager
+brings each in on first reference.
 
 The parent's program manager (PM_RFORK, from the caller: long 1 is the program manager of
 the machine to fork to) freezes the caller's logical host for a cut, captures its state
@@ -148,6 +150,7 @@ class RemoteFork:
                 "copied_pages": len(records),
                 "bytes": len(body) + len(blob),
                 "latency_ms": round((k.sim.now - started) / 1e6, 3),
+                "started_s": started / 1e9,
             }
         )
         return pack(0, child)
