@@ -516,3 +516,22 @@ def test_a_lazy_rfork_copies_on_reference_and_returns_ten_times_sooner(tmp_path)
     # the child touched about a tenth of the 128 pages of its array, and its code and stack
     assert 13 <= touched < eager["pages"] // 3
     assert lazy["latency_ms"] * 10 <= eager["latency_ms"]
+
+
+def test_bench_ft_quick_measures_overhead_recovery_and_rfork():
+    from vcluster import bench_ft
+
+    result = bench_ft.run_bench(quick=True)
+    assert result["failures"] == []
+    for row in result["workloads"]:
+        slow = [row[f"every_{i:g}s"]["slowdown"] for i in bench_ft.INTERVALS]
+        assert slow[0] > slow[1] > slow[2] > 0  # more often costs more
+        assert row["recovery"]["recovery_s"] >= 1.0 and row["recovery"]["lost_work_s"] > 0
+    by_name = {r["name"]: r for r in result["workloads"]}
+    # the pages dirtied per interval make the cost: make's few KB, TeX's hundred
+    assert by_name["make"]["every_1s"]["slowdown"] < by_name["tex"]["every_1s"]["slowdown"]
+    rf = result["rfork"]
+    if isinstance(rf, dict):
+        assert all(r["eager"]["ok"] and r["lazy"]["ok"] for r in rf["rows"])
+        assert rf["rows"][0]["lazy_speedup"] >= 10
+    assert "mean slowdown at 1 s" in bench_ft.render(result)
