@@ -78,6 +78,7 @@ local CODES = {
   [0x207] = "PM_EXITED",
   [0x208] = "PM_LIST",
   [0x209] = "PM_CHECKPOINT",
+  [0x20a] = "PM_RFORK",
   [0x210] = "MG_INIT",
   [0x211] = "MG_PAGES",
   [0x212] = "MG_STATE",
