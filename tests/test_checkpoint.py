@@ -535,3 +535,64 @@ def test_bench_ft_quick_measures_overhead_recovery_and_rfork():
         assert all(r["eager"]["ok"] and r["lazy"]["ok"] for r in rf["rows"])
         assert rf["rows"][0]["lazy_speedup"] >= 10
     assert "mean slowdown at 1 s" in bench_ft.render(result)
+
+
+COUNTER = r"""
+#include <stdio.h>
+#include <stdlib.h>
+
+/* read-modify-write: a counter in a file, 24 times, with work in between */
+int main(void)
+{
+    unsigned long x = 1;
+    long i, j, n;
+    FILE *f = fopen("counter", "w");
+    fprintf(f, "0\n");
+    fclose(f);
+    for (i = 0; i < 24; i++) {
+        f = fopen("counter", "r");
+        if (!f || fscanf(f, "%ld", &n) != 1)
+            return 1;
+        fclose(f);
+        f = fopen("counter", "w");
+        fprintf(f, "%ld\n", n + 1);
+        fclose(f);
+        printf("step %ld: counter was %ld\n", i, n);
+        fflush(stdout);
+        for (j = 0; j < 12000; j++)
+            x = x * 1103515245UL + 12345UL;
+    }
+    printf("done %lx\n", x & 0xff);
+    return 0;
+}
+"""
+
+
+@pytest.mark.skipif(
+    bool(__import__("guest.hosted").hosted.missing()), reason="no m68k cross compiler"
+)
+@pytest.mark.parametrize("crash_s", [2.3, 3.1, 5.2])
+def test_a_replayed_read_sees_the_file_as_it_was_not_as_the_program_rewrote_it(tmp_path, crash_s):
+    """The file server keeps what a checkpointed program overwrote: after a restart, the program
+    reads its counter file as it was at that point of its run, so it counts exactly as before."""
+    from guest import hosted
+
+    src = tmp_path / "cnt.c"
+    src.write_text(COUNTER)
+    image = hosted.build_program([src], tmp_path / "cnt").read_bytes()
+
+    def run(crash):
+        session = Session(config("tiny"), images={"cnt": image})
+        session.execute("cnt @ ws2 checkpoint=1")
+        if crash is not None:
+            session.sim.run(until=int(crash * S))
+            session.execute("crash ws2")
+        assert session.run_until_done(120.0)
+        return session, session.jobs[-1]
+
+    ref, ref_job = run(None)
+    session, job = run(crash_s)
+    assert session.restarts and session.restarts[0]["kind"] == "restart"
+    assert session.output_of(job) == ref.output_of(ref_job)
+    assert "step 23: counter was 23\n" in session.output_of(job) and job.exit_status == 0
+    assert _files(session) == _files(ref)

@@ -48,21 +48,27 @@ def stamp(k: Kernel, proc: Process, msg: bytes, dst: int) -> tuple[bytes, tuple[
     if pol is None:
         return msg, None
     m = unpack(msg)
-    if m[4] or m[5]:
+    order = pol.io_seq.get(f"all:{dst:08x}", 0)  # word 6: the request's place among its kind
+    if m[0] == abi.IO_READ:  # word 4 is its offset: only the order
+        if m[5] or m[6]:
+            return msg, None
+        key, kind, value = "", "read", m[4]
+    elif m[4] or m[5] or m[6]:
         return msg, None  # the program uses these words itself
-    if m[0] == abi.IO_WRITE:
+    elif m[0] == abi.IO_WRITE:
         key, kind = f"w:{dst:08x}:{m[1]}", "bytes"
+        value = pol.io_seq.get(key, 0)
     elif m[0] in OPS:
         key, kind = f"op:{dst:08x}", "op"
+        value = pol.io_seq.get(key, 0)
     else:
         return msg, None
-    value = pol.io_seq.get(key, 0)
-    stamped = msg[:16] + value.to_bytes(4, "big") + STAMP.to_bytes(4, "big") + msg[24:]
-    return stamped, (key, kind)
+    words = value.to_bytes(4, "big") + STAMP.to_bytes(4, "big") + order.to_bytes(4, "big")
+    return msg[:16] + words + msg[28:], (key, kind, f"all:{dst:08x}")
 
 
 def answered(
-    k: Kernel, proc: Process, pending: tuple[str, str], replier: int, reply: bytes
+    k: Kernel, proc: Process, pending: tuple[str, ...], replier: int, reply: bytes
 ) -> None:
     """A stamped Send was answered: its counter moves (a failed Send leaves it: sent again, the
     same stamp acts at most once)."""
@@ -70,8 +76,12 @@ def answered(
     pol = ck.policies.get(proc.lhid) if ck is not None else None
     if pol is None or replier <= 0:
         return
-    key, kind = pending
+    key, kind, *order = pending
     status, count = unpack(reply)[:2]
+    for k_all in order:
+        pol.io_seq[k_all] = pol.io_seq.get(k_all, 0) + 1
+    if kind == "read":
+        return
     if kind == "bytes":
         if status == 0:
             pol.io_seq[key] = pol.io_seq.get(key, 0) + count
@@ -82,6 +92,62 @@ def answered(
 def stamped(m: tuple[int, ...]) -> int | None:
     """The stamp of a request (unpacked), or None."""
     return m[4] if m[5] == STAMP else None
+
+
+def order_of(m: tuple[int, ...]) -> int | None:
+    """A stamped request's place among its program's stamped requests to this server, or None."""
+    return m[6] if m[5] == STAMP else None
+
+
+class Versions:
+    """The file server's before-images of what checkpointed programs overwrote, so that a read
+    a restarted program replays sees the file as it was at that point of the program's run
+    (its own later writes undone). Kept per logical host, the last MAX_VERSION_BYTES."""
+
+    MAX_VERSION_BYTES = 4 << 20
+
+    def __init__(self) -> None:
+        self.log: OrderedDict[int, list[tuple[int, str, int, bytes, int]]] = OrderedDict()
+        self.bytes: dict[int, int] = {}
+
+    def before(
+        self, sender: int, order: int | None, name: str, at: int, old: bytes, size: int
+    ) -> None:
+        """A write (or a truncation) at `order` replaces `old` at `at` of a file of `size` bytes."""
+        if order is None:
+            return
+        lhid = abi.pid_lhid(sender)
+        log = self.log.setdefault(lhid, [])
+        log.append((order, name, at, old, size))
+        self.bytes[lhid] = self.bytes.get(lhid, 0) + len(old)
+        while self.bytes[lhid] > self.MAX_VERSION_BYTES and log:
+            self.bytes[lhid] -= len(log.pop(0)[3])
+        self.log.move_to_end(lhid)
+        while len(self.log) > MAX_REMEMBERED:
+            gone, _ = self.log.popitem(last=False)
+            self.bytes.pop(gone, None)
+
+    def as_of(
+        self, sender: int, order: int | None, name: str, at: int, data: bytes, count: int
+    ) -> bytes:
+        """data (of count asked) read at `at` of `name`, as it was before the sender's requests
+        after `order`."""
+        if order is None:
+            return data
+        later = [e for e in self.log.get(abi.pid_lhid(sender), ()) if e[0] > order and e[1] == name]
+        if not later:
+            return data
+        buf = bytearray(data)
+        end = at + count
+        for _order, _name, w_at, old, size in reversed(later):  # the newest undone first
+            lo, hi = max(at, w_at), min(end, w_at + len(old))
+            if lo < hi:
+                if len(buf) < hi - at:
+                    buf.extend(bytes(hi - at - len(buf)))
+                buf[lo - at : hi - at] = old[lo - w_at : hi - w_at]
+            if size < at + len(buf):  # the file was shorter then
+                del buf[max(0, size - at) :]
+        return bytes(buf)
 
 
 class WriteDedup:

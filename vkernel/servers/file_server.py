@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from guest import abi
 from vkernel import ops
 from vkernel.block_cache import BlockCache
-from vkernel.exactly_once import OpLog, WriteDedup, stamped
+from vkernel.exactly_once import OpLog, Versions, WriteDedup, order_of, stamped
 from vkernel.filesystem import FileSystem, FsError
 from vkernel.messages import error, pack, unpack
 
@@ -40,6 +40,7 @@ class FileServer:
         # what a program restarted from a checkpoint replays acts once (vkernel/exactly_once.py)
         self.dedup = WriteDedup()
         self.ops = OpLog()
+        self.versions = Versions()
         self.closed: dict[int, Instance] = {}  # instances closed, for a replayed open
         self.stats = {"opens": 0, "reads": 0, "writes": 0, "bytes_read": 0, "bytes_written": 0}
         # The block cache (vkernel/block_cache.py) sits between the file system and the disk.
@@ -128,6 +129,10 @@ class FileServer:
                 return error(abi.ENOENT)
             offset = 0
         elif mode == abi.FS_MODE_WRITE:
+            if order_of(m) is not None and self.fs.exists(name):  # truncated: keep what it was
+                size = self.fs.size(name)
+                old = yield from self.on_disk(self.fs.read, name, 0, size)
+                self.versions.before(sender, order_of(m), name, 0, old, size)
             yield from self.on_disk(self.fs.create, name)
             offset = 0
         elif mode == abi.FS_MODE_APPEND:
@@ -142,10 +147,14 @@ class FileServer:
         self.stats["opens"] += 1
         return pack(0, inst, self.fs.size(name))
 
-    def instance(self, sender: int, number: int) -> Instance | int:
+    def instance(self, sender: int, number: int, replay: bool = False) -> Instance | int:
         """The open file `number` names, or -error: none (-EINVAL), or opened from another logical
         host (-EPERM: instance numbers are small and guessable, a file is its opener's)."""
         inst = self.instances.get(number)
+        if inst is None and replay and number in self.closed:
+            # a restarted program replays its use of a file it closed after its checkpoint
+            if abi.pid_lhid(self.closed[number].owner) == abi.pid_lhid(sender):
+                inst = self.instances[number] = self.closed.pop(number)
         if inst is None:
             return -abi.EINVAL
         if abi.pid_lhid(inst.owner) != abi.pid_lhid(sender):
@@ -162,11 +171,12 @@ class FileServer:
         return pack(0)
 
     def read(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
-        inst = self.instance(sender, m[1])
+        inst = self.instance(sender, m[1], replay=order_of(m) is not None)
         if isinstance(inst, int):
             return error(-inst)
         buf, count, offset = m[2], min(m[3], MAX_IO), m[4]
         data = yield from self.on_disk(self.fs.read, inst.name, offset, count)
+        data = self.versions.as_of(sender, order_of(m), inst.name, offset, data, count)
         if data:
             result = yield ops.MoveTo(sender, buf, data)
             if isinstance(result, int) and result < 0:
@@ -176,7 +186,7 @@ class FileServer:
         return pack(0, len(data))
 
     def write(self, sender: int, m: tuple[int, ...], at: int | None = None) -> Generator[Any, Any, bytes]:
-        inst = self.instance(sender, m[1])
+        inst = self.instance(sender, m[1], replay=order_of(m) is not None)
         if isinstance(inst, int):
             return error(-inst)
         if inst.mode == abi.FS_MODE_READ:
@@ -190,6 +200,10 @@ class FileServer:
             if not data:
                 return pack(0, count)
         where = inst.offset if at is None else at
+        if order_of(m) is not None:  # what it overwrites, for a replayed read (Versions)
+            size = self.fs.size(inst.name)
+            old = yield from self.on_disk(self.fs.read, inst.name, where, len(data))
+            self.versions.before(sender, order_of(m), inst.name, where, old, size)
         written = yield from self.on_disk(self.fs.write, inst.name, where, data)
         if at is None:
             inst.offset += written
