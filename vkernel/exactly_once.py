@@ -13,7 +13,10 @@ rest of its state and replayed with it:
 * FS_OPEN, FS_REMOVE, IO_CLOSE to the file server: the index of the request
   among that logical host's requests of these kinds: the file server answers a
   replayed index with the answer it gave (and a replayed open gets back the
-  same instance, even if it was closed since).
+  same instance, even if it was closed since);
+* all of these, and IO_READ, also carry (word 6) their place among the logical host's
+  stamped requests to that server: the file server keeps what writes overwrite, and answers
+  a replayed read with the file as it was at that place (Versions).
 
 A counter moves when the answer arrives (a write by the count the server took),
 so a request that failed (no answer) is sent again under the same stamp and
