@@ -98,9 +98,6 @@ class Session:
 
             self.pcap = PcapWriter(pcap)
             self.cluster.segment.add_tap(self.pcap.write)
-        file_servers = [k.file_server_pid for k in self.kernels.values() if k.file_server_pid]
-        for k in self.kernels.values():
-            k.file_server_pid = file_servers[0] if file_servers else 0
         self._pm_hosts = {k.system_lh.lhid: k.name for k in self.kernels.values()}
         self.home = self.kernels[config.console_host]
         self.shell = Shell(self.home, lambda pm: self._pm_hosts.get(abi.pid_lhid(pm), "?"))
@@ -447,9 +444,6 @@ class Session:
         if kernel.migration is not None:
             kernel.migration.listeners.append(self._on_migration)
         self._pm_hosts[kernel.system_lh.lhid] = kernel.name
-        file_servers = [k.file_server_pid for k in self.kernels.values() if k.file_server_pid]
-        for k in self.kernels.values():
-            k.file_server_pid = file_servers[0] if file_servers else 0
         self.answering = True
         try:
             self.log(f"{kernel.name} powered on", kind="power", host=kernel.name)

@@ -117,7 +117,8 @@ class Kernel:
         self.idle = None  # vkernel.idle detector, on workstations
         self.pager = None  # vkernel.paging.Pager, on workstations
         self.flusher = None  # vkernel.paging.Flusher, when the idle policy flushes
-        self.file_server_pid = 0
+        self.file_server_pid = 0  # found by asking the file server group (vkernel/locate.py)
+        self.locate_failures = 0  # times no file server answered it
         self.display_server: Process | None = None
         self.owner_present = False
         self.servers: dict[str, Any] = {}

@@ -44,9 +44,8 @@ class FileServer:
         fs.disk = self.cache
 
     def start(self):
-        proc = self.k.spawn_server(self.k.system_lh, "file-server", self.body, restart=True)
-        self.k.file_server_pid = proc.pid
-        return proc
+        # no kernel is told its pid: each finds it by asking the file server group (vkernel/locate.py)
+        return self.k.spawn_server(self.k.system_lh, "file-server", self.body, restart=True)
 
     def report(self) -> dict[str, int | float]:
         """The request counters, the cache's (hit rate) and the disk's (seeks, busy time)."""
@@ -66,10 +65,14 @@ class FileServer:
         return result
 
     def body(self, pid: int) -> Generator[Any, Any, None]:
+        yield ops.JoinGroup(abi.FILE_SERVER_GROUP)
         while True:
             sender, msg = yield ops.Receive()
             m = unpack(msg)
             code = m[0]
+            if code == abi.FS_QUERY_SERVER:  # "which pid serves files": this one (the replier)
+                yield ops.Reply(sender, pack(0, pid))
+                continue
             yield ops.Compute(self.k.cost.file_server_op_us)
             try:
                 if code == abi.FS_OPEN:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from guest import abi
-from vkernel import ops
+from vkernel import locate, ops
 from vkernel.memory import MemoryError_
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import Priority, Process, State
@@ -287,14 +287,15 @@ class ProgramManager:
     def fetch_image(self, pid: int, name: str) -> Generator[Any, Any, bytes | int]:
         """Read a program image from the file server with the I/O protocol (the server MoveTo's it)."""
         k = self.k
-        fs = k.file_server_pid
-        if not fs:
+        fs = yield from locate.file_server(k)  # asked of the file server group if not known
+        if fs <= 0:
             return abi.ENOENT
         raw = name.encode("latin-1")
         mem = k.server_memory(k.processes[pid])
         mem[NAME_AT : NAME_AT + len(raw)] = raw
         replier, reply = yield ops.Send(fs, pack(abi.FS_OPEN, NAME_AT, len(raw), abi.FS_MODE_READ))
         if replier <= 0:
+            locate.forget(k, fs, replier)
             return abi.EIO
         status, inst, size = unpack(reply)[:3]
         if status:
