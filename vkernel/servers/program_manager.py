@@ -14,6 +14,7 @@ from vkernel import locate, ops
 from vkernel.memory import MemoryError_
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import Priority, Process, State
+from vkernel.servers import program_query
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
@@ -132,6 +133,8 @@ class ProgramManager:
                 text = self.listing().encode()[:size]
                 result = yield ops.MoveTo(sender, buf, text)
                 yield ops.Reply(sender, pack(result if isinstance(result, int) and result < 0 else 0, len(text)))
+            elif code == abi.PM_QUERY_PROGRAM:  # which programs of a name (or a pid) run here
+                yield ops.Reply(sender, self.answer_or_decline(sender, program_query.answer(self.k, msg)))
             elif code == abi.PM_MIGRATE and self.k.migration is not None:
                 worker = yield ops.Spawn("pm-migrate", self.k.migration.migrate_worker)
                 yield ops.Forward(sender, worker, msg)
