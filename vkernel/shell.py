@@ -17,6 +17,7 @@ from guest import abi
 from vkernel import ops
 from vkernel.kernel import Kernel
 from vkernel.messages import pack, signed, unpack
+from vkernel.migration import is_program_manager
 from vkernel.servers import program_query
 from vkernel.servers.program_manager import argv_block, query_host_msg
 
@@ -25,6 +26,7 @@ INPUT_CHUNK = 4096
 QUERY_ATTEMPTS = 3  # PM_QUERY_HOST tries of a console `@ HOST` / `@ *` line
 QUERY_RETRY_MS = 200  # between them  # bytes of standard input an agent hands over at a time
 FIND_ATTEMPTS = 2  # PM_QUERY_PROGRAM group Sends of a round before "nobody (else) runs it"
+HOSTILE_ATTEMPTS = 3  # more of them when a process that is no program manager answered first
 
 
 @dataclass
@@ -189,21 +191,28 @@ class Shell:
             excluded: list[int] = []
             while len(excluded) <= program_query.MAX_EXCLUDED:
                 msg = program_query.request(name, pid, excluded)
-                for _ in range(FIND_ATTEMPTS):
+                unanswered = hostile = 0
+                while unanswered < FIND_ATTEMPTS and hostile <= HOSTILE_ATTEMPTS:
                     replier, reply = yield ops.Send(abi.PROGRAM_MANAGER_GROUP, msg)
-                    if replier != -abi.ETIMEOUT:
+                    if replier > 0 and not is_program_manager(replier):
+                        hostile += 1  # an answer that is not a program manager's is no answer
+                    elif replier == -abi.ETIMEOUT:
+                        unanswered += 1
+                    else:
                         break
-                if replier <= 0 or unpack(reply)[0]:
+                if replier <= 0 or not is_program_manager(replier) or unpack(reply)[0]:
                     break  # nobody (else) runs it
                 count, pids, pname = program_query.parse_answer(reply, name is None)
+                count = min(count, program_query.MAX_MATCHES)
                 while len(pids) < count:  # the rest of a long answer, asked of that manager
                     more_r, more = yield ops.Send(replier, program_query.request(name, 0, (), len(pids)))
-                    if more_r <= 0 or unpack(more)[0]:
+                    if more_r != replier or unpack(more)[0]:
                         break
                     _, extra, _ = program_query.parse_answer(more, False)
-                    if not extra:
+                    if not extra or set(extra) <= set(pids):
                         break
                     pids += extra
+                pids = [p for p in pids if p > 0 and not abi.is_group(p) and abi.pid_lhid(p)]
                 for p in pids:
                     found.pms.setdefault(p, replier)
                     if pname:

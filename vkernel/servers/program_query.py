@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 NAME_MAX = 16  # bytes of a name a query carries
 MAX_EXCLUDED = 4  # hosts a query can leave out
 PIDS_PER_REPLY = 6
+MAX_MATCHES = 4096  # of one program manager's answer that a querier takes
 _HEAD = struct.Struct(">IBBH4H")  # code, name length, excluded count, offset, excluded lhids
 
 
