@@ -174,3 +174,43 @@ def test_run_migrateprog_and_kill_by_name_under_loss(loss):
     assert progs["dirtier"]["host_started"] == "ws2" and progs["dirtier"]["host_final"] != "ws2"
     assert [m["ok"] for m in lossy["migrations"]] == [True]
     assert progs["spin"]["exit_status"] == -abi.EKILLED
+
+
+def test_the_control_socket_names_programs_through_the_program_managers():
+    """`execute` requests of a control client: suspend, migrateprog and kill by name under 15% loss."""
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from tests.test_control import Client, Served
+
+    with tempfile.TemporaryDirectory(prefix="vc") as d:
+        served = Served(Path(d) / "n.sock")
+        try:
+            with Client(served.path) as c:
+                assert c.execute("sleeper 30 @ ws2")["ok"]
+                deadline = time.monotonic() + 30
+                while not c.request({"cmd": "programs"})["jobs"][0]["pid"]:
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                pid = c.request({"cmd": "programs"})["jobs"][0]["pid"]
+                seen = queries(served.session)
+                assert c.execute("fault loss 0.15")["ok"]
+                assert c.execute("suspend sleeper") == {
+                    "ok": True,
+                    "message": f"suspended sleeper ({pid:#010x}) on ws2",
+                }
+                moved = c.execute("migrateprog sleeper")
+                assert moved["ok"] and moved["message"].startswith(
+                    "migrated sleeper from ws2 to "
+                ), moved
+                to = moved["message"].split(" to ")[1].split(":")[0]
+                assert c.execute("kill sleeper") == {
+                    "ok": True,
+                    "message": f"killed sleeper ({pid:#010x}) on {to}",
+                }
+                missing = c.execute("kill sleeper")
+                assert not missing["ok"] and "no such program 'sleeper'" in missing["error"]
+                assert len(seen) >= 4  # every line asked the program managers over the wire
+        finally:
+            served.stop()
