@@ -126,6 +126,8 @@ def test_missing_and_ambiguous_names_are_clear_errors_within_the_bound():
         ),
         ("kill 0x7fff0001", r"kill: no such program 0x7fff0001: no pid or # of a running program"),
         ("migrateprog nosuch", r"migrateprog: no running program 'nosuch'"),
+        ("kill ünï€", r"kill: no such program 'ünï€'"),  # not Latin-1: no program is named so
+        ("kill " + "x" * 300, r"kill: no such program 'x{300}'"),
     ]:
         t0 = session.sim.now
         with pytest.raises(LineError, match=error):

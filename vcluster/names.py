@@ -38,9 +38,14 @@ def parse(what: str) -> tuple[str | None, int]:
 
 def ask(session: Session, name: str | None, pid: int, done: Callable[[Found], None]) -> None:
     """Ask, from inside the clock: `done` hears the answer."""
-    if name is not None and not 0 < len(name.encode("latin-1", "replace")) <= 255:
-        done(Found())
-        return
+    if name is not None:  # program names are Latin-1 (argv is), 1..255 bytes: no other can run
+        try:
+            raw = name.encode("latin-1")
+        except UnicodeEncodeError:
+            raw = b""
+        if not 0 < len(raw) <= 255:
+            done(Found())
+            return
     session.shell.find_programs(name, pid, done)
 
 
