@@ -35,22 +35,36 @@ def queries_on_wire(session: Session) -> list[tuple[int, int, int]]:
     return seen
 
 
-def test_every_kernel_boots_without_the_pid_and_asks_the_group():
+def test_every_kernel_boots_without_the_pid_and_asks_the_group_when_it_needs_it():
     session = Session(config())
-    # nothing copies the file server's pid: at boot no kernel knows it, not even its own
-    assert {k.name: k.file_server_pid for k in session.kernels.values()} == dict.fromkeys(
-        session.kernels, 0
-    )
     seen = queries_on_wire(session)
     session.sim.run(until=session.sim.now + S // 2)
+    # nothing copies the file server's pid: no kernel knows it, not even its own, and none has
+    # needed it yet
+    known = {k.name: k.file_server_pid for k in session.kernels.values()}
+    assert known == dict.fromkeys(session.kernels, 0) and seen == []
+    session.execute("hello @ ws2")
+    session.execute("hello")
+    assert session.run_until_done(30)
     want = fs_pid(session)
-    assert {k.name: k.file_server_pid for k in session.kernels.values()} == dict.fromkeys(
-        session.kernels, want
-    )
-    # every kernel asked the group over the wire (the file server's own too: its member answers first)
-    askers = {abi.pid_lhid(src) for _, src, dst in seen if dst == abi.FILE_SERVER_GROUP}
-    assert askers == {k.system_lh.lhid for k in session.kernels.values()}
+    known = {k.name: k.file_server_pid for k in session.kernels.values()}
+    assert known == {"ws1": want, "ws2": want, "ws3": 0, "fs1": 0}
+    # the two that loaded a program asked the group over the wire, once each
+    askers = [abi.pid_lhid(src) for _, src, dst in seen if dst == abi.FILE_SERVER_GROUP]
+    lhids = {session.kernels[h].system_lh.lhid for h in ("ws1", "ws2")}
+    assert sorted(askers) == sorted(lhids)
     assert all(k.locate_failures == 0 for k in session.kernels.values())
+
+
+def test_a_guests_getpid_of_the_file_server_asks_the_group():
+    session = Session(config())
+    ws3 = session.kernels["ws3"]
+    from guest import abi as _abi
+
+    proc = type("P", (), {"lhid": ws3.system_lh.lhid})()
+    assert ws3.syscalls.sys_getpid(proc, [_abi.PID_FILE_SERVER]) == 0  # not known yet: asked
+    session.sim.run(until=session.sim.now + S // 10)
+    assert ws3.syscalls.sys_getpid(proc, [_abi.PID_FILE_SERVER]) == fs_pid(session)
 
 
 def test_programs_run_and_see_the_file_server_they_found():
@@ -63,6 +77,8 @@ def test_programs_run_and_see_the_file_server_they_found():
 def test_found_under_loss(loss):
     cfg = config(network__loss_rate=loss)
     session = Session(cfg)
+    for k in session.kernels.values():
+        locate.ensure(k)
     bound = (
         locate.LOCATE_ATTEMPTS * (locate.LOCATE_RETRY_MS + cfg.cost.host_query_timeout_ms) / 1000
     )
@@ -72,6 +88,7 @@ def test_found_under_loss(loss):
 
 def test_no_file_server_answers_then_it_is_found_again():
     session = Session(config())
+    locate.ensure(session.kernels["ws2"])
     session.sim.run(until=session.sim.now + S // 2)
     ws2 = session.kernels["ws2"]
     old = ws2.file_server_pid

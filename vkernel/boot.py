@@ -7,7 +7,6 @@ import logging
 from vkernel.filesystem import FileSystem, FsError
 from vkernel.idle import IdleDetector
 from vkernel.kernel import Kernel
-from vkernel.locate import start_locator
 from vkernel.migration import MigrationEngine
 from vkernel.paging import Flusher, Pager
 from vkernel.servers.display_server import DisplayServer
@@ -62,6 +61,5 @@ def boot_kernel(sim, machine, config, index: int, images: dict[str, bytes] | Non
         Pager(kernel)
         if config.idle.flush_interval_ms > 0:
             Flusher(kernel, config.idle.flush_interval_ms)
-    start_locator(kernel)  # the file server, asked of its group over the wire (vkernel/locate.py)
     kernel.owner_present = machine.owner.present
     return kernel

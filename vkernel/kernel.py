@@ -120,6 +120,7 @@ class Kernel:
         self.flusher = None  # vkernel.paging.Flusher, when the idle policy flushes
         self.file_server_pid = 0  # found by asking the file server group (vkernel/locate.py)
         self.locate_failures = 0  # times no file server answered it
+        self.locating = False  # a background query for it is under way (locate.ensure)
         self.display_server: Process | None = None
         self.owner_present = False
         self.servers: dict[str, Any] = {}

@@ -1,14 +1,17 @@
-"""Finding the file server over the wire: a query to its well-known group, at boot and after a failure.
+"""Finding the file server over the wire: a query to its well-known group, at first use and after a failure.
 
-The file server joins `abi.FILE_SERVER_GROUP`; a kernel that needs it (its
-program manager loading an image, the flusher, the pager, a guest's
-GetPid(PID_FILE_SERVER)) asks that group with FS_QUERY_SERVER and keeps the
-pid of the first answer in `Kernel.file_server_pid`. Every kernel asks once at
-boot (`start_locator`); a Send to the file server that fails outright
-(ETIMEOUT, ENOPROC: its machine crashed or rebooted) forgets the pid, and the
-next use asks again. A query goes unanswered for host_query_timeout_ms; it is
-asked LOCATE_ATTEMPTS times, LOCATE_RETRY_MS apart, then the kernel logs that
-no file server answered and the caller gets -ENOENT.
+The file server joins `abi.FILE_SERVER_GROUP`. A kernel boots without its pid
+(nobody tells it); the first time it needs the file server (its program
+manager loading an image, the flusher, the pager, a guest's
+GetPid(PID_FILE_SERVER)) it asks that group with FS_QUERY_SERVER and keeps the
+pid of the first answer in `Kernel.file_server_pid`, as V's GetPid kept what a
+broadcast lookup found. Asking at first use rather than all at the boot
+instant keeps 120 machines from putting 120 queries on the wire at once. A
+Send to the file server that fails outright (ETIMEOUT, ENOPROC: its machine
+crashed or rebooted) forgets the pid, and the next use asks again. A query goes
+unanswered for host_query_timeout_ms; it is asked LOCATE_ATTEMPTS times,
+LOCATE_RETRY_MS apart, then the kernel logs that no file server answered and
+the caller gets -ENOENT.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ log = logging.getLogger(__name__)
 
 LOCATE_ATTEMPTS = 5  # FS_QUERY_SERVER queries before "no file server answered"
 LOCATE_RETRY_MS = 200  # between them (each waits host_query_timeout_ms for an answer)
+BOOT_STAGGER_US = 1000
 
 
 def query_msg() -> bytes:
@@ -72,10 +76,17 @@ def forget(k: Kernel, pid: int, replier: int) -> None:
         k.file_server_pid = 0
 
 
-def start_locator(k: Kernel) -> None:
-    """At boot: a process of the system logical host asks the file server group once."""
+def ensure(k: Kernel) -> None:
+    """Have the file server's pid asked for in the background (a guest's GetPid that finds it not
+    yet known gets 0 now and the pid once an answer is in); one asker at a time."""
+    if k.file_server_pid or k.locating:
+        return
 
     def locator(pid: int) -> Generator[Any, Any, None]:
-        yield from file_server(k)
+        try:
+            yield from file_server(k)
+        finally:
+            k.locating = False
 
-    k.spawn_server(k.system_lh, "fs-locate", locator)
+    k.locating = True
+    k.spawn_server(k.system_lh, "fs-locate", locator, on_crash=lambda exc: setattr(k, "locating", False))
