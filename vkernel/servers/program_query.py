@@ -69,21 +69,33 @@ def parse_request(msg: bytes) -> tuple[int, bytes, int, int, tuple[int, ...]]:
     )
 
 
-def programs(k: Kernel) -> list[tuple[int, str, int]]:
-    """(pid, name, creator) of the programs this machine runs: one per logical host, its first pid;
-    and the staged copies a migration is committing here (prepared, frozen: between the source's
-    deletion of its copy and "go" they are the program, docs/PROTOCOL.md rule 17)."""
-    found: dict[int, tuple[int, str, int]] = {}
-    for proc in sorted(k.processes.values(), key=lambda p: p.pid):
-        if proc.team is not None and not proc.lh.system:
-            found.setdefault(proc.lhid, (proc.pid, proc.name, proc.creator))
+def processes(k: Kernel) -> list[tuple[int, str, int, int]]:
+    """(pid, name, creator, lhid) of every process of the programs this machine runs, by pid; and
+    of the staged copies a migration is committing here (prepared, frozen: between the source's
+    deletion of its copy and "go" they are the program, docs/PROTOCOL.md rule 17), under the
+    logical host they copy."""
+    found = [
+        (p.pid, p.name, p.creator, p.lhid)
+        for p in sorted(k.processes.values(), key=lambda p: p.pid)
+        if p.team is not None and not p.lh.system
+    ]
     if k.migration is not None:
         for inc in k.migration.incoming.values():
             if inc.state == "frozen-copy" and inc.staged:
-                for proc, *_ in inc.staged["procs"]:
-                    if proc.team is not None:
-                        found.setdefault(inc.old_lhid, (proc.pid, proc.name, proc.creator))
-    return list(found.values())
+                found += [
+                    (p.pid, p.name, p.creator, inc.old_lhid)
+                    for p, *_ in inc.staged["procs"]
+                    if p.team is not None
+                ]
+    return found
+
+
+def programs(k: Kernel) -> list[tuple[int, str, int]]:
+    """(pid, name, creator) of the programs this machine runs: one per logical host, its first pid."""
+    first: dict[int, tuple[int, str, int]] = {}
+    for pid, name, creator, lhid in processes(k):
+        first.setdefault(lhid, (pid, name, creator))
+    return list(first.values())
 
 
 def answer(k: Kernel, msg: bytes) -> bytes | None:
@@ -91,17 +103,15 @@ def answer(k: Kernel, msg: bytes) -> bytes | None:
     length, name, pid, offset, excluded = parse_request(msg)
     if k.system_lh.lhid in excluded:
         return None  # it has answered this query already
-    mine = programs(k)
-    if not length:
-        for p, pname, creator in mine:
+    if not length:  # any process of a program, not only the first of its logical host
+        for p, pname, creator, _lhid in processes(k):
             if p == pid:
-                return pack(0, 1, p, creator)[:16] + pname.encode("latin-1")[:NAME_MAX].ljust(
-                    NAME_MAX, b"\0"
-                )
+                raw = pname.encode("latin-1")[:NAME_MAX].ljust(NAME_MAX, b"\0")
+                return pack(0, 1, p, creator)[:16] + raw
         return None
     pids = [
         p
-        for p, pname, _ in mine
+        for p, pname, _ in programs(k)
         if (raw := pname.encode("latin-1"))[:NAME_MAX] == name and len(raw) == length
     ]
     if not pids or offset >= len(pids):
