@@ -1,6 +1,8 @@
 """Finding the file server over the wire: a query to its well-known group, at first use and after a failure.
 
-The file server joins `abi.FILE_SERVER_GROUP`. A kernel boots without its pid
+A process of the file server's (`file-server-name`) joins
+`abi.FILE_SERVER_GROUP` and answers FS_QUERY_SERVER with the server's pid, so
+that a query never waits behind the server's disk. A kernel boots without its pid
 (nobody tells it); the first time it needs the file server (its program
 manager loading an image, the flusher, the pager, a guest's
 GetPid(PID_FILE_SERVER)) it asks that group with FS_QUERY_SERVER and keeps the
@@ -48,11 +50,12 @@ def file_server(k: Kernel) -> Generator[Any, Any, int]:
             if k.file_server_pid:  # another process of this kernel heard the answer meanwhile
                 return k.file_server_pid
         replier, reply = yield ops.Send(abi.FILE_SERVER_GROUP, query_msg())
-        if replier > 0 and unpack(reply)[0] == 0:
-            if k.file_server_pid != replier:
-                log.info("%s: the file server is %#010x", k.name, replier)
-            k.file_server_pid = replier
-            return replier
+        status, pid = unpack(reply)[:2]
+        if replier > 0 and status == 0 and pid > 0 and not abi.is_group(pid):
+            if k.file_server_pid != pid:
+                log.info("%s: the file server is %#010x", k.name, pid)
+            k.file_server_pid = pid
+            return pid
     k.locate_failures += 1
     log.warning(
         "%s: no file server answered %d queries to the file server group (%#x)",

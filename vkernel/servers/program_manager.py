@@ -229,6 +229,8 @@ class ProgramManager:
         argv = parse_argv_block(block)
         if not argv:
             return error(abi.EINVAL)
+        if (yield from locate.file_server(k)) <= 0:  # asked of its group at this kernel's first use
+            return error(abi.ENOENT)
         image = yield from self.fetch_image(pid, argv[0])
         if isinstance(image, int):
             return error(image)
