@@ -26,7 +26,7 @@ def test_keys_and_v_figures_beside_them(result):
     for key, v in (("selection_ms", 23), ("setup_ms", 40), ("load_ms_per_100KB", 330)):
         assert isinstance(result[key], float) and result[key] > 0
         assert result[f"v_{key}"] == v
-    assert isinstance(result["explanation"], str) and "host_query_us" in result["explanation"]
+    assert isinstance(result["explanation"], str) and "pm_examine_page_us" in result["explanation"]
 
 
 def test_each_figure_is_at_or_below_vs(result):

@@ -63,7 +63,7 @@ def load(name: str) -> Callable[[], dict[str, Any]]:
 
 
 # benches that take options: name -> the options (`vcluster bench NAME --OPTION`)
-OPTIONS: dict[str, tuple[str, ...]] = {"faults": ("seeds", "quick")}
+OPTIONS: dict[str, tuple[str, ...]] = {"faults": ("seeds", "quick"), "rexec": ("quick",)}
 
 
 def render_table(

@@ -172,7 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="which benchmark: " + ", ".join(benches.names()) + " (described below)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--seeds", type=int, help="faults: seeds per scenario and loss rate (default 20)")
-    bench.add_argument("--quick", action="store_true", help="faults: 3 seeds and 10 instants")
+    bench.add_argument("--quick", action="store_true", help="faults: 3 seeds and 10 instants; rexec: selection at 3 and 12 hosts only")
 
     files = sub.add_parser(
         "files", help="put host files on a config's file-server disk, get them back, list, remove",
