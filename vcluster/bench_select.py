@@ -7,7 +7,8 @@ half the candidates are the least loaded. The busy programs are placed straight 
 kernels (not through `@ host`, which would load each image over the one wire first). An agent
 on ws1 then sends `QUERIES` PM_QUERY_HOST queries to the program-manager group, one every
 `GAP_MS`, and measures, in simulated time, each query's first answer (selection latency),
-the answers that reached the agent's kernel (late ones included) and
+the answers that reached the agent's kernel (late ones and answers sent again for a
+retransmitted query included; `answerers_per_query` counts distinct members) and
 whether the first answer came from a least loaded host. The idle policy answers up to
 `LOAD_THRESHOLD`, so that loaded hosts answer too.
 """
@@ -44,6 +45,8 @@ class Query:
     answers: int = 0
     error: str = ""
     seq: int = 0  # the query's transaction id (its answers echo it)
+    answerers: int = 0  # distinct program managers among the answers (a retained answer is
+    # sent again for each retransmission of the query that reaches its member)
 
 
 @dataclass
@@ -95,7 +98,14 @@ def add_busy(kernel, image: bytes, count: int) -> None:
         kernel.make_ready(proc)
 
 
-def run_row(hosts: int, load: int, selection: str, queries: int = QUERIES) -> Row:
+def run_row(
+    hosts: int,
+    load: int,
+    selection: str,
+    queries: int = QUERIES,
+    busy: list[int] | None = None,
+) -> Row:
+    """One row; `busy` (one count per workstation after ws1) replaces the `load + i % 2` pattern."""
     import time
 
     from configs.loader import load_config_text
@@ -109,18 +119,20 @@ def run_row(hosts: int, load: int, selection: str, queries: int = QUERIES) -> Ro
     image = build.image_path(BUSY).read_bytes()
     row = Row(hosts, load, selection)
     workstations = [k for k in session.kernels.values() if "program" in k.servers]
-    for i, kernel in enumerate(workstations):
-        if kernel is home:
-            continue
-        row.busy[kernel.name] = load + i % 2
-        add_busy(kernel, image, row.busy[kernel.name])
+    candidates = [k for k in workstations if k is not home]
+    counts = busy if busy is not None else [load + (i + 1) % 2 for i in range(len(candidates))]
+    for kernel, count in zip(candidates, counts, strict=True):
+        row.busy[kernel.name] = count
+        add_busy(kernel, image, count)
     answers: dict[int, int] = {}  # query seq -> answers that reached the agent's kernel
+    answerers: dict[int, set[int]] = {}  # query seq -> the program managers they came from
     agent_pid = [0]
     on_reply = home.transport._on_reply
 
     def counted(p) -> None:  # the benchmark's instrumentation: the kernel is unchanged
         if p.dst_pid == agent_pid[0]:
             answers[p.seq] = answers.get(p.seq, 0) + 1
+            answerers.setdefault(p.seq, set()).add(p.src_pid)
         on_reply(p)
 
     home.transport._on_reply = counted
@@ -148,6 +160,7 @@ def run_row(hosts: int, load: int, selection: str, queries: int = QUERIES) -> Ro
     session.close()
     for q in row.queries:
         q.answers = answers.get(q.seq, 0)
+        q.answerers = len(answerers.get(q.seq, ()))
     row.wall_s = time.perf_counter() - t0
     return row
 
@@ -174,6 +187,7 @@ def summarize(row: Row) -> dict[str, Any]:
         "p99_ms": round(percentile(latencies, 99), 3),
         "answers_per_query": round(sum(q.answers for q in row.queries) / n, 2) if n else 0.0,
         "max_answers": max((q.answers for q in row.queries), default=0),
+        "answerers_per_query": round(sum(q.answerers for q in row.queries) / n, 2) if n else 0.0,
         "queries": n,
         "unanswered": n - len(answered),
         "least_loaded": bool(answered) and all(chosen_least),

@@ -33,6 +33,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from netsim import frame as wire
+from vkernel import packets as pk
+
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
 
@@ -40,7 +43,11 @@ FIRST_REPLY = "first-reply"
 SCALED = "scaled"
 AUTO = "auto"
 MODES = (FIRST_REPLY, SCALED, AUTO)
-MIN_FRAME_BITS = (8 + 64) * 8 + 96  # preamble and SFD, a minimum frame, the inter-frame gap
+# an answer on the wire: preamble and SFD, the frame (Ethernet and interkernel headers, the
+# 32-byte message) and its FCS, then the inter-frame gap
+ANSWER_BITS = (
+    wire.PREAMBLE + max(wire.MIN_FRAME, wire.HEADER + pk.HEADER_SIZE + pk.MSG_SIZE) + wire.FCS
+) * 8 + wire.IFG_BITS
 
 
 def mode(kernel: Kernel) -> str:
@@ -76,7 +83,7 @@ def weigh_us(kernel: Kernel) -> float:
 def answer_delay_ns(kernel: Kernel) -> int:
     """How long an answer takes to be overheard by the other members (no contention)."""
     c = kernel.cost
-    wire_ns = MIN_FRAME_BITS * 1e9 / kernel.config.network.bitrate
+    wire_ns = ANSWER_BITS * 1e9 / kernel.config.network.bitrate
     return int((c.packet_send_us + c.packet_receive_us) * 1000 + wire_ns)
 
 
