@@ -376,15 +376,22 @@ class IdlePolicy:
     selection: str = _f("auto", "how `@ *` and migration find a host: first-reply (V: every "
                         "willing program manager answers after weighing the query, the first "
                         "answer wins), scaled (answers delayed at random, by load and scaled "
-                        "with the group's size, and kept back once another is overheard), auto "
-                        "(first-reply up to selection_auto_hosts workstations, scaled above)",
-                        choices=("first-reply", "scaled", "auto"))
+                        "with the group's size, and kept back once another is overheard), gossip "
+                        "(load reports multicast in the background; the hosts every vector ranks "
+                        "first answer), auto (first-reply up to selection_auto_hosts "
+                        "workstations, scaled above)",
+                        choices=("first-reply", "scaled", "gossip", "auto"))
     selection_auto_hosts: int = _f(16, "auto: the largest number of workstations that still "
                                    "selects by first-reply", lo=1, hi=100_000)
     scaled_window_delays: float = _f(4.0, "scaled: the random part of an answer's delay spans "
                                      "this many answer delays (an answer's packet send, wire and "
                                      "receive, from the cost model); each unit of load adds "
                                      "another span", lo=0.0, lo_open=True, hi=1000.0)
+    gossip_interval_ms: int = _f(1000, "gossip: a program manager checks its state this often "
+                                 "and multicasts a load report when it changed (and every 10 "
+                                 "intervals anyway)", lo=10, hi=3_600_000, unit="ms")
+    gossip_answers: int = _f(2, "gossip: how many of the hosts its load vector ranks first "
+                             "answer a query at once", lo=1, hi=1000)
     answer_any_query: bool = _f(False, "answer every host query, idle or not (for experiments "
                                 "and tests)")
     evict: bool = _f(True, "when the owner becomes active, migrate every remote guest away")

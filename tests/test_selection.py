@@ -104,6 +104,53 @@ def test_the_scaled_delay_follows_its_formula():
     session.close()
 
 
+# --- gossip: load vectors in the background ----------------------------------------------------
+
+
+@pytest.mark.slow
+def test_gossip_answers_stay_at_gossip_answers_at_120_hosts():
+    cfg = load_config_text(bench_select.config_text(120, "gossip"))
+    row = bench_select.summarize(bench_select.run_row(120, 0, "gossip", queries=6))
+    assert row["unanswered"] == 0 and row["least_loaded"]
+    assert row["answerers_per_query"] == cfg.idle.gossip_answers  # every vector agrees
+
+
+def test_gossip_picks_the_least_loaded_and_spreads_queries_over_equals():
+    row = bench_select.run_row(12, 1, "gossip", queries=10)
+    summary = bench_select.summarize(row)
+    assert summary["unanswered"] == 0 and summary["least_loaded"]
+    assert summary["answerers_per_query"] <= 2
+    assert len({q.host for q in row.queries}) >= 3  # ties broken per query, not one favourite
+
+
+def test_every_host_reports_its_load_once_and_every_vector_knows_them():
+    from vcluster.session import Session
+
+    cfg = load_config_text(bench_select.config_text(12, "gossip"))
+    session = Session(cfg)
+    session.execute(f"wait {cfg.idle.gossip_interval_ms * 1.1 / 1000}")
+    vectors = [
+        k.servers["program"].gossip for k in session.kernels.values() if "program" in k.servers
+    ]
+    assert [v.sent for v in vectors] == [1] * 12  # idle and unchanged: one report each
+    assert all(len(v.entries) == 11 for v in vectors)
+    assert session.summary()["net"]["frames"] == 12
+    session.execute("spin 0.2 @ ws5")
+    session.execute("wait 0.05")
+    ws5 = session.kernels["ws5"].servers["program"].gossip.pm.proc.pid
+    heard = session.kernels["ws2"].servers["program"].gossip.entries[ws5]
+    assert heard.load >= 100  # ws5 said at once that it is creating (then running) a program
+    assert session.kernels["ws5"].servers["program"].gossip.sent >= 2
+    session.close()
+
+
+def test_a_late_worker_does_not_answer_the_sender_s_next_query():
+    # gossip's fallback waits half the query timeout; the bench asks again every GAP_MS: the
+    # fallback of query 1 must not answer query 2 (every host would)
+    row = bench_select.summarize(bench_select.run_row(12, 0, "gossip", queries=4))
+    assert row["answerers_per_query"] <= 2 and row["max_answers"] <= 4
+
+
 # --- config: modes, auto, validation -----------------------------------------------------------
 
 
@@ -126,7 +173,9 @@ def test_auto_is_first_reply_for_small_clusters_and_scaled_above():
 @pytest.mark.parametrize(
     ("field", "value", "words"),
     [
-        ("selection", "gossipy", "must be one of first-reply, scaled, auto"),
+        ("selection", "gossipy", "must be one of first-reply, scaled, gossip, auto"),
+        ("gossip_interval_ms", 5, "gossip_interval_ms"),
+        ("gossip_answers", 0, "gossip_answers"),
         ("selection_auto_hosts", 0, "selection_auto_hosts"),
         ("scaled_window_delays", 0, "scaled_window_delays"),
     ],

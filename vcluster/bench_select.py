@@ -6,7 +6,7 @@ For each cluster size (workstations, the console's ws1 among them), load and sel
 half the candidates are the least loaded. The busy programs are placed straight into the
 kernels (not through `@ host`, which would load each image over the one wire first). An agent
 on ws1 then sends `QUERIES` PM_QUERY_HOST queries to the program-manager group, one every
-`GAP_MS`, and measures, in simulated time, each query's first answer (selection latency),
+`GAP_MS` (after `SETTLE_MS`; under gossip after every host has reported once), and measures, in simulated time, each query's first answer (selection latency),
 the answers that reached the agent's kernel (late ones and answers sent again for a
 retransmitted query included; `answerers_per_query` counts distinct members) and
 whether the first answer came from a least loaded host. The idle policy answers up to
@@ -27,7 +27,7 @@ from vkernel.servers.program_manager import query_host_msg
 
 HOSTS = (3, 12, 120)
 LOADS = (0, 1, 3)
-MODES = ("first-reply", "scaled")
+MODES = ("first-reply", "scaled", "gossip")
 QUERIES = 20
 GAP_MS = 100
 LOAD_THRESHOLD = 8
@@ -124,6 +124,9 @@ def run_row(
     for kernel, count in zip(candidates, counts, strict=True):
         row.busy[kernel.name] = count
         add_busy(kernel, image, count)
+    settle_ns = SETTLE_MS * MS
+    if selection == "gossip":  # every host has reported once (a random phase in an interval)
+        settle_ns += int(cfg.idle.gossip_interval_ms * 1.1) * MS
     answers: dict[int, int] = {}  # query seq -> answers that reached the agent's kernel
     answerers: dict[int, set[int]] = {}  # query seq -> the program managers they came from
     agent_pid = [0]
@@ -139,7 +142,7 @@ def run_row(
 
     def agent(pid: int) -> Generator[Any, Any, None]:
         agent_pid[0] = pid
-        yield ops.Delay(SETTLE_MS * MS)
+        yield ops.Delay(settle_ns)
         for _ in range(queries):
             q = Query()
             row.queries.append(q)
@@ -154,7 +157,7 @@ def run_row(
             yield ops.Delay(max(0, q.sent + GAP_MS * MS - sim.now))
 
     done = home.spawn_server(home.system_lh, "bench:select", agent)
-    limit = sim.now + (SETTLE_MS + queries * GAP_MS * 4) * MS
+    limit = sim.now + settle_ns + queries * GAP_MS * 4 * MS
     while done.pid in home.processes and sim.now < limit and sim.step():
         pass
     session.close()

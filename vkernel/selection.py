@@ -25,6 +25,9 @@ probability 1/N, and the expected number of answers within one answer delay of t
 stays a small constant as N grows, where uniform timers would need a window growing with N.
 The load term puts every less loaded host's window before a more loaded one's.
 
+`gossip` answers from load vectors exchanged in the background (vkernel/gossip.py): the
+hosts every member ranks first answer, the others only if none did.
+
 `auto` is first-reply up to `idle.selection_auto_hosts` workstations and scaled above.
 """
 
@@ -41,8 +44,9 @@ if TYPE_CHECKING:
 
 FIRST_REPLY = "first-reply"
 SCALED = "scaled"
+GOSSIP = "gossip"
 AUTO = "auto"
-MODES = (FIRST_REPLY, SCALED, AUTO)
+MODES = (FIRST_REPLY, SCALED, GOSSIP, AUTO)
 # an answer on the wire: preamble and SFD, the frame (Ethernet and interkernel headers, the
 # 32-byte message) and its FCS, then the inter-frame gap
 ANSWER_BITS = (

@@ -926,6 +926,10 @@ class Transport:
             self.learn(p.lhid, src_mac)
         elif kind is Kind.MIGRATE and self.k.migration is not None:
             self.k.migration.on_packet(src_mac, p)
+        elif kind is Kind.LOAD:
+            pm = self.k.servers.get("program")
+            if pm is not None and pm.gossip is not None:
+                pm.gossip.hear(p)
 
     def _on_send(self, src_mac: bytes, p: Packet) -> None:
         key = (p.src_pid, p.seq)

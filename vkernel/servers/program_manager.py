@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from guest import abi
 from vkernel import ops, selection
+from vkernel.gossip import LoadVector
 from vkernel.memory import MemoryError_
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import Priority, Process, State
@@ -90,12 +91,21 @@ class ProgramManager:
         self.started = 0
         self.creating = 0  # programs being created: they count in this host's load
         self.query_answers = 0  # "@ *" answers sent (not declines)
+        self.gossip: LoadVector | None = None  # idle.selection: gossip
         kernel.on_exit.append(self.on_exit)
 
     def start(self) -> Process:
         self.proc = self.k.spawn_server(self.k.system_lh, "program-manager", self.body, restart=True)
         self.k.program_manager = self.proc
+        if selection.mode(self.k) == selection.GOSSIP and self.k.transport is not None:
+            self.gossip = LoadVector(self)
+            self.gossip.start()
         return self.proc
+
+    def changed(self) -> None:
+        """This host's load changed: tell the others now (gossip)."""
+        if self.gossip is not None:
+            self.gossip.report()
 
     # --- the receive loop ------------------------------------------------------------
     def body(self, pid: int) -> Generator[Any, Any, None]:
@@ -180,14 +190,22 @@ class ProgramManager:
         k = self.k
         how = selection.mode(k)
         yield ops.Run(selection.weigh_us(k), Priority.GUEST)
-        if how == selection.SCALED and self.is_willing():
-            yield ops.Delay(selection.scaled_delay_ns(k, self.host_load()))
-        if self.proc is None:
+        if self.proc is None or k.transport is None:
             return
         req = k.pending_of(self.proc).get(sender)
-        if req is None or k.transport is None:
+        if req is None:
             return
-        if how == selection.SCALED and k.transport.answered_by_another(req):
+        if how == selection.SCALED and self.is_willing():
+            yield ops.Delay(selection.scaled_delay_ns(k, self.host_load()))
+        elif how == selection.GOSSIP and self.is_willing() and self.gossip is not None:
+            m = unpack(msg)
+            leave = {lhid for lhid in m[2:6] if lhid} | {abi.pid_lhid(sender)}
+            query = (req.remote.src_pid, req.remote.seq) if req.remote is not None else (sender, 0)
+            if not self.gossip.first(query, leave, m[6]):
+                yield ops.Delay(k.transport.query_timeout // 2)  # the safety net: none answered
+        if self.proc is None or k.pending_of(self.proc).get(sender) is not req:
+            return  # answered meanwhile, or the sender's next request: that one has its own worker
+        if how != selection.FIRST_REPLY and k.transport.answered_by_another(req):
             k.reply(self.proc, None, sender)
             return
         answer = self.answer_or_decline(sender, self.query_host(sender, msg))
@@ -219,10 +237,12 @@ class ProgramManager:
     def exec_worker(self, pid: int) -> Generator[Any, Any, None]:
         sender, msg = yield ops.Receive()
         self.creating += 1
+        self.changed()
         try:
             reply = yield from self.create_program(pid, sender, msg)
         finally:
             self.creating -= 1
+            self.changed()
         yield ops.Reply(sender, reply)
 
     def create_program(self, pid: int, sender: int, msg: bytes) -> Generator[Any, Any, bytes]:
@@ -328,6 +348,7 @@ class ProgramManager:
         record = self.programs.pop(proc.pid, None)
         if record is None:
             return
+        self.changed()
         creator_lhid = abi.pid_lhid(record.creator)
         log.info("%s: %s (%#x) exited with %d", self.k.name, record.name, proc.pid, status)
         if creator_lhid in self.k.lhs:
