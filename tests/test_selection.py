@@ -199,7 +199,7 @@ def test_a_server_s_scheduled_work_is_not_a_program_in_the_load():
 # --- end to end: `@ *` under each mode ---------------------------------------------------------
 
 
-@pytest.mark.parametrize("mode", ["first-reply", "scaled"])
+@pytest.mark.parametrize("mode", ["first-reply", "scaled", "gossip"])
 def test_run_at_star_under_each_selection(tmp_path, mode):
     text = (ROOT / "configs" / "tiny.yaml").read_text()
     text = text.replace("\nidle:\n", f"\nidle:\n  selection: {mode}\n", 1)
