@@ -133,14 +133,12 @@ class LoadVector:
         k = self.k
         me = self.pm.proc.pid if self.pm.proc is not None else 0
         horizon = k.sim.now - STALE * REFRESH * self.interval_ns
-        ranked = [rank_key(me, self.state()[1], query)]
-        mine = ranked[0]
+        mine = rank_key(me, self.state()[1], query)
+        need = need_kb + k.config.idle.min_free_memory_kb
+        ahead = 0  # willing hosts ranked before this one
         for e in self.entries.values():
-            lhid = abi.pid_lhid(e.pm)
-            if not e.willing or e.heard_ns < horizon or lhid in leave_out:
+            if not e.willing or e.heard_ns < horizon or e.free_kb < need:
                 continue
-            if e.free_kb < need_kb + k.config.idle.min_free_memory_kb:
-                continue
-            ranked.append(rank_key(e.pm, e.load, query))
-        ranked.sort()
-        return mine in ranked[: k.config.idle.gossip_answers]
+            if abi.pid_lhid(e.pm) not in leave_out and rank_key(e.pm, e.load, query) < mine:
+                ahead += 1
+        return ahead < k.config.idle.gossip_answers
