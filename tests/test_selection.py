@@ -213,3 +213,24 @@ def test_run_at_star_under_each_selection(tmp_path, mode):
     progs = summary["programs"]
     assert [p["exit_status"] for p in progs] == [0, 0, 0]
     assert all(p["host_started"] in ("ws2", "ws3") for p in progs)
+
+
+# --- faults: `@ *` and evictions under loss with the scalable selections -----------------------
+
+
+@pytest.mark.parametrize("mode", ["scaled", "gossip"])
+@pytest.mark.parametrize(("scenario", "loss"), [("rexec", 0.1), ("rexec", 0.3), ("eviction", 0.1)])
+def test_the_torture_cases_hold_under_scalable_selection(monkeypatch, mode, scenario, loss):
+    """The torture harness's checks (hangs, copies, lost or repeated requests, output against
+    the fault-free run of the same selection) with `idle.selection` set to `mode`."""
+    from vcluster import torture
+
+    plain = torture.load
+
+    def load(name, seed=None):
+        cfg = plain(name, seed)
+        return dataclasses.replace(cfg, idle=dataclasses.replace(cfg.idle, selection=mode))
+
+    monkeypatch.setattr(torture, "load", load)
+    verdict = torture.run_case(torture.Case(scenario, loss, 1))
+    assert verdict.ok, verdict.report()
