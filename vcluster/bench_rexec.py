@@ -399,6 +399,19 @@ def table(result: dict[str, Any]) -> list[tuple[str, str]]:
     return bench_select.table(result.get("selection_scaling", []))
 
 
+def render(result: dict[str, Any]) -> str:
+    """The human table: the figures (nested ones as JSON), then selection_scaling as a table."""
+    import json
+
+    rows = [
+        (k, v if isinstance(v, str | int | float) else json.dumps(v))
+        for k, v in result.items()
+        if k != "selection_scaling"
+    ] + table(result)
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(["bench rexec"] + [f"  {k.ljust(width)}  {v}" for k, v in rows])
+
+
 if __name__ == "__main__":
     import json
 
