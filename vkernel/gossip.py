@@ -113,7 +113,7 @@ class LoadVector:
         msg = encode_report(pm.pid, load, k.frames.free_count * 4, willing, k.name)
         group = abi.PROGRAM_MANAGER_GROUP
         packet = Packet(
-            Kind.LOAD, 0, pm.pid, group, flags=pk.Flag.GROUP, lhid=k.system_lh.lhid, msg=msg
+            Kind.LOAD, 0, pm.pid, group, flags=pk.Flag.GROUP, lhid=abi.pid_lhid(pm.pid), msg=msg
         )
         self.sent += 1
         k.transport.transmit(pk.group_mac(group), packet)
