@@ -742,7 +742,7 @@ class Session:
         keys = ("program", "from", "to", "ok", "rounds", "precopy_bytes", "freeze_bytes", "state_bytes",
                 "bytes", "freeze_ms", "total_ms", "copy_ms", "stop_reason", "attempts", "residual",
                 "destroyed", "error", "eviction", "state", "states", "commit_acked", "id", "ended",
-                "timeout_s")
+                "timeout_s", "precopy_rounds", "written_pages", "freeze_pages")
         summary = {key: r.get(key) for key in keys}
         summary["backed_bytes"] = r.get("backed_bytes", 0)  # left on the file server (flushed)
         return summary
