@@ -628,8 +628,9 @@ class MigrationEngine:
                         "ms": round(elapsed / MS, 3),
                         "pages": len(pages),
                         "bytes": sent,
-                        "dirtied_pages": len(residue),  # written while this round copied
-                        "residue_bytes": len(residue) * PAGE,  # what the next round (or freeze) copies
+                        # written while this round copied: what the next round (or the freeze) copies
+                        "dirtied_pages": len(residue),
+                        "residue_bytes": len(residue) * PAGE,
                         "estimate_ms": round(estimate_ms, 3),
                     }
                 )
