@@ -9,9 +9,11 @@ the figure's size and holds more than a blank canvas.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import pytest
-from helpers import vcluster, vcluster_json
+from helpers import ROOT, vcluster, vcluster_json
 from PIL import Image
 
 from vcluster import bench_migrate, bench_pmake, bench_rexec, plots
@@ -171,6 +173,14 @@ def test_run_timeline_draws_each_phase_of_the_summary(tmp_path):
     assert [p["start"] for p in line["phases"]] == times[:-1]
     assert [p["end"] for p in line["phases"]] == times[1:]
     assert m["states"][-1][1] == "done" and line["outcome"] == "done"
+    # the same picture from the saved summary, by the module's own command
+    saved = tmp_path / "run.json"
+    saved.write_text(proc.stdout)
+    again = tmp_path / "from-file.png"
+    cmd = [sys.executable, "-m", "vcluster.plots", "timeline", str(saved), str(again)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert again.read_bytes() == out.read_bytes()  # the same JSON, the same picture
 
 
 def test_plot_refusals_are_clear_and_early(tmp_path):

@@ -355,7 +355,10 @@ def plot_timeline(summary: dict[str, Any], path: str | Path) -> dict[str, Any]:
             info = rounds.get(round(p["start"], 6)) if kind == "round" else None
             if info is not None:
                 text += f"\n{info['bytes'] // 1024} KB"
-            if (p["end"] - p["start"]) / span >= 0.06:
+            share = (p["end"] - p["start"]) / span
+            if 0.02 <= share < 0.06:  # room for a short name only
+                text = p["phase"].replace("round ", "r")[:6]
+            if share >= 0.02:
                 ax.text(
                     (p["start"] + p["end"]) / 2,
                     0.5,
@@ -434,3 +437,41 @@ def _colours(n: int) -> list[Any]:
 
     cmap = colormaps["tab10" if n <= 10 else "tab20"]
     return [cmap(i % cmap.N) for i in range(n)]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m vcluster.plots KIND JSON PNG`: draw a saved JSON (a bench's, or a run's for
+    `timeline`), e.g. `vcluster run ... --json | tail -n 1 > run.json`."""
+    import argparse
+    import json
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m vcluster.plots", description=main.__doc__)
+    parser.add_argument("kind", choices=[*sorted(PLOTS), "timeline"])
+    parser.add_argument("json", help="the JSON file (its last line, when it has several)")
+    parser.add_argument("png", help="the picture to write")
+    args = parser.parse_args(argv)
+    try:
+        lines = [line for line in Path(args.json).read_text().splitlines() if line.strip()]
+        data = json.loads(lines[-1] if lines else "")
+    except (OSError, ValueError) as exc:
+        print(
+            f"vcluster.plots: {args.json}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr
+        )
+        return 2
+    why = check_writable(args.png)
+    if why or not isinstance(data, dict):
+        print(f"vcluster.plots: {why or f'{args.json}: not one JSON object'}", file=sys.stderr)
+        return 2
+    draw = plot_timeline if args.kind == "timeline" else PLOTS[args.kind]
+    try:
+        draw(data, args.png)
+    except (PlotError, KeyError, TypeError, ValueError) as exc:
+        print(f"vcluster.plots: {describe(exc)}", file=sys.stderr)
+        return 1
+    print(f"vcluster.plots: drew {args.png}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
