@@ -16,7 +16,7 @@ import shutil
 import subprocess
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from guest import hosted
@@ -27,6 +27,7 @@ from vkernel import workloads as wl
 PAGE = 4096
 HEADER = 8
 POLICY = wl.workstation_config().migration
+LATE_MS = 50  # how late the sweeper may write a page that fell due while the kernel copied
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +142,7 @@ def test_recsort_refuses_bad_arguments():
     rate=st.integers(min_value=16, max_value=600),
     at=st.sampled_from([2.0, 3.5]),
 )
+@example(kb=512, rate=443, at=2.0)  # 43 pages in a round of 353 ms: 4 fell due just before it
 def test_any_sweep_keeps_the_round_invariants_and_the_stop_rule(kb, rate, at):
     line = f"sweeper {kb} {rate} 12"
     moved = bench_rounds.run_program(line, 60, at)
@@ -148,5 +150,8 @@ def test_any_sweep_keeps_the_round_invariants_and_the_stop_rule(kb, rate, at):
     assert record["ok"], record
     rounds = bench_rounds.round_rows(record)
     check_rounds(rounds, record["precopy_bytes"], record["stop_reason"])
-    for r in rounds:  # a page every 4/rate s, whatever CPU it gets (until the program ends)
-        assert r["dirtied_pages"] <= rate / 4 * r["ms"] / 1000 + 2
+    # a page every 4/rate s, whatever CPU it gets; one due while the kernel copies a batch is
+    # written when it is done, so a round can also take pages that fell due just before it
+    # (measured: up to 19 ms of them, over 4 buffer sizes x 5 rates x 2 instants)
+    for r in rounds:
+        assert r["dirtied_pages"] <= min(kb // 4, rate / 4 * (r["ms"] + LATE_MS) / 1000 + 2), r

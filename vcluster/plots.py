@@ -254,11 +254,12 @@ def plot_rexec(result: dict[str, Any], path: str | Path) -> dict[str, Any]:
     series["bars"] = [{"what": b[0], "ms": float(b[1]), "v_ms": b[2]} for b in bars]
     if scaling:
         ax = axes[1]
-        groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        groups: dict[tuple[Any, Any], list[dict[str, Any]]] = {}
         for row in scaling:
-            groups.setdefault((str(row.get("load")), str(row.get("selection"))), []).append(row)
+            groups.setdefault((row.get("load"), row.get("selection")), []).append(row)
+        ordered = sorted(groups.items(), key=lambda item: (str(item[0][1]), str(item[0][0])))
         for colour, ((load, selection), members) in zip(
-            _colours(len(groups)), sorted(groups.items()), strict=True
+            _colours(len(groups)), ordered, strict=True
         ):
             members.sort(key=lambda r: r["hosts"])
             hosts = [int(r["hosts"]) for r in members]
