@@ -345,17 +345,22 @@ def plot_timeline(summary: dict[str, Any], path: str | Path) -> dict[str, Any]:
         for n, p in enumerate(drawn):
             kind = p["phase"].split()[0]
             colour = blues[n % len(blues)] if kind == "round" else PHASE_COLOURS[kind]
+            info = rounds.get(round(p["start"], 6)) if kind == "round" else None
+            # a round with no entry never finished: its attempt was given up (another host is tried)
+            p["given_up"] = kind == "round" and info is None
             ax.broken_barh(
                 [(p["start"], p["end"] - p["start"])],
                 (0, 1),
                 color=colour,
                 edgecolor="white",
+                hatch="xx" if p["given_up"] else None,
                 label=kind,
             )
             text = p["phase"]
-            info = rounds.get(round(p["start"], 6)) if kind == "round" else None
             if info is not None:
                 text += f"\n{info['bytes'] // 1024} KB"
+            elif p["given_up"]:
+                text += "\n(given up)"
             share = (p["end"] - p["start"]) / span
             if 0.02 <= share < 0.06:  # room for a short name only
                 text = p["phase"].replace("round ", "r")[:6]
