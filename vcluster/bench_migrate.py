@@ -1,6 +1,6 @@
 """`vcluster bench migrate`: pre-copy migration of the paper's Table 4-1 workloads, next to V's figures.
 
-For each workload (vkernel/workloads.py reproduces its dirty-page rates), one
+For each workload (vkernel/workloads.py, measured by vcluster/dirty_rates.py, reproduces its dirty-page rates), one
 run measures the dirty KB per 0.2 / 1 / 3 s with the MMU's modified bits, and
 another migrates the program from ws2 mid-run with `migrateprog`, on
 workstations with 4 MB (the logical hosts are 1.5..2 MB) on the 10 Mb model.
@@ -21,6 +21,7 @@ from typing import Any
 
 from vcluster import bench_rounds
 from vcluster.bench_rounds import render  # noqa: F401  (the human table)
+from vcluster.dirty_rates import measure_dirty_rates
 from vcluster.session import Session
 from vkernel import workloads as wl
 
@@ -56,7 +57,7 @@ def run_bench(
     rows = []
     for name in names or wl.WORKLOADS:
         run_s = seconds if seconds is not None else wl.DEFAULT_SECONDS[name]
-        dirty = wl.measure_dirty_rates(name, run_s)
+        dirty = measure_dirty_rates(name, run_s)
         moved = migrate_workload(name, run_s)
         r = moved["record"]
         copied_mb = r["bytes"] / MB

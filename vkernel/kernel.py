@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 MSG = abi.MSG_SIZE
 LH_PER_MACHINE = 512
 MAX_RESTARTS = 100  # a server that has failed this often ends instead
+STACK_GUARD = 64 * 1024  # an unmapped fault this far below the stack's limit is reported as a stack overflow
 
 
 def _peer_range_ok(op: ops.MoveTo | ops.MoveFrom) -> bool:
@@ -117,7 +118,9 @@ class Kernel:
         self.idle = None  # vkernel.idle detector, on workstations
         self.pager = None  # vkernel.paging.Pager, on workstations
         self.flusher = None  # vkernel.paging.Flusher, when the idle policy flushes
-        self.file_server_pid = 0
+        self.file_server_pid = 0  # found by asking the file server group (vkernel/locate.py)
+        self.locate_failures = 0  # times no file server answered it
+        self.locating = False  # a background query for it is under way (locate.ensure)
         self.display_server: Process | None = None
         self.owner_present = False
         self.servers: dict[str, Any] = {}
@@ -408,9 +411,13 @@ class Kernel:
                 self.kill(proc, f"stack growth failed: {exc}", result.pc)
                 return
         self.stats.faults += 1
+        limit = abi.STACK_TOP - abi.STACK_MAX
+        overflow = (result.fault_kind == "unmapped" and limit - STACK_GUARD <= addr < limit
+                    and result.fault_access != "fetch")
         self.kill(
             proc,
-            f"fault: {result.fault_access} of {result.fault_kind} page at {addr:#08x}",
+            f"fault: {result.fault_access} of {result.fault_kind} page at {addr:#08x}"
+            + (f": stack overflow (the stack may grow to {abi.STACK_MAX // 1024} KB)" if overflow else ""),
             result.pc,
         )
 

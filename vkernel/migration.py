@@ -139,6 +139,9 @@ def _req_in(d: dict[str, Any]) -> IpcRequest:
     return IpcRequest(d["sender"], bytes.fromhex(d["msg"]), remote=origin, group=d["group"])
 
 
+HOST_QUERY_ATTEMPTS = 3  # PM_QUERY_HOST group Sends of a locate before "no willing host answered"
+
+
 def is_program_manager(pid: int) -> bool:
     """Whether pid can be a program manager: a process (not a group) of a machine's system
     logical host (the first id of the machine's range, which no guest logical host ever has)."""
@@ -495,9 +498,12 @@ class MigrationEngine:
         for i, lhid in enumerate(excluded[:4]):
             longs[i] = lhid
         query = pack(abi.PM_QUERY_HOST, 0, *longs, need_kb)
-        replier, reply = yield ops.Send(
-            abi.PROGRAM_MANAGER_GROUP, query, timeout_ms=self._left_ms(deadline)
-        )
+        for _ in range(HOST_QUERY_ATTEMPTS):  # a query lost on the wire is asked again
+            replier, reply = yield ops.Send(
+                abi.PROGRAM_MANAGER_GROUP, query, timeout_ms=self._left_ms(deadline)
+            )
+            if replier != -abi.ETIMEOUT or self.k.sim.now >= deadline:
+                break
         if replier <= 0:
             return None
         status, pm = unpack(reply)[:2]

@@ -69,6 +69,7 @@ local CODES = {
   [0x111] = "FS_REMOVE",
   [0x112] = "FS_LIST",
   [0x113] = "FS_WRITE_AT",
+  [0x114] = "FS_QUERY_SERVER",
   [0x200] = "PM_EXEC",
   [0x201] = "PM_WAIT",
   [0x202] = "PM_KILL",
@@ -78,6 +79,7 @@ local CODES = {
   [0x206] = "PM_MIGRATE",
   [0x207] = "PM_EXITED",
   [0x208] = "PM_LIST",
+  [0x209] = "PM_QUERY_PROGRAM",
   [0x210] = "MG_INIT",
   [0x211] = "MG_PAGES",
   [0x212] = "MG_STATE",
@@ -101,6 +103,7 @@ local GROUPS = {
   [0x8001] = "program manager group",
   [0x8002] = "local kernel server",
   [0x8003] = "local program manager",
+  [0x8004] = "file server group",
 }
 -- END GENERATED
 

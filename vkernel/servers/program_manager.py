@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from guest import abi
-from vkernel import ops, selection
+from vkernel import locate, ops, selection
 from vkernel.gossip import LoadVector
 from vkernel.memory import MemoryError_
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import Priority, Process, State
+from vkernel.servers import program_query
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
@@ -142,6 +143,8 @@ class ProgramManager:
                 text = self.listing().encode()[:size]
                 result = yield ops.MoveTo(sender, buf, text)
                 yield ops.Reply(sender, pack(result if isinstance(result, int) and result < 0 else 0, len(text)))
+            elif code == abi.PM_QUERY_PROGRAM:  # which programs of a name (or a pid) run here
+                yield ops.Reply(sender, self.answer_or_decline(sender, program_query.answer(self.k, msg)))
             elif code == abi.PM_MIGRATE and self.k.migration is not None:
                 worker = yield ops.Spawn("pm-migrate", self.k.migration.migrate_worker)
                 yield ops.Forward(sender, worker, msg)
@@ -257,6 +260,8 @@ class ProgramManager:
         argv = parse_argv_block(block)
         if not argv:
             return error(abi.EINVAL)
+        if (yield from locate.file_server(k)) <= 0:  # asked of its group at this kernel's first use
+            return error(abi.ENOENT)
         image = yield from self.fetch_image(pid, argv[0])
         if isinstance(image, int):
             return error(image)
@@ -318,14 +323,15 @@ class ProgramManager:
     def fetch_image(self, pid: int, name: str) -> Generator[Any, Any, bytes | int]:
         """Read a program image from the file server with the I/O protocol (the server MoveTo's it)."""
         k = self.k
-        fs = k.file_server_pid
-        if not fs:
+        fs = yield from locate.file_server(k)  # asked of the file server group if not known
+        if fs <= 0:
             return abi.ENOENT
         raw = name.encode("latin-1")
         mem = k.server_memory(k.processes[pid])
         mem[NAME_AT : NAME_AT + len(raw)] = raw
         replier, reply = yield ops.Send(fs, pack(abi.FS_OPEN, NAME_AT, len(raw), abi.FS_MODE_READ))
         if replier <= 0:
+            locate.forget(k, fs, replier)
             return abi.EIO
         status, inst, size = unpack(reply)[:3]
         if status:
