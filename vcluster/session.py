@@ -719,7 +719,7 @@ class Session:
         keys = ("program", "from", "to", "ok", "rounds", "precopy_bytes", "freeze_bytes", "state_bytes",
                 "bytes", "freeze_ms", "total_ms", "copy_ms", "stop_reason", "attempts", "residual",
                 "destroyed", "error", "eviction", "state", "states", "commit_acked", "id", "ended",
-                "timeout_s")
+                "timeout_s", "precopy_rounds", "written_pages", "freeze_pages")
         summary = {key: r.get(key) for key in keys}
         summary["backed_bytes"] = r.get("backed_bytes", 0)  # left on the file server (flushed)
         return summary
@@ -786,8 +786,10 @@ def run_lines(
     files: list[str] | None = None,
     stdin: str | None = None,
     label: bool = False,
+    timeline: str | None = None,
 ) -> int:
-    """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end.
+    """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end,
+    `timeline` a PNG of the run's migrations, phase by phase (vcluster/plots.py).
 
     stdout is the programs' output (with `label`, each line begins `[# NAME] `), the answers of
     lines (ps, hosts, migrateprog...) and with `as_json` the summary as the last line. stderr
@@ -909,6 +911,8 @@ def run_lines(
             status = 2
         if as_json:
             print(json.dumps({**session.summary(), "errors": errors}, sort_keys=True))
+        if timeline is not None:
+            status = _draw_timeline(session, timeline) or status
     finally:
         for host, path in screenshots or ():
             try:
@@ -919,6 +923,19 @@ def run_lines(
         kernel_log.removeFilter(quiet)
         session.close()
     return status
+
+
+def _draw_timeline(session: Session, path: str) -> int:
+    """`run --timeline FILE`: the migrations of the summary, drawn; 1 (and why) if it cannot be."""
+    from vcluster import plots
+
+    try:
+        plots.plot_timeline(session.summary(), path)
+    except plots.PlotError as exc:
+        print(f"vcluster: --timeline: {exc}", file=sys.stderr)
+        return 1
+    print(f"vcluster: drew the migration timeline in {path}", file=sys.stderr)
+    return 0
 
 
 class _GuestFaults(logging.Filter):

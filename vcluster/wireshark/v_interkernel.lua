@@ -38,6 +38,7 @@ local KINDS = {
   [0x0a] = "LH_HERE",
   [0x0b] = "MOVE_ABORT",
   [0x0c] = "MIGRATE",
+  [0x0d] = "LOAD",
 }
 local FLAGS = {
   [0x0001] = "LAST_OF_TRAIN",
