@@ -1,8 +1,9 @@
 """Build and locate the guest images (guest/bin/NAME, committed to git).
 
 Running needs no cross compiler: the images in guest/bin are committed.
-`build()` rebuilds them (or builds elsewhere) with guest/Makefile and Debian's
-m68k-linux-gnu-gcc; `vcluster guest build` calls it.
+`build()` rebuilds them all (or builds elsewhere) with guest/Makefile and
+Debian's m68k-linux-gnu-gcc, the packaged V programs and the hosted ones alike;
+`vcluster guest build` calls it.
 """
 
 from __future__ import annotations
@@ -54,11 +55,6 @@ def build(out_dir: Path | None = None, jobs: int = 4) -> list[Path]:
         raise BuildError(
             f"guest build failed ({' '.join(cmd)}):\n{proc.stdout}{proc.stderr}".rstrip()
         )
-    for name, sources in hosted.hosted_programs().items():
-        try:
-            hosted.build_program(sources, out / name)
-        except hosted.HostedBuildError as exc:
-            raise BuildError(str(exc)) from exc
     return [out / name for name in programs()]
 
 
