@@ -1,0 +1,120 @@
+"""The one guest runtime: every packaged V program runs on newlib + libgcc + the V system layer.
+
+The references: the host's own gcc building the V programs that need no V
+call (their output and exit status must be the native build's), guest/hosted.py
+building the same bytes as guest/Makefile, and the images' symbol tables
+(one I/O module, no retired libc routine).
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from guest import build as gbuild
+from guest import hosted
+from tests.helpers import run_session
+
+PROGRAMS = gbuild.PROGRAMS_DIR
+NM = "m68k-linux-gnu-nm"
+have_host_cc = pytest.mark.skipif(
+    shutil.which("gcc") is None, reason="no host gcc for the native reference"
+)
+have_cross = pytest.mark.skipif(bool(hosted.missing()), reason="m68k cross compiler not installed")
+have_nm = pytest.mark.skipif(shutil.which(NM) is None, reason="no m68k nm")
+
+# (program, arguments): the V programs that use only the C library, with their usage errors
+NATIVE_CASES = [
+    ("hello", []),
+    ("echo", []),
+    ("echo", ["a", "b  c", "-x", "%d", "%s%n", "\\n"]),
+    ("exitwith", ["3", "some", "text"]),
+    ("exitwith", ["0"]),
+    ("exitwith", ["0x7f", "hex"]),
+    ("exitwith", ["999"]),
+    ("exitwith", ["12abc"]),
+    ("primes", ["1000"]),
+    ("primes", ["100000"]),
+    ("primes", ["2"]),
+    ("primes", ["-3"]),
+    ("primes", []),
+]
+
+
+def native(tmp_path: Path, name: str, args: list[str]) -> tuple[str, int]:
+    """The V program `name` built by the host's gcc and run natively: (stdout + stderr, status)."""
+    exe = tmp_path / f"{name}-native"
+    if not exe.exists():
+        subprocess.run(
+            ["gcc", "-O2", "-w", f"-I{PROGRAMS}", "-o", str(exe), str(PROGRAMS / f"{name}.c")],
+            check=True,
+        )
+    proc = subprocess.run([str(exe), *args], capture_output=True, text=True)
+    return proc.stdout + proc.stderr, proc.returncode
+
+
+@have_host_cc
+def test_v_programs_print_what_their_native_build_prints(tmp_path):
+    lines = [shlex.join([name, *args]) for name, args in NATIVE_CASES]
+    _, summary = run_session(lines, max_sim_seconds=60)
+    got = summary["programs"]
+    assert len(got) == len(NATIVE_CASES)
+    for (name, args), prog in zip(NATIVE_CASES, got, strict=True):
+        assert prog["argv"] == [name, *args], prog["argv"]
+        want_out, want_status = native(tmp_path, name, args)
+        # a usage error prints only to stderr, so the merged guest output is comparable
+        assert prog["output"] == want_out, (name, args)
+        assert prog["exit_status"] == want_status, (name, args)
+
+
+@have_cross
+def test_v_programs_are_what_hosted_py_builds_with_their_flags(tmp_path):
+    """guest/Makefile and guest/hosted.py are one build: same flags, same object order, same bytes."""
+    for name in ("hello", "files", "workload"):
+        out = hosted.build_program(
+            [PROGRAMS / f"{name}.c"], tmp_path / name, cflags=hosted.V_PROGRAM_CFLAGS
+        )
+        assert out.read_bytes() == gbuild.image_path(name).read_bytes(), name
+
+
+def symbols(path: Path) -> dict[str, str]:
+    proc = subprocess.run([NM, path], capture_output=True, text=True, check=True)
+    out = {}
+    for line in proc.stdout.splitlines():
+        parts = line.split()
+        if len(parts) == 3:
+            out[parts[2]] = parts[1]
+    return out
+
+
+@have_nm
+def test_every_image_has_the_one_runtime_and_no_retired_libc():
+    # the retired runtime's own routines (stdio.c, printf.c, vio.c's copy of io_call)
+    retired = {"__vformat", "__stdio_init", "file_emit", "io_call", "pm_send", "lookup"}
+    for name in gbuild.available():
+        syms = symbols(gbuild.image_path(name))
+        assert not retired & set(syms), (name, retired & set(syms))
+        # newlib's start-up path and the one I/O module
+        for sym in (
+            "_start",
+            "__vstart",
+            "__libc_init_array",
+            "__vio_fd",
+            "__vio_write",
+            "_write",
+            "exit",
+        ):
+            assert syms.get(sym, "").upper() == "T", (name, sym)
+        assert syms.get("_impure_ptr", "").upper() in {"D", "R"}, name  # newlib's reent
+
+
+@have_nm
+def test_v_programs_print_through_the_integer_only_printf():
+    """None prints a float: iprintf's text, never vfprintf's dtoa and soft-float divide."""
+    for path in sorted(PROGRAMS.glob("*.c")):
+        syms = symbols(gbuild.image_path(path.stem))
+        assert "_dtoa_r" not in syms and "__divdf3" not in syms, path.stem
