@@ -17,7 +17,7 @@ import pytest
 
 from guest import build as gbuild
 from guest import hosted
-from tests.helpers import run_session
+from tests.helpers import run_session, vcluster_json
 
 PROGRAMS = gbuild.PROGRAMS_DIR
 NM = "m68k-linux-gnu-nm"
@@ -118,3 +118,64 @@ def test_v_programs_print_through_the_integer_only_printf():
     for path in sorted(PROGRAMS.glob("*.c")):
         syms = symbols(gbuild.image_path(path.stem))
         assert "_dtoa_r" not in syms and "__divdf3" not in syms, path.stem
+
+
+MIX = r"""
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <v.h>
+
+int main(void)
+{
+    char buf[64];
+    long n;
+    int a = vopen("mix.txt", FS_MODE_WRITE), b;
+    FILE *f;
+
+    printf("vopen %d, vwrite %ld\n", a, vwrite(a, "one\n", 4));
+    b = open("mix.txt", O_RDONLY);
+    printf("open while it is open: %d\n", b);
+    close(b);
+    vclose(a);
+    f = fopen("mix.txt", "a");
+    fputs("two\n", f);
+    fclose(f);
+    b = open("mix.txt", O_RDONLY);
+    n = vread(b, buf, sizeof buf - 1);
+    buf[n > 0 ? n : 0] = 0;
+    printf("vread of open()'s %d: %ld bytes, size %ld: %s", b, n, vsize(b), buf);
+    close(b);
+    printf("vclose of a closed one: %s\n", verror(vclose(b)));
+    f = fdopen(vopen("mix.txt", FS_MODE_READ), "r");
+    while (fgets(buf, sizeof buf, f))
+        printf("line: %s", buf);
+    fclose(f);
+    printf("missing: %s\n", verror(vopen("nosuch", FS_MODE_READ)));
+    if (!fopen("nosuch", "r"))
+        perror("fopen nosuch");
+    return vremove("mix.txt") == 0 && vopen("mix.txt", FS_MODE_READ) == -ENOENT ? 0 : 1;
+}
+"""
+
+
+@have_cross
+def test_v_file_calls_and_newlib_share_one_descriptor_table(tmp_path):
+    """vopen/vread and open/fopen/fdopen are one table (vio.c): a descriptor of either works with
+    the other, numbers come from one pool, and V calls return V codes while newlib sets errno."""
+    (tmp_path / "mix.c").write_text(MIX)
+    image = hosted.build_program([tmp_path / "mix.c"], tmp_path / "mix")
+    proc, summary = vcluster_json("tiny", "mix", "wait 2", "mix @ ws2", "--image", str(image))
+    assert proc.returncode == 0, proc.stderr
+    want = (
+        "vopen 3, vwrite 4\n"
+        "open while it is open: 4\n"
+        "vread of open()'s 3: 8 bytes, size 8: one\ntwo\n"  # what vwrite and fputs wrote
+        "vclose of a closed one: EINVAL\n"
+        "line: one\nline: two\n"
+        "missing: ENOENT\n"
+        "fopen nosuch: No such file or directory\n"
+    )
+    runs = [(p["host_final"], p["exit_status"], p["output"]) for p in summary["programs"]]
+    assert runs == [("ws1", 0, want), ("ws2", 0, want)]
