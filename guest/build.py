@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from guest import hosted
@@ -50,6 +51,7 @@ def build(out_dir: Path | None = None, jobs: int = 4) -> list[Path]:
     out = Path(out_dir).resolve() if out_dir is not None else BIN_DIR
     out.mkdir(parents=True, exist_ok=True)
     cmd = ["make", "-C", str(GUEST_DIR), f"-j{max(1, jobs)}", f"OUT={out}", f"CC={CROSS_CC}"]
+    cmd.append(f"PYTHON={sys.executable}")  # the Makefile builds through guest/hosted.py
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(

@@ -7,8 +7,9 @@ A guest program is ordinary C (`main`, <stdio.h>, <math.h>, <time.h>,
 and the one runtime in src/runtime/ (start-up, V calls, the V I/O module and
 newlib's _read/_write/_open/... as V I/O requests). `vcluster guest build
 FILE.c... -o NAME` calls build_program(); guest/Makefile builds the packaged
-programs (src/programs/*.c and src/hosted-programs/NAME/*.c) with the same
-flags (V_PROGRAM_CFLAGS added for the former), into the same bytes.
+programs (src/programs/*.c, with V_PROGRAM_CFLAGS, and
+src/hosted-programs/NAME/*.c) through it: `python -m guest.hosted --list`
+names them, `python -m guest.hosted --out DIR NAME...` builds them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from pathlib import Path
 GUEST_DIR = Path(__file__).resolve().parent
 LIB_DIR = GUEST_DIR / "lib"
 HOSTED_PROGRAMS_DIR = GUEST_DIR / "src" / "hosted-programs"
+V_PROGRAMS_DIR = GUEST_DIR / "src" / "programs"
 CROSS_CC = "m68k-linux-gnu-gcc"
 
 # The one runtime every image links (guest/Makefile's RUNTIME, in this order):
@@ -50,7 +52,7 @@ LDFLAGS = [
     "-Wl,--no-warn-execstack",
 ]  # fmt: skip
 LIBS = ["-Wl,--start-group", "-lc", "-lm", "-lgcc", "-Wl,--end-group"]
-# What guest/Makefile adds for the packaged V programs (src/programs/*.c): warnings,
+# What the packaged V programs add (src/programs/*.c): warnings,
 # no library calls gcc invents in their instruction-counted loops, and newlib's
 # integer-only printf family (none prints a float).
 V_PROGRAM_CFLAGS = [
@@ -136,7 +138,7 @@ def build_program(
         if undefined:
             raise HostedBuildError(f"{out.name}: undefined symbols:\n{undefined}")
         shutil.copyfile(linked, out)
-    out.chmod(0o644)
+    out.chmod(0o755)  # an executable, as the linker made it
     return out
 
 
@@ -158,3 +160,53 @@ def hosted_programs() -> dict[str, list[Path]]:
         for d in sorted(HOSTED_PROGRAMS_DIR.iterdir())
         if d.is_dir() and any(d.glob("*.c"))
     }
+
+
+def packaged_programs() -> dict[str, tuple[list[Path], list[str]]]:
+    """Every packaged program: NAME -> (its sources, its extra flags). The V programs
+    (src/programs/NAME.c, one file each, V_PROGRAM_CFLAGS) and the hosted ones."""
+    programs = {p.stem: ([p], list(V_PROGRAM_CFLAGS)) for p in sorted(V_PROGRAMS_DIR.glob("*.c"))}
+    for name, sources in hosted_programs().items():
+        if name in programs:
+            raise HostedBuildError(
+                f"two programs named {name}: src/programs and src/hosted-programs"
+            )
+        programs[name] = (sources, [])
+    return dict(sorted(programs.items()))
+
+
+def build_packaged(name: str, out_dir: str | Path) -> Path:
+    """Build the packaged program NAME into out_dir/NAME."""
+    programs = packaged_programs()
+    if name not in programs:
+        raise HostedBuildError(f"no packaged program {name!r}: {', '.join(programs)}")
+    sources, cflags = programs[name]
+    return build_program(sources, Path(out_dir) / name, cflags=cflags)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m guest.hosted --list` | `python -m guest.hosted --out DIR NAME...` (guest/Makefile)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m guest.hosted", description=main.__doc__)
+    parser.add_argument("--list", action="store_true", help="print the packaged programs' names")
+    parser.add_argument("--out", help="build the NAMEs into this directory")
+    parser.add_argument("names", nargs="*")
+    args = parser.parse_args(argv)
+    try:
+        if args.list:
+            print(" ".join(packaged_programs()))
+            return 0
+        if not args.out or not args.names:
+            parser.error("--list, or --out DIR and one or more NAMEs")
+        for name in args.names:
+            print(f"built {build_packaged(name, args.out)}")
+    except HostedBuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -2,8 +2,8 @@
 
 The references: the host's own gcc building the V programs that need no V
 call (their output and exit status must be the native build's), guest/hosted.py
-building the same bytes as guest/Makefile, and the images' symbol tables
-(one I/O module, no retired libc routine).
+building the committed bytes, the images' symbol tables (one I/O module, no
+retired libc routine), and a program mixing v.h's file calls with newlib's.
 """
 
 from __future__ import annotations
@@ -73,7 +73,8 @@ def test_v_programs_print_what_their_native_build_prints(tmp_path):
 
 @have_cross
 def test_v_programs_are_what_hosted_py_builds_with_their_flags(tmp_path):
-    """guest/Makefile and guest/hosted.py are one build: same flags, same object order, same bytes."""
+    """The committed images are what guest/hosted.py builds from the sources with the V programs'
+    flags (guest/Makefile builds through it)."""
     for name in ("hello", "files", "workload"):
         out = hosted.build_program(
             [PROGRAMS / f"{name}.c"], tmp_path / name, cflags=hosted.V_PROGRAM_CFLAGS
