@@ -171,7 +171,9 @@ void _exit(int status) __attribute__((noreturn)); /* SYS_EXIT, no flushing */
 
 /* ---- files, over the I/O protocol to the file server ---- */
 
-/* vopen: a descriptor (3..) or a negative error. mode: FS_MODE_READ,
+/* One descriptor table (src/runtime/vio.c) serves these and newlib's open(),
+ * read(), FILE *...; these return V results and set no errno.
+ * vopen: a descriptor (3..) or a negative error. mode: FS_MODE_READ,
  * FS_MODE_WRITE (create/truncate), FS_MODE_APPEND. */
 int vopen(const char *name, int mode);
 long vread(int fd, void *buf, unsigned long n);        /* bytes read, 0 at end */
@@ -179,7 +181,7 @@ long vwrite(int fd, const void *buf, unsigned long n); /* bytes written */
 int vclose(int fd);
 int vremove(const char *name);
 long vlist(char *buf, unsigned long size); /* names separated by '\n' */
-long vsize(int fd);                        /* size reported by FS_OPEN */
+long vsize(int fd);                        /* size reported by FS_OPEN, grown by our writes */
 
 /* ---- programs, through the program managers ---- */
 
