@@ -14,6 +14,7 @@ from emulator.cpu import Cpu
 from emulator.memory import FrameAllocator
 from emulator.mmu import Mmu, Prot
 from tests.helpers import config, vcluster, vcluster_json
+from vcluster import checkpointing
 from vcluster.session import LineError, Session
 from vkernel import checkpoint as ck
 
@@ -109,7 +110,7 @@ def crash_run(
         _run_until(session, lambda: job.pid != 0)
         session.sim.run(until=max(session.sim.now, int(crash_s * S)))
         if not job.done:
-            host = session._host_of_pid(job.pid)
+            host = checkpointing.host_of(session, job.pid)
             assert host is not None
             session.execute(f"crash {host}")
     assert session.run_until_done(300.0), "programs still running at the limit"
@@ -180,7 +181,7 @@ def test_incremental_checkpoints_copy_only_the_pages_modified_since():
     job = session.jobs[-1]
     _run_until(session, lambda: job.pid != 0)
     session.sim.run(until=int(4.5 * S))
-    k = session.kernels[session._host_of_pid(job.pid)]
+    k = session.kernels[checkpointing.host_of(session, job.pid)]
     stats = k.checkpoints.policies[job.pid >> 16].stats
     assert stats[0]["full"] and not stats[1]["full"]
     # dirtier writes 16 KB a second: 4 pages (and its stack) per second, of 64+ mapped
@@ -349,10 +350,10 @@ def test_the_limitation_a_crashed_home_watches_no_more():
     assert session.kernels["ws2"].checkpoints.watching(job.pid)
     session.execute("crash ws2")
     session.sim.run(until=int(4.0 * S))
-    assert session._host_of_pid(job.pid) == "ws3"  # runs on, its checkpoints go on
+    assert checkpointing.host_of(session, job.pid) == "ws3"  # runs on, its checkpoints go on
     session.execute("crash ws3")
     session.sim.run(until=int(10.0 * S))
-    assert session.restarts == [] and session._host_of_pid(job.pid) is None
+    assert session.restarts == [] and checkpointing.host_of(session, job.pid) is None
 
 
 def test_checkpointing_moves_with_a_migration_and_a_crash_after_it_restarts_the_program():
@@ -362,9 +363,9 @@ def test_checkpointing_moves_with_a_migration_and_a_crash_after_it_restarts_the_
     job = session.jobs[-1]
     session.sim.run(until=int(2.0 * S))
     session.execute("migrateprog dirtier")
-    assert session._host_of_pid(job.pid) == "ws3"
-    session.sim.run(until=int(4.0 * S))
-    assert session.kernels["ws3"].checkpoints.taken  # the policy came along
+    assert checkpointing.host_of(session, job.pid) == "ws3"
+    _run_until(session, lambda: bool(session.kernels["ws3"].checkpoints.taken), 5)
+    session.sim.run(until=session.sim.now + S // 2)  # the policy came along: checkpoints on ws3
     session.execute("crash ws3")
     assert session.run_until_done(60.0)
     [restart] = session.restarts

@@ -46,7 +46,7 @@ def checkpoint_line(session: Session, argv: list[str]) -> str:
         interval_ms = 0
     else:
         raise LineError(USAGE)
-    pid, name = session._program_of("checkpoint", argv[1])
+    pid, name, _host = session._program_of("checkpoint", argv[1])
     result: list[int] = []
     request(session, pid, interval_ms, result.append)
     deadline = session.sim.now + 5 * S
@@ -58,10 +58,18 @@ def checkpoint_line(session: Session, argv: list[str]) -> str:
         raise LineError(
             f"checkpoint {name} ({pid:#010x}): {abi.ERROR_NAMES.get(-result[0], result[0])}"
         )
-    host = session._host_of_pid(pid)
+    host = host_of(session, pid) or _host
     if interval_ms:
         return f"checkpointing {name} ({pid:#010x}) on {host} every {interval_ms / 1000:g} s"
     return f"checkpointing {name} ({pid:#010x}) on {host} now"
+
+
+def host_of(session: Session, pid: int) -> str | None:
+    """The powered machine that runs pid now, or None."""
+    for k in session.kernels.values():
+        if k.powered and pid in k.processes:
+            return k.name
+    return None
 
 
 def request(session: Session, pid: int, interval_ms: int, done) -> None:

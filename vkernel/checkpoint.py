@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from guest import abi
-from vkernel import ops
+from vkernel import locate, ops
 from vkernel.capture import Plan
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import LogicalHost
@@ -274,8 +274,6 @@ class Checkpoints:
         """One checkpoint of lh; True once its file is complete on the file server."""
         k = self.k
         mmu = k.mmu
-        if not k.file_server_pid:
-            return False
         pol.running = True
         full = pol.full_next or pol.since_full + 1 >= self.cfg.full_every
         freeze_start = k.sim.now
@@ -388,13 +386,17 @@ class Checkpoints:
 
     def _open(self, pid: int, name: str, mode: int) -> Generator[Any, Any, int | None]:
         k = self.k
+        fs = yield from locate.file_server(k)  # found over the wire at first use (locate.py)
+        if fs <= 0:
+            return None
         raw = name.encode()
         k.memory.write(k.processes[pid], NAME_AT, raw)
         replier, reply = yield ops.Send(
-            k.file_server_pid,
+            fs,
             pack(abi.FS_OPEN, NAME_AT, len(raw), mode),
             timeout_ms=self._bound_ms(),
         )
+        locate.forget(k, fs, replier)
         status, inst = unpack(reply)[:2]
         if replier <= 0 or status:
             return None
@@ -439,6 +441,9 @@ class Checkpoints:
 
     def _list(self, pid: int) -> Generator[Any, Any, list[str] | None]:
         k = self.k
+        fs = yield from locate.file_server(k)
+        if fs <= 0:
+            return None
         self._put(pid, LIST_AT, bytes(LIST_BYTES))
         replier, reply = yield ops.Send(
             k.file_server_pid, pack(abi.FS_LIST, LIST_AT, LIST_BYTES), timeout_ms=self._bound_ms()
@@ -535,7 +540,7 @@ class Checkpoints:
 
     def _restart(self, pid: int, lhid: int) -> Generator[Any, Any, bytes]:
         k = self.k
-        if lhid in k.lhs or not k.file_server_pid:
+        if lhid in k.lhs:
             return error(abi.EINVAL)
         names = yield from self._list(pid)
         if names is None:

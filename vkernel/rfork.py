@@ -75,7 +75,7 @@ class RemoteFork:
         k = self.k
         ck = k.checkpoints
         proc = k.processes.get(caller)
-        if proc is None or proc.team is None or not k.file_server_pid:
+        if proc is None or proc.team is None:
             return error(abi.EPERM)
         lh = proc.lh
         if len(lh.processes) != 1 or lh.migrating or lh.frozen:
