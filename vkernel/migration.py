@@ -643,8 +643,8 @@ class MigrationEngine:
             blob = json.dumps(state).encode()
             record["state_bytes"] = len(blob)
             objects = len(lh.processes) + len(teams)
-            yield ops.Compute(
-                k.cost.ks_pm_state_copy_base_us + k.cost.ks_pm_state_copy_per_object_us * objects
+            yield ops.charge(
+                k.cost, "ks_pm_state_copy_base_us", ("ks_pm_state_copy_per_object_us", objects)
             )
             self._check_alive(lh, teams)
             self._put(pid, blob)

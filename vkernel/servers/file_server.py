@@ -70,7 +70,7 @@ class FileServer:
             sender, msg = yield ops.Receive()
             m = unpack(msg)
             code = m[0]
-            yield ops.Compute(self.k.cost.file_server_op_us)
+            yield ops.charge(self.k.cost, "file_server_op_us")
             try:
                 if code == abi.FS_OPEN:
                     reply = yield from self.open(sender, m)

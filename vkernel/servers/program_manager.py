@@ -181,7 +181,7 @@ class ProgramManager:
         # V: "the program manager that responds first ... is generally the least loaded host": a
         # host already busy creating programs answers later, so an idle one wins if there is one
         weigh = k.sim.rng.uniform(0.5, 1.5) + self.creating
-        yield ops.Delay(int(k.cost.host_query_us * 1000 * weigh))
+        yield ops.Delay(int(k.cost.host_query_us * 1000 * weigh), charge="host_query_us")
         if self.proc is None:
             return
         req = k.pending_of(self.proc).get(sender)
@@ -190,7 +190,7 @@ class ProgramManager:
         if k.transport is not None and k.transport.answered_by_another(req):
             k.reply(self.proc, None, sender)
             return
-        yield ops.Compute(k.cost.program_manager_op_us)
+        yield ops.charge(k.cost, "program_manager_op_us")
         k.reply(self.proc, self.answer_or_decline(sender, self.query_host(sender, msg)), sender)
 
     def answer_or_decline(self, sender: int, answer: bytes | None) -> bytes | None:
@@ -216,7 +216,7 @@ class ProgramManager:
 
     def create_program(self, pid: int, sender: int, msg: bytes) -> Generator[Any, Any, bytes]:
         k = self.k
-        yield ops.Compute(k.cost.program_manager_op_us)
+        yield ops.charge(k.cost, "program_manager_op_us")
         _, argv_addr, argv_len, flags, out_pid, out_inst, in_pid, in_inst = unpack(msg)
         if not 0 < argv_len <= 4096:
             return error(abi.EINVAL)
@@ -229,7 +229,7 @@ class ProgramManager:
         image = yield from self.fetch_image(pid, argv[0])
         if isinstance(image, int):
             return error(image)
-        yield ops.Compute(k.cost.team_create_us + k.cost.process_create_us)
+        yield ops.charge(k.cost, "team_create_us", "process_create_us")
         from emulator.loader import LoaderError, load_image
 
         try:
