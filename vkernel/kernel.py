@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 MSG = abi.MSG_SIZE
 LH_PER_MACHINE = 512
 MAX_RESTARTS = 100  # a server that has failed this often ends instead
+THAW_RETRY_NS = 5_000_000  # a local MoveTo/MoveFrom on a frozen logical host tries again after this
 
 
 def _peer_range_ok(op: ops.MoveTo | ops.MoveFrom) -> bool:
@@ -883,4 +884,4 @@ class Kernel:
     def _retry_when_thawed(self, proc: Process, again: Callable[[], None]) -> None:
         """A local MoveTo/MoveFrom on a frozen logical host waits (it may migrate meanwhile)."""
         self.block(proc, State.MOVING)
-        self.sim.at(self.sim.now + 5_000_000, again)
+        self.sim.at(self.sim.now + THAW_RETRY_NS, again)

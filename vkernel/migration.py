@@ -74,6 +74,8 @@ log = logging.getLogger(__name__)
 PAGE = abi.PAGE_SIZE
 MS = 1_000_000
 S = 1_000_000_000
+SETTLE_POLL_NS = 5 * MS  # the freeze looks again whether the logical host's transfers have ended
+RESIDENCY_POLL_NS = 20 * MS  # a logical host paged in from the file server: resident yet?
 BATCH_BYTES = 128 * 1024 + 4096  # data per MG_PAGES request: four trains of 32 KB, plus headers
 PAGE_HEADER = struct.Struct(">HHB3x")  # team index, vpage, prot (| ZERO_FLAG: no data follows)
 ZERO_FLAG = 0x80
@@ -825,7 +827,7 @@ class MigrationEngine:
             moving = any(p.state is State.MOVING for p in lh.processes.values())
             if not running and not moving:
                 return
-            wait = k.slice_event.time - k.sim.now + 1 if running else 5 * MS
+            wait = k.slice_event.time - k.sim.now + 1 if running else SETTLE_POLL_NS
             yield ops.Delay(max(1, wait))
         raise MigrationFailed("a transfer of the program did not finish")
 
@@ -837,9 +839,9 @@ class MigrationEngine:
                 for team in lh.teams:
                     if team.backing:
                         k.pager.request(team, set(team.backing))
-            if k.sim.now + 20 * MS >= deadline:
+            if k.sim.now + RESIDENCY_POLL_NS >= deadline:
                 raise MigrationFailed("its pages are still coming from the file server")
-            yield ops.Delay(20 * MS)
+            yield ops.Delay(RESIDENCY_POLL_NS)
             self._check_alive(lh)
 
     def _abort_remote(self, receiver: int, mig_id: int) -> None:

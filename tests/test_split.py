@@ -1,0 +1,175 @@
+"""Emergent vs calibrated time: the charge ledger, the split of a span, and `bench rexec`'s columns."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from configs.schema import CostModel
+from guest import build
+from vcluster import bench_rexec, costs
+from vcluster.session import load
+from vkernel.ledger import UNNAMED, Ledger, split
+
+ROOT = Path(__file__).resolve().parent.parent
+KB = 1024
+
+
+# --- the split of a span -------------------------------------------------------------------
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 1000), st.integers(0, 300), st.sampled_from("abc")), max_size=30
+    ),
+    st.integers(0, 600),
+    st.integers(0, 700),
+)
+def test_split_adds_up_and_matches_a_unit_by_unit_count(charges, t0, length):
+    spans = [(s, s + n, name) for s, n, name in charges]
+    t1 = t0 + length
+    s = split(spans, t0, t1)
+    # the reference: every nanosecond of the span looked at on its own
+    covered = 0
+    by: dict[str, float] = {}
+    for t in range(t0, t1):
+        active = [name for a, b, name in spans if a <= t < b]
+        if active:
+            covered += 1
+            for name in active:
+                by[name] = by.get(name, 0.0) + 1 / len(active)
+    assert s.span_ns == length
+    assert s.calibrated_ns == pytest.approx(covered)
+    assert s.emergent_ns == pytest.approx(length - covered)
+    assert sum(s.by_constant.values()) == pytest.approx(s.calibrated_ns)
+    for name in set(by) | set(s.by_constant):
+        assert s.by_constant.get(name, 0.0) == pytest.approx(by.get(name, 0.0))
+
+
+def test_ledger_counts_units_and_time():
+    ledger = Ledger()
+    ledger.add("page_copy_us", 0.25, 0, 625_000)
+    ledger.trace()
+    ledger.add("page_copy_us", 0.5, 10, 1_250_000)
+    assert ledger.snapshot() == {"page_copy_us": (2, 0.75, 1_875_000)}
+    assert ledger.spans == [(10, 1_250_010, "page_copy_us")]
+
+
+# --- the ledger sees every constant the code charges ------------------------------------------
+
+
+def _images():
+    base = build.image_path("hello").read_bytes()
+    return {"load100k": bench_rexec.padded_image(base, 100 * KB)}
+
+
+def _trial(cost: CostModel):
+    cfg = load("tiny")
+    cfg = dataclasses.replace(cfg, cost=cost)
+    (trial,) = bench_rexec.run_trials(cfg, "load100k", _images(), 1)
+    assert not trial.error
+    return trial
+
+
+def test_every_charge_is_a_named_cost_model_constant():
+    from vcluster.session import Session
+
+    session = Session(load("tiny"), images=_images())
+    session.execute("load100k @ *")
+    session.run_until_done(60)
+    names = set(costs.SOURCES)
+    for kernel in session.kernels.values():
+        charged = kernel.ledger.snapshot()
+        assert UNNAMED not in charged, f"{kernel.name}: kernel time charged without a name"
+        assert set(charged) <= names, set(charged) - names
+        # each constant's time is its value times the units charged
+        for name, (_n, units, ns) in charged.items():
+            assert ns == pytest.approx(getattr(kernel.cost, name) * units * 1000, abs=_n)
+    session.close()
+
+
+SETUP_CONSTANTS = ("team_create_us", "process_create_us", "team_destroy_us", "page_zero_us")
+
+
+@settings(max_examples=6, deadline=None)
+@given(st.sampled_from(SETUP_CONSTANTS), st.integers(0, 20_000))
+def test_a_constant_moves_the_figure_and_its_calibrated_part_alike(name, extra_us):
+    """Raise one set-up constant: the measured set-up grows by what the code charges (once, or
+    once a stack page), the calibrated part under that name grows by as much, the emergent part
+    stays. A constant charged but not ledgered would move the figure and not the ledger."""
+    base = CostModel()
+    times = 4 if name == "page_zero_us" else 1
+    before = _trial(base)
+    after = _trial(dataclasses.replace(base, **{name: getattr(base, name) + extra_us}))
+
+    def setup(t):
+        s = t.splits["create"] + t.splits["destroy"]
+        return s.span_ns, s.by_constant.get(name, 0.0), s.emergent_ns
+
+    span0, by0, em0 = setup(before)
+    span1, by1, em1 = setup(after)
+    assert span1 - span0 == pytest.approx(times * extra_us * 1000, abs=20_000)
+    assert by1 - by0 == pytest.approx(times * extra_us * 1000, abs=20_000)
+    assert em1 == pytest.approx(em0, abs=50_000)
+
+
+# --- bench rexec's columns ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def result():
+    return bench_rexec.run_bench()
+
+
+def test_rexec_rows_split_and_agree_with_their_model(result):
+    rows = {r["figure"]: r for r in result["comparisons"]}
+    assert set(rows) == {"selection", "setup", "load", "load_warm"}
+    assert rows["selection"]["measured_ms"] == result["selection_ms"]
+    assert rows["setup"]["measured_ms"] == result["setup_ms"]
+    assert rows["load"]["measured_ms"] == result["load_ms_per_100KB"]
+    for r in rows.values():
+        assert r["emergent_ms"] + r["calibrated_ms"] == pytest.approx(r["measured_ms"], abs=0.002)
+        assert sum(r["calibrated_by_constant"].values()) == pytest.approx(r["calibrated_ms"], abs=0.02)
+        assert r["emergent_ms"] >= -0.001 and r["charges"] > 0
+        assert abs(r["model_ms"] / r["measured_ms"] - 1) <= 0.05, r
+    # what is known of each: the cold load's emergent part is the disk's time; selection and
+    # set-up are mostly constants set from V's own figures
+    assert rows["load"]["emergent_ms"] >= result["load_cold"]["disk_ms"]
+    assert rows["selection"]["kind"] == rows["setup"]["kind"] == "calibration check"
+    assert rows["load"]["kind"] == "reproduction"
+    assert "host_query_us" in rows["selection"]["calibrated_by_constant"]
+
+
+def test_rexec_explanation_carries_the_run_constants(result):
+    text = result["explanation"]
+    for r in result["comparisons"]:
+        assert f"model {r['model_ms']}" in text
+    assert "page_copy_us" in text  # charged per packet, and said so
+
+
+def test_rexec_model_follows_the_constants():
+    """A cost raised in the config moves the model and the measurement together."""
+    cfg = load("tiny")
+    slow = dataclasses.replace(cfg, cost=dataclasses.replace(cfg.cost, page_copy_us=5000))
+    for c in (cfg, slow):
+        model = bench_rexec.rexec_model.Model(c)
+        trial = bench_rexec.run_trials(c, "load100k", _images(), 1)[0]
+        terms = model.fetch(len(trial.program), trial.image_bytes, trial.disk["disk_busy_ns"] / 1e6)
+        assert abs(bench_rexec.rexec_model.total(terms) / (trial.fetch_ns / 1e6) - 1) <= 0.05
+
+
+# --- the constants table --------------------------------------------------------------------
+
+
+def test_every_cost_constant_has_a_source():
+    assert set(costs.SOURCES) == {f.name for f in dataclasses.fields(CostModel)}
+
+
+def test_architecture_carries_the_constants_table():
+    doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    assert costs.markdown() in doc, "docs/ARCHITECTURE.md is stale: paste `python -m vcluster.costs`"
