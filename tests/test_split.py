@@ -134,7 +134,9 @@ def test_rexec_rows_split_and_agree_with_their_model(result):
     assert rows["load"]["measured_ms"] == result["load_ms_per_100KB"]
     for r in rows.values():
         assert r["emergent_ms"] + r["calibrated_ms"] == pytest.approx(r["measured_ms"], abs=0.002)
-        assert sum(r["calibrated_by_constant"].values()) == pytest.approx(r["calibrated_ms"], abs=0.02)
+        assert sum(r["calibrated_by_constant"].values()) == pytest.approx(
+            r["calibrated_ms"], abs=0.02
+        )
         assert r["emergent_ms"] >= -0.001 and r["charges"] > 0
         assert abs(r["model_ms"] / r["measured_ms"] - 1) <= 0.05, r
     # what is known of each: the cold load's emergent part is the disk's time; selection and
@@ -172,4 +174,6 @@ def test_every_cost_constant_has_a_source():
 
 def test_architecture_carries_the_constants_table():
     doc = (ROOT / "docs" / "ARCHITECTURE.md").read_text()
-    assert costs.markdown() in doc, "docs/ARCHITECTURE.md is stale: paste `python -m vcluster.costs`"
+    assert costs.markdown() in doc, (
+        "docs/ARCHITECTURE.md is stale: paste `python -m vcluster.costs`"
+    )

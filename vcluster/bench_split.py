@@ -70,8 +70,14 @@ def columns(s: Split, figure_ms: float | None = None) -> dict[str, Any]:
     }
 
 
-def row_line(figure: str, unit: str, measured: float, v: Any, cols: dict[str, Any],
-             model: float | None = None) -> str:
+def row_line(
+    figure: str,
+    unit: str,
+    measured: float,
+    v: Any,
+    cols: dict[str, Any],
+    model: float | None = None,
+) -> str:
     """One line of a human table: the figure, V's, the two parts, the three biggest constants."""
     top = sorted(cols["calibrated_by_constant"].items(), key=lambda kv: -kv[1])[:3]
     named = ", ".join(f"{name} {ms:g}" for name, ms in top) or "-"

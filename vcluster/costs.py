@@ -110,16 +110,36 @@ def polls() -> tuple[tuple[str, str, int, str], ...]:
     from vkernel import kernel, migration, paging, shell
 
     return (
-        ("vkernel.kernel.THAW_RETRY_NS", "ns", kernel.THAW_RETRY_NS,
-         "a local MoveTo/MoveFrom on a frozen logical host tries again"),
-        ("vkernel.migration.SETTLE_POLL_NS", "ns", migration.SETTLE_POLL_NS,
-         "the freeze waits for the logical host's transfers to finish"),
-        ("vkernel.migration.RESIDENCY_POLL_NS", "ns", migration.RESIDENCY_POLL_NS,
-         "a logical host paged in from the file server is checked for residency"),
-        ("vkernel.paging.READ_RETRY_NS", "ns", paging.READ_RETRY_NS,
-         "the pager retries a failed read of the backing file"),
-        ("vkernel.shell.QUERY_RETRY_MS", "ms", shell.QUERY_RETRY_MS,
-         "a console `@ HOST` / `@ *` asks the program managers again"),
+        (
+            "vkernel.kernel.THAW_RETRY_NS",
+            "ns",
+            kernel.THAW_RETRY_NS,
+            "a local MoveTo/MoveFrom on a frozen logical host tries again",
+        ),
+        (
+            "vkernel.migration.SETTLE_POLL_NS",
+            "ns",
+            migration.SETTLE_POLL_NS,
+            "the freeze waits for the logical host's transfers to finish",
+        ),
+        (
+            "vkernel.migration.RESIDENCY_POLL_NS",
+            "ns",
+            migration.RESIDENCY_POLL_NS,
+            "a logical host paged in from the file server is checked for residency",
+        ),
+        (
+            "vkernel.paging.READ_RETRY_NS",
+            "ns",
+            paging.READ_RETRY_NS,
+            "the pager retries a failed read of the backing file",
+        ),
+        (
+            "vkernel.shell.QUERY_RETRY_MS",
+            "ms",
+            shell.QUERY_RETRY_MS,
+            "a console `@ HOST` / `@ *` asks the program managers again",
+        ),
     )
 
 

@@ -47,7 +47,9 @@ class Model:
 
     def one_way(self, what: str, ipc: bool = True) -> Terms:
         """A 32-byte message from one kernel to another (a Send or a Reply of a remote peer)."""
-        terms: Terms = [(f"{what}: Send/Reply ipc_op_us + frozen_check_us", self.ipc())] if ipc else []
+        terms: Terms = (
+            [(f"{what}: Send/Reply ipc_op_us + frozen_check_us", self.ipc())] if ipc else []
+        )
         return terms + [
             (f"{what}: packet_send_us", self.us("packet_send_us")),
             (f"{what}: wire ({frame_bytes()} B frame)", self.msg_wire()),
@@ -75,8 +77,14 @@ class Model:
         terms: Terms = [(f"{what}: frozen_check_us", self.us("frozen_check_us"))] if check else []
         terms += [
             (f"{what}: packet_send_us + page_copy_us, first packet", send(first)),
-            (f"{what}: wire, first packet", wire_ms(frame_bytes(msg=False, data=first), self.bitrate)),
-            (f"{what}: {n - 1} more packets at the slowest stage ({stage:.3f} ms)", (n - 1) * stage),
+            (
+                f"{what}: wire, first packet",
+                wire_ms(frame_bytes(msg=False, data=first), self.bitrate),
+            ),
+            (
+                f"{what}: {n - 1} more packets at the slowest stage ({stage:.3f} ms)",
+                (n - 1) * stage,
+            ),
             (f"{what}: packet_receive_us + page_copy_us, last packet", recv(last)),
         ]
         return terms + (self.one_way(f"{what} ack", ipc=False) if ack else [])
@@ -87,8 +95,10 @@ class Model:
         drawn in this run), spends program_manager_op_us, and replies."""
         return (
             self.one_way("query")
-            + [("the chosen manager's wait before answering (as charged)", wait_ms),
-               ("program_manager_op_us", self.us("program_manager_op_us"))]
+            + [
+                ("the chosen manager's wait before answering (as charged)", wait_ms),
+                ("program_manager_op_us", self.us("program_manager_op_us")),
+            ]
             + self.one_way("answer")
         )
 
@@ -100,20 +110,28 @@ class Model:
             + [("MoveFrom argv: frozen_check_us", self.us("frozen_check_us"))]
             + self.one_way("MoveFrom argv: request", ipc=False)
             + self.train("MoveFrom argv: data", argv_bytes, check=False, ack=False)
-            + [("team_create_us + process_create_us",
-                self.us("team_create_us") + self.us("process_create_us")),
-               (f"page_zero_us x {stack_pages} stack pages", self.us("page_zero_us", stack_pages)),
-               ("context_switch_us (the program starts)", self.us("context_switch_us"))]
+            + [
+                (
+                    "team_create_us + process_create_us",
+                    self.us("team_create_us") + self.us("process_create_us"),
+                ),
+                (f"page_zero_us x {stack_pages} stack pages", self.us("page_zero_us", stack_pages)),
+                ("context_switch_us (the program starts)", self.us("context_switch_us")),
+            ]
             + self.one_way("PM_EXEC reply")
         )
 
     def destroy(self) -> Terms:
-        return [
-            ("exit: trap_us", self.us("trap_us")),
-            ("team_destroy_us", self.us("team_destroy_us")),
-        ] + self.one_way("PM_EXITED to the creator's manager") + [
-            ("PM_WAIT reply (local): ipc_op_us + frozen_check_us", self.ipc()),
-        ]
+        return (
+            [
+                ("exit: trap_us", self.us("trap_us")),
+                ("team_destroy_us", self.us("team_destroy_us")),
+            ]
+            + self.one_way("PM_EXITED to the creator's manager")
+            + [
+                ("PM_WAIT reply (local): ipc_op_us + frozen_check_us", self.ipc()),
+            ]
+        )
 
     def request(self, what: str) -> Terms:
         return self.one_way(f"{what} request") + [
@@ -123,14 +141,18 @@ class Model:
     def fetch(self, name_bytes: int, image_bytes: int, disk_ms: float) -> Terms:
         """FS_OPEN (the name fetched by MoveFrom), IO_READ in IMAGE_CHUNK units (each a MoveTo
         train), IO_CLOSE; `disk_ms` is the disk's service time (its counters: emergent)."""
-        terms = self.request("FS_OPEN") + [("FS_OPEN name: frozen_check_us", self.us("frozen_check_us"))]
+        terms = self.request("FS_OPEN") + [
+            ("FS_OPEN name: frozen_check_us", self.us("frozen_check_us"))
+        ]
         terms += self.one_way("FS_OPEN name: MoveFrom request", ipc=False)
         terms += self.train("FS_OPEN name", name_bytes, check=False, ack=False)
         terms += self.one_way("FS_OPEN reply")
         left = image_bytes
         while left > 0:
             n = min(IMAGE_CHUNK, left)
-            terms += self.request(f"IO_READ {n // 1024} KB") + self.train(f"IO_READ {n // 1024} KB", n)
+            terms += self.request(f"IO_READ {n // 1024} KB") + self.train(
+                f"IO_READ {n // 1024} KB", n
+            )
             terms += self.one_way("IO_READ reply")
             left -= n
         terms += self.request("IO_CLOSE") + self.one_way("IO_CLOSE reply")
