@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vcluster import bench_split, migrate_split
 from vcluster.session import Session
 from vkernel import workloads as wl
 
@@ -25,6 +26,7 @@ MB = 1024 * 1024
 def migrate_workload(name: str, seconds: float, at_s: float = MIGRATE_AT_S) -> dict[str, Any]:
     """Run the workload on ws2, migrate it at `at_s`, run to its end; returns the migration record."""
     session = Session(wl.workstation_config())
+    bench_split.trace(session)  # the ledgers keep their intervals: the split columns
     line = wl.command(name, seconds)
     session.execute(f"{line} @ {wl.HOST}")
     session.execute(f"wait {at_s}")
@@ -33,7 +35,8 @@ def migrate_workload(name: str, seconds: float, at_s: float = MIGRATE_AT_S) -> d
     (record,) = session.migrations
     (job,) = session.jobs
     return {"record": record, "output": session.output_of(job), "exit_status": job.exit_status,
-            "host_final": session.host_final.get(job.pid)}
+            "host_final": session.host_final.get(job.pid),
+            "split": migrate_split.columns(session, record) if record["ok"] else {}}
 
 
 def run_bench(names: tuple[str, ...] | None = None, seconds: float | None = None) -> dict[str, Any]:
@@ -63,11 +66,14 @@ def run_bench(names: tuple[str, ...] | None = None, seconds: float | None = None
             "s_per_mb": round(r["copy_ms"] / 1000 / copied_mb, 3) if copied_mb else None,
             "output_matches_unmigrated": moved["output"] == dirty["output"],
             "host_final": moved["host_final"],
+            "freeze_split": moved["split"].get("freeze"),
+            "copy_split": moved["split"].get("copy"),
         }
         rows.append(row)
     worst_freeze = max(r["freeze_ms"] for r in rows)
     rates = [r["s_per_mb"] for r in rows if r["s_per_mb"]]
     return {
+        "comparisons": comparisons(rows),
         "workloads": rows,
         "v_s_per_mb": V_S_PER_MB,
         "v_freeze_ms": list(V_FREEZE_MS),
@@ -88,3 +94,16 @@ def run_bench(names: tuple[str, ...] | None = None, seconds: float | None = None
             "(V: 14 ms + 9 ms per process and address space); the wire's floor is ~0.86 s/MB"
         ),
     }
+
+
+def comparisons(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each workload's freeze and copy rate (ms per MB) beside V's, split into emergent and
+    calibrated time (vcluster/migrate_split.py), for the table under the results."""
+    out = []
+    for row in rows:
+        for key, figure, unit, v in (("freeze_split", "freeze", "ms", "5..210"),
+                                     ("copy_split", "copy", "ms per MB", V_S_PER_MB * 1000)):
+            part = row.get(key)
+            if part:
+                out.append({"figure": f"{row['name']} {figure}", "unit": unit, "v_ms": v, **part})
+    return out

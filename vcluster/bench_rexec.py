@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guest import abi, build
-from vcluster import bench_split, rexec_model
+from vcluster import bench_split, model
 from vkernel import ops
 from vkernel.ledger import Split
 from vkernel.messages import pack, signed, unpack
@@ -85,7 +85,7 @@ class Trial:
     error: str = ""
     disk: dict[str, int] = field(default_factory=dict)  # file server counters over the fetch
     splits: dict[str, Split] = field(default_factory=dict)  # emergent vs calibrated, by part
-    query_charged_ms: dict[str, float] = field(default_factory=dict)  # the chosen host, querying
+    query_wait_ms: float = 0.0  # the chosen manager's calibrated wait before answering
 
     @property
     def hit_rate(self) -> float:
@@ -234,11 +234,10 @@ def _split(session, trial: Trial, home: str, file_host: str) -> None:
             session, (trial.host, file_host), [(trial.fetch_started, trial.fetch_ended)]
         ),
     }
-    # what the chosen machine charged, by constant, while the query was out (its answer's wait)
-    trial.query_charged_ms = {}
-    for start, end, name in session.kernels[trial.host].ledger.spans:
-        if trial.query_sent <= start < trial.query_answered:
-            trial.query_charged_ms[name] = trial.query_charged_ms.get(name, 0.0) + (end - start) / MS
+    # the chosen manager's calibrated wait before it answered (a random draw; the model takes it)
+    trial.query_wait_ms = bench_split.waited_ms(
+        session, trial.host, trial.query_sent, trial.query_answered
+    )
 
 
 def _on_exit(trial: Trial, kernel, proc) -> None:
@@ -249,8 +248,8 @@ def _on_exit(trial: Trial, kernel, proc) -> None:
 # --- the model, for the explanation -------------------------------------------------------
 
 
-def explain(cfg, result: dict[str, Any], terms: dict[str, rexec_model.Terms]) -> str:
-    """Where the time goes: each figure's model, term by term (vcluster/rexec_model.py, the same
+def explain(cfg, result: dict[str, Any], terms: dict[str, model.Terms]) -> str:
+    """Where the time goes: each figure's model, term by term (vcluster/model.py, the same
     charges the code makes, with the constants of `cfg`), and its measured split."""
     out = []
     for row in result["comparisons"]:
@@ -258,7 +257,7 @@ def explain(cfg, result: dict[str, Any], terms: dict[str, rexec_model.Terms]) ->
             row["calibrated_by_constant"].items(), key=lambda kv: -kv[1]))
         out.append(
             f"{row['figure']} {row['measured_ms']} {row['unit']} (V {row['v_ms']:g}; a "
-            f"{row['kind']}): model {row['model_ms']} = {rexec_model.describe(terms[row['figure']], 12)}; "
+            f"{row['kind']}): model {row['model_ms']} = {model.describe(terms[row['figure']], 12)}; "
             f"measured emergent {row['emergent_ms']} ms (the wire, the disk, the CPU's instructions "
             f"and waits for them) + calibrated {row['calibrated_ms']} ms ({by})."
         )
@@ -273,14 +272,13 @@ def explain(cfg, result: dict[str, Any], terms: dict[str, rexec_model.Terms]) ->
     return " ".join(out)
 
 
-def models(cfg, plain: Trial, small: Trial, warm: Trial) -> dict[str, rexec_model.Terms]:
-    """The model of each figure (vcluster/rexec_model.py), with the run's constants; the chosen
+def models(cfg, plain: Trial, small: Trial, warm: Trial) -> dict[str, model.Terms]:
+    """The model of each figure (vcluster/model.py), with the run's constants; the chosen
     manager's wait before answering is taken as charged (it is a random draw)."""
-    m = rexec_model.Model(cfg)
+    m = model.Model(cfg)
     scale = 100 * KB / small.image_bytes
     fetch = m.fetch(len(small.program), small.image_bytes, small.disk["disk_busy_ns"] / MS)
-    wait = sum(ms for name, ms in plain.query_charged_ms.items()
-               if name not in ("program_manager_op_us",) and name not in _PROTOCOL)
+    wait = plain.query_wait_ms
     return {
         "selection": m.selection(wait),
         "setup": m.create(len(argv_block([plain.program]))) + m.destroy(),
@@ -290,16 +288,10 @@ def models(cfg, plain: Trial, small: Trial, warm: Trial) -> dict[str, rexec_mode
     }
 
 
-# the constants the query's messages charge on the chosen host (the rest of what it charged
-# while the query was out is its wait before answering)
-_PROTOCOL = ("ipc_op_us", "frozen_check_us", "packet_send_us", "packet_receive_us",
-             "local_group_us", "context_switch_us", "trap_us")
-
-
 def comparisons(cfg, plain: Trial, small: Trial, warm: Trial) -> list[dict[str, Any]]:
     """The three figures V gives, each split into emergent and calibrated time (over its
     critical path, vcluster/bench_split.py) and beside its model."""
-    model = models(cfg, plain, small, warm)
+    figures = models(cfg, plain, small, warm)
     setup = plain.splits["create"] + plain.splits["destroy"]
     per_100 = small.fetch_ns * 100 * KB / small.image_bytes / MS
     rows = [
@@ -311,13 +303,13 @@ def comparisons(cfg, plain: Trial, small: Trial, warm: Trial) -> list[dict[str, 
     ]
     out = []
     for figure, measured, v, part in rows:
-        terms = model[figure]
+        terms = figures[figure]
         out.append({
             "figure": figure,
             "unit": "ms per 100 KB" if figure.startswith("load") else "ms",
             "measured_ms": round(measured, 3),
             "v_ms": v,
-            "model_ms": round(rexec_model.total(terms), 3),
+            "model_ms": round(model.total(terms), 3),
             **bench_split.columns(part, round(measured, 3)),
         })
     return out

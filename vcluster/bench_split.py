@@ -40,6 +40,17 @@ def spans_of(session, hosts: Iterable[str]) -> list[tuple[int, int, str]]:
     return out
 
 
+def waited_ms(session, host: str, t0: int, t1: int) -> float:
+    """The calibrated waits (ops.Delay with a charge, e.g. a program manager deciding whether to
+    answer a host query) that began on `host` within [t0, t1), in ms, as charged."""
+    ledger = session.kernels[host].ledger
+    return sum(
+        (end - start) / MS
+        for start, end, name in ledger.spans or ()
+        if name in ledger.waits and t0 <= start < t1
+    )
+
+
 def measure(session, hosts: Iterable[str], intervals: Iterable[tuple[int, int]]) -> Split:
     """The split of the sum of `intervals` (simulated ns) over the machines `hosts`."""
     spans = spans_of(session, hosts)

@@ -526,7 +526,9 @@ class Kernel:
         elif isinstance(op, ops.Delay):
             if op.charge:  # a calibrated wait (a cost-model constant), not CPU: ledgered as such
                 value_ns = getattr(self.cost, op.charge) * 1000
-                self.ledger.add(op.charge, op.ns / value_ns if value_ns else 0, self.sim.now, max(0, op.ns))
+                self.ledger.add(
+                    op.charge, op.ns / value_ns if value_ns else 0, self.sim.now, max(0, op.ns), wait=True
+                )
             self.delay(proc, op.ns)
         elif isinstance(op, ops.DeviceWait):  # like a Delay: blocked, charging no CPU
             self.stats.device_wait_ns += max(0, op.ns)

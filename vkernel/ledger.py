@@ -29,14 +29,18 @@ UNNAMED = "unnamed"  # kernel time charged without naming a constant (only tests
 class Ledger:
     """One machine's charges: name -> [charges, units, ns]; the intervals too while traced."""
 
-    __slots__ = ("entries", "spans")
+    __slots__ = ("entries", "spans", "waits")
 
     def __init__(self) -> None:
         self.entries: dict[str, list] = {}
         self.spans: list[tuple[int, int, str]] | None = None
+        self.waits: set[str] = set()  # the constants charged as waits (ops.Delay), not CPU
 
-    def add(self, name: str, units: float, start: int, ns: int) -> None:
-        """Record one charge of `name` (`units` of it) taking [start, start + ns) of this machine."""
+    def add(self, name: str, units: float, start: int, ns: int, wait: bool = False) -> None:
+        """Record one charge of `name` (`units` of it) taking [start, start + ns) of this machine
+        (of its CPU, or of a process's time for a calibrated `wait`)."""
+        if wait:
+            self.waits.add(name)
         entry = self.entries.get(name)
         if entry is None:
             entry = self.entries[name] = [0, 0.0, 0]

@@ -188,6 +188,7 @@ class MigrationEngine:
         self.transition_listeners: list[Callable[..., None]] = []
         self.records: list[dict[str, Any]] = []
         self.copy_ns = 0  # time spent copying pages in the current attempt
+        self.copy_spans: list[tuple[int, int, int]] = []  # ... when, and the bytes (the benchmarks')
         self.outcomes: OrderedDict[int, int] = (
             OrderedDict()
         )  # migration id -> OUT_COMMITTED/OUT_ABORTED
@@ -572,6 +573,7 @@ class MigrationEngine:
                 "backing_file": backing.name if backing is not None else "",
             }
         ).encode()
+        record["init_bytes"] = len(blob)
         self._put(pid, blob)
         m = yield from self._send(
             dest_pm,
@@ -590,6 +592,7 @@ class MigrationEngine:
         record["new_lhid"] = new_lhid
         record["to_name"] = name or dest_name
         self.copy_ns = 0
+        self.copy_spans = []
         # --- pre-copy rounds -------------------------------------------------------
         previous: int | None = None
         rounds = 0
@@ -632,6 +635,7 @@ class MigrationEngine:
             lh.frozen = frozen = True
             self._enter("source", lh.lhid, FROZEN, record=record, lh=lh)
             yield from self._settle(lh)
+            record["settle_ns"] = k.sim.now - freeze_start  # the running slice ends (emergent)
             self._check_alive(lh, teams)
             residue = self._modified(teams)
             self._clear(teams, residue)
@@ -644,7 +648,8 @@ class MigrationEngine:
             state["id"] = mig_id
             blob = json.dumps(state).encode()
             record["state_bytes"] = len(blob)
-            objects = len(lh.processes) + len(teams)
+            objects = record["objects"] = len(lh.processes) + len(teams)
+            record["teams"] = len(teams)
             yield ops.charge(
                 k.cost, "ks_pm_state_copy_base_us", ("ks_pm_state_copy_per_object_us", objects)
             )
@@ -701,6 +706,8 @@ class MigrationEngine:
         # the freeze ends when the new copy runs: known here when "go" is answered (our own clock)
         record["freeze_ms"] = round((k.sim.now - freeze_start) / MS, 3)
         record["copy_ms"] = round(self.copy_ns / MS, 3)
+        record["freeze_span"] = (freeze_start, k.sim.now)  # simulated ns (not in the summaries)
+        record["copy_spans"] = list(self.copy_spans)
         log.info(
             "%s: migrated %s to %s: %d rounds, freeze %.1f ms%s",
             k.name,
@@ -817,6 +824,7 @@ class MigrationEngine:
                 parts, size, count = [], 0, 0
                 self._check_alive(lh, teams)  # it runs meanwhile: it may have ended
         self.copy_ns += self.k.sim.now - started
+        self.copy_spans.append((started, self.k.sim.now, sent))
         return sent
 
     def _settle(self, lh: LogicalHost) -> Generator[Any, Any, None]:

@@ -1,4 +1,4 @@
-"""The model of `bench rexec`'s figures: what the code charges, step by step, with the run's constants.
+"""The model of the benchmarks' figures: what the code charges, step by step, with the run's constants.
 
 Each figure is a list of terms (what, ms): the cost-model constants the
 kernels and servers charge on the figure's critical path, in the order the
@@ -157,6 +157,72 @@ class Model:
             left -= n
         terms += self.request("IO_CLOSE") + self.one_way("IO_CLOSE reply")
         return terms + [("the disk's service time (seek, rotation, transfer)", disk_ms)]
+
+
+class MigrationModel(Model):
+    """Pre-copy's costs: MG_PAGES batches the receiver MoveFrom's, the kernel-server and
+    program-manager state, and the commit (vkernel/migration.py)."""
+
+    def bulk(self, what: str, nbytes: int) -> Terms:
+        """A MoveFrom of nbytes: trains of bulk_train_packets, the receiver's ack between two."""
+        per_train = self.c.bulk_train_packets * pk.MAX_DATA
+        terms: Terms = []
+        left = nbytes
+        while left > 0:
+            n = min(per_train, left)
+            left -= n
+            terms += self.train(f"{what} train", n, check=False, ack=left > 0)
+        return terms
+
+    def move_from(self, what: str, nbytes: int) -> Terms:
+        """A Send whose receiver MoveFrom's nbytes out of the sender, then replies."""
+        return (
+            self.one_way(f"{what} request")
+            + [(f"{what}: MoveFrom frozen_check_us", self.us("frozen_check_us"))]
+            + self.one_way(f"{what}: MoveFrom request", ipc=False)
+            + self.bulk(what, nbytes)
+            + self.one_way(f"{what} reply")
+        )
+
+    def copy(self, nbytes: int, batch_bytes: int) -> Terms:
+        """One pass of send_pages over nbytes: MG_PAGES batches of up to batch_bytes."""
+        terms: Terms = []
+        left = nbytes
+        while left > 0:
+            n = min(batch_bytes, left)
+            left -= n
+            terms += self.move_from("MG_PAGES", n)
+        return terms
+
+    def init(self, layout_bytes: int) -> Terms:
+        """MG_INIT to the destination's program manager, which MoveFrom's the layout, creates the
+        new logical host (no team or page costs charged: the copy fills it) and replies."""
+        return self.move_from("MG_INIT", layout_bytes)
+
+    def freeze_to_delete(self, settle_ms: float, residue_bytes: int, batch_bytes: int,
+                         objects: int, state_bytes: int, teams: int) -> Terms:
+        """The freeze up to the deletion of the old copy (an eviction's end: nothing of the guest
+        is left on the host; destroying its team is CPU work queued after that instant)."""
+        return (
+            [("the running slice ends (guest instructions, as measured)", settle_ms)]
+            + self.copy(residue_bytes, batch_bytes)
+            + [("ks_pm_state_copy_base_us", self.us("ks_pm_state_copy_base_us")),
+               (f"ks_pm_state_copy_per_object_us x {objects}",
+                self.us("ks_pm_state_copy_per_object_us", objects))]
+            + self.move_from("MG_STATE", state_bytes)
+        )
+
+    def freeze(self, settle_ms: float, residue_bytes: int, batch_bytes: int, objects: int,
+               state_bytes: int, teams: int) -> Terms:
+        """From the freeze to the answer of the commit's "go": the running slice ends (emergent, as
+        measured), the residue is copied, the state is charged and moved (MG_STATE), the old copy
+        is deleted and "go" is answered."""
+        return (
+            self.freeze_to_delete(settle_ms, residue_bytes, batch_bytes, objects, state_bytes, teams)
+            + [(f"team_destroy_us x {teams} (the old copy)", self.us("team_destroy_us", teams))]
+            + self.one_way("MG_COMMIT")
+            + self.one_way("MG_COMMIT reply")
+        )
 
 
 def total(terms: Terms) -> float:
