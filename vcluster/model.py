@@ -199,26 +199,46 @@ class MigrationModel(Model):
         new logical host (no team or page costs charged: the copy fills it) and replies."""
         return self.move_from("MG_INIT", layout_bytes)
 
-    def freeze_to_delete(self, settle_ms: float, residue_bytes: int, batch_bytes: int,
-                         objects: int, state_bytes: int, teams: int) -> Terms:
+    def freeze_to_delete(
+        self,
+        settle_ms: float,
+        residue_bytes: int,
+        batch_bytes: int,
+        objects: int,
+        state_bytes: int,
+        teams: int,
+    ) -> Terms:
         """The freeze up to the deletion of the old copy (an eviction's end: nothing of the guest
         is left on the host; destroying its team is CPU work queued after that instant)."""
         return (
             [("the running slice ends (guest instructions, as measured)", settle_ms)]
             + self.copy(residue_bytes, batch_bytes)
-            + [("ks_pm_state_copy_base_us", self.us("ks_pm_state_copy_base_us")),
-               (f"ks_pm_state_copy_per_object_us x {objects}",
-                self.us("ks_pm_state_copy_per_object_us", objects))]
+            + [
+                ("ks_pm_state_copy_base_us", self.us("ks_pm_state_copy_base_us")),
+                (
+                    f"ks_pm_state_copy_per_object_us x {objects}",
+                    self.us("ks_pm_state_copy_per_object_us", objects),
+                ),
+            ]
             + self.move_from("MG_STATE", state_bytes)
         )
 
-    def freeze(self, settle_ms: float, residue_bytes: int, batch_bytes: int, objects: int,
-               state_bytes: int, teams: int) -> Terms:
+    def freeze(
+        self,
+        settle_ms: float,
+        residue_bytes: int,
+        batch_bytes: int,
+        objects: int,
+        state_bytes: int,
+        teams: int,
+    ) -> Terms:
         """From the freeze to the answer of the commit's "go": the running slice ends (emergent, as
         measured), the residue is copied, the state is charged and moved (MG_STATE), the old copy
         is deleted and "go" is answered."""
         return (
-            self.freeze_to_delete(settle_ms, residue_bytes, batch_bytes, objects, state_bytes, teams)
+            self.freeze_to_delete(
+                settle_ms, residue_bytes, batch_bytes, objects, state_bytes, teams
+            )
             + [(f"team_destroy_us x {teams} (the old copy)", self.us("team_destroy_us", teams))]
             + self.one_way("MG_COMMIT")
             + self.one_way("MG_COMMIT reply")
