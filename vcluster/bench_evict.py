@@ -59,8 +59,9 @@ def evict_once(flush_interval_ms: int) -> dict[str, Any]:
     if record["ok"]:
         measured = round(evict_ns / 1e6, 3)
         part = bench_split.measure(session, involved, [(start, end)])
-        model = migrate_split.total(migrate_split.evict_terms(session, record, start))
-        split["evict"] = {"measured_ms": measured, "model_ms": round(model, 3),
+        terms = migrate_split.evict_terms(session, record, start)
+        split["evict"] = {"measured_ms": measured, "model_ms": round(migrate_split.total(terms), 3),
+                          "model": migrate_split.describe(terms, 8),
                           **bench_split.columns(part, measured)}
         split |= migrate_split.columns(session, record, (file_host,))
     return {

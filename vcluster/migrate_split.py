@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from vcluster import bench_split
-from vcluster.model import MigrationModel, total  # noqa: F401 (total: for the benches)
+from vcluster.model import MigrationModel, describe, total
 from vkernel.migration import BATCH_BYTES, PAGE, PAGE_HEADER
 
 MB = 1024 * 1024
@@ -69,18 +69,22 @@ def columns(session, record: dict[str, Any], hosts: tuple[str, ...] = ()) -> dic
     out: dict[str, Any] = {}
     if record.get("freeze_span"):
         part = bench_split.measure(session, involved, [record["freeze_span"]])
+        terms = freeze_terms(cfg, record)
         out["freeze"] = {
             "measured_ms": record["freeze_ms"],
-            "model_ms": round(total(freeze_terms(cfg, record)), 3),
+            "model_ms": round(total(terms), 3),
+            "model": describe(terms, 8),
             **bench_split.columns(part, record["freeze_ms"]),
         }
     spans = record.get("copy_spans") or []
     if spans and copied_mb:
         part = bench_split.measure(session, involved, [(a, b) for a, b, _ in spans])
         per_mb = record["copy_ms"] / copied_mb
+        terms = [(label, ms / copied_mb) for label, ms in copy_terms(cfg, record)]
         out["copy"] = {
             "measured_ms": round(per_mb, 3),
-            "model_ms": round(total(copy_terms(cfg, record)) / copied_mb, 3),
+            "model_ms": round(total(terms), 3),
+            "model": describe(terms, 8) + " (per MB copied)",
             **bench_split.columns(part, round(per_mb, 3)),
         }
     return out

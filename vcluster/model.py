@@ -73,7 +73,12 @@ class Model:
             return self.us("packet_receive_us") + self.us("page_copy_us", b / abi.PAGE_SIZE)
 
         full_line = wire_ms(frame_bytes(msg=False, data=data), self.bitrate)
-        stage = max(send(data), full_line, recv(data))
+        share = f"page_copy_us x {data}/{abi.PAGE_SIZE}"
+        stage, stage_name = max(
+            (send(data), f"the sender's packet_send_us + {share}"),
+            (full_line, f"the wire's {data} B frame"),
+            (recv(data), f"the receiver's packet_receive_us + {share}"),
+        )
         terms: Terms = [(f"{what}: frozen_check_us", self.us("frozen_check_us"))] if check else []
         terms += [
             (f"{what}: packet_send_us + page_copy_us, first packet", send(first)),
@@ -82,7 +87,7 @@ class Model:
                 wire_ms(frame_bytes(msg=False, data=first), self.bitrate),
             ),
             (
-                f"{what}: {n - 1} more packets at the slowest stage ({stage:.3f} ms)",
+                f"{what}: further packets at the slowest stage, {stage_name} ({stage:.3f} ms each)",
                 (n - 1) * stage,
             ),
             (f"{what}: packet_receive_us + page_copy_us, last packet", recv(last)),
