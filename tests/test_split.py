@@ -254,3 +254,17 @@ def test_the_state_copy_constant_moves_the_freeze_and_its_column_alike(extra_us)
     f1, c1 = freeze(dataclasses.replace(base, ks_pm_state_copy_base_us=14_000 + extra_us))
     assert f1 - f0 == pytest.approx(extra_us / 1000, abs=0.05)
     assert c1 - c0 == pytest.approx(extra_us / 1000, abs=0.05)
+
+
+def test_the_disk_model_defaults_are_the_config_s():
+    """emulator/disk.py's own defaults (for a disk built without a config) are DiskConfig's."""
+    from configs.schema import DiskConfig
+    from emulator import disk
+
+    d = DiskConfig()
+    assert disk.SEEK_NS == d.seek_ms * 1e6 and disk.TRACK_SEEK_NS == d.track_seek_ms * 1e6
+    assert (disk.RPM, disk.TRANSFER_BYTES_PER_S, disk.HEADS) == (
+        d.rpm,
+        d.transfer_bytes_per_s,
+        d.heads,
+    )

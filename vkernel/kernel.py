@@ -193,9 +193,6 @@ class Kernel:
             self.stolen_ns += t - start
         return t
 
-    def after_kernel_work(self, us: float, fn: Callable[[], None]) -> None:
-        self.sim.at(self.kernel_work(us), fn)
-
     # --- readiness ----------------------------------------------------------------
     def complete(self, proc: Process, value: Any) -> None:
         """Finish the blocking operation of proc with value (d0 for a guest) and make it ready."""
