@@ -29,6 +29,12 @@ steps of one remote execution:
   request (calibrated) and the protocol, with the cache hit rate.
 
 Each measurement boots a fresh cluster, so every run starts from the same state.
+
+`comparisons` has a row per figure (selection, set-up, load cold and warm):
+measured, V's, `emergent_ms` and `calibrated_ms` with `calibrated_by_constant`
+over the figure's critical path (vcluster/bench_split.py), and `model_ms`, the
+charges the code makes step by step (vcluster/model.py); `explanation` is
+printed from the same terms.
 """
 
 from __future__ import annotations

@@ -63,18 +63,6 @@ class Ledger:
         return sum(e[2] for e in self.entries.values())
 
 
-def difference(
-    after: dict[str, tuple[int, float, int]], before: dict[str, tuple[int, float, int]]
-) -> dict[str, tuple[int, float, int]]:
-    """The charges between two snapshots (names charged in between only)."""
-    out = {}
-    for name, (n, units, ns) in after.items():
-        n0, u0, ns0 = before.get(name, (0, 0.0, 0))
-        if n != n0:
-            out[name] = (n - n0, units - u0, ns - ns0)
-    return out
-
-
 @dataclass
 class Split:
     """A measured span cut into calibrated time (by constant) and emergent time, in ns."""
