@@ -160,7 +160,7 @@ def markdown() -> str:
     """The constants table of docs/ARCHITECTURE.md."""
     lines = ["| constant | value | basis | source |", "|---|---|---|---|"]
     for f in dataclasses.fields(CostModel):
-        basis, source = SOURCES[f.name]
+        basis, source = SOURCES.get(f.name, ("?", "no source given (add it to SOURCES)"))
         lines.append(f"| `cost.{f.name}` | {_value(CostModel, f.name)} | {basis} | {source} |")
     for cls, name, source in EMERGENT:
         section = {CpuConfig: "cpu", NetworkConfig: "network", DiskConfig: "disk"}[cls]
