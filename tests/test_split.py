@@ -29,20 +29,33 @@ KB = 1024
     ),
     st.integers(0, 600),
     st.integers(0, 700),
+    st.lists(
+        st.tuples(
+            st.integers(0, 1000), st.integers(0, 300), st.sampled_from(("disk", "instructions"))
+        ),
+        max_size=10,
+    ),
 )
-def test_split_adds_up_and_matches_a_unit_by_unit_count(charges, t0, length):
+def test_split_adds_up_and_matches_a_unit_by_unit_count(charges, t0, length, work):
     spans = [(s, s + n, name) for s, n, name in charges]
+    activity = [(s, s + n, kind) for s, n, kind in work]
     t1 = t0 + length
-    s = split(spans, t0, t1)
+    s = split(spans, t0, t1, activity)
     # the reference: every nanosecond of the span looked at on its own
     covered = 0
     by: dict[str, float] = {}
+    causes: dict[str, int] = {}
     for t in range(t0, t1):
         active = [name for a, b, name in spans if a <= t < b]
         if active:
             covered += 1
             for name in active:
                 by[name] = by.get(name, 0.0) + 1 / len(active)
+        else:
+            busy = {kind for a, b, kind in activity if a <= t < b}
+            cause = "disk" if "disk" in busy else "instructions" if busy else "wire and waits"
+            causes[cause] = causes.get(cause, 0) + 1
+    assert s.by_cause == pytest.approx(causes)
     assert s.span_ns == length
     assert s.calibrated_ns == pytest.approx(covered)
     assert s.emergent_ns == pytest.approx(length - covered)
@@ -134,6 +147,7 @@ def test_rexec_rows_split_and_agree_with_their_model(result):
     assert rows["load"]["measured_ms"] == result["load_ms_per_100KB"]
     for r in rows.values():
         assert r["emergent_ms"] + r["calibrated_ms"] == pytest.approx(r["measured_ms"], abs=0.002)
+        assert sum(r["emergent_by_cause"].values()) == pytest.approx(r["emergent_ms"], abs=0.01)
         assert sum(r["calibrated_by_constant"].values()) == pytest.approx(
             r["calibrated_ms"], abs=0.02
         )
@@ -142,6 +156,10 @@ def test_rexec_rows_split_and_agree_with_their_model(result):
     # what is known of each: the cold load's emergent part is the disk's time; selection and
     # set-up are mostly constants set from V's own figures
     assert rows["load"]["emergent_ms"] >= result["load_cold"]["disk_ms"]
+    assert rows["load"]["emergent_by_cause"]["disk"] == pytest.approx(
+        result["load_cold"]["disk_ms"], rel=0.05
+    )
+    assert "disk" not in rows["load_warm"]["emergent_by_cause"]
     assert rows["selection"]["kind"] == rows["setup"]["kind"] == "calibration check"
     assert rows["load"]["kind"] == "reproduction"
     assert "host_query_us" in rows["selection"]["calibrated_by_constant"]
@@ -185,6 +203,7 @@ def test_architecture_carries_the_constants_table():
 def _check_rows(rows, within_model=True):
     for r in rows:
         assert r["emergent_ms"] + r["calibrated_ms"] == pytest.approx(r["measured_ms"], abs=0.002)
+        assert sum(r["emergent_by_cause"].values()) == pytest.approx(r["emergent_ms"], abs=0.01)
         assert sum(r["calibrated_by_constant"].values()) == pytest.approx(
             r["calibrated_ms"], abs=0.02
         )

@@ -4,7 +4,8 @@ A benchmark turns tracing on for every kernel of its session (`trace`), takes
 the simulated times of the span it measures, and asks `measure` for the split
 of those intervals on the machines the figure's critical path runs through
 (vkernel/ledger.py, `split`, says how an interval is attributed). `columns`
-turns a split into the figure's JSON columns: `emergent_ms`, `calibrated_ms`,
+turns a split into the figure's JSON columns: `emergent_ms` with
+`emergent_by_cause` {disk, instructions, wire and waits: ms}, `calibrated_ms`,
 `calibrated_by_constant` {constant: ms}, `calibrated_charges` {constant: how
 many charges overlapped the span}, and `kind`: a row is a "calibration check"
 when constants set from the V paper's own figures make up at least half of it
@@ -53,11 +54,13 @@ def waited_ms(session, host: str, t0: int, t1: int) -> float:
 
 def measure(session, hosts: Iterable[str], intervals: Iterable[tuple[int, int]]) -> Split:
     """The split of the sum of `intervals` (simulated ns) over the machines `hosts`."""
+    hosts = tuple(dict.fromkeys(hosts))
     spans = spans_of(session, hosts)
+    activity = [a for name in hosts for a in session.kernels[name].ledger.activity or ()]
     total = Split()
     for t0, t1 in intervals:
         if t1 > t0:
-            total = total + split(spans, t0, t1)
+            total = total + split(spans, t0, t1, activity)
     return total
 
 
@@ -70,8 +73,10 @@ def columns(s: Split, figure_ms: float | None = None) -> dict[str, Any]:
     calibrated = round(s.calibrated_ns * factor / MS, 3)
     paper = sum(ns for name, ns in s.by_constant.items() if from_paper(name)) * factor / MS
     share = paper / figure if figure else 0.0
+    causes = {cause: round(ns * factor / MS, 3) for cause, ns in sorted(s.by_cause.items())}
     return {
         "emergent_ms": round(figure - calibrated, 3),
+        "emergent_by_cause": causes,
         "calibrated_ms": calibrated,
         "calibrated_by_constant": by,
         "calibrated_charges": dict(sorted(s.charges.items())),

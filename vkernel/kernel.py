@@ -285,6 +285,8 @@ class Kernel:
         executed = result.chained_executed + result.executed
         duration = executed * self.ns_per_instruction
         proc.cpu_ns += duration
+        if self.ledger.activity is not None:  # a benchmark's trace: the emergent work, per slice
+            self.ledger.note("instructions", self.sim.now, self.sim.now + duration)
         self.stats.slices += 1 + result.chained
         self.stats.instructions += executed
         self.slice_event = self.sim.at(self.sim.now + duration, lambda: self._end_slice(proc, result))
@@ -529,6 +531,7 @@ class Kernel:
             self.delay(proc, op.ns)
         elif isinstance(op, ops.DeviceWait):  # like a Delay: blocked, charging no CPU
             self.stats.device_wait_ns += max(0, op.ns)
+            self.ledger.note("disk", self.sim.now, self.sim.now + op.ns)
             self.delay(proc, op.ns)
         elif isinstance(op, ops.Compute):
             self.block(proc, State.DELAYED)

@@ -24,17 +24,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 UNNAMED = "unnamed"  # kernel time charged without naming a constant (only tests and tools do)
+# what emergent time is spent on, in the order an instant is attributed when several overlap;
+# the rest ("wire and waits") is frames on the wire, their queueing, and waits on other machines
+EMERGENT_CAUSES = ("disk", "instructions")
+REST = "wire and waits"
 
 
 class Ledger:
     """One machine's charges: name -> [charges, units, ns]; the intervals too while traced."""
 
-    __slots__ = ("entries", "spans", "waits")
+    __slots__ = ("entries", "spans", "waits", "activity")
 
     def __init__(self) -> None:
         self.entries: dict[str, list] = {}
         self.spans: list[tuple[int, int, str]] | None = None
         self.waits: set[str] = set()  # the constants charged as waits (ops.Delay), not CPU
+        # while traced, the emergent work too: guest slices ("instructions"), disk waits ("disk")
+        self.activity: list[tuple[int, int, str]] | None = None
 
     def add(self, name: str, units: float, start: int, ns: int, wait: bool = False) -> None:
         """Record one charge of `name` (`units` of it) taking [start, start + ns) of this machine
@@ -54,6 +60,12 @@ class Ledger:
         """Keep every charge's interval from now on (for split(); a benchmark's switch)."""
         if self.spans is None:
             self.spans = []
+            self.activity = []
+
+    def note(self, kind: str, start: int, end: int) -> None:
+        """While traced: emergent work of this machine over [start, end) (EMERGENT_CAUSES)."""
+        if self.activity is not None and end > start:
+            self.activity.append((start, end, kind))
 
     def snapshot(self) -> dict[str, tuple[int, float, int]]:
         """(charges, units, ns) by constant name, as of now."""
@@ -65,66 +77,83 @@ class Ledger:
 
 @dataclass
 class Split:
-    """A measured span cut into calibrated time (by constant) and emergent time, in ns."""
+    """A measured span cut into calibrated time (by constant) and emergent time (by cause), in ns."""
 
     span_ns: int = 0
     calibrated_ns: float = 0.0
     by_constant: dict[str, float] = field(default_factory=dict)
     charges: dict[str, int] = field(default_factory=dict)  # charges overlapping the span
+    by_cause: dict[str, float] = field(default_factory=dict)  # the emergent time, by cause
 
     @property
     def emergent_ns(self) -> float:
         return self.span_ns - self.calibrated_ns
 
     def __add__(self, other: Split) -> Split:
-        by = dict(self.by_constant)
-        for name, ns in other.by_constant.items():
-            by[name] = by.get(name, 0.0) + ns
-        counts = dict(self.charges)
-        for name, n in other.charges.items():
-            counts[name] = counts.get(name, 0) + n
         return Split(
-            self.span_ns + other.span_ns, self.calibrated_ns + other.calibrated_ns, by, counts
-        )
-
-    def scaled(self, factor: float) -> Split:
-        """The same split for a figure that is this span times `factor` (ms per 100 KB, s per MB)."""
-        return Split(
-            round(self.span_ns * factor),
-            self.calibrated_ns * factor,
-            {n: ns * factor for n, ns in self.by_constant.items()},
-            dict(self.charges),
+            self.span_ns + other.span_ns,
+            self.calibrated_ns + other.calibrated_ns,
+            _sum(self.by_constant, other.by_constant),
+            _sum(self.charges, other.charges),
+            _sum(self.by_cause, other.by_cause),
         )
 
 
-def split(spans: Iterable[tuple[int, int, str]], t0: int, t1: int) -> Split:
+def _sum(a: dict, b: dict) -> dict:
+    out = dict(a)
+    for key, value in b.items():
+        out[key] = out.get(key, 0) + value
+    return out
+
+
+def split(
+    spans: Iterable[tuple[int, int, str]],
+    t0: int,
+    t1: int,
+    activity: Iterable[tuple[int, int, str]] = (),
+) -> Split:
     """Cut [t0, t1) by the charge intervals `spans` (of the machines involved): the time covered
-    by k charges at once counts 1/k to each of their constants; the uncovered time is emergent."""
-    points: list[tuple[int, int, str]] = []
+    by k charges at once counts 1/k to each of their constants; the uncovered time is emergent,
+    given to the first of EMERGENT_CAUSES active then in `activity` (the machines' guest slices
+    and disk waits), else to REST."""
+    points: list[tuple[int, int, int, str]] = []  # (time, step, 0 charge / 1 activity, name)
     charges: dict[str, int] = {}
     for start, end, name in spans:
         a, b = max(start, t0), min(end, t1)
         if a < b:
-            points.append((a, 1, name))
-            points.append((b, -1, name))
+            points.append((a, 1, 0, name))
+            points.append((b, -1, 0, name))
             charges[name] = charges.get(name, 0) + 1
+    for start, end, kind in activity:
+        a, b = max(start, t0), min(end, t1)
+        if a < b:
+            points.append((a, 1, 1, kind))
+            points.append((b, -1, 1, kind))
     points.sort(key=lambda p: (p[0], p[1]))
     active: dict[str, int] = {}
+    busy: dict[str, int] = {}
     depth = 0
     by: dict[str, float] = {}
+    causes: dict[str, float] = {}
     calibrated = 0.0
     last = t0
-    for t, step, name in points:
-        if depth and t > last:
+    for t, step, is_activity, name in points + [(t1, 0, 1, "")]:
+        if t > last:
             length = t - last
-            calibrated += length
-            for active_name, n in active.items():
-                by[active_name] = by.get(active_name, 0.0) + length * n / depth
+            if depth:
+                calibrated += length
+                for active_name, n in active.items():
+                    by[active_name] = by.get(active_name, 0.0) + length * n / depth
+            else:
+                cause = next((c for c in EMERGENT_CAUSES if busy.get(c)), REST)
+                causes[cause] = causes.get(cause, 0.0) + length
         last = t
-        depth += step
-        count = active.get(name, 0) + step
+        table = busy if is_activity else active
+        if not is_activity:
+            depth += step
+        count = table.get(name, 0) + step
         if count:
-            active[name] = count
+            table[name] = count
         else:
-            active.pop(name, None)
-    return Split(t1 - t0, calibrated, by, charges)
+            table.pop(name, None)
+    return Split(t1 - t0, calibrated, by, charges, causes)
