@@ -89,20 +89,49 @@ def _trial(cost: CostModel):
     return trial
 
 
-def test_every_charge_is_a_named_cost_model_constant():
-    from vcluster.session import Session
-
-    session = Session(load("tiny"), images=_images())
-    session.execute("load100k @ *")
-    session.run_until_done(60)
+def _all_named(session):
     names = set(costs.SOURCES)
     for kernel in session.kernels.values():
         charged = kernel.ledger.snapshot()
         assert UNNAMED not in charged, f"{kernel.name}: kernel time charged without a name"
         assert set(charged) <= names, set(charged) - names
         # each constant's time is its value times the units charged
-        for name, (_n, units, ns) in charged.items():
-            assert ns == pytest.approx(getattr(kernel.cost, name) * units * 1000, abs=_n)
+        for name, (n, units, ns) in charged.items():
+            assert ns == pytest.approx(getattr(kernel.cost, name) * units * 1000, abs=n)
+
+
+def test_every_charge_is_a_named_cost_model_constant():
+    from vcluster.session import Session
+
+    session = Session(load("tiny"), images=_images())
+    session.execute("load100k @ *")
+    session.execute("hello")
+    session.run_until_done(60)
+    _all_named(session)
+    # the display server drew every character the two programs printed, one charge a write
+    printed = sum(len(session.output_of(job)) for job in session.jobs)
+    units = session.home.ledger.snapshot()["display_char_us"][1]
+    assert printed > 0 and units == printed
+    session.close()
+
+
+def test_migration_eviction_and_paging_charge_only_named_constants():
+    from vcluster.session import Session
+    from vkernel.workloads import workstation_config
+
+    cfg = workstation_config()
+    cfg = dataclasses.replace(cfg, idle=dataclasses.replace(cfg.idle, flush_interval_ms=500))
+    session = Session(cfg)
+    session.execute("dirtier 256 32 6 @ ws2")
+    session.execute("bigdata 600 16 20 @ ws3")
+    session.execute("wait 3")
+    session.execute("migrateprog dirtier")
+    session.execute("owner ws3 on")
+    session.run_until_done(120)
+    assert len(session.migrations) == 2 and all(r["ok"] for r in session.migrations)
+    _all_named(session)
+    charged = set().union(*(k.ledger.snapshot() for k in session.kernels.values()))
+    assert {"ks_pm_state_copy_base_us", "page_copy_us", "file_server_op_us"} <= charged
     session.close()
 
 
