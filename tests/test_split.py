@@ -316,3 +316,23 @@ def test_the_disk_model_defaults_are_the_config_s():
         d.transfer_bytes_per_s,
         d.heads,
     )
+
+
+def test_cli_table_shows_both_columns_as_the_json_has_them():
+    import json
+
+    from helpers import vcluster
+
+    proc = vcluster("bench", "rexec", "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = json.loads(proc.stdout)["comparisons"]
+    proc = vcluster("bench", "rexec")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if "emergent" in line and "calibrated" in line)
+    shown = {line.split()[0]: line for line in lines[header + 1 :] if line.strip()}
+    for r in rows:
+        line = shown[r["figure"]]
+        for key in ("measured_ms", "emergent_ms", "calibrated_ms", "model_ms"):
+            assert f"{r[key]:.3f}" in line, (key, line)
+        assert r["kind"] in line
