@@ -94,9 +94,12 @@ def row_line(
     cols: dict[str, Any],
     model: float | None = None,
 ) -> str:
-    """One line of a human table: the figure, V's, the two parts, the three biggest constants."""
+    """One line of a human table: the figure, V's, the two parts, the biggest emergent cause and
+    the three biggest constants."""
     top = sorted(cols["calibrated_by_constant"].items(), key=lambda kv: -kv[1])[:3]
     named = ", ".join(f"{name} {ms:g}" for name, ms in top) or "-"
+    causes = sorted(cols.get("emergent_by_cause", {}).items(), key=lambda kv: -kv[1])[:1]
+    named = "; ".join([f"{cause} {ms:g}" for cause, ms in causes if ms >= 0.001] + [named])
     shown_model = f"{model:>9.3f}" if model is not None else f"{'-':>9}"
     return (
         f"  {figure:<22} {measured:>9.3f} {unit:<13} {str(v):>8}  {shown_model}  "
@@ -107,5 +110,5 @@ def row_line(
 def table_header() -> str:
     return (
         f"  {'figure':<22} {'measured':>9} {'unit':<13} {'V':>8}  {'model':>9}  {'emergent':>9}  "
-        f"{'calibrated':>9}  {'kind':<17}  largest constants (ms)"
+        f"{'calibrated':>9}  {'kind':<17}  largest emergent cause; constants (ms)"
     )
