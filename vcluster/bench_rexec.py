@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guest import abi, build
-from vcluster import bench_split, model
-from vkernel import ops
+from vcluster import bench_select, bench_split, model
+from vkernel import ops, selection
 from vkernel.ledger import Split
 from vkernel.messages import pack, signed, unpack
 from vkernel.servers.program_manager import IMAGE_CHUNK, argv_block, query_host_msg
@@ -79,6 +79,8 @@ class Trial:
     image_bytes: int
     host: str = ""
     answers: int = 0  # program managers that answered the query
+    examined: tuple[int, int] = (0, 0)  # processes and pages the first answerer weighed
+    located_fs: bool = False  # the chosen manager had to ask who the file server is (first use)
     query_sent: int = 0
     query_answered: int = 0
     exec_sent: int = 0
@@ -167,6 +169,8 @@ def run_trials(cfg, program: str, images: dict[str, bytes], count: int) -> list[
         block = argv_block([program])
         home.server_memory(home.processes[pid])[: len(block)] = block
         display = home.servers["display"]
+        chosen = session.kernels.get(trial.host)
+        trial.located_fs = chosen is not None and not chosen.file_server_pid
         trial.exec_sent = sim.now
         replier, reply = yield ops.Send(pm, pack(abi.PM_EXEC, 0, len(block), 0, display.proc.pid,
                                                  display.new_instance(), 0, 0))
@@ -217,6 +221,8 @@ def _instrument(pm, current: list[Trial], server) -> None:
 
     def counted_query(sender: int, msg: bytes) -> bytes | None:
         answer = query_host(sender, msg)
+        if answer is not None and not current[0].answers:
+            current[0].examined = selection.examined(pm.k)
         current[0].answers += answer is not None
         return answer
 
@@ -263,7 +269,7 @@ def explain(cfg, result: dict[str, Any], terms: dict[str, model.Terms]) -> str:
             row["calibrated_by_constant"].items(), key=lambda kv: -kv[1]))
         out.append(
             f"{row['figure']} {row['measured_ms']} {row['unit']} (V {row['v_ms']:g}; a "
-            f"{row['kind']}): model {row['model_ms']} = {model.describe(terms[row['figure']], 12)}; "
+            f"{row['kind']}): model {row['model_ms']} = {model.describe(terms[row['figure']], 0 if row['figure'] == 'selection' else 12)}; "
             f"measured emergent {row['emergent_ms']} ms (the wire, the disk, the CPU's instructions "
             f"and waits for them) + calibrated {row['calibrated_ms']} ms ({by})."
         )
@@ -279,15 +285,17 @@ def explain(cfg, result: dict[str, Any], terms: dict[str, model.Terms]) -> str:
 
 
 def models(cfg, plain: Trial, small: Trial, warm: Trial) -> dict[str, model.Terms]:
-    """The model of each figure (vcluster/model.py), with the run's constants; the chosen
-    manager's wait before answering is taken as charged (it is a random draw)."""
+    """The model of each figure (vcluster/model.py), with the run's constants and what the chosen
+    manager weighed (its processes and pages in use); a calibrated wait of it, if the selection
+    charges one, is taken as charged."""
     m = model.Model(cfg)
     scale = 100 * KB / small.image_bytes
     fetch = m.fetch(len(small.program), small.image_bytes, small.disk["disk_busy_ns"] / MS)
     wait = plain.query_wait_ms
     return {
-        "selection": m.selection(wait),
-        "setup": m.create(len(argv_block([plain.program]))) + m.destroy(),
+        "selection": m.selection(*plain.examined, wait),
+        "setup": m.create(len(argv_block([plain.program])), max(0, plain.answers - 1),
+                          plain.located_fs) + m.destroy(),
         "load": [(label, ms * scale) for label, ms in fetch],
         "load_warm": [(label, ms * scale) for label, ms in m.fetch(
             len(warm.program), warm.image_bytes, warm.disk["disk_busy_ns"] / MS)],
@@ -369,7 +377,9 @@ def load_row(cfg, trial: Trial, which: str) -> dict[str, Any]:
     }
 
 
-def run_bench(config: str | None = "tiny") -> dict[str, Any]:
+def run_bench(config: str | None = "tiny", quick: bool = False) -> dict[str, Any]:
+    """The V comparison on `config`, then `selection_scaling` (vcluster/bench_select.py) at
+    3, 12 and 120 workstations (`quick`: 3 and 12, fewer queries)."""
     from vcluster.session import load
 
     cfg = load(config)
@@ -406,6 +416,7 @@ def run_bench(config: str | None = "tiny") -> dict[str, Any]:
         "image_bytes": {t.program: t.image_bytes for t in (plain, small, large)},
         "host_chosen": plain.host,
         "query_answers": plain.answers,
+        "selection_examined": list(plain.examined),
         "config": cfg.name,
     }
     result["load_cold"] = load_row(cfg, small, "cold")
@@ -420,7 +431,30 @@ def run_bench(config: str | None = "tiny") -> dict[str, Any]:
         "load": result["load_ms_per_100KB"] <= V_LOAD_MS_PER_100KB,
     }
     result["explanation"] = explain(cfg, result, models(cfg, plain, small, warm))
+    if quick:
+        rows = bench_select.run(hosts=bench_select.HOSTS[:2], queries=bench_select.QUERIES // 2)
+    else:
+        rows = bench_select.run()
+    result["selection_scaling"] = rows
     return result
+
+
+def table(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """The human table's extra rows: selection latency against load and cluster size."""
+    return bench_select.table(result.get("selection_scaling", []))
+
+
+def render(result: dict[str, Any]) -> str:
+    """The human table: the figures (nested ones as JSON), then selection_scaling as a table."""
+    import json
+
+    rows = [
+        (k, v if isinstance(v, str | int | float) else json.dumps(v))
+        for k, v in result.items()
+        if k != "selection_scaling"
+    ] + table(result)
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(["bench rexec"] + [f"  {k.ljust(width)}  {v}" for k, v in rows])
 
 
 if __name__ == "__main__":

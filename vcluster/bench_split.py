@@ -52,6 +52,18 @@ def waited_ms(session, host: str, t0: int, t1: int) -> float:
     )
 
 
+def charged_units(session, host: str, name: str, t0: int, t1: int) -> float:
+    """How many units of constant `name` `host` charged in charges that began within [t0, t1)."""
+    value_ns = getattr(session.config.cost, name) * 1000
+    if not value_ns:
+        return 0.0
+    return sum(
+        (end - start) / value_ns
+        for start, end, charged in session.kernels[host].ledger.spans or ()
+        if charged == name and t0 <= start < t1
+    )
+
+
 def measure(session, hosts: Iterable[str], intervals: Iterable[tuple[int, int]]) -> Split:
     """The split of the sum of `intervals` (simulated ns) over the machines `hosts`."""
     hosts = tuple(dict.fromkeys(hosts))

@@ -58,10 +58,14 @@ SOURCES: dict[str, tuple[str, str]] = {
         "V section 4.1: ~5 ms of the 40 ms set-up is the program manager's own work and its "
         "kernel-server calls",
     ),
-    "host_query_us": (
-        PAPER,
-        "V section 4.1: host selection 23 ms, less ~2 ms of packets and wire (calibrated to V's "
-        "figure, not derived from a mechanism)",
+    "pm_examine_process_us": (
+        ESTIMATE,
+        "weighing a host query: ~50 instructions a process descriptor at 1 MIPS (the selection "
+        "is a mechanism, not V's 23 ms)",
+    ),
+    "pm_examine_page_us": (
+        ESTIMATE,
+        "weighing a host query: ~10 instructions a frame-table entry in use at 1 MIPS",
     ),
     "file_server_op_us": (ESTIMATE, "bookkeeping of a file-server request (not from V)"),
     "display_char_us": (ESTIMATE, "drawing one 8x16 glyph on a 10 MHz 68010 frame buffer"),
@@ -107,7 +111,7 @@ EMERGENT: tuple[tuple[type, str, str], ...] = (
 def polls() -> tuple[tuple[str, str, int, str], ...]:
     """The kernel's own retry periods (not costs: how often a waiting step looks again), from
     the modules that use them: (module.NAME, unit, value, what)."""
-    from vkernel import kernel, migration, paging, shell
+    from vkernel import kernel, locate, migration, paging, shell
 
     return (
         (
@@ -133,6 +137,12 @@ def polls() -> tuple[tuple[str, str, int, str], ...]:
             "ns",
             paging.READ_RETRY_NS,
             "the pager retries a failed read of the backing file",
+        ),
+        (
+            "vkernel.locate.LOCATE_RETRY_MS",
+            "ms",
+            locate.LOCATE_RETRY_MS,
+            "a kernel asks the file server group again who serves files",
         ),
         (
             "vkernel.shell.QUERY_RETRY_MS",

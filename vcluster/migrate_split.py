@@ -46,8 +46,13 @@ def evict_terms(session, record: dict[str, Any], start: int):
     m = MigrationModel(session.config)
     located = int(record["states"][1][0] * 1e9) if len(record["states"]) > 1 else start
     wait = bench_split.waited_ms(session, record["to"], start, located)
+    # what the chosen manager weighed (vkernel/selection.py), from what it charged for it
+    processes, pages = (
+        round(bench_split.charged_units(session, record["to"], name, start, located))
+        for name in ("pm_examine_process_us", "pm_examine_page_us")
+    )
     return (
-        m.selection(wait)
+        m.selection(processes, pages, wait)
         + m.init(record.get("init_bytes", 0))
         + copy_terms(session.config, record)
         + m.freeze_to_delete(

@@ -95,26 +95,54 @@ class Model:
         return terms + (self.one_way(f"{what} ack", ipc=False) if ack else [])
 
     # --- the figures ---------------------------------------------------------------------
-    def selection(self, wait_ms: float) -> Terms:
-        """PM_QUERY_HOST to the group; the chosen manager waits `wait_ms` (its calibrated wait, as
-        drawn in this run), spends program_manager_op_us, and replies."""
-        return (
-            self.one_way("query")
-            + [
-                ("the chosen manager's wait before answering (as charged)", wait_ms),
-                ("program_manager_op_us", self.us("program_manager_op_us")),
-            ]
-            + self.one_way("answer")
-        )
+    def selection(self, processes: int, pages: int, wait_ms: float = 0.0) -> Terms:
+        """PM_QUERY_HOST to the group; the chosen manager weighs it as work scheduled at guest
+        priority (vkernel/selection.py: on an idle host at once, after a context switch):
+        program_manager_op_us, pm_examine_process_us a process and pm_examine_page_us a page in
+        use of its machine; any calibrated wait it then charged (as charged); it replies."""
+        terms = self.one_way("query") + [
+            ("context_switch_us (the weighing is scheduled)", self.us("context_switch_us")),
+            ("program_manager_op_us", self.us("program_manager_op_us")),
+            (
+                f"pm_examine_process_us x {processes} processes",
+                self.us("pm_examine_process_us", processes),
+            ),
+            (f"pm_examine_page_us x {pages} pages in use", self.us("pm_examine_page_us", pages)),
+        ]
+        if wait_ms:
+            terms.append(("the chosen manager's calibrated wait (as charged)", wait_ms))
+        return terms + self.one_way("answer")
 
-    def create(self, argv_bytes: int) -> Terms:
+    def create(self, argv_bytes: int, other_answers: int = 0, locate: bool = False) -> Terms:
+        """PM_EXEC to the chosen manager until its reply, the image fetch aside: `other_answers`
+        answers to the query reach the agent's machine first (first-reply: every willing manager
+        answers); `locate`: the manager asks the file server group who serves files (its first
+        use)."""
         stack_pages = abi.STACK_INITIAL // abi.PAGE_SIZE
+        terms: Terms = []
+        if other_answers:
+            terms.append(
+                (
+                    f"packet_receive_us x {other_answers}: the other answers to the query",
+                    self.us("packet_receive_us", other_answers),
+                )
+            )
+        terms += self.one_way("PM_EXEC") + [
+            (
+                "PM_EXEC forwarded to a worker: packet_send_us (its sender's kernel is told)",
+                self.us("packet_send_us"),
+            ),
+            ("program_manager_op_us", self.us("program_manager_op_us")),
+            ("MoveFrom argv: frozen_check_us", self.us("frozen_check_us")),
+        ]
+        terms += self.one_way("MoveFrom argv: request", ipc=False)
+        terms += self.train("MoveFrom argv: data", argv_bytes, check=False, ack=False)
+        terms.append(("MoveFrom argv: the train's ack, packet_send_us", self.us("packet_send_us")))
+        if locate:
+            terms += self.one_way("FS_QUERY_SERVER to the file server group")
+            terms += self.one_way("FS_QUERY_SERVER reply")
         return (
-            self.one_way("PM_EXEC")
-            + [("program_manager_op_us", self.us("program_manager_op_us"))]
-            + [("MoveFrom argv: frozen_check_us", self.us("frozen_check_us"))]
-            + self.one_way("MoveFrom argv: request", ipc=False)
-            + self.train("MoveFrom argv: data", argv_bytes, check=False, ack=False)
+            terms
             + [
                 (
                     "team_create_us + process_create_us",
@@ -259,7 +287,7 @@ def describe(terms: Terms, limit: int = 0) -> str:
     merged: dict[str, float] = {}
     for label, ms in terms:
         merged[label] = merged.get(label, 0.0) + ms
-    items = [(k, v) for k, v in merged.items() if v]
+    items = list(merged.items())  # a term of 0 ms stays: the constant is charged, 0 times
     if limit and len(items) > limit:
         items = sorted(items, key=lambda kv: -kv[1])[:limit]
     return " + ".join(f"{label} {ms:.3f}" for label, ms in items)

@@ -10,8 +10,8 @@ A benchmark that wants to split a measured span into calibrated and emergent
 time turns `trace()` on: then each charge also keeps its interval of simulated
 time on that machine (start, end, name). `split()` cuts a span into the
 intervals between charge boundaries: an interval during which the CPU of at
-least one of the machines involved was doing (or, for a calibrated wait such as
-host_query_us, waiting out) cost-model work is calibrated, shared equally among
+least one of the machines involved was doing (or, for a calibrated wait, an
+ops.Delay that names its constant, waiting out) cost-model work is calibrated, shared equally among
 the constants charging during it; every other interval is emergent (guest
 instructions, frames on the wire and their queueing, the disk's seeks,
 rotations and transfers, and idle waits for any of them). The two add up to

@@ -79,6 +79,17 @@ def charge(cost, *charges: str | tuple[str, float]) -> Compute:
 
 
 @dataclass(frozen=True)
+class Run:
+    """CPU work scheduled like a program: the server waits in the ready queue of `priority`
+    (vkernel.process.Priority) behind the processes there, and runs in slices; a Compute, by
+    contrast, is kernel work that takes the CPU at once."""
+
+    us: float
+    priority: int
+    charges: tuple[tuple[str, float], ...] = ()  # the CostModel constants it is, (name, units)
+
+
+@dataclass(frozen=True)
 class JoinGroup:
     gid: int
 
