@@ -254,9 +254,18 @@ def _check_rows(rows, within_model=True):
 def test_migrate_freeze_and_copy_rate_split_and_agree_with_their_model():
     from vcluster.bench_migrate import run_bench
 
-    result = run_bench(names=("tex", "make"))
+    result = run_bench(names=("tex", "make"), multi_round=("sweeper",))
     rows = {r["figure"]: r for r in result["comparisons"]}
-    assert set(rows) == {"tex freeze", "tex copy", "make freeze", "make copy"}
+    assert set(rows) == {
+        "tex freeze",
+        "tex copy",
+        "make freeze",
+        "make copy",
+        "sweeper freeze",
+        "sweeper copy",
+    }
+    (sweeper,) = result["multi_round"]
+    assert sweeper["rounds"] >= 3 and rows["sweeper freeze"]["measured_ms"] == sweeper["freeze_ms"]
     _check_rows(rows.values())
     for w in result["workloads"]:
         assert rows[f"{w['name']} freeze"]["measured_ms"] == w["freeze_ms"]

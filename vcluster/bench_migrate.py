@@ -95,7 +95,7 @@ def run_bench(
     worst_freeze = max(r["freeze_ms"] for r in rows)
     rates = [r["s_per_mb"] for r in rows if r["s_per_mb"]]
     return {
-        "comparisons": comparisons(rows),
+        "comparisons": comparisons(rows + multi),
         "workloads": rows,
         "multi_round": multi,
         "v_s_per_mb": V_S_PER_MB,
