@@ -317,6 +317,8 @@ class CostModel:
     file_server_op_us: int = _f(1500, "file server bookkeeping of one request (open, read, "
                                 "write, close), disk time not included", lo=0, hi=10_000_000,
                                 unit="us")
+    display_char_us: float = _f(20.0, "display server: draw one character of program output "
+                                "on the frame buffer", lo=0, hi=10_000_000, unit="us")
     local_group_us: int = _f(100, "addressing the kernel server or program manager through a "
                              "local group id, added to each such operation", lo=0,
                              hi=10_000_000, unit="us")

@@ -83,12 +83,29 @@ def render_table(
     top-level results (nested values as JSON), then `extra` rows."""
     render = getattr(importlib.import_module(BENCHMARKS[name][0]), "render", None)
     if render is not None:
-        return render(result)
-    rows = [(k, v if isinstance(v, str | int) else json.dumps(v)) for k, v in result.items()]
+        return "\n".join([render(result), *comparison_lines(result)])
+    rows = [(k, v if isinstance(v, str | int) else json.dumps(v)) for k, v in result.items()
+            if k != "comparisons"]
     rows += extra or []
     width = max((len(k) for k, _ in rows), default=0)
     lines = [f"bench {name}"] + [f"  {k.ljust(width)}  {v}" for k, v in rows]
-    return "\n".join(lines)
+    return "\n".join(lines + comparison_lines(result))
+
+
+def comparison_lines(result: dict[str, Any]) -> list[str]:
+    """The figures compared with V, each split into emergent and calibrated time (the
+    `comparisons` rows of vcluster/bench_split.py), as a table under the results."""
+    from vcluster.bench_split import row_line, table_header
+
+    rows = result.get("comparisons") or []
+    if not rows:
+        return []
+    lines = ["", "compared with V (ms; model = the charges the code makes, with this run's constants)",
+             table_header()]
+    for r in rows:
+        lines.append(row_line(r["figure"], r["unit"], r["measured_ms"], r.get("v_ms", "-"), r,
+                              r.get("model_ms")))
+    return lines
 
 
 def main(

@@ -613,8 +613,8 @@ class Checkpoints:
             k.lhs.pop(lh.lhid, None)
             raise
         # rebuilding costs what a migration's install does, plus the pages' copies
-        yield ops.Compute(
-            k.cost.ks_pm_state_copy_base_us + k.cost.ks_pm_state_copy_per_object_us * len(teams)
+        yield ops.charge(
+            k.cost, "ks_pm_state_copy_base_us", ("ks_pm_state_copy_per_object_us", len(teams))
         )
         if lhid in k.lhs:
             for team in list(lh.teams):

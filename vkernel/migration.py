@@ -71,6 +71,8 @@ log = logging.getLogger(__name__)
 PAGE = abi.PAGE_SIZE
 MS = 1_000_000
 S = 1_000_000_000
+SETTLE_POLL_NS = 5 * MS  # the freeze looks again whether the logical host's transfers have ended
+RESIDENCY_POLL_NS = 20 * MS  # a logical host paged in from the file server: resident yet?
 BATCH_BYTES = 128 * 1024 + 4096  # data per MG_PAGES request: four trains of 32 KB, plus headers
 PAGE_HEADER = struct.Struct(">HHB3x")  # team index, vpage, prot (| ZERO_FLAG: no data follows)
 ZERO_FLAG = 0x80
@@ -143,6 +145,7 @@ class MigrationEngine:
         self.transition_listeners: list[Callable[..., None]] = []
         self.records: list[dict[str, Any]] = []
         self.copy_ns = 0  # time spent copying pages in the current attempt
+        self.copy_spans: list[tuple[int, int, int]] = []  # ... when, and the bytes (the benchmarks')
         self.outcomes: OrderedDict[int, int] = (
             OrderedDict()
         )  # migration id -> OUT_COMMITTED/OUT_ABORTED
@@ -534,6 +537,7 @@ class MigrationEngine:
                 "backing_file": backing.name if backing is not None else "",
             }
         ).encode()
+        record["init_bytes"] = len(blob)
         self._put(pid, blob)
         m = yield from self._send(
             dest_pm,
@@ -552,6 +556,7 @@ class MigrationEngine:
         record["new_lhid"] = new_lhid
         record["to_name"] = name or dest_name
         self.copy_ns = 0
+        self.copy_spans = []
         # --- pre-copy rounds -------------------------------------------------------
         previous: int | None = None
         rounds = 0
@@ -611,6 +616,7 @@ class MigrationEngine:
             lh.frozen = frozen = True
             self._enter("source", lh.lhid, FROZEN, record=record, lh=lh)
             yield from self._settle(lh)
+            record["settle_ns"] = k.sim.now - freeze_start  # the running slice ends (emergent)
             self._check_alive(lh, teams)
             residue = self._modified(teams)
             self._clear(teams, residue)
@@ -624,9 +630,10 @@ class MigrationEngine:
             state["id"] = mig_id
             blob = json.dumps(state).encode()
             record["state_bytes"] = len(blob)
-            objects = len(lh.processes) + len(teams)
-            yield ops.Compute(
-                k.cost.ks_pm_state_copy_base_us + k.cost.ks_pm_state_copy_per_object_us * objects
+            objects = record["objects"] = len(lh.processes) + len(teams)
+            record["teams"] = len(teams)
+            yield ops.charge(
+                k.cost, "ks_pm_state_copy_base_us", ("ks_pm_state_copy_per_object_us", objects)
             )
             self._check_alive(lh, teams)
             self._put(pid, blob)
@@ -681,6 +688,8 @@ class MigrationEngine:
         # the freeze ends when the new copy runs: known here when "go" is answered (our own clock)
         record["freeze_ms"] = round((k.sim.now - freeze_start) / MS, 3)
         record["copy_ms"] = round(self.copy_ns / MS, 3)
+        record["freeze_span"] = (freeze_start, k.sim.now)  # simulated ns (not in the summaries)
+        record["copy_spans"] = list(self.copy_spans)
         log.info(
             "%s: migrated %s to %s: %d rounds, freeze %.1f ms%s",
             k.name,
@@ -778,6 +787,7 @@ class MigrationEngine:
                 parts, size, count = [], 0, 0
                 self._check_alive(lh, teams)  # it runs meanwhile: it may have ended
         self.copy_ns += self.k.sim.now - started
+        self.copy_spans.append((started, self.k.sim.now, sent))
         return sent
 
     def _settle(self, lh: LogicalHost) -> Generator[Any, Any, None]:
@@ -788,7 +798,7 @@ class MigrationEngine:
             moving = any(p.state is State.MOVING for p in lh.processes.values())
             if not running and not moving:
                 return
-            wait = k.slice_event.time - k.sim.now + 1 if running else 5 * MS
+            wait = k.slice_event.time - k.sim.now + 1 if running else SETTLE_POLL_NS
             yield ops.Delay(max(1, wait))
         raise MigrationFailed("a transfer of the program did not finish")
 
@@ -800,9 +810,9 @@ class MigrationEngine:
                 for team in lh.teams:
                     if team.backing:
                         k.pager.request(team, set(team.backing))
-            if k.sim.now + 20 * MS >= deadline:
+            if k.sim.now + RESIDENCY_POLL_NS >= deadline:
                 raise MigrationFailed("its pages are still coming from the file server")
-            yield ops.Delay(20 * MS)
+            yield ops.Delay(RESIDENCY_POLL_NS)
             self._check_alive(lh)
 
     def _abort_remote(self, receiver: int, mig_id: int) -> None:

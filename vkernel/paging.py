@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAGE = abi.PAGE_SIZE
+READ_RETRY_NS = 50_000_000  # the pager retries a failed read of the backing file after this
 TEAM_SPAN = 16 * 1024 * 1024  # each team's pages live at team_index * 16 MB in the backing file
 RUN_PAGES = 8  # pages per file-server request (32 KB, one train)
 NAME_AT = 0
@@ -261,7 +262,7 @@ class Pager:
                 run = runs(vpages)[0]
                 ok = yield from self._read(pid, team, run)
                 if not ok:
-                    yield ops.Delay(50_000_000)
+                    yield ops.Delay(READ_RETRY_NS)
 
     def _read(self, pid: int, team: Team, run: list[int]) -> Generator[Any, Any, bool]:
         k = self.k

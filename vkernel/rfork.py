@@ -256,8 +256,8 @@ class RemoteFork:
                 k.memory.destroy_team(team)
             k.lhs.pop(new, None)
             raise
-        yield ops.Compute(
-            k.cost.ks_pm_state_copy_base_us + k.cost.ks_pm_state_copy_per_object_us * len(teams)
+        yield ops.charge(
+            k.cost, "ks_pm_state_copy_base_us", ("ks_pm_state_copy_per_object_us", len(teams))
         )
         k.restore_lh(lh, new, staged, teams=teams)
         proc = k.processes[child]
@@ -284,7 +284,7 @@ class RemoteFork:
         while True:
             sender, msg = yield ops.Receive()
             m = unpack(msg)
-            yield ops.Compute(k.cost.file_server_op_us)
+            yield ops.charge(k.cost, "file_server_op_us")
             if m[0] == abi.FS_OPEN and 0 < m[2] <= 47:
                 raw = yield ops.MoveFrom(sender, m[1], m[2])
                 name = raw.decode("latin-1") if isinstance(raw, bytes) else ""

@@ -183,7 +183,7 @@ class Transport:
         if dst and not (packet.flags & Flag.GROUP) and self.k.is_local(dst):
             self.stats.loopback += 1
             self.sim.at(
-                self.k.kernel_work(self.k.cost.ipc_op_us), lambda: self.handle(self.mac, packet)
+                self.k.charge("ipc_op_us"), lambda: self.handle(self.mac, packet)
             )
             return
         if mac is None:
@@ -191,7 +191,7 @@ class Transport:
             self.stats.broadcasts += 1
         data = pk.frame(mac, self.mac, packet)
         self.stats.sent += 1
-        self.sim.at(self.k.kernel_work(self.k.cost.packet_send_us), lambda: self._put(data))
+        self.sim.at(self.k.charge("packet_send_us"), lambda: self._put(data))
 
     def _put(self, data: bytes) -> None:
         if self.k.powered:
@@ -542,7 +542,7 @@ class Transport:
             if i < resent:
                 flags |= Flag.IS_RETRANSMISSION
             chunk = out.data[off : off + DATA]
-            self.k.kernel_work(self.copy_us(len(chunk)))  # copying the data into the interface
+            self.k.charge(self.copy_charge(len(chunk)))  # copying the data into the interface
             self.transmit(
                 self.station_of(out.dst_pid) or out.mac,
                 Packet(
@@ -658,9 +658,10 @@ class Transport:
         self.bulk_out.pop(out.key, None)
         out.on_done(err)
 
-    def copy_us(self, nbytes: int) -> float:
-        """Kernel time to copy bulk data between memory and the interface (page_copy_us per 4 KB)."""
-        return self.k.cost.page_copy_us * nbytes / abi.PAGE_SIZE
+    @staticmethod
+    def copy_charge(nbytes: int) -> tuple[str, float]:
+        """The copy of `nbytes` between memory and the interface, as a charge: page_copy_us per 4 KB."""
+        return ("page_copy_us", nbytes / abi.PAGE_SIZE)
 
     def _on_move_data(self, src_mac: bytes, p: Packet) -> None:
         key = (p.src_pid, p.seq)
@@ -702,7 +703,7 @@ class Transport:
             self._answer(src_mac, p, Kind.REPLY_PENDING)
             return
         if p.offset not in state.received and p.offset < state.total:
-            self.k.kernel_work(self.copy_us(len(p.data)))  # copying it out of the interface
+            self.k.charge(self.copy_charge(len(p.data)))  # copying it out of the interface
             state.received.add(p.offset)
             if state.buffer is not None:
                 state.buffer[p.offset : p.offset + len(p.data)] = p.data
@@ -865,7 +866,7 @@ class Transport:
             return
         self.stats.received += 1
         self.sim.at(
-            self.k.kernel_work(self.k.cost.packet_receive_us), lambda: self.handle(src_mac, packet)
+            self.k.charge("packet_receive_us"), lambda: self.handle(src_mac, packet)
         )
 
     def handle(self, src_mac: bytes, p: Packet) -> None:
@@ -1002,7 +1003,7 @@ class Transport:
         origin = Origin(src_mac, p.seq, p.src_pid)
         self.in_progress[key] = target
         if abi.is_group(dst):
-            self.k.kernel_work(self.k.cost.local_group_us)
+            self.k.charge("local_group_us")
             self.taken_for[key] = dst  # a local-group request: see migration's redirects
             while len(self.taken_for) > 4096:
                 self.taken_for.popitem(last=False)

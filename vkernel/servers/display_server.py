@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from vkernel.kernel import Kernel
 
 MAX_WRITE = 16 * 1024
-US_PER_CHAR = 20.0  # drawing a glyph on a 10 MHz 68010 frame buffer
 
 
 class DisplayServer:
@@ -60,7 +59,7 @@ class DisplayServer:
                     yield ops.Reply(sender, error(-data))
                     continue
                 text = self.dedup.fresh(inst, sender, stamped(m), data).decode("latin-1")
-                yield ops.Compute(US_PER_CHAR * len(text))
+                yield ops.charge(self.k.cost, ("display_char_us", len(text)))
                 if text or not data:
                     self.write(inst, sender, text)
                 yield ops.Reply(sender, pack(0, len(data)))

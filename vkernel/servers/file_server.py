@@ -91,7 +91,7 @@ class FileServer:
             if code == abi.FS_QUERY_SERVER:  # sent to it directly: it is the one
                 yield ops.Reply(sender, pack(0, pid))
                 continue
-            yield ops.Compute(self.k.cost.file_server_op_us)
+            yield ops.charge(self.k.cost, "file_server_op_us")
             replayed = self.ops.replay(sender, stamped(m)) if code in OP_CODES else None
             if replayed is not None:
                 if code == abi.FS_OPEN and unpack(replayed)[0] == 0:

@@ -197,7 +197,7 @@ class ProgramManager:
         """
         k = self.k
         how = selection.mode(k)
-        yield ops.Run(selection.weigh_us(k), Priority.GUEST)
+        yield ops.Run(selection.weigh_us(k), Priority.GUEST, selection.weigh_charges(k))
         if self.proc is None or k.transport is None:
             return
         req = k.pending_of(self.proc).get(sender)
@@ -255,7 +255,7 @@ class ProgramManager:
 
     def create_program(self, pid: int, sender: int, msg: bytes) -> Generator[Any, Any, bytes]:
         k = self.k
-        yield ops.Compute(k.cost.program_manager_op_us)
+        yield ops.charge(k.cost, "program_manager_op_us")
         _, argv_addr, argv_len, flags, out_pid, out_inst, in_pid, in_inst = unpack(msg)
         if not 0 < argv_len <= 4096:
             return error(abi.EINVAL)
@@ -270,7 +270,7 @@ class ProgramManager:
         image = yield from self.fetch_image(pid, argv[0])
         if isinstance(image, int):
             return error(image)
-        yield ops.Compute(k.cost.team_create_us + k.cost.process_create_us)
+        yield ops.charge(k.cost, "team_create_us", "process_create_us")
         from emulator.loader import LoaderError, load_image
 
         try:
