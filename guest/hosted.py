@@ -21,6 +21,7 @@ from pathlib import Path
 GUEST_DIR = Path(__file__).resolve().parent
 LIB_DIR = GUEST_DIR / "lib"
 HOSTED_PROGRAMS_DIR = GUEST_DIR / "src" / "hosted-programs"
+VCC_DIR = GUEST_DIR / "src" / "vcc"  # vcc, the project's own C compiler: a hosted program with a folder of its own
 CROSS_CC = "m68k-linux-gnu-gcc"
 
 # The runtime every hosted image links: crt0, the trap stubs and V calls of the
@@ -144,11 +145,14 @@ def _run(cmd: list[str], what: str, cwd: Path | None = None) -> str:
 
 
 def hosted_programs() -> dict[str, list[Path]]:
-    """The packaged hosted programs: src/hosted-programs/NAME/*.c -> NAME."""
-    if not HOSTED_PROGRAMS_DIR.is_dir():
-        return {}
-    return {
-        d.name: sorted(d.glob("*.c"))
-        for d in sorted(HOSTED_PROGRAMS_DIR.iterdir())
-        if d.is_dir() and any(d.glob("*.c"))
-    }
+    """The packaged hosted programs: src/hosted-programs/NAME/*.c -> NAME, and src/vcc/*.c -> vcc."""
+    programs = {}
+    if HOSTED_PROGRAMS_DIR.is_dir():
+        programs = {
+            d.name: sorted(d.glob("*.c"))
+            for d in sorted(HOSTED_PROGRAMS_DIR.iterdir())
+            if d.is_dir() and any(d.glob("*.c"))
+        }
+    if any(VCC_DIR.glob("*.c")):
+        programs["vcc"] = sorted(VCC_DIR.glob("*.c"))
+    return dict(sorted(programs.items()))

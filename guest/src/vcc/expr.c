@@ -1,0 +1,724 @@
+/* expr.c: vcc's expressions, compiled as they are parsed (part of vcluster's own compiler, vcc).
+ *
+ * An expression leaves its value in %d0.  When it is an lvalue (a variable,
+ * *p, a[i], s.m, p->m) %d0 holds its address instead and `lv` says so: an
+ * assignment stores there, anything else loads it first (rvalue()).  A
+ * binary operator keeps its left operand on the stack while the right one
+ * is computed.  Multiplication and division call the C library's helpers
+ * (__mulsi3, __divsi3, __modsi3, __udivsi3, __umodsi3): the 68000 has none
+ * for 32 bits.  Constant expressions (array sizes, case labels, global
+ * initializers) are computed by const_expr(), which writes no code.
+ */
+#include "vcc.h"
+
+static int lv;
+
+static struct Type *unary(void);
+static struct Type *cond_expr(void);
+
+static int size_suffix(struct Type *t)
+{
+	if (t->size == 1)
+		return 'b';
+	if (t->size == 2)
+		return 'w';
+	return 'l';
+}
+
+/* %d0 = *(%d0), of type t */
+void load(struct Type *t)
+{
+	ins("move.l %d0,%a0");
+	if (t->size == 1 || t->size == 2) {
+		if (t->uns)
+			ins("moveq #0,%d0");
+		out("\tmove.");
+		outc(size_suffix(t));
+		out(" (%a0),%d0\n");
+		if (!t->uns) {
+			if (t->size == 1)
+				ins("ext.w %d0");
+			ins("ext.l %d0");
+		}
+	} else
+		ins("move.l (%a0),%d0");
+}
+
+/* *(%a0) = %d0, of type t */
+void store(struct Type *t)
+{
+	if (t->kind == TY_STRUCT || t->kind == TY_ARRAY)
+		error("assigning a struct or an array is not supported");
+	out("\tmove.");
+	outc(size_suffix(t));
+	out(" %d0,(%a0)\n");
+}
+
+/* %d0 converted to t (after a cast or an assignment to a char or short) */
+void convert(struct Type *t)
+{
+	if (t->kind == TY_CHAR || t->kind == TY_SHORT) {
+		if (t->uns)
+			ins_n("and.l #", t->size == 1 ? 255 : 65535, ",%d0");
+		else {
+			if (t->size == 1)
+				ins("ext.w %d0");
+			ins("ext.l %d0");
+		}
+	}
+}
+
+struct Type *rvalue(struct Type *t)
+{
+	if (t->kind == TY_ARRAY) {
+		lv = 0;
+		return ptr_to(t->base);
+	}
+	if (t->kind == TY_FUNC) {
+		lv = 0;
+		return ptr_to(t);
+	}
+	if (lv) {
+		lv = 0;
+		if (t->kind != TY_STRUCT)
+			load(t);
+	}
+	return t;
+}
+
+static int elem_size(struct Type *t)
+{
+	if (t->base->kind == TY_VOID || t->base->kind == TY_FUNC)
+		return 1;
+	if (t->base->size <= 0)
+		error("arithmetic on a pointer to an incomplete type");
+	return t->base->size;
+}
+
+static struct Type *arith_type(struct Type *a, struct Type *b)
+{
+	if ((a->kind == TY_INT && a->uns) || (b->kind == TY_INT && b->uns)) {
+		struct Type *t = alloc(sizeof(struct Type));
+		t->kind = TY_INT;
+		t->size = 4;
+		t->align = 2;
+		t->uns = 1;
+		return t;
+	}
+	return ty_int;
+}
+
+static void helper(char *name)
+{
+	ins("move.l %d1,-(%sp)");
+	push();
+	out("\tjsr ");
+	out(name);
+	out("\n");
+	ins("addq.l #8,%sp");
+}
+
+/* %d0 = %d0 OP %d1 for the ints and the unsigned (uns) */
+static void int_op(int op, int uns)
+{
+	char *set = 0;
+	if (op == '+' || op == T_ADDEQ)
+		ins("add.l %d1,%d0");
+	else if (op == '-' || op == T_SUBEQ)
+		ins("sub.l %d1,%d0");
+	else if (op == '&' || op == T_ANDEQ)
+		ins("and.l %d1,%d0");
+	else if (op == '|' || op == T_OREQ)
+		ins("or.l %d1,%d0");
+	else if (op == '^' || op == T_XOREQ)
+		ins("eor.l %d1,%d0");
+	else if (op == T_SHL || op == T_SHLEQ)
+		ins("lsl.l %d1,%d0");
+	else if (op == T_SHR || op == T_SHREQ)
+		ins(uns ? "lsr.l %d1,%d0" : "asr.l %d1,%d0");
+	else if (op == '*' || op == T_MULEQ)
+		helper("__mulsi3");
+	else if (op == '/' || op == T_DIVEQ)
+		helper(uns ? "__udivsi3" : "__divsi3");
+	else if (op == '%' || op == T_MODEQ)
+		helper(uns ? "__umodsi3" : "__modsi3");
+	else if (op == T_EQ)
+		set = "seq";
+	else if (op == T_NE)
+		set = "sne";
+	else if (op == '<')
+		set = uns ? "scs" : "slt";
+	else if (op == '>')
+		set = uns ? "shi" : "sgt";
+	else if (op == T_LE)
+		set = uns ? "sls" : "sle";
+	else if (op == T_GE)
+		set = uns ? "scc" : "sge";
+	else
+		error("bad operator");
+	if (set) {
+		ins("cmp.l %d1,%d0");
+		out("\t");
+		out(set);
+		out(" %d0\n");
+		ins("and.l #1,%d0");
+	}
+}
+
+static int is_compare(int op)
+{
+	return op == T_EQ || op == T_NE || op == '<' || op == '>' || op == T_LE || op == T_GE;
+}
+
+/* left on the stack, right in %d0: the result in %d0 and its type */
+static struct Type *binop(int op, struct Type *lt, struct Type *rt)
+{
+	int add = op == '+' || op == T_ADDEQ;
+	int sub = op == '-' || op == T_SUBEQ;
+	if ((add || sub) && is_ptr(lt) && !is_ptr(rt)) {
+		scale(elem_size(lt));
+		ins("move.l %d0,%d1");
+		pop("%d0");
+		int_op(op, 1);
+		return lt->kind == TY_ARRAY ? ptr_to(lt->base) : lt;
+	}
+	if (add && is_ptr(rt) && !is_ptr(lt)) {
+		ins("move.l %d0,%d1");
+		pop("%d0");
+		scale(elem_size(rt));
+		int_op(op, 1);
+		return rt;
+	}
+	ins("move.l %d0,%d1");
+	pop("%d0");
+	if (sub && is_ptr(lt) && is_ptr(rt)) {
+		int size = elem_size(lt);
+		int_op(op, 0);
+		if (size > 1) {
+			ins_n("move.l #", size, ",%d1");
+			int_op('/', 0);
+		}
+		return ty_int;
+	}
+	if (is_compare(op)) {
+		int_op(op, is_ptr(lt) || is_ptr(rt) || arith_type(lt, rt)->uns);
+		return ty_int;
+	}
+	if (!is_scalar(lt) || !is_scalar(rt) || is_ptr(lt) || is_ptr(rt))
+		error("bad operands");
+	lt = arith_type(lt, rt);
+	int_op(op, lt->uns);
+	return lt;
+}
+
+static int prec(int t)
+{
+	if (t == T_OROR)
+		return 1;
+	if (t == T_ANDAND)
+		return 2;
+	if (t == '|')
+		return 3;
+	if (t == '^')
+		return 4;
+	if (t == '&')
+		return 5;
+	if (t == T_EQ || t == T_NE)
+		return 6;
+	if (t == '<' || t == '>' || t == T_LE || t == T_GE)
+		return 7;
+	if (t == T_SHL || t == T_SHR)
+		return 8;
+	if (t == '+' || t == '-')
+		return 9;
+	if (t == '*' || t == '/' || t == '%')
+		return 10;
+	return 0;
+}
+
+static struct Type *binary(int minprec)
+{
+	struct Type *t = unary();
+	while (prec(tok) >= minprec && prec(tok) > 0) {
+		int op = tok;
+		int p = prec(op);
+		t = rvalue(t);
+		next();
+		if (op == T_ANDAND || op == T_OROR) {
+			int skip = new_label();
+			int end = new_label();
+			ins("tst.l %d0");
+			jump(op == T_ANDAND ? "jeq" : "jne", skip);
+			rvalue(binary(p + 1));
+			ins("tst.l %d0");
+			jump(op == T_ANDAND ? "jeq" : "jne", skip);
+			li(op == T_ANDAND);
+			jump("jra", end);
+			def_label(skip);
+			li(op != T_ANDAND);
+			def_label(end);
+			t = ty_int;
+		} else {
+			struct Type *rt;
+			push();
+			rt = rvalue(binary(p + 1));
+			t = binop(op, t, rt);
+		}
+	}
+	return t;
+}
+
+static struct Type *cond_expr(void)
+{
+	struct Type *t = binary(1);
+	struct Type *f;
+	int no;
+	int end;
+	if (tok != '?')
+		return t;
+	next();
+	rvalue(t);
+	no = new_label();
+	end = new_label();
+	ins("tst.l %d0");
+	jump("jeq", no);
+	t = rvalue(expr());
+	expect(':', "':' in ?:");
+	jump("jra", end);
+	def_label(no);
+	f = rvalue(cond_expr());
+	def_label(end);
+	if (is_ptr(f) && !is_ptr(t))
+		return f;
+	return t;
+}
+
+static int is_assign_op(int t)
+{
+	return t == '=' || (t >= T_ADDEQ && t <= T_SHREQ);
+}
+
+struct Type *assign(void)
+{
+	struct Type *t = cond_expr();
+	int op = tok;
+	struct Type *rt;
+	if (!is_assign_op(op))
+		return t;
+	next();
+	if (!lv)
+		error("not an lvalue: cannot assign");
+	lv = 0;
+	if (!is_scalar(t))
+		error("assigning a struct or an array is not supported");
+	push();
+	if (op == '=') {
+		rt = rvalue(assign());
+		if (!is_scalar(rt))
+			error("assigning a value that is not a scalar");
+	} else {
+		ins("move.l (%sp),%d0");
+		load(t);
+		push();
+		rt = rvalue(assign());
+		binop(op, t, rt);
+	}
+	pop("%a0");
+	store(t);
+	convert(t);
+	return t;
+}
+
+struct Type *expr(void)
+{
+	struct Type *t = assign();
+	while (accept(',')) {
+		rvalue(t);
+		t = assign();
+	}
+	return t;
+}
+
+/* ++x, --x, x++, x-- on the lvalue whose address is in %d0 */
+static struct Type *incdec(struct Type *t, int op, int post)
+{
+	int n = 1;
+	char size = size_suffix(t);
+	if (!lv)
+		error("not an lvalue: cannot increment");
+	lv = 0;
+	if (t->kind == TY_PTR)
+		n = elem_size(t);
+	else if (!is_scalar(t))
+		error("cannot increment this");
+	if (post)
+		load(t);
+	else
+		ins("move.l %d0,%a0");
+	out("\t");
+	if (n <= 8)
+		out(op == T_INC ? "addq." : "subq.");
+	else
+		out(op == T_INC ? "add." : "sub.");
+	outc(size);
+	out(" #");
+	outn(n);
+	out(",(%a0)\n");
+	if (!post) {
+		ins("move.l %a0,%d0");
+		load(t);
+	}
+	return t;
+}
+
+static struct Type *call(struct Name *name)
+{
+	struct Sym *s = name->global;
+	struct Type *ret = ty_int;
+	int n = 0;
+	int i;
+	if (s && s->kind == S_FUNC)
+		ret = s->type->base;
+	else if (find_var(name))
+		error2("calls through pointers are not supported", name->text);
+	while (!accept(')')) {
+		struct Type *t = rvalue(assign());
+		if (t->kind == TY_STRUCT)
+			error("struct arguments are not supported");
+		push();
+		n++;
+		if (tok != ')')
+			expect(',', "',' between arguments");
+	}
+	/* pushed left to right: the convention wants the first on top */
+	for (i = 0; i < n / 2; i++) {
+		ins_n("move.l ", 4 * i, "(%sp),%d0");
+		ins_n("move.l ", 4 * (n - 1 - i), "(%sp),%d1");
+		ins_n("move.l %d1,", 4 * i, "(%sp)");
+		ins_n("move.l %d0,", 4 * (n - 1 - i), "(%sp)");
+	}
+	out("\tjsr ");
+	out(name->text);
+	out("\n");
+	if (n > 0 && n <= 2)
+		ins_n("addq.l #", 4 * n, ",%sp");
+	else if (n > 2)
+		ins_n("lea ", 4 * n, "(%sp),%sp");
+	if (ret->kind == TY_PTR)
+		ins("move.l %a0,%d0");
+	return ret;
+}
+
+static struct Type *primary(void)
+{
+	struct Type *t;
+	if (accept('(')) {
+		t = expr();
+		expect(')', "')'");
+		return t;
+	}
+	if (tok == T_NUM) {
+		li(tokval);
+		next();
+		lv = 0;
+		return ty_int;
+	}
+	if (tok == T_STR) {
+		char *s = tokstr;
+		int len = toklen;
+		int l;
+		next();
+		while (tok == T_STR) {	/* "abc" "def" */
+			char *both = alloc(len + toklen + 1);
+			memcpy(both, s, len);
+			memcpy(both + len, tokstr, toklen + 1);
+			free(s);
+			free(tokstr);
+			s = both;
+			len = len + toklen;
+			next();
+		}
+		l = string_literal(s, len);
+		free(s);
+		out("\tmove.l #");
+		outlabel(l);
+		out(",%d0\n");
+		lv = 0;
+		return array_of(ty_char, len + 1);
+	}
+	if (tok == T_IDENT) {
+		struct Name *name = tokname;
+		struct Sym *s;
+		next();
+		if (accept('(')) {
+			lv = 0;
+			return call(name);
+		}
+		s = find_var(name);
+		if (!s)
+			error2("undeclared", name->text);
+		if (s->kind == S_LOCAL)
+			ins_n("lea ", s->offset, "(%fp),%a0\n\tmove.l %a0,%d0");
+		else {
+			out("\tmove.l #");
+			out(name->text);
+			out(",%d0\n");
+		}
+		lv = s->kind != S_FUNC;
+		return s->type;
+	}
+	if (tok == T_EOF)
+		error("unexpected end of file");
+	error("expected an expression");
+	return 0;
+}
+
+static struct Member *member(struct Type *t)
+{
+	struct Member *m;
+	if (t->kind != TY_STRUCT)
+		error("member of something that is not a struct");
+	if (!t->complete)
+		error("member of an incomplete struct");
+	if (tok != T_IDENT)
+		error("expected a member name");
+	for (m = t->members; m; m = m->next)
+		if (m->name == tokname)
+			break;
+	if (!m)
+		error2("no such member", tokname->text);
+	next();
+	return m;
+}
+
+static struct Type *postfix(void)
+{
+	struct Type *t = primary();
+	struct Member *m;
+	while (1) {
+		if (accept('[')) {
+			struct Type *it;
+			t = rvalue(t);
+			if (t->kind != TY_PTR)
+				error("subscript of something that is not an array or a pointer");
+			push();
+			it = rvalue(expr());
+			if (is_ptr(it))
+				error("subscript is a pointer");
+			expect(']', "']'");
+			scale(elem_size(t));
+			ins("move.l %d0,%d1");
+			pop("%d0");
+			ins("add.l %d1,%d0");
+			t = t->base;
+			lv = 1;
+		} else if (accept('.')) {
+			if (!lv)
+				error("member of a value that is not an lvalue");
+			m = member(t);
+			add_const(m->offset);
+			t = m->type;
+			lv = 1;
+		} else if (accept(T_ARROW)) {
+			t = rvalue(t);
+			if (t->kind != TY_PTR)
+				error("-> on something that is not a pointer");
+			m = member(t->base);
+			add_const(m->offset);
+			t = m->type;
+			lv = 1;
+		} else if (tok == T_INC || tok == T_DEC) {
+			int op = tok;
+			next();
+			t = incdec(t, op, 1);
+		} else
+			return t;
+	}
+}
+
+static int type_follows(void)
+{
+	int t = peek();
+	return is_type_start(t);
+}
+
+static struct Type *unary(void)
+{
+	struct Type *t;
+	if (accept('-')) {
+		t = rvalue(unary());
+		ins("neg.l %d0");
+		return ty_int;
+	}
+	if (accept('+'))
+		return rvalue(unary());
+	if (accept('!')) {
+		rvalue(unary());
+		ins("tst.l %d0");
+		ins("seq %d0");
+		ins("and.l #1,%d0");
+		return ty_int;
+	}
+	if (accept('~')) {
+		t = rvalue(unary());
+		ins("not.l %d0");
+		return t;
+	}
+	if (accept('*')) {
+		t = rvalue(unary());
+		if (t->kind != TY_PTR)
+			error("* of something that is not a pointer");
+		if (t->base->kind == TY_VOID)
+			error("* of a void pointer");
+		lv = 1;
+		return t->base;
+	}
+	if (accept('&')) {
+		t = unary();
+		if (!lv && t->kind != TY_FUNC && t->kind != TY_ARRAY)
+			error("& of something that is not an lvalue");
+		lv = 0;
+		return ptr_to(t);
+	}
+	if (tok == T_INC || tok == T_DEC) {
+		int op = tok;
+		next();
+		return incdec(unary(), op, 0);
+	}
+	if (tok == K_SIZEOF) {
+		int size;
+		next();
+		if (tok == '(' && type_follows()) {
+			next();
+			t = abstract_type();
+			expect(')', "')' after a type");
+		} else {
+			suppress++;
+			t = unary();
+			suppress--;
+		}
+		lv = 0;
+		size = t->size;
+		if (size <= 0)
+			error("sizeof of an incomplete type");
+		li(size);
+		return ty_int;
+	}
+	if (tok == '(' && type_follows()) {
+		struct Type *to;
+		next();
+		to = abstract_type();
+		expect(')', "')' after a type");
+		t = rvalue(unary());
+		if (to->kind == TY_VOID)
+			return to;
+		if (!is_scalar(to) || !is_scalar(t))
+			error("casts are between scalars");
+		convert(to);
+		return to;
+	}
+	return postfix();
+}
+
+/* constant expressions: computed, no code */
+
+static int cunary(void);
+
+static int cbinary(int minprec)
+{
+	int v = cunary();
+	while (prec(tok) >= minprec && prec(tok) > 0) {
+		int op = tok;
+		int r;
+		next();
+		r = cbinary(prec(op) + 1);
+		if (op == T_OROR)
+			v = v || r;
+		else if (op == T_ANDAND)
+			v = v && r;
+		else if (op == '|')
+			v = v | r;
+		else if (op == '^')
+			v = v ^ r;
+		else if (op == '&')
+			v = v & r;
+		else if (op == T_EQ)
+			v = v == r;
+		else if (op == T_NE)
+			v = v != r;
+		else if (op == '<')
+			v = v < r;
+		else if (op == '>')
+			v = v > r;
+		else if (op == T_LE)
+			v = v <= r;
+		else if (op == T_GE)
+			v = v >= r;
+		else if (op == T_SHL) {
+			if (r < 0 || r > 30 || v < 0 || v > (2147483647 >> r))
+				error("constant shift out of range");
+			v = v << r;
+		} else if (op == T_SHR) {
+			if (r < 0 || r > 31 || v < 0)
+				error("constant shift out of range");
+			v = v >> r;
+		} else if (op == '+')
+			v = v + r;
+		else if (op == '-')
+			v = v - r;
+		else if (op == '*')
+			v = v * r;
+		else if (op == '/' || op == '%') {
+			if (r == 0)
+				error("constant division by zero");
+			if (v < 0 || r < 0)
+				error("constant division of negative numbers");
+			v = op == '/' ? v / r : v % r;
+		}
+	}
+	return v;
+}
+
+static int cunary(void)
+{
+	int v;
+	if (accept('-'))
+		return -cunary();
+	if (accept('+'))
+		return cunary();
+	if (accept('!'))
+		return !cunary();
+	if (accept('~'))
+		return ~cunary();
+	if (tok == K_SIZEOF) {
+		struct Type *t;
+		next();
+		expect('(', "'(' after sizeof");
+		t = abstract_type();
+		expect(')', "')' after a type");
+		return t->size;
+	}
+	if (accept('(')) {
+		v = const_expr();
+		expect(')', "')'");
+		return v;
+	}
+	if (tok != T_NUM)
+		error("expected a constant");
+	v = tokval;
+	next();
+	return v;
+}
+
+int const_expr(void)
+{
+	int v = cbinary(1);
+	if (accept('?')) {
+		int a = const_expr();
+		int b;
+		expect(':', "':' in ?:");
+		b = const_expr();
+		v = v ? a : b;
+	}
+	return v;
+}

@@ -1,0 +1,747 @@
+/* lex.c: vcc's preprocessor and tokenizer (part of vcluster's own compiler, vcc).
+ *
+ * Sources are a stack: the file being compiled, the files it #includes and
+ * the text of the macros being expanded.  A directive is a line that starts
+ * with '#' in a file.  Identifiers are interned (struct Name), so a keyword,
+ * a macro, a global and a struct tag are found without a search.
+ */
+#include "vcc.h"
+
+struct Src {
+	char *buf;
+	int pos;
+	char *name;
+	int line;
+	int macro;
+	struct Src *prev;
+};
+
+int tok;
+int tokval;
+char *tokstr;
+int toklen;
+struct Name *tokname;
+char *curfile;
+int curline;
+
+static struct Src *src;
+static int bol;
+static int nconds;
+static int peeked;
+static int pk_tok;
+static int pk_val;
+static char *pk_str;
+static int pk_len;
+static struct Name *pk_name;
+static struct Name *buckets[1024];
+
+static char *kwnames[] = {
+	"int", "char", "short", "long", "unsigned", "signed", "void", "struct",
+	"union", "if", "else", "while", "for", "do", "return", "break",
+	"continue", "switch", "case", "default", "sizeof", "static", "extern",
+	"const", "volatile", "register", "auto", "typedef", "enum", "goto"
+};
+
+static void put(int fd, char *s)
+{
+	write(fd, s, strlen(s));
+}
+
+static void putnum(int fd, int n)
+{
+	char b[16];
+	int i = 15;
+	b[i] = 0;
+	if (n == 0)
+		b[--i] = '0';
+	while (n > 0) {
+		b[--i] = '0' + n % 10;
+		n = n / 10;
+	}
+	put(fd, b + i);
+}
+
+void error2(char *msg, char *what)
+{
+	if (curfile) {
+		put(2, curfile);
+		put(2, ":");
+		putnum(2, curline);
+		put(2, ": ");
+	}
+	put(2, "error: ");
+	put(2, msg);
+	if (what) {
+		put(2, ": ");
+		put(2, what);
+	}
+	put(2, "\n");
+	exit(1);
+}
+
+void error(char *msg)
+{
+	error2(msg, 0);
+}
+
+void *alloc(int n)
+{
+	char *p = malloc(n);
+	if (!p)
+		error("out of memory");
+	memset(p, 0, n);
+	return p;
+}
+
+char *dupstr(char *s, int len)
+{
+	char *p = alloc(len + 1);
+	memcpy(p, s, len);
+	p[len] = 0;
+	return p;
+}
+
+char *read_file(char *path, int *len)
+{
+	void *f = fopen(path, "rb");
+	char *buf;
+	int cap = 4096;
+	int n = 0;
+	int got;
+	if (!f)
+		return 0;
+	buf = alloc(cap + 1);
+	while (1) {
+		if (n == cap) {
+			cap = cap * 2;
+			buf = realloc(buf, cap + 1);
+			if (!buf)
+				error("out of memory");
+		}
+		got = fread(buf + n, 1, cap - n, f);
+		if (got <= 0)
+			break;
+		n = n + got;
+	}
+	fclose(f);
+	buf[n] = 0;
+	*len = n;
+	return buf;
+}
+
+struct Name *intern(char *s, int len)
+{
+	int h = 0;
+	int i;
+	struct Name *n;
+	for (i = 0; i < len; i++)
+		h = (h * 31 + (s[i] & 255)) & 1023;
+	for (n = buckets[h]; n; n = n->next)
+		if (n->len == len && memcmp(n->text, s, len) == 0)
+			return n;
+	n = alloc(sizeof(struct Name));
+	n->text = dupstr(s, len);
+	n->len = len;
+	n->next = buckets[h];
+	buckets[h] = n;
+	return n;
+}
+
+static void push_src(char *buf, char *name, int macro)
+{
+	struct Src *s = alloc(sizeof(struct Src));
+	s->buf = buf;
+	s->name = name;
+	s->line = 1;
+	s->macro = macro;
+	s->prev = src;
+	src = s;
+	if (!macro)
+		bol = 1;
+}
+
+static void define(char *name, char *text)
+{
+	struct Name *n = intern(name, strlen(name));
+	n->macro = text;
+}
+
+void lex_open(char *path)
+{
+	int len;
+	int i;
+	char *buf = read_file(path, &len);
+	if (!buf)
+		error2("cannot open", path);
+	for (i = 0; i < NKW; i++)
+		intern(kwnames[i], strlen(kwnames[i]))->kw = T_KW + i;
+	define("__VCC__", "1 ");
+	push_src(buf, path, 0);
+	curfile = path;
+	curline = 1;
+}
+
+/* the next character, leaving the sources that end (but not the first): -1 at its end */
+static int nextc(void)
+{
+	int c;
+	while (1) {
+		c = src->buf[src->pos] & 255;
+		if (c) {
+			src->pos++;
+			if (c == '\n' && !src->macro) {
+				src->line++;
+				bol = 1;
+			}
+			return c;
+		}
+		if (!src->prev)
+			return -1;
+		src = src->prev;
+		if (!src->macro) {
+			curfile = src->name;
+			curline = src->line;
+		}
+	}
+}
+
+static int peekc(void)
+{
+	return src->buf[src->pos] & 255;
+}
+
+static int is_space(int c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
+}
+
+static int is_digit(int c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static int is_alpha(int c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+
+static int is_alnum(int c)
+{
+	return is_alpha(c) || is_digit(c);
+}
+
+/* the rest of a directive's line, comments replaced by a blank */
+static char *rest_of_line(void)
+{
+	char line[512];
+	int n = 0;
+	int c;
+	while (1) {
+		c = peekc();
+		if (c == 0 || c == '\n')
+			break;
+		nextc();
+		if (c == '/' && peekc() == '/') {
+			while (peekc() && peekc() != '\n')
+				nextc();
+			break;
+		}
+		if (c == '/' && peekc() == '*') {
+			nextc();
+			while (peekc() && !(peekc() == '*' && src->buf[src->pos + 1] == '/'))
+				nextc();
+			if (peekc()) {
+				nextc();
+				nextc();
+			}
+			c = ' ';
+		}
+		if (n < 510)
+			line[n++] = c;
+	}
+	while (n > 0 && is_space(line[n - 1]))
+		n--;
+	line[n++] = ' ';
+	return dupstr(line, n);
+}
+
+static int word(char *buf, int max)
+{
+	int n = 0;
+	while (is_space(peekc()))
+		nextc();
+	while (is_alnum(peekc()) && n < max - 1)
+		buf[n++] = nextc();
+	buf[n] = 0;
+	return n;
+}
+
+static void skip_line(void)
+{
+	while (peekc() && peekc() != '\n')
+		nextc();
+}
+
+/* skip the lines of a false branch: up to its #else (else_ok) or #endif */
+static void skip_branch(int else_ok)
+{
+	int depth = 0;
+	char d[32];
+	while (peekc()) {
+		while (is_space(peekc()))
+			nextc();
+		if (peekc() == '#') {
+			nextc();
+			word(d, 32);
+			if (strcmp(d, "if") == 0 || strcmp(d, "ifdef") == 0 || strcmp(d, "ifndef") == 0)
+				depth++;
+			else if (strcmp(d, "endif") == 0) {
+				if (depth == 0) {
+					nconds--;
+					skip_line();
+					return;
+				}
+				depth--;
+			} else if (strcmp(d, "else") == 0 && depth == 0 && else_ok) {
+				skip_line();
+				return;
+			}
+		}
+		skip_line();
+		if (peekc())
+			nextc();
+	}
+	error("#if without #endif");
+}
+
+static char *include_path(char *name)
+{
+	int i;
+	int dir = -1;
+	char *p;
+	for (i = 0; curfile[i]; i++)
+		if (curfile[i] == '/')
+			dir = i;
+	if (dir < 0)
+		return name;
+	p = alloc(dir + 2 + strlen(name));
+	memcpy(p, curfile, dir + 1);
+	memcpy(p + dir + 1, name, strlen(name) + 1);
+	return p;
+}
+
+static void directive(void)
+{
+	char d[32];
+	char name[256];
+	int n;
+	char *text;
+	word(d, 32);
+	if (strcmp(d, "include") == 0) {
+		while (is_space(peekc()))
+			nextc();
+		if (peekc() == '<') {
+			skip_line();
+			return;
+		}
+		if (nextc() != '"')
+			error("#include expects \"FILE\"");
+		n = 0;
+		while (peekc() && peekc() != '"' && peekc() != '\n' && n < 255)
+			name[n++] = nextc();
+		name[n] = 0;
+		if (nextc() != '"')
+			error("#include expects \"FILE\"");
+		skip_line();
+		{
+			char *path = include_path(name);
+			int len;
+			char *buf = read_file(path, &len);
+			if (!buf)
+				error2("cannot open", path);
+			push_src(buf, dupstr(path, strlen(path)), 0);
+			curfile = src->name;
+			curline = 1;
+		}
+	} else if (strcmp(d, "define") == 0) {
+		if (!word(name, 256))
+			error("#define expects a name");
+		if (peekc() == '(')
+			error2("macros with arguments are not supported", name);
+		define(dupstr(name, strlen(name)), rest_of_line());
+	} else if (strcmp(d, "undef") == 0) {
+		word(name, 256);
+		intern(name, strlen(name))->macro = 0;
+		skip_line();
+	} else if (strcmp(d, "ifdef") == 0 || strcmp(d, "ifndef") == 0) {
+		word(name, 256);
+		skip_line();
+		nconds++;
+		n = intern(name, strlen(name))->macro != 0;
+		if (d[2] == 'n')
+			n = !n;
+		if (!n)
+			skip_branch(1);
+	} else if (strcmp(d, "if") == 0) {
+		text = rest_of_line();
+		nconds++;
+		while (is_space(*text))
+			text++;
+		if (!is_digit(*text))
+			error("#if takes only a number");
+		if (*text == '0' && !is_digit(text[1]))
+			skip_branch(1);
+	} else if (strcmp(d, "else") == 0) {
+		if (nconds == 0)
+			error("#else without #if");
+		skip_line();
+		skip_branch(0);
+	} else if (strcmp(d, "endif") == 0) {
+		if (nconds == 0)
+			error("#endif without #if");
+		nconds--;
+		skip_line();
+	} else if (strcmp(d, "error") == 0) {
+		error2("#error", rest_of_line());
+	} else if (strcmp(d, "pragma") == 0 || d[0] == 0) {
+		skip_line();
+	} else {
+		error2("unknown directive", d);
+	}
+}
+
+static int escape(void)
+{
+	int c = nextc();
+	int v;
+	int i;
+	if (c == 'n')
+		return '\n';
+	if (c == 't')
+		return '\t';
+	if (c == 'r')
+		return '\r';
+	if (c == 'a')
+		return 7;
+	if (c == 'b')
+		return 8;
+	if (c == 'f')
+		return 12;
+	if (c == 'v')
+		return 11;
+	if (c == 'x') {
+		v = 0;
+		while (1) {
+			c = peekc();
+			if (is_digit(c))
+				v = v * 16 + c - '0';
+			else if (c >= 'a' && c <= 'f')
+				v = v * 16 + c - 'a' + 10;
+			else if (c >= 'A' && c <= 'F')
+				v = v * 16 + c - 'A' + 10;
+			else
+				break;
+			v = v & 255;
+			nextc();
+		}
+		return v;
+	}
+	if (c >= '0' && c <= '7') {
+		v = c - '0';
+		for (i = 0; i < 2 && peekc() >= '0' && peekc() <= '7'; i++)
+			v = v * 8 + nextc() - '0';
+		return v & 255;
+	}
+	return c;
+}
+
+static int number(int c)
+{
+	int v = 0;
+	int base = 10;
+	int d;
+	if (c == '0' && (peekc() == 'x' || peekc() == 'X')) {
+		nextc();
+		base = 16;
+		c = nextc();
+	} else if (c == '0')
+		base = 8;
+	while (1) {
+		if (is_digit(c))
+			d = c - '0';
+		else if (c >= 'a' && c <= 'f')
+			d = c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			d = c - 'A' + 10;
+		else
+			break;
+		if (d >= base)
+			error("bad digit in a number");
+		if (v > (2147483647 - d) / base)
+			error("number too large (vcc's int is 32 bits, signed)");
+		v = v * base + d;
+		if (!is_alnum(peekc()))
+			break;
+		c = nextc();
+	}
+	while (peekc() == 'u' || peekc() == 'U' || peekc() == 'l' || peekc() == 'L')
+		nextc();
+	return v;
+}
+
+static void string(void)
+{
+	int cap = 64;
+	int n = 0;
+	char *s = alloc(cap);
+	int c;
+	while (1) {
+		c = nextc();
+		if (c == '"')
+			break;
+		if (c == '\n' || c == -1)
+			error("unterminated string");
+		if (c == '\\')
+			c = escape();
+		if (n + 1 >= cap) {
+			cap = cap * 2;
+			s = realloc(s, cap);
+			if (!s)
+				error("out of memory");
+		}
+		s[n++] = c;
+	}
+	s[n] = 0;
+	tokstr = s;
+	toklen = n;
+}
+
+static int two(int c, int second, int t2, int eq)
+{
+	int p = peekc();
+	if (second && p == second) {
+		nextc();
+		return t2;
+	}
+	if (eq && p == '=') {
+		nextc();
+		return eq;
+	}
+	return c;
+}
+
+static void lex(void)
+{
+	int c;
+	char id[256];
+	int n;
+	struct Name *nm;
+	while (1) {
+		c = nextc();
+		if (c == '\n' || is_space(c))
+			continue;
+		if (c == '#' && bol && !src->macro) {
+			directive();
+			continue;
+		}
+		if (c == '/' && peekc() == '/') {
+			while (peekc() && peekc() != '\n')
+				nextc();
+			continue;
+		}
+		if (c == '/' && peekc() == '*') {
+			nextc();
+			while (1) {
+				c = nextc();
+				if (c == -1)
+					error("unterminated comment");
+				if (c == '*' && peekc() == '/')
+					break;
+			}
+			nextc();
+			continue;
+		}
+		break;
+	}
+	bol = 0;
+	if (!src->macro)
+		curline = src->line;
+	if (c == -1) {
+		if (nconds)
+			error("#if without #endif");
+		tok = T_EOF;
+		return;
+	}
+	if (is_digit(c)) {
+		tok = T_NUM;
+		tokval = number(c);
+		return;
+	}
+	if (is_alpha(c)) {
+		n = 0;
+		id[n++] = c;
+		while (is_alnum(peekc())) {
+			if (n >= 255)
+				error("identifier too long");
+			id[n++] = nextc();
+		}
+		nm = intern(id, n);
+		if (nm->macro) {
+			push_src(nm->macro, 0, 1);
+			lex();
+			return;
+		}
+		tokname = nm;
+		tok = nm->kw ? nm->kw : T_IDENT;
+		return;
+	}
+	if (c == '"') {
+		tok = T_STR;
+		string();
+		return;
+	}
+	if (c == '\'') {
+		c = nextc();
+		if (c == '\\')
+			c = escape();
+		if (nextc() != '\'')
+			error("bad character constant");
+		tok = T_NUM;
+		tokval = c;
+		if (tokval > 127)
+			tokval = tokval - 256;	/* char is signed */
+		return;
+	}
+	if (c == '-') {
+		if (peekc() == '>') {
+			nextc();
+			tok = T_ARROW;
+			return;
+		}
+		tok = two(c, '-', T_DEC, T_SUBEQ);
+		return;
+	}
+	if (c == '+') {
+		tok = two(c, '+', T_INC, T_ADDEQ);
+		return;
+	}
+	if (c == '<') {
+		if (peekc() == '<') {
+			nextc();
+			tok = two(T_SHL, 0, 0, T_SHLEQ);
+			return;
+		}
+		tok = two(c, 0, 0, T_LE);
+		return;
+	}
+	if (c == '>') {
+		if (peekc() == '>') {
+			nextc();
+			tok = two(T_SHR, 0, 0, T_SHREQ);
+			return;
+		}
+		tok = two(c, 0, 0, T_GE);
+		return;
+	}
+	if (c == '=') {
+		tok = two(c, 0, 0, T_EQ);
+		return;
+	}
+	if (c == '!') {
+		tok = two(c, 0, 0, T_NE);
+		return;
+	}
+	if (c == '&') {
+		tok = two(c, '&', T_ANDAND, T_ANDEQ);
+		return;
+	}
+	if (c == '|') {
+		tok = two(c, '|', T_OROR, T_OREQ);
+		return;
+	}
+	if (c == '*') {
+		tok = two(c, 0, 0, T_MULEQ);
+		return;
+	}
+	if (c == '/') {
+		tok = two(c, 0, 0, T_DIVEQ);
+		return;
+	}
+	if (c == '%') {
+		tok = two(c, 0, 0, T_MODEQ);
+		return;
+	}
+	if (c == '^') {
+		tok = two(c, 0, 0, T_XOREQ);
+		return;
+	}
+	if (c == '.' && peekc() == '.') {
+		nextc();
+		if (nextc() != '.')
+			error("stray '..'");
+		tok = T_ELLIPSIS;
+		return;
+	}
+	if (c == '(' || c == ')' || c == '{' || c == '}' || c == '[' || c == ']' || c == ';' || c == ','
+	    || c == '.' || c == '?' || c == ':' || c == '~') {
+		tok = c;
+		return;
+	}
+	id[0] = c;
+	id[1] = 0;
+	error2("stray character", id);
+}
+
+void next(void)
+{
+	if (peeked) {
+		peeked = 0;
+		tok = pk_tok;
+		tokval = pk_val;
+		tokstr = pk_str;
+		toklen = pk_len;
+		tokname = pk_name;
+		return;
+	}
+	lex();
+}
+
+/* the token after this one */
+int peek(void)
+{
+	int t = tok;
+	int v = tokval;
+	char *s = tokstr;
+	int l = toklen;
+	struct Name *nm = tokname;
+	if (!peeked) {
+		lex();
+		pk_tok = tok;
+		pk_val = tokval;
+		pk_str = tokstr;
+		pk_len = toklen;
+		pk_name = tokname;
+		peeked = 1;
+	}
+	tok = t;
+	tokval = v;
+	tokstr = s;
+	toklen = l;
+	tokname = nm;
+	return pk_tok;
+}
+
+int accept(int t)
+{
+	if (tok != t)
+		return 0;
+	next();
+	return 1;
+}
+
+void expect(int t, char *what)
+{
+	if (tok != t)
+		error2("expected", what);
+	next();
+}
