@@ -21,7 +21,8 @@ from pathlib import Path
 GUEST_DIR = Path(__file__).resolve().parent
 LIB_DIR = GUEST_DIR / "lib"
 HOSTED_PROGRAMS_DIR = GUEST_DIR / "src" / "hosted-programs"
-VCC_DIR = GUEST_DIR / "src" / "vcc"  # vcc, the project's own C compiler: a hosted program with a folder of its own
+# vcc, the project's own C compiler: a hosted program with a folder of its own
+VCC_DIR = GUEST_DIR / "src" / "vcc"
 CROSS_CC = "m68k-linux-gnu-gcc"
 
 # The runtime every hosted image links: crt0, the trap stubs and V calls of the
