@@ -12,6 +12,7 @@
 #include "vcc.h"
 
 static int lv;
+static struct Type t_uint;
 
 static struct Type *unary(void);
 static struct Type *cond_expr(void);
@@ -98,12 +99,11 @@ static int elem_size(struct Type *t)
 static struct Type *arith_type(struct Type *a, struct Type *b)
 {
 	if ((a->kind == TY_INT && a->uns) || (b->kind == TY_INT && b->uns)) {
-		struct Type *t = alloc(sizeof(struct Type));
-		t->kind = TY_INT;
-		t->size = 4;
-		t->align = 2;
-		t->uns = 1;
-		return t;
+		t_uint.kind = TY_INT;
+		t_uint.size = 4;
+		t_uint.align = 2;
+		t_uint.uns = 1;
+		return &t_uint;
 	}
 	return ty_int;
 }
@@ -211,7 +211,7 @@ static struct Type *binop(int op, struct Type *lt, struct Type *rt)
 	return lt;
 }
 
-static int prec(int t)
+int prec(int t)
 {
 	if (t == T_OROR)
 		return 1;
@@ -620,105 +620,3 @@ static struct Type *unary(void)
 	return postfix();
 }
 
-/* constant expressions: computed, no code */
-
-static int cunary(void);
-
-static int cbinary(int minprec)
-{
-	int v = cunary();
-	while (prec(tok) >= minprec && prec(tok) > 0) {
-		int op = tok;
-		int r;
-		next();
-		r = cbinary(prec(op) + 1);
-		if (op == T_OROR)
-			v = v || r;
-		else if (op == T_ANDAND)
-			v = v && r;
-		else if (op == '|')
-			v = v | r;
-		else if (op == '^')
-			v = v ^ r;
-		else if (op == '&')
-			v = v & r;
-		else if (op == T_EQ)
-			v = v == r;
-		else if (op == T_NE)
-			v = v != r;
-		else if (op == '<')
-			v = v < r;
-		else if (op == '>')
-			v = v > r;
-		else if (op == T_LE)
-			v = v <= r;
-		else if (op == T_GE)
-			v = v >= r;
-		else if (op == T_SHL) {
-			if (r < 0 || r > 30 || v < 0 || v > (2147483647 >> r))
-				error("constant shift out of range");
-			v = v << r;
-		} else if (op == T_SHR) {
-			if (r < 0 || r > 31 || v < 0)
-				error("constant shift out of range");
-			v = v >> r;
-		} else if (op == '+')
-			v = v + r;
-		else if (op == '-')
-			v = v - r;
-		else if (op == '*')
-			v = v * r;
-		else if (op == '/' || op == '%') {
-			if (r == 0)
-				error("constant division by zero");
-			if (v < 0 || r < 0)
-				error("constant division of negative numbers");
-			v = op == '/' ? v / r : v % r;
-		}
-	}
-	return v;
-}
-
-static int cunary(void)
-{
-	int v;
-	if (accept('-'))
-		return -cunary();
-	if (accept('+'))
-		return cunary();
-	if (accept('!'))
-		return !cunary();
-	if (accept('~'))
-		return ~cunary();
-	if (tok == K_SIZEOF) {
-		struct Type *t;
-		next();
-		expect('(', "'(' after sizeof");
-		t = abstract_type();
-		expect(')', "')' after a type");
-		return t->size;
-	}
-	if (accept('(')) {
-		v = const_expr();
-		expect(')', "')'");
-		return v;
-	}
-	if (tok != T_NUM)
-		error("expected a constant");
-	v = tokval;
-	next();
-	return v;
-}
-
-int const_expr(void)
-{
-	int v = cbinary(1);
-	if (accept('?')) {
-		int a = const_expr();
-		int b;
-		expect(':', "':' in ?:");
-		b = const_expr();
-		v = v ? a : b;
-	}
-	return v;
-}

@@ -15,93 +15,6 @@ static void say(char *s)
 	write(1, s, strlen(s));
 }
 
-static void hex8(char *b, int hi, int lo)
-{
-	char *digits = "0123456789abcdef";
-	int i;
-	for (i = 0; i < 4; i++) {
-		b[3 - i] = digits[hi & 15];
-		hi = hi >> 4;
-		b[7 - i] = digits[lo & 15];
-		lo = lo >> 4;
-	}
-	b[8] = 0;
-}
-
-static void decimal(char *b, int n)
-{
-	char t[16];
-	int i = 15;
-	t[i] = 0;
-	do {
-		t[--i] = '0' + n % 10;
-		n = n / 10;
-	} while (n);
-	memcpy(b, t + i, 16 - i);
-}
-
-/* one line of the sum: NAME BYTES 0xHHHHLLLL */
-static void sum_line(struct Buf *b, char *name, int bytes, int a, int s)
-{
-	char num[16];
-	buf_add(b, name, strlen(name));
-	buf_add(b, " ", 1);
-	decimal(num, bytes);
-	buf_add(b, num, strlen(num));
-	buf_add(b, " 0x", 3);
-	hex8(num, s, a);
-	buf_add(b, num, 8);
-	buf_add(b, "\n", 1);
-}
-
-static int sum(char *outname, char **files, int n)
-{
-	struct Buf b;
-	int i;
-	int j;
-	int ta = 1;
-	int ts = 0;
-	int total = 0;
-	int bad = 0;
-	void *f;
-	b.data = 0;
-	b.len = 0;
-	b.cap = 0;
-	for (i = 0; i < n; i++) {
-		int len;
-		int a = 1;
-		int s = 0;
-		char *data = read_file(files[i], &len);
-		if (!data) {
-			say("vcc: ");
-			say(files[i]);
-			say(": missing\n");
-			bad = 1;
-			continue;
-		}
-		for (j = 0; j < len; j++) {
-			int c = data[j] & 255;
-			a = (a + c) % 65521;
-			s = (s + a) % 65521;
-			ta = (ta + c) % 65521;
-			ts = (ts + ta) % 65521;
-		}
-		total = total + len;
-		sum_line(&b, files[i], len, a, s);
-		free(data);
-	}
-	sum_line(&b, "total", total, ta, ts);
-	write(1, b.data, b.len);
-	f = fopen(outname, "wb");
-	if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0) {
-		say("vcc: cannot write ");
-		say(outname);
-		say("\n");
-		return 1;
-	}
-	return bad;
-}
-
 static char *default_output(char *in)
 {
 	int n = strlen(in);
@@ -120,7 +33,7 @@ int main(int argc, char **argv)
 	char *output = 0;
 	int i;
 	if (argc >= 3 && strcmp(argv[1], "-sum") == 0)
-		return sum(argv[2], argv + 3, argc - 3);
+		return sum_files(argv[2], argv + 3, argc - 3);
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "-o") == 0 && i + 1 < argc) {
 			i++;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <fcntl.h>
 #else
 /* vcc reads no system headers: the C library it calls, declared here */
 void *fopen(char *name, char *mode);
@@ -22,6 +23,9 @@ int fclose(void *f);
 int fread(void *p, int size, int n, void *f);
 int fwrite(void *p, int size, int n, void *f);
 int write(int fd, char *buf, int n);
+int open(char *path, int flags);
+int read(int fd, char *buf, int n);
+int close(int fd);
 void *malloc(int n);
 void *realloc(void *p, int n);
 void free(void *p);
@@ -121,6 +125,7 @@ struct Type {
 	struct Member *members;	/* a struct's or union's, in order */
 	int complete;		/* a struct whose members are known */
 	int isunion;
+	struct Type *ptr;	/* the pointer to this type, once made */
 };
 
 /* an identifier, interned: every spelling has one Name */
@@ -155,7 +160,7 @@ struct Buf {
 	int cap;
 };
 
-/* lex.c */
+/* lex.c, util.c */
 extern int tok;
 extern int tokval;
 extern char *tokstr;
@@ -171,6 +176,8 @@ int accept(int t);
 struct Name *intern(char *s, int len);
 char *read_file(char *path, int *len);
 void error(char *msg);
+void put(int fd, char *s);
+void putnum(int fd, int n);
 void error2(char *msg, char *what);
 char *dupstr(char *s, int len);
 void *alloc(int n);
@@ -189,6 +196,15 @@ void toplevel(void);
 int is_ptr(struct Type *t);
 int is_scalar(struct Type *t);
 
+/* init.c */
+void align_data(struct Type *t);
+void label_global(struct Sym *s);
+void data_zero(int n);
+void global_init(struct Sym *s);
+
+/* sum.c */
+int sum_files(char *outname, char **files, int n);
+
 /* stmt.c */
 extern struct Sym *locals;
 extern int frame;
@@ -199,6 +215,9 @@ struct Sym *find_var(struct Name *n);
 struct Type *expr(void);
 struct Type *assign(void);
 struct Type *rvalue(struct Type *t);
+int prec(int t);
+
+/* cexpr.c */
 int const_expr(void);
 void load(struct Type *t);
 void store(struct Type *t);
