@@ -96,9 +96,10 @@ static int elem_size(struct Type *t)
 	return t->base->size;
 }
 
+/* the type of a binary operation on a and b: unsigned int if one is; b 0: unsigned int */
 static struct Type *arith_type(struct Type *a, struct Type *b)
 {
-	if ((a->kind == TY_INT && a->uns) || (b->kind == TY_INT && b->uns)) {
+	if (!b || (a->kind == TY_INT && a->uns) || (b->kind == TY_INT && b->uns)) {
 		t_uint.kind = TY_INT;
 		t_uint.size = 4;
 		t_uint.align = 2;
@@ -418,10 +419,11 @@ static struct Type *primary(void)
 		return t;
 	}
 	if (tok == T_NUM) {
+		int uns = tokuns;
 		li(tokval);
 		next();
 		lv = 0;
-		return ty_int;
+		return uns ? arith_type(ty_int, 0) : ty_int;
 	}
 	if (tok == T_STR) {
 		char *s = tokstr;

@@ -18,6 +18,7 @@ struct Src {
 
 int tok;
 int tokval;
+int tokuns;
 char *tokstr;
 int toklen;
 struct Name *tokname;
@@ -368,11 +369,14 @@ static int escape(void)
 	return c;
 }
 
+/* a constant's 32 bits, kept in 16-bit halves (no int overflows): above 0x7fffffff it is unsigned */
 static int number(int c)
 {
-	int v = 0;
+	int hi = 0;
+	int lo = 0;
 	int base = 10;
 	int d;
+	tokuns = 0;
 	if (c == '0' && (peekc() == 'x' || peekc() == 'X')) {
 		nextc();
 		base = 16;
@@ -390,16 +394,27 @@ static int number(int c)
 			break;
 		if (d >= base)
 			error("bad digit in a number");
-		if (v > (2147483647 - d) / base)
-			error("number too large (vcc's int is 32 bits, signed)");
-		v = v * base + d;
+		lo = lo * base + d;
+		hi = hi * base + (lo >> 16);
+		lo = lo & 65535;
+		if (hi > 65535)
+			error("number too large (vcc's int is 32 bits)");
 		if (!is_alnum(peekc()))
 			break;
 		c = nextc();
 	}
-	while (peekc() == 'u' || peekc() == 'U' || peekc() == 'l' || peekc() == 'L')
-		nextc();
-	return v;
+	while (peekc() == 'u' || peekc() == 'U' || peekc() == 'l' || peekc() == 'L') {
+		d = nextc();
+		if (d == 'u' || d == 'U')
+			tokuns = 1;
+	}
+	if (c == 'u' || c == 'U')
+		tokuns = 1;
+	if (hi > 32767) {
+		tokuns = 1;
+		return (hi - 65536) * 65536 + lo;
+	}
+	return hi * 65536 + lo;
 }
 
 static void string(void)

@@ -163,6 +163,7 @@ struct Buf {
 /* lex.c, util.c */
 extern int tok;
 extern int tokval;
+extern int tokuns;
 extern char *tokstr;
 extern int toklen;
 extern struct Name *tokname;
