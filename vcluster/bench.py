@@ -45,6 +45,11 @@ BENCHMARKS: dict[str, tuple[str, str, str]] = {
         "run_bench",
         "remote exec: host selection, set-up/destroy, load per 100 KB vs V",
     ),
+    "build": (
+        "vcluster.bench_build",
+        "run_bench",
+        "a real build: vcc compiles itself with pmake on 1, 2, 4, 8 machines, owners returning",
+    ),
     "pmake": (
         "vcluster.bench_pmake",
         "run_bench",
