@@ -1,20 +1,11 @@
-/* lex.c: vcc's preprocessor and tokenizer (part of vcluster's own compiler, vcc).
+/* lex.c: vcc's tokenizer and its stack of sources (part of vcluster's own compiler, vcc).
  *
  * Sources are a stack: the file being compiled, the files it #includes and
  * the text of the macros being expanded.  A directive is a line that starts
- * with '#' in a file.  Identifiers are interned (struct Name), so a keyword,
+ * with '#' in a file (cpp.c).  Identifiers are interned (struct Name), so a keyword,
  * a macro, a global and a struct tag are found without a search.
  */
 #include "vcc.h"
-
-struct Src {
-	char *buf;
-	int pos;
-	char *name;
-	int line;
-	int macro;
-	struct Src *prev;
-};
 
 int tok;
 int tokval;
@@ -25,9 +16,9 @@ struct Name *tokname;
 char *curfile;
 int curline;
 
-static struct Src *src;
-static int bol;
-static int nconds;
+struct Src *src;
+int bol;
+int nconds;
 static int peeked;
 static int pk_tok;
 static int pk_val;
@@ -61,7 +52,7 @@ struct Name *intern(char *s, int len)
 	return n;
 }
 
-static void push_src(char *buf, char *name, int macro)
+void push_src(char *buf, char *name, int macro)
 {
 	struct Src *s = alloc(sizeof(struct Src));
 	s->buf = buf;
@@ -74,7 +65,7 @@ static void push_src(char *buf, char *name, int macro)
 		bol = 1;
 }
 
-static void define(char *name, char *text)
+void define(char *name, char *text)
 {
 	struct Name *n = intern(name, strlen(name));
 	n->macro = text;
@@ -96,7 +87,7 @@ void lex_open(char *path)
 }
 
 /* the next character, leaving the sources that end (but not the first): -1 at its end */
-static int nextc(void)
+int nextc(void)
 {
 	int c;
 	while (1) {
@@ -119,209 +110,29 @@ static int nextc(void)
 	}
 }
 
-static int peekc(void)
+int peekc(void)
 {
 	return src->buf[src->pos] & 255;
 }
 
-static int is_space(int c)
+int is_space(int c)
 {
 	return c == ' ' || c == '\t' || c == '\r' || c == '\f' || c == '\v';
 }
 
-static int is_digit(int c)
+int is_digit(int c)
 {
 	return c >= '0' && c <= '9';
 }
 
-static int is_alpha(int c)
+int is_alpha(int c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
 
-static int is_alnum(int c)
+int is_alnum(int c)
 {
 	return is_alpha(c) || is_digit(c);
-}
-
-/* the rest of a directive's line, comments replaced by a blank */
-static char *rest_of_line(void)
-{
-	char line[512];
-	int n = 0;
-	int c;
-	while (1) {
-		c = peekc();
-		if (c == 0 || c == '\n')
-			break;
-		nextc();
-		if (c == '/' && peekc() == '/') {
-			while (peekc() && peekc() != '\n')
-				nextc();
-			break;
-		}
-		if (c == '/' && peekc() == '*') {
-			nextc();
-			while (peekc() && !(peekc() == '*' && src->buf[src->pos + 1] == '/'))
-				nextc();
-			if (peekc()) {
-				nextc();
-				nextc();
-			}
-			c = ' ';
-		}
-		if (n < 510)
-			line[n++] = c;
-	}
-	while (n > 0 && is_space(line[n - 1]))
-		n--;
-	line[n++] = ' ';
-	return dupstr(line, n);
-}
-
-static int word(char *buf, int max)
-{
-	int n = 0;
-	while (is_space(peekc()))
-		nextc();
-	while (is_alnum(peekc()) && n < max - 1)
-		buf[n++] = nextc();
-	buf[n] = 0;
-	return n;
-}
-
-static void skip_line(void)
-{
-	while (peekc() && peekc() != '\n')
-		nextc();
-}
-
-/* skip the lines of a false branch: up to its #else (else_ok) or #endif */
-static void skip_branch(int else_ok)
-{
-	int depth = 0;
-	char d[32];
-	while (peekc()) {
-		while (is_space(peekc()))
-			nextc();
-		if (peekc() == '#') {
-			nextc();
-			word(d, 32);
-			if (strcmp(d, "if") == 0 || strcmp(d, "ifdef") == 0 || strcmp(d, "ifndef") == 0)
-				depth++;
-			else if (strcmp(d, "endif") == 0) {
-				if (depth == 0) {
-					nconds--;
-					skip_line();
-					return;
-				}
-				depth--;
-			} else if (strcmp(d, "else") == 0 && depth == 0 && else_ok) {
-				skip_line();
-				return;
-			}
-		}
-		skip_line();
-		if (peekc())
-			nextc();
-	}
-	error("#if without #endif");
-}
-
-static char *include_path(char *name)
-{
-	int i;
-	int dir = -1;
-	char *p;
-	for (i = 0; curfile[i]; i++)
-		if (curfile[i] == '/')
-			dir = i;
-	if (dir < 0)
-		return name;
-	p = alloc(dir + 2 + strlen(name));
-	memcpy(p, curfile, dir + 1);
-	memcpy(p + dir + 1, name, strlen(name) + 1);
-	return p;
-}
-
-static void directive(void)
-{
-	char d[32];
-	char name[256];
-	int n;
-	char *text;
-	word(d, 32);
-	if (strcmp(d, "include") == 0) {
-		while (is_space(peekc()))
-			nextc();
-		if (peekc() == '<') {
-			skip_line();
-			return;
-		}
-		if (nextc() != '"')
-			error("#include expects \"FILE\"");
-		n = 0;
-		while (peekc() && peekc() != '"' && peekc() != '\n' && n < 255)
-			name[n++] = nextc();
-		name[n] = 0;
-		if (nextc() != '"')
-			error("#include expects \"FILE\"");
-		skip_line();
-		{
-			char *path = include_path(name);
-			int len;
-			char *buf = read_file(path, &len);
-			if (!buf)
-				error2("cannot open", path);
-			push_src(buf, dupstr(path, strlen(path)), 0);
-			curfile = src->name;
-			curline = 1;
-		}
-	} else if (strcmp(d, "define") == 0) {
-		if (!word(name, 256))
-			error("#define expects a name");
-		if (peekc() == '(')
-			error2("macros with arguments are not supported", name);
-		define(dupstr(name, strlen(name)), rest_of_line());
-	} else if (strcmp(d, "undef") == 0) {
-		word(name, 256);
-		intern(name, strlen(name))->macro = 0;
-		skip_line();
-	} else if (strcmp(d, "ifdef") == 0 || strcmp(d, "ifndef") == 0) {
-		word(name, 256);
-		skip_line();
-		nconds++;
-		n = intern(name, strlen(name))->macro != 0;
-		if (d[2] == 'n')
-			n = !n;
-		if (!n)
-			skip_branch(1);
-	} else if (strcmp(d, "if") == 0) {
-		text = rest_of_line();
-		nconds++;
-		while (is_space(*text))
-			text++;
-		if (!is_digit(*text))
-			error("#if takes only a number");
-		if (*text == '0' && !is_digit(text[1]))
-			skip_branch(1);
-	} else if (strcmp(d, "else") == 0) {
-		if (nconds == 0)
-			error("#else without #if");
-		skip_line();
-		skip_branch(0);
-	} else if (strcmp(d, "endif") == 0) {
-		if (nconds == 0)
-			error("#endif without #if");
-		nconds--;
-		skip_line();
-	} else if (strcmp(d, "error") == 0) {
-		error2("#error", rest_of_line());
-	} else if (strcmp(d, "pragma") == 0 || d[0] == 0) {
-		skip_line();
-	} else {
-		error2("unknown directive", d);
-	}
 }
 
 static int escape(void)

@@ -160,7 +160,28 @@ struct Buf {
 	int cap;
 };
 
-/* lex.c, util.c */
+struct Src {
+	char *buf;
+	int pos;
+	char *name;
+	int line;
+	int macro;
+	struct Src *prev;
+};
+
+/* lex.c, util.c, cpp.c */
+extern struct Src *src;
+extern int bol;
+extern int nconds;
+int nextc(void);
+int peekc(void);
+int is_space(int c);
+int is_digit(int c);
+int is_alpha(int c);
+int is_alnum(int c);
+void push_src(char *buf, char *name, int macro);
+void define(char *name, char *text);
+void directive(void);
 extern int tok;
 extern int tokval;
 extern int tokuns;
@@ -217,6 +238,12 @@ struct Type *expr(void);
 struct Type *assign(void);
 struct Type *rvalue(struct Type *t);
 int prec(int t);
+
+/* ops.c */
+int size_suffix(struct Type *t);
+int elem_size(struct Type *t);
+struct Type *arith_type(struct Type *a, struct Type *b);
+struct Type *binop(int op, struct Type *lt, struct Type *rt);
 
 /* cexpr.c */
 int const_expr(void);
