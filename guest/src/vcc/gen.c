@@ -44,7 +44,7 @@ void out_open(char *path)
 
 void out_flush(void)
 {
-	if (filebuf.len && fwrite(filebuf.data, 1, filebuf.len, outf) != filebuf.len)
+	if (filebuf.len && (int)fwrite(filebuf.data, 1, filebuf.len, outf) != filebuf.len)
 		error2("cannot write", outname);
 	filebuf.len = 0;
 }

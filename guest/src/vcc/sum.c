@@ -141,7 +141,7 @@ int sum_files(char *outname, char **files, int n)
 	sum_line(&b, "total", total, ta, ts);
 	write(1, b.data, b.len);
 	f = fopen(outname, "wb");
-	if (!f || fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0) {
+	if (!f || (int)fwrite(b.data, 1, b.len, f) != b.len || fclose(f) != 0) {
 		say("vcc: cannot write ");
 		say(outname);
 		say("\n");
