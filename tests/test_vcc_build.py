@@ -123,3 +123,7 @@ def test_bench_build_json_has_the_sweep_the_owners_and_table_4_1():
     assert r["migrated"]["identical"] and r["migrated"]["rounds"] >= 1
     for n in r["file_server"].values():
         assert n["requests"] > 0 and 0 < n["cache_hit_rate"] <= 1
+    assert r["speedup"]["8"] <= r["bound_speedup"]
+    table = bb.render(r)  # the human table of `vcluster bench build`
+    assert "outputs identical to the native build: True" in table
+    assert "V parser" in table and "evictions" in table

@@ -13,6 +13,7 @@ cluster is right when every .s on the file server is byte-identical to it.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
 import subprocess
 import tempfile
@@ -73,11 +74,18 @@ def native_vcc(cc: str = "gcc") -> Path:
     if shutil.which(cc) is None:
         raise NativeBuildError(f"no host C compiler {cc!r} to build vcc natively")
     out = Path(tempfile.gettempdir()) / f"vcc-native-{key}"
-    proc = subprocess.run(
-        [cc, "-std=c99", "-O2", "-o", str(out), *map(str, srcs)], capture_output=True, text=True
-    )
-    if proc.returncode != 0:
-        raise NativeBuildError(f"building vcc natively failed:\n{proc.stdout}{proc.stderr}")
+    if not out.is_file():
+        part = out.with_name(
+            f"{out.name}.{os.getpid()}.part"
+        )  # built aside, then renamed: no half file
+        proc = subprocess.run(
+            [cc, "-std=c99", "-O2", "-o", str(part), *map(str, srcs)],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode != 0:
+            raise NativeBuildError(f"building vcc natively failed:\n{proc.stdout}{proc.stderr}")
+        os.replace(part, out)
     _native[key] = out
     return out
 
