@@ -88,6 +88,11 @@ static int cunary(void)
 		expect(')', "')'");
 		return v;
 	}
+	if (tok == T_IDENT && tokname->isenum) {
+		v = tokname->enumval;
+		next();
+		return v;
+	}
 	if (tok != T_NUM)
 		error("expected a constant");
 	v = tokval;

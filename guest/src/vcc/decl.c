@@ -82,6 +82,41 @@ int is_type_start(int t)
 	    || t == K_ENUM;
 }
 
+/* a type's first token: a keyword, or a typedef's name */
+int is_type_name(int t, struct Name *n)
+{
+	return is_type_start(t) || (t == T_IDENT && n && n->tdef);
+}
+
+/* enum [TAG] [{ NAME [= CONSTANT], ... }]: the names are int constants; the type is int */
+static void enum_decl(void)
+{
+	int v = 0;
+	next();
+	if (tok == T_IDENT)
+		next();
+	if (!accept('{'))
+		return;
+	while (!accept('}')) {
+		struct Name *n;
+		if (tok != T_IDENT)
+			error("expected an enumeration constant");
+		n = tokname;
+		next();
+		if (accept('='))
+			v = const_expr();
+		if (n->global || n->tdef)
+			error2("enumeration constant declared twice", n->text);
+		n->isenum = 1;
+		n->enumval = v;
+		if (v == 2147483647)
+			error("enumeration constant too large");
+		v++;
+		if (tok != '}')
+			expect(',', "',' between enumeration constants");
+	}
+}
+
 static struct Type *struct_decl(int isunion)
 {
 	struct Name *tag = 0;
@@ -158,11 +193,16 @@ struct Type *declspec(int *sclass)
 			next();
 		} else if (tok == K_CONST || tok == K_VOLATILE || tok == K_REGISTER || tok == K_AUTO)
 			next();
-		else if (tok == K_TYPEDEF)
-			error("typedef is not supported");
-		else if (tok == K_ENUM)
-			error("enum is not supported");
-		else if (tok == K_UNSIGNED) {
+		else if (tok == K_TYPEDEF) {
+			*sclass = tok;
+			next();
+		} else if (tok == K_ENUM) {
+			enum_decl();
+			kind = TY_INT;
+		} else if (tok == T_IDENT && tokname->tdef && kind == -1 && !t && !uns && !sgn) {
+			t = tokname->tdef;
+			next();
+		} else if (tok == K_UNSIGNED) {
 			uns = 1;
 			next();
 		} else if (tok == K_SIGNED) {
@@ -290,6 +330,15 @@ struct Type *abstract_type(void)
 	return t;
 }
 
+void typedef_name(struct Name *name, struct Type *t)
+{
+	if (name->tdef && name->tdef != t)
+		error2("typedef declared twice", name->text);
+	if (name->global || name->isenum)
+		error2("typedef of a name in use", name->text);
+	name->tdef = t;
+}
+
 static struct Sym *global_sym(struct Name *name, struct Type *t, int sclass)
 {
 	struct Sym *s = name->global;
@@ -322,6 +371,12 @@ static void external(void)
 		struct Sym *s;
 		if (!name)
 			error("a declaration needs a name");
+		if (sclass == K_TYPEDEF) {
+			typedef_name(name, t);
+			if (!accept(','))
+				break;
+			continue;
+		}
 		s = global_sym(name, t, sclass);
 		if (t->kind == TY_FUNC) {
 			if (tok == '{') {

@@ -278,6 +278,11 @@ static struct Type *primary(void)
 			return call(name);
 		}
 		s = find_var(name);
+		if ((!s || s->kind != S_LOCAL) && name->isenum) {
+			li(name->enumval);
+			lv = 0;
+			return ty_int;
+		}
 		if (!s)
 			error2("undeclared", name->text);
 		if (s->kind == S_LOCAL)
@@ -362,7 +367,7 @@ static struct Type *postfix(void)
 static int type_follows(void)
 {
 	int t = peek();
-	return is_type_start(t);
+	return is_type_name(t, peek_name());
 }
 
 static struct Type *unary(void)

@@ -470,6 +470,12 @@ int peek(void)
 	return pk_tok;
 }
 
+/* the identifier peek() saw (when it saw one) */
+struct Name *peek_name(void)
+{
+	return pk_tok == T_IDENT ? pk_name : 0;
+}
+
 int accept(int t)
 {
 	if (tok != t)

@@ -67,7 +67,7 @@ static void local_decl(void)
 {
 	int sclass;
 	struct Type *base = declspec(&sclass);
-	if (sclass)
+	if (sclass && sclass != K_TYPEDEF)
 		error("static and extern locals are not supported");
 	if (accept(';'))
 		return;
@@ -77,6 +77,12 @@ static void local_decl(void)
 		struct Sym *s;
 		if (!name)
 			error("a declaration needs a name");
+		if (sclass == K_TYPEDEF) {
+			typedef_name(name, t);	/* file scope, as vcc's only scope for types */
+			if (!accept(','))
+				break;
+			continue;
+		}
 		if (t->kind == TY_FUNC)
 			error2("declare functions outside functions", name->text);
 		if (t->size <= 0)
@@ -106,7 +112,7 @@ static void compound(void)
 	while (!accept('}')) {
 		if (tok == T_EOF)
 			error("'}' missing at the end of the file");
-		if (is_type_start(tok))
+		if (is_type_name(tok, tokname))
 			local_decl();
 		else
 			stmt();
@@ -138,7 +144,7 @@ static void for_stmt(void)
 	step.cap = 0;
 	next();
 	expect('(', "'(' after for");
-	if (is_type_start(tok))
+	if (is_type_name(tok, tokname))
 		local_decl();
 	else {
 		if (tok != ';')

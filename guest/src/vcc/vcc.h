@@ -1,10 +1,11 @@
 /* vcc.h: what vcc's modules share (vcc is the project's own small C compiler).
  *
  * vcc is part of vcluster, written for it: a one-pass compiler for a subset
- * of C (char, short, int, unsigned, pointers, arrays, structs and unions;
- * functions; the statements and operators of C; string literals, globals
- * with constant initializers; #include "file", #define NAME TEXT and
- * #ifdef/#ifndef/#else/#endif) that writes 68000 assembly for GNU as.  It is
+ * of C (char, short, int, unsigned, pointers, arrays, structs and unions,
+ * enum, typedef; functions; the statements and operators of C; string
+ * literals, globals with constant initializers; #include "file", #define
+ * NAME TEXT and #ifdef/#ifndef/#else/#endif) that writes 68000 assembly for
+ * GNU as.  It is
  * written in that subset, so it compiles itself, and in portable C: built by
  * any hosted compiler (the host's gcc, or the guest's m68k gcc) it writes the
  * same bytes for the same input.
@@ -136,6 +137,9 @@ struct Name {
 	char *macro;		/* its #define text, or 0 */
 	struct Sym *global;	/* the global of this name, or 0 */
 	struct Type *tag;	/* struct/union NAME, or 0 */
+	struct Type *tdef;	/* the type this name is a typedef of, or 0 */
+	int isenum;		/* an enumeration constant, of value enumval */
+	int enumval;
 	struct Name *next;	/* in its hash bucket */
 };
 
@@ -193,6 +197,7 @@ extern int curline;
 void lex_open(char *path);
 void next(void);
 int peek(void);
+struct Name *peek_name(void);
 void expect(int t, char *what);
 int accept(int t);
 struct Name *intern(char *s, int len);
@@ -211,10 +216,12 @@ extern struct Type *ty_int;
 struct Type *ptr_to(struct Type *base);
 struct Type *array_of(struct Type *base, int len);
 int is_type_start(int t);
+int is_type_name(int t, struct Name *n);
 struct Type *declspec(int *sclass);
 struct Type *declarator(struct Type *base, struct Name **name);
 struct Type *abstract_type(void);
 void toplevel(void);
+void typedef_name(struct Name *name, struct Type *t);
 int is_ptr(struct Type *t);
 int is_scalar(struct Type *t);
 

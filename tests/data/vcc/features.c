@@ -23,6 +23,11 @@ struct point {
 	struct point *next;
 };
 
+enum color { RED, GREEN = 5, BLUE, LAST = BLUE * 2 };
+typedef struct cell cell_t;
+typedef unsigned int word_t;
+typedef char name_t[8];
+
 /* no pointers and no padding: the same size on every machine */
 struct cell {
 	int x;
@@ -43,6 +48,7 @@ struct table {
 };
 
 int counter;
+int colors[LAST + 1];
 int primes[] = {2, 3, 5, 7, 11, 13};
 char greeting[] = "hello";
 char *words[] = {"zero", "one", "two", "three"};
@@ -138,6 +144,10 @@ int main(void)
 	struct point pt;
 	union word w;
 	int k = 0;
+	cell_t cells[3];
+	word_t wd = 4000000000u;
+	name_t nm;
+	enum color col = GREEN;
 
 	printf("fib %d %d\n", fib(10), fib(20));
 	for (i = 0; i < N; i++)
@@ -226,5 +236,21 @@ int main(void)
 		x += i;
 	}
 	printf("for %d\n", x);
+	cells[2].x = BLUE;
+	cells[1].mark = 'm';
+	strcpy(nm, "seven");
+	colors[LAST] = RED + GREEN + BLUE;
+	switch (col) {
+	case RED:
+		printf("red\n");
+		break;
+	case GREEN:
+		printf("green\n");
+		break;
+	default:
+		break;
+	}
+	printf("enum %d %d %d %d %d %u %s %d\n", RED, GREEN, BLUE, LAST, (int)sizeof(colors), wd / 3, nm,
+	       cells[2].x + cells[1].mark + colors[LAST] + (int)sizeof(cell_t) + (int)sizeof(name_t));
 	return 3;
 }
