@@ -2,12 +2,38 @@
  *
  * Computed as they are parsed, with the operators' precedences of expr.c;
  * they write no code.  Anything that could overflow or is not defined the
- * same everywhere (a negative shift, a division of negative numbers) is an
- * error, so that vcc computes the same value wherever it is built.
+ * same everywhere (a negative shift, an overflow) is an error, so that vcc
+ * computes the same value wherever it is built; division truncates (C99).
  */
 #include "vcc.h"
 
 static int cunary(void);
+
+#define INT_MAX_ 2147483647
+#define INT_MIN_ (-2147483647 - 1)
+
+/* v OP r for + - *, refused where C's int would overflow (undefined: it must not depend on the machine) */
+static int checked(int op, int v, int r)
+{
+	int bad = 0;
+	if (op == '+')
+		bad = (r > 0 && v > INT_MAX_ - r) || (r < 0 && v < INT_MIN_ - r);
+	else if (op == '-')
+		bad = (r < 0 && v > INT_MAX_ + r) || (r > 0 && v < INT_MIN_ + r);
+	else if (v != 0 && r != 0) {
+		if (v > 0)
+			bad = r > 0 ? v > INT_MAX_ / r : r < INT_MIN_ / v;
+		else
+			bad = r > 0 ? v < INT_MIN_ / r : r < INT_MAX_ / v;
+	}
+	if (bad)
+		error("constant expression overflows");
+	if (op == '+')
+		return v + r;
+	if (op == '-')
+		return v - r;
+	return v * r;
+}
 
 static int cbinary(int minprec)
 {
@@ -47,17 +73,13 @@ static int cbinary(int minprec)
 			if (r < 0 || r > 31 || v < 0)
 				error("constant shift out of range");
 			v = v >> r;
-		} else if (op == '+')
-			v = v + r;
-		else if (op == '-')
-			v = v - r;
-		else if (op == '*')
-			v = v * r;
+		} else if (op == '+' || op == '-' || op == '*')
+			v = checked(op, v, r);
 		else if (op == '/' || op == '%') {
 			if (r == 0)
 				error("constant division by zero");
-			if (v < 0 || r < 0)
-				error("constant division of negative numbers");
+			if (v == INT_MIN_ && r == -1)
+				error("constant expression overflows");
 			v = op == '/' ? v / r : v % r;
 		}
 	}
@@ -68,7 +90,7 @@ static int cunary(void)
 {
 	int v;
 	if (accept('-'))
-		return -cunary();
+		return checked('-', 0, cunary());
 	if (accept('+'))
 		return cunary();
 	if (accept('!'))
@@ -82,6 +104,20 @@ static int cunary(void)
 		t = abstract_type();
 		expect(')', "')' after a type");
 		return t->size;
+	}
+	if (tok == '(' && is_type_name(peek(), peek_name())) {
+		struct Type *t;
+		next();
+		t = abstract_type();
+		expect(')', "')' after a type");
+		v = cunary();
+		if (t->kind == TY_CHAR || t->kind == TY_SHORT) {	/* the low bits, as the 68000 keeps them */
+			int bits = t->size == 1 ? 255 : 65535;
+			v = v & bits;
+			if (!t->uns && v > bits / 2)
+				v = v - bits - 1;
+		}
+		return v;
 	}
 	if (accept('(')) {
 		v = const_expr();

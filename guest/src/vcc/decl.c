@@ -59,6 +59,8 @@ struct Type *array_of(struct Type *base, int len)
 	struct Type *t = new_type(TY_ARRAY, 0, base->align);
 	t->base = base;
 	t->len = len;
+	if (len > 0 && base->size > 2147483647 / len)
+		error("array too large");
 	if (len > 0)
 		t->size = base->size * len;
 	return t;

@@ -49,6 +49,11 @@ struct table {
 
 int counter;
 int colors[LAST + 1];
+/* constant expressions, computed by the compiler */
+int consts[] = {-7 / 2, -7 % 2, 7 / -2, (1 << 30) / 3, ~5 & 0xff, -2147483647 - 1, 'a' * 3,
+		(int)sizeof(struct cell) * 2, LAST ? 1 : 2, 0x7fffffff - 1, 017, -(3 - 10) * -4, !0 + !7,
+		(5 > 3) + (5 <= 3) * 10 + (2 != 2) * 100 + (4 == 4) * 1000, (1000000 >> 3 ^ 255) | 4096, (char)200,
+		(unsigned char)-1, (short)40000};
 int primes[] = {2, 3, 5, 7, 11, 13};
 char greeting[] = "hello";
 char *words[] = {"zero", "one", "two", "three"};
@@ -236,6 +241,8 @@ int main(void)
 		x += i;
 	}
 	printf("for %d\n", x);
+	for (i = 0; i < (int)(sizeof(consts) / sizeof(consts[0])); i++)
+		printf("%d%c", consts[i], i == 17 ? '\n' : ' ');
 	cells[2].x = BLUE;
 	cells[1].mark = 'm';
 	strcpy(nm, "seven");
