@@ -83,12 +83,16 @@ def new_session(idle: int, names: list[str]):
     return session
 
 
-def _watch_jobs(session, jobs: list[dict[str, Any]], execs: list[float]) -> None:
-    """Record every vcc job's end (host, CPU) and every PM_EXEC of vcc (its duration)."""
+def _watch_jobs(
+    session, jobs: list[dict[str, Any]], execs: list[float], alive: dict[str, list[int]]
+) -> None:
+    """Record every vcc job's end (host, CPU), every PM_EXEC of vcc (its duration) and per host the
+    vcc jobs running there at once (alive[host] = [now, most])."""
     for k in session.kernels.values():
 
         def exited(proc, status, k=k):
             if proc.team is not None and proc.name == "vcc":
+                alive.setdefault(k.name, [0, 0])[0] -= 1
                 jobs.append({"argv": list(proc.team.argv), "host": k.name, "cpu_s": proc.cpu_ns / S,
                              "status": status, "end_s": session.sim.now / S,
                              "heap_kb": (proc.team.brk - proc.team.heap_start) // KB})  # fmt: skip
@@ -106,6 +110,9 @@ def _watch_jobs(session, jobs: list[dict[str, Any]], execs: list[float]) -> None
             proc = k.processes.get(child)
             if status == 0 and proc is not None and proc.name == "vcc":
                 execs.append((k.sim.now - began) / S)
+                count = alive.setdefault(k.name, [0, 0])
+                count[0] += 1
+                count[1] = max(count[1], count[0])
             return reply
 
         pm.create_program = counted
@@ -128,7 +135,8 @@ def run_build(
     sim = session.sim
     jobs: list[dict[str, Any]] = []
     execs: list[float] = []
-    _watch_jobs(session, jobs, execs)
+    alive: dict[str, list[int]] = {}
+    _watch_jobs(session, jobs, execs, alive)
     start = sim.now
     returned: list[dict[str, Any]] = []
     for host, at in owners:
@@ -170,6 +178,7 @@ def run_build(
         "compile_cpu_s": {j["argv"][1]: round(j["cpu_s"], 3) for j in compiles},
         "sum_cpu_s": round(sum(j["cpu_s"] for j in jobs if j["argv"][1] == "-sum"), 3),
         "jobs_per_host": _count(j["host"] for j in jobs),
+        "most_at_once_on_a_host": max((c[1] for c in alive.values()), default=0),
         "exec_ms": round(1000 * sum(execs) / max(1, len(execs)), 1),
         "image_kb": round(image_kb, 1),
         "v_load_ms": round(V_LOAD_MS_PER_100KB * image_kb / 100, 1),
@@ -315,6 +324,7 @@ def run_bench(machines: tuple[int, ...] = MACHINES) -> dict[str, Any]:
             one["cpu_seconds"] / (max(one["compile_cpu_s"].values()) + one["sum_cpu_s"]), 2
         ),
         "jobs_per_host": {str(n): r["jobs_per_host"] for n, r in runs.items()},
+        "most_at_once_on_a_host": {str(n): r["most_at_once_on_a_host"] for n, r in runs.items()},
         "exec_ms": {str(n): r["exec_ms"] for n, r in runs.items()},
         "image_kb": one["image_kb"],
         "v_load_ms": one["v_load_ms"],
