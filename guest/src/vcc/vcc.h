@@ -9,6 +9,9 @@
  * written in that subset, so it compiles itself, and in portable C: built by
  * any hosted compiler (the host's gcc, or the guest's m68k gcc) it writes the
  * same bytes for the same input.
+ *
+ * Written for vcluster and distributed with it on the same terms; no code
+ * in guest/src/vcc comes from another compiler.
  */
 
 #ifndef __VCC__
