@@ -127,3 +127,29 @@ def test_bench_build_json_has_the_sweep_the_owners_and_table_4_1():
     table = bb.render(r)  # the human table of `vcluster bench build`
     assert "outputs identical to the native build: True" in table
     assert "V parser" in table and "evictions" in table
+
+
+def test_vcluster_run_with_an_owner_back_mid_build_evicts_a_compile_and_prints_the_native_sums(
+    tmp_path,
+):
+    names = ["decl", "main", "util"]
+    tree = vb.source_files()
+    files = []
+    for name in ["vcc.h", *(f"{n}.c" for n in names)]:
+        (tmp_path / name).write_bytes(tree[name])
+        files += ["--file", str(tmp_path / name)]
+    (tmp_path / "mk").write_text(vb.makefile_text(bb.build_order(names)))
+    files += ["--file", f"{tmp_path / 'mk'}={vb.MAKEFILE}"]
+    lines = [f"pmake {vb.MAKEFILE} 2", "wait 1.2", "owner ws2 on", "owner ws3 on"]
+    run = vcluster("run", "tiny", *files, *lines, "--json")
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout.strip().splitlines()[-1])
+    evictions = [m for m in summary["migrations"] if m["eviction"]]
+    assert evictions and all(m["ok"] and m["program"] == "vcc" for m in evictions), summary[
+        "migrations"
+    ]
+    assert "evicted vcc from ws" in run.stderr
+    (pmake,) = summary["programs"]
+    assert "pmake: 4 jobs, all succeeded" in pmake["output"]
+    want = vb.native_outputs(names)
+    assert vb.sum_text(want, bb.build_order(names)) in pmake["output"]
