@@ -228,6 +228,7 @@ static struct Type *call(struct Name *name)
 		ins_n("lea ", 4 * n, "(%sp),%sp");
 	if (ret->kind == TY_PTR)
 		ins("move.l %a0,%d0");
+	convert(ret);	/* a char or short result: only its low bits are the callee's */
 	return ret;
 }
 

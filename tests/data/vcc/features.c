@@ -96,6 +96,16 @@ static char *classify(int c)
 	return "other";
 }
 
+static unsigned char low(int x)
+{
+	return x;
+}
+
+static short half(int x)
+{
+	return x;
+}
+
 static void swap(int *a, int *b)
 {
 	int t = *a;
@@ -241,6 +251,7 @@ int main(void)
 		x += i;
 	}
 	printf("for %d\n", x);
+	printf("results %d %d %d\n", low(300), half(40000), low(-1) + half(-70000));
 	for (i = 0; i < (int)(sizeof(consts) / sizeof(consts[0])); i++)
 		printf("%d%c", consts[i], i == 17 ? '\n' : ' ');
 	cells[2].x = BLUE;
