@@ -76,6 +76,18 @@ def test_every_compile_runs_remotely_and_the_build_is_identical_on_one_and_on_th
     assert three["seconds"] < one["seconds"]
 
 
+def test_outputs_summed_in_parts_then_combined_give_zlibs_sums_of_the_whole():
+    names = ["cexpr", "main", "util", "init"]
+    want = vb.native_outputs(names)
+    r = bb.run_build(2, names, want=want, parts=2)
+    assert r["identical"] and r["sum_ok"], (
+        r
+    )  # vcc.sum: the parts' lines, and zlib's Adler-32 of them all
+    assert r["summary"] == "pmake: 7 jobs, all succeeded"
+    order = vb.sum_order(bb.build_order(names), 2)
+    assert sorted(order) == sorted(names) and order != bb.build_order(names)
+
+
 def test_owners_coming_back_mid_compile_evict_the_jobs_and_the_outputs_are_still_the_native_ones():
     names = ["decl", "main", "util"]
     want = vb.native_outputs(names)
@@ -124,6 +136,7 @@ def test_bench_build_json_has_the_sweep_the_owners_and_table_4_1():
     for n in r["file_server"].values():
         assert n["requests"] > 0 and 0 < n["cache_hit_rate"] <= 1
     assert r["speedup"]["8"] <= r["bound_speedup"]
+    assert r["speedup"]["8"] >= 3.0  # Sprite's 3..6x
     table = bb.render(r)  # the human table of `vcluster bench build`
     assert "outputs identical to the native build: True" in table
     assert "V parser" in table and "evictions" in table

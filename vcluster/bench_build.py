@@ -45,6 +45,7 @@ OWNERS_MACHINES = 4
 OWNERS_RETURNING = 2
 OWNERS_SEED = 18
 DIRTY_FILES = ("expr", "lex")
+PARTS = 3  # the outputs are summed in three parts, then combined
 TABLE_4_1_ROWS = ("preprocessor", "parser", "optimizer", "assembler")
 
 
@@ -74,10 +75,11 @@ def build_order(names: list[str]) -> list[str]:
     return sorted(names, key=lambda n: (-sizes[n], n))
 
 
-def new_session(idle: int, names: list[str]):
+def new_session(idle: int, names: list[str], parts: int = 1):
     from vcluster.session import Session
 
-    session = Session(cluster_config(idle), images={vb.MAKEFILE: vb.makefile_text(names).encode()})
+    makefile = vb.makefile_text(names, parts).encode()
+    session = Session(cluster_config(idle), images={vb.MAKEFILE: makefile})
     for name, data in vb.source_files().items():
         session.put_file(name, data)
     return session
@@ -124,14 +126,16 @@ def run_build(
     owners: tuple[tuple[str, float], ...] = (),
     want: dict[str, bytes] | None = None,
     max_sim_seconds: float = 900.0,
+    parts: int = 1,
 ) -> dict[str, Any]:
     """pmake builds `names` (default: all of vcc) on `idle` idle workstations, JOBS = idle.
 
     `owners`: (host, seconds after pmake starts) at which that host's owner comes back.
-    `want`: the native outputs to compare with (computed when not given)."""
+    `want`: the native outputs to compare with (computed when not given); `parts`: sum the outputs
+    in that many parts, then combine them (vcc_build.makefile_text)."""
     names = build_order(list(names or vb.units()))
     want = want if want is not None else vb.native_outputs(names)
-    session = new_session(idle, names)
+    session = new_session(idle, names, parts)
     sim = session.sim
     jobs: list[dict[str, Any]] = []
     execs: list[float] = []
@@ -158,9 +162,21 @@ def run_build(
     outputs = {n: vb.read_file(session, f"{n}.s") for n in names}
     differ = [n for n in names if outputs[n] != want[n]]
     sum_file = vb.read_file(session, vb.SUM_FILE)
-    sum_ok = sum_file is not None and sum_file.decode() == vb.sum_text(want, names)
+    sum_ok = sum_file is not None and sum_file.decode() == vb.sum_text(
+        want, vb.sum_order(names, parts)
+    )
     end = max((j["end_s"] for j in jobs), default=sim.now / S)
     compiles = [j for j in jobs if j["argv"][1] != "-sum"]
+    # the critical path in CPU: the longest compile of a part, its sum, then the combination
+    sums = {j["argv"][2]: j["cpu_s"] for j in jobs if j["argv"][1] == "-sum"}
+    cpu = {j["argv"][1][:-2]: j["cpu_s"] for j in compiles}
+    groups = vb.split_parts(names, parts)
+    if len(groups) == 1:
+        critical = max(cpu.values(), default=0.0)
+    else:
+        critical = max(max(cpu.get(n, 0.0) for n in g) + sums.get(f"part{k + 1}.sum", 0.0)
+                       for k, g in enumerate(groups))  # fmt: skip
+    critical += sums.get(vb.SUM_FILE, 0.0)
     fs = session.file_server_summary()
     (server,) = fs.values()
     image_kb = len(session.images["vcc"]) / KB
@@ -176,7 +192,8 @@ def run_build(
         "jobs": len(jobs),
         "cpu_seconds": round(sum(j["cpu_s"] for j in jobs), 3),
         "compile_cpu_s": {j["argv"][1]: round(j["cpu_s"], 3) for j in compiles},
-        "sum_cpu_s": round(sum(j["cpu_s"] for j in jobs if j["argv"][1] == "-sum"), 3),
+        "sum_cpu_s": round(sum(sums.values()), 3),
+        "critical_cpu_s": round(critical, 3),
         "jobs_per_host": _count(j["host"] for j in jobs),
         "most_at_once_on_a_host": max((c[1] for c in alive.values()), default=0),
         "exec_ms": round(1000 * sum(execs) / max(1, len(execs)), 1),
@@ -290,13 +307,13 @@ def run_bench(machines: tuple[int, ...] = MACHINES) -> dict[str, Any]:
     from vkernel.workloads import PAPER_DIRTY_KB
 
     want = vb.native_outputs()
-    runs = {n: run_build(n, want=want) for n in machines}
+    runs = {n: run_build(n, want=want, parts=PARTS) for n in machines}
     failures = [f"the build on {n} machines: {r['summary'] or 'did not finish'}; differs: {r['differ']}"
                 for n, r in runs.items() if not r["identical"] or r["exit_status"] != 0]  # fmt: skip
     base = runs[min(machines)]["seconds"]
-    idle_run = runs.get(OWNERS_MACHINES) or run_build(OWNERS_MACHINES, want=want)
+    idle_run = runs.get(OWNERS_MACHINES) or run_build(OWNERS_MACHINES, want=want, parts=PARTS)
     owners = owner_instants(OWNERS_MACHINES, idle_run["seconds"])
-    back = run_build(OWNERS_MACHINES, owners=owners, want=want)
+    back = run_build(OWNERS_MACHINES, owners=owners, want=want, parts=PARTS)
     evictions = [m for m in back["migrations"] if m.get("eviction")]
     if not back["identical"]:
         failures.append(
@@ -320,9 +337,9 @@ def run_bench(machines: tuple[int, ...] = MACHINES) -> dict[str, Any]:
         "cpu_seconds": one["cpu_seconds"],
         "compile_cpu_s": one["compile_cpu_s"],
         # no schedule beats the whole CPU over the longest compile then the last step
-        "bound_speedup": round(
-            one["cpu_seconds"] / (max(one["compile_cpu_s"].values()) + one["sum_cpu_s"]), 2
-        ),
+        "bound_speedup": round(one["cpu_seconds"] / one["critical_cpu_s"], 2),
+        "critical_cpu_s": one["critical_cpu_s"],
+        "parts": PARTS,
         "jobs_per_host": {str(n): r["jobs_per_host"] for n, r in runs.items()},
         "most_at_once_on_a_host": {str(n): r["most_at_once_on_a_host"] for n, r in runs.items()},
         "exec_ms": {str(n): r["exec_ms"] for n, r in runs.items()},
@@ -383,7 +400,7 @@ def render(result: dict[str, Any]) -> str:
         )
     o = result["owners"]
     lines.append(f"  Sprite's pmake: {result['sprite_speedup'][0]:g}..{result['sprite_speedup'][1]:g}x; "
-                 f"bound (CPU / (longest compile + last step)): {result['bound_speedup']:g}x; "
+                 f"bound (CPU / critical path): {result['bound_speedup']:g}x; "
                  f"image {result['image_kb']:g} KB (V would load it in {result['v_load_ms']:g} ms); "
                  f"heap at most {result['heap_kb_max']} KB")  # fmt: skip
     lines.append(

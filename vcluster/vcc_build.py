@@ -39,15 +39,36 @@ def source_files() -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(VCC_DIR.iterdir()) if p.suffix in (".c", ".h")}
 
 
-def makefile_text(names: list[str] | None = None) -> str:
-    """pmake's make file: `all` <- vcc.sum <- one compile job per unit (in the order given)."""
+def split_parts(names: list[str], parts: int) -> list[list[str]]:
+    """The units dealt round-robin into `parts` groups (in the order given)."""
+    return [part for part in (names[k::parts] for k in range(max(1, parts))) if part]
+
+
+def sum_order(names: list[str], parts: int = 1) -> list[str]:
+    """The order of the units in vcc.sum: part by part."""
+    return [n for part in split_parts(list(names), parts) for n in part]
+
+
+def makefile_text(names: list[str] | None = None, parts: int = 1) -> str:
+    """pmake's make file: `all` <- vcc.sum <- one compile job per unit (in the order given).
+
+    With parts > 1 the outputs are summed in parts (partK.sum, each as soon as its compiles are
+    done, in parallel with the others) and vcc.sum combines the parts."""
     names = list(names or units())
-    outputs = [f"{n}.s" for n in names]
     lines = [
         f"# {MAKEFILE}: vcc compiles its own sources, one job per file, on idle workstations",
         f"all: {SUM_FILE}",
-        f"{SUM_FILE}: {' '.join(outputs)} ; vcc -sum {SUM_FILE} {' '.join(outputs)}",
     ]
+    groups = split_parts(names, parts)
+    if len(groups) == 1:
+        outputs = " ".join(f"{n}.s" for n in names)
+        lines.append(f"{SUM_FILE}: {outputs} ; vcc -sum {SUM_FILE} {outputs}")
+    else:
+        sums = " ".join(f"part{k + 1}.sum" for k in range(len(groups)))
+        lines.append(f"{SUM_FILE}: {sums} ; vcc -sum {SUM_FILE} {sums}")
+        for k, group in enumerate(groups):
+            outputs = " ".join(f"{n}.s" for n in group)
+            lines.append(f"part{k + 1}.sum: {outputs} ; vcc -sum part{k + 1}.sum {outputs}")
     lines += [f"{n}.s: ; vcc {n}.c -o {n}.s" for n in names]
     return "\n".join(lines) + "\n"
 

@@ -2,7 +2,10 @@
  *
  * For each FILE a line `NAME BYTES 0xADLER32` (zlib's Adler-32), then
  * `total BYTES 0xADLER32` over all of them in order, written to OUT and
- * printed; status 1 if a FILE is missing.  The sums are kept in ints that
+ * printed; status 1 if a FILE is missing.  A FILE.sum written by vcc -sum
+ * stands for the files it sums: its lines are taken as they are (its total
+ * left out) and combined, so a build can sum its outputs in parts, in
+ * parallel, and combine the parts last.  The sums are kept in ints that
  * cannot overflow on any machine (their remainders taken often enough); the
  * total is combined from the files' sums, as zlib's adler32_combine does.
  */
@@ -108,6 +111,68 @@ static void sum_line(struct Buf *b, char *name, int bytes, int a, int s)
 	buf_add(b, "\n", 1);
 }
 
+static int ends_with(char *s, char *end)
+{
+	int n = strlen(s);
+	int m = strlen(end);
+	return n >= m && strcmp(s + n - m, end) == 0;
+}
+
+static int hexdigit(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* the lines of an earlier sum (its total left out), taken as they are and combined: 0 if malformed */
+static int sum_of_sums(struct Buf *b, char *data, int *pa, int *ps, int *total)
+{
+	char *line = data;
+	while (*line) {
+		char *p = line;
+		char *name = line;
+		int namelen;
+		int bytes = 0;
+		int hi = 0;
+		int lo = 0;
+		int i;
+		while (*p && *p != ' ' && *p != '\n')
+			p++;
+		namelen = p - name;
+		if (*p++ != ' ' || *p < '0' || *p > '9')
+			return 0;
+		while (*p >= '0' && *p <= '9') {
+			if (bytes > 100000000)
+				return 0;
+			bytes = bytes * 10 + *p++ - '0';
+		}
+		if (p[0] != ' ' || p[1] != '0' || p[2] != 'x')
+			return 0;
+		p = p + 3;
+		for (i = 0; i < 8; i++) {
+			int d = hexdigit(*p++);
+			if (d < 0)
+				return 0;
+			if (i < 4)
+				hi = hi * 16 + d;
+			else
+				lo = lo * 16 + d;
+		}
+		if (*p++ != '\n' || hi >= 65521 || lo >= 65521)
+			return 0;
+		if (!(namelen == 5 && memcmp(name, "total", 5) == 0)) {
+			combine(pa, ps, lo, hi, bytes);
+			*total = *total + bytes;
+			buf_add(b, line, p - line);
+		}
+		line = p;
+	}
+	return 1;
+}
+
 int sum_files(char *outname, char **files, int n)
 {
 	struct Buf b;
@@ -130,6 +195,16 @@ int sum_files(char *outname, char **files, int n)
 			say(files[i]);
 			say(": missing\n");
 			bad = 1;
+			continue;
+		}
+		if (ends_with(files[i], ".sum")) {
+			if (!sum_of_sums(&b, data, &ta, &ts, &total)) {
+				say("vcc: ");
+				say(files[i]);
+				say(": not a sum of vcc -sum\n");
+				bad = 1;
+			}
+			free(data);
 			continue;
 		}
 		adler(&a, &s, data, len);
