@@ -3,8 +3,9 @@
 The source tree is vcc's own: its .c files and vcc.h, put on the file
 server's disk. The make file (`makefile_text`) has one job per source file,
 `vcc FILE.c -o FILE.s`, and a last job `vcc -sum vcc.sum FILE.s...` that
-reads every output back and writes their sizes and Adler-32 sums; pmake
-(guest/src/programs/pmake.c) runs each job with `@ *` on an idle workstation.
+reads every output back and writes their sizes and Adler-32 sums (or sums
+in parts, partK.sum, and combines them); pmake (guest/src/programs/pmake.c)
+runs each job with `@ *` on an idle workstation.
 The reference is the same compiler built natively by the host's C compiler
 (`native_vcc`) compiling the same files (`native_outputs`): a build in the
 cluster is right when every .s on the file server is byte-identical to it.
