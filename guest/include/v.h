@@ -67,6 +67,7 @@
 #define PROGRAM_MANAGER_GROUP 0x8001
 #define LOCAL_KERNEL_SERVER 0x8002
 #define LOCAL_PROGRAM_MANAGER 0x8003
+#define FILE_SERVER_GROUP 0x00008004 /* the file server's well-known group */
 #define WELL_KNOWN_GROUP_END 0x8100 /* indexes 0x8000..0x80ff: system groups, not for guests */
 
 /* message codes: I/O protocol */
@@ -78,6 +79,7 @@
 #define FS_REMOVE 0x111
 #define FS_LIST 0x112
 #define FS_WRITE_AT 0x113
+#define FS_QUERY_SERVER 0x114 /* to FILE_SERVER_GROUP: the replier serves files */
 #define FS_MODE_READ 0
 #define FS_MODE_WRITE 1
 #define FS_MODE_APPEND 2
@@ -92,6 +94,7 @@
 #define PM_MIGRATE 0x206
 #define PM_EXITED 0x207
 #define PM_LIST 0x208
+#define PM_QUERY_PROGRAM 0x209 /* to the program manager group: programs of a name or pid */
 #define PM_QUERY_NAME_MAX 24
 #define PM_EXEC_WAIT 1
 #define PM_MIGRATE_DESTROY 1
@@ -168,7 +171,9 @@ void _exit(int status) __attribute__((noreturn)); /* SYS_EXIT, no flushing */
 
 /* ---- files, over the I/O protocol to the file server ---- */
 
-/* vopen: a descriptor (3..) or a negative error. mode: FS_MODE_READ,
+/* One descriptor table (src/runtime/vio.c) serves these and newlib's open(),
+ * read(), FILE *...; these return V results and set no errno.
+ * vopen: a descriptor (3..) or a negative error. mode: FS_MODE_READ,
  * FS_MODE_WRITE (create/truncate), FS_MODE_APPEND. */
 int vopen(const char *name, int mode);
 long vread(int fd, void *buf, unsigned long n);        /* bytes read, 0 at end */
@@ -176,7 +181,7 @@ long vwrite(int fd, const void *buf, unsigned long n); /* bytes written */
 int vclose(int fd);
 int vremove(const char *name);
 long vlist(char *buf, unsigned long size); /* names separated by '\n' */
-long vsize(int fd);                        /* size reported by FS_OPEN */
+long vsize(int fd);                        /* size reported by FS_OPEN, grown by our writes */
 
 /* ---- programs, through the program managers ---- */
 

@@ -8,16 +8,10 @@
 #include <string.h>
 #include <v.h>
 
-/* Send a request; the reply's long 1, or a negative error. */
-static long pm_send(ProcessId to, Message *msg)
-{
-    ProcessId r = Send(msg, to);
-    if (r < 0)
-        return r;
-    if (msg->m[0] < 0)
-        return msg->m[0];
-    return msg->m[1];
-}
+#include "vio.h"
+
+/* Send a request; the reply's long 1, or a negative error (the I/O protocol's convention). */
+#define pm_send __vio_call
 
 static long pm_call(ProcessId to, long code, long a1, long a2, long a3)
 {
