@@ -264,6 +264,9 @@ class Session:
             raise LineError("usage: migrateprog [-n] [PROG]")
         if args:
             why = self._why_not_running(args[0])  # as the line was typed: the query takes a while
+            mine = [j for j in self.jobs if j.argv[0] == args[0] and not j.done]
+            if mine and not any(j.pid for j in mine):  # the console is still starting it
+                raise LineError(f"migrateprog: no running program {args[0]!r}{why}")
             targets = self._programs_named(args[0])
             if not targets:
                 raise LineError(f"migrateprog: no running program {args[0]!r}{why}")
