@@ -46,6 +46,11 @@ BENCHMARKS: dict[str, tuple[str, str, str]] = {
         "run_bench",
         "remote exec: host selection, set-up/destroy, load per 100 KB vs V",
     ),
+    "ft": (
+        "vcluster.bench_ft",
+        "run_bench",
+        "checkpoints: overhead at 0.5/1/5 s, bytes and freeze each, recovery after a crash",
+    ),
     "pmake": (
         "vcluster.bench_pmake",
         "run_bench",
@@ -64,7 +69,11 @@ def load(name: str) -> Callable[[], dict[str, Any]]:
 
 
 # benches that take options: name -> the options (`vcluster bench NAME --OPTION`)
-OPTIONS: dict[str, tuple[str, ...]] = {"faults": ("seeds", "quick"), "rexec": ("quick",)}
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "faults": ("seeds", "quick"),
+    "rexec": ("quick",),
+    "ft": ("quick",),
+}
 
 
 def render_table(

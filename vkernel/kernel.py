@@ -9,7 +9,7 @@ from typing import Any
 
 from emulator.cpu import Stop
 from guest import abi
-from vkernel import ops
+from vkernel import exactly_once, ops
 from vkernel.ledger import UNNAMED, Ledger
 from vkernel.memory import MemoryError_, TeamMemory
 from vkernel.process import LogicalHost, Priority, Process, State, Team
@@ -50,6 +50,7 @@ class Outstanding:
     group: bool = False
     transaction: Any = None  # the transport's record for a remote Send
     deadline: Any = None  # the event that ends a bounded Send (ops.Send.timeout_ms)
+    stamp: Any = None  # the counter its answer moves (vkernel/exactly_once.py), if stamped
 
 
 @dataclass
@@ -121,6 +122,8 @@ class Kernel:
         self.idle = None  # vkernel.idle detector, on workstations
         self.pager = None  # vkernel.paging.Pager, on workstations
         self.flusher = None  # vkernel.paging.Flusher, when the idle policy flushes
+        self.checkpoints = None  # vkernel.checkpoint.Checkpoints, on workstations
+        self.rfork = None  # vkernel.rfork.RemoteFork, on workstations
         self.file_server_pid = 0  # found by asking the file server group (vkernel/locate.py)
         self.locate_failures = 0  # times no file server answered it
         self.locating = False  # a background query for it is under way (locate.ensure)
@@ -634,6 +637,30 @@ class Kernel:
             self.transport.shutdown()
         self.machine.power_off()
 
+    # --- a logical host's state, out and in (vkernel/capture.py) --------------------------
+    def _capture(self):
+        from vkernel.capture import LhCapture
+
+        if getattr(self, "_lh_capture", None) is None:
+            self._lh_capture = LhCapture(self)
+        return self._lh_capture
+
+    def capture_lh(self, lh: LogicalHost, plan, worker: int = 0, teams=None) -> dict[str, Any]:
+        """The whole state of lh (pages aside) as a JSON-able dict; plan records what remove_lh must do."""
+        return self._capture().capture(lh, list(lh.teams if teams is None else teams), plan, worker)
+
+    def remove_lh(self, lh: LogicalHost, plan, dest_mac: bytes) -> None:
+        """Delete lh here: its processes, teams and IPC state (its copy lives at dest_mac)."""
+        self._capture().remove(lh, plan, dest_mac)
+
+    def stage_lh(self, lh: LogicalHost, old_lhid: int, state: dict[str, Any], teams=None) -> dict[str, Any]:
+        """Check a captured state against lh (a frozen copy with its pages) and stage it."""
+        return self._capture().stage(lh, list(lh.teams if teams is None else teams), old_lhid, state)
+
+    def restore_lh(self, lh: LogicalHost, old_lhid: int, staged: dict[str, Any], teams=None) -> None:
+        """The staged copy lh takes the id old_lhid and runs."""
+        self._capture().restore(lh, list(lh.teams if teams is None else teams), old_lhid, staged)
+
     # --- management ------------------------------------------------------------------
     def suspend(self, proc: Process) -> None:
         proc.suspended = True
@@ -685,8 +712,11 @@ class Kernel:
         """Requests proc has received and not yet replied to, by sender pid."""
         return self._pending.setdefault(proc.pid, {})
 
-    def send(self, proc: Process, msg: bytes, dst: int, msg_addr: int = 0) -> None:
+    def send(self, proc: Process, msg: bytes, dst: int, msg_addr: int = 0, stamp: Any = None) -> None:
         """Send msg to dst (a pid or a group) and block until the reply."""
+        prev = proc.awaiting
+        if stamp is None and prev is not None and prev.msg == msg:
+            stamp = prev.stamp  # the same request sent again (restarted, forwarded): same counter
         self.charge("ipc_op_us", "frozen_check_us")
         if dst == proc.pid:  # it would wait for itself forever
             if proc.team is not None:
@@ -695,7 +725,7 @@ class Kernel:
                 proc.resume_value = (-abi.EINVAL, b"")
             return
         self.block(proc, State.SEND_BLOCKED)
-        proc.awaiting = Outstanding(dst=dst, msg_addr=msg_addr, group=abi.is_group(dst), msg=msg)
+        proc.awaiting = Outstanding(dst=dst, msg_addr=msg_addr, group=abi.is_group(dst), msg=msg, stamp=stamp)
         if abi.is_group(dst):
             self.send_group(proc, msg, dst)
             return
@@ -783,6 +813,8 @@ class Kernel:
         if proc.state is not State.SEND_BLOCKED or out is None:
             return
         proc.awaiting = None
+        if out.stamp is not None:
+            exactly_once.answered(self, proc, out.stamp, replier, msg)
         if out.deadline is not None:
             self.sim.cancel(out.deadline)
         if out.transaction is not None and self.transport is not None:

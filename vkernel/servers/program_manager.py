@@ -30,6 +30,9 @@ MG_ABORT = 0x213  # migration id: the source gave up; the receiver discards its 
 MG_COMMIT = 0x214  # migration id: "go" (the source has deleted its copy); the receiver's copy runs
 MG_OUTCOME = 0x215  # old lhid, migration id -> outcome (a receiver that waited for "go" in vain asks)
 MG_WHERE = 0x216  # old lhid, migration id (to the group): a copy that may be the one lives here -> id
+CK_DONE = 0x220  # lhid, pid, serial, host name (16 bytes): a checkpoint is complete (to the home)
+CK_RESTART = 0x221  # lhid: restart it here from its last checkpoint -> serial, pages, age ms, host name
+CK_FORK = 0x222  # lhid, file serial, parent pid: build an rfork child here from its file -> child pid
 
 IMAGE_CHUNK = 32 * 1024  # V moved 32 KB as a unit
 NAME_AT = 0
@@ -155,6 +158,8 @@ class ProgramManager:
                 yield ops.Reply(sender, self.k.migration.outcome_reply(msg))
             elif code == MG_WHERE and self.k.migration is not None:
                 yield ops.Reply(sender, self.answer_or_decline(sender, self.k.migration.where_reply(msg)))
+            elif code in (abi.PM_CHECKPOINT, abi.PM_RFORK, CK_DONE, CK_RESTART, CK_FORK) and self.k.checkpoints is not None:
+                yield from self.k.checkpoints.serve(sender, code, msg)
             else:
                 yield ops.Reply(sender, error(abi.EBADCALL))
 
@@ -386,6 +391,8 @@ class ProgramManager:
             self.reported[notice] = child
             while len(self.reported) > 4096:
                 self.reported.popitem(last=False)
+        if self.k.checkpoints is not None:
+            self.k.checkpoints.ended(child)
         state = self.creators.setdefault(creator_lhid, CreatorState())
         for key in (child, 0):  # a waiter for this child first, then one waiting for any child
             waiting = state.waiters.get(key)
