@@ -23,6 +23,8 @@ from pathlib import Path
 GUEST_DIR = Path(__file__).resolve().parent
 LIB_DIR = GUEST_DIR / "lib"
 HOSTED_PROGRAMS_DIR = GUEST_DIR / "src" / "hosted-programs"
+# vcc, the project's own C compiler: a hosted program with a folder of its own
+VCC_DIR = GUEST_DIR / "src" / "vcc"
 V_PROGRAMS_DIR = GUEST_DIR / "src" / "programs"
 CROSS_CC = "m68k-linux-gnu-gcc"
 
@@ -152,14 +154,17 @@ def _run(cmd: list[str], what: str, cwd: Path | None = None) -> str:
 
 
 def hosted_programs() -> dict[str, list[Path]]:
-    """The packaged hosted programs: src/hosted-programs/NAME/*.c -> NAME."""
-    if not HOSTED_PROGRAMS_DIR.is_dir():
-        return {}
-    return {
-        d.name: sorted(d.glob("*.c"))
-        for d in sorted(HOSTED_PROGRAMS_DIR.iterdir())
-        if d.is_dir() and any(d.glob("*.c"))
-    }
+    """The packaged hosted programs: src/hosted-programs/NAME/*.c -> NAME, and src/vcc/*.c -> vcc."""
+    programs = {}
+    if HOSTED_PROGRAMS_DIR.is_dir():
+        programs = {
+            d.name: sorted(d.glob("*.c"))
+            for d in sorted(HOSTED_PROGRAMS_DIR.iterdir())
+            if d.is_dir() and any(d.glob("*.c"))
+        }
+    if any(VCC_DIR.glob("*.c")):
+        programs["vcc"] = sorted(VCC_DIR.glob("*.c"))
+    return dict(sorted(programs.items()))
 
 
 def packaged_programs() -> dict[str, tuple[list[Path], list[str]]]:

@@ -51,6 +51,11 @@ BENCHMARKS: dict[str, tuple[str, str, str]] = {
         "run_bench",
         "checkpoints: overhead at 0.5/1/5 s, bytes and freeze each, recovery after a crash",
     ),
+    "build": (
+        "vcluster.bench_build",
+        "run_bench",
+        "a real build: vcc compiles itself with pmake on 1, 2, 4, 8 machines, owners returning",
+    ),
     "pmake": (
         "vcluster.bench_pmake",
         "run_bench",
