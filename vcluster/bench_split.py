@@ -19,6 +19,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from vcluster.costs import from_paper
+from vkernel import ops
 from vkernel.ledger import Split, split
 
 MS = 1_000_000
@@ -54,7 +55,7 @@ def waited_ms(session, host: str, t0: int, t1: int) -> float:
 
 def charged_units(session, host: str, name: str, t0: int, t1: int) -> float:
     """How many units of constant `name` `host` charged in charges that began within [t0, t1)."""
-    value_ns = getattr(session.config.cost, name) * 1000
+    value_ns = ops.constant(session.config, name) * 1000
     if not value_ns:
         return 0.0
     return sum(

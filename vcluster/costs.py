@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 
-from configs.schema import CostModel, CpuConfig, DiskConfig, NetworkConfig
+from configs.schema import ClusterConfig, CostModel, CpuConfig, DiskConfig, NetworkConfig
 
 # The basis of a calibrated constant: set from one of the V paper's own figures (a benchmark row
 # that compares with that figure is then a calibration check), from another measurement of the V
@@ -81,6 +81,11 @@ SOURCES: dict[str, tuple[str, str]] = {
         "V section 4.1: kernel-server and program-manager state copy 14 ms + 9 ms per process "
         "and address space",
     ),
+    "checkpoint.freeze_base_us": (
+        ESTIMATE,
+        "a checkpoint's cut: capturing the kernel state (pages copy-on-write after it)",
+    ),
+    "checkpoint.freeze_per_object_us": (ESTIMATE, "... plus this per process and team"),
     "retransmit_timeout_ms": (TIMER, "design: longer than one 32 KB train on the wire"),
     "reply_pending_interval_ms": (TIMER, "design (V's reply-pending probe)"),
     "reply_retain_ms": (TIMER, "design: longer than the reply-pending interval"),
@@ -172,6 +177,11 @@ def markdown() -> str:
     for f in dataclasses.fields(CostModel):
         basis, source = SOURCES.get(f.name, ("?", "no source given (add it to SOURCES)"))
         lines.append(f"| `cost.{f.name}` | {_value(CostModel, f.name)} | {basis} | {source} |")
+    for name, (basis, source) in SOURCES.items():
+        if "." in name:  # a cost constant of another section
+            section, field = name.split(".")
+            cls = type(getattr(ClusterConfig(), section))
+            lines.append(f"| `{name}` | {_value(cls, field)} | {basis} | {source} |")
     for cls, name, source in EMERGENT:
         section = {CpuConfig: "cpu", NetworkConfig: "network", DiskConfig: "disk"}[cls]
         lines.append(f"| `{section}.{name}` | {_value(cls, name)} | emergent model | {source} |")

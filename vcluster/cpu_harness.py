@@ -44,7 +44,10 @@ class BareMachine:
         self.frames = FrameAllocator(memory_bytes // PAGE)
         self.cost = CostModel()
 
-    def kernel_work(self, us: float) -> None:
+    def kernel_work(self, us: float, name: str = "") -> None:
+        pass
+
+    def charge(self, *charges) -> None:  # the kernel's charge by constant name: nothing here
         pass
 
     def server_memory(self, proc):  # pragma: no cover - the harness runs no Python process

@@ -306,7 +306,11 @@ class Checkpoints:
                     count += 1
             # the kernel copies its state (the pages stay in place, copy-on-write)
             objects = len(lh.processes) + len(teams)
-            yield ops.Compute(self.cfg.freeze_base_us + self.cfg.freeze_per_object_us * objects)
+            yield ops.charge(
+                k.config,
+                "checkpoint.freeze_base_us",
+                ("checkpoint.freeze_per_object_us", objects),
+            )
         finally:
             if k.powered and k.lhs.get(lh.lhid) is lh and lh.frozen and not lh.migrating:
                 k.migration.unfreeze(lh)

@@ -191,7 +191,7 @@ class Kernel:
         start = t = max(self.sim.now, self.kernel_free_at)
         for item in charges:
             name, units = (item, 1) if isinstance(item, str) else item
-            ns = int(getattr(self.cost, name) * units * 1000)
+            ns = int(ops.constant(self.config, name) * units * 1000)
             self.ledger.add(name, units, t, ns)
             t += ns
         self.kernel_free_at = t
@@ -354,7 +354,7 @@ class Kernel:
         `charges` (CostModel constants, (name, units)) are what the ledger records it as."""
         proc.work_ns = max(1, int(us * 1000))
         proc.work_charges = [
-            [name, units, int(getattr(self.cost, name) * units * 1000)] for name, units in charges
+            [name, units, int(ops.constant(self.config, name) * units * 1000)] for name, units in charges
         ]
         proc.priority = Priority(priority)
         proc.state = State.READY
@@ -598,7 +598,7 @@ class Kernel:
             self.move_from(proc, op.pid, op.src, op.count)
         elif isinstance(op, ops.Delay):
             if op.charge:  # a calibrated wait (a cost-model constant), not CPU: ledgered as such
-                value_ns = getattr(self.cost, op.charge) * 1000
+                value_ns = ops.constant(self.config, op.charge) * 1000
                 self.ledger.add(
                     op.charge, op.ns / value_ns if value_ns else 0, self.sim.now, max(0, op.ns), wait=True
                 )

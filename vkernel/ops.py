@@ -71,11 +71,23 @@ class Compute:
     charges: tuple[tuple[str, float], ...] = ()  # the CostModel constants it is, (name, units)
 
 
-def charge(cost, *charges: str | tuple[str, float]) -> Compute:
-    """A Compute of cost-model constants by name: each a CostModel field (once) or (name, units);
-    the kernel charges their values and ledgers each under its name (Kernel.charge)."""
+def constant(source, name: str) -> float:
+    """The value of a cost constant by name: a CostModel field ("page_copy_us"), or a field of
+    another config section ("checkpoint.freeze_base_us"); `source` is a ClusterConfig or, for
+    CostModel names, the CostModel itself."""
+    if "." not in name:
+        return getattr(getattr(source, "cost", source), name)
+    value = source
+    for part in name.split("."):
+        value = getattr(value, part)
+    return value
+
+
+def charge(source, *charges: str | tuple[str, float]) -> Compute:
+    """A Compute of cost constants by name (see `constant`): each once or (name, units); the
+    kernel charges their values and ledgers each under its name (Kernel.charge)."""
     pairs = tuple((c, 1) if isinstance(c, str) else (c[0], c[1]) for c in charges)
-    return Compute(sum(getattr(cost, name) * units for name, units in pairs), pairs)
+    return Compute(sum(constant(source, name) * units for name, units in pairs), pairs)
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,11 @@ class RemoteFork:
                         records.append(PAGE_HEADER.pack(i, vp, int(entry.prot) | ZERO_FLAG))
                     else:
                         records.append(PAGE_HEADER.pack(i, vp, int(entry.prot)) + data)
-            yield ops.Compute(ck.cfg.freeze_base_us + ck.cfg.freeze_per_object_us * len(teams))
+            yield ops.charge(
+                k.config,
+                "checkpoint.freeze_base_us",
+                ("checkpoint.freeze_per_object_us", len(teams)),
+            )
         finally:
             if k.powered and k.lhs.get(lh.lhid) is lh and lh.frozen and not lh.migrating:
                 k.migration.unfreeze(lh)
