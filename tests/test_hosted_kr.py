@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from guest import hosted
-from tests.helpers import ROOT, config, programs_by_name
+from tests.helpers import ROOT, config, programs_by_name, vcluster
 from vcluster.session import Session
 
 HOSTED = hosted.HOSTED_PROGRAMS_DIR
@@ -99,6 +99,21 @@ def test_tc_compiles_and_runs_a_program_that_reads_files_as_its_native_build_doe
     assert got["output"] == want.stdout
     assert got["exit_status"] == want.returncode == 2  # wc.t exits with the number of files
     assert "exit(2) cycle = " in want.stdout
+
+
+def test_tc_reads_a_source_larger_than_a_file_server_reply_in_one_read(tc_native, tmp_path):
+    """c4 reads its whole source with one read(fd, p, poolsz - 1): a read of a file-server file
+    returns everything asked for up to the end, however many 32 KB replies that takes."""
+    padding = "".join(f"# padding line {i:05d} of a long comment block\n" for i in range(2500))
+    big = (TC_DATA / "wc.t").read_text() + padding
+    assert len(big) > 3 * 32768
+    (tmp_path / "big.t").write_text(big)
+    shutil.copy(TC_DATA / "fox.txt", tmp_path)
+    want = native_run(tc_native, "-s", "big.t", "fox.txt", cwd=tmp_path)
+    files = {"big.t": big.encode(), "fox.txt": (TC_DATA / "fox.txt").read_bytes()}
+    got = programs_by_name(session_run(["tc -s big.t fox.txt @ ws2"], files))["tc"]
+    assert (got["output"], got["exit_status"]) == (want.stdout, want.returncode)
+    assert " words of code, " in want.stdout and "total characters 45\n" in want.stdout
 
 
 def test_tc_reports_a_missing_file_as_its_native_build_does(tc_native):
@@ -198,6 +213,24 @@ def test_krstone_typed_runs_remote_and_migrated_mid_run(krstone_native):
     assert got["output"].startswith(want.split("Measured time")[0])
     m = TIMING.search(got["output"])
     assert m and 2 <= int(m[1]) / 60 <= summary["sim_seconds"]
+
+
+def test_krstone_run_by_the_cli_with_stdin_from_a_file(krstone_native, tmp_path):
+    runs = tmp_path / "runs.txt"
+    runs.write_text("25000\n")
+    proc = vcluster("run", "tiny", "krstone @ ws2", "--stdin", str(runs))
+    assert proc.returncode == 0, proc.stderr
+    want = native_run(krstone_native, cwd=tmp_path, stdin="25000\n").stdout
+    assert proc.stdout.startswith(want.split("Measured time")[0])
+    assert TIMING.search(proc.stdout), proc.stdout
+
+
+def test_krstone_says_when_the_time_is_too_small_to_measure(krstone_native):
+    """Under Too_Small_Time (2 * HZ ticks) there is no per-second figure, as natively."""
+    want = native_run(krstone_native, cwd=Path("/"), stdin="10\n")
+    got = programs_by_name(session_run(["krstone"], stdin=b"10\n"))["krstone"]
+    assert (got["output"], got["exit_status"]) == (want.stdout, 0)
+    assert got["output"].endswith("Please increase number of runs\n")
 
 
 def test_krstone_without_a_number_exits_2():
