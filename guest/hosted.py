@@ -7,7 +7,9 @@ Debian's newlib and GCC sources by guest/toolchain/build-libc.sh) and the V
 system layer in src/hosted/ (newlib's _read/_write/_open/... as V I/O
 requests). `vcluster guest build FILE.c... -o NAME` calls build_program();
 the packaged hosted programs (src/hosted-programs/NAME/*.c) are built the
-same way by `vcluster guest build`.
+same way by `vcluster guest build`. Every compile predefines HZ=60; main's
+type (from gcc's -aux-info) picks the start-up: start.c for an int main,
+startll.c for a main of long long or void (docs/ABI.md, "main's type").
 """
 
 from __future__ import annotations
