@@ -353,3 +353,50 @@ def test_a_program_can_malloc_nearly_all_of_its_workstations_memory(tmp_path, me
     # the kernel, the image and the stack take the rest; malloc ends with NULL, no fault
     assert got["fault"] is None and got["exit_status"] == 0
     assert (megabytes << 20) - 512 * 1024 <= blocks * 256 * 1024 <= megabytes << 20
+
+
+# the headers a 1985 program includes and the library functions it declares by hand
+KR_HEADERS = (
+    "stdio.h stdlib.h string.h strings.h memory.h ctype.h math.h time.h sys/types.h sys/times.h "
+    "sys/time.h sys/stat.h fcntl.h unistd.h signal.h setjmp.h errno.h stdarg.h malloc.h "
+    "sys/param.h sys/file.h"
+).split()
+KR_DECLARATIONS = [
+    "char *malloc();", "char *calloc();", "char *realloc();", "int free();", "char *strcpy();",
+    "char *strcat();", "char *strncpy();", "int strcmp();", "char *index();", "char *rindex();",
+    "char *strchr();", "long time();", "long times();", "long clock();", "long lseek();",
+    "int read();", "int write();", "int open();", "int close();", "int creat();", "int unlink();",
+    "char *getenv();", "double atof();", "long atol();", "int atoi();", "int printf();",
+    "void exit();", "char *mktemp();", "long random();", "int rand();", "char *ctime();",
+    "struct tm *localtime();", "int sleep();", "unsigned sleep();", "int getpid();",
+    "double sqrt();", "double fabs();", "double pow();", "int fprintf();", "long ftell();",
+    "int fseek();", "int system();", "int setjmp();", "int isatty();", "int chmod();",
+    "int umask();",
+]  # fmt: skip
+# newlib's <fcntl.h> (and <sys/file.h>) include <sys/stat.h>, which declares mode_t umask(mode_t)
+KR_KNOWN = {("fcntl.h", "int umask();"), ("sys/file.h", "int umask();")}
+
+
+def error_lines(cmd: list[str], cwd: Path) -> set[int]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd)
+    return {int(m[1]) for m in re.finditer(r"^decls\.c:(\d+):\d+: error:", proc.stderr, re.M)}
+
+
+@have_cross
+@have_host_cc
+def test_hand_declarations_beside_the_headers_build_wherever_the_hosts_gcc_builds_them(tmp_path):
+    """A K&R declaration that agrees with the host's headers agrees with newlib's (time_t and
+    clock_t are longs, as in glibc): per header, the declarations the cross build refuses are
+    the ones the host's gcc refuses, but for KR_KNOWN."""
+    cross = [hosted.CROSS_CC, *hosted.compile_flags(), "-w", "-fsyntax-only", "decls.c"]
+    native = ["gcc", "-w", "-fsyntax-only", "decls.c"]
+    extra, refused = set(), 0
+    for header in KR_HEADERS:
+        (tmp_path / "decls.c").write_text(
+            f"#include <{header}>\n" + "\n".join(KR_DECLARATIONS) + "\nint main() { return 0; }\n"
+        )
+        theirs, ours = error_lines(native, tmp_path), error_lines(cross, tmp_path)
+        refused += len(theirs)
+        extra |= {(header, KR_DECLARATIONS[n - 2]) for n in ours - theirs}
+    assert extra == KR_KNOWN
+    assert refused > 0  # the host's gcc refuses some (char *malloc (); beside <stdlib.h>, ...)

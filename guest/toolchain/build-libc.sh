@@ -15,7 +15,7 @@
 # The result is reproducible (ar D mode, no timestamps, no debug information):
 # tests/test_libc_reproducible.py rebuilds into a temporary OUTDIR and compares.
 # time_t is a 32-bit long, as on the Unix of 1985 (K&R programs declare
-# `long time();` and pass a long's address to it).
+# `long time();` and pass a long's address to it), and clock_t a long.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 GUEST=$(dirname "$HERE")
@@ -51,6 +51,13 @@ export PATH
 # --- newlib ------------------------------------------------------------------
 if [ ! -d newlib-src ]; then
   mkdir newlib-src && tar xf "$NEWLIB_TAR" -C newlib-src --strip-components=1
+fi
+# clock_t is a long, as in glibc (newlib's default is unsigned long), so that a
+# K&R `extern long clock ();` or `extern long times ();` agrees with the headers
+MT=newlib-src/newlib/libc/include/machine/_types.h
+if ! grep -q __machine_clock_t_defined "$MT"; then
+  sed -i 's|^#include <machine/_default_types.h>$|&\n#define __machine_clock_t_defined\n#define _CLOCK_T_ long /* clock(), times(): a long, as in glibc */|' "$MT"
+  grep -q __machine_clock_t_defined "$MT" || { echo "build-libc: cannot patch $MT" >&2; exit 1; }
 fi
 rm -rf nl-build nl-install && mkdir nl-build
 ( cd nl-build && ../newlib-src/configure --target=m68k-elf --prefix="$WORK/nl-install" \
