@@ -5,8 +5,9 @@ krstone (a Dhrystone-style benchmark in K&R C) are packaged hosted programs
 (guest/src/hosted-programs); they run locally, `@ ws2`, and migrated mid-run,
 and print what the host's gcc build prints. Also: main's type decides the
 start-up (a long long argc or result, void), what printf("%d") makes of a
-long long on this ABI, K&R declarations beside newlib's headers, and how much
-a program can malloc on a workstation.
+long long on this ABI, K&R declarations beside newlib's headers, how much a
+program can malloc on a workstation, and tc's 64-bit arithmetic (libgcc's
+helpers) against Python's reading of C's rules.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from guest import hosted
 from tests.helpers import ROOT, config, programs_by_name, vcluster
@@ -400,3 +403,77 @@ def test_hand_declarations_beside_the_headers_build_wherever_the_hosts_gcc_build
         extra |= {(header, KR_DECLARATIONS[n - 2]) for n in ours - theirs}
     assert extra == KR_KNOWN
     assert refused > 0  # the host's gcc refuses some (char *malloc (); beside <stdlib.h>, ...)
+
+
+# --- tc's 64-bit arithmetic (libgcc's helpers on the guest) against Python ----------------------
+
+INT64 = 1 << 63
+
+
+def c_eval(tree) -> int:
+    """tc's (C's) value of an expression tree; OverflowError where C's would overflow."""
+    if isinstance(tree, int):
+        return tree
+    op, *args = tree
+    v = [c_eval(a) for a in args]
+    if op == "neg":
+        r = -v[0]
+    elif op == "!":
+        r = int(not v[0])
+    elif op == "/":
+        r = abs(v[0]) // abs(v[1]) * (1 if (v[0] < 0) == (v[1] < 0) else -1)
+    elif op == "%":
+        r = v[0] - v[1] * (abs(v[0]) // abs(v[1]) * (1 if (v[0] < 0) == (v[1] < 0) else -1))
+    else:
+        r = {
+            "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b,
+            "<": lambda a, b: int(a < b), ">": lambda a, b: int(a > b),
+            "<=": lambda a, b: int(a <= b), ">=": lambda a, b: int(a >= b),
+            "==": lambda a, b: int(a == b), "!=": lambda a, b: int(a != b),
+            "&&": lambda a, b: int(bool(a and b)), "||": lambda a, b: int(bool(a or b)),
+        }[op](*v)  # fmt: skip
+    if not -INT64 <= r < INT64:
+        raise OverflowError
+    return r
+
+
+def tc_text(tree) -> str:
+    if isinstance(tree, int):
+        return str(tree) if tree >= 0 else f"(-{-tree})"
+    op, *args = tree
+    if op == "neg":
+        return f"(-{tc_text(args[0])})"
+    if op == "!":
+        return f"(!{tc_text(args[0])})"
+    return f"({tc_text(args[0])} {op} {tc_text(args[1])})"
+
+
+literals = st.integers(0, 1 << 40) | st.integers(0, 100)
+trees = st.recursive(
+    literals,
+    lambda sub: (
+        st.tuples(st.sampled_from(["neg", "!"]), sub)
+        | st.tuples(st.sampled_from("+ - * < > <= >= == != && ||".split()), sub, sub)
+        | st.tuples(st.sampled_from(["/", "%"]), sub, st.integers(1, 1 << 20))
+    ),
+    max_leaves=8,
+)
+
+
+def evaluable(tree) -> bool:
+    try:
+        c_eval(tree)
+        return True
+    except OverflowError:
+        return False
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(trees.filter(evaluable), min_size=20, max_size=40))
+def test_tc_computes_64_bit_expressions_as_c_defines_them(exprs):
+    program = "".join(f"print({tc_text(t)});\n" for t in exprs)
+    summary = session_run(["tc prog.t"], {"prog.t": program.encode()})
+    got = programs_by_name(summary)["tc"]
+    lines = got["output"].splitlines()
+    assert lines[:-1] == [str(c_eval(t)) for t in exprs]
+    assert got["exit_status"] == 0 and lines[-1].startswith("exit(0) cycle = ")
