@@ -119,6 +119,17 @@ def test_tc_reads_a_source_larger_than_a_file_server_reply_in_one_read(tc_native
     assert " words of code, " in want.stdout and "total characters 45\n" in want.stdout
 
 
+def test_tc_run_by_the_cli_with_its_files_from_the_host(tc_native):
+    want = native_run(tc_native, "wc.t", "fox.txt", cwd=TC_DATA)
+    proc = vcluster(
+        "run", "tiny", "tc wc.t fox.txt @ ws2",
+        "--file", str(TC_DATA / "wc.t"), "--file", f"{TC_DATA / 'fox.txt'}=fox.txt",
+    )  # fmt: skip
+    assert proc.stdout == want.stdout
+    assert proc.returncode == 1  # wc.t exits 1 (one file): run says a program did not exit 0
+    assert "exited 1" in proc.stderr
+
+
 def test_tc_reports_a_missing_file_as_its_native_build_does(tc_native):
     want = native_run(tc_native, "wc.t", "nosuch", cwd=TC_DATA)
     summary = session_run(["tc wc.t nosuch @ ws3"], tc_files("wc.t"))
