@@ -262,10 +262,11 @@ class CpuConfig:
 #    program manager and ~5 ms its own work and kernel-server calls; the remaining ~25 ms is
 #    split as team create 12 ms (MMU context, page map, stack page), process create 3 ms and
 #    team destroy 8 ms (unmap and free every page, flush the context).
-#  - "The cost of selecting a remote host has been measured to be 23 milliseconds": the query
-#    and the first reply cost ~2 ms of packets and wire, so a program manager spends ~21 ms
-#    deciding whether to answer (V's manager reads its load through the kernel server). This
-#    one is calibrated to V's figure, not derived from a mechanism.
+#  - "The cost of selecting a remote host has been measured to be 23 milliseconds" is not a
+#    parameter: a program manager answers after the work it does (program_manager_op_us, then
+#    a look at each process, ~50 instructions a descriptor, and at each page in use, ~10
+#    instructions a frame-table entry, at 1 MIPS), scheduled at guest priority, so it waits
+#    behind the guests of a loaded host; a benchmark measures the result (vkernel/selection.py).
 #  - Section 4.1: local group identifiers add ~100 us to every kernel-server or program-manager
 #    operation; the frozen test adds 13 us to several kernel operations; the kernel-server and
 #    program-manager state of a logical host copies in 14 ms + 9 ms per process and address space.
@@ -307,10 +308,12 @@ class CostModel:
     program_manager_op_us: int = _f(2000, "bookkeeping of a program-manager request (exec, "
                                     "remote exec, migrate, query)", lo=0, hi=10_000_000,
                                     unit="us")
-    host_query_us: int = _f(21_000, "a program manager deciding whether to answer an `@ *` "
-                            "(or migration) host query: a wait, spread +-50% at random, plus one "
-                            "more per program it is creating; CPU is program_manager_op_us, spent "
-                            "only when it answers", lo=0, hi=10_000_000, unit="us")
+    pm_examine_process_us: int = _f(50, "a program manager weighing a host query: per process "
+                                    "of its machine it looks at (state, priority, team), run "
+                                    "as scheduled work at guest priority", lo=0,
+                                    hi=10_000_000, unit="us")
+    pm_examine_page_us: int = _f(10, "... and per page of memory in use it weighs (the frame "
+                                 "table entries of its teams)", lo=0, hi=10_000_000, unit="us")
     file_server_op_us: int = _f(1500, "file server bookkeeping of one request (open, read, "
                                 "write, close), disk time not included", lo=0, hi=10_000_000,
                                 unit="us")
@@ -370,6 +373,25 @@ class IdlePolicy:
                                "the query) is at most this", lo=0.0, hi=1000.0)
     min_free_memory_kb: int = _f(256, "... and only while at least this much memory is free",
                                  lo=0, hi=16 * 1024, unit="KB")
+    selection: str = _f("auto", "how `@ *` and migration find a host: first-reply (V: every "
+                        "willing program manager answers after weighing the query, the first "
+                        "answer wins), scaled (answers delayed at random, by load and scaled "
+                        "with the group's size, and kept back once another is overheard), gossip "
+                        "(load reports multicast in the background; the hosts every vector ranks "
+                        "first answer), auto (first-reply up to selection_auto_hosts "
+                        "workstations, scaled above)",
+                        choices=("first-reply", "scaled", "gossip", "auto"))
+    selection_auto_hosts: int = _f(16, "auto: the largest number of workstations that still "
+                                   "selects by first-reply", lo=1, hi=100_000)
+    scaled_window_delays: float = _f(4.0, "scaled: the random part of an answer's delay spans "
+                                     "this many answer delays (an answer's packet send, wire and "
+                                     "receive, from the cost model); each unit of load adds "
+                                     "another span", lo=0.0, lo_open=True, hi=1000.0)
+    gossip_interval_ms: int = _f(1000, "gossip: a program manager checks its state this often "
+                                 "and multicasts a load report when it changed (and every 10 "
+                                 "intervals anyway)", lo=10, hi=3_600_000, unit="ms")
+    gossip_answers: int = _f(2, "gossip: how many of the hosts its load vector ranks first "
+                             "answer a query at once", lo=1, hi=1000)
     answer_any_query: bool = _f(False, "answer every host query, idle or not (for experiments "
                                 "and tests)")
     evict: bool = _f(True, "when the owner becomes active, migrate every remote guest away")

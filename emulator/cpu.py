@@ -688,7 +688,7 @@ class WriteTrace:
 
 
 class RawEngine:
-    """A bare engine for comparison (emulator.bench): 16 MB flat, no MMU, no budget.
+    """A bare engine for comparison (vcluster/bench_cpu_layer.py): 16 MB flat, no MMU, no budget.
 
     With `text` (byte ranges [start, end)) its pages get the guest's W^X
     permissions: text read-execute, everything else read-write, through the

@@ -69,6 +69,7 @@ GROUP_BIT = 0x8000
 PROGRAM_MANAGER_GROUP = 0x00008001
 LOCAL_KERNEL_SERVER = 0x8002
 LOCAL_PROGRAM_MANAGER = 0x8003
+FILE_SERVER_GROUP = 0x00008004  # the file server joins it; kernels find it there (FS_QUERY_SERVER)
 WELL_KNOWN_GROUP_END = 0x8100  # local indexes 0x8000..0x80FF: the system's groups, on every lhid
 
 
@@ -102,6 +103,7 @@ FS_OPEN = 0x110
 FS_REMOVE = 0x111
 FS_LIST = 0x112
 FS_WRITE_AT = 0x113
+FS_QUERY_SERVER = 0x114  # to the file server group: which pid serves files (the replier)
 FS_MODE_READ = 0
 FS_MODE_WRITE = 1
 FS_MODE_APPEND = 2
@@ -116,6 +118,7 @@ PM_QUERY_HOST = 0x205
 PM_MIGRATE = 0x206
 PM_EXITED = 0x207
 PM_LIST = 0x208
+PM_QUERY_PROGRAM = 0x209  # to the program manager group: which programs of a name (or a pid) run here
 PM_QUERY_NAME_MAX = 24
 PM_EXEC_WAIT = 1  # flag
 PM_MIGRATE_DESTROY = 1  # flag: migrateprog -n

@@ -34,3 +34,9 @@ def test_bench_migrate_cli_prints_json():
         "make", "cc68", "preprocessor", "parser", "optimizer", "assembler", "linker", "tex"
     ]
     assert all(r["output_matches_unmigrated"] for r in result["workloads"])
+    # the multi-round workloads: three rounds or more, over 1 MB written during pre-copy
+    assert [r["name"] for r in result["multi_round"]] == ["recsort", "sweeper"]
+    assert result["multi_round_targets"] == {"multi_round_3": True, "multi_round_written_1mb": True}
+    for r in result["multi_round"]:
+        assert r["rounds"] >= 3 and r["output_matches_unmigrated"]
+        assert sum(p["bytes"] for p in r["per_round"]) == r["precopy_bytes"]

@@ -11,11 +11,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from emulator import bench
 from emulator.cpu import DEFAULT_SLICE, Cpu, CpuError, Registers, SliceResult, Stop
 from emulator.loader import install, load_image, make_elf
 from emulator.memory import FrameAllocator
 from emulator.mmu import Prot
+from vcluster import bench_cpu_layer as bench
 
 RX = Prot.READ | Prot.EXEC
 RW = Prot.READ | Prot.WRITE

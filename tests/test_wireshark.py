@@ -66,6 +66,7 @@ def test_lua_tables_match_the_python_definitions() -> None:
         abi.PROGRAM_MANAGER_GROUP,
         abi.LOCAL_KERNEL_SERVER,
         abi.LOCAL_PROGRAM_MANAGER,
+        abi.FILE_SERVER_GROUP,
     }
     assert consts == {
         "ETHERTYPE_V": packets.ETHERTYPE_V,

@@ -6,15 +6,14 @@ import re
 
 import pytest
 
+from vcluster.dirty_rates import measure_dirty_rates, table
 from vkernel.workloads import (
     DEFAULT_SECONDS,
     PAPER_DIRTY_KB,
     PAPER_INTERVALS,
     WORKLOADS,
     command,
-    measure_dirty_rates,
     seconds_arg,
-    table,
     window_average_kb,
 )
 
@@ -22,10 +21,23 @@ TOLERANCE = 0.20  # the brief: within 20% of Table 4-1 at every interval
 
 
 def test_the_paper_table():
-    assert WORKLOADS == ("make", "cc68", "preprocessor", "parser", "optimizer", "assembler", "linker", "tex")
+    assert WORKLOADS == (
+        "make",
+        "cc68",
+        "preprocessor",
+        "parser",
+        "optimizer",
+        "assembler",
+        "linker",
+        "tex",
+    )
     assert PAPER_INTERVALS == (0.2, 1.0, 3.0)
     assert PAPER_DIRTY_KB["tex"] == (68.6, 111.6, 142.8)
-    assert PAPER_DIRTY_KB["linker"] == (25.0, 39.2, 37.8)  # the 3 s figure really is below the 1 s one
+    assert PAPER_DIRTY_KB["linker"] == (
+        25.0,
+        39.2,
+        37.8,
+    )  # the 3 s figure really is below the 1 s one
     assert set(DEFAULT_SECONDS) == set(WORKLOADS)
 
 
@@ -72,7 +84,9 @@ def test_dirty_rates_match_table_4_1(measured, name):
     r = _measure(measured, name)
     assert r["exit_status"] == 0, r["output"]
     seconds = seconds_arg(DEFAULT_SECONDS[name])
-    assert re.fullmatch(rf"workload {name}: {seconds} s, checksum 0x[0-9a-f]{{8}}\n", r["output"]), r["output"]
+    assert re.fullmatch(
+        rf"workload {name}: {seconds} s, checksum 0x[0-9a-f]{{8}}\n", r["output"]
+    ), r["output"]
     off = {
         interval: (r["measured_kb"][interval], r["paper_kb"][interval])
         for interval in PAPER_INTERVALS
@@ -111,7 +125,10 @@ def test_checksum_is_deterministic():
     other = measure_dirty_rates("tex", 2.5, sample=False)
     assert other["output"].startswith("workload tex: 2.5 s, checksum 0x")
     assert other["output"].split()[-1] != first["output"].split()[-1]
-    assert measure_dirty_rates("parser", 2, sample=False)["output"].split()[-1] != first["output"].split()[-1]
+    assert (
+        measure_dirty_rates("parser", 2, sample=False)["output"].split()[-1]
+        != first["output"].split()[-1]
+    )
 
 
 def test_reading_every_interval_agrees_with_the_union_of_slots(measured):

@@ -6,6 +6,7 @@ import importlib
 import json
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 # name -> (module, function, one-line description)
@@ -63,7 +64,7 @@ def load(name: str) -> Callable[[], dict[str, Any]]:
 
 
 # benches that take options: name -> the options (`vcluster bench NAME --OPTION`)
-OPTIONS: dict[str, tuple[str, ...]] = {"faults": ("seeds", "quick")}
+OPTIONS: dict[str, tuple[str, ...]] = {"faults": ("seeds", "quick"), "rexec": ("quick",)}
 
 
 def render_table(
@@ -81,9 +82,18 @@ def render_table(
     return "\n".join(lines)
 
 
-def main(name: str, as_json: bool, **options: Any) -> int:
+def main(
+    name: str,
+    as_json: bool,
+    *,
+    plot: str | None = None,
+    from_json: str | None = None,
+    **options: Any,
+) -> int:
     """Run one benchmark; `options` (None = not given) go to the benches that take them.
-    1 when it raised or its own checks failed (its `failures`, said on stderr)."""
+    1 when it raised or its own checks failed (its `failures`, said on stderr). `plot`: also draw
+    it beside the paper's figures (vcluster/plots.py) into that PNG; `from_json`: take the result
+    from that file (what an earlier --json printed) instead of running the bench."""
     if name not in BENCHMARKS:
         print(
             f"vcluster bench: unknown benchmark {name!r}; known: {', '.join(names())}",
@@ -98,11 +108,21 @@ def main(name: str, as_json: bool, **options: Any) -> int:
     if given.get("seeds", 1) < 1:
         print(f"vcluster bench {name}: --seeds wants a positive number", file=sys.stderr)
         return 2
-    try:
-        result = load(name)(**given)
-    except Exception as exc:  # a benchmark that cannot finish fails, it does not print a result
-        print(f"vcluster bench {name}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    why = _plot_refused(name, plot, from_json)
+    if why:
+        print(f"vcluster bench {name}: {why}", file=sys.stderr)
+        return 2
+    if from_json is not None:
+        result = _read_result(from_json)
+        if isinstance(result, str):
+            print(f"vcluster bench {name}: --from {from_json}: {result}", file=sys.stderr)
+            return 2
+    else:
+        try:
+            result = load(name)(**given)
+        except Exception as exc:  # a benchmark that cannot finish fails, it does not print a result
+            print(f"vcluster bench {name}: failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 1
     if as_json:
         print(json.dumps(result, sort_keys=True))
     else:
@@ -112,7 +132,42 @@ def main(name: str, as_json: bool, **options: Any) -> int:
     failures = failures_of(result)
     for why in failures:
         print(f"vcluster bench {name}: {why}", file=sys.stderr)
+    if plot is not None:
+        from vcluster import plots
+
+        try:
+            plots.plot_bench(name, result, plot)
+        except (plots.PlotError, KeyError, TypeError, ValueError) as exc:
+            print(f"vcluster bench {name}: --plot {plot}: {plots.describe(exc)}", file=sys.stderr)
+            return 1
+        print(f"vcluster bench {name}: drew {plot}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _plot_refused(name: str, plot: str | None, from_json: str | None) -> str | None:
+    """Why `--plot FILE` / `--from JSON` cannot be done, said before a long run; None if they can."""
+    if plot is None:
+        return "--from draws a result: give --plot FILE too" if from_json is not None else None
+    from vcluster import plots
+
+    if name not in plots.PLOTS:
+        return f"no --plot picture for {name}; pictures: {', '.join(sorted(plots.PLOTS))}"
+    why = plots.check_writable(plot)
+    return f"--plot: {why}" if why else None
+
+
+def _read_result(path: str) -> dict[str, Any] | str:
+    """A result an earlier `--json` printed (its last line), or why it cannot be had."""
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        return exc.strerror or str(exc)
+    lines = [line for line in text.splitlines() if line.strip()]
+    try:
+        result = json.loads(lines[-1] if lines else "")
+    except ValueError as exc:
+        return f"not the JSON of a bench --json: {exc}"
+    return result if isinstance(result, dict) else "not one JSON object"
 
 
 def failures_of(result: dict[str, Any]) -> list[str]:

@@ -1,6 +1,6 @@
 """`vcluster bench cpu`: guest MIPS under the MMU and slice budget, and under the V kernel, vs raw Unicorn.
 
-emulator.bench measures the CPU layer (a slice budget and a context switch per
+vcluster.bench_cpu_layer measures the CPU layer (a slice budget and a context switch per
 slice, against the same image on a bare engine with no budget, with and
 without the guest's W^X page permissions). This adds the same programs run by
 the V kernel of a booted cluster (its scheduler, system calls and simulator
@@ -13,8 +13,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from emulator import bench as cpu_bench
-from emulator.bench import clock
+from vcluster import bench_cpu_layer as cpu_bench
+from vcluster.bench_cpu_layer import clock
 from vcluster.session import Session, load
 
 SPIN_SECONDS = 200  # 200 M instructions

@@ -39,7 +39,8 @@ from typing import Any
 
 from guest import abi, build
 from netsim import frame as wire
-from vkernel import ops
+from vcluster import bench_select
+from vkernel import ops, selection
 from vkernel import packets as pk
 from vkernel.messages import pack, signed, unpack
 from vkernel.servers.program_manager import IMAGE_CHUNK, argv_block, query_host_msg
@@ -73,6 +74,7 @@ class Trial:
     image_bytes: int
     host: str = ""
     answers: int = 0  # program managers that answered the query
+    examined: tuple[int, int] = (0, 0)  # processes and pages the first answerer weighed
     query_sent: int = 0
     query_answered: int = 0
     exec_sent: int = 0
@@ -204,6 +206,8 @@ def _instrument(pm, current: list[Trial], server) -> None:
 
     def counted_query(sender: int, msg: bytes) -> bytes | None:
         answer = query_host(sender, msg)
+        if answer is not None and not current[0].answers:
+            current[0].examined = selection.examined(pm.k)
         current[0].answers += answer is not None
         return answer
 
@@ -244,13 +248,22 @@ def explain(cfg, result: dict[str, Any]) -> str:
     # one 32 KB unit: the disk, the train (filled and drained), the IO_READ request, ack and reply
     chunk = disk_chunk + c.file_server_op_us / 1000 + chunk_kb * per_kb + send + recv + 3 * one_way
     cold, warm = result["load_cold"], result["load_warm"]
+    procs, pages = result["selection_examined"]
+    weigh = (
+        c.program_manager_op_us + procs * c.pm_examine_process_us + pages * c.pm_examine_page_us
+    ) / 1000
+    switch = c.context_switch_us / 1000
     return (
-        f"selection {result['selection_ms']} ms (model {2 * one_way + c.host_query_us / 1000:.2f}): "
+        f"selection {result['selection_ms']} ms (model {2 * one_way + switch + weigh:.2f}): "
         f"the query is one multicast message ({send:.2f} ms packet_send_us + {msg_wire:.3f} ms on "
         f"the wire + {recv:.2f} ms packet_receive_us = {one_way:.2f} ms), each program manager "
-        f"other than the origin's decides whether to take a guest ({c.host_query_us / 1000:g} ms "
-        f"host_query_us) and a willing one replies the same way ({one_way:.2f} ms); the first "
-        f"reply wins. set-up/destroy {result['setup_ms']} ms = create {result['setup_create_ms']} "
+        f"other than the origin's weighs it as work at guest priority (an idle host runs it at "
+        f"once after a {switch:g} ms context_switch_us: {c.program_manager_op_us / 1000:g} ms "
+        f"program_manager_op_us + {procs} processes x pm_examine_process_us "
+        f"{c.pm_examine_process_us} us + {pages} pages in use x pm_examine_page_us "
+        f"{c.pm_examine_page_us} us = {weigh:.2f} ms; a loaded host runs it behind its guests) "
+        f"and a willing one replies the same way ({one_way:.2f} ms); the first "
+        f"reply wins ({result['query_answers']} answered). set-up/destroy {result['setup_ms']} ms = create {result['setup_create_ms']} "
         f"ms (PM_EXEC and its reply, {one_way:.2f} ms each way; a Forward to a worker; a MoveFrom "
         f"of the argv block, a request and a data packet; "
         f"{(c.team_create_us + c.process_create_us) / 1000:g} ms team_create_us + process_create_us) "
@@ -323,7 +336,9 @@ def load_row(cfg, trial: Trial, which: str) -> dict[str, Any]:
     }
 
 
-def run_bench(config: str | None = "tiny") -> dict[str, Any]:
+def run_bench(config: str | None = "tiny", quick: bool = False) -> dict[str, Any]:
+    """The V comparison on `config`, then `selection_scaling` (vcluster/bench_select.py) at
+    3, 12 and 120 workstations (`quick`: 3 and 12, fewer queries)."""
     from vcluster.session import load
 
     cfg = load(config)
@@ -360,6 +375,7 @@ def run_bench(config: str | None = "tiny") -> dict[str, Any]:
         "image_bytes": {t.program: t.image_bytes for t in (plain, small, large)},
         "host_chosen": plain.host,
         "query_answers": plain.answers,
+        "selection_examined": list(plain.examined),
         "config": cfg.name,
     }
     result["load_cold"] = load_row(cfg, small, "cold")
@@ -370,7 +386,30 @@ def run_bench(config: str | None = "tiny") -> dict[str, Any]:
         "load": result["load_ms_per_100KB"] <= V_LOAD_MS_PER_100KB,
     }
     result["explanation"] = explain(cfg, result)
+    if quick:
+        rows = bench_select.run(hosts=bench_select.HOSTS[:2], queries=bench_select.QUERIES // 2)
+    else:
+        rows = bench_select.run()
+    result["selection_scaling"] = rows
     return result
+
+
+def table(result: dict[str, Any]) -> list[tuple[str, str]]:
+    """The human table's extra rows: selection latency against load and cluster size."""
+    return bench_select.table(result.get("selection_scaling", []))
+
+
+def render(result: dict[str, Any]) -> str:
+    """The human table: the figures (nested ones as JSON), then selection_scaling as a table."""
+    import json
+
+    rows = [
+        (k, v if isinstance(v, str | int | float) else json.dumps(v))
+        for k, v in result.items()
+        if k != "selection_scaling"
+    ] + table(result)
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(["bench rexec"] + [f"  {k.ljust(width)}  {v}" for k, v in rows])
 
 
 if __name__ == "__main__":

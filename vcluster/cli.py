@@ -158,6 +158,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="add a program image for this run (its file name is the program's name); repeatable")
     run.add_argument("--screenshot", metavar="HOST:FILE", action="append", default=[],
                      help="at the end, write HOST's frame buffer to FILE as PNG (repeatable)")
+    run.add_argument("--timeline", metavar="FILE.png",
+                     help="at the end, draw each migration's phases (locate, init, every pre-copy round, "
+                     "freeze, switch) on the simulated time axis into FILE")
 
     from vcluster import bench as benches
 
@@ -172,7 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="which benchmark: " + ", ".join(benches.names()) + " (described below)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--seeds", type=int, help="faults: seeds per scenario and loss rate (default 20)")
-    bench.add_argument("--quick", action="store_true", help="faults: 3 seeds and 10 instants")
+    bench.add_argument("--quick", action="store_true", help="faults: 3 seeds and 10 instants; rexec: selection at 3 and 12 hosts only")
+    bench.add_argument("--plot", metavar="FILE.png",
+                       help="also draw the result beside the paper's figures (migrate, pmake, rexec)")
+    bench.add_argument("--from", dest="from_json", metavar="JSON",
+                       help="draw (and print) the result an earlier --json wrote to this file "
+                       "instead of running the bench")
 
     files = sub.add_parser(
         "files", help="put host files on a config's file-server disk, get them back, list, remove",
@@ -277,6 +285,13 @@ def _cmd_run(ns: argparse.Namespace) -> int:
                 print(f"vcluster run: --screenshot: unknown host {host!r}; hosts: {', '.join(hosts)}",
                       file=sys.stderr)
                 return 2
+    if ns.timeline is not None:
+        from vcluster.plots import check_writable
+
+        why = check_writable(ns.timeline)
+        if why:
+            print(f"vcluster run: --timeline: {why}", file=sys.stderr)
+            return 2
     failed: list[str] = []
     status = run_lines(
         config,
@@ -291,6 +306,7 @@ def _cmd_run(ns: argparse.Namespace) -> int:
         files=ns.file,
         stdin=ns.stdin,
         label=_label(ns.label, args),
+        timeline=ns.timeline,
     )
     for why in failed:
         print(f"vcluster run: --screenshot: {why}", file=sys.stderr)
@@ -430,7 +446,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ns.command == "bench":
         from vcluster import bench
 
-        return bench.main(ns.name, ns.json, seeds=ns.seeds, quick=ns.quick)
+        return bench.main(ns.name, ns.json, seeds=ns.seeds, quick=ns.quick, plot=ns.plot,
+                          from_json=ns.from_json)
     if ns.command == "files":
         from vcluster import files as files_cmd
 

@@ -15,6 +15,7 @@ from typing import Any
 from configs.loader import ConfigError, load_config, resolve_config
 from emulator.cluster import Cluster
 from guest import abi, build
+from vcluster import names
 from vkernel.boot import boot_kernel
 from vkernel.filesystem import FsError
 from vkernel.kernel import FaultReport, Kernel
@@ -98,9 +99,6 @@ class Session:
 
             self.pcap = PcapWriter(pcap)
             self.cluster.segment.add_tap(self.pcap.write)
-        file_servers = [k.file_server_pid for k in self.kernels.values() if k.file_server_pid]
-        for k in self.kernels.values():
-            k.file_server_pid = file_servers[0] if file_servers else 0
         self._pm_hosts = {k.system_lh.lhid: k.name for k in self.kernels.values()}
         self.home = self.kernels[config.console_host]
         self.shell = Shell(self.home, lambda pm: self._pm_hosts.get(abi.pid_lhid(pm), "?"))
@@ -228,17 +226,19 @@ class Session:
         """kill/suspend/resume PROG (a name or a pid) from inside the clock: the answer is logged."""
         if len(argv) != 2:
             raise LineError(f"usage: {cmd} PROG")
-        targets = self._programs_named(argv[1])
-        if not targets:
-            raise LineError(f"{cmd}: no running program {argv[1]!r}")
         code = {"kill": abi.PM_KILL, "suspend": abi.PM_SUSPEND, "resume": abi.PM_RESUME}[cmd]
 
         def answered(result: int, pid: int) -> None:
             if result < 0:
                 self.log(f"{cmd} {pid:#x}: {abi.ERROR_NAMES.get(-result, result)}", kind="at")
 
-        for pid in targets:
-            self.shell.control(code, pid, lambda r, pid=pid: answered(r, pid))
+        def found(answer) -> None:  # the program managers' answer (vcluster/names.py)
+            if not answer.pms:
+                self.log(f"{cmd}: no running program {argv[1]!r}", kind="at")
+            for pid in answer.pms:
+                self.shell.control(code, pid, lambda r, pid=pid: answered(r, pid))
+
+        names.ask(self, *names.parse(argv[1]), found)
         return None
 
     def wait_target(self, seconds: float, what: str = "wait") -> int:
@@ -258,9 +258,10 @@ class Session:
         if len(args) > 1:
             raise LineError("usage: migrateprog [-n] [PROG]")
         if args:
+            why = self._why_not_running(args[0])  # as the line was typed: the query takes a while
             targets = self._programs_named(args[0])
             if not targets:
-                raise LineError(f"migrateprog: no running program {args[0]!r}{self._why_not_running(args[0])}")
+                raise LineError(f"migrateprog: no running program {args[0]!r}{why}")
         else:
             targets = [0]
         results: list[list[int]] = []
@@ -297,37 +298,17 @@ class Session:
         return f" ({what} has not started yet)"
 
     def _programs_named(self, what: str) -> list[int]:
-        """Pids of running programs named what (or the pid itself), one per logical host."""
-        try:
-            pid = int(what, 0)
-        except ValueError:
-            pid = None
-        found: dict[int, int] = {}
-        for k in self.kernels.values():
-            for proc in sorted(k.processes.values(), key=lambda p: p.pid):
-                if proc.team is None or proc.lh.system:
-                    continue
-                if proc.pid == pid or proc.name == what:
-                    found.setdefault(proc.lhid, proc.pid)
-        for spid, (name, _host, lhid) in self._staged().items():
-            if spid == pid or name == what:
-                found.setdefault(lhid, spid)
-        return list(found.values())
-
-    def _staged(self) -> dict[int, tuple[str, str, int]]:
-        """The processes of copies staged by a migration (prepared, frozen, not yet running):
-        pid -> (name, host, original lhid). Between the source's deletion of its copy and "go"
-        they are the program; a kill sent to them then reaches the new host (PROTOCOL.md 17)."""
-        found: dict[int, tuple[str, str, int]] = {}
-        for k in self.kernels.values():
-            if not k.powered or k.migration is None:
-                continue
-            for inc in k.migration.incoming.values():
-                if inc.state == "frozen-copy" and inc.staged:
-                    for proc, *_ in inc.staged["procs"]:
-                        if proc.team is not None:
-                            found.setdefault(proc.pid, (proc.name, k.name, inc.old_lhid))
-        return found
+        """Pids of running programs named what (or the pid itself), one per logical host, as the
+        program managers answer a PM_QUERY_PROGRAM over the wire (vcluster/names.py)."""
+        name, pid = names.parse(what)
+        found = names.find(self, name, pid)
+        if found is None or found.error:
+            raise LineError(f"{what}: the program managers did not answer within "
+                            f"{names.bound_s(self):g} s")
+        if not found.complete:
+            raise LineError(f"programs named {what!r} run on more hosts than one query can ask: "
+                            "say which by pid")
+        return list(found.pms)
 
     def _on_migration(self, record: dict[str, Any]) -> None:
         self.migrations.append(record)
@@ -447,9 +428,6 @@ class Session:
         if kernel.migration is not None:
             kernel.migration.listeners.append(self._on_migration)
         self._pm_hosts[kernel.system_lh.lhid] = kernel.name
-        file_servers = [k.file_server_pid for k in self.kernels.values() if k.file_server_pid]
-        for k in self.kernels.values():
-            k.file_server_pid = file_servers[0] if file_servers else 0
         self.answering = True
         try:
             self.log(f"{kernel.name} powered on", kind="power", host=kernel.name)
@@ -524,8 +502,7 @@ class Session:
         """kill|suspend|resume PROG: PROG is a pid, the console's job number (#) or a program's name."""
         if len(argv) != 2:
             raise LineError(f"usage: {cmd} PID|#|NAME   (a pid, the programs table's #, or a program's name)")
-        pid, name = self._program_of(cmd, argv[1])
-        host = self._host_of_pid(pid)
+        pid, name, host = self._program_of(cmd, argv[1])
         code = {"kill": abi.PM_KILL, "suspend": abi.PM_SUSPEND, "resume": abi.PM_RESUME}[cmd]
         result: list[int] = []
         self.shell.control(code, pid, result.append)
@@ -539,45 +516,45 @@ class Session:
         done = {"kill": "killed", "suspend": "suspended", "resume": "resumed"}[cmd]
         return f"{done} {name} ({pid:#010x}) on {host}"
 
-    def _running(self) -> dict[int, tuple[str, str]]:
-        """Every program running on a powered host: pid -> (name, host)."""
-        running = {pid: (name, host) for pid, (name, host, _) in self._staged().items()}
-        running.update({proc.pid: (proc.name, k.name) for k in self.kernels.values() if k.powered
-                        for proc in k.processes.values()
-                        if proc.team is not None and not proc.lh.system})
-        return running
-
-    def _host_of_pid(self, pid: int) -> str | None:
-        return self._running().get(pid, (None, None))[1]
-
-    def _program_of(self, cmd: str, what: str) -> tuple[int, str]:
-        """The running program `what` names (a job number, a pid or a name): (pid, name), or a LineError
-        at once that says why there is none (never a wait for a timeout)."""
-        running = self._running()
+    def _program_of(self, cmd: str, what: str) -> tuple[int, str, str]:
+        """The running program `what` names (a job number, a pid or a name): (pid, name, host), as
+        the program managers answer over the wire (vcluster/names.py), or a LineError that says why
+        there is none (within the query's bound, never a wait for a migration's timeout)."""
+        name, pid = names.parse(what)
         try:
             number = int(what, 0)
         except ValueError:
             number = None
-        if number is not None:
+        if number is not None and number < names.FIRST_PID:  # the programs table's #
             jobs = [j for j in self.jobs if j.serial == number]
-            if jobs and number not in running:  # the programs table's #
-                job = jobs[0]
-                if job.pid in running:
-                    return job.pid, job.argv[0]
-                if job.done:
-                    raise LineError(f"{cmd}: #{number} ({job.argv[0]}) has already ended: {self.end_text(job)}")
-                raise LineError(f"{cmd}: #{number} ({job.argv[0]}) has not started yet")
-            if number in running:
-                return number, running[number][0]
+            if not jobs:
+                raise LineError(f"{cmd}: no such program {what}: no pid or # of a running program "
+                                "(`ps` lists them)")
+            job = jobs[0]
+            found = names.find(self, None, job.pid) if job.pid else None
+            if found is not None and job.pid in found.pms:
+                return job.pid, job.argv[0], names.host_of(self, found, job.pid)
+            if job.done:
+                raise LineError(f"{cmd}: #{job.serial} ({job.argv[0]}) has already ended: {self.end_text(job)}")
+            raise LineError(f"{cmd}: #{job.serial} ({job.argv[0]}) has not started yet")
+        why = self._why_not_running(what)  # as the line was typed: the query takes a while
+        found = names.find(self, name, pid)
+        if found is None or found.error:
+            raise LineError(f"{cmd} {what}: the program managers did not answer within "
+                            f"{names.bound_s(self):g} s")
+        if name is None:
+            if pid in found.pms:
+                return pid, found.names.get(pid, "?"), names.host_of(self, found, pid)
             raise LineError(f"{cmd}: no such program {what}: no pid or # of a running program "
                             "(`ps` lists them)")
-        named = sorted(pid for pid, (name, _) in running.items() if name == what)
-        if len(named) == 1:
-            return named[0], what
+        named = sorted(found.pms)
+        if len(named) == 1 and found.complete:
+            return named[0], what, names.host_of(self, found, named[0])
         if named:
             raise LineError(f"{cmd}: several programs are named {what!r}: "
-                            f"{', '.join(f'{pid:#010x}' for pid in named)}; say which by pid or #")
-        raise LineError(f"{cmd}: no such program {what!r}{self._why_not_running(what)} (`ps` lists them)")
+                            f"{', '.join(f'{pid:#010x}' for pid in named)}"
+                            f"{'' if found.complete else ', ...'}; say which by pid or #")
+        raise LineError(f"{cmd}: no such program {what!r}{why} (`ps` lists them)")
 
     # --- how programs ended ---------------------------------------------------------------
     def end_text(self, job: Job) -> str:
@@ -742,7 +719,7 @@ class Session:
         keys = ("program", "from", "to", "ok", "rounds", "precopy_bytes", "freeze_bytes", "state_bytes",
                 "bytes", "freeze_ms", "total_ms", "copy_ms", "stop_reason", "attempts", "residual",
                 "destroyed", "error", "eviction", "state", "states", "commit_acked", "id", "ended",
-                "timeout_s")
+                "timeout_s", "precopy_rounds", "written_pages", "freeze_pages")
         summary = {key: r.get(key) for key in keys}
         summary["backed_bytes"] = r.get("backed_bytes", 0)  # left on the file server (flushed)
         return summary
@@ -809,8 +786,10 @@ def run_lines(
     files: list[str] | None = None,
     stdin: str | None = None,
     label: bool = False,
+    timeline: str | None = None,
 ) -> int:
-    """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end.
+    """Headless `vcluster run`; `screenshots` are (host, path) frame buffers saved as PNG at the end,
+    `timeline` a PNG of the run's migrations, phase by phase (vcluster/plots.py).
 
     stdout is the programs' output (with `label`, each line begins `[# NAME] `), the answers of
     lines (ps, hosts, migrateprog...) and with `as_json` the summary as the last line. stderr
@@ -932,6 +911,8 @@ def run_lines(
             status = 2
         if as_json:
             print(json.dumps({**session.summary(), "errors": errors}, sort_keys=True))
+        if timeline is not None:
+            status = _draw_timeline(session, timeline) or status
     finally:
         for host, path in screenshots or ():
             try:
@@ -942,6 +923,19 @@ def run_lines(
         kernel_log.removeFilter(quiet)
         session.close()
     return status
+
+
+def _draw_timeline(session: Session, path: str) -> int:
+    """`run --timeline FILE`: the migrations of the summary, drawn; 1 (and why) if it cannot be."""
+    from vcluster import plots
+
+    try:
+        plots.plot_timeline(session.summary(), path)
+    except plots.PlotError as exc:
+        print(f"vcluster: --timeline: {exc}", file=sys.stderr)
+        return 1
+    print(f"vcluster: drew the migration timeline in {path}", file=sys.stderr)
+    return 0
 
 
 class _GuestFaults(logging.Filter):

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 MSG = abi.MSG_SIZE
 LH_PER_MACHINE = 512
 MAX_RESTARTS = 100  # a server that has failed this often ends instead
+STACK_GUARD = 64 * 1024  # an unmapped fault this far below the stack's limit is reported as a stack overflow
 
 
 def _peer_range_ok(op: ops.MoveTo | ops.MoveFrom) -> bool:
@@ -117,7 +118,9 @@ class Kernel:
         self.idle = None  # vkernel.idle detector, on workstations
         self.pager = None  # vkernel.paging.Pager, on workstations
         self.flusher = None  # vkernel.paging.Flusher, when the idle policy flushes
-        self.file_server_pid = 0
+        self.file_server_pid = 0  # found by asking the file server group (vkernel/locate.py)
+        self.locate_failures = 0  # times no file server answered it
+        self.locating = False  # a background query for it is under way (locate.ensure)
         self.display_server: Process | None = None
         self.owner_present = False
         self.servers: dict[str, Any] = {}
@@ -245,7 +248,9 @@ class Kernel:
             self._slice_done()
             return
         team = proc.team
-        assert team is not None
+        if team is None:
+            self._run_work(proc)
+            return
         if self.loaded_pid != proc.pid:
             self.stats.context_switches += 1
             self.loaded_pid = proc.pid
@@ -270,6 +275,42 @@ class Kernel:
         self.stats.slices += 1 + result.chained
         self.stats.instructions += executed
         self.slice_event = self.sim.at(self.sim.now + duration, lambda: self._end_slice(proc, result))
+
+    def _run_work(self, proc: Process) -> None:
+        """A slice of a Python server's scheduled work (ops.Run): the CPU is the server's for up
+        to one slice, then it queues again behind the ready processes of its priority. The
+        engine is not touched: a guest's registers stay where they are."""
+        if self.loaded_pid != proc.pid:
+            self.stats.context_switches += 1
+            self.loaded_pid = proc.pid
+        duration = min(proc.work_ns, self.slice_instructions * self.ns_per_instruction)
+        proc.work_ns -= duration
+        proc.cpu_ns += duration
+        self.stats.slices += 1
+        self.slice_event = self.sim.at(self.sim.now + duration, lambda: self._end_work(proc))
+
+    def _end_work(self, proc: Process) -> None:
+        if self.stolen_ns:
+            stolen, self.stolen_ns = self.stolen_ns, 0
+            self.slice_event = self.sim.at(self.sim.now + stolen, lambda: self._end_work(proc))
+            return
+        self.slice_event = None
+        self.running = None
+        if proc.state is State.RUNNING:
+            proc.state = State.READY
+            if proc.work_ns:
+                self._enqueue(proc)
+            else:
+                self.sim.at(self.sim.now, lambda: self._step_server(proc))
+        self._slice_done()
+
+    def run_work(self, proc: Process, us: float, priority: int) -> None:
+        """Queue a Python server's CPU work at `priority` (ops.Run); it resumes when done."""
+        proc.work_ns = max(1, int(us * 1000))
+        proc.priority = Priority(priority)
+        proc.state = State.READY
+        self._enqueue(proc)
+        self.dispatch()
 
     def _chain(self, proc: Process) -> int:
         """How far this slice may run on into further slices of proc within the same event.
@@ -370,9 +411,13 @@ class Kernel:
                 self.kill(proc, f"stack growth failed: {exc}", result.pc)
                 return
         self.stats.faults += 1
+        limit = abi.STACK_TOP - abi.STACK_MAX
+        overflow = (result.fault_kind == "unmapped" and limit - STACK_GUARD <= addr < limit
+                    and result.fault_access != "fetch")
         self.kill(
             proc,
-            f"fault: {result.fault_access} of {result.fault_kind} page at {addr:#08x}",
+            f"fault: {result.fault_access} of {result.fault_kind} page at {addr:#08x}"
+            + (f": stack overflow (the stack may grow to {abi.STACK_MAX // 1024} KB)" if overflow else ""),
             result.pc,
         )
 
@@ -426,7 +471,7 @@ class Kernel:
     # --- servers written in Python ---------------------------------------------------
     def _step_server(self, proc: Process) -> None:
         """Run a Python process until it blocks; each yielded op is a V primitive."""
-        while proc.state is State.READY and proc.coroutine is not None:
+        while proc.state is State.READY and proc.coroutine is not None and not proc.work_ns:
             value, proc.resume_value = proc.resume_value, None
             proc.state = State.RUNNING
             try:
@@ -510,6 +555,8 @@ class Kernel:
         elif isinstance(op, ops.Compute):
             self.block(proc, State.DELAYED)
             proc.wakeup = self.sim.at(self.kernel_work(op.us), lambda: self._wake(proc, 0))
+        elif isinstance(op, ops.Run):
+            self.run_work(proc, op.us, op.priority)
         elif isinstance(op, ops.JoinGroup):
             proc.resume_value = self.join_group(proc, op.gid)
         elif isinstance(op, ops.Spawn):
@@ -550,8 +597,10 @@ class Kernel:
             self.dispatch()
 
     def runnable_guests(self) -> int:
-        count = sum(1 for q in self.ready for p in q if self._runnable(p))
-        return count + (1 if self.running is not None else 0)
+        """Programs ready or running (a server's scheduled work, ops.Run, is not a program)."""
+        count = sum(1 for q in self.ready for p in q if p.team is not None and self._runnable(p))
+        running = self.running
+        return count + (1 if running is not None and running.team is not None else 0)
 
     def load(self) -> float:
         """Runnable programs (a load average without the averaging)."""

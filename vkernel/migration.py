@@ -139,6 +139,9 @@ def _req_in(d: dict[str, Any]) -> IpcRequest:
     return IpcRequest(d["sender"], bytes.fromhex(d["msg"]), remote=origin, group=d["group"])
 
 
+HOST_QUERY_ATTEMPTS = 3  # PM_QUERY_HOST group Sends of a locate before "no willing host answered"
+
+
 def is_program_manager(pid: int) -> bool:
     """Whether pid can be a program manager: a process (not a group) of a machine's system
     logical host (the first id of the machine's range, which no guest logical host ever has)."""
@@ -295,6 +298,10 @@ class MigrationEngine:
             "freeze_ms": 0.0,
             "total_ms": 0.0,
             "stop_reason": None,
+            # one entry per pre-copy round of every attempt (their bytes sum to precopy_bytes)
+            "precopy_rounds": [],
+            "written_pages": 0,  # distinct pages the program wrote during the last attempt's rounds
+            "freeze_pages": 0,
             "attempts": [],
             "residual": self.residual_dependencies(lh),
             "destroyed": False,
@@ -491,9 +498,12 @@ class MigrationEngine:
         for i, lhid in enumerate(excluded[:4]):
             longs[i] = lhid
         query = pack(abi.PM_QUERY_HOST, 0, *longs, need_kb)
-        replier, reply = yield ops.Send(
-            abi.PROGRAM_MANAGER_GROUP, query, timeout_ms=self._left_ms(deadline)
-        )
+        for _ in range(HOST_QUERY_ATTEMPTS):  # a query lost on the wire is asked again
+            replier, reply = yield ops.Send(
+                abi.PROGRAM_MANAGER_GROUP, query, timeout_ms=self._left_ms(deadline)
+            )
+            if replier != -abi.ETIMEOUT or self.k.sim.now >= deadline:
+                break
         if replier <= 0:
             return None
         status, pm = unpack(reply)[:2]
@@ -591,6 +601,8 @@ class MigrationEngine:
         # --- pre-copy rounds -------------------------------------------------------
         previous: int | None = None
         rounds = 0
+        attempt_no = len(record["attempts"]) + 1
+        written: set[tuple[int, int]] = set()
         frozen = False
         freeze_start = 0
         try:
@@ -607,12 +619,27 @@ class MigrationEngine:
                 self._enter("source", lh.lhid, PRECOPY, f"round {rounds}", record, lh)
                 self._clear(teams, pages)
                 t0 = k.sim.now
-                record["precopy_bytes"] += yield from self.send_pages(
-                    pid, receiver, lh, teams, pages, deadline
-                )
+                sent = yield from self.send_pages(pid, receiver, lh, teams, pages, deadline)
+                record["precopy_bytes"] += sent
                 elapsed = max(1, k.sim.now - t0)
                 residue = self._modified(teams)
                 estimate_ms = len(residue) * elapsed / max(1, len(pages)) / MS
+                written.update(residue)
+                record["written_pages"] = len(written)
+                record["precopy_rounds"].append(
+                    {
+                        "attempt": attempt_no,
+                        "round": rounds,
+                        "started": round(t0 / S, 9),
+                        "ms": round(elapsed / MS, 3),
+                        "pages": len(pages),
+                        "bytes": sent,
+                        # written while this round copied: what the next round (or the freeze) copies
+                        "dirtied_pages": len(residue),
+                        "residue_bytes": len(residue) * PAGE,
+                        "estimate_ms": round(estimate_ms, 3),
+                    }
+                )
                 if estimate_ms <= self.policy.freeze_target_ms:
                     reason = f"residue of {len(residue)} pages copies in {estimate_ms:.1f} ms, under the freeze target"
                     break
@@ -633,6 +660,7 @@ class MigrationEngine:
             self._check_alive(lh, teams)
             residue = self._modified(teams)
             self._clear(teams, residue)
+            record["freeze_pages"] = len(residue)
             record["freeze_bytes"] = yield from self.send_pages(
                 pid, receiver, lh, teams, residue, deadline
             )

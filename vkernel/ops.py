@@ -68,6 +68,16 @@ class Compute:
 
 
 @dataclass(frozen=True)
+class Run:
+    """CPU work scheduled like a program: the server waits in the ready queue of `priority`
+    (vkernel.process.Priority) behind the processes there, and runs in slices; a Compute, by
+    contrast, is kernel work that takes the CPU at once."""
+
+    us: float
+    priority: int
+
+
+@dataclass(frozen=True)
 class JoinGroup:
     gid: int
 

@@ -44,6 +44,7 @@ class Kind(enum.IntEnum):
     LH_HERE = 10  # answer / unsolicited broadcast: logical host `lhid` is at the sender's station
     MOVE_ABORT = 11  # the transfer failed (error code in `status`)
     MIGRATE = 12  # migration control between kernels (subtype in `status`; data opaque)
+    LOAD = 13  # a program manager's load report, multicast to its group (vkernel/gossip.py)
 
 
 class Flag(enum.IntFlag):

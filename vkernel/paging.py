@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from emulator.mmu import Prot
 from guest import abi
-from vkernel import ops
+from vkernel import locate, ops
 from vkernel.kernel import IpcRequest
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import LogicalHost, Team
@@ -172,7 +172,10 @@ class Flusher:
         k = self.k
         raw = name.encode()
         k.memory.write(k.processes[pid], NAME_AT, raw)
-        replier, reply = yield ops.Send(k.file_server_pid, pack(abi.FS_OPEN, NAME_AT, len(raw), abi.FS_MODE_WRITE))
+        fs = yield from locate.file_server(k)
+        msg = pack(abi.FS_OPEN, NAME_AT, len(raw), abi.FS_MODE_WRITE)
+        replier, reply = (yield ops.Send(fs, msg)) if fs > 0 else (fs, bytes(32))
+        locate.forget(k, fs, replier)
         status, inst = unpack(reply)[:2]
         if replier <= 0 or status:
             log.info("%s: cannot create %s on the file server", k.name, name)
@@ -266,7 +269,10 @@ class Pager:
         if inst is None:
             raw = name.encode()
             k.memory.write(k.processes[pid], NAME_AT, raw)
-            replier, reply = yield ops.Send(k.file_server_pid, pack(abi.FS_OPEN, NAME_AT, len(raw), abi.FS_MODE_READ))
+            fs = yield from locate.file_server(k)
+            msg = pack(abi.FS_OPEN, NAME_AT, len(raw), abi.FS_MODE_READ)
+            replier, reply = (yield ops.Send(fs, msg)) if fs > 0 else (fs, bytes(32))
+            locate.forget(k, fs, replier)
             status, inst = unpack(reply)[:2]
             if replier <= 0 or status:
                 log.warning("%s: backing file %s: %s", k.name, name, signed(status) if replier > 0 else replier)

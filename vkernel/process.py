@@ -114,6 +114,7 @@ class Process:
     restarts: int = 0
     fresh: bool = False  # restarted and not yet at its first operation
     cpu_ns: int = 0
+    work_ns: int = 0  # a Python server's scheduled CPU work still to run (ops.Run)
     creator: int = 0
     exit_status: int | None = None
     groups: set[int] = field(default_factory=set)

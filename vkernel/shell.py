@@ -17,12 +17,28 @@ from guest import abi
 from vkernel import ops
 from vkernel.kernel import Kernel
 from vkernel.messages import pack, signed, unpack
+from vkernel.migration import is_program_manager
+from vkernel.servers import program_query
 from vkernel.servers.program_manager import argv_block, query_host_msg
 
 ARGV_AT = 0
 INPUT_CHUNK = 4096
 QUERY_ATTEMPTS = 3  # PM_QUERY_HOST tries of a console `@ HOST` / `@ *` line
 QUERY_RETRY_MS = 200  # between them  # bytes of standard input an agent hands over at a time
+FIND_ATTEMPTS = 2  # PM_QUERY_PROGRAM group Sends of a round before "nobody (else) runs it"
+HOSTILE_ATTEMPTS = 3  # more of them when a process that is no program manager answered first
+
+
+@dataclass
+class Found:
+    """What the program managers answered to a PM_QUERY_PROGRAM: each pid with the program manager
+    that runs it, the names they gave (a query for a pid), and whether every host could be asked
+    (False: more hosts answered than a query can leave out)."""
+
+    pms: dict[int, int] = field(default_factory=dict)  # pid -> program manager pid
+    names: dict[int, str] = field(default_factory=dict)
+    complete: bool = True
+    error: int = 0  # the agent failed (-EIO)
 
 
 @dataclass
@@ -164,3 +180,49 @@ class Shell:
 
         self.k.spawn_server(self.k.system_lh, "sh:migrateprog", agent,
                             on_crash=lambda exc: done([-abi.EIO] * max(1, len(targets))))
+
+    def find_programs(self, name: str | None, pid: int, done: Callable[[Found], None]) -> None:
+        """Ask the program manager group which programs are named `name` (or which runs `pid`):
+        round by round, each leaving out the hosts that have answered, until a round goes
+        unanswered (FIND_ATTEMPTS group Sends, each bounded by host_query_timeout_ms)."""
+
+        def agent(me: int) -> Generator[Any, Any, None]:
+            found = Found()
+            excluded: list[int] = []
+            while len(excluded) <= program_query.MAX_EXCLUDED:
+                msg = program_query.request(name, pid, excluded)
+                unanswered = hostile = 0
+                while unanswered < FIND_ATTEMPTS and hostile <= HOSTILE_ATTEMPTS:
+                    replier, reply = yield ops.Send(abi.PROGRAM_MANAGER_GROUP, msg)
+                    if replier > 0 and not is_program_manager(replier):
+                        hostile += 1  # an answer that is not a program manager's is no answer
+                    elif replier == -abi.ETIMEOUT:
+                        unanswered += 1
+                    else:
+                        break
+                if replier <= 0 or not is_program_manager(replier) or unpack(reply)[0]:
+                    break  # nobody (else) runs it
+                count, pids, pname = program_query.parse_answer(reply, name is None)
+                count = min(count, program_query.MAX_MATCHES)
+                while len(pids) < count:  # the rest of a long answer, asked of that manager
+                    more_r, more = yield ops.Send(replier, program_query.request(name, 0, (), len(pids)))
+                    if more_r != replier or unpack(more)[0]:
+                        break
+                    _, extra, _ = program_query.parse_answer(more, False)
+                    if not extra or set(extra) <= set(pids):
+                        break
+                    pids += extra
+                pids = [p for p in pids if p > 0 and not abi.is_group(p) and abi.pid_lhid(p)]
+                for p in pids:
+                    found.pms.setdefault(p, replier)
+                    if pname:
+                        found.names[p] = pname
+                if name is None or abi.pid_lhid(replier) in excluded:
+                    break  # a pid runs in one place
+                excluded.append(abi.pid_lhid(replier))
+            else:
+                found.complete = False
+            done(found)
+
+        self.k.spawn_server(self.k.system_lh, "sh:find", agent,
+                            on_crash=lambda exc: done(Found(error=-abi.EIO)))

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from guest import abi
+from vkernel import locate
 from vkernel.memory import MemoryError_
 from vkernel.process import Process, State
 
@@ -176,7 +177,8 @@ class SyscallTable:
             return abi.make_pid(lhid, abi.LOCAL_KERNEL_SERVER)
         if which == abi.PID_PROGRAM_MANAGER:
             return abi.make_pid(lhid, abi.LOCAL_PROGRAM_MANAGER)
-        if which == abi.PID_FILE_SERVER:
+        if which == abi.PID_FILE_SERVER:  # 0 until this kernel has asked the file server group
+            locate.ensure(self.k)
             return self.k.file_server_pid
         return -abi.EINVAL
 

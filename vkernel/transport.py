@@ -41,6 +41,7 @@ class Origin:
     seq: int
     src_pid: int
     group: int = 0
+    direct: bool = False  # a group member's answer goes to the sender only (not overheard)
 
 
 @dataclass
@@ -300,7 +301,8 @@ class Transport:
                     key, Packet(Kind.NACK, origin.seq, 0, origin.src_pid, status=-abi.ENOPROC)
                 )
             return
-        flags = Flag.GROUP_REPLY if origin.group and abi.pid_lhid(origin.group) == 0 else 0
+        overheard = origin.group and abi.pid_lhid(origin.group) == 0 and not origin.direct
+        flags = Flag.GROUP_REPLY if overheard else 0
         packet = Packet(
             Kind.REPLY,
             origin.seq,
@@ -320,6 +322,11 @@ class Transport:
         """Whether another member has already answered this group request (we overheard it)."""
         origin: Origin | None = req.remote
         return origin is not None and (origin.src_pid, origin.seq) in self.overheard
+
+    def answer_directly(self, req: IpcRequest) -> None:
+        """Reply to this group request to its sender only, as V's members did (first-reply)."""
+        if req.remote is not None:
+            req.remote.direct = True
 
     def send_nack(self, req: IpcRequest, error: int) -> None:
         origin: Origin = req.remote
@@ -919,6 +926,10 @@ class Transport:
             self.learn(p.lhid, src_mac)
         elif kind is Kind.MIGRATE and self.k.migration is not None:
             self.k.migration.on_packet(src_mac, p)
+        elif kind is Kind.LOAD:
+            pm = self.k.servers.get("program")
+            if pm is not None and pm.gossip is not None:
+                pm.gossip.hear(p)
 
     def _on_send(self, src_mac: bytes, p: Packet) -> None:
         key = (p.src_pid, p.seq)

@@ -67,6 +67,7 @@
 #define PROGRAM_MANAGER_GROUP 0x8001
 #define LOCAL_KERNEL_SERVER 0x8002
 #define LOCAL_PROGRAM_MANAGER 0x8003
+#define FILE_SERVER_GROUP 0x00008004 /* the file server's well-known group */
 #define WELL_KNOWN_GROUP_END 0x8100 /* indexes 0x8000..0x80ff: system groups, not for guests */
 
 /* message codes: I/O protocol */
@@ -78,6 +79,7 @@
 #define FS_REMOVE 0x111
 #define FS_LIST 0x112
 #define FS_WRITE_AT 0x113
+#define FS_QUERY_SERVER 0x114 /* to FILE_SERVER_GROUP: the replier serves files */
 #define FS_MODE_READ 0
 #define FS_MODE_WRITE 1
 #define FS_MODE_APPEND 2
@@ -92,6 +94,7 @@
 #define PM_MIGRATE 0x206
 #define PM_EXITED 0x207
 #define PM_LIST 0x208
+#define PM_QUERY_PROGRAM 0x209 /* to the program manager group: programs of a name or pid */
 #define PM_QUERY_NAME_MAX 24
 #define PM_EXEC_WAIT 1
 #define PM_MIGRATE_DESTROY 1

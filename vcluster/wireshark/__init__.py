@@ -67,6 +67,7 @@ GROUPS = {
     abi.PROGRAM_MANAGER_GROUP: "program manager group",
     abi.LOCAL_KERNEL_SERVER: "local kernel server",
     abi.LOCAL_PROGRAM_MANAGER: "local program manager",
+    abi.FILE_SERVER_GROUP: "file server group",
 }
 
 

@@ -38,6 +38,7 @@ local KINDS = {
   [0x0a] = "LH_HERE",
   [0x0b] = "MOVE_ABORT",
   [0x0c] = "MIGRATE",
+  [0x0d] = "LOAD",
 }
 local FLAGS = {
   [0x0001] = "LAST_OF_TRAIN",
@@ -68,6 +69,7 @@ local CODES = {
   [0x111] = "FS_REMOVE",
   [0x112] = "FS_LIST",
   [0x113] = "FS_WRITE_AT",
+  [0x114] = "FS_QUERY_SERVER",
   [0x200] = "PM_EXEC",
   [0x201] = "PM_WAIT",
   [0x202] = "PM_KILL",
@@ -77,6 +79,7 @@ local CODES = {
   [0x206] = "PM_MIGRATE",
   [0x207] = "PM_EXITED",
   [0x208] = "PM_LIST",
+  [0x209] = "PM_QUERY_PROGRAM",
   [0x210] = "MG_INIT",
   [0x211] = "MG_PAGES",
   [0x212] = "MG_STATE",
@@ -100,6 +103,7 @@ local GROUPS = {
   [0x8001] = "program manager group",
   [0x8002] = "local kernel server",
   [0x8003] = "local program manager",
+  [0x8004] = "file server group",
 }
 -- END GENERATED
 

@@ -44,9 +44,20 @@ class FileServer:
         fs.disk = self.cache
 
     def start(self):
+        # no kernel is told its pid: each asks the file server group (vkernel/locate.py), where a
+        # process of its own answers, so that a query never waits behind the server's disk
         proc = self.k.spawn_server(self.k.system_lh, "file-server", self.body, restart=True)
-        self.k.file_server_pid = proc.pid
+        self.k.spawn_server(self.k.system_lh, "file-server-name", lambda pid: self.name_body(proc.pid),
+                            restart=True)
         return proc
+
+    def name_body(self, server: int) -> Generator[Any, Any, None]:
+        """Member of the file server group: FS_QUERY_SERVER -> the file server's pid."""
+        yield ops.JoinGroup(abi.FILE_SERVER_GROUP)
+        while True:
+            sender, msg = yield ops.Receive()
+            code = unpack(msg)[0]
+            yield ops.Reply(sender, pack(0, server) if code == abi.FS_QUERY_SERVER else error(abi.EBADCALL))
 
     def report(self) -> dict[str, int | float]:
         """The request counters, the cache's (hit rate) and the disk's (seeks, busy time)."""
@@ -70,6 +81,9 @@ class FileServer:
             sender, msg = yield ops.Receive()
             m = unpack(msg)
             code = m[0]
+            if code == abi.FS_QUERY_SERVER:  # sent to it directly: it is the one
+                yield ops.Reply(sender, pack(0, pid))
+                continue
             yield ops.Compute(self.k.cost.file_server_op_us)
             try:
                 if code == abi.FS_OPEN:

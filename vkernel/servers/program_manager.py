@@ -10,10 +10,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from guest import abi
-from vkernel import ops
+from vkernel import locate, ops, selection
+from vkernel.gossip import LoadVector
 from vkernel.memory import MemoryError_
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import Priority, Process, State
+from vkernel.servers import program_query
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
@@ -88,13 +90,23 @@ class ProgramManager:
         self.notices = 0
         self.willing: bool = True
         self.started = 0
-        self.creating = 0  # programs being created: they delay this host's answers to "@ *"
+        self.creating = 0  # programs being created: they count in this host's load
+        self.query_answers = 0  # "@ *" answers sent (not declines)
+        self.gossip: LoadVector | None = None  # idle.selection: gossip
         kernel.on_exit.append(self.on_exit)
 
     def start(self) -> Process:
         self.proc = self.k.spawn_server(self.k.system_lh, "program-manager", self.body, restart=True)
         self.k.program_manager = self.proc
+        if selection.mode(self.k) == selection.GOSSIP and self.k.transport is not None:
+            self.gossip = LoadVector(self)
+            self.gossip.start()
         return self.proc
+
+    def changed(self) -> None:
+        """This host's load changed: tell the others now (gossip)."""
+        if self.gossip is not None:
+            self.gossip.report()
 
     # --- the receive loop ------------------------------------------------------------
     def body(self, pid: int) -> Generator[Any, Any, None]:
@@ -107,9 +119,8 @@ class ProgramManager:
                 yield ops.Forward(sender, worker, msg)
             elif code == abi.PM_QUERY_HOST:
                 if not unpack(msg)[1] and not self.k.is_local(sender):  # "@ *" or a migration's query
-                    # deciding whether to take a guest takes a while, longer or shorter with the
-                    # host's state: answered from a process of its own, so that many queries at
-                    # once are weighed in parallel and each sees a different host answer first
+                    # weighing the query is work scheduled behind the host's guests: answered
+                    # from a process of its own, so the manager goes on receiving meanwhile
                     yield ops.Spawn("pm-query", lambda me, s=sender, m=msg: self.answer_query(s, m))
                 else:
                     yield ops.Reply(sender, self.answer_or_decline(sender, self.query_host(sender, msg)))
@@ -132,6 +143,8 @@ class ProgramManager:
                 text = self.listing().encode()[:size]
                 result = yield ops.MoveTo(sender, buf, text)
                 yield ops.Reply(sender, pack(result if isinstance(result, int) and result < 0 else 0, len(text)))
+            elif code == abi.PM_QUERY_PROGRAM:  # which programs of a name (or a pid) run here
+                yield ops.Reply(sender, self.answer_or_decline(sender, program_query.answer(self.k, msg)))
             elif code == abi.PM_MIGRATE and self.k.migration is not None:
                 worker = yield ops.Spawn("pm-migrate", self.k.migration.migrate_worker)
                 yield ops.Forward(sender, worker, msg)
@@ -163,35 +176,47 @@ class ProgramManager:
             return None  # "@ *" never picks the origin, and only willing hosts answer
         elif self.k.system_lh.lhid in m[2:6] or free_kb < m[6] + self.k.config.idle.min_free_memory_kb:
             return None
-        load = int(self.k.load() * 100)
+        load = int(self.host_load() * 100)
         name = self.k.name.encode("latin-1")[:16].ljust(16, b"\0")
         return pack(0, self.proc.pid if self.proc else 0, load, free_kb)[:16] + name
 
     def answer_query(self, sender: int, msg: bytes) -> Generator[Any, Any, None]:
-        """Answer an "@ *" query for the manager, after host_query_us (spread +-50% with the host's
-        state), unless another program manager's answer has been overheard meanwhile.
+        """Answer an "@ *" query for the manager after weighing it (vkernel/selection.py).
 
-        V's program managers all answer and the first answer wins; with a hundred willing hosts
-        that is a hundred replies per query at the same moment. Here answers go to the group and
-        a member that overhears one stays silent (suppression, as in SRM or multicast DNS): a
-        query draws a few answers, whatever the size of the network. The wait is latency; the
-        CPU is spent only by a member that answers (program_manager_op_us).
+        The weighing is CPU work at guest priority: at once on an idle machine, behind the
+        guests of a loaded one, so the least loaded host answers first (first-reply, V's way:
+        every willing member answers, straight to the requester). Under `scaled` a member
+        then waits a random delay scaled by its load and the group's size and stays silent if
+        it overhears another member's answer (answers go to the group): a query draws a few
+        answers, whatever the size of the network.
         """
         k = self.k
-        # V: "the program manager that responds first ... is generally the least loaded host": a
-        # host already busy creating programs answers later, so an idle one wins if there is one
-        weigh = k.sim.rng.uniform(0.5, 1.5) + self.creating
-        yield ops.Delay(int(k.cost.host_query_us * 1000 * weigh))
-        if self.proc is None:
+        how = selection.mode(k)
+        yield ops.Run(selection.weigh_us(k), Priority.GUEST)
+        if self.proc is None or k.transport is None:
             return
         req = k.pending_of(self.proc).get(sender)
         if req is None:
             return
-        if k.transport is not None and k.transport.answered_by_another(req):
+        if how == selection.SCALED and self.is_willing():
+            yield ops.Delay(selection.scaled_delay_ns(k, self.host_load()))
+        elif how == selection.GOSSIP and self.is_willing() and self.gossip is not None:
+            m = unpack(msg)
+            leave = {lhid for lhid in m[2:6] if lhid} | {abi.pid_lhid(sender)}
+            query = (req.remote.src_pid, req.remote.seq) if req.remote is not None else (sender, 0)
+            if not self.gossip.first(query, leave, m[6]):
+                yield ops.Delay(k.transport.query_timeout // 2)  # the safety net: none answered
+        if self.proc is None or k.pending_of(self.proc).get(sender) is not req:
+            return  # answered meanwhile, or the sender's next request: that one has its own worker
+        if how != selection.FIRST_REPLY and k.transport.answered_by_another(req):
             k.reply(self.proc, None, sender)
             return
-        yield ops.Compute(k.cost.program_manager_op_us)
-        k.reply(self.proc, self.answer_or_decline(sender, self.query_host(sender, msg)), sender)
+        answer = self.answer_or_decline(sender, self.query_host(sender, msg))
+        if how == selection.FIRST_REPLY:
+            k.transport.answer_directly(req)
+        if answer is not None:
+            self.query_answers += 1
+        k.reply(self.proc, answer, sender)
 
     def answer_or_decline(self, sender: int, answer: bytes | None) -> bytes | None:
         """A query's answer; no answer (None) only to a group with other members to answer it: a
@@ -202,16 +227,25 @@ class ProgramManager:
         return answer
 
     def is_willing(self) -> bool:
-        return self.willing and self.k.willing()
+        if not (self.willing and self.k.willing()):
+            return False
+        policy = self.k.config.idle
+        return policy.answer_any_query or self.host_load() <= policy.load_threshold
+
+    def host_load(self) -> float:
+        """Runnable programs plus programs being created here."""
+        return self.k.load() + self.creating
 
     # --- exec -----------------------------------------------------------------------------
     def exec_worker(self, pid: int) -> Generator[Any, Any, None]:
         sender, msg = yield ops.Receive()
         self.creating += 1
+        self.changed()
         try:
             reply = yield from self.create_program(pid, sender, msg)
         finally:
             self.creating -= 1
+            self.changed()
         yield ops.Reply(sender, reply)
 
     def create_program(self, pid: int, sender: int, msg: bytes) -> Generator[Any, Any, bytes]:
@@ -226,6 +260,8 @@ class ProgramManager:
         argv = parse_argv_block(block)
         if not argv:
             return error(abi.EINVAL)
+        if (yield from locate.file_server(k)) <= 0:  # asked of its group at this kernel's first use
+            return error(abi.ENOENT)
         image = yield from self.fetch_image(pid, argv[0])
         if isinstance(image, int):
             return error(image)
@@ -287,14 +323,15 @@ class ProgramManager:
     def fetch_image(self, pid: int, name: str) -> Generator[Any, Any, bytes | int]:
         """Read a program image from the file server with the I/O protocol (the server MoveTo's it)."""
         k = self.k
-        fs = k.file_server_pid
-        if not fs:
+        fs = yield from locate.file_server(k)  # asked of the file server group if not known
+        if fs <= 0:
             return abi.ENOENT
         raw = name.encode("latin-1")
         mem = k.server_memory(k.processes[pid])
         mem[NAME_AT : NAME_AT + len(raw)] = raw
         replier, reply = yield ops.Send(fs, pack(abi.FS_OPEN, NAME_AT, len(raw), abi.FS_MODE_READ))
         if replier <= 0:
+            locate.forget(k, fs, replier)
             return abi.EIO
         status, inst, size = unpack(reply)[:3]
         if status:
@@ -317,6 +354,7 @@ class ProgramManager:
         record = self.programs.pop(proc.pid, None)
         if record is None:
             return
+        self.changed()
         creator_lhid = abi.pid_lhid(record.creator)
         log.info("%s: %s (%#x) exited with %d", self.k.name, record.name, proc.pid, status)
         if creator_lhid in self.k.lhs:

@@ -1,4 +1,5 @@
-"""CPU benchmark: guest MIPS under the MMU and slice budget (with a context switch per slice) against raw Unicorn.
+"""The CPU layer's benchmark: guest MIPS under the MMU and slice budget (a context switch per slice; the bare
+CPU of vcluster/cpu_harness.py) against raw Unicorn.
 
 Two raw figures: `raw_mips`, the image on one read-write-execute mapping in
 Unicorn's default TLB mode (the first baseline, kept for comparison), and
@@ -17,8 +18,8 @@ from typing import Any
 
 from emulator.cpu import DEFAULT_SLICE, RawEngine, Stop
 from emulator.loader import PF_X, Image, load_image, make_elf
-from emulator.workstation import CONSOLE_PID, Workstation
 from guest import abi
+from vcluster.cpu_harness import CONSOLE_PID, BareCpu
 
 log = logging.getLogger(__name__)
 
@@ -63,11 +64,11 @@ def _guest_run(
 ) -> tuple[int, float, str, int]:
     """Run under the MMU, slice by slice, switching context and registers every slice (a kernel
     switching between two processes; one alone runs on without either: vkernel.kernel._chain)."""
-    ws = Workstation(slice_instructions=slice_instructions)
+    ws = BareCpu(slice_instructions=slice_instructions)
     try:
         cpu, mmu = ws.cpu, ws.mmu
-        ctx = mmu.create_context()
-        prog = ws.load(ctx, image, argv)
+        prog = ws.load(image, argv)
+        ctx = prog.ctx
         regs = prog.registers
         executed = 0
         slices = 0
@@ -289,7 +290,7 @@ def run_bench(
     return result
 
 
-def main() -> None:  # pragma: no cover - python -m emulator.bench
+def main() -> None:  # pragma: no cover - python -m vcluster.bench_cpu_layer
     import json
 
     logging.basicConfig(level=logging.WARNING)
