@@ -317,6 +317,8 @@ class CostModel:
     file_server_op_us: int = _f(1500, "file server bookkeeping of one request (open, read, "
                                 "write, close), disk time not included", lo=0, hi=10_000_000,
                                 unit="us")
+    display_char_us: float = _f(20.0, "display server: draw one character of program output "
+                                "on the frame buffer", lo=0, hi=10_000_000, unit="us")
     local_group_us: int = _f(100, "addressing the kernel server or program manager through a "
                              "local group id, added to each such operation", lo=0,
                              hi=10_000_000, unit="us")
@@ -422,6 +424,28 @@ class MigrationPolicy:
     timeout_s: float = _f(30.0, "give up a migration that has not completed after this long, "
                           "leaving the program where it was", lo=0.0, lo_open=True,
                           hi=86_400.0, unit="s")
+
+
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """Checkpoints of programs to the file server, and their restart after a crash (issue 16)."""
+
+    interval_s: float = _f(0.0, "checkpoint every program the console starts this often; 0 = "
+                           "only those asked for (`checkpoint PROG every S`, `checkpoint=S`)",
+                           lo=0.0, hi=3600.0, unit="s")
+    detect_s: float = _f(1.0, "the home restarts a checkpointed program whose host has not "
+                         "answered for this long", lo=0.0, lo_open=True, hi=600.0, unit="s")
+    full_every: int = _f(8, "every this many checkpoints one copies every page (and lets the "
+                         "older files go)", lo=1, hi=10_000)
+    retry_s: float = _f(5.0, "after 'cannot restart', ask for a host again this often", lo=0.0,
+                        lo_open=True, hi=86_400.0, unit="s")
+    restart_timeout_s: float = _f(20.0, "give up a restart on one host after this long", lo=0.0,
+                                  lo_open=True, hi=600.0, unit="s")
+    freeze_base_us: int = _f(2000, "CPU time of a checkpoint's cut: capturing the kernel state",
+                             lo=0, hi=10_000_000, unit="us")
+    freeze_per_object_us: int = _f(200, "... plus this per process and team (the pages are "
+                                   "written copy-on-write, after the cut)", lo=0, hi=1_000_000,
+                                   unit="us")
 
 
 @dataclass(frozen=True)
@@ -606,6 +630,7 @@ class ClusterConfig:
     cost: CostModel = _f(doc="kernel costs and protocol timers", factory=CostModel)
     idle: IdlePolicy = _f(doc="idleness and eviction", factory=IdlePolicy)
     migration: MigrationPolicy = _f(doc="migration", factory=MigrationPolicy)
+    checkpoint: CheckpointPolicy = _f(doc="checkpoints and restart", factory=CheckpointPolicy)
     machines: tuple[MachineConfig, ...] = _f((), "the machines, in order (the order gives the "
                                             "derived MAC addresses)")
     programs: tuple[str, ...] = _f(doc="images installed on the file server's disk: names of "
@@ -662,6 +687,7 @@ SECTIONS: tuple[tuple[str, type], ...] = (
     ("cost", CostModel),
     ("idle", IdlePolicy),
     ("migration", MigrationPolicy),
+    ("checkpoint", CheckpointPolicy),
     ("machines[]", MachineConfig),
     ("machines[].disk", DiskConfig),
     ("machines[].frame_buffer", FrameBufferConfig),

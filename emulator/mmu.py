@@ -67,6 +67,9 @@ class Mmu:
         self._ffi, self._lib, self._st = cpu.native
         self._tables: dict[int, Any] = {}
         self._bkpts: dict[int, dict[int, int]] = {}
+        # second dirty sets (issue 16): per context, per watcher, the pages modified since the
+        # watcher last drained them, whoever clears the modified bits meanwhile (pre-copy, the flusher)
+        self._watchers: dict[int, dict[str, set[int]]] = {}
         self._next_ctx = 1
         self.current: int | None = None
         self.nframes = cpu.memory_bytes // self.PAGE_SIZE
@@ -89,6 +92,7 @@ class Mmu:
             self._cpu.flush_tlb()
         del self._tables[ctx]
         del self._bkpts[ctx]
+        self._watchers.pop(ctx, None)
 
     def switch(self, ctx: int) -> None:
         """Make ctx the context the CPU runs in (flushes the TLB)."""
@@ -122,6 +126,10 @@ class Mmu:
                 entry |= bit
         old = table[vpage]
         table[vpage] = entry
+        watchers = self._watchers.get(ctx)
+        if watchers and (not old & native.PTE_VALID or (old & native.PTE_FRAME) != frame):
+            for pages in watchers.values():  # a new frame under this page: new contents
+                pages.add(vpage)
         if Prot.WRITE in prot and self._st.frame_code[frame]:
             self._cpu.code_changed()  # the frame held code; it may now change
         if old & native.PTE_VALID and ctx == self.current:
@@ -207,8 +215,42 @@ class Mmu:
     def clear_referenced(self, ctx: int, pages: Iterable[int] | None = None) -> None:
         self._clear(ctx, native.PTE_REF, pages)
 
+    def watch_modified(self, ctx: int, watcher: str) -> None:
+        """Keep a second dirty set of ctx for `watcher`: drain_modified returns the pages modified
+        since its previous drain, even if someone else cleared their modified bits meanwhile."""
+        self._table(ctx)
+        self._watchers.setdefault(ctx, {}).setdefault(watcher, set())
+
+    def unwatch_modified(self, ctx: int, watcher: str) -> None:
+        watchers = self._watchers.get(ctx)
+        if watchers is not None:
+            watchers.pop(watcher, None)
+            if not watchers:
+                del self._watchers[ctx]
+
+    def watching(self, ctx: int, watcher: str) -> bool:
+        return watcher in self._watchers.get(ctx, {})
+
+    def drain_modified(self, ctx: int, watcher: str) -> list[int]:
+        """The mapped pages of ctx modified since watcher's previous drain (or watch_modified);
+        clears their modified bits (saving them for the other watchers) and watcher's set."""
+        own = self._watchers[ctx][watcher]
+        pages = set(self.modified_pages(ctx)) | own
+        self.clear_modified(ctx)
+        own.clear()
+        return sorted(vp for vp in pages if self._table(ctx)[vp] & native.PTE_VALID)
+
     def _clear(self, ctx: int, bits: int, pages: Iterable[int] | None) -> None:
         table = self._table(ctx)
+        watchers = self._watchers.get(ctx)
+        if watchers and bits & native.PTE_MOD:
+            if pages is not None:
+                pages = list(pages)
+                modified = [vp for vp in pages if table[vp] & native.PTE_MOD]
+            else:
+                modified = self.modified_pages(ctx)
+            for saved in watchers.values():
+                saved.update(modified)
         if pages is None:
             self._lib.vc_clear_bits(table, bits)
         else:

@@ -1,14 +1,16 @@
 """Build and locate the guest images (guest/bin/NAME, committed to git).
 
 Running needs no cross compiler: the images in guest/bin are committed.
-`build()` rebuilds them (or builds elsewhere) with guest/Makefile and Debian's
-m68k-linux-gnu-gcc; `vcluster guest build` calls it.
+`build()` rebuilds them all (or builds elsewhere) with guest/Makefile and
+Debian's m68k-linux-gnu-gcc, the packaged V programs and the hosted ones alike;
+`vcluster guest build` calls it.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 from guest import hosted
@@ -49,16 +51,12 @@ def build(out_dir: Path | None = None, jobs: int = 4) -> list[Path]:
     out = Path(out_dir).resolve() if out_dir is not None else BIN_DIR
     out.mkdir(parents=True, exist_ok=True)
     cmd = ["make", "-C", str(GUEST_DIR), f"-j{max(1, jobs)}", f"OUT={out}", f"CC={CROSS_CC}"]
+    cmd.append(f"PYTHON={sys.executable}")  # the Makefile builds through guest/hosted.py
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
         raise BuildError(
             f"guest build failed ({' '.join(cmd)}):\n{proc.stdout}{proc.stderr}".rstrip()
         )
-    for name, sources in hosted.hosted_programs().items():
-        try:
-            hosted.build_program(sources, out / name)
-        except hosted.HostedBuildError as exc:
-            raise BuildError(str(exc)) from exc
     return [out / name for name in programs()]
 
 

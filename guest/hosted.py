@@ -1,15 +1,18 @@
-"""Build hosted C programs for the guest: newlib, libm and GCC's libgcc (68000 code) over the V system layer.
+"""Build C programs for the guest: newlib, libm and GCC's libgcc (68000 code) over the V runtime.
 
-A hosted program is ordinary C (`main`, <stdio.h>, <math.h>, <time.h>,
-<fcntl.h>, float and double, long long) compiled for the 68010 with soft
-float and linked against the committed libraries in guest/lib (built from
-Debian's newlib and GCC sources by guest/toolchain/build-libc.sh) and the V
-system layer in src/hosted/ (newlib's _read/_write/_open/... as V I/O
-requests). `vcluster guest build FILE.c... -o NAME` calls build_program();
-the packaged hosted programs (src/hosted-programs/NAME/*.c) are built the
-same way by `vcluster guest build`. Every compile predefines HZ=60; main's
-type (from gcc's -aux-info) picks the start-up: start.c for an int main,
-startll.c for a main of long long or void (docs/ABI.md, "main's type").
+A guest program is ordinary C (`main`, <stdio.h>, <math.h>, <time.h>,
+<fcntl.h>, float and double, long long, and v.h's V calls) compiled for the
+68010 with soft float and linked against the committed libraries in guest/lib
+(built from Debian's newlib and GCC sources by guest/toolchain/build-libc.sh)
+and the one runtime in src/runtime/ (start-up, V calls, the V I/O module and
+newlib's _read/_write/_open/... as V I/O requests). `vcluster guest build
+FILE.c... -o NAME` calls build_program(); guest/Makefile builds the packaged
+programs (src/programs/*.c, with V_PROGRAM_CFLAGS, and
+src/hosted-programs/NAME/*.c) through it: `python -m guest.hosted --list`
+names them, `python -m guest.hosted --out DIR NAME...` builds them. Every
+compile predefines HZ=60; main's type (from gcc's -aux-info) picks the
+start-up: start.c for an int main, startll.c for a main of long long or void
+(docs/ABI.md, "main's type").
 """
 
 from __future__ import annotations
@@ -24,17 +27,18 @@ from pathlib import Path
 GUEST_DIR = Path(__file__).resolve().parent
 LIB_DIR = GUEST_DIR / "lib"
 HOSTED_PROGRAMS_DIR = GUEST_DIR / "src" / "hosted-programs"
+# vcc, the project's own C compiler: a hosted program with a folder of its own
+VCC_DIR = GUEST_DIR / "src" / "vcc"
+V_PROGRAMS_DIR = GUEST_DIR / "src" / "programs"
 CROSS_CC = "m68k-linux-gnu-gcc"
 
-# The runtime every hosted image links: crt0, the trap stubs and V calls of the
-# freestanding runtime, the program-manager calls, and the V system layer.
-RUNTIME = (
-    "src/runtime/crt0.S",
-    "src/runtime/syscall.S",
-    "src/runtime/vcalls.c",
-    "src/runtime/vpm.c",
-    "src/hosted/start.c",
-    "src/hosted/vsys.c",
+# The one runtime every image links (guest/Makefile's RUNTIME, in this order):
+# crt0, the trap stubs and V calls, the V I/O module (v.h's file calls and the
+# descriptors under newlib), the program-manager calls, the start-up, and the
+# V system layer under newlib.
+RUNTIME = tuple(
+    f"src/runtime/{name}"
+    for name in ("crt0.S", "syscall.S", "vcalls.c", "vio.c", "vpm.c", "start.c", "vsys.c")
 )
 
 # Debian's gcc targets Linux: take the Linux names away, keep code 68010-only,
@@ -51,17 +55,28 @@ LDFLAGS = [
     "-nostdlib", "-nostartfiles", "-static", "-no-pie",
     "-Wl,--gc-sections", "-Wl,--build-id=none",
     "-Wl,-z,max-page-size=0x1000", "-Wl,-z,common-page-size=0x1000", "-Wl,-z,norelro",
+    "-Wl,--no-warn-execstack",
 ]  # fmt: skip
 LIBS = ["-Wl,--start-group", "-lc", "-lm", "-lgcc", "-Wl,--end-group"]
+# What the packaged V programs add (src/programs/*.c): warnings,
+# no library calls gcc invents in their instruction-counted loops, and newlib's
+# integer-only printf family (none prints a float).
+V_PROGRAM_CFLAGS = [
+    "-std=gnu11", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-builtin",
+    "-fno-tree-loop-distribute-patterns",
+    "-Dprintf=iprintf", "-Dfprintf=fiprintf", "-Dsprintf=siprintf", "-Dsnprintf=sniprintf",
+    "-Dvprintf=viprintf", "-Dvfprintf=vfiprintf", "-Dvsprintf=vsiprintf",
+    "-Dvsnprintf=vsniprintf",
+]  # fmt: skip
 
-# What every hosted compile predefines: HZ, the rate of times() (60, as on a
-# Sun and in newlib's <sys/param.h>; Dhrystone's -DTIMES path divides by it).
+# What every compile predefines: HZ, the rate of times() (60, as on a Sun and
+# in newlib's <sys/param.h>; Dhrystone's -DTIMES path divides by it).
 PREDEFINED = ["-DHZ=60"]
 
 # The start-up a main of another type than `int main(int, ...)` links instead
 # of start.c (`#define int long long` makes main's argc and result long long).
-START = "src/hosted/start.c"
-START_OTHER = "src/hosted/startll.c"
+START = "src/runtime/start.c"
+START_OTHER = "src/runtime/startll.c"
 
 # gcc -aux-info's line for a function definition: /* FILE:LINE:NF */ extern TYPE main (PARAMS);
 _AUX_MAIN = re.compile(
@@ -97,6 +112,7 @@ def compile_flags(
     flags += list(cflags)
     # newlib's headers, then gcc's own (stddef.h, stdarg.h, float.h), then v.h
     flags += ["-isystem", str(LIB_DIR / "include"), "-idirafter", _gcc_include()]
+    flags += ["-idirafter", str(GUEST_DIR / "include")]
     return flags
 
 
@@ -125,11 +141,7 @@ def build_program(
     out = Path(output).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="vguest-") as tmp:
-        # v.h alone (guest/include also holds the freestanding libc's headers)
-        vinc = Path(tmp) / "v"
-        vinc.mkdir()
-        shutil.copyfile(GUEST_DIR / "include" / "v.h", vinc / "v.h")
-        flags = [*compile_flags(includes, defines, cflags), "-idirafter", str(vinc)]
+        flags = compile_flags(includes, defines, cflags)
         objs = {}
         aux = []
         # the program first (gcc -aux-info tells main's type), then the runtime
@@ -144,21 +156,20 @@ def build_program(
         for i, rel in enumerate(RUNTIME):
             src = GUEST_DIR / (start if rel == START else rel)
             obj = Path(tmp) / f"{i:03d}-{src.stem}.o"
-            extra = ["-DV_HOSTED"] if src.name == "vcalls.c" else []
-            extra += start_defines if rel == START else []
+            extra = start_defines if rel == START else []
             cmd = [CROSS_CC, *flags, *extra, "-c", src.name, "-o", str(obj)]
             _run(cmd, f"compiling {src.name}", cwd=src.parent)
             objs[i] = str(obj)
         objs = [objs[i] for i in sorted(objs)]
         linked = Path(tmp) / "image"
-        cmd = [CROSS_CC, *ARCH, *LDFLAGS, f"-Wl,-T,{GUEST_DIR / 'hosted.ld'}", "-o", str(linked)]
+        cmd = [CROSS_CC, *ARCH, *LDFLAGS, f"-Wl,-T,{GUEST_DIR / 'link.ld'}", "-o", str(linked)]
         cmd += [*objs, f"-L{LIB_DIR}", *LIBS]
         _run(cmd, "linking")
         undefined = _run(["m68k-linux-gnu-nm", "-u", str(linked)], "checking symbols").strip()
         if undefined:
             raise HostedBuildError(f"{out.name}: undefined symbols:\n{undefined}")
         shutil.copyfile(linked, out)
-    out.chmod(0o644)
+    out.chmod(0o755)  # an executable, as the linker made it
     return out
 
 
@@ -204,11 +215,64 @@ def _run(cmd: list[str], what: str, cwd: Path | None = None) -> str:
 
 
 def hosted_programs() -> dict[str, list[Path]]:
-    """The packaged hosted programs: src/hosted-programs/NAME/*.c -> NAME."""
-    if not HOSTED_PROGRAMS_DIR.is_dir():
-        return {}
-    return {
-        d.name: sorted(d.glob("*.c"))
-        for d in sorted(HOSTED_PROGRAMS_DIR.iterdir())
-        if d.is_dir() and any(d.glob("*.c"))
-    }
+    """The packaged hosted programs: src/hosted-programs/NAME/*.c -> NAME, and src/vcc/*.c -> vcc."""
+    programs = {}
+    if HOSTED_PROGRAMS_DIR.is_dir():
+        programs = {
+            d.name: sorted(d.glob("*.c"))
+            for d in sorted(HOSTED_PROGRAMS_DIR.iterdir())
+            if d.is_dir() and any(d.glob("*.c"))
+        }
+    if any(VCC_DIR.glob("*.c")):
+        programs["vcc"] = sorted(VCC_DIR.glob("*.c"))
+    return dict(sorted(programs.items()))
+
+
+def packaged_programs() -> dict[str, tuple[list[Path], list[str]]]:
+    """Every packaged program: NAME -> (its sources, its extra flags). The V programs
+    (src/programs/NAME.c, one file each, V_PROGRAM_CFLAGS) and the hosted ones."""
+    programs = {p.stem: ([p], list(V_PROGRAM_CFLAGS)) for p in sorted(V_PROGRAMS_DIR.glob("*.c"))}
+    for name, sources in hosted_programs().items():
+        if name in programs:
+            raise HostedBuildError(
+                f"two programs named {name}: src/programs and src/hosted-programs"
+            )
+        programs[name] = (sources, [])
+    return dict(sorted(programs.items()))
+
+
+def build_packaged(name: str, out_dir: str | Path) -> Path:
+    """Build the packaged program NAME into out_dir/NAME."""
+    programs = packaged_programs()
+    if name not in programs:
+        raise HostedBuildError(f"no packaged program {name!r}: {', '.join(programs)}")
+    sources, cflags = programs[name]
+    return build_program(sources, Path(out_dir) / name, cflags=cflags)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """`python -m guest.hosted --list` | `python -m guest.hosted --out DIR NAME...` (guest/Makefile)."""
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m guest.hosted", description=main.__doc__)
+    parser.add_argument("--list", action="store_true", help="print the packaged programs' names")
+    parser.add_argument("--out", help="build the NAMEs into this directory")
+    parser.add_argument("names", nargs="*")
+    args = parser.parse_args(argv)
+    try:
+        if args.list:
+            print(" ".join(packaged_programs()))
+            return 0
+        if not args.out or not args.names:
+            parser.error("--list, or --out DIR and one or more NAMEs")
+        for name in args.names:
+            print(f"built {build_packaged(name, args.out)}")
+    except HostedBuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -50,6 +50,26 @@ def text_sections(path: Path) -> list[tuple[str, bytes, int]]:
 DISPLACEMENT = re.compile(r"(-?\$[0-9a-f]+|-?\d+)\((a[0-7]|sp)\b")
 
 
+def _is_table_jump(mnemonic: str, ops: str) -> bool:
+    """gcc's switch dispatch: jmp (2,pc,dN.w), its table right after."""
+    return mnemonic == "jmp" and "pc" in ops and bool(re.search(r"\bd[0-7]\b", ops))
+
+
+def _after_table(code: bytes, table: int) -> int:
+    """Where the jump table starting at `table` ends (its offsets are even, into this code, and the
+    first case after the table ends it)."""
+    end = len(code)
+    cur = table
+    while cur + 2 <= end:
+        off = struct.unpack(">h", code[cur : cur + 2])[0]
+        if off & 1 or not 0 <= table + off < len(code):
+            break  # not an offset into this code: the table is over
+        if off > 0:
+            end = min(end, table + off)  # the first case after the table ends it
+        cur += 2
+    return max(cur, table)
+
+
 def odd_displacements(code: bytes, base: int) -> list[tuple[int, str]]:
     """Word and long accesses through an odd displacement from an address register.
 
@@ -67,6 +87,9 @@ def odd_displacements(code: bytes, base: int) -> list[tuple[int, str]]:
             continue
         addr, size, mnemonic, ops = insns[0]
         pos += size
+        if _is_table_jump(mnemonic, ops):
+            pos = _after_table(code, pos)  # a switch's table is data, not instructions
+            continue
         if not mnemonic.endswith((".w", ".l")) or mnemonic.startswith(("lea", "pea")):
             continue
         for m in DISPLACEMENT.finditer(ops):
@@ -88,18 +111,8 @@ def scan_code(code: bytes, base: int) -> list[tuple[int, str]]:
             pos += 2  # not an instruction at all (data, padding): step a word
             continue
         addr, size, mnemonic, ops = insns[0]
-        if mnemonic == "jmp" and "pc" in ops and ("d0" in ops or re.search(r"\bd[0-7]\b", ops)):
-            table = pos + size
-            end = len(code)
-            cur = table
-            while cur + 2 <= end:
-                off = struct.unpack(">h", code[cur : cur + 2])[0]
-                if off & 1 or not 0 <= table + off < len(code):
-                    break  # not an offset into this code: the table is over
-                if off > 0:
-                    end = min(end, table + off)  # the first case after the table ends it
-                cur += 2
-            pos = max(cur, table)
+        if _is_table_jump(mnemonic, ops):
+            pos = _after_table(code, pos + size)
             continue
         if ONLY_68020.match(mnemonic) or SCALED.search(ops):
             found.append((addr, f"{mnemonic} {ops}".strip()))

@@ -85,7 +85,7 @@ def test_every_console_line_answers_through_the_protocol():
     lines = [
         "lines",
         "sleeper 5 @ ws2",
-        "wait 0.3",
+        "wait 0.5",
         "input lines one two",
         "eof lines",
         "hosts",
@@ -119,6 +119,6 @@ def test_every_console_line_answers_through_the_protocol():
             assert reply["ok"] is True and reply["message"], (line, reply)
     assert by_line["input lines one two"]["message"] == "#1 lines: 8 bytes of input"
     assert by_line["eof lines"]["message"] == "#1 lines: end of input"
-    assert by_line["wait 0.3"]["message"] == "at 0.300 s"
+    assert by_line["wait 0.5"]["message"] == "at 0.500 s"
     assert by_line["kill sleeper"]["message"].startswith("killed sleeper (0x")
     assert by_line["kill 0x7777"]["error"].startswith("kill: no such program 0x7777")

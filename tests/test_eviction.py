@@ -128,7 +128,7 @@ def test_flushing_to_the_file_server_makes_eviction_move_only_the_residue():
     cfg = with_idle(workstation_config(), flush_interval_ms=500)
     session = Session(cfg)
     session.execute("bigdata 1500 32 12 @ ws3")
-    session.execute("wait 7")
+    session.execute("wait 7.5")  # the first pass over 1.5 MB ends at about 7.1 s
     ws3 = session.kernels["ws3"]
     (st,) = ws3.flusher.states.values()
     assert st.complete and st.flushes >= 2

@@ -70,7 +70,7 @@ def _server_pid(session: Session, which: str) -> tuple[object, int]:
                 if proc is not None
                 else {"kernel": k.kernel_server, "file": None}.get(which)
             )
-            if which == "file":  # its process (kernels find it by asking its group, vkernel/locate.py)
+            if which == "file":  # its process (kernels ask its group: vkernel/locate.py)
                 pid = next(p.pid for p in k.processes.values() if p.name == "file-server")
             elif which == "kernel":
                 pid = k.kernel_server.pid

@@ -15,7 +15,7 @@ from vkernel.packets import Kind, PacketError, parse_frame
 from vkernel.servers import program_query
 
 HOSTS = ("ws1", "ws2", "ws3")
-PROGRAMS = {"spin": "spin 5", "sleeper": "sleeper 100", "dirtier": "dirtier 8 64 100"}
+PROGRAMS = {"spin": "spin 20", "sleeper": "sleeper 100", "dirtier": "dirtier 8 64 100"}
 
 
 def reference(session: Session, name: str) -> set[int]:
@@ -68,11 +68,12 @@ def test_the_program_managers_answer_what_the_kernels_run(started):
     session = Session(config())
     for name, host in started:
         session.execute(f"{PROGRAMS[name]} @ {host}")
-    session.execute("wait 0.3")
+    session.execute("wait 1.5")  # every one started (7 loads at most, one after another)
     for name in PROGRAMS:
+        before = reference(session, name)
         found = names.find(session, name)
         assert found is not None and found.complete and not found.error
-        assert set(found.pms) == reference(session, name)
+        assert set(found.pms) == before == reference(session, name)
         for pid, pm in found.pms.items():  # the answer came from the manager of the pid's host
             row = next(r for r in session.ps_rows() if r["pid"] == pid)
             assert names.host_of(session, found, pid) == row["host"]

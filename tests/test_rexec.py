@@ -288,7 +288,7 @@ def test_suspend_then_resume_a_remote_cpu_bound_program():
     session = Session(config())
     ended = exits(session)
     session.execute("spin 2 @ ws2")
-    session.execute("wait 0.5")
+    session.execute("wait 0.6")  # spin runs from ~0.14 s (its image loaded)
     pid = pid_from_ps(session, "spin", "ws2")
     assert session.execute(f"suspend {pid:#x}") == f"suspended spin ({pid:#010x}) on ws2"
     session.execute("wait 0.05")  # the slice in progress ends
@@ -393,7 +393,7 @@ def test_ps_shows_remote_programs_on_all_machines_or_one():
     session.execute("spin 3 @ ws2")
     session.execute("sleeper 3 @ ws3")
     session.execute("sleeper 3")
-    session.execute("wait 0.5")
+    session.execute("wait 0.7")  # three images loaded from one file server: spin runs from ~0.3 s
     spin, remote_sleeper, local_sleeper = session.jobs
     rows = ps_rows(session.execute("ps"))
     assert [(r["name"], r["host"]) for r in rows] == [("sleeper", "ws1"), ("spin", "ws2"), ("sleeper", "ws3")]

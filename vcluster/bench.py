@@ -46,6 +46,16 @@ BENCHMARKS: dict[str, tuple[str, str, str]] = {
         "run_bench",
         "remote exec: host selection, set-up/destroy, load per 100 KB vs V",
     ),
+    "ft": (
+        "vcluster.bench_ft",
+        "run_bench",
+        "checkpoints: overhead at 0.5/1/5 s, bytes and freeze each, recovery after a crash",
+    ),
+    "build": (
+        "vcluster.bench_build",
+        "run_bench",
+        "a real build: vcc compiles itself with pmake on 1, 2, 4, 8 machines, owners returning",
+    ),
     "pmake": (
         "vcluster.bench_pmake",
         "run_bench",
@@ -64,7 +74,11 @@ def load(name: str) -> Callable[[], dict[str, Any]]:
 
 
 # benches that take options: name -> the options (`vcluster bench NAME --OPTION`)
-OPTIONS: dict[str, tuple[str, ...]] = {"faults": ("seeds", "quick"), "rexec": ("quick",)}
+OPTIONS: dict[str, tuple[str, ...]] = {
+    "faults": ("seeds", "quick"),
+    "rexec": ("quick",),
+    "ft": ("quick",),
+}
 
 
 def render_table(
@@ -74,12 +88,29 @@ def render_table(
     top-level results (nested values as JSON), then `extra` rows."""
     render = getattr(importlib.import_module(BENCHMARKS[name][0]), "render", None)
     if render is not None:
-        return render(result)
-    rows = [(k, v if isinstance(v, str | int) else json.dumps(v)) for k, v in result.items()]
+        return "\n".join([render(result), *comparison_lines(result)])
+    rows = [(k, v if isinstance(v, str | int) else json.dumps(v)) for k, v in result.items()
+            if k != "comparisons"]
     rows += extra or []
     width = max((len(k) for k, _ in rows), default=0)
     lines = [f"bench {name}"] + [f"  {k.ljust(width)}  {v}" for k, v in rows]
-    return "\n".join(lines)
+    return "\n".join(lines + comparison_lines(result))
+
+
+def comparison_lines(result: dict[str, Any]) -> list[str]:
+    """The figures compared with V, each split into emergent and calibrated time (the
+    `comparisons` rows of vcluster/bench_split.py), as a table under the results."""
+    from vcluster.bench_split import row_line, table_header
+
+    rows = result.get("comparisons") or []
+    if not rows:
+        return []
+    lines = ["", "compared with V (ms; model = the charges the code makes, with this run's constants)",
+             table_header()]
+    for r in rows:
+        lines.append(row_line(r["figure"], r["unit"], r["measured_ms"], r.get("v_ms", "-"), r,
+                              r.get("model_ms")))
+    return lines
 
 
 def main(

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from vcluster import bench_rounds
+from vcluster import bench_rounds, bench_split, migrate_split
 from vcluster.bench_rounds import render  # noqa: F401  (the human table)
 from vcluster.dirty_rates import measure_dirty_rates
 from vcluster.session import Session
@@ -34,6 +34,7 @@ MB = 1024 * 1024
 def migrate_workload(name: str, seconds: float, at_s: float = MIGRATE_AT_S) -> dict[str, Any]:
     """Run the workload on ws2, migrate it at `at_s`, run to its end; returns the migration record."""
     session = Session(wl.workstation_config())
+    bench_split.trace(session)  # the ledgers keep their intervals: the split columns
     line = wl.command(name, seconds)
     session.execute(f"{line} @ {wl.HOST}")
     session.execute(f"wait {at_s}")
@@ -46,6 +47,7 @@ def migrate_workload(name: str, seconds: float, at_s: float = MIGRATE_AT_S) -> d
         "output": session.output_of(job),
         "exit_status": job.exit_status,
         "host_final": session.host_final.get(job.pid),
+        "split": migrate_split.columns(session, record) if record["ok"] else {},
     }
 
 
@@ -85,12 +87,15 @@ def run_bench(
             else None,
             "output_matches_unmigrated": moved["output"] == dirty["output"],
             "host_final": moved["host_final"],
+            "freeze_split": moved["split"].get("freeze"),
+            "copy_split": moved["split"].get("copy"),
         }
         rows.append(row)
     multi = bench_rounds.run_rows(multi_round)
     worst_freeze = max(r["freeze_ms"] for r in rows)
     rates = [r["s_per_mb"] for r in rows if r["s_per_mb"]]
     return {
+        "comparisons": comparisons(rows + multi),
         "workloads": rows,
         "multi_round": multi,
         "v_s_per_mb": V_S_PER_MB,
@@ -117,3 +122,16 @@ def run_bench(
             "pages dirtied meanwhile (the residue the next round or the freeze copies)"
         ),
     }
+
+
+def comparisons(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each workload's freeze and copy rate (ms per MB) beside V's, split into emergent and
+    calibrated time (vcluster/migrate_split.py), for the table under the results."""
+    out = []
+    for row in rows:
+        for key, figure, unit, v in (("freeze_split", "freeze", "ms", "5..210"),
+                                     ("copy_split", "copy", "ms per MB", V_S_PER_MB * 1000)):
+            part = row.get(key)
+            if part:
+                out.append({"figure": f"{row['name']} {figure}", "unit": unit, "v_ms": v, **part})
+    return out

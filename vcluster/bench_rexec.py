@@ -29,6 +29,12 @@ steps of one remote execution:
   request (calibrated) and the protocol, with the cache hit rate.
 
 Each measurement boots a fresh cluster, so every run starts from the same state.
+
+`comparisons` has a row per figure (selection, set-up, load cold and warm):
+measured, V's, `emergent_ms` and `calibrated_ms` with `calibrated_by_constant`
+over the figure's critical path (vcluster/bench_split.py), and `model_ms`, the
+charges the code makes step by step (vcluster/model.py); `explanation` is
+printed from the same terms.
 """
 
 from __future__ import annotations
@@ -38,10 +44,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from guest import abi, build
-from netsim import frame as wire
-from vcluster import bench_select
+from vcluster import bench_select, bench_split, model
 from vkernel import ops, selection
-from vkernel import packets as pk
+from vkernel.ledger import Split
 from vkernel.messages import pack, signed, unpack
 from vkernel.servers.program_manager import IMAGE_CHUNK, argv_block, query_host_msg
 
@@ -75,6 +80,7 @@ class Trial:
     host: str = ""
     answers: int = 0  # program managers that answered the query
     examined: tuple[int, int] = (0, 0)  # processes and pages the first answerer weighed
+    located_fs: bool = False  # the chosen manager had to ask who the file server is (first use)
     query_sent: int = 0
     query_answered: int = 0
     exec_sent: int = 0
@@ -86,6 +92,8 @@ class Trial:
     exit_status: int | None = None
     error: str = ""
     disk: dict[str, int] = field(default_factory=dict)  # file server counters over the fetch
+    splits: dict[str, Split] = field(default_factory=dict)  # emergent vs calibrated, by part
+    query_wait_ms: float = 0.0  # the chosen manager's calibrated wait before answering
 
     @property
     def hit_rate(self) -> float:
@@ -128,6 +136,7 @@ def run_trials(cfg, program: str, images: dict[str, bytes], count: int) -> list[
     from vcluster.session import Session
 
     session = Session(cfg, images=images)
+    bench_split.trace(session)
     sim = session.sim
     home = session.home
     trials = [Trial(program, len(session.images[program])) for _ in range(count)]
@@ -160,6 +169,8 @@ def run_trials(cfg, program: str, images: dict[str, bytes], count: int) -> list[
         block = argv_block([program])
         home.server_memory(home.processes[pid])[: len(block)] = block
         display = home.servers["display"]
+        chosen = session.kernels.get(trial.host)
+        trial.located_fs = chosen is not None and not chosen.file_server_pid
         trial.exec_sent = sim.now
         replier, reply = yield ops.Send(pm, pack(abi.PM_EXEC, 0, len(block), 0, display.proc.pid,
                                                  display.new_instance(), 0, 0))
@@ -181,6 +192,10 @@ def run_trials(cfg, program: str, images: dict[str, bytes], count: int) -> list[
         and sim.step()
     ):
         pass
+    file_host = next(k.name for k in session.kernels.values() if "file" in k.servers)
+    for trial in trials:
+        if trial.wait_answered and not trial.error:
+            _split(session, trial, home.name, file_host)
     session.close()
     for trial in trials:
         if not trial.error and not trial.wait_answered:
@@ -215,6 +230,28 @@ def _instrument(pm, current: list[Trial], server) -> None:
     pm.query_host = counted_query
 
 
+def _split(session, trial: Trial, home: str, file_host: str) -> None:
+    """Each part of the trial split into emergent and calibrated time, over its critical path:
+    selection and set-up run between the agent's machine and the chosen one, the image fetch
+    between the chosen machine and the file server."""
+    pair = (home, trial.host)
+    trial.splits = {
+        "selection": bench_split.measure(session, pair, [(trial.query_sent, trial.query_answered)]),
+        "create": bench_split.measure(
+            session, pair,
+            [(trial.exec_sent, trial.fetch_started), (trial.fetch_ended, trial.exec_answered)],
+        ),
+        "destroy": bench_split.measure(session, pair, [(trial.exited, trial.wait_answered)]),
+        "fetch": bench_split.measure(
+            session, (trial.host, file_host), [(trial.fetch_started, trial.fetch_ended)]
+        ),
+    }
+    # the chosen manager's calibrated wait before it answered (a random draw; the model takes it)
+    trial.query_wait_ms = bench_split.waited_ms(
+        session, trial.host, trial.query_sent, trial.query_answered
+    )
+
+
 def _on_exit(trial: Trial, kernel, proc) -> None:
     if proc.team is not None and proc.name == trial.program and kernel.name == trial.host:
         trial.exited = kernel.sim.now
@@ -223,69 +260,73 @@ def _on_exit(trial: Trial, kernel, proc) -> None:
 # --- the model, for the explanation -------------------------------------------------------
 
 
-def wire_us(frame_bytes: int, bitrate: int) -> float:
-    """Time on the wire of one frame (no contention): preamble, padded frame, FCS, then the gap."""
-    bits = (wire.PREAMBLE + max(frame_bytes, wire.MIN_FRAME) + wire.FCS) * 8 + wire.IFG_BITS
-    return bits * 1e6 / bitrate
-
-
-def frame_bytes(msg: bool = True, data: int = 0) -> int:
-    return wire.HEADER + pk.HEADER_SIZE + (pk.MSG_SIZE if msg else 0) + data
-
-
-def explain(cfg, result: dict[str, Any]) -> str:
-    """Where the time goes, from the cost model and the wire (the figures of `cfg`)."""
-    c = cfg.cost
-    bitrate = cfg.network.bitrate
-    msg_wire = wire_us(frame_bytes(), bitrate) / 1000
-    data_wire = wire_us(frame_bytes(msg=False, data=pk.MAX_DATA), bitrate) / 1000
-    send, recv = c.packet_send_us / 1000, c.packet_receive_us / 1000
-    one_way = send + msg_wire + recv  # a 32-byte message from one kernel to another
-    disk = next(m.disk for m in cfg.machines if m.disk is not None)
-    chunk_kb = IMAGE_CHUNK // KB
-    disk_chunk = IMAGE_CHUNK / disk.transfer_bytes_per_s * 1000
-    per_kb = max(send, data_wire, recv)  # the slowest stage of the pipelined train
-    # one 32 KB unit: the disk, the train (filled and drained), the IO_READ request, ack and reply
-    chunk = disk_chunk + c.file_server_op_us / 1000 + chunk_kb * per_kb + send + recv + 3 * one_way
+def explain(cfg, result: dict[str, Any], terms: dict[str, model.Terms]) -> str:
+    """Where the time goes: each figure's model, term by term (vcluster/model.py, the same
+    charges the code makes, with the constants of `cfg`), and its measured split."""
+    out = []
+    for row in result["comparisons"]:
+        by = ", ".join(f"{name} {ms:g}" for name, ms in sorted(
+            row["calibrated_by_constant"].items(), key=lambda kv: -kv[1]))
+        out.append(
+            f"{row['figure']} {row['measured_ms']} {row['unit']} (V {row['v_ms']:g}; a "
+            f"{row['kind']}): model {row['model_ms']} = {model.describe(terms[row['figure']], 0 if row['figure'] == 'selection' else 12)}; "
+            f"measured emergent {row['emergent_ms']} ms (the wire, the disk, the CPU's instructions "
+            f"and waits for them) + calibrated {row['calibrated_ms']} ms ({by})."
+        )
     cold, warm = result["load_cold"], result["load_warm"]
-    procs, pages = result["selection_examined"]
-    weigh = (
-        c.program_manager_op_us + procs * c.pm_examine_process_us + pages * c.pm_examine_page_us
-    ) / 1000
-    switch = c.context_switch_us / 1000
-    return (
-        f"selection {result['selection_ms']} ms (model {2 * one_way + switch + weigh:.2f}): "
-        f"the query is one multicast message ({send:.2f} ms packet_send_us + {msg_wire:.3f} ms on "
-        f"the wire + {recv:.2f} ms packet_receive_us = {one_way:.2f} ms), each program manager "
-        f"other than the origin's weighs it as work at guest priority (an idle host runs it at "
-        f"once after a {switch:g} ms context_switch_us: {c.program_manager_op_us / 1000:g} ms "
-        f"program_manager_op_us + {procs} processes x pm_examine_process_us "
-        f"{c.pm_examine_process_us} us + {pages} pages in use x pm_examine_page_us "
-        f"{c.pm_examine_page_us} us = {weigh:.2f} ms; a loaded host runs it behind its guests) "
-        f"and a willing one replies the same way ({one_way:.2f} ms); the first "
-        f"reply wins ({result['query_answers']} answered). set-up/destroy {result['setup_ms']} ms = create {result['setup_create_ms']} "
-        f"ms (PM_EXEC and its reply, {one_way:.2f} ms each way; a Forward to a worker; a MoveFrom "
-        f"of the argv block, a request and a data packet; "
-        f"{(c.team_create_us + c.process_create_us) / 1000:g} ms team_create_us + process_create_us) "
-        f"+ destroy {result['setup_destroy_ms']} ms ({c.team_destroy_us / 1000:g} ms team_destroy_us, "
-        f"then PM_EXITED to the creator's program manager, {one_way:.2f} ms, which answers the "
-        f"PM_WAIT). load {result['load_ms_per_100KB']} ms for 100 KB = {result['load_fixed_ms']} ms "
-        f"fixed (FS_OPEN with the name's MoveFrom, IO_CLOSE) + "
-        f"{result['load_marginal_ms_per_100KB']} ms per 100 KB (model "
-        f"{chunk * 100 / chunk_kb:.1f} with the transfer alone): IO_READ in {chunk_kb} KB units, "
-        f"each file_server_op_us ({c.file_server_op_us / 1000:g} ms) and the disk's service time, "
-        f"a device wait (at least the transfer, {disk_chunk:.1f} ms at "
-        f"{disk.transfer_bytes_per_s / 1e6:g} MB/s, plus the seek and the rotational wait the "
-        f"geometry gives), then a MoveTo of {chunk_kb} 1 KB packets in one train pipelined "
-        f"through sender ({send:.2f} ms a packet), wire ({data_wire:.3f} ms a 1 KB frame) and "
-        f"receiver ({recv:.2f} ms), so {per_kb:.3f} ms a KB, plus the IO_READ request, the "
-        f"train's ack and the reply: {chunk:.1f} ms per {chunk_kb} KB. Cold cache "
-        f"{cold['ms_per_100KB']} ms per 100 KB ({cold['disk_ms']} ms of it the disk: seek "
-        f"{cold['disk_seek_ms']}, rotation {cold['disk_rotation_ms']}, transfer "
+    out.append(
+        f"Cold cache {cold['ms_per_100KB']} ms per 100 KB ({cold['disk_ms']} ms of it the disk: "
+        f"seek {cold['disk_seek_ms']}, rotation {cold['disk_rotation_ms']}, transfer "
         f"{cold['disk_transfer_ms']}; hit rate {cold['cache_hit_rate']:.0%}); warm "
         f"{warm['ms_per_100KB']} ms ({warm['disk_ms']} ms the disk; hit rate "
         f"{warm['cache_hit_rate']:.0%}): the file server's block cache holds the image."
     )
+    return " ".join(out)
+
+
+def models(cfg, plain: Trial, small: Trial, warm: Trial) -> dict[str, model.Terms]:
+    """The model of each figure (vcluster/model.py), with the run's constants and what the chosen
+    manager weighed (its processes and pages in use); a calibrated wait of it, if the selection
+    charges one, is taken as charged."""
+    m = model.Model(cfg)
+    scale = 100 * KB / small.image_bytes
+    fetch = m.fetch(len(small.program), small.image_bytes, small.disk["disk_busy_ns"] / MS)
+    wait = plain.query_wait_ms
+    return {
+        "selection": m.selection(*plain.examined, wait),
+        "setup": m.create(len(argv_block([plain.program])), max(0, plain.answers - 1),
+                          plain.located_fs) + m.destroy(),
+        "load": [(label, ms * scale) for label, ms in fetch],
+        "load_warm": [(label, ms * scale) for label, ms in m.fetch(
+            len(warm.program), warm.image_bytes, warm.disk["disk_busy_ns"] / MS)],
+    }
+
+
+def comparisons(cfg, plain: Trial, small: Trial, warm: Trial) -> list[dict[str, Any]]:
+    """The three figures V gives, each split into emergent and calibrated time (over its
+    critical path, vcluster/bench_split.py) and beside its model."""
+    figures = models(cfg, plain, small, warm)
+    setup = plain.splits["create"] + plain.splits["destroy"]
+    per_100 = small.fetch_ns * 100 * KB / small.image_bytes / MS
+    rows = [
+        ("selection", plain.selection_ns / MS, V_SELECTION_MS, plain.splits["selection"]),
+        ("setup", (plain.create_ns + plain.destroy_ns) / MS, V_SETUP_MS, setup),
+        ("load", per_100, V_LOAD_MS_PER_100KB, small.splits["fetch"]),
+        ("load_warm", warm.fetch_ns * 100 * KB / warm.image_bytes / MS, V_LOAD_MS_PER_100KB,
+         warm.splits["fetch"]),
+    ]
+    out = []
+    for figure, measured, v, part in rows:
+        terms = figures[figure]
+        out.append({
+            "figure": figure,
+            "unit": "ms per 100 KB" if figure.startswith("load") else "ms",
+            "measured_ms": round(measured, 3),
+            "v_ms": v,
+            "model_ms": round(model.total(terms), 3),
+            **bench_split.columns(part, round(measured, 3)),
+        })
+    return out
 
 
 def load_row(cfg, trial: Trial, which: str) -> dict[str, Any]:
@@ -380,12 +421,16 @@ def run_bench(config: str | None = "tiny", quick: bool = False) -> dict[str, Any
     }
     result["load_cold"] = load_row(cfg, small, "cold")
     result["load_warm"] = load_row(cfg, warm, "warm")
+    result["comparisons"] = comparisons(cfg, plain, small, warm)
+    for which, trial in (("load_cold", small), ("load_warm", warm)):
+        figure = result[which]["ms_per_100KB"]
+        result[which].update(bench_split.columns(trial.splits["fetch"], figure))
     result["within_v"] = {
         "selection": result["selection_ms"] <= V_SELECTION_MS,
         "setup": result["setup_ms"] <= V_SETUP_MS,
         "load": result["load_ms_per_100KB"] <= V_LOAD_MS_PER_100KB,
     }
-    result["explanation"] = explain(cfg, result)
+    result["explanation"] = explain(cfg, result, models(cfg, plain, small, warm))
     if quick:
         rows = bench_select.run(hosts=bench_select.HOSTS[:2], queries=bench_select.QUERIES // 2)
     else:

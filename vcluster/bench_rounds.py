@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vcluster import bench_split, migrate_split
 from vcluster.session import Session
 from vkernel import workloads as wl
 
@@ -59,6 +60,7 @@ def run_program(
     """Run `line` on ws2 (migrated at `migrate_at` if given); its output, exit status, final host
     and the migration record (None unmigrated)."""
     session = Session(wl.workstation_config(memory=memory))
+    bench_split.trace(session)  # the ledgers keep their intervals: the split columns
     session.execute(f"{line} @ {wl.HOST}")
     if migrate_at is not None:
         session.execute(f"wait {migrate_at}")
@@ -74,6 +76,7 @@ def run_program(
         "exit_status": job.exit_status,
         "host_final": session.host_final.get(job.pid),
         "record": record,
+        "split": migrate_split.columns(session, record) if record and record["ok"] else {},
     }
 
 
@@ -132,6 +135,8 @@ def multi_round_row(name: str, migrate_at: float | None = None) -> dict[str, Any
         "output_matches_unmigrated": moved["output"] == plain["output"]
         and moved["exit_status"] == 0,
         "host_final": moved["host_final"],
+        "freeze_split": moved["split"].get("freeze"),
+        "copy_split": moved["split"].get("copy"),
     }
     return row
 

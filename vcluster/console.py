@@ -46,6 +46,7 @@ HELP = """\
 console lines: PROG ARGS [@ HOST | @ *]   wait S   hosts   ps [HOST]   kill|suspend|resume PID|#|NAME
                migrateprog [-n] [PROG]   owner HOST on|off   crash HOST   power HOST on
                input JOB TEXT...   eof JOB   (a program's standard input)
+               checkpoint PROG every S | now   PROG ARGS @ * checkpoint=S   (restart after a crash)
                fault loss RATE | fault partition HOST... | fault heal
 the clock:     speed X   pause   resume   step [S]        (F2 pause/resume, F3 slower, F4 faster, F7 step)
 this screen:   view HOST (F5 next host)   screen pixels|text|whole (F6 next)   clear   help   quit (ctrl+q)

@@ -258,16 +258,20 @@ def plot_rexec(result: dict[str, Any], path: str | Path) -> dict[str, Any]:
         for row in scaling:
             groups.setdefault((row.get("load"), row.get("selection")), []).append(row)
         ordered = sorted(groups.items(), key=lambda item: (str(item[0][1]), str(item[0][0])))
-        for colour, ((load, selection), members) in zip(
-            _colours(len(groups)), ordered, strict=True
-        ):
+        # a colour per selection, a marker per load; median solid, p99 dotted
+        modes = sorted({str(sel) for _, sel in groups})
+        colour_of = dict(zip(modes, _colours(len(modes)), strict=True))
+        loads = sorted({str(load) for load, _ in groups})
+        marker_of = {load: "os^Dvp*"[i % 7] for i, load in enumerate(loads)}
+        for (load, selection), members in ordered:
             members.sort(key=lambda r: r["hosts"])
             hosts = [int(r["hosts"]) for r in members]
             median = [float(r["median_ms"]) for r in members]
             p99 = [float(r["p99_ms"]) for r in members]
+            colour, marker = colour_of[str(selection)], marker_of[str(load)]
             label = f"{selection}, load {load}"
-            ax.plot(hosts, median, "o-", color=colour, label=f"{label}: median")
-            ax.plot(hosts, p99, "v:", color=colour, label=f"{label}: p99")
+            ax.plot(hosts, median, "-", marker=marker, color=colour, label=f"{label}: median")
+            ax.plot(hosts, p99, ":", marker=marker, color=colour, alpha=0.6, label=f"{label}: p99")
             series["selection_scaling"].append(
                 {
                     "load": load,
@@ -283,11 +287,16 @@ def plot_rexec(result: dict[str, Any], path: str | Path) -> dict[str, Any]:
             ax.axhline(
                 float(v_sel), color="#c44e52", linestyle="--", label=f"V: {float(v_sel):g} ms"
             )
+        from matplotlib.ticker import NullFormatter
+
+        sizes = sorted({int(r["hosts"]) for r in scaling})
         ax.set_xscale("log")
+        ax.set_xticks(sizes, [str(n) for n in sizes])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel("workstations in the cluster")
         ax.set_ylabel("host selection (ms, simulated)")
-        ax.set_title("selection latency vs cluster size")
-        ax.legend(fontsize=7)
+        ax.set_title("selection latency vs cluster size (median solid, p99 dotted)")
+        ax.legend(fontsize=6, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _save(fig, path)
     return series
 

@@ -15,7 +15,7 @@ from typing import Any
 from configs.loader import ConfigError, load_config, resolve_config
 from emulator.cluster import Cluster
 from guest import abi, build
-from vcluster import names
+from vcluster import checkpointing, names
 from vkernel.boot import boot_kernel
 from vkernel.filesystem import FsError
 from vkernel.kernel import FaultReport, Kernel
@@ -124,6 +124,9 @@ class Session:
         self.limit_s = MAX_SIM_SECONDS  # no line runs the clock past this (a run's --max-sim-seconds)
         self.end_listeners: list[Callable[[Job], None]] = []  # each job as it ends
         self.answering = False  # a line whose answer tells its events (migrateprog, crash, power) is running
+        self.restarts: list[dict[str, Any]] = []  # restarts from checkpoints (vcluster/checkpointing.py)
+        for k in self.kernels.values():
+            checkpointing.attach(self, k)
 
     # --- observing -------------------------------------------------------------------
     def _on_output(self, instance: int, sender: int, text: str) -> None:
@@ -189,6 +192,8 @@ class Session:
             return self.power(argv)
         if cmd == "at":
             return self.at(argv)
+        if cmd == "checkpoint":
+            return checkpointing.checkpoint_line(self, argv)
         if cmd in ("input", "eof"):
             return self.input(cmd, argv)
         return self.start(argv)
@@ -374,6 +379,8 @@ class Session:
         if not kernel.powered:
             return f"{kernel.name} is already down"
         lost = {p.pid: p.name for p in kernel.processes.values() if p.team is not None}
+        restarting = {pid: name for pid, name in lost.items() if checkpointing.survives(self, pid)}
+        lost = {pid: name for pid, name in lost.items() if pid not in restarting}
         if kernel.migration is not None:  # a copy staged here whose source has given its own up
             others = [k for k in self.kernels.values() if k is not kernel and k.powered]
             names = {j.pid: j.argv[0] for j in self.jobs}
@@ -405,8 +412,10 @@ class Session:
         gone = ", ".join(f"{name} ({pid:#010x})" for pid, name in sorted(lost.items()))
         frozen = "".join(f"; {name} stays frozen on {waiting[pid]} until {kernel.name} is back"
                          for pid, name in ((j.pid, j.argv[0]) for j in self.jobs) if pid in waiting)
+        later = "".join(f"; {name} ({pid:#010x}) restarts from its checkpoint"
+                        for pid, name in sorted(restarting.items()))
         return (f"{kernel.name} crashed (down until `power {kernel.name} on`); programs lost: "
-                f"{gone or 'none'}{frozen}")
+                f"{gone or 'none'}{frozen}{later}")
 
     def power(self, argv: list[str]) -> str | None:
         if len(argv) != 3 or argv[2] != "on":
@@ -427,6 +436,7 @@ class Session:
         kernel.on_server_fault.append(self._on_server_fault)
         if kernel.migration is not None:
             kernel.migration.listeners.append(self._on_migration)
+        checkpointing.attach(self, kernel)
         self._pm_hosts[kernel.system_lh.lhid] = kernel.name
         self.answering = True
         try:
@@ -436,6 +446,7 @@ class Session:
         return f"{kernel.name} powered on: its kernel booted afresh"
 
     def start(self, argv: list[str]) -> str | None:
+        argv, checkpoint_ms = checkpointing.start_option(argv, self.config.checkpoint.interval_s)
         host: str | None = None
         if "@" in argv:
             at = argv.index("@")
@@ -459,7 +470,8 @@ class Session:
         if argv[0] not in self.config.programs:
             raise LineError(f"no program {argv[0]!r} on the file server; programs: {', '.join(self.config.programs)}")
         display = self.home.servers["display"]
-        job = Job(serial=len(self.jobs) + 1, argv=argv, host=host, stdout_instance=display.new_instance())
+        job = Job(serial=len(self.jobs) + 1, argv=argv, host=host, stdout_instance=display.new_instance(),
+                  checkpoint_ms=checkpoint_ms)
         job.on_done.append(self._job_done)
         self.jobs.append(job)
         if self.stdin is not None:
@@ -578,11 +590,13 @@ class Session:
     def hosts_of(self, job: Job) -> list[str]:
         """The hosts a job's program ran on, in order: where it started, then each migration's end."""
         path = [job.host_started] if job.host_started else []
-        for r in self.migrations:
-            if r.get("ok") and job.pid and job.pid in r.get("pids", ()) and r.get("to"):
-                if not path:
-                    path.append(r["from"])
-                path.append(r["to"])
+        moves = [(r["started"], r) for r in self.migrations
+                 if r.get("ok") and job.pid and job.pid in r.get("pids", ()) and r.get("to")]
+        moves += checkpointing.restarts_of(self, job.pid)  # restarts after a crash (issue 16)
+        for _, r in sorted(moves, key=lambda m: m[0]):
+            if not path:
+                path.append(r["from"])
+            path.append(r["to"])
         return path
 
     def final_host(self, job: Job) -> str | None:
@@ -705,6 +719,7 @@ class Session:
             "sim_seconds": round(self.sim.now / S, 9),
             "programs": programs,
             "migrations": [self._migration_summary(r) for r in self.migrations],
+            "restarts": self.restarts,  # restarts from checkpoints and refusals (docs/CHECKPOINT.md)
             "events": self.events,
             "net": self.net_summary(),
             "file_servers": self.file_server_summary(),

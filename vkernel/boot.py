@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from vkernel.checkpoint import Checkpoints
 from vkernel.filesystem import FileSystem, FsError
 from vkernel.idle import IdleDetector
 from vkernel.kernel import Kernel
 from vkernel.migration import MigrationEngine
 from vkernel.paging import Flusher, Pager
+from vkernel.rfork import RemoteFork
 from vkernel.servers.display_server import DisplayServer
 from vkernel.servers.file_server import FileServer
 from vkernel.servers.kernel_server import KernelServer
@@ -59,6 +61,8 @@ def boot_kernel(sim, machine, config, index: int, images: dict[str, bytes] | Non
         MigrationEngine(kernel)
         IdleDetector(kernel)
         Pager(kernel)
+        Checkpoints(kernel)
+        RemoteFork(kernel)
         if config.idle.flush_interval_ms > 0:
             Flusher(kernel, config.idle.flush_interval_ms)
     kernel.owner_present = machine.owner.present

@@ -9,7 +9,8 @@ from typing import Any
 
 from emulator.cpu import Stop
 from guest import abi
-from vkernel import ops
+from vkernel import exactly_once, ops
+from vkernel.ledger import UNNAMED, Ledger
 from vkernel.memory import MemoryError_, TeamMemory
 from vkernel.process import LogicalHost, Priority, Process, State, Team
 from vkernel.syscalls import SyscallTable
@@ -19,6 +20,7 @@ log = logging.getLogger(__name__)
 MSG = abi.MSG_SIZE
 LH_PER_MACHINE = 512
 MAX_RESTARTS = 100  # a server that has failed this often ends instead
+THAW_RETRY_NS = 5_000_000  # a local MoveTo/MoveFrom on a frozen logical host tries again after this
 STACK_GUARD = 64 * 1024  # an unmapped fault this far below the stack's limit is reported as a stack overflow
 
 
@@ -48,6 +50,7 @@ class Outstanding:
     group: bool = False
     transaction: Any = None  # the transport's record for a remote Send
     deadline: Any = None  # the event that ends a bounded Send (ops.Send.timeout_ms)
+    stamp: Any = None  # the counter its answer moves (vkernel/exactly_once.py), if stamped
 
 
 @dataclass
@@ -91,6 +94,7 @@ class Kernel:
         self.slice_instructions: int = config.cpu.slice_instructions
         self.index = index
         self.stats = KernelStats()
+        self.ledger = Ledger()  # every cost-model constant charged here, by name (vkernel/ledger.py)
         self._fault_retried: dict[int, int] = {}  # pid -> address of a fault retried (see _fault)
         self.memory = TeamMemory(self)
         self.syscalls = SyscallTable(self)
@@ -118,6 +122,8 @@ class Kernel:
         self.idle = None  # vkernel.idle detector, on workstations
         self.pager = None  # vkernel.paging.Pager, on workstations
         self.flusher = None  # vkernel.paging.Flusher, when the idle policy flushes
+        self.checkpoints = None  # vkernel.checkpoint.Checkpoints, on workstations
+        self.rfork = None  # vkernel.rfork.RemoteFork, on workstations
         self.file_server_pid = 0  # found by asking the file server group (vkernel/locate.py)
         self.locate_failures = 0  # times no file server answered it
         self.locating = False  # a background query for it is under way (locate.ensure)
@@ -168,17 +174,30 @@ class Kernel:
         return proc
 
     # --- time on this CPU ------------------------------------------------------
-    def kernel_work(self, us: float) -> int:
-        """Charge kernel time to this CPU; returns when that work is done (ns)."""
+    def kernel_work(self, us: float, name: str = UNNAMED) -> int:
+        """Charge kernel time to this CPU (ledgered as `name`); returns when that work is done (ns)."""
         ns = int(us * 1000)
         start = max(self.sim.now, self.kernel_free_at)
         self.kernel_free_at = start + ns
+        self.ledger.add(name, 1, start, ns)
         if self.slice_event is not None:
             self.stolen_ns += ns
         return self.kernel_free_at
 
-    def after_kernel_work(self, us: float, fn: Callable[[], None]) -> None:
-        self.sim.at(self.kernel_work(us), fn)
+    def charge(self, *charges: str | tuple[str, float]) -> int:
+        """Charge cost-model constants to this CPU, one after the other: each a CostModel field name
+        (once) or (name, units); the time is the constant's value times the units, and the ledger
+        records it under that name. Returns when the work is done (ns)."""
+        start = t = max(self.sim.now, self.kernel_free_at)
+        for item in charges:
+            name, units = (item, 1) if isinstance(item, str) else item
+            ns = int(getattr(self.cost, name) * units * 1000)
+            self.ledger.add(name, units, t, ns)
+            t += ns
+        self.kernel_free_at = t
+        if self.slice_event is not None:
+            self.stolen_ns += t - start
+        return t
 
     # --- readiness ----------------------------------------------------------------
     def complete(self, proc: Process, value: Any) -> None:
@@ -237,7 +256,9 @@ class Kernel:
             return
         start = max(self.sim.now, self.kernel_free_at)
         if proc.pid != self.loaded_pid:  # a context switch (registers, MMU context) comes first
-            start += int(self.cost.context_switch_us * 1000)
+            ns = int(self.cost.context_switch_us * 1000)
+            self.ledger.add("context_switch_us", 1, start, ns)
+            start += ns
             self.kernel_free_at = start
         self.running = proc
         proc.state = State.RUNNING
@@ -272,6 +293,8 @@ class Kernel:
         executed = result.chained_executed + result.executed
         duration = executed * self.ns_per_instruction
         proc.cpu_ns += duration
+        if self.ledger.activity is not None:  # a benchmark's trace: the emergent work, per slice
+            self.ledger.note("instructions", self.sim.now, self.sim.now + duration)
         self.stats.slices += 1 + result.chained
         self.stats.instructions += executed
         self.slice_event = self.sim.at(self.sim.now + duration, lambda: self._end_slice(proc, result))
@@ -285,6 +308,7 @@ class Kernel:
             self.loaded_pid = proc.pid
         duration = min(proc.work_ns, self.slice_instructions * self.ns_per_instruction)
         proc.work_ns -= duration
+        self._ledger_work(proc, duration)
         proc.cpu_ns += duration
         self.stats.slices += 1
         self.slice_event = self.sim.at(self.sim.now + duration, lambda: self._end_work(proc))
@@ -304,9 +328,34 @@ class Kernel:
                 self.sim.at(self.sim.now, lambda: self._step_server(proc))
         self._slice_done()
 
-    def run_work(self, proc: Process, us: float, priority: int) -> None:
-        """Queue a Python server's CPU work at `priority` (ops.Run); it resumes when done."""
+    def _ledger_work(self, proc: Process, duration: int) -> None:
+        """The ledger's record of one slice of scheduled work: its constants in order (the last
+        takes any rounding), or unnamed."""
+        t = self.sim.now
+        left = duration
+        charges = proc.work_charges
+        while left > 0 and charges:
+            name, units, ns = charges[0]
+            take = left if len(charges) == 1 else min(left, ns)
+            self.ledger.add(name, units * take / ns if ns else 0, t, take)
+            t += take
+            left -= take
+            if take >= ns:
+                charges.pop(0)
+            else:
+                charges[0][2] = ns - take
+        if left > 0:
+            self.ledger.add(UNNAMED, 1, t, left)
+
+    def run_work(
+        self, proc: Process, us: float, priority: int, charges: tuple[tuple[str, float], ...] = ()
+    ) -> None:
+        """Queue a Python server's CPU work at `priority` (ops.Run); it resumes when done. Named
+        `charges` (CostModel constants, (name, units)) are what the ledger records it as."""
         proc.work_ns = max(1, int(us * 1000))
+        proc.work_charges = [
+            [name, units, int(getattr(self.cost, name) * units * 1000)] for name, units in charges
+        ]
         proc.priority = Priority(priority)
         proc.state = State.READY
         self._enqueue(proc)
@@ -375,7 +424,7 @@ class Kernel:
             proc.state = State.READY
             if result.stop is Stop.TRAP:
                 self.stats.traps += 1
-                self.kernel_work(self.cost.trap_us)
+                self.charge("trap_us")
                 if result.trap == 0:
                     self.syscalls.dispatch(proc)
                 else:
@@ -548,15 +597,22 @@ class Kernel:
         elif isinstance(op, ops.MoveFrom):
             self.move_from(proc, op.pid, op.src, op.count)
         elif isinstance(op, ops.Delay):
+            if op.charge:  # a calibrated wait (a cost-model constant), not CPU: ledgered as such
+                value_ns = getattr(self.cost, op.charge) * 1000
+                self.ledger.add(
+                    op.charge, op.ns / value_ns if value_ns else 0, self.sim.now, max(0, op.ns), wait=True
+                )
             self.delay(proc, op.ns)
         elif isinstance(op, ops.DeviceWait):  # like a Delay: blocked, charging no CPU
             self.stats.device_wait_ns += max(0, op.ns)
+            self.ledger.note("disk", self.sim.now, self.sim.now + op.ns)
             self.delay(proc, op.ns)
         elif isinstance(op, ops.Compute):
             self.block(proc, State.DELAYED)
-            proc.wakeup = self.sim.at(self.kernel_work(op.us), lambda: self._wake(proc, 0))
+            done = self.charge(*op.charges) if op.charges else self.kernel_work(op.us)
+            proc.wakeup = self.sim.at(done, lambda: self._wake(proc, 0))
         elif isinstance(op, ops.Run):
-            self.run_work(proc, op.us, op.priority)
+            self.run_work(proc, op.us, op.priority, op.charges)
         elif isinstance(op, ops.JoinGroup):
             proc.resume_value = self.join_group(proc, op.gid)
         elif isinstance(op, ops.Spawn):
@@ -580,6 +636,30 @@ class Kernel:
         if self.transport is not None:
             self.transport.shutdown()
         self.machine.power_off()
+
+    # --- a logical host's state, out and in (vkernel/capture.py) --------------------------
+    def _capture(self):
+        from vkernel.capture import LhCapture
+
+        if getattr(self, "_lh_capture", None) is None:
+            self._lh_capture = LhCapture(self)
+        return self._lh_capture
+
+    def capture_lh(self, lh: LogicalHost, plan, worker: int = 0, teams=None) -> dict[str, Any]:
+        """The whole state of lh (pages aside) as a JSON-able dict; plan records what remove_lh must do."""
+        return self._capture().capture(lh, list(lh.teams if teams is None else teams), plan, worker)
+
+    def remove_lh(self, lh: LogicalHost, plan, dest_mac: bytes) -> None:
+        """Delete lh here: its processes, teams and IPC state (its copy lives at dest_mac)."""
+        self._capture().remove(lh, plan, dest_mac)
+
+    def stage_lh(self, lh: LogicalHost, old_lhid: int, state: dict[str, Any], teams=None) -> dict[str, Any]:
+        """Check a captured state against lh (a frozen copy with its pages) and stage it."""
+        return self._capture().stage(lh, list(lh.teams if teams is None else teams), old_lhid, state)
+
+    def restore_lh(self, lh: LogicalHost, old_lhid: int, staged: dict[str, Any], teams=None) -> None:
+        """The staged copy lh takes the id old_lhid and runs."""
+        self._capture().restore(lh, list(lh.teams if teams is None else teams), old_lhid, staged)
 
     # --- management ------------------------------------------------------------------
     def suspend(self, proc: Process) -> None:
@@ -632,9 +712,12 @@ class Kernel:
         """Requests proc has received and not yet replied to, by sender pid."""
         return self._pending.setdefault(proc.pid, {})
 
-    def send(self, proc: Process, msg: bytes, dst: int, msg_addr: int = 0) -> None:
+    def send(self, proc: Process, msg: bytes, dst: int, msg_addr: int = 0, stamp: Any = None) -> None:
         """Send msg to dst (a pid or a group) and block until the reply."""
-        self.kernel_work(self.cost.ipc_op_us + self.cost.frozen_check_us)
+        prev = proc.awaiting
+        if stamp is None and prev is not None and prev.msg == msg:
+            stamp = prev.stamp  # the same request sent again (restarted, forwarded): same counter
+        self.charge("ipc_op_us", "frozen_check_us")
         if dst == proc.pid:  # it would wait for itself forever
             if proc.team is not None:
                 proc.registers.d[0] = -abi.EINVAL & 0xFFFFFFFF
@@ -642,7 +725,7 @@ class Kernel:
                 proc.resume_value = (-abi.EINVAL, b"")
             return
         self.block(proc, State.SEND_BLOCKED)
-        proc.awaiting = Outstanding(dst=dst, msg_addr=msg_addr, group=abi.is_group(dst), msg=msg)
+        proc.awaiting = Outstanding(dst=dst, msg_addr=msg_addr, group=abi.is_group(dst), msg=msg, stamp=stamp)
         if abi.is_group(dst):
             self.send_group(proc, msg, dst)
             return
@@ -704,7 +787,7 @@ class Kernel:
 
     def reply(self, proc: Process, msg: bytes | None, dst: int) -> int:
         """Reply to a request proc received; msg None declines (a group member that stays silent)."""
-        self.kernel_work(self.cost.ipc_op_us + self.cost.frozen_check_us)
+        self.charge("ipc_op_us", "frozen_check_us")
         req = self.pending_of(proc).pop(dst, None)
         if req is None:
             return -abi.ENOTAWAITING
@@ -730,6 +813,8 @@ class Kernel:
         if proc.state is not State.SEND_BLOCKED or out is None:
             return
         proc.awaiting = None
+        if out.stamp is not None:
+            exactly_once.answered(self, proc, out.stamp, replier, msg)
         if out.deadline is not None:
             self.sim.cancel(out.deadline)
         if out.transaction is not None and self.transport is not None:
@@ -831,7 +916,7 @@ class Kernel:
         local_target = self.local_group_target(gid)
         if local_target is not None:
             if self.is_local(gid):
-                self.kernel_work(self.cost.local_group_us)
+                self.charge("local_group_us")
                 req = IpcRequest(proc.pid, msg, group=gid)
                 lh = self.lhs[abi.pid_lhid(gid)]
                 if lh.frozen and proc.lh is not lh:
@@ -860,7 +945,7 @@ class Kernel:
         self.memory.write(target, dst, data)
         self.block(proc, State.MOVING)
         pages = -(-len(data) // abi.PAGE_SIZE)
-        self.after_kernel_work(self.cost.local_page_copy_us * pages, lambda: self.complete(proc, 0))
+        self.sim.at(self.charge(("local_page_copy_us", pages)), lambda: self.complete(proc, 0))
 
     def move_from(self, proc: Process, pid: int, src: int, count: int) -> None:
         source = self._move_peer(proc, pid, src, count, False, lambda: self.move_from(proc, pid, src, count),
@@ -870,14 +955,14 @@ class Kernel:
         data = self.memory.read(source, src, count)
         self.block(proc, State.MOVING)
         pages = -(-count // abi.PAGE_SIZE)
-        self.after_kernel_work(self.cost.local_page_copy_us * pages, lambda: self.complete(proc, data))
+        self.sim.at(self.charge(("local_page_copy_us", pages)), lambda: self.complete(proc, data))
 
     def _move_peer(self, proc: Process, pid: int, addr: int, n: int, write: bool,
                    again: Callable[[], None], remote: Callable[[IpcRequest], None]) -> Process | None:
         """What MoveTo and MoveFrom check first. The peer must await a reply from proc; a remote
         peer's move goes to the transport; a frozen peer, or non-resident pages, make proc wait and
         try `again`. Returns the local peer when the bytes can move now (None: handled)."""
-        self.kernel_work(self.cost.frozen_check_us)
+        self.charge("frozen_check_us")
         req = self.pending_of(proc).get(pid)
         if req is None:
             self.complete(proc, -abi.ENOTAWAITING)
@@ -908,4 +993,4 @@ class Kernel:
     def _retry_when_thawed(self, proc: Process, again: Callable[[], None]) -> None:
         """A local MoveTo/MoveFrom on a frozen logical host waits (it may migrate meanwhile)."""
         self.block(proc, State.MOVING)
-        self.sim.at(self.sim.now + 5_000_000, again)
+        self.sim.at(self.sim.now + THAW_RETRY_NS, again)

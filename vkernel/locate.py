@@ -92,4 +92,6 @@ def ensure(k: Kernel) -> None:
             k.locating = False
 
     k.locating = True
-    k.spawn_server(k.system_lh, "fs-locate", locator, on_crash=lambda exc: setattr(k, "locating", False))
+    k.spawn_server(
+        k.system_lh, "fs-locate", locator, on_crash=lambda exc: setattr(k, "locating", False)
+    )

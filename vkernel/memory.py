@@ -42,7 +42,7 @@ class TeamMemory:
         return team
 
     def destroy_team(self, team: Team) -> None:
-        self.k.kernel_work(self.k.cost.team_destroy_us)
+        self.k.charge("team_destroy_us")
         mmu = self.k.mmu
         for frame in mmu.unmap_all(team.ctx):
             self.k.frames.free(frame)
@@ -62,7 +62,7 @@ class TeamMemory:
             raise MemoryError_(f"out of memory mapping page {vpage:#x} of {team.name}") from exc
         self.k.cpu.phys_write(frame * PAGE, bytes(PAGE))
         if charge:
-            self.k.kernel_work(self.k.cost.page_zero_us)
+            self.k.charge("page_zero_us")
         self.k.mmu.map(team.ctx, vpage, frame, prot)
         team.pages += 1
 

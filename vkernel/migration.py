@@ -49,10 +49,10 @@ from typing import TYPE_CHECKING, Any
 from emulator.mmu import Prot
 from guest import abi
 from vkernel import ops
-from vkernel.kernel import LH_PER_MACHINE, IpcRequest, Outstanding
+from vkernel.capture import Plan, check_pages
+from vkernel.kernel import LH_PER_MACHINE
 from vkernel.messages import error, pack, signed, unpack
-from vkernel.packets import Kind, Packet
-from vkernel.process import LogicalHost, Priority, Process, State
+from vkernel.process import LogicalHost, State
 from vkernel.servers.program_manager import (
     MG_ABORT,
     MG_COMMIT,
@@ -61,10 +61,7 @@ from vkernel.servers.program_manager import (
     MG_PAGES,
     MG_STATE,
     MG_WHERE,
-    CreatorState,
-    ProgramRecord,
 )
-from vkernel.transport import Origin, SendTxn
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
@@ -74,6 +71,8 @@ log = logging.getLogger(__name__)
 PAGE = abi.PAGE_SIZE
 MS = 1_000_000
 S = 1_000_000_000
+SETTLE_POLL_NS = 5 * MS  # the freeze looks again whether the logical host's transfers have ended
+RESIDENCY_POLL_NS = 20 * MS  # a logical host paged in from the file server: resident yet?
 BATCH_BYTES = 128 * 1024 + 4096  # data per MG_PAGES request: four trains of 32 KB, plus headers
 PAGE_HEADER = struct.Struct(">HHB3x")  # team index, vpage, prot (| ZERO_FLAG: no data follows)
 ZERO_FLAG = 0x80
@@ -112,33 +111,6 @@ class ProgramEnded(MigrationFailed):
     """Every process of the logical host ended during its migration: nothing is left to move."""
 
 
-def _hex(b: bytes) -> str:
-    return b.hex()
-
-
-def _req_out(req: IpcRequest) -> dict[str, Any]:
-    origin = req.remote
-    return {
-        "sender": req.sender,
-        "msg": _hex(req.msg),
-        "group": req.group,
-        "origin": None
-        if origin is None
-        else {
-            "mac": _hex(origin.mac),
-            "seq": origin.seq,
-            "src": origin.src_pid,
-            "group": origin.group,
-        },
-    }
-
-
-def _req_in(d: dict[str, Any]) -> IpcRequest:
-    o = d["origin"]
-    origin = None if o is None else Origin(bytes.fromhex(o["mac"]), o["seq"], o["src"], o["group"])
-    return IpcRequest(d["sender"], bytes.fromhex(d["msg"]), remote=origin, group=d["group"])
-
-
 HOST_QUERY_ATTEMPTS = 3  # PM_QUERY_HOST group Sends of a locate before "no willing host answered"
 
 
@@ -147,22 +119,6 @@ def is_program_manager(pid: int) -> bool:
     logical host (the first id of the machine's range, which no guest logical host ever has)."""
     lhid = abi.pid_lhid(pid)
     return pid > 0 and not abi.is_group(pid) and lhid != 0 and lhid % LH_PER_MACHINE == 0
-
-
-@dataclass
-class Plan:
-    """What the switch does on the source, decided when the state is captured."""
-
-    convert: list[tuple[IpcRequest, int, int | None]] = field(
-        default_factory=list
-    )  # (req, seq, receiver)
-    drop_requests: list[tuple[Process, IpcRequest]] = field(
-        default_factory=list
-    )  # at local servers
-    restart_local: list[Process] = field(default_factory=list)  # local senders to restart
-    txn_local: list[tuple[Process, int, bytes, int]] = field(
-        default_factory=list
-    )  # (sender, seq, msg, dst)
 
 
 @dataclass
@@ -189,6 +145,7 @@ class MigrationEngine:
         self.transition_listeners: list[Callable[..., None]] = []
         self.records: list[dict[str, Any]] = []
         self.copy_ns = 0  # time spent copying pages in the current attempt
+        self.copy_spans: list[tuple[int, int, int]] = []  # ... when, and the bytes (the benchmarks')
         self.outcomes: OrderedDict[int, int] = (
             OrderedDict()
         )  # migration id -> OUT_COMMITTED/OUT_ABORTED
@@ -568,7 +525,7 @@ class MigrationEngine:
                     for vp in k.flusher.clean_pages(backing, i)
                     if vp not in modified and mmu.entry(team.ctx, vp) is not None
                 }
-        layout = [self._team_layout(i, t) for i, t in enumerate(teams)]
+        layout = [k._capture().team_layout(i, t) for i, t in enumerate(teams)]
         for i, spec in enumerate(layout):
             spec["backed"] = sorted(backed.get(i, ()))
         record["backed_bytes"] = sum(len(v) for v in backed.values()) * PAGE
@@ -580,6 +537,7 @@ class MigrationEngine:
                 "backing_file": backing.name if backing is not None else "",
             }
         ).encode()
+        record["init_bytes"] = len(blob)
         self._put(pid, blob)
         m = yield from self._send(
             dest_pm,
@@ -598,6 +556,7 @@ class MigrationEngine:
         record["new_lhid"] = new_lhid
         record["to_name"] = name or dest_name
         self.copy_ns = 0
+        self.copy_spans = []
         # --- pre-copy rounds -------------------------------------------------------
         previous: int | None = None
         rounds = 0
@@ -657,6 +616,7 @@ class MigrationEngine:
             lh.frozen = frozen = True
             self._enter("source", lh.lhid, FROZEN, record=record, lh=lh)
             yield from self._settle(lh)
+            record["settle_ns"] = k.sim.now - freeze_start  # the running slice ends (emergent)
             self._check_alive(lh, teams)
             residue = self._modified(teams)
             self._clear(teams, residue)
@@ -666,13 +626,14 @@ class MigrationEngine:
             )
             self._check_alive(lh, teams)
             plan = Plan()
-            state = self.capture(lh, teams, plan, receiver, worker=pid)
+            state = k.capture_lh(lh, plan, worker=pid, teams=teams)
             state["id"] = mig_id
             blob = json.dumps(state).encode()
             record["state_bytes"] = len(blob)
-            objects = len(lh.processes) + len(teams)
-            yield ops.Compute(
-                k.cost.ks_pm_state_copy_base_us + k.cost.ks_pm_state_copy_per_object_us * objects
+            objects = record["objects"] = len(lh.processes) + len(teams)
+            record["teams"] = len(teams)
+            yield ops.charge(
+                k.cost, "ks_pm_state_copy_base_us", ("ks_pm_state_copy_per_object_us", objects)
             )
             self._check_alive(lh, teams)
             self._put(pid, blob)
@@ -704,7 +665,7 @@ class MigrationEngine:
         dest_mac = self._mac_of(receiver)
         if backing is not None:
             backing.handed_over = True  # the new host's pager reads the file, then removes it
-        self.delete(lh, plan, dest_mac)
+        k.remove_lh(lh, plan, dest_mac)
         self.handing_over.add(lh.lhid)
         self._enter("source", lh.lhid, COMMITTING, "deleted here; go", record)
         # --- commit, phase 2: "go", until answered or the bound (the receiver also asks us) ------
@@ -727,6 +688,8 @@ class MigrationEngine:
         # the freeze ends when the new copy runs: known here when "go" is answered (our own clock)
         record["freeze_ms"] = round((k.sim.now - freeze_start) / MS, 3)
         record["copy_ms"] = round(self.copy_ns / MS, 3)
+        record["freeze_span"] = (freeze_start, k.sim.now)  # simulated ns (not in the summaries)
+        record["copy_spans"] = list(self.copy_spans)
         log.info(
             "%s: migrated %s to %s: %d rounds, freeze %.1f ms%s",
             k.name,
@@ -768,25 +731,6 @@ class MigrationEngine:
 
     def _mac_of(self, pid: int) -> bytes:
         return self.k.transport.station_of(pid) or b"\xff" * 6
-
-    def _team_layout(self, index: int, team) -> dict[str, Any]:
-        mmu = self.k.mmu
-        pages = []
-        for vp in mmu.mapped_pages(team.ctx):
-            entry = mmu.entry(team.ctx, vp)
-            pages.append([vp, int(entry.prot)])
-        return {
-            "index": index,
-            "name": team.name,
-            "argv": team.argv,
-            "text": list(team.text),
-            "data": list(team.data),
-            "brk": team.brk,
-            "heap_start": team.heap_start,
-            "stack_low": team.stack_low,
-            "bkpts": {str(a): n for a, n in self.k.mmu.bkpts(team.ctx).items()},
-            "pages": pages,
-        }
 
     def _clear(self, teams, pages: list[tuple[int, int]]) -> None:
         by_team: dict[int, list[int]] = {}
@@ -843,6 +787,7 @@ class MigrationEngine:
                 parts, size, count = [], 0, 0
                 self._check_alive(lh, teams)  # it runs meanwhile: it may have ended
         self.copy_ns += self.k.sim.now - started
+        self.copy_spans.append((started, self.k.sim.now, sent))
         return sent
 
     def _settle(self, lh: LogicalHost) -> Generator[Any, Any, None]:
@@ -853,7 +798,7 @@ class MigrationEngine:
             moving = any(p.state is State.MOVING for p in lh.processes.values())
             if not running and not moving:
                 return
-            wait = k.slice_event.time - k.sim.now + 1 if running else 5 * MS
+            wait = k.slice_event.time - k.sim.now + 1 if running else SETTLE_POLL_NS
             yield ops.Delay(max(1, wait))
         raise MigrationFailed("a transfer of the program did not finish")
 
@@ -865,9 +810,9 @@ class MigrationEngine:
                 for team in lh.teams:
                     if team.backing:
                         k.pager.request(team, set(team.backing))
-            if k.sim.now + 20 * MS >= deadline:
+            if k.sim.now + RESIDENCY_POLL_NS >= deadline:
                 raise MigrationFailed("its pages are still coming from the file server")
-            yield ops.Delay(20 * MS)
+            yield ops.Delay(RESIDENCY_POLL_NS)
             self._check_alive(lh)
 
     def _abort_remote(self, receiver: int, mig_id: int) -> None:
@@ -891,258 +836,6 @@ class MigrationEngine:
                 k._complete_receive(proc)
             elif proc.state is State.READY:
                 k._enqueue(proc)
-        k.dispatch()
-
-    # --- capture: everything the kernel and program manager know of the logical host ----------------
-    def capture(
-        self, lh: LogicalHost, teams, plan: Plan, receiver: int, worker: int = 0
-    ) -> dict[str, Any]:
-        k = self.k
-        tr = k.transport
-        dest_mac = self._mac_of(receiver)
-        team_index = {id(t): i for i, t in enumerate(teams)}
-        members = set(lh.processes)
-        procs = []
-        for proc in sorted(lh.processes.values(), key=lambda p: p.pid):
-            r = proc.registers
-            entry: dict[str, Any] = {
-                "pid": proc.pid,
-                "name": proc.name,
-                "priority": int(proc.priority),
-                "team": team_index.get(id(proc.team)) if proc.team is not None else None,
-                "state": proc.state.name,
-                "suspended": proc.suspended and not proc.evicted,
-                "registers": {"d": list(r.d), "a": list(r.a), "pc": r.pc, "sr": r.sr},
-                "creator": proc.creator,
-                "cpu_ns": proc.cpu_ns,
-                "groups": sorted(proc.groups),
-                "receive_target": proc.receive_target,
-                "move_dst": proc.move_dst,
-                "wake_at": proc.wakeup.time if proc.wakeup is not None else None,
-                "receive_deadline_at": proc.receive_deadline.time
-                if proc.receive_deadline is not None
-                else None,
-            }
-            # requests waiting for this process: local senders outside restart, remote ones retransmit
-            queue = []
-            for req in proc.msg_queue:
-                if req.remote is None and req.sender in members:
-                    queue.append(_req_out(req))
-                elif req.remote is None:
-                    sender = k.processes.get(req.sender)
-                    if sender is not None:
-                        plan.restart_local.append(sender)
-            entry["msg_queue"] = queue
-            # requests it received and has not answered: they move with it
-            pending = []
-            for sender_pid, req in k.pending_of(proc).items():
-                if req.remote is None and sender_pid not in members:
-                    sender = k.processes.get(sender_pid)
-                    if sender is None:
-                        continue
-                    seq = tr.next_seq()
-                    plan.txn_local.append((sender, seq, req.msg, proc.pid))
-                    moved = IpcRequest(
-                        sender_pid,
-                        req.msg,
-                        remote=Origin(k.machine.mac, seq, sender_pid),
-                        group=req.group,
-                    )
-                    pending.append(_req_out(moved))
-                else:
-                    pending.append(_req_out(req))
-            entry["pending"] = pending
-            entry["awaiting"] = self._capture_send(proc, members, plan, dest_mac, worker)
-            procs.append(entry)
-        # frozen-time requests: local senders restart after the switch
-        for req, _dst in lh.deferred:
-            if req.remote is None:
-                sender = k.processes.get(req.sender)
-                if sender is not None and sender.pid not in members:
-                    plan.restart_local.append(sender)
-        retained = []
-        for (src, seq), (_expiry, packet) in tr.retained.items():
-            if abi.pid_lhid(packet.src_pid) == lh.lhid:
-                retained.append(
-                    {
-                        "src": src,
-                        "seq": seq,
-                        "kind": int(packet.kind),
-                        "replier": packet.src_pid,
-                        "msg": _hex(packet.msg),
-                        "status": packet.status,
-                    }
-                )
-        # requests to this logical host's local groups that servers here took: their answers stay
-        # here, so the new host sends retransmissions of them back here
-        # (a request deferred by the freeze was not taken: its retransmission reaches the new host,
-        # whose servers run it, so that a kill or suspend sent during the freeze acts exactly once)
-        deferred_keys = {
-            (req.sender, req.remote.seq) for req, _dst in lh.deferred if req.remote is not None
-        }
-        redirects = []
-        for (src, seq), group in tr.taken_for.items():
-            if (
-                abi.pid_lhid(group) == lh.lhid
-                and (src, seq) not in deferred_keys
-                and ((src, seq) in tr.in_progress or (src, seq) in tr.retained)
-            ):
-                server = k.local_group_target(group)
-                if server is not None:
-                    redirects.append([src, seq, server])
-        pm = k.servers.get("program")
-        programs = []
-        creator: dict[str, Any] = {"exits": {}}
-        if pm is not None:
-            for pid in sorted(members):
-                rec = pm.programs.get(pid)
-                if rec is not None:
-                    programs.append(
-                        rec.__dict__
-                        | {
-                            "argv": list(rec.argv),
-                            "stdout": list(rec.stdout),
-                            "stdin": list(rec.stdin),
-                        }
-                    )
-            state = pm.creators.get(lh.lhid)
-            if state is not None:
-                creator["exits"] = {str(c): s for c, s in state.exits.items()}
-        return {
-            "lhid": lh.lhid,
-            "name": lh.name,
-            "remote": lh.remote,
-            "teams": [self._team_layout(i, t) for i, t in enumerate(teams)],
-            "processes": procs,
-            "retained": retained,
-            "programs": programs,
-            "creator": creator,
-            "redirects": redirects,
-            "source_mac": _hex(k.machine.mac),
-        }
-
-    def _capture_send(
-        self, proc: Process, members: set[int], plan: Plan, dest_mac: bytes, worker: int = 0
-    ) -> dict[str, Any] | None:
-        """How the new host continues an outstanding Send of proc."""
-        k = self.k
-        out = proc.awaiting
-        if proc.state is not State.SEND_BLOCKED or out is None:
-            return None
-        base = {"dst": out.dst, "msg_addr": out.msg_addr, "group": out.group, "msg": _hex(out.msg)}
-        txn = out.transaction
-        if txn is not None:  # remote or group: the transaction itself moves
-            if k.transport.sends.get((proc.pid, txn.seq)) is txn:
-                return base | {
-                    "mode": "move",
-                    "seq": txn.seq,
-                    "msg": _hex(txn.msg),
-                    "txn_group": txn.group,
-                }
-        # a local Send on this machine: find the request
-        found = self._find_request(proc.pid)
-        if found is None:
-            return base | {"mode": "lost"}
-        receiver, req, where = found
-        if receiver.pid in members:
-            return base | {"mode": "internal"}
-        if receiver.pid == worker:
-            # it asked to migrate itself: its PM_MIGRATE is answered where it arrives
-            plan.drop_requests.append((receiver, req))
-            return base | {"mode": "migrated", "replier": worker}
-        if abi.is_group(out.dst) and abi.pid_lhid(out.dst) == proc.lhid:
-            # its own local group (kernel server / program manager): ask the new machine's
-            plan.drop_requests.append((receiver, req))
-            return base | {"mode": "restart", "msg": _hex(req.msg)}
-        seq = k.transport.next_seq()
-        plan.convert.append((req, seq, receiver.pid if where == "pending" else None))
-        return base | {
-            "mode": "move",
-            "seq": seq,
-            "msg": _hex(req.msg),
-            "txn_group": False,
-            "dst": receiver.pid,
-        }
-
-    def _find_request(self, sender: int) -> tuple[Process, IpcRequest, str] | None:
-        k = self.k
-        for proc in k.processes.values():
-            for req in proc.msg_queue:
-                if req.sender == sender and req.remote is None:
-                    return proc, req, "queue"
-            req = k._pending.get(proc.pid, {}).get(sender)
-            if req is not None and req.remote is None:
-                return proc, req, "pending"
-        return None
-
-    # --- the switch on the source: delete the old copy ---------------------------------------
-    def delete(self, lh: LogicalHost, plan: Plan, dest_mac: bytes) -> None:
-        k = self.k
-        tr = k.transport
-        members = set(lh.processes)
-        for proc in list(lh.processes.values()):
-            for event in (proc.wakeup, proc.receive_deadline):
-                if event is not None:
-                    k.sim.cancel(event)
-            out = proc.awaiting
-            if out is not None and out.transaction is not None:
-                tr.cancel(out.transaction)
-            for gid in list(proc.groups):
-                k.leave_group(proc, gid)
-            k.block(proc, State.DEAD)
-            proc.state = State.DEAD
-            k.processes.pop(proc.pid, None)
-            k._pending.pop(proc.pid, None)
-            k._server_mem.pop(proc.pid, None)
-            if k.loaded_pid == proc.pid:
-                k.loaded_pid = None
-        for team in list(lh.teams):
-            if k.loaded_ctx == team.ctx:
-                k.loaded_ctx = None
-            k.memory.destroy_team(team)
-        lh.processes.clear()
-        k.lhs.pop(lh.lhid, None)
-        # requests from the moved processes to servers here now come from the new host
-        for req, seq, receiver in plan.convert:
-            req.remote = Origin(dest_mac, seq, req.sender)
-            if receiver is not None:
-                tr.in_progress[(req.sender, seq)] = receiver
-        for receiver, req in plan.drop_requests:
-            if req in receiver.msg_queue:
-                receiver.msg_queue.remove(req)
-            pending = k._pending.get(receiver.pid, {})
-            if pending.get(req.sender) is req:
-                del pending[req.sender]
-        pm = k.servers.get("program")
-        if pm is not None:
-            for pid in members:
-                pm.programs.pop(pid, None)
-            pm.creators.pop(lh.lhid, None)
-            for state in pm.creators.values():
-                for child, waiters in list(state.waiters.items()):
-                    state.waiters[child] = [w for w in waiters if w not in members]
-        # forget the dedup state of requests to the moved processes: retransmissions go to the new host
-        for key, target in list(tr.in_progress.items()):
-            if target in members:
-                del tr.in_progress[key]
-        for key, (_exp, packet) in list(tr.retained.items()):
-            if packet.src_pid in members:
-                del tr.retained[key]
-        for key in [key for key, state in tr.bulk_in.items() if state.target in members]:
-            del tr.bulk_in[key]
-        lh.deferred.clear()
-        # local senders to the moved processes: restart their Send (it is remote now)
-        for sender in dict.fromkeys(plan.restart_local):
-            out = sender.awaiting
-            if sender.state is State.SEND_BLOCKED and out is not None:
-                k.send(sender, out.msg, out.dst, msg_addr=out.msg_addr)
-        for sender, seq, msg, dst in plan.txn_local:
-            if sender.state is State.SEND_BLOCKED and sender.awaiting is not None:
-                txn = SendTxn(sender, dst, msg, seq, group=False)
-                tr.sends[(sender.pid, seq)] = txn
-                sender.awaiting.transaction = txn
-                sender.awaiting.dst = dst
-                tr._send_txn(txn)
         k.dispatch()
 
     # ================================================================ destination side
@@ -1444,17 +1137,7 @@ class MigrationEngine:
 
     @staticmethod
     def _check_pages(pages: Any) -> None:
-        if not isinstance(pages, list):
-            raise ValueError("pages")
-        for entry in pages:
-            if (
-                not isinstance(entry, list)
-                or len(entry) != 2
-                or not all(isinstance(v, int) for v in entry)
-                or not 0 <= entry[0] < MAX_VPAGE
-                or not 0 < entry[1] < 8
-            ):
-                raise ValueError(f"page {entry!r}")
+        check_pages(pages)
 
     def _map(self, team, vp: int, prot: int) -> None:
         if self.k.mmu.entry(team.ctx, vp) is None:
@@ -1491,241 +1174,19 @@ class MigrationEngine:
     def prepare(self, inc: Incoming, state: dict[str, Any]) -> None:
         """MG_STATE: check the state and stage everything the commit needs, so that the commit
         cannot fail; the copy stays frozen under its own id. Raises on anything malformed."""
-        from emulator.cpu import Registers
-
-        k = self.k
-        teams = inc.teams
-        if (
-            not isinstance(state, dict)
-            or state.get("id") != inc.mig_id
-            or state.get("lhid") != inc.old_lhid
-        ):
+        if not isinstance(state, dict) or state.get("id") != inc.mig_id:
             raise ValueError("not the state of this migration")
-        if inc.old_lhid in k.lhs:
-            raise ValueError(f"logical host {inc.old_lhid:#x} already exists here")
-        specs = state["teams"]
-        if not isinstance(specs, list) or len(specs) != len(teams):
-            raise ValueError("team count")
-        for spec in specs:
-            self._check_pages(spec["pages"])
-            if not 0 <= spec["index"] < len(teams):
-                raise ValueError("team index")
-            for v in (
-                *spec["text"],
-                *spec["data"],
-                spec["brk"],
-                spec["heap_start"],
-                spec["stack_low"],
-                *(int(a) for a in spec["bkpts"]),
-                *spec["bkpts"].values(),
-            ):
-                if not isinstance(v, int):
-                    raise ValueError("team layout")
-        staged: dict[str, Any] = {
-            "remote": bool(state["remote"]),
-            "procs": [],
-            "retained": [],
-            "programs": [],
-            "exits": {},
-            "redirects": [],
-        }
-        pids = set()
-        for p in state["processes"]:
-            team = teams[p["team"]] if p["team"] is not None else None
-            pid = p["pid"]
-            if (
-                abi.pid_lhid(pid) != inc.old_lhid
-                or pid in pids
-                or abi.is_group(pid)
-                or team is None
-            ):
-                raise ValueError(f"process {pid!r}")
-            pids.add(pid)
-            proc = Process(
-                pid=pid, lh=inc.lh, name=str(p["name"]), priority=Priority(p["priority"]), team=team
-            )
-            r = p["registers"]
-            proc.registers = Registers(
-                d=[int(v) for v in r["d"]][:8],
-                a=[int(v) for v in r["a"]][:8],
-                pc=int(r["pc"]),
-                sr=int(r["sr"]),
-            )
-            proc.state = State[p["state"]]
-            if proc.state is State.RUNNING:
-                proc.state = State.READY
-            proc.suspended = bool(p["suspended"])
-            proc.creator = int(p["creator"])
-            proc.cpu_ns = int(p["cpu_ns"])
-            proc.receive_target = int(p["receive_target"])
-            proc.move_dst = int(p["move_dst"])
-            queue = [_req_in(req) for req in p["msg_queue"]]
-            pending = [_req_in(d) for d in p["pending"]]
-            groups = [int(g) for g in p["groups"]]
-            for key in ("wake_at", "receive_deadline_at"):
-                if p[key] is not None and not isinstance(p[key], int):
-                    raise ValueError(key)
-            aw = p["awaiting"]
-            if aw is not None:
-                if aw["mode"] not in ("move", "restart", "lost", "migrated", "internal"):
-                    raise ValueError("awaiting")
-                bytes.fromhex(aw["msg"])
-                int(aw["dst"]), int(aw["msg_addr"])
-            staged["procs"].append((proc, p, queue, pending, groups))
-        for src, seq, server in state.get("redirects", ()):
-            staged["redirects"].append((int(src), int(seq), int(server)))
-        for entry in state["retained"]:
-            staged["retained"].append(
-                (
-                    (int(entry["src"]), int(entry["seq"])),
-                    Packet(
-                        Kind(entry["kind"]),
-                        entry["seq"],
-                        entry["replier"],
-                        entry["src"],
-                        status=entry["status"],
-                        lhid=inc.old_lhid,
-                        msg=bytes.fromhex(entry["msg"]),
-                    ),
-                )
-            )
-        for rec in state["programs"]:
-            rec = dict(rec)
-            rec["stdout"] = tuple(rec["stdout"])
-            rec["stdin"] = tuple(rec["stdin"])
-            staged["programs"].append(ProgramRecord(**rec))
-        staged["exits"] = {int(c): int(s) for c, s in state["creator"]["exits"].items()}
-        # the address spaces take their final layout (still frozen, under the copy's own id)
-        mmu = k.mmu
-        for spec in specs:
-            team = teams[spec["index"]]
-            keep = {vp for vp, _ in spec["pages"]}
-            for vp, prot in spec["pages"]:
-                if vp not in team.backing:
-                    self._map(team, vp, prot)
-            for vp in [vp for vp in team.backing if vp not in keep]:
-                del team.backing[vp]
-            for vp in mmu.mapped_pages(team.ctx):
-                if vp not in keep:
-                    k.frames.free(mmu.unmap(team.ctx, vp))
-            team.pages = len(keep) - len(team.backing)
-            team.text = tuple(spec["text"])
-            team.data = tuple(spec["data"])
-            team.brk = spec["brk"]
-            team.heap_start = spec["heap_start"]
-            team.stack_low = spec["stack_low"]
-            for addr, n in spec["bkpts"].items():
-                mmu.add_bkpt(team.ctx, int(addr), n)
-            team.bkpts = frozenset(int(a) for a in spec["bkpts"])
-        inc.staged = staged
+        inc.staged = self.k.stage_lh(inc.lh, inc.old_lhid, state, teams=inc.teams)
 
     def _commit(self, inc: Incoming, why: str) -> None:
         """The source has given up its copy: this one takes the original id and runs."""
-        if inc.old_lhid in self.k.lhs:  # cannot happen (checked at prepare); never two
+        k = self.k
+        if inc.old_lhid in k.lhs:  # cannot happen (checked at prepare); never two
             log.warning(
                 "%s: logical host %#x appeared during its commit: copy kept frozen",
                 self.k.name,
                 inc.old_lhid,
             )
             return
-        self.install(inc.lh, inc.teams, inc.old_lhid, inc.staged)
+        k.restore_lh(inc.lh, inc.old_lhid, inc.staged, teams=inc.teams)
         self._incoming_enter(inc, COMMITTED, why)
-
-    def install(self, lh: LogicalHost, teams, old: int, staged: dict[str, Any]) -> None:
-        """The switch on the destination: the staged copy takes the original id and starts running."""
-        k = self.k
-        tr = k.transport
-        # the new copy takes the original logical-host id
-        k.lhs.pop(lh.lhid, None)
-        lh.lhid = old
-        lh.copy_of = 0
-        lh.remote = staged["remote"]
-        k.lhs[old] = lh
-        tr.forget(old)
-        procs = []
-        for proc, p, queue, pending_reqs, groups in staged["procs"]:
-            lh.processes[proc.pid] = proc
-            k.processes[proc.pid] = proc
-            proc.msg_queue.extend(queue)
-            pending = k.pending_of(proc)
-            for req in pending_reqs:
-                pending[req.sender] = req
-                if req.remote is not None:
-                    tr.in_progress[(req.remote.src_pid, req.remote.seq)] = proc.pid
-            procs.append((proc, p, groups))
-            index = abi.pid_index(proc.pid)
-            lh.next_index = max(lh.next_index, index + 1) & 0x7FFF or 1
-        for src, seq, server in staged["redirects"]:
-            tr.redirects[(src, seq)] = server
-            while len(tr.redirects) > 4096:
-                tr.redirects.popitem(last=False)
-        for key, packet in staged["retained"]:
-            tr._retain(key, packet)
-        pm = k.servers.get("program")
-        if pm is not None:
-            for rec in staged["programs"]:
-                pm.programs[rec.pid] = rec
-            if staged["exits"]:
-                pm.creators.setdefault(old, CreatorState()).exits.update(staged["exits"])
-        # unfreeze: the new copy runs
-        lh.frozen = False
-        for proc, p, groups in procs:
-            for gid in groups:
-                k.join_group(proc, gid)
-            if p["wake_at"] is not None:
-                proc.wakeup = k.sim.at(
-                    max(k.sim.now, p["wake_at"]), lambda proc=proc: k._wake(proc, 0)
-                )
-            if p["receive_deadline_at"] is not None:
-                proc.receive_deadline = k.sim.at(
-                    max(k.sim.now, p["receive_deadline_at"]),
-                    lambda proc=proc: k._receive_timeout(proc),
-                )
-            aw = p["awaiting"]
-            if aw is not None:
-                self._resume_send(proc, aw)
-        for proc, _p, _g in procs:
-            if proc.state is State.READY:
-                k._enqueue(proc)
-            elif proc.state is State.RECEIVE_BLOCKED and proc.msg_queue:
-                k._complete_receive(proc)
-        deferred, lh.deferred = lh.deferred, []
-        for req, dst in deferred:
-            k.deliver(req, dst)
-        tr.announce(old)
-        for i in (1, 2):  # again, in case the broadcast is lost (senders also rebind on their own)
-            k.sim.at(
-                k.sim.now + i * tr.rto, lambda: tr.announce(old) if k.lhs.get(old) is lh else None
-            )
-        if k.pager is not None:
-            for team in teams:
-                if team.backing:
-                    k.pager.prefetch(team)
-        k.dispatch()
-
-    def _resume_send(self, proc: Process, aw: dict[str, Any]) -> None:
-        k = self.k
-        tr = k.transport
-        out = Outstanding(
-            dst=aw["dst"], msg_addr=aw["msg_addr"], group=aw["group"], msg=bytes.fromhex(aw["msg"])
-        )
-        proc.awaiting = out
-        mode = aw["mode"]
-        if mode == "move":
-            txn = SendTxn(
-                proc, aw["dst"], bytes.fromhex(aw["msg"]), aw["seq"], group=aw["txn_group"]
-            )
-            tr.sends[(proc.pid, txn.seq)] = txn
-            out.transaction = txn
-            tr._send_txn(txn)
-        elif mode == "restart":
-            proc.state = State.READY  # send() blocks it again
-            k.send(proc, bytes.fromhex(aw["msg"]), aw["dst"], msg_addr=aw["msg_addr"])
-        elif mode == "lost":
-            # the request is nowhere to be found (its receiver vanished): send it again from here
-            proc.state = State.READY
-            k.send(proc, bytes.fromhex(aw["msg"]), aw["dst"], msg_addr=aw["msg_addr"])
-        elif mode == "migrated":
-            proc.state = State.SEND_BLOCKED
-            k.finish_send(proc, aw["replier"], pack(0, 1, 1))
-        # "internal": the request sits in a moved process's queue or pending list, nothing to do

@@ -22,7 +22,9 @@ class Receive:
 class Send:
     pid: int
     msg: bytes  # resumes with (replier_pid, reply_msg); replier_pid <= 0 is a failure (-error)
-    timeout_ms: int | None = None  # a bound: then it fails with -ETIMEOUT, whatever the receiver does
+    timeout_ms: int | None = (
+        None  # a bound: then it fails with -ETIMEOUT, whatever the receiver does
+    )
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,7 @@ class MoveFrom:
 @dataclass(frozen=True)
 class Delay:
     ns: int  # sleeps; the CPU is free
+    charge: str = ""  # a calibrated wait: the CostModel constant it stands for (the ledger's name)
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,14 @@ class DeviceWait:
 @dataclass(frozen=True)
 class Compute:
     us: float  # the server uses the CPU this long (the cost model)
+    charges: tuple[tuple[str, float], ...] = ()  # the CostModel constants it is, (name, units)
+
+
+def charge(cost, *charges: str | tuple[str, float]) -> Compute:
+    """A Compute of cost-model constants by name: each a CostModel field (once) or (name, units);
+    the kernel charges their values and ledgers each under its name (Kernel.charge)."""
+    pairs = tuple((c, 1) if isinstance(c, str) else (c[0], c[1]) for c in charges)
+    return Compute(sum(getattr(cost, name) * units for name, units in pairs), pairs)
 
 
 @dataclass(frozen=True)
@@ -75,6 +86,7 @@ class Run:
 
     us: float
     priority: int
+    charges: tuple[tuple[str, float], ...] = ()  # the CostModel constants it is, (name, units)
 
 
 @dataclass(frozen=True)

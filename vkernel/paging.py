@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PAGE = abi.PAGE_SIZE
+READ_RETRY_NS = 50_000_000  # the pager retries a failed read of the backing file after this
 TEAM_SPAN = 16 * 1024 * 1024  # each team's pages live at team_index * 16 MB in the backing file
 RUN_PAGES = 8  # pages per file-server request (32 KB, one train)
 NAME_AT = 0
@@ -206,6 +207,7 @@ class Pager:
         self.demand: deque[PageRequest] = deque()
         self.background: deque[Team] = deque()
         self.instances: dict[str, int] = {}
+        self.servers: dict[str, int] = {}  # backing files served elsewhere (a lazy rfork's parent)
         self.pages_in = 0
         self.proc = kernel.spawn_server(kernel.system_lh, "pager", self.body, restart=True)
         kernel.pager = self
@@ -260,26 +262,31 @@ class Pager:
                 run = runs(vpages)[0]
                 ok = yield from self._read(pid, team, run)
                 if not ok:
-                    yield ops.Delay(50_000_000)
+                    yield ops.Delay(READ_RETRY_NS)
 
     def _read(self, pid: int, team: Team, run: list[int]) -> Generator[Any, Any, bool]:
         k = self.k
         name = team.backing_file
+        server = self.servers.get(name)  # None: the file server (located)
+        lookup = False
         inst = self.instances.get(name)
         if inst is None:
             raw = name.encode()
             k.memory.write(k.processes[pid], NAME_AT, raw)
-            fs = yield from locate.file_server(k)
+            if server is None:
+                server = yield from locate.file_server(k)
+                lookup = True
             msg = pack(abi.FS_OPEN, NAME_AT, len(raw), abi.FS_MODE_READ)
-            replier, reply = (yield ops.Send(fs, msg)) if fs > 0 else (fs, bytes(32))
-            locate.forget(k, fs, replier)
+            replier, reply = (yield ops.Send(server, msg)) if server > 0 else (server, bytes(32))
+            if lookup:
+                locate.forget(k, server, replier)
             status, inst = unpack(reply)[:2]
             if replier <= 0 or status:
                 log.warning("%s: backing file %s: %s", k.name, name, signed(status) if replier > 0 else replier)
                 return False
             self.instances[name] = inst
         count = len(run) * PAGE
-        replier, reply = yield ops.Send(k.file_server_pid,
+        replier, reply = yield ops.Send(self.servers.get(name, k.file_server_pid),
                                         pack(abi.IO_READ, inst, BUF, count, offset_of(team.backing_index, run[0])))
         status, got = unpack(reply)[:2]
         if replier <= 0 or status:

@@ -115,6 +115,7 @@ class Process:
     fresh: bool = False  # restarted and not yet at its first operation
     cpu_ns: int = 0
     work_ns: int = 0  # a Python server's scheduled CPU work still to run (ops.Run)
+    work_charges: list = field(default_factory=list)  # ... by constant: [name, units, ns left]
     creator: int = 0
     exit_status: int | None = None
     groups: set[int] = field(default_factory=set)

@@ -84,6 +84,16 @@ def weigh_us(kernel: Kernel) -> float:
     )
 
 
+def weigh_charges(kernel: Kernel) -> tuple[tuple[str, float], ...]:
+    """weigh_us by constant, for the ledger (vkernel/ledger.py)."""
+    processes, pages = examined(kernel)
+    return (
+        ("program_manager_op_us", 1),
+        ("pm_examine_process_us", processes),
+        ("pm_examine_page_us", pages),
+    )
+
+
 def answer_delay_ns(kernel: Kernel) -> int:
     """How long an answer takes to be overheard by the other members (no contention)."""
     c = kernel.cost

@@ -54,6 +54,7 @@ class Job:
     exit_status: int | None = None
     error: str | None = None
     done: bool = False
+    checkpoint_ms: int = 0  # checkpoint it this often from its start (issue 16); 0 = not asked
     on_done: list[Callable[[Job], None]] = field(default_factory=list)
 
     def finish(self) -> None:
@@ -132,6 +133,9 @@ class Shell:
             return
         job.pid = child
         job.host_started = self.host_of_pm(pm)
+        if job.checkpoint_ms:  # `checkpoint=S`: its program manager checkpoints it from now on
+            ckpt_pm = abi.make_pid(abi.pid_lhid(child), abi.LOCAL_PROGRAM_MANAGER)
+            yield ops.Send(ckpt_pm, pack(abi.PM_CHECKPOINT, child, job.checkpoint_ms), timeout_ms=5000)
         my_pm = abi.make_pid(k.system_lh.lhid, abi.LOCAL_PROGRAM_MANAGER)
         replier, reply = yield ops.Send(my_pm, pack(abi.PM_WAIT, child))
         status, exit_status = unpack(reply)[:2]

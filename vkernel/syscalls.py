@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from guest import abi
-from vkernel import locate
+from vkernel import exactly_once, locate
 from vkernel.memory import MemoryError_
 from vkernel.process import Process, State
 
@@ -131,7 +131,8 @@ class SyscallTable:
     def sys_send(self, proc: Process, a: list[int]) -> int | None:
         msg = self.fetch(proc, a[0], abi.MSG_SIZE)
         self.writable(proc, a[0], abi.MSG_SIZE)
-        self.k.send(proc, msg, _u(a[1]), msg_addr=a[0])
+        msg, stamp = exactly_once.stamp(self.k, proc, msg, _u(a[1]))
+        self.k.send(proc, msg, _u(a[1]), msg_addr=a[0], stamp=stamp)
         return BLOCKED
 
     def sys_send_group(self, proc: Process, a: list[int]) -> int | None:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MS = 1_000_000
+LH_RESTARTED = 1  # LH_HERE status: the logical host was restarted from a checkpoint (issue 16)
 DATA = pk.MAX_DATA
 GROUP_TRIES = 4  # transmissions of a group Send within host_query_timeout_ms
 
@@ -182,7 +183,7 @@ class Transport:
         if dst and not (packet.flags & Flag.GROUP) and self.k.is_local(dst):
             self.stats.loopback += 1
             self.sim.at(
-                self.k.kernel_work(self.k.cost.ipc_op_us), lambda: self.handle(self.mac, packet)
+                self.k.charge("ipc_op_us"), lambda: self.handle(self.mac, packet)
             )
             return
         if mac is None:
@@ -190,7 +191,7 @@ class Transport:
             self.stats.broadcasts += 1
         data = pk.frame(mac, self.mac, packet)
         self.stats.sent += 1
-        self.sim.at(self.k.kernel_work(self.k.cost.packet_send_us), lambda: self._put(data))
+        self.sim.at(self.k.charge("packet_send_us"), lambda: self._put(data))
 
     def _put(self, data: bytes) -> None:
         if self.k.powered:
@@ -541,7 +542,7 @@ class Transport:
             if i < resent:
                 flags |= Flag.IS_RETRANSMISSION
             chunk = out.data[off : off + DATA]
-            self.k.kernel_work(self.copy_us(len(chunk)))  # copying the data into the interface
+            self.k.charge(self.copy_charge(len(chunk)))  # copying the data into the interface
             self.transmit(
                 self.station_of(out.dst_pid) or out.mac,
                 Packet(
@@ -657,9 +658,10 @@ class Transport:
         self.bulk_out.pop(out.key, None)
         out.on_done(err)
 
-    def copy_us(self, nbytes: int) -> float:
-        """Kernel time to copy bulk data between memory and the interface (page_copy_us per 4 KB)."""
-        return self.k.cost.page_copy_us * nbytes / abi.PAGE_SIZE
+    @staticmethod
+    def copy_charge(nbytes: int) -> tuple[str, float]:
+        """The copy of `nbytes` between memory and the interface, as a charge: page_copy_us per 4 KB."""
+        return ("page_copy_us", nbytes / abi.PAGE_SIZE)
 
     def _on_move_data(self, src_mac: bytes, p: Packet) -> None:
         key = (p.src_pid, p.seq)
@@ -701,7 +703,7 @@ class Transport:
             self._answer(src_mac, p, Kind.REPLY_PENDING)
             return
         if p.offset not in state.received and p.offset < state.total:
-            self.k.kernel_work(self.copy_us(len(p.data)))  # copying it out of the interface
+            self.k.charge(self.copy_charge(len(p.data)))  # copying it out of the interface
             state.received.add(p.offset)
             if state.buffer is not None:
                 state.buffer[p.offset : p.offset + len(p.data)] = p.data
@@ -864,7 +866,7 @@ class Transport:
             return
         self.stats.received += 1
         self.sim.at(
-            self.k.kernel_work(self.k.cost.packet_receive_us), lambda: self.handle(src_mac, packet)
+            self.k.charge("packet_receive_us"), lambda: self.handle(src_mac, packet)
         )
 
     def handle(self, src_mac: bytes, p: Packet) -> None:
@@ -924,6 +926,8 @@ class Transport:
                 self.transmit(src_mac, Packet(Kind.LH_HERE, 0, 0, 0, lhid=p.lhid))
         elif kind is Kind.LH_HERE:
             self.learn(p.lhid, src_mac)
+            if p.status == LH_RESTARTED:
+                self.void_incarnation(p.lhid, src_mac)
         elif kind is Kind.MIGRATE and self.k.migration is not None:
             self.k.migration.on_packet(src_mac, p)
         elif kind is Kind.LOAD:
@@ -999,7 +1003,7 @@ class Transport:
         origin = Origin(src_mac, p.seq, p.src_pid)
         self.in_progress[key] = target
         if abi.is_group(dst):
-            self.k.kernel_work(self.k.cost.local_group_us)
+            self.k.charge("local_group_us")
             self.taken_for[key] = dst  # a local-group request: see migration's redirects
             while len(self.taken_for) > 4096:
                 self.taken_for.popitem(last=False)
@@ -1053,3 +1057,91 @@ class Transport:
 
     def forget(self, lhid: int) -> None:
         self.bindings.pop(lhid, None)
+
+    def announce_restart(self, lhid: int) -> None:
+        """lhid was restarted here from a checkpoint: its old incarnation (on a crashed host) is
+        void everywhere (void_incarnation); the announcement is also the new binding."""
+        self.void_incarnation(lhid, self.k.machine.mac)
+        self.transmit(None, Packet(Kind.LH_HERE, 0, 0, 0, lhid=lhid, status=LH_RESTARTED))
+
+    def void_incarnation(self, lhid: int, new_mac: bytes) -> None:
+        """Logical host lhid runs again from a checkpoint at new_mac: what its old incarnation had
+        under way here is void (its pids are the same, its requests are not). Requests from it
+        that servers here hold (queued or being served) are dropped (a server's Reply to one then
+        fails with -ENOTAWAITING), MoveTo's into it given up, the answers kept for it forgotten."""
+        k = self.k
+
+        def old(req) -> bool:
+            return (
+                abi.pid_lhid(req.sender) == lhid
+                and req.remote is not None
+                and req.remote.mac != new_mac
+            )
+
+        for out in list(self.bulk_out.values()):
+            if abi.pid_lhid(out.dst_pid) == lhid and out.mac != new_mac and not out.answer:
+                self._bulk_finish(out, -abi.ENOPROC)
+        for proc in k.processes.values():
+            if any(old(req) for req in proc.msg_queue):
+                proc.msg_queue = type(proc.msg_queue)(r for r in proc.msg_queue if not old(r))
+            pending = k._pending.get(proc.pid)
+            if pending:
+                for sender in [s for s, req in pending.items() if old(req)]:
+                    req = pending.pop(sender)
+                    self.in_progress.pop((req.remote.src_pid, req.remote.seq), None)
+        for key in [key for key in self.retained if abi.pid_lhid(key[0]) == lhid]:
+            del self.retained[key]
+
+    # --- a logical host's IPC state, captured and restored (vkernel/capture.py) --------------------
+    def capture_lh(self, lhid: int, deferred_keys: set[tuple[int, int]]) -> dict[str, list]:
+        """What the transport holds for logical host lhid: the answers its processes gave that
+        are retained for retransmissions, and the requests to its local groups that servers
+        here took (not those in deferred_keys: deferred by a freeze, their retransmissions
+        reach the new host), whose retransmissions the new host sends back here."""
+        retained = []
+        for (src, seq), (_expiry, packet) in self.retained.items():
+            if abi.pid_lhid(packet.src_pid) == lhid:
+                retained.append(
+                    {
+                        "src": src,
+                        "seq": seq,
+                        "kind": int(packet.kind),
+                        "replier": packet.src_pid,
+                        "msg": packet.msg.hex(),
+                        "status": packet.status,
+                    }
+                )
+        redirects = []
+        for (src, seq), group in self.taken_for.items():
+            if (
+                abi.pid_lhid(group) == lhid
+                and (src, seq) not in deferred_keys
+                and ((src, seq) in self.in_progress or (src, seq) in self.retained)
+            ):
+                server = self.k.local_group_target(group)
+                if server is not None:
+                    redirects.append([src, seq, server])
+        return {"retained": retained, "redirects": redirects}
+
+    def release_lh(self, members: set[int]) -> None:
+        """Forget the dedup state of requests to these (departed) processes: retransmissions
+        go to wherever they live now."""
+        for key, target in list(self.in_progress.items()):
+            if target in members:
+                del self.in_progress[key]
+        for key, (_exp, packet) in list(self.retained.items()):
+            if packet.src_pid in members:
+                del self.retained[key]
+        for key in [key for key, state in self.bulk_in.items() if state.target in members]:
+            del self.bulk_in[key]
+
+    def restore_lh(
+        self, redirects: list[tuple[int, int, int]], retained: list[tuple[tuple[int, int], Packet]]
+    ) -> None:
+        """Take over captured IPC state (capture_lh's, checked and staged by vkernel/capture.py)."""
+        for src, seq, server in redirects:
+            self.redirects[(src, seq)] = server
+            while len(self.redirects) > 4096:
+                self.redirects.popitem(last=False)
+        for key, packet in retained:
+            self._retain(key, packet)

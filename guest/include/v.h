@@ -95,6 +95,8 @@
 #define PM_EXITED 0x207
 #define PM_LIST 0x208
 #define PM_QUERY_PROGRAM 0x209 /* to the program manager group: programs of a name or pid */
+#define PM_CHECKPOINT 0x20A
+#define PM_RFORK 0x20B
 #define PM_QUERY_NAME_MAX 24
 #define PM_EXEC_WAIT 1
 #define PM_MIGRATE_DESTROY 1
@@ -171,7 +173,9 @@ void _exit(int status) __attribute__((noreturn)); /* SYS_EXIT, no flushing */
 
 /* ---- files, over the I/O protocol to the file server ---- */
 
-/* vopen: a descriptor (3..) or a negative error. mode: FS_MODE_READ,
+/* One descriptor table (src/runtime/vio.c) serves these and newlib's open(),
+ * read(), FILE *...; these return V results and set no errno.
+ * vopen: a descriptor (3..) or a negative error. mode: FS_MODE_READ,
  * FS_MODE_WRITE (create/truncate), FS_MODE_APPEND. */
 int vopen(const char *name, int mode);
 long vread(int fd, void *buf, unsigned long n);        /* bytes read, 0 at end */
@@ -179,7 +183,7 @@ long vwrite(int fd, const void *buf, unsigned long n); /* bytes written */
 int vclose(int fd);
 int vremove(const char *name);
 long vlist(char *buf, unsigned long size); /* names separated by '\n' */
-long vsize(int fd);                        /* size reported by FS_OPEN */
+long vsize(int fd);                        /* size reported by FS_OPEN, grown by our writes */
 
 /* ---- programs, through the program managers ---- */
 
@@ -201,6 +205,19 @@ long suspend_program(ProcessId pid);
 long resume_program(ProcessId pid);
 /* pid 0: every remote program on this machine; flags: PM_MIGRATE_DESTROY */
 long migrateprog(ProcessId pid, int flags);
+/* Checkpoint the calling program to the file server every interval_ms (0: once, now; the
+ * checkpoint is taken shortly after the call returns), so that its home restarts it from
+ * there if its host crashes (docs/CHECKPOINT.md). Returns 0 or a negative error. */
+long checkpoint(long interval_ms);
+/* Remote fork: the calling program (one process) is copied into a new logical host on host
+ * (a name, or "*" / NULL: any willing host but ours); returns the child's pid in the parent,
+ * 0 in the child (both go on from the call), or a negative error. wait_program(pid) in the
+ * parent gets the child's exit status. */
+ProcessId rfork(const char *host);
+/* The same with flags: RFORK_LAZY copies on reference (the child's pages come from the
+ * parent's host when it first touches them) instead of every page at the fork. */
+#define RFORK_LAZY 1
+ProcessId rfork_flags(const char *host, int flags);
 
 /* The program manager for a host name (NULL: ours, "*": any willing host
  * other than ours), or a negative error. With info non-NULL, the answer's

@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING, Any
 from emulator.frame_buffer import TextConsole
 from guest import abi
 from vkernel import ops
+from vkernel.exactly_once import WriteDedup, stamped
 from vkernel.messages import error, pack, unpack
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
 
 MAX_WRITE = 16 * 1024
-US_PER_CHAR = 20.0  # drawing a glyph on a 10 MHz 68010 frame buffer
 
 
 class DisplayServer:
@@ -31,6 +31,7 @@ class DisplayServer:
         self.input_ended: set[int] = set()
         self.readers: dict[int, list[tuple[int, int, int]]] = {}
         self.instances: set[int] = set()  # the instances new_instance handed out (stdin is theirs)
+        self.dedup = WriteDedup()  # output a restarted program replays is not shown again
 
     def start(self):
         self.proc = self.k.spawn_server(self.k.system_lh, "display-server", self.body, restart=True)
@@ -57,9 +58,10 @@ class DisplayServer:
                 if isinstance(data, int):
                     yield ops.Reply(sender, error(-data))
                     continue
-                text = data.decode("latin-1")
-                yield ops.Compute(US_PER_CHAR * len(text))
-                self.write(inst, sender, text)
+                text = self.dedup.fresh(inst, sender, stamped(m), data).decode("latin-1")
+                yield ops.charge(self.k.cost, ("display_char_us", len(text)))
+                if text or not data:
+                    self.write(inst, sender, text)
                 yield ops.Reply(sender, pack(0, len(data)))
             elif m[0] == abi.IO_READ:
                 inst, buf, count = m[1], m[2], min(m[3], MAX_WRITE)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from guest import abi
 from vkernel import ops
 from vkernel.block_cache import BlockCache
+from vkernel.exactly_once import OpLog, Versions, WriteDedup, order_of, stamped
 from vkernel.filesystem import FileSystem, FsError
 from vkernel.messages import error, pack, unpack
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MAX_IO = 64 * 1024
+OP_CODES = (abi.FS_OPEN, abi.FS_REMOVE, abi.IO_CLOSE)
 
 
 @dataclass
@@ -35,6 +37,11 @@ class FileServer:
         self.fs = fs
         self.instances: dict[int, Instance] = {}
         self.next_instance = 1
+        # what a program restarted from a checkpoint replays acts once (vkernel/exactly_once.py)
+        self.dedup = WriteDedup()
+        self.ops = OpLog()
+        self.versions = Versions()
+        self.closed: dict[int, Instance] = {}  # instances closed, for a replayed open
         self.stats = {"opens": 0, "reads": 0, "writes": 0, "bytes_read": 0, "bytes_written": 0}
         # The block cache (vkernel/block_cache.py) sits between the file system and the disk.
         self.disk = fs.disk
@@ -84,7 +91,15 @@ class FileServer:
             if code == abi.FS_QUERY_SERVER:  # sent to it directly: it is the one
                 yield ops.Reply(sender, pack(0, pid))
                 continue
-            yield ops.Compute(self.k.cost.file_server_op_us)
+            yield ops.charge(self.k.cost, "file_server_op_us")
+            replayed = self.ops.replay(sender, stamped(m)) if code in OP_CODES else None
+            if replayed is not None:
+                if code == abi.FS_OPEN and unpack(replayed)[0] == 0:
+                    inst = unpack(replayed)[1]
+                    if inst not in self.instances and inst in self.closed:
+                        self.instances[inst] = self.closed.pop(inst)
+                yield ops.Reply(sender, replayed)
+                continue
             try:
                 if code == abi.FS_OPEN:
                     reply = yield from self.open(sender, m)
@@ -106,6 +121,8 @@ class FileServer:
                 log.info("%s: file server: %s", self.k.name, exc)
                 text = str(exc)
                 reply = error(abi.ENOENT if "no such" in text else abi.EIO)
+            if code in OP_CODES:
+                self.ops.record(sender, stamped(m), reply)
             yield ops.Reply(sender, reply)
 
     def _name(self, sender: int, addr: int, length: int) -> Generator[Any, Any, str | int]:
@@ -126,6 +143,10 @@ class FileServer:
                 return error(abi.ENOENT)
             offset = 0
         elif mode == abi.FS_MODE_WRITE:
+            if order_of(m) is not None and self.fs.exists(name):  # truncated: keep what it was
+                size = self.fs.size(name)
+                old = yield from self.on_disk(self.fs.read, name, 0, size)
+                self.versions.before(sender, order_of(m), name, 0, old, size)
             yield from self.on_disk(self.fs.create, name)
             offset = 0
         elif mode == abi.FS_MODE_APPEND:
@@ -140,10 +161,14 @@ class FileServer:
         self.stats["opens"] += 1
         return pack(0, inst, self.fs.size(name))
 
-    def instance(self, sender: int, number: int) -> Instance | int:
+    def instance(self, sender: int, number: int, replay: bool = False) -> Instance | int:
         """The open file `number` names, or -error: none (-EINVAL), or opened from another logical
         host (-EPERM: instance numbers are small and guessable, a file is its opener's)."""
         inst = self.instances.get(number)
+        if inst is None and replay and number in self.closed:
+            # a restarted program replays its use of a file it closed after its checkpoint
+            if abi.pid_lhid(self.closed[number].owner) == abi.pid_lhid(sender):
+                inst = self.instances[number] = self.closed.pop(number)
         if inst is None:
             return -abi.EINVAL
         if abi.pid_lhid(inst.owner) != abi.pid_lhid(sender):
@@ -154,15 +179,18 @@ class FileServer:
         inst = self.instance(sender, number)
         if isinstance(inst, int):
             return error(-inst)
-        del self.instances[number]
+        self.closed[number] = self.instances.pop(number)
+        while len(self.closed) > 4096:
+            del self.closed[next(iter(self.closed))]
         return pack(0)
 
     def read(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
-        inst = self.instance(sender, m[1])
+        inst = self.instance(sender, m[1], replay=order_of(m) is not None)
         if isinstance(inst, int):
             return error(-inst)
         buf, count, offset = m[2], min(m[3], MAX_IO), m[4]
         data = yield from self.on_disk(self.fs.read, inst.name, offset, count)
+        data = self.versions.as_of(sender, order_of(m), inst.name, offset, data, count)
         if data:
             result = yield ops.MoveTo(sender, buf, data)
             if isinstance(result, int) and result < 0:
@@ -172,7 +200,7 @@ class FileServer:
         return pack(0, len(data))
 
     def write(self, sender: int, m: tuple[int, ...], at: int | None = None) -> Generator[Any, Any, bytes]:
-        inst = self.instance(sender, m[1])
+        inst = self.instance(sender, m[1], replay=order_of(m) is not None)
         if isinstance(inst, int):
             return error(-inst)
         if inst.mode == abi.FS_MODE_READ:
@@ -181,10 +209,20 @@ class FileServer:
         data = yield ops.MoveFrom(sender, buf, count)
         if isinstance(data, int):
             return error(-data)
+        if at is None:  # a replayed write: only the bytes not written before
+            data = self.dedup.fresh(m[1], sender, stamped(m), data)
+            if not data:
+                return pack(0, count)
         where = inst.offset if at is None else at
+        if order_of(m) is not None:  # what it overwrites, for a replayed read (Versions)
+            size = self.fs.size(inst.name)
+            old = yield from self.on_disk(self.fs.read, inst.name, where, len(data))
+            self.versions.before(sender, order_of(m), inst.name, where, old, size)
         written = yield from self.on_disk(self.fs.write, inst.name, where, data)
         if at is None:
             inst.offset += written
+            if written == len(data):
+                written = count
         self.stats["writes"] += 1
         self.stats["bytes_written"] += written
         return pack(0, written)

@@ -32,7 +32,7 @@ class KernelServer:
         while True:
             sender, msg = yield ops.Receive()
             m = unpack(msg)
-            yield ops.Compute(k.cost.kernel_server_op_us)
+            yield ops.charge(k.cost, "kernel_server_op_us")
             if m[0] == KS_HOST_INFO:
                 programs = sum(1 for p in k.processes.values() if p.team is not None)
                 reply = pack(0, int(k.load() * 100), k.frames.free_count * 4, len(k.lhs), programs)

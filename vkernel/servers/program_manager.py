@@ -30,6 +30,9 @@ MG_ABORT = 0x213  # migration id: the source gave up; the receiver discards its 
 MG_COMMIT = 0x214  # migration id: "go" (the source has deleted its copy); the receiver's copy runs
 MG_OUTCOME = 0x215  # old lhid, migration id -> outcome (a receiver that waited for "go" in vain asks)
 MG_WHERE = 0x216  # old lhid, migration id (to the group): a copy that may be the one lives here -> id
+CK_DONE = 0x220  # lhid, pid, serial, host name (16 bytes): a checkpoint is complete (to the home)
+CK_RESTART = 0x221  # lhid: restart it here from its last checkpoint -> serial, pages, age ms, host name
+CK_FORK = 0x222  # lhid, file serial, parent pid: build an rfork child here from its file -> child pid
 
 IMAGE_CHUNK = 32 * 1024  # V moved 32 KB as a unit
 NAME_AT = 0
@@ -155,6 +158,8 @@ class ProgramManager:
                 yield ops.Reply(sender, self.k.migration.outcome_reply(msg))
             elif code == MG_WHERE and self.k.migration is not None:
                 yield ops.Reply(sender, self.answer_or_decline(sender, self.k.migration.where_reply(msg)))
+            elif code in (abi.PM_CHECKPOINT, abi.PM_RFORK, CK_DONE, CK_RESTART, CK_FORK) and self.k.checkpoints is not None:
+                yield from self.k.checkpoints.serve(sender, code, msg)
             else:
                 yield ops.Reply(sender, error(abi.EBADCALL))
 
@@ -192,7 +197,7 @@ class ProgramManager:
         """
         k = self.k
         how = selection.mode(k)
-        yield ops.Run(selection.weigh_us(k), Priority.GUEST)
+        yield ops.Run(selection.weigh_us(k), Priority.GUEST, selection.weigh_charges(k))
         if self.proc is None or k.transport is None:
             return
         req = k.pending_of(self.proc).get(sender)
@@ -250,7 +255,7 @@ class ProgramManager:
 
     def create_program(self, pid: int, sender: int, msg: bytes) -> Generator[Any, Any, bytes]:
         k = self.k
-        yield ops.Compute(k.cost.program_manager_op_us)
+        yield ops.charge(k.cost, "program_manager_op_us")
         _, argv_addr, argv_len, flags, out_pid, out_inst, in_pid, in_inst = unpack(msg)
         if not 0 < argv_len <= 4096:
             return error(abi.EINVAL)
@@ -265,7 +270,7 @@ class ProgramManager:
         image = yield from self.fetch_image(pid, argv[0])
         if isinstance(image, int):
             return error(image)
-        yield ops.Compute(k.cost.team_create_us + k.cost.process_create_us)
+        yield ops.charge(k.cost, "team_create_us", "process_create_us")
         from emulator.loader import LoaderError, load_image
 
         try:
@@ -386,6 +391,8 @@ class ProgramManager:
             self.reported[notice] = child
             while len(self.reported) > 4096:
                 self.reported.popitem(last=False)
+        if self.k.checkpoints is not None:
+            self.k.checkpoints.ended(child)
         state = self.creators.setdefault(creator_lhid, CreatorState())
         for key in (child, 0):  # a waiter for this child first, then one waiting for any child
             waiting = state.waiters.get(key)

@@ -115,7 +115,7 @@ int main(int argc, char **argv, char **envp)
         fprintf(stderr, "usage: forger SEED COUNT [calls]\n");
         return 2;
     }
-    state = (unsigned long)strtol(argv[1], &end, 0);
+    state = strtoul(argv[1], &end, 0);
     if (end == argv[1] || *end) {
         fprintf(stderr, "usage: forger SEED COUNT\n");
         return 2;

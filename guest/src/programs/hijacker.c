@@ -1,6 +1,6 @@
 /* hijacker [GROUP [COUNT]]: a hostile guest that tries to take over a group.
  *
- * Joins GROUP (default 0x8001, the program manager group; any number strtol
+ * Joins GROUP (default 0x8001, the program manager group; any 32-bit number strtoul
  * reads) and answers every request it receives with OK and the request's own
  * longs echoed back, so a client that believed it would wait on a process that
  * is no program manager. Prints "hijacker: joined group 0xG" and, after COUNT
@@ -23,7 +23,7 @@ int main(int argc, char **argv, char **envp)
         return 2;
     }
     if (argc >= 2) {
-        group = (ProcessId)strtol(argv[1], &end, 0);
+        group = (ProcessId)strtoul(argv[1], &end, 0);
         if (end == argv[1] || *end) {
             fprintf(stderr, "usage: hijacker [GROUP [COUNT]]\n");
             return 2;

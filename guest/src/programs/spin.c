@@ -13,6 +13,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "seconds.h"
+
 #define INSNS_PER_ITERATION 10
 #define ITERATIONS_PER_MS (1000 / INSNS_PER_ITERATION) /* at 1 instruction per us */
 

@@ -33,6 +33,8 @@
 #include <string.h>
 #include <v.h>
 
+#include "seconds.h"
+
 #define STEP_INSNS 5000UL  /* one step: 5 ms at 1 instruction per us */
 #define STEP_MS 5UL
 #define STEPS_PER_S 200UL

@@ -1,40 +1,10 @@
-/* vcalls.c: the V kernel calls as C functions, and the C start-up. */
-#include <stdio.h>
-#include <stdlib.h>
+/* vcalls.c: the V kernel calls as C functions (trap #0 through syscall.S), and verror. */
 #include <v.h>
 
-/* Used when the kernel passed no (valid) environment block. */
+/* Used when the kernel passed no (valid) environment block (start.c sets _venv). */
 static struct venv __no_venv = { VENV_MAGIC, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 };
 
 struct venv *_venv = &__no_venv;
-
-/* The start-up of the freestanding runtime; hosted programs (newlib) use
- * src/hosted/start.c and newlib's environ instead. */
-#ifndef V_HOSTED
-extern int main(int argc, char **argv, char **envp);
-extern void __stdio_init(void);
-
-char **environ;
-int __argc;
-char **__argv;
-/* Called by crt0's _start with the entry stack as its arguments. */
-void __vstart(int argc, char **argv, char **envp, struct venv *venv)
-    __attribute__((noreturn, used));
-void __vstart(int argc, char **argv, char **envp, struct venv *venv)
-{
-    unsigned long v = (unsigned long)venv;
-
-    /* NULL (or an impossible pointer): no environment, keep the empty one. */
-    if (v >= TEXT_BASE && v <= ADDRESS_SPACE - VENV_SIZE && (v & 1) == 0 &&
-        venv->magic == VENV_MAGIC)
-        _venv = venv;
-    environ = envp;
-    __argc = argc;
-    __argv = argv;
-    __stdio_init();
-    exit(main(argc, argv, envp));
-}
-#endif /* V_HOSTED */
 
 ProcessId Send(Message *msg, ProcessId pid)
 {

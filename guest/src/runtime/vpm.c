@@ -8,16 +8,10 @@
 #include <string.h>
 #include <v.h>
 
-/* Send a request; the reply's long 1, or a negative error. */
-static long pm_send(ProcessId to, Message *msg)
-{
-    ProcessId r = Send(msg, to);
-    if (r < 0)
-        return r;
-    if (msg->m[0] < 0)
-        return msg->m[0];
-    return msg->m[1];
-}
+#include "vio.h"
+
+/* Send a request; the reply's long 1, or a negative error (the I/O protocol's convention). */
+#define pm_send __vio_call
 
 static long pm_call(ProcessId to, long code, long a1, long a2, long a3)
 {
@@ -134,6 +128,26 @@ long suspend_program(ProcessId pid)
 long resume_program(ProcessId pid)
 {
     return pm_simple(pid, PM_RESUME);
+}
+
+long checkpoint(long interval_ms)
+{
+    ProcessId self = GetPid(PID_SELF);
+    long r = pm_call(local_program_manager_of(self), PM_CHECKPOINT, 0, interval_ms, 0);
+    return r < 0 ? r : 0;
+}
+
+ProcessId rfork_flags(const char *host, int flags)
+{
+    ProcessId to = query_host(host ? host : "*", 0);
+    if (to < 0)
+        return to;
+    return pm_call(local_program_manager_of(GetPid(PID_SELF)), PM_RFORK, to, flags, 0);
+}
+
+ProcessId rfork(const char *host)
+{
+    return rfork_flags(host, 0);
 }
 
 long migrateprog(ProcessId pid, int flags)

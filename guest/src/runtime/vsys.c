@@ -1,14 +1,14 @@
 /* vsys.c: the V system layer under newlib (libgloss-style stubs over the V I/O protocol).
  *
  * newlib calls _read, _write, _open, ... (built without MISSING_SYSCALL_NAMES
- * and without supplied syscalls); each one here is a V operation: a Send to
- * the display server (descriptors 0, 1, 2 are the venv's stdin, stdout and
- * stderr) or to the file server (descriptors 3.. are file-server instances),
- * which copies the data with MoveFrom/MoveTo while we await its reply.
- * V reply codes become errno values. Time is the V clock (virtual time since
+ * and without supplied syscalls); each one here is a V operation of vio.c,
+ * the runtime's one descriptor table: a Send to the display server
+ * (descriptors 0, 1, 2 are the venv's stdin, stdout and stderr) or to the
+ * file server (descriptors 3.. are file-server instances, shared with v.h's
+ * vopen/vread/...). V reply codes become errno values. Time is the V clock (virtual time since
  * boot) plus a fixed epoch, so a run repeats exactly. docs/ABI.md, "Hosted C".
  */
-#include <v.h>
+#include "vio.h"
 
 /* v.h's error names are the V codes; newlib's errno.h uses the same names for
  * POSIX values. Keep the V ones under other names, then take newlib's. */
@@ -45,19 +45,7 @@ extern unsigned long __vtime(unsigned long *us);
 /* 1985-12-01 00:00:00 UTC: the V clock's zero as the C library sees it */
 #define V_EPOCH 502243200L
 
-#define VFD_MAX 32
 #define IO_CHUNK 32768L /* the file server moves at most this much a request */
-
-struct vfd {
-    int used;
-    int append;           /* O_APPEND: every write goes to the end */
-    ProcessId pid;        /* the server */
-    long inst;            /* its instance */
-    unsigned long offset; /* our position */
-    unsigned long size;   /* what we know of the size */
-};
-
-static struct vfd files[VFD_MAX];
 
 static int v_errno(long v)
 {
@@ -83,63 +71,13 @@ static long fail(long v)
     return -1;
 }
 
-static long io_call(ProcessId server, Message *msg)
-{
-    ProcessId r = Send(msg, server);
-    if (r < 0)
-        return r;
-    if (msg->m[0] < 0)
-        return msg->m[0];
-    return msg->m[1];
-}
-
-static ProcessId file_server(void)
-{
-    if (_venv->fileserver_pid)
-        return _venv->fileserver_pid;
-    return GetPid(PID_FILE_SERVER);
-}
-
-/* Descriptors 0..2 are the venv's servers; they are open unless it has none. */
-static struct vfd *fd_of(int fd)
-{
-    static struct vfd std;
-    if (fd >= 3 && fd < VFD_MAX)
-        return files[fd].used ? &files[fd] : NULL;
-    if (fd < 0 || fd >= 3)
-        return NULL;
-    memset(&std, 0, sizeof std);
-    std.used = 1;
-    if (fd == 0) {
-        std.pid = _venv->stdin_pid;
-        std.inst = _venv->stdin_inst;
-    } else if (fd == 2 && _venv->stderr_pid) {
-        std.pid = _venv->stderr_pid;
-        std.inst = _venv->stderr_inst;
-    } else {
-        std.pid = _venv->stdout_pid;
-        std.inst = _venv->stdout_inst;
-    }
-    return std.pid ? &std : NULL;
-}
-
-static long fs_open(const char *name, int mode, unsigned long *size)
-{
-    Message msg = { { FS_OPEN, (long)name, (long)strlen(name), mode, 0, 0, 0, 0 } };
-    ProcessId server = file_server();
-    long inst;
-    if (server <= 0)
-        return -V_ENOPROC;
-    inst = io_call(server, &msg);
-    if (inst >= 0 && size)
-        *size = (unsigned long)msg.m[2];
-    return inst;
-}
+#define fd_of __vio_fd
+#define fs_open __vio_fs_open
 
 static void fs_close(long inst)
 {
     Message msg = { { IO_CLOSE, inst, 0, 0, 0, 0, 0, 0 } };
-    io_call(file_server(), &msg);
+    __vio_call(__vio_file_server(), &msg);
 }
 
 int _open(const char *name, int flags, ...)
@@ -150,12 +88,6 @@ int _open(const char *name, int flags, ...)
 
     if (!name || !*name) {
         errno = ENOENT;
-        return -1;
-    }
-    for (fd = 3; fd < VFD_MAX && files[fd].used; fd++)
-        ;
-    if (fd == VFD_MAX) {
-        errno = EMFILE;
         return -1;
     }
     if ((flags & O_EXCL) && (flags & O_CREAT)) {
@@ -180,31 +112,21 @@ int _open(const char *name, int flags, ...)
         fs_close(inst);
         mode = FS_MODE_APPEND;
     }
-    inst = fs_open(name, mode, &size);
-    if (inst < 0)
-        return (int)fail(inst);
-    files[fd].used = 1;
-    files[fd].append = (flags & O_APPEND) != 0;
-    files[fd].pid = file_server();
-    files[fd].inst = inst;
-    files[fd].offset = 0;
-    files[fd].size = size;
-    return fd;
+    fd = __vio_open(name, mode, (flags & O_APPEND) != 0);
+    if (fd == -V_ENOMEM) {
+        errno = EMFILE;
+        return -1;
+    }
+    return fd < 0 ? (int)fail(fd) : fd;
 }
 
 int _close(int fd)
 {
-    Message msg = { { IO_CLOSE, 0, 0, 0, 0, 0, 0, 0 } };
-    long r;
-    if (fd >= 0 && fd < 3)
-        return 0;
-    if (fd < 3 || fd >= VFD_MAX || !files[fd].used) {
+    int r = __vio_close(fd);
+    if (r == -V_EINVAL) {
         errno = EBADF;
         return -1;
     }
-    msg.m[1] = files[fd].inst;
-    r = io_call(files[fd].pid, &msg);
-    files[fd].used = 0;
     return r < 0 ? (int)fail(r) : 0;
 }
 
@@ -219,9 +141,8 @@ _ssize_t _read(int fd, void *buf, size_t n)
         return -1;
     }
     while (n > 0) {
-        long want = n > (size_t)IO_CHUNK ? IO_CHUNK : (long)n, r;
-        Message msg = { { IO_READ, f->inst, (long)p, want, (long)f->offset, 0, 0, 0 } };
-        r = io_call(f->pid, &msg);
+        long want = n > (size_t)IO_CHUNK ? IO_CHUNK : (long)n;
+        long r = __vio_read(f, fd, p, (unsigned long)want);
         if (r < 0)
             return total ? total : fail(r);
         if (r == 0 || r > want)
@@ -229,8 +150,6 @@ _ssize_t _read(int fd, void *buf, size_t n)
         total += r;
         p += r;
         n -= (size_t)r;
-        if (fd >= 3)
-            f->offset += (unsigned long)r;
         if (fd < 3 || r < want)
             break; /* a terminal gives a line at a time; a short file read is the end */
     }
@@ -240,39 +159,14 @@ _ssize_t _read(int fd, void *buf, size_t n)
 _ssize_t _write(int fd, const void *buf, size_t n)
 {
     struct vfd *f = fd_of(fd);
-    const char *p = buf;
-    long total = 0;
+    long w;
 
     if (!f) {
         errno = EBADF;
         return -1;
     }
-    while (n > 0) {
-        long want = n > (size_t)IO_CHUNK ? IO_CHUNK : (long)n, w;
-        Message msg = { { IO_WRITE, f->inst, (long)p, want, 0, 0, 0, 0 } };
-        if (fd >= 3) {
-            if (f->append)
-                f->offset = f->size; /* the file server's instance writes at the end */
-            else {
-                msg.m[0] = FS_WRITE_AT;
-                msg.m[4] = (long)f->offset;
-            }
-        }
-        w = io_call(f->pid, &msg);
-        if (w < 0)
-            return total ? total : fail(w);
-        if (w == 0 || w > want)
-            break;
-        total += w;
-        p += w;
-        n -= (size_t)w;
-        if (fd >= 3) {
-            f->offset += (unsigned long)w;
-            if (f->offset > f->size)
-                f->size = f->offset;
-        }
-    }
-    return total;
+    w = __vio_write(f, fd, buf, n, IO_CHUNK);
+    return w < 0 ? fail(w) : w;
 }
 
 off_t _lseek(int fd, off_t off, int whence)
@@ -341,8 +235,7 @@ int _isatty(int fd)
 
 int _unlink(const char *name)
 {
-    Message msg = { { FS_REMOVE, (long)name, (long)strlen(name), 0, 0, 0, 0, 0 } };
-    long r = io_call(file_server(), &msg);
+    int r = __vio_remove(name);
     return r < 0 ? (int)fail(r) : 0;
 }
 

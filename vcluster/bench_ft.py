@@ -1,0 +1,246 @@
+"""`vcluster bench ft`: what checkpoints cost and what a crash then costs (issue 16).
+
+For each Table 4-1 workload (the `workload` program, CPU-bound: its run time is
+its CPU work) on ws2 of the 4 MB tiny cluster:
+
+* overhead: the run time with checkpoints every 0.5, 1 and 5 s against the run
+  without (slowdown), and per checkpoint the bytes written to the file server
+  and the freeze (the cut: from freezing the logical host to its running on);
+* recovery: ws2 crashes halfway through a run checkpointed every 1 s; the home
+  restarts it elsewhere: recovery_s is from the last answer the home had from
+  ws2 to the program running again (detection plus restart), lost_work_s the
+  work redone (the checkpoint's age at the crash), delay_s the run's end against
+  the uncrashed one, and the output must be the uncrashed run's.
+
+Simulated time throughout, under the 1985 cost model (docs/CONFIG.md): moving a
+4 KB page through the network interface costs the host `cost.page_copy_us` of
+CPU, so the overhead grows with the pages a workload dirties per interval.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from vcluster.session import Session
+from vkernel import workloads as wl
+
+S = 1_000_000_000
+INTERVALS = (0.5, 1.0, 5.0)
+HOST = "ws2"
+TARGET_OVERHEAD = 0.02  # at 1 s: libckpt's 1.94 % for forked incremental checkpoints
+
+
+def _run(name: str, seconds: float, interval: float | None, crash: bool = False) -> dict[str, Any]:
+    cfg = wl.workstation_config()
+    cfg = dataclasses.replace(cfg, seed=1)
+    session = Session(cfg)
+    option = f" checkpoint={interval:g}" if interval else ""
+    session.execute(f"{wl.command(name, seconds)} @ {HOST}{option}")
+    job = session.jobs[-1]
+    if crash:
+        session.sim.run(until=int(seconds / 2 * S))
+        if not job.done:
+            session.execute(f"crash {HOST}")
+    if not session.run_until_done(20 * seconds + 60):
+        raise RuntimeError(f"{name}: still running at the limit")
+    taken = [t for k in session.kernels.values() if k.checkpoints for t in k.checkpoints.taken]
+    return {
+        "elapsed_s": session.sim.now / S,
+        "output": session.output_of(job),
+        "exit_status": job.exit_status,
+        "checkpoints": taken,
+        "restarts": list(session.restarts),
+    }
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else 0.0
+
+
+def run_bench(quick: bool = False) -> dict[str, Any]:
+    rows = []
+    failures: list[str] = []
+    names = ("make", "parser", "tex") if quick else wl.WORKLOADS
+    for name in names:
+        seconds = 6.0 if quick else wl.DEFAULT_SECONDS[name]
+        plain = _run(name, seconds, None)
+        row: dict[str, Any] = {"name": name, "label": wl.PAPER_LABELS[name], "seconds": seconds}
+        row["plain_s"] = round(plain["elapsed_s"], 3)
+        for interval in INTERVALS:
+            got = _run(name, seconds, interval)
+            if got["output"] != plain["output"]:
+                failures.append(f"{name} at {interval:g} s: output differs from the plain run")
+            cks = got["checkpoints"]
+            later = cks[1:] or cks  # the first copies every page; the later ones are incremental
+            row[f"every_{interval:g}s"] = {
+                "slowdown": round(got["elapsed_s"] / plain["elapsed_s"] - 1, 4),
+                "checkpoints": len(cks),
+                "first_bytes": cks[0]["bytes"] if cks else 0,
+                "bytes_per_checkpoint": round(_mean([c["bytes"] for c in later])),
+                "pages_per_checkpoint": round(_mean([c["pages"] for c in later]), 1),
+                "freeze_ms": round(_mean([c["freeze_ms"] for c in cks]), 3),
+                "freeze_ms_max": max((c["freeze_ms"] for c in cks), default=0.0),
+            }
+        crashed = _run(name, seconds, 1.0, crash=True)
+        restart = next((r for r in crashed["restarts"] if r["kind"] == "restart"), None)
+        if restart is None:
+            failures.append(f"{name}: not restarted after the crash")
+        elif crashed["output"] != plain["output"] or crashed["exit_status"] != 0:
+            failures.append(f"{name}: the restarted run's output differs from the plain run's")
+        row["recovery"] = (
+            None
+            if restart is None
+            else {
+                "recovery_s": restart["recovery_s"],
+                "detect_s": restart["detect_s"],
+                "lost_work_s": restart["checkpoint_age_s"],
+                "pages_restored": restart["pages_restored"],
+                "delay_s": round(crashed["elapsed_s"] - plain["elapsed_s"], 3),
+                "to": restart["to"],
+            }
+        )
+        rows.append(row)
+    at_1s = [r["every_1s"]["slowdown"] for r in rows]
+    return {
+        "workloads": rows,
+        "mean_slowdown_at_1s": round(_mean(at_1s), 4),
+        "max_slowdown_at_1s": max(at_1s),
+        "under_target_at_1s": [
+            r["name"] for r in rows if r["every_1s"]["slowdown"] < TARGET_OVERHEAD
+        ],
+        "target_slowdown_at_1s": TARGET_OVERHEAD,
+        "mean_recovery_s": round(
+            _mean([r["recovery"]["recovery_s"] for r in rows if r["recovery"]]), 3
+        ),
+        "failures": failures,
+        "notes": (
+            "slowdown: run time with checkpoints / without - 1; bytes and freeze per checkpoint "
+            "(the first copies every non-zero page, zero pages go as 8-byte headers); recovery_s: "
+            "from the home's last answer from the crashed host to the program running elsewhere "
+            "(detection is checkpoint.detect_s); lost_work_s: the checkpoint's age at the crash. "
+            "rfork: a program with a 1.5 MB heap forks (eager: every page copied, through the "
+            "file server; lazy: copy-on-reference from the parent's host) and its child touches "
+            "64 KB, 512 KB or 1.5 MB of it; fork_ms is until the call returns in the parent, "
+            "child_ms until the parent has the child's exit status; exec_ms a remote exec and run "
+            "of hello."
+        ),
+        "rfork": rfork_bench(),
+    }
+
+
+RFORK_SOURCE = r"""
+#include <stdio.h>
+#include <stdlib.h>
+#include <v.h>
+
+int main(int argc, char **argv)
+{
+    long size = atol(argv[1]) * 1024, touch = atol(argv[2]) * 1024, i, sum = 0;
+    int lazy = argv[3][0] == 'l';
+    char *heap = malloc(size);
+    ProcessId child;
+    if (!heap)
+        return 2;
+    for (i = 0; i < size; i += 256)
+        heap[i] = (char)(i >> 8);
+    child = rfork_flags("*", lazy ? RFORK_LAZY : 0);
+    if (child < 0)
+        return 1;
+    if (child == 0) {
+        for (i = 0; i < touch; i += 256)
+            sum += heap[i];
+        return (int)(sum & 0x7F);
+    }
+    printf("%ld\n", wait_program(child));
+    return 0;
+}
+"""
+HEAP_KB = 1536
+TOUCHED_KB = (64, 512, 1536)
+
+
+def rfork_bench() -> dict[str, Any] | str:
+    """Eager against lazy rfork, beside a remote exec (needs the cross compiler to build the
+    forking program; without it, a sentence saying so)."""
+    import tempfile
+    from pathlib import Path
+
+    from guest import hosted
+
+    if hosted.missing():
+        return "not measured: the m68k cross compiler is not installed"
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "rforker.c"
+        src.write_text(RFORK_SOURCE)
+        image = hosted.build_program([src], Path(tmp) / "rforker").read_bytes()
+    rows = []
+    for kb in TOUCHED_KB:
+        row: dict[str, Any] = {"touched_kb": kb}
+        for mode in ("eager", "lazy"):
+            session = Session(wl.workstation_config(), images={"rforker": image})
+            session.execute(f"rforker {HEAP_KB} {kb} {mode} @ ws2")
+            if not session.run_until_done(300):
+                raise RuntimeError(f"rfork {mode} {kb} KB: still running at the limit")
+            job = session.jobs[-1]
+            [rec] = session.kernels["ws2"].rfork.records
+            row[mode] = {
+                "fork_ms": rec["latency_ms"],
+                "child_ms": round((session.sim.now / S - rec["started_s"]) * 1000, 3),
+                "pages_copied": rec["copied_pages"],
+                "pages_touched": session.kernels["ws2"].rfork.touched_pages(rec["file"])
+                if rec["lazy"]
+                else rec["pages"],
+                "ok": job.exit_status == 0,
+            }
+        row["lazy_speedup"] = round(
+            row["eager"]["child_ms"] / max(row["lazy"]["child_ms"], 1e-9), 2
+        )
+        rows.append(row)
+    session = Session(wl.workstation_config())
+    session.execute("hello @ ws2")
+    session.run_until_done(60)
+    return {"heap_kb": HEAP_KB, "rows": rows, "exec_ms": round(session.sim.now / 1e6, 3)}
+
+
+def render(result: dict[str, Any]) -> str:
+    lines = [
+        "bench ft: checkpoint overhead and recovery (simulated time; slowdown vs no checkpoints)",
+        f"{'workload':16s} {'plain s':>8s} "
+        + " ".join(f"{f'@{i:g}s slow':>10s} {'KB/ck':>6s} {'frz ms':>6s}" for i in INTERVALS)
+        + f" {'recov s':>8s} {'lost s':>7s}",
+    ]
+    for r in result["workloads"]:
+        cells = []
+        for i in INTERVALS:
+            c = r[f"every_{i:g}s"]
+            cells.append(
+                f"{c['slowdown'] * 100:9.2f}% {c['bytes_per_checkpoint'] / 1024:6.1f} "
+                f"{c['freeze_ms']:6.1f}"
+            )
+        rec = r["recovery"] or {}
+        lines.append(
+            f"{r['label']:16s} {r['plain_s']:8.2f} "
+            + " ".join(cells)
+            + f" {rec.get('recovery_s', float('nan')):8.2f} {rec.get('lost_work_s', float('nan')):7.2f}"
+        )
+    rf = result.get("rfork")
+    if isinstance(rf, dict):
+        lines.append(
+            f"rfork of a {rf['heap_kb']} KB heap (child_ms: until its exit status is back;"
+            f" a remote exec of hello: {rf['exec_ms']:.0f} ms)"
+        )
+        for row in rf["rows"]:
+            e, lz = row["eager"], row["lazy"]
+            lines.append(
+                f"  touched {row['touched_kb']:5d} KB: eager {e['child_ms']:8.1f} ms "
+                f"({e['pages_copied']} pages copied), lazy {lz['child_ms']:8.1f} ms "
+                f"({lz['pages_touched']} pages touched): {row['lazy_speedup']:.1f}x"
+            )
+    elif rf:
+        lines.append(f"rfork: {rf}")
+    lines.append(
+        f"mean slowdown at 1 s: {result['mean_slowdown_at_1s'] * 100:.2f}% (target under "
+        f"{result['target_slowdown_at_1s'] * 100:g}%: {', '.join(result['under_target_at_1s']) or 'none'})"
+    )
+    return "\n".join(lines)

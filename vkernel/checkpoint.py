@@ -1,0 +1,763 @@
+"""Checkpoints of logical hosts on the file server, and their restart after a host crash (issue 16).
+
+The running side (the host a checkpointed logical host lives on): every
+`interval` its checkpointer freezes the logical host for a consistent cut,
+captures its state (vkernel/capture.py) and the pages modified since the
+previous checkpoint (a second dirty set of the MMU, so that pre-copy and the
+flusher, which clear the modified bits too, take nothing from it; the first
+checkpoint, and every `full_every`-th, takes every page), unfreezes it, and
+writes a file `ckpt.LHID.SERIAL` to the file server while the program runs on
+(the pages as they were at the cut: copy-on-write). A checkpoint counts once
+its header, written last, is on the file server; a full one lets the files
+before it go (garbage collection). It then tells the program's home.
+
+The home (the program manager of the host that started the program: its
+creator's) watches the logical host with a kernel-server query every
+`detect_s / 2`; no answer for `detect_s` and it restarts the program from its
+last complete checkpoint on an idle host (the "@ *" rules): that host's
+program manager reads the chain of files, rebuilds the logical host under its
+own id, stages the captured state and runs it. No host answers: "cannot
+restart", the checkpoint is kept and the home asks again later.
+
+File layout: a 64-byte header at 0 (MAGIC, serial, offset and length of the
+JSON state, page count, time of the cut), page records from 4096 on (the
+migration's 8-byte page header, then 4 KB unless the page is all zeros), the
+JSON state after them. The state's "chain" lists the serials a restore reads,
+oldest first (the last full checkpoint, then the incremental ones).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import struct
+from collections.abc import Callable, Generator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from guest import abi
+from vkernel import locate, ops
+from vkernel.capture import Plan
+from vkernel.messages import error, pack, signed, unpack
+from vkernel.process import LogicalHost
+from vkernel.servers.kernel_server import KS_PROCESS_INFO
+from vkernel.servers.program_manager import CK_DONE, CK_FORK, CK_RESTART, query_host_msg
+
+if TYPE_CHECKING:
+    from vkernel.kernel import Kernel
+
+log = logging.getLogger(__name__)
+
+PAGE = abi.PAGE_SIZE
+MS = 1_000_000
+S = 1_000_000_000
+WATCHER = "checkpoint"  # the MMU's second dirty set
+MAGIC = b"VCKPT001"
+HEADER = struct.Struct(
+    ">8sIIIIQ"
+)  # magic, serial, state offset, state length, pages, cut time (ns)
+BODY_AT = 4096
+PAGE_HEADER = struct.Struct(">HHB3x")  # team index, vpage, prot (| ZERO_FLAG: no data follows)
+ZERO_FLAG = 0x80
+ZERO_PAGE = bytes(PAGE)
+CHUNK = 32 * 1024  # bytes per file-server request (a train)
+NAME_AT = 0
+LIST_AT = 256
+BUF = 64 * 1024
+LIST_BYTES = 48 * 1024
+PREFIX = "ckpt."
+# serials of the n-th restarted incarnation start at n * INCARNATION: a copy that ran on in a
+# partition (the old incarnation) neither overwrites the new one's files nor passes for it
+INCARNATION = 100_000
+
+
+def file_name(lhid: int, serial: int) -> str:
+    return f"{PREFIX}{lhid:04x}.{serial:07d}"
+
+
+def parse_name(name: str) -> tuple[int, int] | None:
+    """(lhid, serial) of a checkpoint file's name, or None."""
+    parts = name.split(".")
+    if len(parts) != 3 or parts[0] + "." != PREFIX:
+        return None
+    try:
+        return int(parts[1], 16), int(parts[2])
+    except ValueError:
+        return None
+
+
+def page_runs(pages: list[list[int]]) -> list[list[int]]:
+    """A layout's [vpage, prot] list as [first vpage, count, prot] runs (a checkpoint's is small)."""
+    runs: list[list[int]] = []
+    for vp, prot in sorted(pages):
+        if runs and runs[-1][0] + runs[-1][1] == vp and runs[-1][2] == prot:
+            runs[-1][1] += 1
+        else:
+            runs.append([vp, 1, prot])
+    return runs
+
+
+def page_list(runs: list[list[int]]) -> list[list[int]]:
+    return [[vp + i, prot] for vp, count, prot in runs for i in range(count)]
+
+
+def _name16(name: str) -> tuple[int, int, int, int]:
+    return struct.unpack(">4I", name.encode("latin-1")[:16].ljust(16, b"\0"))
+
+
+def _unname16(words: tuple[int, ...]) -> str:
+    return struct.pack(">4I", *words).rstrip(b"\0").decode("latin-1")
+
+
+@dataclass
+class Policy:
+    """The checkpointing of one logical host (moves with it: captured, restored)."""
+
+    lhid: int
+    interval_ns: int  # 0: only when asked
+    serial: int = 0  # of the last complete checkpoint (0: none yet)
+    chain: list[int] = field(default_factory=list)  # serials a restore of `serial` reads
+    full_next: bool = True  # the next checkpoint copies every page
+    since_full: int = 0
+    taken: int = 0
+    now: bool = False  # one asked for (PM_CHECKPOINT with interval 0)
+    running: bool = False  # a checkpoint's cut is being taken
+    writing: int = 0  # the serial of the checkpoint whose file is being written (0: none)
+    stats: list[dict[str, Any]] = field(default_factory=list)  # one per checkpoint taken here
+    io_seq: dict[str, int] = field(default_factory=dict)  # exactly-once counters (exactly_once.py)
+
+
+@dataclass
+class Watch:
+    """The home's watch of one checkpointed program."""
+
+    lhid: int
+    pid: int
+    name: str
+    host: str  # where it runs, as last heard
+    serial: int = 0
+    taken_ns: int = 0  # cut time of the last checkpoint heard of
+    seen_ns: int = 0  # last answer from its logical host
+    restarts: int = 0
+    incarnation: int = 0  # of the copy restarted last (older ones are void)
+    refused: bool = False  # "cannot restart" said (not said again until a restart succeeds)
+    ended: bool = False
+
+
+class Checkpoints:
+    """One per workstation kernel: its checkpointers, its restarts and its home watches."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.k = kernel
+        self.cfg = kernel.config.checkpoint
+        self.policies: dict[int, Policy] = {}
+        self.watches: dict[int, Watch] = {}  # lhid -> watch (this is the program's home)
+        self.records: list[dict[str, Any]] = []  # restarts and refusals decided here (the home)
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
+        self.ended_pids: set[int] = set()  # programs of ours whose exit was reported
+        self.taken: list[dict[str, Any]] = []  # every checkpoint taken here (the last 10000)
+        kernel.checkpoints = self
+
+    # ================================================================ the running side
+    def serve(self, sender: int, code: int, msg: bytes) -> Generator[Any, Any, None]:
+        """The program manager's requests of this subsystem (run in the program manager)."""
+        k = self.k
+        if code in (CK_RESTART, CK_FORK):
+            if abi.pid_lhid(sender) % 512 or k.is_local(sender):  # program managers of others
+                yield ops.Reply(sender, error(abi.EPERM))
+            elif code == CK_RESTART:
+                worker = yield ops.Spawn("pm-restart", self.restart_worker)
+                yield ops.Forward(sender, worker, msg)
+            elif k.rfork is not None:
+                worker = yield ops.Spawn("pm-rfork-child", k.rfork.child_worker)
+                yield ops.Forward(sender, worker, msg)
+            else:
+                yield ops.Reply(sender, error(abi.EBADCALL))
+        elif code == abi.PM_RFORK:
+            if k.rfork is None or k.processes.get(sender) is None:
+                yield ops.Reply(sender, error(abi.EPERM))  # a program on this machine forks
+            else:
+                worker = yield ops.Spawn("pm-rfork", k.rfork.parent_worker)
+                yield ops.Forward(sender, worker, msg)
+        elif code == CK_DONE:
+            forger = k.processes.get(sender)
+            if forger is not None and forger.team is not None:
+                yield ops.Reply(sender, error(abi.EPERM))  # checkpointers send it, not guests
+            else:
+                yield ops.Reply(sender, self.heard(sender, msg))
+        else:  # PM_CHECKPOINT pid (0: the caller's own), interval ms (0: one now)
+            _, pid, interval_ms = unpack(msg)[:3]
+            pid = pid or sender
+            guest = k.processes.get(sender)
+            lh = k.lhs.get(abi.pid_lhid(pid))
+            if guest is not None and guest.team is not None and abi.pid_lhid(pid) != guest.lhid:
+                reply = error(abi.EPERM)  # a program checkpoints itself only
+            elif lh is None or lh.system or not lh.teams or pid not in lh.processes:
+                reply = error(abi.ENOPROC)
+            elif interval_ms > 3_600_000:
+                reply = error(abi.EINVAL)
+            else:
+                self.enable(lh, interval_ms)
+                reply = pack(0, lh.lhid)
+            yield ops.Reply(sender, reply)
+
+    def enable(self, lh: LogicalHost, interval_ms: int) -> None:
+        """Checkpoint lh every interval_ms (0: once, now); a second call changes the interval."""
+        pol = self.policies.get(lh.lhid)
+        if pol is None:
+            pol = self.policies[lh.lhid] = Policy(lh.lhid, interval_ms * MS)
+            self._start(lh, pol)
+        if interval_ms:
+            pol.interval_ns = interval_ms * MS
+        else:
+            pol.now = True
+
+    def _start(self, lh: LogicalHost, pol: Policy) -> None:
+        for team in lh.teams:
+            self.k.mmu.watch_modified(team.ctx, WATCHER)
+        self.k.spawn_server(
+            self.k.system_lh, f"ckpt-{lh.lhid:04x}", lambda pid: self._loop(pid, lh, pol)
+        )
+
+    def export(self, lhid: int) -> dict[str, Any] | None:
+        """The policy of lhid for its captured state (it moves with the logical host)."""
+        pol = self.policies.get(lhid)
+        if pol is None:
+            return None
+        return {
+            "interval_ns": pol.interval_ns,
+            "serial": pol.serial,
+            "chain": list(pol.chain),
+            "taken": pol.taken,
+            "io_seq": dict(pol.io_seq),
+        }
+
+    def adopt(self, lh: LogicalHost, spec: dict[str, Any] | None) -> None:
+        """lh arrived (a migration or a restart) with this policy: checkpointing goes on here,
+        with a full checkpoint first (this MMU knows nothing of what changed before)."""
+        if not isinstance(spec, dict) or lh.lhid in self.policies:
+            return
+        pol = Policy(
+            lh.lhid,
+            int(spec.get("interval_ns", 0)),
+            serial=int(spec.get("serial", 0)),
+            chain=[int(s) for s in spec.get("chain", [])],
+            taken=int(spec.get("taken", 0)),
+            io_seq={str(key): int(v) for key, v in dict(spec.get("io_seq", {})).items()},
+        )
+        self.policies[lh.lhid] = pol
+        self._start(lh, pol)
+
+    def _loop(self, pid: int, lh: LogicalHost, pol: Policy) -> Generator[Any, Any, None]:
+        k = self.k
+        step = 20 * MS
+        last = k.sim.now  # the cut of the previous checkpoint: the next is due an interval later
+        try:
+            while k.lhs.get(lh.lhid) is lh and lh.processes:
+                yield ops.Delay(step)
+                due = pol.interval_ns and k.sim.now - last >= pol.interval_ns
+                if not (due or pol.now) or lh.frozen or lh.migrating:
+                    continue
+                if k.lhs.get(lh.lhid) is not lh or not lh.processes:
+                    break
+                pol.now = False
+                last = k.sim.now
+                yield from self.take(pid, lh, pol)
+        finally:
+            if self.policies.get(lh.lhid) is pol:
+                del self.policies[lh.lhid]
+            for team in lh.teams:
+                if not team.dead:
+                    k.mmu.unwatch_modified(team.ctx, WATCHER)
+
+    def take(self, pid: int, lh: LogicalHost, pol: Policy) -> Generator[Any, Any, bool]:
+        """One checkpoint of lh; True once its file is complete on the file server."""
+        k = self.k
+        mmu = k.mmu
+        pol.running = True
+        full = pol.full_next or pol.since_full + 1 >= self.cfg.full_every
+        freeze_start = k.sim.now
+        try:
+            # --- the cut: frozen, no slice or transfer under way ---------------------------
+            lh.frozen = True
+            yield from k.migration._settle(lh)
+            if k.lhs.get(lh.lhid) is not lh or not lh.processes or lh.migrating:
+                return False
+            teams = list(lh.teams)
+            state = k.capture_lh(lh, Plan(), teams=teams)
+            records: list[bytes] = []
+            count = 0
+            for team in teams:
+                if not mmu.watching(team.ctx, WATCHER):
+                    mmu.watch_modified(team.ctx, WATCHER)
+                    full = True
+            for i, team in enumerate(teams):
+                dirty = mmu.drain_modified(team.ctx, WATCHER)
+                pages = mmu.mapped_pages(team.ctx) if full else dirty
+                for vp in pages:
+                    entry = mmu.entry(team.ctx, vp)
+                    if entry is None:
+                        continue
+                    data = k.cpu.phys_read(entry.frame * PAGE, PAGE)
+                    if data == ZERO_PAGE:
+                        records.append(PAGE_HEADER.pack(i, vp, int(entry.prot) | ZERO_FLAG))
+                    else:
+                        records.append(PAGE_HEADER.pack(i, vp, int(entry.prot)) + data)
+                    count += 1
+            # the kernel copies its state (the pages stay in place, copy-on-write)
+            objects = len(lh.processes) + len(teams)
+            yield ops.Compute(self.cfg.freeze_base_us + self.cfg.freeze_per_object_us * objects)
+        finally:
+            if k.powered and k.lhs.get(lh.lhid) is lh and lh.frozen and not lh.migrating:
+                k.migration.unfreeze(lh)
+            pol.running = False
+        freeze_ns = k.sim.now - freeze_start
+        serial = pol.serial + 1
+        chain = [serial] if full else [*pol.chain, serial]
+        state["checkpoint"] = {"serial": serial, "chain": chain, "cut_ns": freeze_start}
+        body = b"".join(records)
+        for spec in state["teams"]:
+            spec["page_runs"] = page_runs(spec.pop("pages"))
+        blob = json.dumps(state, separators=(",", ":")).encode()
+        name = file_name(lh.lhid, serial)
+        pol.writing = serial
+        ok = yield from self._write(pid, name, serial, body, blob, count, freeze_start)
+        pol.writing = 0
+        if ok and k.lhs.get(lh.lhid) is not lh:
+            # it ended (or moved) while its file was being written: the home has let its files
+            # go (or the new host starts a chain of its own): this one is garbage too
+            yield from self._remove(pid, name)
+            return False
+        if not ok:
+            pol.full_next = True  # what this one drained is not on the file server
+            log.info("%s: checkpoint %s failed", k.name, name)
+            return False
+        old_chain = pol.chain
+        pol.serial, pol.chain, pol.taken = serial, chain, pol.taken + 1
+        pol.full_next = False
+        pol.since_full = 0 if full else pol.since_full + 1
+        pol.stats.append(
+            {
+                "lhid": lh.lhid,
+                "serial": serial,
+                "full": full,
+                "pages": count,
+                "bytes": HEADER.size + len(body) + len(blob),
+                "freeze_ms": round(freeze_ns / MS, 3),
+                "time": round(freeze_start / S, 6),
+            }
+        )
+        self.taken.append(pol.stats[-1])
+        del self.taken[:-10000]
+        if full:  # the files of the previous chains are garbage now
+            yield from self._collect(pid, lh.lhid, keep=serial, known=old_chain)
+        yield from self._tell_home(pid, lh, serial, freeze_start)
+        return True
+
+    def _write(
+        self,
+        pid: int,
+        name: str,
+        serial: int,
+        body: bytes,
+        blob: bytes,
+        pages: int,
+        cut_ns: int,
+    ) -> Generator[Any, Any, bool]:
+        k = self.k
+        inst = yield from self._open(pid, name, abi.FS_MODE_WRITE)
+        if inst is None:
+            return False
+        data = body + blob
+        ok = True
+        for off in range(0, len(data), CHUNK):
+            ok = yield from self._write_at(pid, inst, data[off : off + CHUNK], BODY_AT + off)
+            if not ok:
+                break
+        if ok:  # the checkpoint counts from here: its header, written last
+            head = HEADER.pack(MAGIC, serial, BODY_AT + len(body), len(blob), pages, cut_ns)
+            ok = yield from self._write_at(pid, inst, head, 0)
+        yield ops.Send(k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=self._bound_ms())
+        return ok
+
+    def _bound_ms(self) -> int:
+        cost = self.k.cost
+        return int(cost.retransmit_timeout_ms * (cost.max_retransmits + 1))
+
+    def _open(self, pid: int, name: str, mode: int) -> Generator[Any, Any, int | None]:
+        k = self.k
+        fs = yield from locate.file_server(k)  # found over the wire at first use (locate.py)
+        if fs <= 0:
+            return None
+        raw = name.encode()
+        k.memory.write(k.processes[pid], NAME_AT, raw)
+        replier, reply = yield ops.Send(
+            fs,
+            pack(abi.FS_OPEN, NAME_AT, len(raw), mode),
+            timeout_ms=self._bound_ms(),
+        )
+        locate.forget(k, fs, replier)
+        status, inst = unpack(reply)[:2]
+        if replier <= 0 or status:
+            return None
+        return inst
+
+    def _write_at(self, pid: int, inst: int, data: bytes, at: int) -> Generator[Any, Any, bool]:
+        k = self.k
+        self._put(pid, BUF, data)
+        replier, reply = yield ops.Send(
+            k.file_server_pid,
+            pack(abi.FS_WRITE_AT, inst, BUF, len(data), at),
+            timeout_ms=self._bound_ms(),
+        )
+        return replier > 0 and unpack(reply)[0] == 0 and unpack(reply)[1] == len(data)
+
+    def _put(self, pid: int, at: int, data: bytes) -> None:
+        mem = self.k.server_memory(self.k.processes[pid])
+        if len(mem) < at + len(data):
+            mem.extend(bytes(at + len(data) - len(mem)))
+        mem[at : at + len(data)] = data
+
+    def _read_at(
+        self, pid: int, inst: int, at: int, count: int
+    ) -> Generator[Any, Any, bytes | None]:
+        k = self.k
+        out = []
+        got_total = 0
+        while got_total < count:
+            n = min(CHUNK, count - got_total)
+            self._put(pid, BUF, bytes(0))
+            replier, reply = yield ops.Send(
+                k.file_server_pid,
+                pack(abi.IO_READ, inst, BUF, n, at + got_total),
+                timeout_ms=self._bound_ms(),
+            )
+            status, got = unpack(reply)[:2]
+            if replier <= 0 or status or got != n:
+                return None
+            out.append(bytes(k.server_memory(k.processes[pid])[BUF : BUF + n]))
+            got_total += n
+        return b"".join(out)
+
+    def _list(self, pid: int) -> Generator[Any, Any, list[str] | None]:
+        k = self.k
+        fs = yield from locate.file_server(k)
+        if fs <= 0:
+            return None
+        self._put(pid, LIST_AT, bytes(LIST_BYTES))
+        replier, reply = yield ops.Send(
+            k.file_server_pid, pack(abi.FS_LIST, LIST_AT, LIST_BYTES), timeout_ms=self._bound_ms()
+        )
+        status, n = unpack(reply)[:2]
+        if replier <= 0 or status:
+            return None
+        text = bytes(k.server_memory(k.processes[pid])[LIST_AT : LIST_AT + n]).decode("latin-1")
+        return [line for line in text.split("\n") if line]
+
+    def _remove(self, pid: int, name: str) -> Generator[Any, Any, None]:
+        k = self.k
+        raw = name.encode()
+        k.memory.write(k.processes[pid], NAME_AT, raw)
+        yield ops.Send(
+            k.file_server_pid, pack(abi.FS_REMOVE, NAME_AT, len(raw)), timeout_ms=self._bound_ms()
+        )
+
+    def _collect(
+        self, pid: int, lhid: int, keep: int, known: list[int]
+    ) -> Generator[Any, Any, None]:
+        """Remove lhid's checkpoint files older than `keep` (a complete full checkpoint)."""
+        names = yield from self._list(pid)
+        serials = set(known)
+        if names is not None:
+            for name in names:
+                parsed = parse_name(name)
+                if parsed is not None and parsed[0] == lhid:
+                    serials.add(parsed[1])
+        for serial in sorted(s for s in serials if s < keep):
+            yield from self._remove(pid, file_name(lhid, serial))
+
+    def _tell_home(
+        self, pid: int, lh: LogicalHost, serial: int, cut_ns: int
+    ) -> Generator[Any, Any, None]:
+        k = self.k
+        pm = k.servers.get("program")
+        creator = 0
+        if pm is not None:
+            for p in sorted(lh.processes):
+                rec = pm.programs.get(p)
+                if rec is not None:
+                    creator, program = rec.creator, p
+                    break
+        if not creator:
+            return
+        home = abi.make_pid(abi.pid_lhid(creator), abi.LOCAL_PROGRAM_MANAGER)
+        msg = pack(CK_DONE, lh.lhid, program, serial, *_name16(k.name))
+        replier, reply = yield ops.Send(home, msg, timeout_ms=self._bound_ms())
+        if replier > 0 and signed(unpack(reply)[0]) == -abi.EKILLED and k.lhs.get(lh.lhid) is lh:
+            # the home restarted the program elsewhere meanwhile (we were cut off): this copy is
+            # void; it goes without an exit (the one the home restarted ends the program)
+            log.info("%s: %#06x was restarted elsewhere: this copy is removed", k.name, lh.lhid)
+            k.remove_lh(lh, Plan(), b"\xff" * 6)
+
+    # ================================================================ restart (a willing host)
+    def restart_worker(self, pid: int) -> Generator[Any, Any, None]:
+        """CK_RESTART lhid: rebuild lhid here from its last complete checkpoint."""
+        k = self.k
+        sender, msg = yield ops.Receive()
+        lhid = unpack(msg)[1]
+        try:
+            reply = yield from self._restart(pid, lhid)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            log.info("%s: cannot restart %#06x: %s", k.name, lhid, exc)
+            reply = error(abi.EINVAL)
+        yield ops.Reply(sender, reply)
+
+    def _read_checkpoint(
+        self, pid: int, lhid: int, serial: int
+    ) -> Generator[Any, Any, tuple[dict, bytes] | None]:
+        inst = yield from self._open(pid, file_name(lhid, serial), abi.FS_MODE_READ)
+        if inst is None:
+            return None
+        got = yield from self._read_file(pid, inst, serial)
+        yield ops.Send(
+            self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=self._bound_ms()
+        )
+        return got
+
+    def _read_file(
+        self, pid: int, inst: int, serial: int
+    ) -> Generator[Any, Any, tuple[dict, bytes] | None]:
+        head = yield from self._read_at(pid, inst, 0, HEADER.size)
+        if head is None:
+            return None
+        magic, got, state_at, state_len, _pages, _cut = HEADER.unpack(head)
+        if magic != MAGIC or got != serial or state_at < BODY_AT:
+            return None  # not complete: a crash during it
+        rest = yield from self._read_at(pid, inst, BODY_AT, state_at + state_len - BODY_AT)
+        if rest is None:
+            return None
+        return json.loads(rest[state_at - BODY_AT :]), rest[: state_at - BODY_AT]
+
+    def _restart(self, pid: int, lhid: int) -> Generator[Any, Any, bytes]:
+        k = self.k
+        if lhid in k.lhs:
+            return error(abi.EINVAL)
+        names = yield from self._list(pid)
+        if names is None:
+            return error(abi.EIO)
+        serials = sorted(
+            (p[1] for p in map(parse_name, names) if p is not None and p[0] == lhid), reverse=True
+        )
+        for serial in serials:  # the newest complete one whose chain is all there
+            got = yield from self._read_checkpoint(pid, lhid, serial)
+            if got is None:
+                continue
+            state, body = got
+            chain = state["checkpoint"]["chain"]
+            bodies = []
+            for s in chain[:-1]:
+                older = yield from self._read_checkpoint(pid, lhid, s)
+                if older is None:
+                    break
+                bodies.append(older[1])
+            else:
+                bodies.append(body)
+                break
+        else:
+            return error(abi.ENOENT)
+        if lhid in k.lhs:
+            return error(abi.EINVAL)
+        for spec in state["teams"]:
+            spec["pages"] = page_list(spec.pop("page_runs"))
+        serial = int(state["checkpoint"]["serial"])
+        for proc in state["processes"]:
+            aw = proc.get("awaiting")
+            if isinstance(aw, dict) and aw.get("mode") == "move":
+                # sent again as a new request: the receiver may have answered the old one (and
+                # moved data into the memory that was lost) to the crashed host; its retained
+                # answer would skip that (servers with effects dedup by stamp: exactly_once.py)
+                aw["mode"] = "lost"
+        if isinstance(state.get("checkpoint_policy"), dict):  # goes on here, after this one
+            nxt = (serial // INCARNATION + 1) * INCARNATION
+            state["checkpoint_policy"] |= {"serial": nxt, "chain": []}
+        pages: dict[tuple[int, int], tuple[int, bytes]] = {}
+        for blob in bodies:
+            off = 0
+            while off < len(blob):
+                i, vp, prot = PAGE_HEADER.unpack_from(blob, off)
+                off += PAGE_HEADER.size
+                if prot & ZERO_FLAG:
+                    pages[(i, vp)] = (prot & ~ZERO_FLAG, ZERO_PAGE)
+                else:
+                    pages[(i, vp)] = (prot, blob[off : off + PAGE])
+                    off += PAGE
+        lh = k.new_logical_host(remote=True, name=str(state.get("name", "")))
+        lh.frozen = True
+        lh.copy_of = lhid
+        try:
+            teams = [
+                k.memory.create_team(lh, spec["name"], spec["argv"]) for spec in state["teams"]
+            ]
+            staged = k.stage_lh(lh, lhid, state, teams=teams)
+            restored = 0
+            for i, spec in enumerate(state["teams"]):
+                for vp, _prot in spec["pages"]:
+                    got = pages.get((i, vp))
+                    entry = k.mmu.entry(teams[i].ctx, vp)
+                    if got is not None and entry is not None:
+                        k.cpu.phys_write(entry.frame * PAGE, got[1])
+                        restored += 1
+        except Exception:
+            for team in list(lh.teams):
+                k.memory.destroy_team(team)
+            k.lhs.pop(lh.lhid, None)
+            raise
+        # rebuilding costs what a migration's install does, plus the pages' copies
+        yield ops.charge(
+            k.cost, "ks_pm_state_copy_base_us", ("ks_pm_state_copy_per_object_us", len(teams))
+        )
+        if lhid in k.lhs:
+            for team in list(lh.teams):
+                k.memory.destroy_team(team)
+            k.lhs.pop(lh.lhid, None)
+            return error(abi.EINVAL)
+        k.restore_lh(lh, lhid, staged, teams=teams)
+        k.transport.announce_restart(lhid)
+        cut_ns = int(state["checkpoint"]["cut_ns"])
+        log.info(
+            "%s: restarted %#06x from checkpoint %d (%d pages)", k.name, lhid, serial, restored
+        )
+        return pack(0, serial, restored, max(0, (k.sim.now - cut_ns) // MS), *_name16(k.name))
+
+    # ================================================================ the home
+    def heard(self, sender: int, msg: bytes) -> bytes:
+        """CK_DONE from a checkpointer: a checkpoint of one of our programs is complete."""
+        _, lhid, program, serial, *name = unpack(msg)
+        watch = self.watches.get(lhid)
+        if watch is not None and serial // INCARNATION < watch.incarnation:
+            return error(abi.EKILLED)  # a void incarnation (it ran on in a partition): it goes
+        if watch is None:
+            if program in self.ended_pids:
+                return pack(0)
+            watch = self.watches[lhid] = Watch(lhid, program, "", _unname16(tuple(name)))
+            self.k.spawn_server(
+                self.k.system_lh, f"ckpt-watch-{lhid:04x}", lambda pid: self._watch(pid, watch)
+            )
+        watch.host = _unname16(tuple(name))
+        watch.serial = max(watch.serial, serial)
+        watch.taken_ns = self.k.sim.now
+        watch.seen_ns = self.k.sim.now
+        return pack(0)
+
+    def ended(self, pid: int) -> None:
+        """A program of ours ended (its exit was reported): stop watching it."""
+        for watch in self.watches.values():
+            if watch.pid == pid:
+                watch.ended = True
+        self.ended_pids.add(pid)
+
+    def watching(self, pid: int) -> Watch | None:
+        for watch in self.watches.values():
+            if watch.pid == pid and not watch.ended:
+                return watch
+        return None
+
+    def _watch(self, pid: int, watch: Watch) -> Generator[Any, Any, None]:
+        k = self.k
+        detect_ns = int(self.cfg.detect_s * S)
+        probe_ms = max(1, int(self.cfg.detect_s * 1000 / 2))
+        ks = abi.make_pid(watch.lhid, abi.LOCAL_KERNEL_SERVER)
+        try:
+            while not watch.ended:
+                replier, _ = yield ops.Send(
+                    ks, pack(KS_PROCESS_INFO, watch.pid), timeout_ms=probe_ms
+                )
+                if watch.ended:
+                    break
+                if replier > 0:
+                    watch.seen_ns = k.sim.now
+                    yield ops.Delay(probe_ms * MS)
+                    continue
+                if k.sim.now - watch.seen_ns < detect_ns:
+                    yield ops.Delay(20 * MS)
+                    continue
+                ok = yield from self._restart_elsewhere(pid, watch)
+                if not ok:
+                    yield ops.Delay(int(self.cfg.retry_s * S))
+            # it ended: its checkpoints are garbage
+            yield from self._collect(pid, watch.lhid, keep=1 << 31, known=[watch.serial])
+        finally:
+            self.watches.pop(watch.lhid, None)
+
+    def _restart_elsewhere(self, pid: int, watch: Watch) -> Generator[Any, Any, bool]:
+        k = self.k
+        started = k.sim.now
+        lost_at = watch.seen_ns
+        tried = 0
+        for attempt in range(3):
+            if attempt:
+                yield ops.Delay(200 * MS)
+            replier, reply = yield ops.Send(abi.PROGRAM_MANAGER_GROUP, query_host_msg(None))
+            if replier <= 0 or unpack(reply)[0]:
+                continue
+            pm = unpack(reply)[1]
+            tried += 1
+            replier, reply = yield ops.Send(
+                pm, pack(CK_RESTART, watch.lhid), timeout_ms=int(self.cfg.restart_timeout_s * 1000)
+            )
+            if watch.ended:
+                return True
+            if replier <= 0 or unpack(reply)[0]:
+                why = signed(unpack(reply)[0]) if replier > 0 else replier
+                if replier > 0 and -why == abi.ENOENT:
+                    self._report(
+                        watch, "cannot restart", why="no complete checkpoint on the file server"
+                    )
+                    return False
+                continue
+            _, serial, pages, age_ms, *name = unpack(reply)
+            to = _unname16(tuple(name))
+            record = {
+                "kind": "restart",
+                "program": watch.name,
+                "pid": watch.pid,
+                "from": watch.host,
+                "to": to,
+                "checkpoint": serial,
+                "checkpoint_age_s": round(age_ms / 1000, 3),
+                "pages_restored": pages,
+                "detect_s": round((started - lost_at) / S, 3),
+                "recovery_s": round((k.sim.now - lost_at) / S, 3),
+            }
+            watch.host, watch.restarts, watch.refused = to, watch.restarts + 1, False
+            watch.incarnation = serial // INCARNATION + 1
+            watch.seen_ns = k.sim.now
+            self._publish(record)
+            return True
+        self._report(
+            watch,
+            "cannot restart",
+            why="no idle host answered" if not tried else "no host could restart it",
+        )
+        return False
+
+    def _report(self, watch: Watch, what: str, why: str) -> None:
+        if watch.refused:
+            return
+        watch.refused = True
+        self._publish(
+            {
+                "kind": "cannot_restart",
+                "program": watch.name,
+                "pid": watch.pid,
+                "from": watch.host,
+                "checkpoint": watch.serial,
+                "why": why,
+            }
+        )
+
+    def _publish(self, record: dict[str, Any]) -> None:
+        record["time"] = round(self.k.sim.now / S, 6)
+        self.records.append(record)
+        for listener in self.listeners:
+            listener(record)

@@ -1,0 +1,319 @@
+"""Remote fork (issue 16): `rfork(host)` copies the calling program into a new logical host on
+another machine; it returns the child's pid in the parent and 0 in the child. Eager by default;
+with RFORK_LAZY the pages stay on the parent's host (see _serve_pages) and the child's pager
+brings each in on first reference.
+
+The parent's program manager (PM_RFORK, from the caller: long 1 is the program manager of
+the machine to fork to) freezes the caller's logical host for a cut, captures its state
+(vkernel/capture.py) and every page, unfreezes it, and writes them as a checkpoint-format
+file `rfork.LHID.N` on the file server (vkernel/checkpoint.py's writer); then it asks the
+target's program manager (CK_FORK) to build the child from that file. The target gives the
+copy a logical host of its own, its processes the same indexes under the new id, the caller's
+creator record pointing at the parent (whose PM_WAIT gets the child's exit status), and ends
+the child's PM_RFORK with 0; the parent's ends with the child's pid. The file is removed.
+
+Only a logical host with one process (a program that has not spawned) forks; its requests
+in progress (none: it is in the PM_RFORK) and group memberships in its own logical host's
+groups are not copied, global groups are.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any
+
+from guest import abi
+from vkernel import ops
+from vkernel.capture import Plan
+from vkernel.checkpoint import PAGE, PAGE_HEADER, ZERO_FLAG, ZERO_PAGE, page_list, page_runs
+from vkernel.kernel import Outstanding
+from vkernel.messages import error, pack, signed, unpack
+from vkernel.paging import offset_of
+from vkernel.servers.program_manager import CK_FORK
+
+LAZY = 1  # PM_RFORK flag: copy-on-reference
+
+if TYPE_CHECKING:
+    from vkernel.kernel import Kernel
+
+log = logging.getLogger(__name__)
+
+
+def fork_name(lhid: int, n: int) -> str:
+    return f"rfork.{lhid:04x}.{n:06d}"
+
+
+class RemoteFork:
+    """One per workstation kernel, beside its Checkpoints (whose file I/O it uses)."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.k = kernel
+        self.forks = 0
+        self.records: list[dict[str, Any]] = []
+        # lazy forks: the pages at the cut, served to the children's pagers from here
+        self.snapshots: dict[str, dict[int, bytes]] = {}
+        self.touched: dict[str, set[int]] = {}
+        self.instances: dict[int, str] = {}
+        self.server = None
+        kernel.rfork = self
+
+    # --- the parent's side ------------------------------------------------------------------
+    def parent_worker(self, pid: int) -> Generator[Any, Any, None]:
+        sender, msg = yield ops.Receive()
+        try:
+            reply = yield from self._fork(pid, sender, unpack(msg)[1], unpack(msg)[2] & LAZY)
+        except (ValueError, KeyError, TypeError) as exc:
+            log.info("%s: rfork of %#x failed: %s", self.k.name, sender, exc)
+            reply = error(abi.EINVAL)
+        yield ops.Reply(sender, reply)
+
+    def _fork(
+        self, pid: int, caller: int, target_pm: int, lazy: int = 0
+    ) -> Generator[Any, Any, bytes]:
+        k = self.k
+        ck = k.checkpoints
+        proc = k.processes.get(caller)
+        if proc is None or proc.team is None:
+            return error(abi.EPERM)
+        lh = proc.lh
+        if len(lh.processes) != 1 or lh.migrating or lh.frozen:
+            return error(abi.EINVAL)
+        if target_pm <= 0 or abi.is_group(target_pm):
+            return error(abi.EINVAL)
+        started = k.sim.now
+        # --- the cut: the caller waits in its PM_RFORK; every page is copied ----------------
+        lh.frozen = True
+        try:
+            yield from k.migration._settle(lh)
+            if k.lhs.get(lh.lhid) is not lh:
+                return error(abi.ENOPROC)
+            teams = list(lh.teams)
+            state = k.capture_lh(lh, Plan(), teams=teams)
+            records = []
+            snapshot: dict[int, bytes] = {}
+            # lazily, the child still gets at once the pages its first steps touch: the stack
+            # page and the one its PM_RFORK's answer lands in
+            out = proc.awaiting
+            first = {proc.registers.a[7] // PAGE, (out.msg_addr if out else 0) // PAGE}
+            for i, team in enumerate(teams):
+                for vp in k.mmu.mapped_pages(team.ctx):
+                    entry = k.mmu.entry(team.ctx, vp)
+                    data = k.cpu.phys_read(entry.frame * PAGE, PAGE)
+                    if lazy and not (team is proc.team and vp in first):
+                        if data != ZERO_PAGE:  # kept here, served on reference
+                            snapshot[offset_of(i, vp)] = data
+                    elif data == ZERO_PAGE:
+                        records.append(PAGE_HEADER.pack(i, vp, int(entry.prot) | ZERO_FLAG))
+                    else:
+                        records.append(PAGE_HEADER.pack(i, vp, int(entry.prot)) + data)
+            yield ops.Compute(ck.cfg.freeze_base_us + ck.cfg.freeze_per_object_us * len(teams))
+        finally:
+            if k.powered and k.lhs.get(lh.lhid) is lh and lh.frozen and not lh.migrating:
+                k.migration.unfreeze(lh)
+        self.forks += 1
+        n = self.forks
+        for spec in state["teams"]:
+            spec["page_runs"] = page_runs(spec.pop("pages"))
+        state["checkpoint"] = {"serial": n, "chain": [n], "cut_ns": started}
+        state["rfork"] = {"parent": caller}
+        body = b"".join(records)
+        blob = json.dumps(state, separators=(",", ":")).encode()
+        name = fork_name(lh.lhid, n)
+        ok = yield from ck._write(pid, name, n, body, blob, len(records), started)
+        if not ok:
+            return error(abi.EIO)
+        server = 0
+        if lazy:
+            server = self._serve_pages()
+            self.snapshots[name] = snapshot
+            self.touched[name] = set()
+        replier, reply = yield ops.Send(
+            target_pm,
+            pack(CK_FORK, lh.lhid, n, caller, lazy, server),
+            timeout_ms=int(ck.cfg.restart_timeout_s * 1000),
+        )
+        yield from ck._remove(pid, name)
+        if replier <= 0:
+            return error(-replier)
+        status, child = unpack(reply)[:2]
+        if status:
+            return error(-signed(status))
+        self.records.append(
+            {
+                "parent": caller,
+                "child": child,
+                "lazy": bool(lazy),
+                "file": name,
+                "pages": sum(sum(r[1] for r in s["page_runs"]) for s in state["teams"]),
+                "copied_pages": len(records),
+                "bytes": len(body) + len(blob),
+                "latency_ms": round((k.sim.now - started) / 1e6, 3),
+                "started_s": started / 1e9,
+            }
+        )
+        return pack(0, child)
+
+    # --- the child's side (the target's program manager) -------------------------------------
+    def child_worker(self, pid: int) -> Generator[Any, Any, None]:
+        sender, msg = yield ops.Receive()
+        _, lhid, n, parent, lazy, server = unpack(msg)[:6]
+        try:
+            reply = yield from self._build(pid, lhid, n, parent, lazy, server)
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            log.info("%s: cannot build the rfork child of %#x: %s", self.k.name, parent, exc)
+            reply = error(abi.EINVAL)
+        yield ops.Reply(sender, reply)
+
+    def _build(
+        self, pid: int, lhid: int, n: int, parent: int, lazy: int = 0, server: int = 0
+    ) -> Generator[Any, Any, bytes]:
+        k = self.k
+        ck = k.checkpoints
+        inst = yield from ck._open(pid, fork_name(lhid, n), abi.FS_MODE_READ)
+        if inst is None:
+            return error(abi.ENOENT)
+        got = yield from ck._read_file(pid, inst, n)
+        yield ops.Send(k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=ck._bound_ms())
+        if got is None:
+            return error(abi.EIO)
+        state, body = got
+        lh = k.new_logical_host(remote=True, name=str(state.get("name", "")))
+        lh.frozen = True
+        new = lh.lhid
+        old = int(state["lhid"])
+
+        def remap(p: int) -> int:
+            return abi.make_pid(new, abi.pid_index(p)) if abi.pid_lhid(p) == old else p
+
+        [proc_spec] = state["processes"]
+        aw = proc_spec["awaiting"]
+        proc_spec.update(
+            pid=remap(proc_spec["pid"]),
+            creator=parent,
+            awaiting=None,
+            msg_queue=[],
+            pending=[],
+            groups=[g for g in proc_spec["groups"] if abi.pid_lhid(g) != old],
+            state="SEND_BLOCKED",
+            cpu_ns=0,
+        )
+        child = proc_spec["pid"]
+        for spec in state["teams"]:
+            spec["pages"] = page_list(spec.pop("page_runs"))
+        state.update(
+            lhid=new,
+            retained=[],
+            redirects=[],
+            creator={"exits": {}},
+            checkpoint_policy=None,
+            programs=[
+                rec
+                | {
+                    "pid": remap(rec["pid"]),
+                    "lhid": new,
+                    "creator": parent,
+                    "remote": True,
+                    "host_started": k.name,
+                    "started_ns": k.sim.now,
+                }
+                for rec in state["programs"]
+                if rec["pid"] == proc_spec["pid"] or remap(rec["pid"]) == child
+            ],
+        )
+        pages: dict[tuple[int, int], bytes] = {}
+        off = 0
+        while off < len(body):
+            i, vp, prot = PAGE_HEADER.unpack_from(body, off)
+            off += PAGE_HEADER.size
+            if prot & ZERO_FLAG:
+                pages[(i, vp)] = ZERO_PAGE
+            else:
+                pages[(i, vp)] = body[off : off + PAGE]
+                off += PAGE
+        try:
+            teams = [k.memory.create_team(lh, s["name"], s["argv"]) for s in state["teams"]]
+            if lazy:  # every page non-resident: its pager asks the parent's host on reference
+                if k.pager is None or server <= 0:
+                    raise ValueError("no pager, or no page server")
+                k.pager.servers[fork_name(lhid, n)] = server
+                for i, (team, spec) in enumerate(zip(teams, state["teams"], strict=True)):
+                    team.backing = {vp: p for vp, p in spec["pages"] if (i, vp) not in pages}
+                    team.backing_file = fork_name(lhid, n)
+                    team.backing_index = i
+                    team.lazy = True
+            k.lhs.pop(new, None)  # stage_lh checks that the id is free: it is ours
+            staged = k.stage_lh(lh, new, state, teams=teams)
+            for i, spec in enumerate(state["teams"]):
+                for vp, _prot in spec["pages"]:
+                    entry = k.mmu.entry(teams[i].ctx, vp)
+                    data = pages.get((i, vp))
+                    if entry is not None and data is not None:
+                        k.cpu.phys_write(entry.frame * PAGE, data)
+        except Exception:
+            for team in list(lh.teams):
+                k.memory.destroy_team(team)
+            k.lhs.pop(new, None)
+            raise
+        yield ops.charge(
+            k.cost, "ks_pm_state_copy_base_us", ("ks_pm_state_copy_per_object_us", len(teams))
+        )
+        k.restore_lh(lh, new, staged, teams=teams)
+        proc = k.processes[child]
+        # its PM_RFORK ends with 0 (the parent's with the child's pid)
+        proc.awaiting = Outstanding(
+            dst=aw["dst"] if aw else 0, msg_addr=aw["msg_addr"] if aw else 0
+        )
+        k.finish_send(proc, k.program_manager.pid, pack(0, 0))
+        k.dispatch()
+        log.info("%s: rfork child %#x of %#x (%d pages)", k.name, child, parent, len(pages))
+        return pack(0, child)
+
+    # --- the pages of lazy forks, served from the parent's host ------------------------------
+    def _serve_pages(self) -> int:
+        if self.server is None:
+            self.server = self.k.spawn_server(
+                self.k.system_lh, "rfork-pages", self._pages_body, restart=True
+            )
+        return self.server.pid
+
+    def _pages_body(self, pid: int) -> Generator[Any, Any, None]:
+        """The file server's protocol, for the snapshots: FS_OPEN, IO_READ, IO_CLOSE."""
+        k = self.k
+        while True:
+            sender, msg = yield ops.Receive()
+            m = unpack(msg)
+            yield ops.charge(k.cost, "file_server_op_us")
+            if m[0] == abi.FS_OPEN and 0 < m[2] <= 47:
+                raw = yield ops.MoveFrom(sender, m[1], m[2])
+                name = raw.decode("latin-1") if isinstance(raw, bytes) else ""
+                if name not in self.snapshots:
+                    yield ops.Reply(sender, error(abi.ENOENT))
+                    continue
+                inst = len(self.instances) + 1
+                self.instances[inst] = name
+                yield ops.Reply(sender, pack(0, inst, 0))
+            elif m[0] == abi.IO_READ and m[1] in self.instances:
+                name = self.instances[m[1]]
+                snap = self.snapshots.get(name, {})
+                count, offset = min(m[3], 64 * 1024), m[4]
+                first = offset - offset % PAGE
+                pages = range(first, offset + count, PAGE)
+                data = b"".join(snap.get(at, ZERO_PAGE) for at in pages)
+                data = data[offset - first : offset - first + count]
+                self.touched.setdefault(name, set()).update(pages)
+                result = yield ops.MoveTo(sender, m[2], data)
+                if isinstance(result, int) and result < 0:
+                    yield ops.Reply(sender, error(-result))
+                else:
+                    yield ops.Reply(sender, pack(0, len(data)))
+            elif m[0] == abi.IO_CLOSE:
+                self.instances.pop(m[1], None)
+                yield ops.Reply(sender, pack(0))
+            else:
+                yield ops.Reply(sender, error(abi.EBADCALL))
+
+    def touched_pages(self, name: str) -> int:
+        """Pages of a lazy fork's snapshot its child has referenced so far."""
+        return len(self.touched.get(name, ()))
