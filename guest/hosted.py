@@ -9,11 +9,15 @@ newlib's _read/_write/_open/... as V I/O requests). `vcluster guest build
 FILE.c... -o NAME` calls build_program(); guest/Makefile builds the packaged
 programs (src/programs/*.c, with V_PROGRAM_CFLAGS, and
 src/hosted-programs/NAME/*.c) through it: `python -m guest.hosted --list`
-names them, `python -m guest.hosted --out DIR NAME...` builds them.
+names them, `python -m guest.hosted --out DIR NAME...` builds them. Every
+compile predefines HZ=60; main's type (from gcc's -aux-info) picks the
+start-up: start.c for an int main, startll.c for a main of long long or void
+(docs/ABI.md, "main's type").
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import tempfile
@@ -65,6 +69,20 @@ V_PROGRAM_CFLAGS = [
     "-Dvsnprintf=vsniprintf",
 ]  # fmt: skip
 
+# What every compile predefines: HZ, the rate of times() (60, as on a Sun and
+# in newlib's <sys/param.h>; Dhrystone's -DTIMES path divides by it).
+PREDEFINED = ["-DHZ=60"]
+
+# The start-up a main of another type than `int main(int, ...)` links instead
+# of start.c (`#define int long long` makes main's argc and result long long).
+START = "src/runtime/start.c"
+START_OTHER = "src/runtime/startll.c"
+
+# gcc -aux-info's line for a function definition: /* FILE:LINE:NF */ extern TYPE main (PARAMS);
+_AUX_MAIN = re.compile(
+    r"^/\* (?P<file>.+):\d+:[NO]F \*/ extern (?P<result>.+?) ?\bmain \((?P<params>.*?)\);"
+)
+
 
 class HostedBuildError(RuntimeError):
     """A hosted program could not be built (a missing tool or library, or the compiler failed)."""
@@ -88,7 +106,7 @@ def compile_flags(
     includes: Sequence[str | Path] = (), defines: Sequence[str] = (), cflags: Sequence[str] = ()
 ) -> list[str]:
     """The compiler flags of a hosted build (user -I/-D/flags first, then the C library's headers)."""
-    flags = [*ARCH, "-O2", *TARGET, "-nostdinc"]
+    flags = [*ARCH, "-O2", *TARGET, "-nostdinc", *PREDEFINED]
     flags += [f"-I{Path(d).resolve()}" for d in includes]
     flags += [f"-D{d}" for d in defines]
     flags += list(cflags)
@@ -122,16 +140,27 @@ def build_program(
         raise HostedBuildError("no source files")
     out = Path(output).resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
-    runtime = [str(GUEST_DIR / r) for r in RUNTIME]
     with tempfile.TemporaryDirectory(prefix="vguest-") as tmp:
         flags = compile_flags(includes, defines, cflags)
-        objs = []
-        for i, src in enumerate([*map(Path, runtime), *srcs]):
+        objs = {}
+        aux = []
+        # the program first (gcc -aux-info tells main's type), then the runtime
+        for i, src in enumerate(srcs, start=len(RUNTIME)):
             obj = Path(tmp) / f"{i:03d}-{src.stem}.o"
+            aux.append(obj.with_suffix(".aux"))
+            cmd = [CROSS_CC, *flags, "-aux-info", str(aux[-1]), "-c", src.name, "-o", str(obj)]
             # compiled from its own directory by its base name: no checkout path in the image
-            cmd = [CROSS_CC, *flags, "-c", src.name, "-o", str(obj)]
             _run(cmd, f"compiling {src.name}", cwd=src.parent)
-            objs.append(str(obj))
+            objs[i] = str(obj)
+        start, start_defines = start_for(main_type(aux, srcs))
+        for i, rel in enumerate(RUNTIME):
+            src = GUEST_DIR / (start if rel == START else rel)
+            obj = Path(tmp) / f"{i:03d}-{src.stem}.o"
+            extra = start_defines if rel == START else []
+            cmd = [CROSS_CC, *flags, *extra, "-c", src.name, "-o", str(obj)]
+            _run(cmd, f"compiling {src.name}", cwd=src.parent)
+            objs[i] = str(obj)
+        objs = [objs[i] for i in sorted(objs)]
         linked = Path(tmp) / "image"
         cmd = [CROSS_CC, *ARCH, *LDFLAGS, f"-Wl,-T,{GUEST_DIR / 'link.ld'}", "-o", str(linked)]
         cmd += [*objs, f"-L{LIB_DIR}", *LIBS]
@@ -142,6 +171,38 @@ def build_program(
         shutil.copyfile(linked, out)
     out.chmod(0o755)  # an executable, as the linker made it
     return out
+
+
+def main_type(aux_files: Sequence[Path], sources: Sequence[Path]) -> tuple[str, str] | None:
+    """main's (result type, first parameter's type) as gcc's -aux-info files of the sources
+    state its definition (("int", "int") for K&R `main(argc, argv)`); None: no main defined."""
+    names = {s.name for s in sources}
+    for f in aux_files:
+        if not f.is_file():
+            continue
+        for line in f.read_text(errors="replace").splitlines():
+            m = _AUX_MAIN.match(line)
+            if m and Path(m["file"]).name in names:
+                first = m["params"].split(",")[0].strip()
+                # a parameter's type is its declaration less the name ("long long int argc")
+                first = re.sub(r"\s*\b\w+$", "", first) if first not in ("void", "") else "void"
+                return m["result"].strip(), first or "int"
+    return None
+
+
+def start_for(signature: tuple[str, str] | None) -> tuple[str, list[str]]:
+    """The start-up file and its -D flags for main's (result, argc) types: start.c for an int
+    main (or none), else startll.c called with main's own types."""
+    if signature is None:
+        return START, []
+    result, argc = signature
+    wide_result = "long long" in result
+    wide_argc = "long long" in argc
+    if not (wide_result or wide_argc or result == "void"):
+        return START, []
+    defines = [f"-DVMAIN_ARGC={argc if wide_argc else 'int'}"]
+    defines += ["-DVMAIN_VOID"] if result == "void" else [f"-DVMAIN_RESULT={result}"]
+    return START_OTHER, defines
 
 
 def _run(cmd: list[str], what: str, cwd: Path | None = None) -> str:

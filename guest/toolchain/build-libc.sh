@@ -10,13 +10,18 @@
 # soft float by Debian's m68k-linux-gnu tools, through the m68k-elf-* wrappers
 # this script writes (newlib's configure wants an m68k-elf toolchain). Needs:
 #   apt-get install gcc-m68k-linux-gnu binutils-m68k-linux-gnu newlib-source gcc-12-source
-# Usage: guest/toolchain/build-libc.sh [WORKDIR]   (WORKDIR default: a temporary directory)
-# The result is reproducible (ar D mode, no timestamps, no debug information).
+# Usage: guest/toolchain/build-libc.sh [WORKDIR [OUTDIR]]
+#   WORKDIR default: a temporary directory; OUTDIR default: guest/lib
+# The result is reproducible (ar D mode, no timestamps, no debug information):
+# tests/test_libc_reproducible.py rebuilds into a temporary OUTDIR and compares.
+# time_t is a 32-bit long, as on the Unix of 1985 (K&R programs declare
+# `long time();` and pass a long's address to it), and clock_t a long.
 set -eu
 HERE=$(cd "$(dirname "$0")" && pwd)
 GUEST=$(dirname "$HERE")
-OUT="$GUEST/lib"
 WORK=${1:-$(mktemp -d)}
+OUT=${2:-"$GUEST/lib"}
+mkdir -p "$OUT" && OUT=$(cd "$OUT" && pwd)
 NEWLIB_TAR=$(ls /usr/src/newlib/newlib-*.tar.* 2>/dev/null | head -n 1)
 GCC_TAR=$(ls /usr/src/gcc-12/gcc-12.*.tar.* 2>/dev/null | head -n 1)
 [ -n "$NEWLIB_TAR" ] || { echo "build-libc: no newlib source (apt-get install newlib-source)" >&2; exit 1; }
@@ -47,10 +52,18 @@ export PATH
 if [ ! -d newlib-src ]; then
   mkdir newlib-src && tar xf "$NEWLIB_TAR" -C newlib-src --strip-components=1
 fi
+# clock_t is a long, as in glibc (newlib's default is unsigned long), so that a
+# K&R `extern long clock ();` or `extern long times ();` agrees with the headers
+MT=newlib-src/newlib/libc/include/machine/_types.h
+if ! grep -q __machine_clock_t_defined "$MT"; then
+  sed -i 's|^#include <machine/_default_types.h>$|&\n#define __machine_clock_t_defined\n#define _CLOCK_T_ long /* clock(), times(): a long, as in glibc */|' "$MT"
+  grep -q __machine_clock_t_defined "$MT" || { echo "build-libc: cannot patch $MT" >&2; exit 1; }
+fi
 rm -rf nl-build nl-install && mkdir nl-build
 ( cd nl-build && ../newlib-src/configure --target=m68k-elf --prefix="$WORK/nl-install" \
     --disable-newlib-supplied-syscalls --disable-multilib --disable-libgloss \
     --enable-newlib-io-long-long --enable-newlib-io-c99-formats --disable-nls \
+    --enable-newlib-long-time_t \
     CFLAGS_FOR_TARGET="-O2 -g0 -UMISSING_SYSCALL_NAMES -ffunction-sections -fdata-sections" \
     > ../newlib-configure.log 2>&1 \
   && make -j"$JOBS" all-target-newlib > ../newlib-make.log 2>&1 \

@@ -95,7 +95,7 @@
 /* #undef _RETARGETABLE_LOCKING */
 
 /* Define to use type long for time_t.  */
-/* #undef _WANT_USE_LONG_TIME_T */
+#define _WANT_USE_LONG_TIME_T 1
 
 /*
  * Iconv encodings enabled ("to" direction)

@@ -304,11 +304,14 @@ int _kill(int pid, int sig)
     return -1;
 }
 
-/* CPU time is not kept per process: a program sees virtual time since boot,
- * in the units newlib's clock() expects (CLK_TCK is 1000 on this target). */
+/* CPU time is not kept per process: a program sees virtual time since boot.
+ * times() counts in 1/HZ s with HZ = 60, as on a Sun (hosted.py predefines HZ,
+ * newlib's <sys/param.h> says the same); clock() counts in 1/CLOCKS_PER_SEC s
+ * (1000 on this target), so it does not go through times(). */
 clock_t _times(struct tms *t)
 {
-    clock_t now = (clock_t)GetTime();
+    unsigned long ms = (unsigned long)GetTime();
+    clock_t now = (clock_t)(ms / 50 * 3 + ms % 50 * 3 / 50); /* ms * 60 / 1000, no overflow */
     if (t) {
         t->tms_utime = now;
         t->tms_stime = 0;
@@ -316,6 +319,11 @@ clock_t _times(struct tms *t)
         t->tms_cstime = 0;
     }
     return now;
+}
+
+clock_t clock(void)
+{
+    return (clock_t)GetTime();
 }
 
 int _gettimeofday(struct timeval *tv, void *tz)
