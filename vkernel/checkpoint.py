@@ -163,7 +163,7 @@ class Checkpoints:
         """The program manager's requests of this subsystem (run in the program manager)."""
         k = self.k
         if code in (CK_RESTART, CK_FORK):
-            if abi.pid_lhid(sender) % 512 or k.is_local(sender):  # program managers of others
+            if abi.pid_lhid(sender) % k.lh_stride or k.is_local(sender):  # program managers of others
                 yield ops.Reply(sender, error(abi.EPERM))
             elif code == CK_RESTART:
                 worker = yield ops.Spawn("pm-restart", self.restart_worker)

@@ -18,7 +18,19 @@ from vkernel.syscalls import SyscallTable
 log = logging.getLogger(__name__)
 
 MSG = abi.MSG_SIZE
-LH_PER_MACHINE = 512
+LH_PER_MACHINE = 512  # logical-host ids per machine in clusters of up to 127 machines
+
+
+def lh_stride(machines: int) -> int:
+    """Logical-host ids per machine: machine i owns (i + 1) * stride .. + stride - 1, its system
+    logical host the first. A pid has 16 bits of lhid, so larger clusters get a smaller power of
+    two (1,000 machines: 64 each; 8,000: 8); every kernel of a cluster computes the same."""
+    stride = LH_PER_MACHINE
+    while stride > 2 and (max(machines, 1) + 1) * stride > 0x10000:
+        stride //= 2
+    if (max(machines, 1) + 1) * stride > 0x10000:
+        raise ValueError(f"{machines} machines: more than a 16-bit logical-host id can number")
+    return stride
 MAX_RESTARTS = 100  # a server that has failed this often ends instead
 THAW_RETRY_NS = 5_000_000  # a local MoveTo/MoveFrom on a frozen logical host tries again after this
 STACK_GUARD = 64 * 1024  # an unmapped fault this far below the stack's limit is reported as a stack overflow
@@ -93,6 +105,7 @@ class Kernel:
         self.ns_per_instruction: int = config.cpu.ns_per_instruction
         self.slice_instructions: int = config.cpu.slice_instructions
         self.index = index
+        self.lh_stride = lh_stride(len(getattr(config, "machines", ())))
         self.stats = KernelStats()
         self.ledger = Ledger()  # every cost-model constant charged here, by name (vkernel/ledger.py)
         self._fault_retried: dict[int, int] = {}  # pid -> address of a fault retried (see _fault)
@@ -134,9 +147,10 @@ class Kernel:
 
     # --- ids and objects -------------------------------------------------------
     def new_lhid(self) -> int:
-        base = (self.index + 1) * LH_PER_MACHINE
-        for _ in range(LH_PER_MACHINE):
-            lhid = base + self._lh_counter % LH_PER_MACHINE
+        stride = self.lh_stride
+        base = (self.index + 1) * stride
+        for _ in range(stride):
+            lhid = base + self._lh_counter % stride
             self._lh_counter += 1
             if lhid not in self.lhs:
                 return lhid

@@ -50,7 +50,6 @@ from emulator.mmu import Prot
 from guest import abi
 from vkernel import ops
 from vkernel.capture import Plan, check_pages
-from vkernel.kernel import LH_PER_MACHINE
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import LogicalHost, State
 from vkernel.servers.program_manager import (
@@ -114,11 +113,12 @@ class ProgramEnded(MigrationFailed):
 HOST_QUERY_ATTEMPTS = 3  # PM_QUERY_HOST group Sends of a locate before "no willing host answered"
 
 
-def is_program_manager(pid: int) -> bool:
+def is_program_manager(pid: int, stride: int) -> bool:
     """Whether pid can be a program manager: a process (not a group) of a machine's system
-    logical host (the first id of the machine's range, which no guest logical host ever has)."""
+    logical host (the first id of the machine's range, which no guest logical host ever has;
+    `stride` is the cluster's ids per machine, Kernel.lh_stride)."""
     lhid = abi.pid_lhid(pid)
-    return pid > 0 and not abi.is_group(pid) and lhid != 0 and lhid % LH_PER_MACHINE == 0
+    return pid > 0 and not abi.is_group(pid) and lhid != 0 and lhid % stride == 0
 
 
 @dataclass
@@ -464,7 +464,7 @@ class MigrationEngine:
         if replier <= 0:
             return None
         status, pm = unpack(reply)[:2]
-        if status or pm != replier or not is_program_manager(pm) or self.k.is_local(pm):
+        if status or pm != replier or not is_program_manager(pm, self.k.lh_stride) or self.k.is_local(pm):
             log.info(
                 "%s: host query answered by %#x (naming %#x): not a program manager",
                 self.k.name,
@@ -485,7 +485,7 @@ class MigrationEngine:
         if replier <= 0:
             raise MigrationFailed(f"no answer {what} ({self._err(replier)})")
         expected = (
-            abi.pid_lhid(replier) == expect_lhid if expect_lhid else is_program_manager(replier)
+            abi.pid_lhid(replier) == expect_lhid if expect_lhid else is_program_manager(replier, self.k.lh_stride)
         )
         if not expected or abi.is_group(replier) or self.k.is_local(replier):
             raise MigrationFailed(f"answer {what} from {replier:#x}, not from the destination")
@@ -882,7 +882,7 @@ class MigrationEngine:
         ):
             yield ops.Reply(sender, error(abi.EINVAL))
             return
-        if abi.pid_lhid(sender) % LH_PER_MACHINE or k.is_local(sender) or mig_id in self.incoming:
+        if abi.pid_lhid(sender) % k.lh_stride or k.is_local(sender) or mig_id in self.incoming:
             yield ops.Reply(sender, error(abi.EINVAL))  # not a migration worker of another machine
             return
         if old_lhid in k.lhs:
@@ -1065,7 +1065,7 @@ class MigrationEngine:
         if (
             status
             or echoed != inc.mig_id
-            or not is_program_manager(replier)
+            or not is_program_manager(replier, self.k.lh_stride)
             or self.k.is_local(replier)
         ):
             return ""  # not an answer from another machine's program manager: ask again later

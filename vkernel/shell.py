@@ -198,13 +198,13 @@ class Shell:
                 unanswered = hostile = 0
                 while unanswered < FIND_ATTEMPTS and hostile <= HOSTILE_ATTEMPTS:
                     replier, reply = yield ops.Send(abi.PROGRAM_MANAGER_GROUP, msg)
-                    if replier > 0 and not is_program_manager(replier):
+                    if replier > 0 and not is_program_manager(replier, self.k.lh_stride):
                         hostile += 1  # an answer that is not a program manager's is no answer
                     elif replier == -abi.ETIMEOUT:
                         unanswered += 1
                     else:
                         break
-                if replier <= 0 or not is_program_manager(replier) or unpack(reply)[0]:
+                if replier <= 0 or not is_program_manager(replier, self.k.lh_stride) or unpack(reply)[0]:
                     break  # nobody (else) runs it
                 count, pids, pname = program_query.parse_answer(reply, name is None)
                 count = min(count, program_query.MAX_MATCHES)
