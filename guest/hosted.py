@@ -11,7 +11,7 @@ programs (src/programs/*.c, with V_PROGRAM_CFLAGS, and
 src/hosted-programs/NAME/*.c) through it: `python -m guest.hosted --list`
 names them, `python -m guest.hosted --out DIR NAME...` builds them. Every
 compile predefines HZ=60; main's type (from gcc's -aux-info) picks the
-start-up: start.c for an int main, startll.c for a main of long long or void
+start-up: start.c, compiled with main's own types for a main of long long or void
 (docs/ABI.md, "main's type").
 """
 
@@ -76,7 +76,6 @@ PREDEFINED = ["-DHZ=60"]
 # The start-up a main of another type than `int main(int, ...)` links instead
 # of start.c (`#define int long long` makes main's argc and result long long).
 START = "src/runtime/start.c"
-START_OTHER = "src/runtime/startll.c"
 
 # gcc -aux-info's line for a function definition: /* FILE:LINE:NF */ extern TYPE main (PARAMS);
 _AUX_MAIN = re.compile(
@@ -152,9 +151,9 @@ def build_program(
             # compiled from its own directory by its base name: no checkout path in the image
             _run(cmd, f"compiling {src.name}", cwd=src.parent)
             objs[i] = str(obj)
-        start, start_defines = start_for(main_type(aux, srcs))
+        start_defines = start_for(main_type(aux, srcs))
         for i, rel in enumerate(RUNTIME):
-            src = GUEST_DIR / (start if rel == START else rel)
+            src = GUEST_DIR / rel
             obj = Path(tmp) / f"{i:03d}-{src.stem}.o"
             extra = start_defines if rel == START else []
             cmd = [CROSS_CC, *flags, *extra, "-c", src.name, "-o", str(obj)]
@@ -190,19 +189,19 @@ def main_type(aux_files: Sequence[Path], sources: Sequence[Path]) -> tuple[str, 
     return None
 
 
-def start_for(signature: tuple[str, str] | None) -> tuple[str, list[str]]:
-    """The start-up file and its -D flags for main's (result, argc) types: start.c for an int
-    main (or none), else startll.c called with main's own types."""
+def start_for(signature: tuple[str, str] | None) -> list[str]:
+    """start.c's -D flags for main's (result, argc) types: none for an int main (or none), else
+    main's own types."""
     if signature is None:
-        return START, []
+        return []
     result, argc = signature
     wide_result = "long long" in result
     wide_argc = "long long" in argc
     if not (wide_result or wide_argc or result == "void"):
-        return START, []
+        return []
     defines = [f"-DVMAIN_ARGC={argc if wide_argc else 'int'}"]
     defines += ["-DVMAIN_VOID"] if result == "void" else [f"-DVMAIN_RESULT={result}"]
-    return START_OTHER, defines
+    return defines
 
 
 def _run(cmd: list[str], what: str, cwd: Path | None = None) -> str:
