@@ -29,10 +29,10 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import struct
 from typing import Any
 
 from vcluster import vcc_build as vb
+from vcluster.bench_pmake import watch_creations
 
 S = 1_000_000_000
 KB = 1024
@@ -103,24 +103,14 @@ def _watch_jobs(
                              "heap_kb": (proc.team.brk - proc.team.heap_start) // KB})  # fmt: skip
 
         k.on_exit.append(exited)
-        pm = k.servers.get("program")
-        if pm is None:
-            continue
-        create = pm.create_program
 
-        def counted(pid, sender, msg, create=create, k=k):
-            began = k.sim.now
-            reply = yield from create(pid, sender, msg)
-            status, child = struct.unpack(">iI", reply[:8])
-            proc = k.processes.get(child)
-            if status == 0 and proc is not None and proc.name == "vcc":
-                execs.append((began / S, (k.sim.now - began) / S))
-                count = alive.setdefault(k.name, [0, 0])
-                count[0] += 1
-                count[1] = max(count[1], count[0])
-            return reply
+    def created(k, began):
+        execs.append((began / S, (k.sim.now - began) / S))
+        count = alive.setdefault(k.name, [0, 0])
+        count[0] += 1
+        count[1] = max(count[1], count[0])
 
-        pm.create_program = counted
+    watch_creations(session, "vcc", created)
 
 
 def run_build(

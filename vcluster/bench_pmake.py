@@ -191,8 +191,9 @@ def run_build(idle: int, jobs: int | None = None, max_sim_seconds: float = 600.0
     return result
 
 
-def _count_starts(session, alive: dict[str, int]) -> None:
-    """Count the workloads alive (for max_alive) as their program managers create them."""
+def watch_creations(session, name: str, created) -> None:
+    """Call created(kernel, began_ns) each time a program manager has created a program called
+    `name` (its PM_EXEC succeeded): the benchmarks' instrumentation, the kernels are unchanged."""
     for k in session.kernels.values():
         pm = k.servers.get("program")
         if pm is None:
@@ -204,15 +205,24 @@ def _count_starts(session, alive: dict[str, int]) -> None:
             reply = yield from create(pid, sender, msg)
             status, child = struct.unpack(">iI", reply[:8])
             proc = k.processes.get(child)
-            if status == 0 and proc is not None and proc.name == "workload":
-                alive["now"] += 1
-                alive["max"] = max(alive["max"], alive["now"])
-                alive["execs"] += 1
-                alive["exec_ns"] += k.sim.now - began
-                alive.setdefault("first_ns", k.sim.now)
+            if status == 0 and proc is not None and proc.name == name:
+                created(k, began)
             return reply
 
         pm.create_program = counted
+
+
+def _count_starts(session, alive: dict[str, int]) -> None:
+    """Count the workloads alive (for max_alive) as their program managers create them."""
+
+    def created(k, began):
+        alive["now"] += 1
+        alive["max"] = max(alive["max"], alive["now"])
+        alive["execs"] += 1
+        alive["exec_ns"] += k.sim.now - began
+        alive.setdefault("first_ns", k.sim.now)
+
+    watch_creations(session, "workload", created)
 
 
 def list_schedule_seconds(n: int, overhead_s: float = 0.0, start_s: float = 0.0) -> float:
