@@ -59,7 +59,7 @@ from struct import Struct
 from unicorn import unicorn_const as ucc
 from unicorn.unicorn_py3.unicorn import HOOK_TLB_FILL_CFUNC, uc_tlb_entry, uclib
 
-from emulator.cpu import TRAP_FIRST, Cpu, Registers, SliceResult, Stop
+from emulator.cpu import EXCEPTION_NAMES, TRAP_FIRST, Cpu, Registers, SliceResult, Stop
 from emulator.mmu import Mmu, Prot
 
 FILE_MAGIC = 0x1A3F5D71
@@ -74,18 +74,7 @@ SENTINEL_TRAP = 15
 SENTINEL = (0x4E40 | SENTINEL_TRAP).to_bytes(2, "big")  # trap #15
 S_BIT = 0x2000  # the suite ends a case before a trace exception: T is just a bit
 
-VECTOR_NAMES = {
-    2: "bus error",
-    3: "address error",
-    4: "illegal instruction",
-    5: "divide by zero",
-    6: "chk",
-    7: "trapv",
-    8: "privilege violation",
-    9: "trace",
-    10: "line-A",
-    11: "line-F",
-}
+VECTOR_NAMES = {v: EXCEPTION_NAMES[v] for v in range(2, 12)}  # the suite's: bus error .. line-F
 
 _U32x2 = Struct("<II")
 _U32 = Struct("<I")
