@@ -325,6 +325,10 @@ class CostModel:
     frozen_check_us: int = _f(13, "test whether the target logical host is frozen, added to "
                               "Send, Reply, MoveTo, MoveFrom and kernel-server operations",
                               lo=0, hi=10_000_000, unit="us")
+    rfork_page_serve_us: int = _f(100, "a lazy rfork's page server: find one page of the "
+                                  "parent's snapshot and queue it in the reply's train (its "
+                                  "copy through the interface is page_copy_us)", lo=0,
+                                  hi=10_000_000, unit="us")
     ks_pm_state_copy_base_us: int = _f(14_000, "migration: copy a logical host's kernel-server "
                                        "and program-manager state, fixed part", lo=0,
                                        hi=100_000_000, unit="us")
@@ -424,6 +428,16 @@ class MigrationPolicy:
     timeout_s: float = _f(30.0, "give up a migration that has not completed after this long, "
                           "leaving the program where it was", lo=0.0, lo_open=True,
                           hi=86_400.0, unit="s")
+
+
+@dataclass(frozen=True)
+class RforkPolicy:
+    """Remote fork (issue 16): how a lazy child's pages come from its parent's host."""
+
+    cluster_pages: int = _f(8, "a lazy child's fault brings in this many pages: the faulting one "
+                            "and its neighbours not yet fetched, in one request answered by one "
+                            "train (8: 32 KB, a train; 1: the page alone)", lo=1, hi=16,
+                            unit="pages")
 
 
 @dataclass(frozen=True)
@@ -631,6 +645,7 @@ class ClusterConfig:
     idle: IdlePolicy = _f(doc="idleness and eviction", factory=IdlePolicy)
     migration: MigrationPolicy = _f(doc="migration", factory=MigrationPolicy)
     checkpoint: CheckpointPolicy = _f(doc="checkpoints and restart", factory=CheckpointPolicy)
+    rfork: RforkPolicy = _f(doc="remote fork", factory=RforkPolicy)
     machines: tuple[MachineConfig, ...] = _f((), "the machines, in order (the order gives the "
                                             "derived MAC addresses)")
     programs: tuple[str, ...] = _f(doc="images installed on the file server's disk: names of "
@@ -688,6 +703,7 @@ SECTIONS: tuple[tuple[str, type], ...] = (
     ("idle", IdlePolicy),
     ("migration", MigrationPolicy),
     ("checkpoint", CheckpointPolicy),
+    ("rfork", RforkPolicy),
     ("machines[]", MachineConfig),
     ("machines[].disk", DiskConfig),
     ("machines[].frame_buffer", FrameBufferConfig),

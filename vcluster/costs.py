@@ -68,6 +68,11 @@ SOURCES: dict[str, tuple[str, str]] = {
         "weighing a host query: ~10 instructions a frame-table entry in use at 1 MIPS",
     ),
     "file_server_op_us": (ESTIMATE, "bookkeeping of a file-server request (not from V)"),
+    "rfork_page_serve_us": (
+        ESTIMATE,
+        "~100 instructions at 1 MIPS: a snapshot page's lookup and a train descriptor (the pages "
+        "stay in the parent's frames, copy-on-write, as Accent's; no copy before the send)",
+    ),
     "display_char_us": (ESTIMATE, "drawing one 8x16 glyph on a 10 MHz 68010 frame buffer"),
     "local_group_us": (PAPER, "V section 4.1: local group ids add ~100 us to each operation"),
     "frozen_check_us": (PAPER, "V section 4.1: the frozen test adds 13 us to kernel operations"),

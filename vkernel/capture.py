@@ -532,7 +532,7 @@ class LhCapture:
             )
         if k.pager is not None:
             for team in teams:
-                if team.backing and not getattr(team, "lazy", False):  # a lazy rfork's: on demand
+                if team.backing and not team.lazy:  # a lazy rfork's: on demand
                     k.pager.prefetch(team)
         if k.checkpoints is not None:
             k.checkpoints.adopt(lh, staged.get("checkpoint_policy"))

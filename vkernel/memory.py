@@ -44,6 +44,8 @@ class TeamMemory:
     def destroy_team(self, team: Team) -> None:
         self.k.charge("team_destroy_us")
         mmu = self.k.mmu
+        if team.lazy and self.k.rfork is not None:
+            self.k.rfork.team_ends(team)  # what a lazy rfork's child touched, from its bits
         for frame in mmu.unmap_all(team.ctx):
             self.k.frames.free(frame)
         mmu.destroy_context(team.ctx)

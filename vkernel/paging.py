@@ -11,6 +11,14 @@ The pager (on every workstation) brings non-resident pages in: on demand when
 a process faults on one (or a system call, or a transfer, touches one), and in
 the background until the logical host needs nothing from the file server; it
 then removes the backing file. The program never depends on its old host.
+
+A lazy rfork's child (vkernel/rfork.py) is paged the same way from its parent's
+snapshot, served from the parent's host: only on demand, a cluster of
+`rfork.cluster_pages` a fault (the faulting page and its neighbours not yet
+fetched: one request, one train in answer). Every request has the transport's
+bound; when the parent's host does not answer (or the snapshot is gone) the
+pager goes on from the cut's copy on the file server if there is one, else the
+child ends with a fault report (RemoteFork.source_lost).
 """
 
 from __future__ import annotations
@@ -41,6 +49,18 @@ NAME_AT = 0
 BUF = 4096
 ZERO_PAGE = bytes(PAGE)
 MAX_TEAMS = 4  # the file system's largest file holds four teams' address spaces
+
+
+def _why(replier: int, status: int) -> str:
+    """Why a served backing's request failed, in words."""
+    if replier <= 0:
+        return f"no answer within the transport's bound ({abi.ERROR_NAMES.get(-replier, replier)})"
+    code = -signed(status)
+    return f"its snapshot is gone ({abi.ERROR_NAMES.get(code, code)})"
+
+
+def _bound_ms(k: Kernel) -> int:
+    return int(k.cost.retransmit_timeout_ms * (k.cost.max_retransmits + 1))
 
 
 def backing_name(lhid: int, host: str) -> str:
@@ -97,7 +117,9 @@ class Flusher:
             return
         del self.states[proc.lhid]
         if not st.handed_over:
-            self.k.spawn_server(self.k.system_lh, "flusher-cleanup", lambda pid: self._remove(pid, st))
+            self.k.spawn_server(
+                self.k.system_lh, "flusher-cleanup", lambda pid: self._remove(pid, st)
+            )
 
     def body(self, pid: int) -> Generator[Any, Any, None]:
         k = self.k
@@ -106,13 +128,21 @@ class Flusher:
             if k.idle is not None and (k.owner_present or k.idle.evicting):
                 continue  # only while the owner is away
             for lhid in [lhid for lhid in self.states if lhid not in k.lhs]:
-                st = self.states.pop(lhid)  # gone: exited (remove its file) or moved (the file moved)
+                st = self.states.pop(
+                    lhid
+                )  # gone: exited (remove its file) or moved (the file moved)
                 if not st.handed_over:
                     yield from self._remove(pid, st)
             for lh in list(k.lhs.values()):
                 resident = not any(t.backing for t in lh.teams)
-                if lh.remote and lh.teams and resident and not lh.frozen and not lh.migrating \
-                        and len(lh.teams) <= MAX_TEAMS:
+                if (
+                    lh.remote
+                    and lh.teams
+                    and resident
+                    and not lh.frozen
+                    and not lh.migrating
+                    and len(lh.teams) <= MAX_TEAMS
+                ):
                     yield from self.flush(pid, lh)
 
     def backing_for(self, lh: LogicalHost) -> FlushState | None:
@@ -158,8 +188,10 @@ class Flusher:
             for run in runs(list(data)):
                 blob = b"".join(data[vp] for vp in run)
                 k.memory.write(k.processes[pid], BUF, blob)
-                replier, reply = yield ops.Send(k.file_server_pid,
-                                                pack(abi.FS_WRITE_AT, st.instance, BUF, len(blob), offset_of(i, run[0])))
+                replier, reply = yield ops.Send(
+                    k.file_server_pid,
+                    pack(abi.FS_WRITE_AT, st.instance, BUF, len(blob), offset_of(i, run[0])),
+                )
                 if replier <= 0 or unpack(reply)[0]:
                     log.info("%s: flushing %s failed", k.name, st.name)
                     return
@@ -208,6 +240,11 @@ class Pager:
         self.background: deque[Team] = deque()
         self.instances: dict[str, int] = {}
         self.servers: dict[str, int] = {}  # backing files served elsewhere (a lazy rfork's parent)
+        self.fallbacks: dict[str, str] = {}  # ... and their copy on the file server, if any
+        self.sources: dict[str, str] = {}  # ... and the host serving them (for reports)
+        self.cluster = max(1, int(kernel.config.rfork.cluster_pages))
+        self.why: dict[str, str] = {}  # why a served backing's last request failed
+        self.switched: set[str] = set()  # fallbacks in use (their parent's host is gone)
         self.pages_in = 0
         self.proc = kernel.spawn_server(kernel.system_lh, "pager", self.body, restart=True)
         kernel.pager = self
@@ -220,7 +257,9 @@ class Pager:
         first, last = addr // PAGE, (addr + n - 1) // PAGE
         return {vp for vp in range(first, last + 1) if vp in team.backing}
 
-    def request(self, team: Team, vpages: set[int], callback: Callable[[], None] | None = None) -> None:
+    def request(
+        self, team: Team, vpages: set[int], callback: Callable[[], None] | None = None
+    ) -> None:
         self.demand.append(PageRequest(team, set(vpages), callback))
         self._ring()
 
@@ -260,14 +299,60 @@ class Pager:
                         continue
                     vpages = sorted(team.backing)
                 run = runs(vpages)[0]
+                if team.lazy:
+                    run = self._cluster(team, run)
                 ok = yield from self._read(pid, team, run)
-                if not ok:
+                if ok is None:  # a lazy child's source is gone
+                    yield from self._lost(pid, team, run[0])
+                elif not ok:
                     yield ops.Delay(READ_RETRY_NS)
 
-    def _read(self, pid: int, team: Team, run: list[int]) -> Generator[Any, Any, bool]:
+    def _cluster(self, team: Team, run: list[int]) -> list[int]:
+        """A lazy child's fault: the run and its neighbours still in the backing (after it, then
+        before it), up to the cluster size, contiguous (one read, one train)."""
+        out = list(run)
+        limit = max(self.cluster, len(out))
+        while len(out) < limit and out[-1] + 1 in team.backing:
+            out.append(out[-1] + 1)
+        while len(out) < limit and out[0] - 1 in team.backing:
+            out.insert(0, out[0] - 1)
+        return out
+
+    def _lost(self, pid: int, team: Team, vpage: int) -> Generator[Any, Any, None]:
+        """A lazy child's pages cannot come from its parent's host: from the cut's copy on the
+        file server if there is one, else the child ends (a fault report naming the page)."""
+        k = self.k
+        name = team.backing_file
+        self.servers.pop(name, None)
+        self.instances.pop(name, None)
+        fallback = self.fallbacks.pop(name, "")
+        why = self.why.pop(name, "no answer")
+        if fallback:
+            log.info(
+                "%s: %s does not answer (%s): paging %s from %s",
+                k.name,
+                self.sources.get(name, "?"),
+                why,
+                name,
+                fallback,
+            )
+            for lh in k.lhs.values():
+                for t in lh.teams:
+                    if t.backing_file == name:
+                        t.backing_file = fallback
+            self.switched.add(fallback)
+            return
+        if k.rfork is not None:
+            k.rfork.source_lost(team, vpage, why)
+        yield from ()
+
+    def _read(self, pid: int, team: Team, run: list[int]) -> Generator[Any, Any, bool | None]:
+        """Read a run of pages in; False: try again later; None: a served backing's source is
+        gone (its host did not answer within the transport's bound, or refused)."""
         k = self.k
         name = team.backing_file
         server = self.servers.get(name)  # None: the file server (located)
+        served = server is not None
         lookup = False
         inst = self.instances.get(name)
         if inst is None:
@@ -282,16 +367,28 @@ class Pager:
                 locate.forget(k, server, replier)
             status, inst = unpack(reply)[:2]
             if replier <= 0 or status:
-                log.warning("%s: backing file %s: %s", k.name, name, signed(status) if replier > 0 else replier)
-                return False
+                log.warning(
+                    "%s: backing file %s: %s",
+                    k.name,
+                    name,
+                    signed(status) if replier > 0 else replier,
+                )
+                if served:
+                    self.why[name] = _why(replier, status)
+                return None if served else False
             self.instances[name] = inst
         count = len(run) * PAGE
-        replier, reply = yield ops.Send(self.servers.get(name, k.file_server_pid),
-                                        pack(abi.IO_READ, inst, BUF, count, offset_of(team.backing_index, run[0])))
+        replier, reply = yield ops.Send(
+            self.servers.get(name, k.file_server_pid),
+            pack(abi.IO_READ, inst, BUF, count, offset_of(team.backing_index, run[0])),
+        )
         status, got = unpack(reply)[:2]
         if replier <= 0 or status:
-            return False
-        data = bytes(k.server_memory(k.processes[pid])[BUF : BUF + count]).ljust(count, b"\0")
+            if served:
+                self.why[name] = _why(replier, status)
+            return None if served else False
+        got = max(0, min(got, count))
+        data = bytes(k.server_memory(k.processes[pid])[BUF : BUF + got]).ljust(count, b"\0")
         if team.dead:
             return True
         for j, vp in enumerate(run):
@@ -302,6 +399,9 @@ class Pager:
             entry = k.mmu.entry(team.ctx, vp)
             k.cpu.phys_write(entry.frame * PAGE, data[j * PAGE : (j + 1) * PAGE])
             self.pages_in += 1
+            team.fetched += 1
+        if team.lazy and not team.backing:
+            self.background.append(team)  # all fetched: let the snapshot go (_release)
         return True
 
     def _release(self, pid: int, team: Team) -> Generator[Any, Any, None]:
@@ -310,6 +410,15 @@ class Pager:
         name = team.backing_file
         team.backing_file = ""
         if not name or any(t.backing_file == name for lh in k.lhs.values() for t in lh.teams):
+            return
+        server = self.servers.pop(name, None)
+        if name in self.switched:  # the cut's copy a lazy child went on from: ours to remove
+            self.switched.discard(name)
+        elif server is not None or team.lazy:  # a lazy child's: its parent's host frees it
+            inst = self.instances.pop(name, None)
+            self.fallbacks.pop(name, None)
+            if server is not None and inst is not None:
+                yield ops.Send(server, pack(abi.IO_CLOSE, inst), timeout_ms=_bound_ms(k))
             return
         inst = self.instances.pop(name, None)
         if inst is not None:

@@ -78,6 +78,11 @@ class Team:
     backing: dict[int, int] = field(default_factory=dict)
     backing_file: str = ""
     backing_index: int = 0
+    # a lazy rfork's child (vkernel/rfork.py): its backing is the parent's snapshot, served from
+    # the parent's host; `fetched` counts the pages brought in, `lazy_pages` those it started with
+    lazy: bool = False
+    fetched: int = 0
+    lazy_pages: int = 0
     dead: bool = False
 
     @property

@@ -14,7 +14,17 @@ the child's PM_RFORK with 0; the parent's ends with the child's pid. The file is
 
 Only a logical host with one process (a program that has not spawned) forks; its requests
 in progress (none: it is in the PM_RFORK) and group memberships in its own logical host's
-groups are not copied, global groups are.
+groups are not copied, global groups are. A program with pages still to come (a lazy child,
+a program paged in after an eviction) brings them in before the cut.
+
+Lazily, a child's fault brings in a cluster (`rfork.cluster_pages`, vkernel/paging.py): the
+faulting page and its neighbours not yet fetched, one request answered by one train. The
+snapshot is freed when its child has fetched every page or ended (its pager closes it), or
+when the parent's host has heard nothing of the child for `checkpoint.detect_s` (its host
+crashed). When the parent's host does not answer (the transport's bound) or the snapshot is
+gone, the child's pages come from the file server if the parent was checkpointed (the cut is
+written there too, `rfork.LHID.N.pages`), else the child ends with a fault report naming the
+page.
 """
 
 from __future__ import annotations
@@ -22,6 +32,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Generator
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from guest import abi
@@ -30,10 +41,15 @@ from vkernel.capture import Plan
 from vkernel.checkpoint import PAGE, PAGE_HEADER, ZERO_FLAG, ZERO_PAGE, page_list, page_runs
 from vkernel.kernel import Outstanding
 from vkernel.messages import error, pack, signed, unpack
-from vkernel.paging import offset_of
+from vkernel.migration import MigrationFailed
+from vkernel.paging import RUN_PAGES, offset_of
+from vkernel.servers.kernel_server import KS_PROCESS_INFO
 from vkernel.servers.program_manager import CK_FORK
 
 LAZY = 1  # PM_RFORK flag: copy-on-reference
+FALLBACK = 2  # CK_FORK flag: the cut is on the file server too (`fallback_name`)
+MS = 1_000_000
+RESIDENCY_WAIT_NS = 60_000 * MS  # a program forking brings its missing pages in within this
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
@@ -45,6 +61,26 @@ def fork_name(lhid: int, n: int) -> str:
     return f"rfork.{lhid:04x}.{n:06d}"
 
 
+def fallback_name(name: str) -> str:
+    """The file a checkpointed parent's lazy fork writes its cut to, paging's layout."""
+    return f"{name}.pages"
+
+
+@dataclass
+class Snapshot:
+    """A lazy fork's pages at the cut, kept on the parent's host for its child's pager."""
+
+    name: str
+    pages: dict[int, bytes]  # backing-file offset -> page (zero pages are absent)
+    child: int = 0
+    fallback: str = ""  # the same pages on the file server (a checkpointed parent's)
+    live: bool = True
+    round_trips: int = 0  # IO_READ requests served
+    pages_shipped: int = 0
+    shipped: set[int] = field(default_factory=set)  # offsets shipped at least once
+    freed_why: str = ""
+
+
 class RemoteFork:
     """One per workstation kernel, beside its Checkpoints (whose file I/O it uses)."""
 
@@ -52,12 +88,16 @@ class RemoteFork:
         self.k = kernel
         self.forks = 0
         self.records: list[dict[str, Any]] = []
-        # lazy forks: the pages at the cut, served to the children's pagers from here
-        self.snapshots: dict[str, dict[int, bytes]] = {}
-        self.touched: dict[str, set[int]] = {}
+        # lazy forks: the pages at the cut, served to the children's pagers from here (live
+        # ones; `served` keeps every one's figures)
+        self.snapshots: dict[str, Snapshot] = {}
+        self.served: dict[str, Snapshot] = {}
         self.instances: dict[int, str] = {}
         self.server = None
+        # the children built here: child pid -> {file, pages, fetched, touched, ...}
+        self.children: dict[int, dict[str, Any]] = {}
         kernel.rfork = self
+        kernel.on_exit.append(self._on_exit)
 
     # --- the parent's side ------------------------------------------------------------------
     def parent_worker(self, pid: int) -> Generator[Any, Any, None]:
@@ -83,6 +123,14 @@ class RemoteFork:
         if target_pm <= 0 or abi.is_group(target_pm):
             return error(abi.EINVAL)
         started = k.sim.now
+        if any(t.backing for t in lh.teams):  # pages still to come: they are part of the copy
+            try:
+                yield from k.migration._await_residency(lh, k.sim.now + RESIDENCY_WAIT_NS)
+            except MigrationFailed as exc:
+                log.info("%s: rfork of %#x: %s", k.name, caller, exc)
+                return error(abi.EIO)
+            if k.lhs.get(lh.lhid) is not lh or len(lh.processes) != 1 or lh.frozen:
+                return error(abi.EINVAL)
         # --- the cut: the caller waits in its PM_RFORK; every page is copied ----------------
         lh.frozen = True
         try:
@@ -121,7 +169,7 @@ class RemoteFork:
         for spec in state["teams"]:
             spec["page_runs"] = page_runs(spec.pop("pages"))
         state["checkpoint"] = {"serial": n, "chain": [n], "cut_ns": started}
-        state["rfork"] = {"parent": caller}
+        state["rfork"] = {"parent": caller, "host": k.name}
         body = b"".join(records)
         blob = json.dumps(state, separators=(",", ":")).encode()
         name = fork_name(lh.lhid, n)
@@ -129,21 +177,35 @@ class RemoteFork:
         if not ok:
             return error(abi.EIO)
         server = 0
+        flags = lazy
+        snap = Snapshot(name, snapshot)
         if lazy:
+            # a checkpointed parent's child must outlive the parent's host: the cut goes to the
+            # file server too, before the child may need it
+            if ck.policies.get(lh.lhid) is not None:
+                done = yield from self._write_fallback(pid, snap)
+                if not done:
+                    yield from ck._remove(pid, name)
+                    return error(abi.EIO)
+                flags |= FALLBACK
             server = self._serve_pages()
-            self.snapshots[name] = snapshot
-            self.touched[name] = set()
+            self.snapshots[name] = self.served[name] = snap
         replier, reply = yield ops.Send(
             target_pm,
-            pack(CK_FORK, lh.lhid, n, caller, lazy, server),
+            pack(CK_FORK, lh.lhid, n, caller, flags, server),
             timeout_ms=int(ck.cfg.restart_timeout_s * 1000),
         )
         yield from ck._remove(pid, name)
-        if replier <= 0:
-            return error(-replier)
-        status, child = unpack(reply)[:2]
-        if status:
-            return error(-signed(status))
+        status, child = unpack(reply)[:2] if replier > 0 else (0, 0)
+        if replier <= 0 or status:
+            if lazy:
+                yield from self._free(pid, snap, "the child was not built")
+            return error(-replier) if replier <= 0 else error(-signed(status))
+        if lazy:
+            snap.child = child
+            self.k.spawn_server(
+                self.k.system_lh, "rfork-watch", lambda wpid: self._watch(wpid, snap)
+            )
         self.records.append(
             {
                 "parent": caller,
@@ -152,6 +214,8 @@ class RemoteFork:
                 "file": name,
                 "pages": sum(sum(r[1] for r in s["page_runs"]) for s in state["teams"]),
                 "copied_pages": len(records),
+                "snapshot_pages": len(snapshot),
+                "fallback": snap.fallback,
                 "bytes": len(body) + len(blob),
                 "latency_ms": round((k.sim.now - started) / 1e6, 3),
                 "started_s": started / 1e9,
@@ -162,18 +226,19 @@ class RemoteFork:
     # --- the child's side (the target's program manager) -------------------------------------
     def child_worker(self, pid: int) -> Generator[Any, Any, None]:
         sender, msg = yield ops.Receive()
-        _, lhid, n, parent, lazy, server = unpack(msg)[:6]
+        _, lhid, n, parent, flags, server = unpack(msg)[:6]
         try:
-            reply = yield from self._build(pid, lhid, n, parent, lazy, server)
+            reply = yield from self._build(pid, lhid, n, parent, flags, server)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             log.info("%s: cannot build the rfork child of %#x: %s", self.k.name, parent, exc)
             reply = error(abi.EINVAL)
         yield ops.Reply(sender, reply)
 
     def _build(
-        self, pid: int, lhid: int, n: int, parent: int, lazy: int = 0, server: int = 0
+        self, pid: int, lhid: int, n: int, parent: int, flags: int = 0, server: int = 0
     ) -> Generator[Any, Any, bytes]:
         k = self.k
+        lazy = flags & LAZY
         ck = k.checkpoints
         inst = yield from ck._open(pid, fork_name(lhid, n), abi.FS_MODE_READ)
         if inst is None:
@@ -241,12 +306,17 @@ class RemoteFork:
             if lazy:  # every page non-resident: its pager asks the parent's host on reference
                 if k.pager is None or server <= 0:
                     raise ValueError("no pager, or no page server")
-                k.pager.servers[fork_name(lhid, n)] = server
+                name = fork_name(lhid, n)
+                k.pager.servers[name] = server
+                if flags & FALLBACK:
+                    k.pager.fallbacks[name] = fallback_name(name)
+                k.pager.sources[name] = str(state.get("rfork", {}).get("host", "")) or "?"
                 for i, (team, spec) in enumerate(zip(teams, state["teams"], strict=True)):
                     team.backing = {vp: p for vp, p in spec["pages"] if (i, vp) not in pages}
-                    team.backing_file = fork_name(lhid, n)
+                    team.backing_file = name
                     team.backing_index = i
                     team.lazy = True
+                    team.lazy_pages = len(team.backing)
             k.lhs.pop(new, None)  # stage_lh checks that the id is free: it is ours
             staged = k.stage_lh(lh, new, state, teams=teams)
             for i, spec in enumerate(state["teams"]):
@@ -271,6 +341,16 @@ class RemoteFork:
         )
         k.finish_send(proc, k.program_manager.pid, pack(0, 0))
         k.dispatch()
+        self.children[child] = {
+            "child": child,
+            "parent": parent,
+            "file": fork_name(lhid, n),
+            "lazy": bool(lazy),
+            "pages": sum(len(s["pages"]) for s in state["teams"]),
+            "cut": [{vp for vp, _ in s["pages"]} for s in state["teams"]],
+            "fetched": 0,
+            "touched": None,
+        }
         log.info("%s: rfork child %#x of %#x (%d pages)", k.name, child, parent, len(pages))
         return pack(0, child)
 
@@ -293,31 +373,138 @@ class RemoteFork:
                 raw = yield ops.MoveFrom(sender, m[1], m[2])
                 name = raw.decode("latin-1") if isinstance(raw, bytes) else ""
                 if name not in self.snapshots:
-                    yield ops.Reply(sender, error(abi.ENOENT))
+                    yield ops.Reply(sender, error(abi.ENOENT))  # freed: the child looks elsewhere
                     continue
                 inst = len(self.instances) + 1
                 self.instances[inst] = name
                 yield ops.Reply(sender, pack(0, inst, 0))
-            elif m[0] == abi.IO_READ and m[1] in self.instances:
-                name = self.instances[m[1]]
-                snap = self.snapshots.get(name, {})
-                count, offset = min(m[3], 64 * 1024), m[4]
+            elif m[0] == abi.IO_READ and self.instances.get(m[1]) in self.snapshots:
+                snap = self.snapshots[self.instances[m[1]]]
+                count, offset = min(m[3], 16 * PAGE), m[4]
                 first = offset - offset % PAGE
                 pages = range(first, offset + count, PAGE)
-                data = b"".join(snap.get(at, ZERO_PAGE) for at in pages)
+                data = b"".join(snap.pages.get(at, ZERO_PAGE) for at in pages)
                 data = data[offset - first : offset - first + count]
-                self.touched.setdefault(name, set()).update(pages)
-                result = yield ops.MoveTo(sender, m[2], data)
+                snap.round_trips += 1
+                snap.pages_shipped += len(pages)
+                snap.shipped.update(pages)
+                yield ops.charge(k.cost, ("rfork_page_serve_us", len(pages)))
+                result = yield ops.MoveTo(sender, m[2], data)  # one train: the cluster
                 if isinstance(result, int) and result < 0:
                     yield ops.Reply(sender, error(-result))
                 else:
                     yield ops.Reply(sender, pack(0, len(data)))
             elif m[0] == abi.IO_CLOSE:
-                self.instances.pop(m[1], None)
+                # the child's pager is done with the snapshot (all fetched, or the child ended)
+                name = self.instances.pop(m[1], None)
                 yield ops.Reply(sender, pack(0))
+                snap = self.snapshots.get(name or "")
+                if snap is not None and name not in self.instances.values():
+                    yield from self._free(pid, snap, "its child is done with it")
             else:
                 yield ops.Reply(sender, error(abi.EBADCALL))
 
-    def touched_pages(self, name: str) -> int:
-        """Pages of a lazy fork's snapshot its child has referenced so far."""
-        return len(self.touched.get(name, ()))
+    def shipped_pages(self, name: str) -> int:
+        """Pages of a lazy fork's snapshot sent to its child so far (each once)."""
+        snap = self.served.get(name)
+        return len(snap.shipped) if snap is not None else 0
+
+    def _free(self, pid: int, snap: Snapshot, why: str) -> Generator[Any, Any, None]:
+        """The snapshot is needed no more: its pages go, and its copy on the file server."""
+        if not snap.live:
+            return
+        snap.live = False
+        snap.freed_why = why
+        snap.pages = {}
+        self.snapshots.pop(snap.name, None)
+        log.info("%s: rfork snapshot %s freed: %s", self.k.name, snap.name, why)
+        if snap.fallback:
+            yield from self.k.checkpoints._remove(pid, snap.fallback)
+
+    def _write_fallback(self, pid: int, snap: Snapshot) -> Generator[Any, Any, bool]:
+        """Write the cut's pages to the file server at the pager's offsets (runs of a train)."""
+        ck = self.k.checkpoints
+        name = fallback_name(snap.name)
+        inst = yield from ck._open(pid, name, abi.FS_MODE_WRITE)
+        if inst is None:
+            return False
+        ok = True
+        offsets = sorted(snap.pages)
+        runs: list[list[int]] = []
+        for at in offsets:
+            if runs and at == runs[-1][-1] + PAGE and len(runs[-1]) < RUN_PAGES:
+                runs[-1].append(at)
+            else:
+                runs.append([at])
+        for run in runs:
+            data = b"".join(snap.pages[at] for at in run)
+            ok = yield from ck._write_at(pid, inst, data, run[0])
+            if not ok:
+                break
+        yield ops.Send(self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=ck._bound_ms())
+        if ok:
+            snap.fallback = name
+        else:
+            yield from ck._remove(pid, name)
+        return ok
+
+    def _watch(self, pid: int, snap: Snapshot) -> Generator[Any, Any, None]:
+        """While the snapshot lives, ask the child's kernel server after it: a child gone
+        (ENOPROC) or unheard of for `checkpoint.detect_s` (its host crashed) frees it."""
+        k = self.k
+        detect_ns = int(k.config.checkpoint.detect_s * 1e9)
+        probe_ms = max(1, int(k.config.checkpoint.detect_s * 1000 / 2))
+        ks = abi.make_pid(abi.pid_lhid(snap.child), abi.LOCAL_KERNEL_SERVER)
+        seen = k.sim.now
+        while snap.live:
+            replier, reply = yield ops.Send(
+                ks, pack(KS_PROCESS_INFO, snap.child), timeout_ms=probe_ms
+            )
+            if not snap.live:
+                return
+            if replier > 0 and unpack(reply)[0] == 0:
+                seen = k.sim.now
+                yield ops.Delay(probe_ms * MS)
+            elif replier > 0 and signed(unpack(reply)[0]) == -abi.ENOPROC:
+                yield from self._free(pid, snap, "its child ended")
+            elif k.sim.now - seen >= detect_ns:
+                yield from self._free(pid, snap, "its child's host does not answer")
+            else:
+                yield ops.Delay(20 * MS)
+
+    # --- the child's side: what its pager tells us ----------------------------------------------
+    def _on_exit(self, proc, status: int) -> None:
+        """A lazy child ended: its pager lets the snapshot go (it tells the parent's host)."""
+        team = proc.team
+        if team is not None and team.lazy and team.dead and team.backing_file and self.k.pager:
+            self.k.pager.prefetch(team)
+
+    def team_ends(self, team) -> None:
+        """A lazy child's team is being destroyed: what it touched (the MMU's referenced bits
+        of the pages it had at the cut) goes in its record."""
+        rec = next(
+            (r for r in self.children.values() if r["file"] == team.backing_file and r["lazy"]),
+            None,
+        )
+        if rec is None or rec["touched"] is not None:
+            return
+        cut = rec["cut"][team.backing_index] if team.backing_index < len(rec["cut"]) else set()
+        rec["touched"] = len(cut.intersection(self.k.mmu.referenced_pages(team.ctx)))
+        rec["fetched"] = team.fetched
+        rec["remaining"] = len(team.backing)
+
+    def source_lost(self, team, vpage: int, why: str) -> None:
+        """The pages of a lazy child cannot be had (its parent's host is gone, or the snapshot,
+        and nothing on the file server): the child ends as for a fault, naming the page."""
+        k = self.k
+        lh = team.lh
+        host = k.pager.sources.get(team.backing_file, "?") if k.pager is not None else "?"
+        what = (
+            f"fault: read of page {vpage * PAGE:#08x}, not fetched yet from its parent's host "
+            f"{host} (lazy rfork): {why}"
+        )
+        for proc in sorted(lh.processes.values(), key=lambda p: p.pid):
+            if proc.team is team:
+                regs = proc.registers
+                k.kill(proc, what, getattr(regs, "pc", 0) or 0)
+        k.dispatch()
