@@ -240,7 +240,8 @@ class Pager:
         self.background: deque[Team] = deque()
         self.instances: dict[str, int] = {}
         self.servers: dict[str, int] = {}  # backing files served elsewhere (a lazy rfork's parent)
-        self.fallbacks: dict[str, str] = {}  # ... and their copy on the file server, if any
+        # ... and their copy on the file server, if any: (file, its size once complete)
+        self.fallbacks: dict[str, tuple[str, int]] = {}
         self.sources: dict[str, str] = {}  # ... and the host serving them (for reports)
         self.cluster = max(1, int(kernel.config.rfork.cluster_pages))
         self.why: dict[str, str] = {}  # why a served backing's last request failed
@@ -325,8 +326,12 @@ class Pager:
         name = team.backing_file
         self.servers.pop(name, None)
         self.instances.pop(name, None)
-        fallback = self.fallbacks.pop(name, "")
+        fallback, end = self.fallbacks.pop(name, ("", 0))
         why = self.why.pop(name, "no answer")
+        if fallback and not (yield from self._complete(pid, fallback, end)):
+            why += "; its copy on the file server is not complete"
+            yield from self._remove(pid, fallback)  # its writer is gone with the parent's host
+            fallback = ""
         if fallback:
             log.info(
                 "%s: %s does not answer (%s): paging %s from %s",
@@ -344,7 +349,29 @@ class Pager:
             return
         if k.rfork is not None:
             k.rfork.source_lost(team, vpage, why)
-        yield from ()
+
+    def _complete(self, pid: int, name: str, end: int) -> Generator[Any, Any, bool]:
+        """Whether file `name` on the file server holds its last page (ends at `end`)."""
+        k = self.k
+        raw = name.encode()
+        k.memory.write(k.processes[pid], NAME_AT, raw)
+        fs = yield from locate.file_server(k)
+        if fs <= 0:
+            return False
+        msg = pack(abi.FS_OPEN, NAME_AT, len(raw), abi.FS_MODE_READ)
+        replier, reply = yield ops.Send(fs, msg, timeout_ms=_bound_ms(k))
+        locate.forget(k, fs, replier)
+        status, inst = unpack(reply)[:2]
+        if replier <= 0 or status:
+            return False
+        replier, reply = yield ops.Send(
+            k.file_server_pid,
+            pack(abi.IO_READ, inst, BUF, PAGE, end - PAGE),
+            timeout_ms=_bound_ms(k),
+        )
+        complete = replier > 0 and unpack(reply)[0] == 0 and unpack(reply)[1] == PAGE
+        yield ops.Send(k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=_bound_ms(k))
+        return complete
 
     def _read(self, pid: int, team: Team, run: list[int]) -> Generator[Any, Any, bool | None]:
         """Read a run of pages in; False: try again later; None: a served backing's source is
@@ -423,6 +450,12 @@ class Pager:
         inst = self.instances.pop(name, None)
         if inst is not None:
             yield ops.Send(k.file_server_pid, pack(abi.IO_CLOSE, inst))
+        yield from self._remove(pid, name)
+
+    def _remove(self, pid: int, name: str) -> Generator[Any, Any, None]:
+        k = self.k
         raw = name.encode()
         k.memory.write(k.processes[pid], NAME_AT, raw)
-        yield ops.Send(k.file_server_pid, pack(abi.FS_REMOVE, NAME_AT, len(raw)))
+        yield ops.Send(
+            k.file_server_pid, pack(abi.FS_REMOVE, NAME_AT, len(raw)), timeout_ms=_bound_ms(k)
+        )

@@ -74,6 +74,9 @@ class Snapshot:
     pages: dict[int, bytes]  # backing-file offset -> page (zero pages are absent)
     child: int = 0
     fallback: str = ""  # the same pages on the file server (a checkpointed parent's)
+    fallback_done: bool = False
+    last: tuple[int, bytes] = (0, b"")  # the cut's highest page: a fallback's last write
+    writing: bool = False
     live: bool = True
     round_trips: int = 0  # IO_READ requests served
     pages_shipped: int = 0
@@ -141,6 +144,7 @@ class RemoteFork:
             state = k.capture_lh(lh, Plan(), teams=teams)
             records = []
             snapshot: dict[int, bytes] = {}
+            last_page: dict[int, bytes] = {}  # the cut's highest page (a fallback ends with it)
             # lazily, the child still gets at once the pages its first steps touch: the stack
             # page and the one its PM_RFORK's answer lands in
             out = proc.awaiting
@@ -149,6 +153,8 @@ class RemoteFork:
                 for vp in k.mmu.mapped_pages(team.ctx):
                     entry = k.mmu.entry(team.ctx, vp)
                     data = k.cpu.phys_read(entry.frame * PAGE, PAGE)
+                    if lazy and (not last_page or offset_of(i, vp) > max(last_page)):
+                        last_page = {offset_of(i, vp): data}
                     if lazy and not (team is proc.team and vp in first):
                         if data != ZERO_PAGE:  # kept here, served on reference
                             snapshot[offset_of(i, vp)] = data
@@ -180,14 +186,11 @@ class RemoteFork:
         flags = lazy
         snap = Snapshot(name, snapshot)
         if lazy:
-            # a checkpointed parent's child must outlive the parent's host: the cut goes to the
-            # file server too, before the child may need it
+            # the child of a checkpointed parent must outlive the parent's host: the cut goes to
+            # the file server too, in the background (its last page last: complete from then on)
             if ck.policies.get(lh.lhid) is not None:
-                done = yield from self._write_fallback(pid, snap)
-                if not done:
-                    yield from ck._remove(pid, name)
-                    return error(abi.EIO)
                 flags |= FALLBACK
+                snap.last = max(last_page.items(), default=(0, ZERO_PAGE))
             server = self._serve_pages()
             self.snapshots[name] = self.served[name] = snap
         replier, reply = yield ops.Send(
@@ -203,9 +206,11 @@ class RemoteFork:
             return error(-replier) if replier <= 0 else error(-signed(status))
         if lazy:
             snap.child = child
-            self.k.spawn_server(
-                self.k.system_lh, "rfork-watch", lambda wpid: self._watch(wpid, snap)
-            )
+            k.spawn_server(k.system_lh, "rfork-watch", lambda wpid: self._watch(wpid, snap))
+            if flags & FALLBACK:
+                k.spawn_server(
+                    k.system_lh, "rfork-copy", lambda wpid: self._write_fallback(wpid, snap)
+                )
         self.records.append(
             {
                 "parent": caller,
@@ -308,8 +313,13 @@ class RemoteFork:
                     raise ValueError("no pager, or no page server")
                 name = fork_name(lhid, n)
                 k.pager.servers[name] = server
-                if flags & FALLBACK:
-                    k.pager.fallbacks[name] = fallback_name(name)
+                if flags & FALLBACK:  # complete once the cut's highest page is in it
+                    end = max(
+                        offset_of(i, vp) + PAGE
+                        for i, spec in enumerate(state["teams"])
+                        for vp, _prot in spec["pages"]
+                    )
+                    k.pager.fallbacks[name] = (fallback_name(name), end)
                 k.pager.sources[name] = str(state.get("rfork", {}).get("host", "")) or "?"
                 for i, (team, spec) in enumerate(zip(teams, state["teams"], strict=True)):
                     team.backing = {vp: p for vp, p in spec["pages"] if (i, vp) not in pages}
@@ -418,18 +428,20 @@ class RemoteFork:
         snap.pages = {}
         self.snapshots.pop(snap.name, None)
         log.info("%s: rfork snapshot %s freed: %s", self.k.name, snap.name, why)
-        if snap.fallback:
+        if snap.fallback and not snap.writing:  # else the writer removes it when it stops
             yield from self.k.checkpoints._remove(pid, snap.fallback)
 
-    def _write_fallback(self, pid: int, snap: Snapshot) -> Generator[Any, Any, bool]:
-        """Write the cut's pages to the file server at the pager's offsets (runs of a train)."""
+    def _write_fallback(self, pid: int, snap: Snapshot) -> Generator[Any, Any, None]:
+        """Write the cut's pages to the file server at the pager's offsets, in runs of a train,
+        the cut's highest page last (the child's pager takes the file as complete once that
+        page is there); stop, and remove the file, if the snapshot is freed meanwhile."""
         ck = self.k.checkpoints
-        name = fallback_name(snap.name)
+        name = snap.fallback = fallback_name(snap.name)
+        snap.writing = True
         inst = yield from ck._open(pid, name, abi.FS_MODE_WRITE)
-        if inst is None:
-            return False
-        ok = True
-        offsets = sorted(snap.pages)
+        ok = inst is not None
+        last_at, last_data = snap.last
+        offsets = sorted(at for at in snap.pages if at != last_at)
         runs: list[list[int]] = []
         for at in offsets:
             if runs and at == runs[-1][-1] + PAGE and len(runs[-1]) < RUN_PAGES:
@@ -437,16 +449,22 @@ class RemoteFork:
             else:
                 runs.append([at])
         for run in runs:
+            if not ok or not snap.live:
+                break
             data = b"".join(snap.pages[at] for at in run)
             ok = yield from ck._write_at(pid, inst, data, run[0])
-            if not ok:
-                break
-        yield ops.Send(self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=ck._bound_ms())
-        if ok:
-            snap.fallback = name
-        else:
+        if ok and snap.live:
+            ok = yield from ck._write_at(pid, inst, last_data, last_at)
+        if inst is not None:
+            yield ops.Send(
+                self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=ck._bound_ms()
+            )
+        snap.writing = False
+        snap.fallback_done = ok and snap.live
+        if not snap.fallback_done:
+            log.info("%s: the copy of %s on the file server stopped", self.k.name, snap.name)
             yield from ck._remove(pid, name)
-        return ok
+            snap.fallback = ""
 
     def _watch(self, pid: int, snap: Snapshot) -> Generator[Any, Any, None]:
         """While the snapshot lives, ask the child's kernel server after it: a child gone
@@ -483,7 +501,11 @@ class RemoteFork:
         """A lazy child's team is being destroyed: what it touched (the MMU's referenced bits
         of the pages it had at the cut) goes in its record."""
         rec = next(
-            (r for r in self.children.values() if r["file"] == team.backing_file and r["lazy"]),
+            (
+                r
+                for r in self.children.values()
+                if abi.pid_lhid(r["child"]) == team.lh.lhid and r["lazy"]
+            ),
             None,
         )
         if rec is None or rec["touched"] is not None:
@@ -500,8 +522,8 @@ class RemoteFork:
         lh = team.lh
         host = k.pager.sources.get(team.backing_file, "?") if k.pager is not None else "?"
         what = (
-            f"fault: read of page {vpage * PAGE:#08x}, not fetched yet from its parent's host "
-            f"{host} (lazy rfork): {why}"
+            f"fault: page {vpage * PAGE:#08x} was still on its parent's host {host} (lazy "
+            f"rfork) and cannot be fetched: {why}"
         )
         for proc in sorted(lh.processes.values(), key=lambda p: p.pid):
             if proc.team is team:
