@@ -679,6 +679,9 @@ class Session:
                     "state": state, "cpu_ms": proc.cpu_ns // 1_000_000,
                     "memory_kb": proc.team.memory_bytes // 1024,
                 })
+                if proc.team.lazy:  # a lazy rfork's child: its pages fetched and still to come
+                    rows[-1].update(pages_fetched=proc.team.fetched,
+                                    pages_remaining=len(proc.team.backing))
         return rows
 
     def ps_text(self, host: str | None = None) -> str:
@@ -687,7 +690,9 @@ class Session:
         lines = [f"{'pid':10s} {'name':10s} {'host':8s} {'lhid':6s} {'state':14s} {'cpu ms':>7s} {'mem KB':>6s}"]
         for r in self.ps_rows(host):
             lines.append(f"{r['pid']:#010x} {r['name']:10s} {r['host']:8s} {r['lhid']:#06x} "
-                         f"{r['state']:14s} {r['cpu_ms']:7d} {r['memory_kb']:6d}")
+                         f"{r['state']:14s} {r['cpu_ms']:7d} {r['memory_kb']:6d}"
+                         + (f"  lazy: {r['pages_fetched']} pages fetched, {r['pages_remaining']} "
+                            "to come" if "pages_fetched" in r else ""))
         return "\n".join(lines)
 
     def net_summary(self) -> dict[str, Any]:
