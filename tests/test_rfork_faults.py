@@ -285,3 +285,25 @@ def test_a_checkpointed_program_forks_and_goes_on_being_checkpointed(image, mode
     assert len(taken) >= 2 and taken[-1]["serial"] > taken[0]["serial"]
     # the child is not checkpointed (its parent's policy is not inherited)
     assert not session.kernels["ws3"].checkpoints.taken
+
+
+def test_a_lazy_child_checkpointed_brings_its_pages_in_first_and_restarts_whole(image):
+    """A checkpoint copies every page: a lazy child's still to come are fetched before the cut,
+    so after its own host's crash it restarts elsewhere with the parent's pages."""
+    session = _start(image, "lzf ws3 l 8000 @ ws2")
+    _until(session, lambda: _faulting(session), 10)
+    pid = _lazy_row(session)["pid"]
+    session.execute(f"checkpoint {pid:#010x} every 1")
+    home = session.kernels["ws2"].checkpoints  # the parent's host is the child's home
+    _until(session, lambda: any(w.serial for w in home.watches.values()), 20)
+    [first] = session.kernels["ws3"].checkpoints.taken[:1]
+    assert first["full"] and first["pages"] >= _child(session)["pages"]
+    assert _lazy_row(session)["pages_remaining"] == 0
+    session.execute("crash ws3")
+    job = session.jobs[-1]
+    assert session.run_until_done(60)
+    child_digest, reference = _expected(session.output_of(job))
+    assert child_digest == reference != "" and "parent: child exited 3" in session.output_of(job)
+    [restart] = session.restarts
+    assert restart["pid"] == pid and restart["from"] == "ws3"
+    assert not [f for k in session.kernels.values() for f in k.faults]

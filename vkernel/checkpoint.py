@@ -274,6 +274,8 @@ class Checkpoints:
         """One checkpoint of lh; True once its file is complete on the file server."""
         k = self.k
         mmu = k.mmu
+        if k.rfork is not None and not (yield from k.rfork.resident(lh)):
+            return False  # pages still to come (a lazy rfork's child) could not be had
         pol.running = True
         full = pol.full_next or pol.since_full + 1 >= self.cfg.full_every
         freeze_start = k.sim.now

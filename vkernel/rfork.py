@@ -126,14 +126,10 @@ class RemoteFork:
         if target_pm <= 0 or abi.is_group(target_pm):
             return error(abi.EINVAL)
         started = k.sim.now
-        if any(t.backing for t in lh.teams):  # pages still to come: they are part of the copy
-            try:
-                yield from k.migration._await_residency(lh, k.sim.now + RESIDENCY_WAIT_NS)
-            except MigrationFailed as exc:
-                log.info("%s: rfork of %#x: %s", k.name, caller, exc)
-                return error(abi.EIO)
-            if k.lhs.get(lh.lhid) is not lh or len(lh.processes) != 1 or lh.frozen:
-                return error(abi.EINVAL)
+        if not (yield from self.resident(lh)):  # pages still to come: part of the copy
+            return error(abi.EIO)
+        if k.lhs.get(lh.lhid) is not lh or len(lh.processes) != 1 or lh.frozen:
+            return error(abi.EINVAL)
         # --- the cut: the caller waits in its PM_RFORK; every page is copied ----------------
         lh.frozen = True
         try:
@@ -227,6 +223,18 @@ class RemoteFork:
             }
         )
         return pack(0, child)
+
+    def resident(self, lh) -> Generator[Any, Any, bool]:
+        """Bring every page of lh still to come in (a fork or a checkpoint copies them all: a
+        lazy child's, a program paged in after an eviction); False if they cannot be had."""
+        if not any(t.backing for t in lh.teams):
+            return True
+        try:
+            yield from self.k.migration._await_residency(lh, self.k.sim.now + RESIDENCY_WAIT_NS)
+        except MigrationFailed as exc:
+            log.info("%s: the pages of %#06x: %s", self.k.name, lh.lhid, exc)
+            return False
+        return self.k.lhs.get(lh.lhid) is lh
 
     # --- the child's side (the target's program manager) -------------------------------------
     def child_worker(self, pid: int) -> Generator[Any, Any, None]:
