@@ -32,7 +32,7 @@ MG_OUTCOME = 0x215  # old lhid, migration id -> outcome (a receiver that waited 
 MG_WHERE = 0x216  # old lhid, migration id (to the group): a copy that may be the one lives here -> id
 CK_DONE = 0x220  # lhid, pid, serial, host name (16 bytes): a checkpoint is complete (to the home)
 CK_RESTART = 0x221  # lhid: restart it here from its last checkpoint -> serial, pages, age ms, host name
-CK_FORK = 0x222  # lhid, file serial, parent pid: build an rfork child here from its file -> child pid
+CK_FORK = 0x222  # lhid, file serial, parent pid, flags, page server: build an rfork child here from its file -> child pid
 
 IMAGE_CHUNK = 32 * 1024  # V moved 32 KB as a unit
 NAME_AT = 0
