@@ -6,6 +6,8 @@ reference for every page a child reads is the parent's own copy (its digest of t
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tests.helpers import config, vcluster
@@ -306,4 +308,20 @@ def test_a_lazy_child_checkpointed_brings_its_pages_in_first_and_restarts_whole(
     assert child_digest == reference != "" and "parent: child exited 3" in session.output_of(job)
     [restart] = session.restarts
     assert restart["pid"] == pid and restart["from"] == "ws3"
+    assert not [f for k in session.kernels.values() for f in k.faults]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 5])
+def test_a_lazy_fork_on_a_lossy_wire_loses_no_page_and_frees_its_snapshot(image, seed):
+    """Lost frames are the transport's to retransmit: no request fails its bound, the watch
+    frees nothing early, and the child reads the parent's pages."""
+    session = Session(dataclasses.replace(config("tiny"), seed=seed), images={"lzf": image})
+    session.execute("fault loss 0.05")
+    session.execute("lzf ws3 l 1000 @ ws2")
+    job = session.jobs[-1]
+    assert session.run_until_done(120)
+    child_digest, reference = _expected(session.output_of(job))
+    assert child_digest == reference != "" and "parent: child exited 3" in session.output_of(job)
+    [snap] = session.kernels["ws2"].rfork.served.values()
+    assert snap.freed_why == "its child is done with it"
     assert not [f for k in session.kernels.values() for f in k.faults]
