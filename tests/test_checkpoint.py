@@ -558,6 +558,9 @@ def test_bench_ft_quick_measures_overhead_recovery_and_rfork():
                 lazy["child_ms"], abs=0.01
             )
         assert "a tenth of the parent's" in bench_ft.render(result)
+        # a missed target is a failure of the bench (`vcluster bench ft` exits 1)
+        missed = dict(rf, tenth=dict(t, target_met=False, lazy_speedup=9.5))
+        assert any("tenth" in why for why in bench_ft.rfork_failures(missed))
     assert "mean slowdown at 1 s" in bench_ft.render(result)
 
 
