@@ -216,7 +216,7 @@ class RemoteFork:
                 "pages": sum(sum(r[1] for r in s["page_runs"]) for s in state["teams"]),
                 "copied_pages": len(records),
                 "snapshot_pages": len(snapshot),
-                "fallback": snap.fallback,
+                "fallback": bool(flags & FALLBACK),  # the cut copied to the file server too
                 "bytes": len(body) + len(blob),
                 "latency_ms": round((k.sim.now - started) / 1e6, 3),
                 "started_s": started / 1e9,
