@@ -558,6 +558,11 @@ def test_bench_ft_quick_measures_overhead_recovery_and_rfork():
                 lazy["child_ms"], abs=0.01
             )
         assert "a tenth of the parent's" in bench_ft.render(result)
+        # bigger clusters: fewer round trips and less time (a page a fault the slowest)
+        sweep = rf["cluster_sweep_512kb"]
+        assert [r["cluster_pages"] for r in sweep] == sorted(r["cluster_pages"] for r in sweep)
+        for a, b in zip(sweep, sweep[1:]):
+            assert b["round_trips"] < a["round_trips"] and b["child_ms"] < a["child_ms"]
         # a missed target is a failure of the bench (`vcluster bench ft` exits 1)
         missed = dict(rf, tenth=dict(t, target_met=False, lazy_speedup=9.5))
         assert any("tenth" in why for why in bench_ft.rfork_failures(missed))

@@ -128,8 +128,8 @@ def run_bench(quick: bool = False) -> dict[str, Any]:
             "(split into emergent and calibrated time over the parent's host, the file server "
             "and the child's, calibrated_top the constants that cost most); pages_touched from "
             "the child's referenced bits, pages_shipped the pages sent (touched + prefetched + "
-            "the first ones through the file server), round_trips the page requests; exec_ms a "
-            "remote exec and run of hello."
+            "the first ones through the file server), round_trips the page requests; "
+            "cluster_sweep_512kb the cluster's size swept; exec_ms a remote exec and run of hello."
         ),
     }
     result["rfork"] = rfork_bench()
@@ -172,6 +172,7 @@ int main(int argc, char **argv)
 """
 HEAP_KB = 1536
 TOUCHED_KB = (64, "tenth", 512, 1536)
+CLUSTERS = (1, 2, 4, 8, 16)  # pages a fault, swept at 512 KB touched
 TARGET_LAZY_SPEEDUP = 10.0  # a child touching a tenth of its parent's pages (Accent's order)
 RFORK_HOSTS = ("ws2", "fs1")  # the parent's host and the file server; the child's is found
 
@@ -259,6 +260,13 @@ def rfork_bench() -> dict[str, Any] | str:
                 row["eager"]["child_ms"] / max(row[mode]["child_ms"], 1e-9), 2
             )
         rows.append(row)
+    sweep = []
+    for cluster in CLUSTERS:  # the cluster's size: fewer round trips, a few pages more shipped
+        run = _rfork_run(image, 512, "lazy", cluster=cluster)
+        sweep.append(
+            {"cluster_pages": cluster}
+            | {key: run[key] for key in ("child_ms", "round_trips", "pages_shipped", "ok")}
+        )
     session = Session(wl.workstation_config())
     session.execute("hello @ ws2")
     session.run_until_done(60)
@@ -274,6 +282,7 @@ def rfork_bench() -> dict[str, Any] | str:
         "cluster_pages": wl.workstation_config().rfork.cluster_pages,
         "rows": rows,
         "tenth": tenth,
+        "cluster_sweep_512kb": sweep,
         "exec_ms": round(session.sim.now / 1e6, 3),
     }
 
@@ -292,6 +301,11 @@ def rfork_failures(rf: dict[str, Any] | str) -> list[str]:
                 out.append(f"rfork {mode} touching {row['touched_kb']} KB: not the eager output")
             if mode != "eager" and not run["snapshot_freed"]:
                 out.append(f"rfork {mode} touching {row['touched_kb']} KB: snapshot not freed")
+    out += [
+        f"rfork lazy touching 512 KB, {r['cluster_pages']} pages a fault: wrong output or status"
+        for r in rf["cluster_sweep_512kb"]
+        if not r["ok"]
+    ]
     t = rf["tenth"]
     if not t["target_met"]:
         out.append(
@@ -341,6 +355,13 @@ def render(result: dict[str, Any]) -> str:
                 f"{lz['round_trips']:5d} {one['child_ms']:9.1f} {row['lazy_single_speedup']:5.1f}x "
                 f"{one['round_trips']:5d}"
             )
+        lines.append(
+            "  512 KB touched, pages a fault: "
+            + ", ".join(
+                f"{r['cluster_pages']}: {r['child_ms']:.0f} ms ({r['round_trips']} trips)"
+                for r in rf["cluster_sweep_512kb"]
+            )
+        )
         t = rf["tenth"]
         lines.append(
             f"  a tenth of the parent's {t['parent_pages']} pages: lazy {t['lazy_speedup']}x "
