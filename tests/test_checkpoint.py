@@ -561,7 +561,7 @@ def test_bench_ft_quick_measures_overhead_recovery_and_rfork():
         # bigger clusters: fewer round trips and less time (a page a fault the slowest)
         sweep = rf["cluster_sweep_512kb"]
         assert [r["cluster_pages"] for r in sweep] == sorted(r["cluster_pages"] for r in sweep)
-        for a, b in zip(sweep, sweep[1:]):
+        for a, b in zip(sweep, sweep[1:], strict=False):
             assert b["round_trips"] < a["round_trips"] and b["child_ms"] < a["child_ms"]
         # a missed target is a failure of the bench (`vcluster bench ft` exits 1)
         missed = dict(rf, tenth=dict(t, target_met=False, lazy_speedup=9.5))
