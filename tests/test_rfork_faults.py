@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from tests.helpers import config, vcluster
+from tests.helpers import config, vcluster_json
 from vcluster.session import Session
 
 S = 1_000_000_000
@@ -166,9 +166,14 @@ def test_vcluster_run_says_the_childs_fault(image, tmp_path):
     path = tmp_path / "lzf"
     path.write_bytes(image)
     lines = ["lzf ws3 l 4000 @ ws2", "wait 1.5", "crash ws2", "wait 5"]
-    proc = vcluster("run", "--config", "tiny", "--image", str(path), *lines, timeout=300)
+    proc, summary = vcluster_json("--config", "tiny", "--image", str(path), *lines)
     assert "lost when ws2 crashed" in proc.stderr, proc.stderr
     assert "on ws3: fault: page 0x" in proc.stderr and "lazy rfork" in proc.stderr
+    [rf] = summary["rforks"]
+    assert rf["lazy"] and rf["from"] == "ws2" and rf["to"] == "ws3"
+    assert 0 < rf["pages_fetched"] and rf["pages_remaining"] > 0
+    assert rf["pages_fetched"] + rf["pages_remaining"] + rf["copied_pages"] == rf["pages"]
+    assert "lazy rfork" in rf["child_fault"] and rf["snapshot_freed"] is None  # ws2 is gone
 
 
 def test_a_checkpointed_parents_lazy_child_goes_on_from_the_file_server(image):

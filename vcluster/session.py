@@ -728,10 +728,32 @@ class Session:
             "programs": programs,
             "migrations": [self._migration_summary(r) for r in self.migrations],
             "restarts": self.restarts,  # restarts from checkpoints and refusals (docs/CHECKPOINT.md)
+            "rforks": self.rfork_summary(),
             "events": self.events,
             "net": self.net_summary(),
             "file_servers": self.file_server_summary(),
         }
+
+    def rfork_summary(self) -> list[dict[str, Any]]:
+        """Each rfork (vkernel/rfork.py): parent, child, hosts, the pages copied, and for a lazy
+        one the child's pages touched/fetched/to come, its snapshot's end and the child's fault."""
+        children = {c["child"]: (k.name, c) for k in self.kernels.values() if k.rfork
+                    for c in k.rfork.children.values()}
+        faults = {f.pid: f.what for k in self.kernels.values() for f in k.faults}
+        out = []
+        for k in self.kernels.values():
+            for rec in k.rfork.records if k.rfork else ():
+                host, child = children.get(rec["child"], (None, {}))
+                snap = k.rfork.served.get(rec["file"])
+                out.append({key: rec[key] for key in ("parent", "child", "lazy", "pages", "copied_pages",
+                                                      "latency_ms", "fallback")}
+                           | {"from": k.name, "to": host, "pages_touched": child.get("touched"),
+                              "pages_fetched": child.get("fetched"), "pages_remaining": child.get("remaining"),
+                              "pages_shipped": len(snap.shipped) if snap else None,
+                              "round_trips": snap.round_trips if snap else None,
+                              "snapshot_freed": snap.freed_why or None if snap else None,
+                              "child_fault": faults.get(rec["child"])})
+        return out
 
     def file_server_summary(self) -> dict[str, Any]:
         """Each file server's requests, block cache (hit rate) and disk (seeks, busy time)."""
