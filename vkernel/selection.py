@@ -65,7 +65,12 @@ def mode(kernel: Kernel) -> str:
 
 def group_size(kernel: Kernel) -> int:
     """Program managers that may answer: the workstations of the cluster the kernel booted in."""
-    return max(1, sum(1 for m in kernel.config.machines if m.is_workstation))
+    n = kernel.__dict__.get("_pm_group_size")
+    if n is None:  # counted once: the config a kernel booted with does not change
+        n = kernel.__dict__["_pm_group_size"] = max(
+            1, sum(1 for m in kernel.config.machines if m.is_workstation)
+        )
+    return n
 
 
 def examined(kernel: Kernel) -> tuple[int, int]:
