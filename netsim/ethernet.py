@@ -182,6 +182,38 @@ class Interface:
         if self._state == _IDLE:
             seg._attempt(self)
 
+    def withdraw(self, frame: bytes) -> bool:
+        """Take a queued frame back before it goes out (a sender that learns it is no longer
+        needed); not the one being transmitted.  True if it was queued; ``on_tx_done`` is not
+        called for it.  Counted as ``withdrawn``."""
+        frame = bytes(frame)
+        if len(frame) < MIN_FRAME:
+            frame += bytes(MIN_FRAME - len(frame))
+        queue = self._queue
+        try:
+            i = queue.index(frame)
+        except ValueError:
+            return False
+        if i == 0 and self._tx is not None:
+            i = next((j for j in range(1, len(queue)) if queue[j] == frame), -1)
+            if i < 0:
+                return False  # on the wire already
+        del queue[i]
+        self.counters.withdrawn += 1
+        seg = self.segment
+        seg.counters.withdrawn += 1
+        if i == 0:  # the head, waiting for a gap, a backoff or a carrier: the next frame's turn
+            if self._timer is not None:
+                seg.sim.cancel(self._timer)
+                self._timer = None
+            seg._deferring.discard(self)
+            self._attempts = 0
+            self._deferred = False
+            self._state = _IDLE
+            if queue:
+                seg._attempt(self)
+        return True
+
     @property
     def queue_length(self) -> int:
         """Frames waiting, including the one being transmitted."""
