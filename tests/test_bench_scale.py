@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from vcluster.bench_scale import fill
+import json
+
+from tests.helpers import vcluster
+from vcluster import bench_scale
+from vcluster.bench_scale import fill, measure_busy
 
 
 def test_paced_at_star_programs_spread_one_per_idle_host_on_120_workstations():
@@ -18,3 +22,30 @@ def test_paced_at_star_programs_spread_one_per_idle_host_on_120_workstations():
     assert result["net"]["frames"] < 30 * 120
     for key in ("boot_seconds", "wall_seconds", "sim_to_wall", "events_per_second"):
         assert result[key] > 0
+
+
+def test_an_idle_cluster_of_120_workstations_runs_no_engine_and_costs_under_a_megabyte_each():
+    idle = bench_scale._in_process("idle", 120)  # a fresh process: RSS of its own
+    assert idle["machines"] == 121 and idle["engines_after_idle"] == 0
+    assert 0 < idle["rss_per_workstation_mb"] <= bench_scale.TARGET_IDLE_MB
+    # an idle kernel's timers: a handful of events a second for the whole cluster
+    assert idle["idle_events"] < 121 * bench_scale.IDLE_S
+
+
+def test_every_at_star_program_starts_on_120_workstations_and_each_query_draws_few_answers():
+    busy = measure_busy(120, 20)
+    assert busy["started"] == busy["exit_ok"] == 20 and busy["all_done"]
+    assert busy["hosts_used"] == 20
+    assert busy["queries"] >= 20 and busy["unanswered"] == 0
+    # scaled selection (auto above 16 workstations): bounded answers, not one per idle host
+    assert busy["answers_per_query_max"] < 20
+    assert 0 < busy["selection_ms_median"] <= busy["selection_ms_p99"]
+
+
+def test_bench_scale_refuses_a_size_one_segment_cannot_hold_and_says_why():
+    out = vcluster("bench", "scale", "--hosts", "5000", "--quick", "--json")
+    assert out.returncode == 1
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["sizes"] == [{"hosts": 5000, "error": result["sizes"][0]["error"]}]
+    assert "1024" in result["sizes"][0]["error"]  # one Ethernet segment's stations
+    assert "5000 workstations: refused" in out.stderr
