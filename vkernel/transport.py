@@ -127,6 +127,11 @@ class TransportStats:
     answers_withdrawn: int = 0  # group answers kept back: another member's was overheard first
 
 
+# the last frame parsed and its (dst, src, Packet) or PacketError: a multicast frame reaches
+# every member as the same bytes object, and a Packet is immutable, so the members share one
+_last_parsed: tuple[Any, Any] = (None, None)
+
+
 class Transport:
     """One kernel's end of the interkernel protocol, on its Ethernet interface."""
 
@@ -880,11 +885,20 @@ class Transport:
     def on_frame(self, frame: bytes) -> None:
         if not self.k.powered:
             return
-        try:
-            _dst, src_mac, packet = pk.parse_frame(frame)
-        except pk.PacketError as exc:
-            self.stats.malformed[exc.reason] = self.stats.malformed.get(exc.reason, 0) + 1
+        global _last_parsed
+        if _last_parsed[0] is frame and type(frame) is bytes:  # a multicast frame: parsed once
+            parsed = _last_parsed[1]
+        else:
+            try:
+                parsed = pk.parse_frame(frame)
+            except pk.PacketError as exc:
+                parsed = exc
+            _last_parsed = (frame, parsed)
+        if isinstance(parsed, pk.PacketError):
+            reason = parsed.reason
+            self.stats.malformed[reason] = self.stats.malformed.get(reason, 0) + 1
             return
+        _dst, src_mac, packet = parsed
         self.stats.received += 1
         self.sim.at(self.k.charge("packet_receive_us"), lambda: self.handle(src_mac, packet))
 
