@@ -196,7 +196,13 @@ class Cpu:
         self.mmu = Mmu(self)
         self.instructions = 0
         self.slices = 0
-        self._md = decode.decoder()
+        self._capstone = None  # the decoder, made when first needed (see _md)
+
+    @property
+    def _md(self):
+        if self._capstone is None:
+            self._capstone = decode.decoder()
+        return self._capstone
 
     @property
     def has_engine(self) -> bool:

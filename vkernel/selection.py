@@ -65,12 +65,19 @@ def mode(kernel: Kernel) -> str:
 
 def group_size(kernel: Kernel) -> int:
     """Program managers that may answer: the workstations of the cluster the kernel booted in."""
-    n = kernel.__dict__.get("_pm_group_size")
-    if n is None:  # counted once: the config a kernel booted with does not change
-        n = kernel.__dict__["_pm_group_size"] = max(
-            1, sum(1 for m in kernel.config.machines if m.is_workstation)
+    config = kernel.config
+    got = _group_sizes.get(id(config))
+    if got is None or got[0] is not config:  # counted once a config (the entry keeps it alive)
+        got = _group_sizes[id(config)] = (
+            config,
+            max(1, sum(1 for m in config.machines if m.is_workstation)),
         )
-    return n
+        while len(_group_sizes) > 64:
+            del _group_sizes[next(iter(_group_sizes))]
+    return got[1]
+
+
+_group_sizes: dict[int, tuple[object, int]] = {}
 
 
 def examined(kernel: Kernel) -> tuple[int, int]:
