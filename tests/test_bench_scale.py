@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 from tests.helpers import vcluster
 from vcluster import bench_scale
 from vcluster.bench_scale import fill, measure_busy
@@ -42,10 +40,15 @@ def test_every_at_star_program_starts_on_120_workstations_and_each_query_draws_f
     assert 0 < busy["selection_ms_median"] <= busy["selection_ms_p99"]
 
 
-def test_bench_scale_refuses_a_size_one_segment_cannot_hold_and_says_why():
-    out = vcluster("bench", "scale", "--hosts", "5000", "--quick", "--json")
-    assert out.returncode == 1
-    result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result["sizes"] == [{"hosts": 5000, "error": result["sizes"][0]["error"]}]
-    assert "1024" in result["sizes"][0]["error"]  # one Ethernet segment's stations
-    assert "5000 workstations: refused" in out.stderr
+def test_a_size_beyond_one_segment_is_built_as_a_what_if_with_distinct_stations():
+    cfg = bench_scale.config(1500)
+    names = [m.name for m in cfg.machines]
+    assert names[0] == "ws1" and names[1499] == "ws1500" and names[-1] == "fs1"
+    assert len({m.mac for m in cfg.machines}) == 1501
+    assert cfg.console_host == "ws1" and cfg.file_server.name == "fs1"
+
+
+def test_bench_scale_says_what_is_wrong_with_its_hosts_option():
+    out = vcluster("bench", "scale", "--hosts", "120,many", "--json")
+    assert out.returncode == 1 and out.stdout == ""
+    assert "--hosts '120,many': workstation counts separated by commas" in out.stderr
