@@ -16,9 +16,11 @@ One segment takes at most 1,024 stations (configs/schema.py MAX_STATIONS): a lar
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import json
 import resource
+import signal
 import statistics
 import subprocess
 import sys
@@ -197,6 +199,14 @@ def measure_busy(hosts: int, programs: int, pace_s: float = PACE_S) -> dict[str,
     }
 
 
+def _die_with_parent() -> None:
+    """In the measuring child: end when the bench that started it ends (Linux prctl)."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _in_process(what: str, *args: Any) -> dict[str, Any]:
     """Run measure_`what`(*args) in a fresh Python (its own RSS), bounded by RUN_TIMEOUT_S."""
     code = (
@@ -211,6 +221,7 @@ def _in_process(what: str, *args: Any) -> dict[str, Any]:
             text=True,
             timeout=RUN_TIMEOUT_S,
             cwd=root,
+            preexec_fn=_die_with_parent,
         )
     except subprocess.TimeoutExpired:
         return {"error": f"did not finish in {RUN_TIMEOUT_S} s of wall time"}
