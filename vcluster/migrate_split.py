@@ -61,7 +61,6 @@ def evict_terms(session, record: dict[str, Any], start: int):
             BATCH,
             record.get("objects", 0),
             record["state_bytes"],
-            record.get("teams", 0),
         )
     )
 

@@ -239,7 +239,6 @@ class MigrationModel(Model):
         batch_bytes: int,
         objects: int,
         state_bytes: int,
-        teams: int,
     ) -> Terms:
         """The freeze up to the deletion of the old copy (an eviction's end: nothing of the guest
         is left on the host; destroying its team is CPU work queued after that instant)."""
@@ -269,9 +268,7 @@ class MigrationModel(Model):
         measured), the residue is copied, the state is charged and moved (MG_STATE), the old copy
         is deleted and "go" is answered."""
         return (
-            self.freeze_to_delete(
-                settle_ms, residue_bytes, batch_bytes, objects, state_bytes, teams
-            )
+            self.freeze_to_delete(settle_ms, residue_bytes, batch_bytes, objects, state_bytes)
             + [(f"team_destroy_us x {teams} (the old copy)", self.us("team_destroy_us", teams))]
             + self.one_way("MG_COMMIT")
             + self.one_way("MG_COMMIT reply")
