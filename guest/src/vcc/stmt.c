@@ -119,9 +119,7 @@ static void for_stmt(void)
 	int top = new_label();
 	int next_l = new_label();
 	int end = new_label();
-	step.data = 0;
-	step.len = 0;
-	step.cap = 0;
+	buf_init(&step);
 	next();
 	expect('(', "'(' after for");
 	if (is_type_name(tok, tokname))
@@ -145,10 +143,7 @@ static void for_stmt(void)
 	expect(')', "')' in for");
 	loop_body(end, next_l);
 	def_label(next_l);
-	if (step.len && !suppress)
-		buf_add(code, step.data, step.len);
-	if (step.data)
-		free(step.data);
+	buf_emit(&step);
 	jump("jra", top);
 	def_label(end);
 	locals = scope;
@@ -309,9 +304,7 @@ void function_body(struct Sym *fn, struct Name **pnames, struct Type **ptypes, i
 	int i;
 	int obrk = brk;
 	int ocont = cont;
-	body.data = 0;
-	body.len = 0;
-	body.cap = 0;
+	buf_init(&body);
 	locals = 0;
 	frame = 0;
 	brk = 0;
@@ -338,10 +331,7 @@ void function_body(struct Sym *fn, struct Name **pnames, struct Type **ptypes, i
 		ins("link.w %fp,#0");
 		ins_n("sub.l #", frame, ",%sp");
 	}
-	if (body.len)
-		buf_add(code, body.data, body.len);
-	if (body.data)
-		free(body.data);
+	buf_emit(&body);
 	def_label(retlabel);
 	ins("unlk %fp");
 	ins("rts");

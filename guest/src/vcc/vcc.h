@@ -278,6 +278,8 @@ int new_label(void);
 void jump(char *op, int l);
 int string_literal(char *s, int len);
 void buf_add(struct Buf *b, char *s, int n);
+void buf_init(struct Buf *b);
+void buf_emit(struct Buf *b);
 void out_open(char *path);
 void out_flush(void);
 void out_close(void);
