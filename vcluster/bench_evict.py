@@ -96,8 +96,10 @@ def model_rows(session, record: dict[str, Any], file_host: str, start: int, end:
     served = bench_split.served(session, file_host, 0, max(end, freeze[1]))
     copies = [(a, b) for a, b, nbytes in record["copy_spans"] if nbytes]
     spans = {"evict": [(start, end)], "freeze": [freeze], "copy": copies}
-    overlaps = {key: [w for a, b in ss for w in flusher_writes(session, copies, served, a, b)]
-                for key, ss in spans.items()}  # fmt: skip
+    overlaps = {
+        key: [w for a, b in ss for w in flusher_writes(session, copies, served, a, b)]
+        for key, ss in spans.items()
+    }
     terms = {key: flusher_terms(session, ws) for key, ws in overlaps.items()}
     lone = migrate_split.evict_terms(session, record, start)
     rows = {
@@ -115,8 +117,9 @@ def model_rows(session, record: dict[str, Any], file_host: str, start: int, end:
         ws = overlaps[key]
         row["flusher_writes"] = len(ws)
         row["flusher_kb"] = round(sum(nbytes * share for nbytes, share, _, _ in ws) / 1024, 1)
-    # the new host's pager asks the file server first (it maps the pages the flush holds as
-    # non-resident once it runs the guest, after "go"): how long after the eviction's end
+    # the new host's page-ins: the first request after the owner's return whose data went out
+    # of the file server, how long after the eviction's end (its pager starts with the guest,
+    # after the commit's "go")
     reads = [
         when
         for when, _, pages, written in bench_split.served(
@@ -134,8 +137,8 @@ def flusher_writes(
     """The flusher's writes (`served`: bench_split.served of the file server, where only the
     flusher writes then) whose trains held the source's CPU within [t0, t1): (bytes, the share of
     the train within, whether its request was, whether it was queued in a pre-copy pass of
-    `copies`). A train holds the source's CPU from when it began there (its first packet reached
-    the file server one packet's send and wire later) for its sender_cpu."""
+    `copies`). A train holds the source's CPU for its sender_cpu from when it began there: the
+    file server began to copy its first packet a train_lead later."""
     m = MigrationModel(session.config)
     out = []
     for _, first, pages, written in served:
