@@ -186,6 +186,8 @@ def test_fault_lines_on_several_segments():
     with pytest.raises(LineError, match="no segment 'lan9'"):
         session.execute("fault loss 0.1 lan9")
     assert session.execute("power gw1 on") == "gw1 is already on"
+    with pytest.raises(LineError, match="gw1 is a gateway, not a workstation; workstations: ws1"):
+        session.execute("hello @ gw1")
 
 
 def test_capture_paths():
@@ -193,3 +195,54 @@ def test_capture_paths():
     assert capture_paths("a.pcap", ["x", "y"]) == {"x": "a-x.pcap", "y": "a-y.pcap"}
     assert capture_paths("d/", ["x"]) == {"x": "d/x.pcap"}
     assert capture_paths("c-{segment}.cap", ["x", "y"]) == {"x": "c-x.cap", "y": "c-y.cap"}
+
+
+def test_the_control_socket_names_segments_and_crashes_a_gateway():
+    import asyncio
+    import json
+
+    from vcluster.control import Controller
+    from vcluster.realtime import Runner
+
+    session = Session(load_config(SEGMENTS))
+
+    async def body() -> list[dict]:
+        runner = Runner(session, paused=True)
+        controller = Controller(session, runner)
+        requests = [{"cmd": "hosts"}, {"execute": "crash gw2"}, {"cmd": "net"}]
+        replies = [await controller.handle_line(json.dumps(r)) for r in requests]
+        await runner.close()
+        return replies
+
+    try:
+        hosts, crashed, net = asyncio.run(body())
+    finally:
+        session.close()
+    assert {h["name"]: h["segment"] for h in hosts["hosts"]} == {
+        "ws1": "lan1",
+        "ws2": "lan1",
+        "fs1": "lan1",
+        "ws3": "lan2",
+        "ws4": "lan2",
+        "ws5": "lan3",
+        "ws6": "lan3",
+    }
+    assert "gw2  gateway     lan1+lan3 up" in hosts["text"]
+    assert crashed["ok"] and crashed["message"].startswith("gw2 crashed")
+    assert net["gateways"]["gw2"]["powered"] is False and net["gateways"]["gw1"]["powered"]
+    assert set(net["segments"]) == {"lan1", "lan2", "lan3"}
+
+
+def test_same_seed_same_run():
+    """Gateways add no randomness of their own: two runs of the same lines are the same run."""
+    lines = ["owner ws2 on", "primes 500 @ *", "echo a @ ws6", "at 0.05 crash gw1", "hello @ ws4"]
+    summaries = []
+    for _ in range(2):
+        session = Session(load_config(SEGMENTS))
+        for line in lines:
+            session.execute(line)
+        session.run_until_done(60)
+        summaries.append(session.summary())
+        session.close()
+    assert summaries[0] == summaries[1]
+    assert summaries[0]["gateways"]["gw1"]["powered"] is False

@@ -461,6 +461,9 @@ class Session:
                 raise LineError("usage: PROG ARGS @ HOST   or   PROG ARGS @ *")
             host = argv[-1]
             argv = argv[:at]
+            if host in self.cluster.gateways:
+                raise LineError(f"{host} is a gateway, not a workstation; workstations: "
+                                f"{', '.join(k.name for k in self.kernels.values() if k.machine.role != 'fileserver')}")
             if host != "*" and host not in self.kernels:
                 raise LineError(f"unknown host {host!r}; hosts: {', '.join(self.kernels)}")
             if host != "*" and self.kernels[host].machine.role == "fileserver":
