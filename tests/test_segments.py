@@ -6,6 +6,7 @@ segments): the programs' output must not depend on the gateways."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -246,3 +247,48 @@ def test_same_seed_same_run():
         session.close()
     assert summaries[0] == summaries[1]
     assert summaries[0]["gateways"]["gw1"]["powered"] is False
+
+
+def test_an_eviction_crosses_two_gateways_onto_a_lossy_segment(one_wire):
+    """ws3's owner comes back; the only idle workstations are on lan3 (two gateways away, 5% of
+    its deliveries lost): the guest is evicted there and ends as it would have on one wire."""
+    lines = [
+        "owner ws1 on",
+        "owner ws2 on",
+        "owner ws4 on",
+        "fault loss 0.05 lan3",
+        "dirtier 256 32 8 @ ws3",
+        "wait 2",
+        "owner ws3 on",
+    ]
+    proc, summary = vcluster_json(SEGMENTS, *lines)
+    assert proc.returncode == 0, proc.stderr
+    (move,) = summary["migrations"]
+    assert move["ok"] and move["eviction"] and move["from"] == "ws3" and move["to"] in ON["lan3"]
+    assert summary["segments"]["lan3"]["dropped"] > 0
+    _, ref = vcluster_json(one_wire, *[line.replace(" lan3", "") for line in lines])
+    assert outputs(summary) == outputs(ref)
+
+
+def test_a_full_gateway_queue_drops_frames_and_the_protocol_recovers():
+    """gw1 at 1 Mb/s with room for 2 frames: the file server's trains overflow it; the dropped
+    frames are counted and resent, and the programs end as with a roomy gateway."""
+    cfg = load_config(SEGMENTS)
+    lines = ["primes 2000 @ ws3", "echo hi @ ws4"]
+    results = []
+    for bandwidth, queue in ((10_000_000, 64), (1_000_000, 2)):
+        gw1 = dataclasses.replace(cfg.gateways[0], bandwidth_bps=bandwidth, queue_frames=queue)
+        session = Session(dataclasses.replace(cfg, gateways=(gw1, cfg.gateways[1])))
+        for line in lines:
+            session.execute(line)
+        assert session.run_until_done(60)
+        results.append((session, session.summary()))
+    (roomy, r), (tight, t) = results
+    assert outputs(t) == outputs(r) == [("primes", "primes <= 2000: 303\n"), ("echo", "hi\n")]
+    link = t["gateways"]["gw1"]["links"]["lan1->lan2"]
+    assert link["dropped_queue"] > 0 and link["max_queue"] == 2
+    assert t["gateways"]["gw1"]["dropped_queue"] == link["dropped_queue"]
+    assert r["gateways"]["gw1"]["dropped_queue"] == 0
+    resent = [s.kernels["fs1"].transport.stats.retransmissions for s in (roomy, tight)]
+    assert resent[0] == 0 < resent[1]
+    assert t["sim_seconds"] > r["sim_seconds"]
