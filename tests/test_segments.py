@@ -229,6 +229,10 @@ def test_the_control_socket_names_segments_and_crashes_a_gateway():
         "ws6": "lan3",
     }
     assert "gw2  gateway     lan1+lan3 up" in hosts["text"]
+    assert hosts["gateways"] == [
+        {"name": "gw1", "segments": ["lan1", "lan2"], "state": "up"},
+        {"name": "gw2", "segments": ["lan1", "lan3"], "state": "up"},
+    ]
     assert crashed["ok"] and crashed["message"].startswith("gw2 crashed")
     assert net["gateways"]["gw2"]["powered"] is False and net["gateways"]["gw1"]["powered"]
     assert set(net["segments"]) == {"lan1", "lan2", "lan3"}

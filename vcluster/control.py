@@ -316,7 +316,8 @@ class Controller:
         }
 
     def _cmd_hosts(self, req: dict[str, Any]) -> dict[str, Any]:
-        return {"hosts": self.hosts(), "text": self.session.hosts_text()}
+        return {"hosts": self.hosts(), "text": self.session.hosts_text(),
+                "gateways": segments.gateway_rows(self.session)}
 
     def hosts(self) -> list[dict[str, Any]]:
         rows = []

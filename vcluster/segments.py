@@ -85,6 +85,14 @@ def gateways_summary(session) -> dict[str, Any]:
     }
 
 
+def gateway_rows(session) -> list[dict[str, Any]]:
+    """The control socket's `hosts` reply's `gateways`: name, segments, state (up or down)."""
+    return [
+        {"name": name, "segments": list(gw.names), "state": "up" if gw.powered else "down"}
+        for name, gw in session.cluster.gateways.items()
+    ]
+
+
 def host_rows(session, rows: list[tuple[str, ...]]) -> tuple[list[tuple[str, ...]], set[int]]:
     """`hosts`' rows (a header, then a kernel's each) and its right-aligned columns; with several
     segments a segment column after the role, and a row for each gateway."""
