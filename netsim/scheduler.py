@@ -118,6 +118,7 @@ class Simulator:
         self._source_ids: dict[str, int] = {DEFAULT_SOURCE: 0}
         self._dead = 0  # cancelled events still in the heap
         self._key: tuple[int, int] = (0, 0)
+        self.was_stopped = False  # the last run() returned by stop()
         self._stopped = False
         self._running = False
         # The latest time the events now running may reach: `until` of the run in
@@ -203,6 +204,22 @@ class Simulator:
         self.source = owner
         fn()
 
+    def next_seq(self) -> int:
+        """Take the next ``seq`` of the source now running, as ``at`` would (for an event that
+        another process will hold: netsim/parallel.py)."""
+        src = self.source
+        counts = self._counts
+        counts[src] = n = counts[src] + 1
+        return src << SOURCE_SHIFT | n
+
+    def insert(self, time_ns: int, seq: int, fn: Callable[[], None]) -> Event:
+        """Queue an event under a ``seq`` taken elsewhere (``next_seq`` of another process)."""
+        if time_ns < self.now:
+            raise ValueError(f"cannot schedule in the past: {time_ns} < now {self.now}")
+        ev = Event((time_ns, seq, fn))
+        _push(self._heap, ev)
+        return ev
+
     @property
     def stopped_key(self) -> tuple[int, int]:
         """(time, seq) of the event that made the last ``run`` return by ``stop()``."""
@@ -277,13 +294,14 @@ class Simulator:
             return True
         return False
 
-    def run(self, until: int | None = None) -> None:
+    def run(self, until: int | None = None, watch: Callable[[Event], None] | None = None) -> None:
         """Run events in time order.
 
         With ``until``: run every event due at or before ``until``, then set
         the clock to ``until``.  Without: run until no event is left.  Either
         way ``stop()`` (called from an event) makes it return right after that
-        event, leaving the clock at that event's time.
+        event, leaving the clock at that event's time (``was_stopped``, ``stopped_key``).
+        ``watch(event)``, if given, is called after each event.
         """
         if until is not None and until < self.now:
             raise ValueError(f"run(until={until}) is before now={self.now}")
@@ -295,6 +313,7 @@ class Simulator:
         pop = _pop
         SHIFT = SOURCE_SHIFT  # noqa: N806 (a local for the hot loop)
         self._stopped = False
+        self.was_stopped = False
         self._running = True
         outside = self.source
         n = 0
@@ -316,8 +335,11 @@ class Simulator:
                 n += 1
                 self.source = ev[1] >> SHIFT
                 fn()
+                if watch is not None:
+                    watch(ev)
                 if self._stopped:
                     self._stopped = False
+                    self.was_stopped = True
                     return
             else:
                 ev = None
