@@ -1,4 +1,4 @@
-"""The cluster: every machine of a config on one Ethernet segment, under one virtual clock."""
+"""The cluster: every machine of a config on its Ethernet segment (gateways join several), one virtual clock."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 from emulator.machine import Machine
 from netsim.ethernet import Segment
+from netsim.gateway import Gateway
 from netsim.scheduler import Simulator
 
 KernelFactory = Callable[[Simulator, Machine, Any, int], Any]
@@ -21,21 +22,22 @@ class Cluster:
         """`progress(done, total, name)` is called as each machine comes up."""
         self.config = config
         self.sim = Simulator(seed=config.seed)
-        net = config.network
-        self.segment = Segment(
-            self.sim,
-            name="ether0",
-            bitrate=net.bitrate,
-            length_m=net.length_m,
-            propagation_ns_per_m=net.propagation_ns_per_m,
-            loss_rate=net.loss_rate,
-            corrupt_rate=net.corrupt_rate,
-        )
+        self.segments: dict[str, Segment] = {
+            name: make_segment(self.sim, name, config.wire(name)) for name in config.segment_names
+        }
+        self.segment = next(iter(self.segments.values()))  # the first (of a one-segment config: the)
         config_dir = os.path.dirname(config.source_path) if config.source_path else None
         self.machines: list[Machine] = [
-            Machine(m, i, self.segment, config_dir) for i, m in enumerate(config.machines)
+            Machine(m, i, self.segments[config.segment_of(m)], config_dir)
+            for i, m in enumerate(config.machines)
         ]
         self.by_name = {m.name: m for m in self.machines}
+        self.gateways: dict[str, Gateway] = {
+            g.name: Gateway(self.sim, g.name, [self.segments[s] for s in g.segments],
+                            latency_ns=round(g.latency_us * 1000), bandwidth_bps=g.bandwidth_bps,
+                            queue_frames=g.queue_frames, index=i)
+            for i, g in enumerate(config.gateways)
+        }
         self.kernels: list[Any] = []
         if kernel_factory is not None:
             for i, m in enumerate(self.machines):
@@ -54,3 +56,16 @@ class Cluster:
 
     def run(self, until_ns: int | None = None) -> None:
         self.sim.run(until=until_ns)
+
+
+def make_segment(sim: Simulator, name: str, net) -> Segment:
+    """A segment of the config's wire parameters `net` (a NetworkConfig)."""
+    return Segment(
+        sim,
+        name=name,
+        bitrate=net.bitrate,
+        length_m=net.length_m,
+        propagation_ns_per_m=net.propagation_ns_per_m,
+        loss_rate=net.loss_rate,
+        corrupt_rate=net.corrupt_rate,
+    )

@@ -15,7 +15,7 @@ from typing import Any
 from configs.loader import ConfigError, load_config, resolve_config
 from emulator.cluster import Cluster
 from guest import abi, build
-from vcluster import checkpointing, names
+from vcluster import checkpointing, names, segments
 from vkernel.boot import boot_kernel
 from vkernel.filesystem import FsError
 from vkernel.kernel import FaultReport, Kernel
@@ -94,11 +94,9 @@ class Session:
         self.sim = self.cluster.sim
         self.kernels: dict[str, Kernel] = {k.name: k for k in self.cluster.kernels}
         self.pcap = None
+        self.pcaps: dict[str, Any] = {}  # segment -> its capture (vcluster/segments.py)
         if pcap:
-            from netsim.pcap import PcapWriter
-
-            self.pcap = PcapWriter(pcap)
-            self.cluster.segment.add_tap(self.pcap.write)
+            segments.open_captures(self, pcap)
         self._pm_hosts = {k.system_lh.lhid: k.name for k in self.kernels.values()}
         self.home = self.kernels[config.console_host]
         self.shell = Shell(self.home, lambda pm: self._pm_hosts.get(abi.pid_lhid(pm), "?"))
@@ -752,9 +750,10 @@ class Session:
         raise LineError("this cluster has no file server")
 
     def close(self) -> None:
-        if self.pcap is not None:
-            self.pcap.close()
-            self.pcap = None
+        for writer in self.pcaps.values():
+            writer.close()
+        self.pcaps = {}
+        self.pcap = None
 
 
 def load(config: str | None, seed: int | None = None):
