@@ -116,6 +116,7 @@ class ParallelRun:
         self.stoppable = stoppable
         self.observed: Hashable | None = None  # what this rank reported at the stop (None: live)
         self.stopped_at: tuple[int, int] | None = None
+        self.runs = 0  # run() calls so far (the same on every rank)
         self.windows = 0
         self.messages = 0
         self._outbox: list[list[tuple]] = [[] for _ in range(self.size)]
@@ -184,6 +185,7 @@ class ParallelRun:
         sim = self.sim
         if until is not None and until < sim.now:
             raise ValueError(f"run(until={until}) is before now={sim.now}")
+        self.runs += 1
         try:
             self._windows(until)
         except Exception:

@@ -247,7 +247,10 @@ def _label(asked: bool | None, lines: list[str]) -> bool:
             return False
         return bool(words) and words[0] not in LINE_WORDS
 
-    return sys.stdout.isatty() and sum(map(starts_a_program, lines)) > 1
+    from vcluster.mpirun import ranks
+
+    # under mpirun a rank's stdout is mpirun's pty whatever the user's is: no labels unless asked
+    return sys.stdout.isatty() and ranks() == 1 and sum(map(starts_a_program, lines)) > 1
 
 
 def _cmd_run(ns: argparse.Namespace) -> int:
@@ -293,6 +296,10 @@ def _cmd_run(ns: argparse.Namespace) -> int:
             print(f"vcluster run: --timeline: {why}", file=sys.stderr)
             return 2
     failed: list[str] = []
+    from vcluster import mpirun
+
+    if mpirun.ranks() > 1:  # under mpirun: the segments spread over the ranks (vcluster/mpirun.py)
+        run_lines = mpirun.run_lines_parallel  # noqa: F811
     status = run_lines(
         config,
         args,
@@ -437,6 +444,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if ns.command == "run":
         return _cmd_run(ns)
+    from vcluster.mpirun import ranks
+
+    if ranks() > 1:
+        print(f"vcluster {ns.command}: not available across MPI ranks (only `vcluster run` is); "
+              "run it without mpirun", file=sys.stderr)
+        return 2
     if ns.command == "boot":
         return _cmd_boot(ns)
     if ns.command == "serve":
