@@ -63,6 +63,7 @@ class ParallelSession(Session):
     """A Session whose clock runs in lockstep with the other ranks' (netsim/parallel.py)."""
 
     comm: Any = None  # set by run_lines_parallel before the session boots
+    last: ParallelSession | None = None  # the session of the run in progress (for its stats)
 
     def __init__(self, config, **kwargs: Any) -> None:
         self._stamps: dict[str, list[tuple]] = {"migrations": [], "events": [], "exits": []}
@@ -76,6 +77,7 @@ class ParallelSession(Session):
         self.local_kernels = [
             k for k in self.cluster.kernels if config.segment_of(k.machine.config) in mine
         ]
+        ParallelSession.last = self
         self.runner = ParallelRun(
             self.sim,
             comm,
@@ -274,4 +276,14 @@ def run_lines_parallel(config: str | None, lines: list[str], **kwargs: Any) -> i
         session_module.Session = Session  # type: ignore[misc]
         sys.stdout, sys.stderr = saved_out, saved_err
         quiet.close()
+    last = ParallelSession.last
+    shares = comm.gather(last.runner.stats() if last is not None and last.runner else None, root=0)
+    if rank == 0 and all(shares):
+        for share in shares:
+            print(
+                f"vcluster: rank {share['rank']}: {', '.join(share['segments']) or 'no segment'}: "
+                f"{share['events']} events, {share['windows']} windows, {share['messages']} frames "
+                f"handed over to it, {share['sync_s']:g} s waiting on the others",
+                file=sys.stderr,
+            )
     return comm.bcast(status, root=0)
