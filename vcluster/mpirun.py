@@ -135,9 +135,9 @@ class ParallelSession(Session):
     def _observe(self) -> tuple:
         """What this rank reports, as raw numbers (the stop journal's snapshot, after each event)."""
         segs = self.cluster.segments
-        raw = tuple(_segment_raw(segs[n]) for n in self.local_segments)
         return (
-            raw,
+            tuple(_segment_raw(segs[n]) for n in self.local_segments),
+            tuple(_gateway_raw(g) for g in self.cluster.gateways.values()),
             len(self._stamps["migrations"]),
             len(self._stamps["events"]),
             len(self._stamps["exits"]),
@@ -147,8 +147,7 @@ class ParallelSession(Session):
     def _report(self) -> dict[str, Any]:
         seen = self.runner.observed if self.runner is not None else None
         snap = seen if seen is not None else self._observe()
-        raw, n_mig, n_ev, n_exit, n_faults = snap
-        now = self.sim.now
+        segs, gws, n_mig, n_ev, n_exit, n_faults = snap
         mine = self.rank
         own = [r == mine for r in self.runner.rank_of]
 
@@ -157,7 +156,8 @@ class ParallelSession(Session):
 
         st = self._stamps
         return {
-            "net": {n: _net_of(r, now) for n, r in zip(self.local_segments, raw, strict=True)},
+            "segments": dict(zip(self.local_segments, segs, strict=True)),
+            "gateways": dict(zip(self.cluster.gateways, gws, strict=True)),
             "migrations": [
                 (s, i, m)
                 for i, (s, m) in enumerate(
@@ -180,9 +180,16 @@ class ParallelSession(Session):
         }
 
     def summary(self) -> dict[str, Any]:
+        """Session.summary on rank 0 over what every rank reported: the other ranks' segment and
+        gateway counters put in rank 0's copies, their records merged in the one-process order."""
         reports = self.comm.gather(self._report(), root=0)
         if self.rank != 0:
             return {}
+        for report in reports[1:]:
+            for name, raw in report["segments"].items():
+                _install_segment(self.cluster.segments[name], raw)
+        for name, gateway in self.cluster.gateways.items():
+            _install_gateway(gateway, [r["gateways"][name] for r in reports])
         merged = {
             key: sorted((x for r in reports for x in r[key]), key=lambda x: (x[0], x[1]))
             for key in ("migrations", "events", "exits")
@@ -196,8 +203,6 @@ class ParallelSession(Session):
             out = super().summary()
         finally:
             self.migrations, self.events, self.host_final = mig, ev, host_final
-        net = {n: v for r in reports for n, v in r["net"].items()}
-        out["net"] = net[self.config.segment_names[0]]
         faults = {}
         by_kernel = {k: v for r in reports for k, v in r["faults"].items()}
         for k in self.cluster.kernels:  # kernel by kernel, as Session.summary
@@ -208,29 +213,35 @@ class ParallelSession(Session):
 
 
 def _segment_raw(seg) -> tuple:
-    c = seg.counters
+    return (tuple(vars(seg.counters).values()), seg._busy_total, seg._txing, seg._busy_start)
+
+
+def _install_segment(seg, raw: tuple) -> None:
+    """Rank 0's copy of another rank's segment takes that segment's counters and busy time."""
+    counters, seg._busy_total, seg._txing, seg._busy_start = raw
+    for key, value in zip(list(vars(seg.counters)), counters, strict=True):
+        setattr(seg.counters, key, value)
+
+
+def _gateway_raw(gw) -> tuple:
     return (
-        c.frames,
-        c.bytes,
-        c.collisions,
-        c.dropped,
-        seg._busy_total,
-        seg._txing,
-        seg._busy_start,
+        tuple(vars(gw.counters).values()),
+        tuple(tuple(vars(link.counters).values()) for link in gw.links.values()),
     )
 
 
-def _net_of(raw: tuple, now: int) -> dict[str, Any]:
-    """The summary's `net` keys of one segment from its raw numbers at `now` (Segment.utilization)."""
-    frames, nbytes, collisions, dropped, busy_total, txing, busy_start = raw
-    busy = busy_total + (now - busy_start if txing else 0)
-    return {
-        "frames": frames,
-        "bytes": nbytes,
-        "collisions": collisions,
-        "dropped": dropped,
-        "utilization": round(busy / now if now > 0 else 0.0, 6),
-    }
+def _install_gateway(gw, raws: list[tuple]) -> None:
+    """A gateway's two sides count on their own ranks: its counters are the sums of the ranks'
+    (a link's longest queue, counted on one side only, their maximum)."""
+
+    def put(obj, rows: list[tuple]) -> None:
+        for i, key in enumerate(list(vars(obj))):
+            values = [row[i] for row in rows]
+            setattr(obj, key, max(values) if key.startswith("max") else sum(values))
+
+    put(gw.counters, [raw[0] for raw in raws])
+    for j, link in enumerate(gw.links.values()):
+        put(link.counters, [raw[1][j] for raw in raws])
 
 
 def refusal(pcap: str | None, timeline: str | None, screenshots) -> str | None:
