@@ -175,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="which benchmark: " + ", ".join(benches.names()) + " (described below)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--seeds", type=int, help="faults: seeds per scenario and loss rate (default 20)")
+    bench.add_argument("--ranks", metavar="K,K...", help="segments: the MPI rank counts to compare (default 1,2)")
     bench.add_argument("--quick", action="store_true", help="faults: 3 seeds and 10 instants; rexec: selection at 3 and 12 hosts only")
     bench.add_argument("--plot", metavar="FILE.png",
                        help="also draw the result beside the paper's figures (migrate, pmake, rexec)")
@@ -460,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vcluster import bench
 
         return bench.main(ns.name, ns.json, seeds=ns.seeds, quick=ns.quick, plot=ns.plot,
-                          from_json=ns.from_json)
+                          from_json=ns.from_json, ranks=ns.ranks)
     if ns.command == "files":
         from vcluster import files as files_cmd
 
