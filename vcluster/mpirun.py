@@ -13,8 +13,11 @@ the console (ps, hosts, kill, migrateprog, crash, at...) are refused, not approx
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
+from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from netsim.parallel import ParallelRun, place
@@ -78,6 +81,8 @@ class ParallelSession(Session):
             k for k in self.cluster.kernels if config.segment_of(k.machine.config) in mine
         ]
         ParallelSession.last = self
+        self._reads = _readers(self)
+        self._fault_lists = [k.faults for k in self.local_kernels]
         self.runner = ParallelRun(
             self.sim,
             comm,
@@ -134,20 +139,19 @@ class ParallelSession(Session):
     # --- what each rank reports, and rank 0's merge --------------------------------------
     def _observe(self) -> tuple:
         """What this rank reports, as raw numbers (the stop journal's snapshot, after each event)."""
-        segs = self.cluster.segments
+        st = self._stamps
         return (
-            tuple(_segment_raw(segs[n]) for n in self.local_segments),
-            tuple(_gateway_raw(g) for g in self.cluster.gateways.values()),
-            len(self._stamps["migrations"]),
-            len(self._stamps["events"]),
-            len(self._stamps["exits"]),
-            tuple(len(k.faults) for k in self.local_kernels),
+            tuple([read(obj) for _, read, obj in self._reads]),
+            len(st["migrations"]),
+            len(st["events"]),
+            len(st["exits"]),
+            tuple(map(len, self._fault_lists)),
         )
 
     def _report(self) -> dict[str, Any]:
         seen = self.runner.observed if self.runner is not None else None
         snap = seen if seen is not None else self._observe()
-        segs, gws, n_mig, n_ev, n_exit, n_faults = snap
+        counters, n_mig, n_ev, n_exit, n_faults = snap
         mine = self.rank
         own = [r == mine for r in self.runner.rank_of]
 
@@ -156,8 +160,9 @@ class ParallelSession(Session):
 
         st = self._stamps
         return {
-            "segments": dict(zip(self.local_segments, segs, strict=True)),
-            "gateways": dict(zip(self.cluster.gateways, gws, strict=True)),
+            "counters": [
+                (what, values) for (what, _, _), values in zip(self._reads, counters, strict=True)
+            ],
             "migrations": [
                 (s, i, m)
                 for i, (s, m) in enumerate(
@@ -185,11 +190,7 @@ class ParallelSession(Session):
         reports = self.comm.gather(self._report(), root=0)
         if self.rank != 0:
             return {}
-        for report in reports[1:]:
-            for name, raw in report["segments"].items():
-                _install_segment(self.cluster.segments[name], raw)
-        for name, gateway in self.cluster.gateways.items():
-            _install_gateway(gateway, [r["gateways"][name] for r in reports])
+        _install(self, reports)
         merged = {
             key: sorted((x for r in reports for x in r[key]), key=lambda x: (x[0], x[1]))
             for key in ("migrations", "events", "exits")
@@ -212,36 +213,59 @@ class ParallelSession(Session):
         return out
 
 
-def _segment_raw(seg) -> tuple:
-    return (tuple(vars(seg.counters).values()), seg._busy_total, seg._txing, seg._busy_start)
+def _fields(obj) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(obj))
 
 
-def _install_segment(seg, raw: tuple) -> None:
-    """Rank 0's copy of another rank's segment takes that segment's counters and busy time."""
-    counters, seg._busy_total, seg._txing, seg._busy_start = raw
-    for key, value in zip(list(vars(seg.counters)), counters, strict=True):
-        setattr(seg.counters, key, value)
+def _readers(session: ParallelSession) -> list[tuple[tuple, Callable[[Any], tuple], Any]]:
+    """(what, read, object) for each counter block this rank reports: its segments' counters and
+    busy time, every gateway's counters (each rank counts its own sides), the links leaving its
+    sides. A read is one attrgetter call: the journal takes them all after every event."""
+    out: list[tuple[tuple, Callable[[Any], tuple], Any]] = []
+    busy = attrgetter("_busy_total", "_txing", "_busy_start")
+    for name in session.local_segments:
+        seg = session.cluster.segments[name]
+        out.append((("segment", name), attrgetter(*_fields(seg.counters)), seg.counters))
+        out.append((("busy", name), busy, seg))
+    mine = set(session.local_segments)
+    for name, gw in session.cluster.gateways.items():
+        out.append((("gateway", name), attrgetter(*_fields(gw.counters)), gw.counters))
+        for (a, b), link in gw.links.items():
+            if gw.names[a] in mine:
+                out.append(
+                    (("link", name, a, b), attrgetter(*_fields(link.counters)), link.counters)
+                )
+    return out
 
 
-def _gateway_raw(gw) -> tuple:
-    return (
-        tuple(vars(gw.counters).values()),
-        tuple(tuple(vars(link.counters).values()) for link in gw.links.values()),
-    )
-
-
-def _install_gateway(gw, raws: list[tuple]) -> None:
-    """A gateway's two sides count on their own ranks: its counters are the sums of the ranks'
-    (a link's longest queue, counted on one side only, their maximum)."""
-
-    def put(obj, rows: list[tuple]) -> None:
-        for i, key in enumerate(list(vars(obj))):
-            values = [row[i] for row in rows]
-            setattr(obj, key, max(values) if key.startswith("max") else sum(values))
-
-    put(gw.counters, [raw[0] for raw in raws])
-    for j, link in enumerate(gw.links.values()):
-        put(link.counters, [raw[1][j] for raw in raws])
+def _install(session: ParallelSession, reports: list[dict[str, Any]]) -> None:
+    """Rank 0's copies of the other ranks' segments, gateways and links take what those ranks
+    counted (a gateway's counters: the sum of its sides' ranks')."""
+    cluster = session.cluster
+    sums: dict[str, list[int]] = {}
+    for rank, report in enumerate(reports):
+        for what, values in report["counters"]:
+            kind, name = what[0], what[1]
+            if kind == "gateway":
+                total = sums.setdefault(name, [0] * len(values))
+                sums[name] = [x + y for x, y in zip(total, values, strict=True)]
+                continue
+            if rank == 0:
+                continue  # rank 0's own: live
+            if kind == "segment":
+                obj = cluster.segments[name].counters
+            elif kind == "busy":
+                seg = cluster.segments[name]
+                seg._busy_total, seg._txing, seg._busy_start = values
+                continue
+            else:
+                obj = cluster.gateways[name].links[(what[2], what[3])].counters
+            for key, value in zip(_fields(obj), values, strict=True):
+                setattr(obj, key, value)
+    for name, total in sums.items():
+        obj = cluster.gateways[name].counters
+        for key, value in zip(_fields(obj), total, strict=True):
+            setattr(obj, key, value)
 
 
 def refusal(pcap: str | None, timeline: str | None, screenshots) -> str | None:
