@@ -155,3 +155,31 @@ def test_the_one_process_run_does_not_depend_on_other_segments(tmp_path: Path) -
     assert base["segments"]["lan4"]["frames"] > 100  # the IPC pair's traffic
     for how in ("reversed", "extra"):
         assert _outcome(_variant(tmp_path, how)) == base, how
+
+
+# --- the runner alone: two busy segments, a gateway, a stop on rank 0 mid-window ---------------
+
+CHATTER = ROOT / "tests" / "parallel_chatter.py"
+
+
+def _chatter(ranks: int, seed: int, stop_after: int) -> tuple[str, str]:
+    cmd = [sys.executable, str(CHATTER), str(seed), str(stop_after)]
+    if ranks > 1:
+        cmd = [MPIRUN, "--oversubscribe", "-n", str(ranks), *cmd]
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=ROOT, env=_env())
+    assert done.returncode == 0, done.stderr
+    return done.stdout, done.stderr
+
+
+@needs_mpi
+def test_the_other_rank_reports_what_it_had_at_the_stop() -> None:
+    """Segment b (rank 1) keeps chattering past the instant segment a (rank 0) stops the run; its
+    counters and the frames it heard are those of the one-process run at that instant."""
+    overran = []
+    for seed in (2, 5):
+        alone, _ = _chatter(1, seed, 1200)
+        split, err = _chatter(2, seed, 1200)
+        assert json.loads(alone)["b"]["counters"]["frames"] > 100
+        assert split == alone
+        overran.append('"b_overran": true' in err)
+    assert any(overran)  # the stop journal was needed (b had run on), not just the live counters
