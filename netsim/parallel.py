@@ -298,7 +298,7 @@ class ParallelRun:
         hand-over of its own earliest event (its next + 2 lookaheads)."""
         L = self.lookahead  # noqa: N806
         others = min((n for r, n in enumerate(nexts) if r != self.rank), default=_INF)
-        end = min(others + L, nexts[self.rank] + 2 * L) - 1
+        end = min(others + L, nexts[self.rank] + 2 * L, g + 2 * L) - 1  # an idle rank: g + 2L
         return int(end) if end != _INF else 1 << 62
 
     def _prune(self, g: float) -> None:
