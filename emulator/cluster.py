@@ -28,7 +28,7 @@ class Cluster:
         self.segments: dict[str, Segment] = {
             name: make_segment(self.sim, name, config.wire(name)) for name in config.segment_names
         }
-        self.segment = next(iter(self.segments.values()))  # the first (of a one-segment config: the)
+        self.segment = next(iter(self.segments.values()))  # the first (a one-segment config: the one)
         config_dir = os.path.dirname(config.source_path) if config.source_path else None
         self.machines: list[Machine] = [
             Machine(m, i, self.segments[config.segment_of(m)], config_dir)

@@ -19,7 +19,8 @@ The interface, kept small (a runner that spreads segments over processes builds 
   dropped and counted (``dropped_queue``).  Otherwise it leaves the gateway on side ``b`` at
   ``deliver = t + queueing + serialisation + latency_ns`` (always ``>= t + latency_ns``: the
   lookahead), when ``handover(b, deliver, frame, a, epoch)`` has it ``arrive``: the port on ``b``
-  queues it for its segment (CSMA/CD there, a transmit queue of ``queue_frames``).
+  queues it for its segment (CSMA/CD there, a transmit queue of ``queue_frames``; a frame that
+  finds that queue full is counted by segment ``b``, ``dropped_overflow``).
 * The only coupling between the segments is that timed hand-over.  By default it is an event on
   ``sim``; replace ``handover`` to carry ``(b, deliver, frame, a, epoch)`` to the process of
   segment ``b`` and call ``arrive(b, frame, a, epoch)`` there when its clock reads ``deliver``.
@@ -56,7 +57,7 @@ class GatewayCounters:
     bytes_in: int = 0
     forwarded: int = 0  # frames handed to a link (a flooded frame counts once a link)
     bytes_forwarded: int = 0
-    delivered: int = 0  # frames that arrived on the far side and were queued on its segment
+    delivered: int = 0  # frames that arrived on the far side and were handed to its port
     filtered: int = 0  # unicasts whose destination is on the segment they came from
     flooded: int = 0  # unicasts to a station not learned yet, sent to every other segment
     dropped_queue: int = 0  # a link's queue was full

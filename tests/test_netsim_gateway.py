@@ -265,3 +265,19 @@ def test_every_frame_arrives_as_on_one_wire_only_later(sends, latency_us) -> Non
             when, there = sent[tag_of(f)]
             assert t - when >= wire_time_ns(60) + D + (latency_us * US if there != here else 0)
     assert net.gws[0].counters.dropped_queue == 0
+
+
+def test_a_multicast_crosses_though_no_station_of_its_own_segment_listens() -> None:
+    """The port hears every frame (promiscuous), multicasts of groups nobody near joined included:
+    a program manager group whose only members are on the far segment still gets the query."""
+    sim = Simulator(seed=1)
+    lan0, lan1 = Segment(sim, name="lan0"), Segment(sim, name="lan1")
+    a = lan0.attach(mac(1), "a")
+    far = lan1.attach(mac(17), "far")
+    far.join_group(GROUP)
+    got = []
+    far.on_receive = got.append
+    Gateway(sim, "gw", [lan0, lan1], latency_ns=10 * US, bandwidth_bps=10_000_000, queue_frames=4)
+    a.send(frame(GROUP, a.mac, tag=4))
+    sim.run()
+    assert [tag_of(f) for f in got] == [4]

@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the config's seed")
     run.add_argument("--max-sim-seconds", type=float, default=600.0, metavar="S",
                      help="stop after this much simulated time (above 0, at most 1e6)")
-    run.add_argument("--pcap", metavar="FILE", help="capture every frame on the wire to FILE (pcap)")
+    run.add_argument("--pcap", metavar="FILE", help="capture every frame on the wire to FILE (pcap); "
+                     "several segments: FILE-SEGMENT.pcap each, or DIR/SEGMENT.pcap (docs/CONFIG.md)")
     run.add_argument("--stdin", metavar="FILE",
                      help="the standard input of every program the lines start (- = this one's); "
                      "without it, their input is at its end at once")

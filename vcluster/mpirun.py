@@ -8,7 +8,7 @@ only they saw (their segments' counters, their machines' migrations, events, exi
 stamped with when and where it happened so rank 0 merges it in the one-process run's order.
 The --json summary, the programs' output and the migrations are those of the one-process run of
 the same config and seed, byte for byte. The lines that would need another rank's machines at
-the console (ps, hosts, kill, migrateprog, crash, at...) are refused, not approximated.
+the console (ps, hosts, kill, migrateprog, crash, power, at...) are refused, not approximated.
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from vcluster.session import LineError, S, Session
 
 __all__ = ["ranks", "run_lines_parallel", "ParallelSession", "placement_of"]
 
-# the console lines a run across ranks takes: the others need machines of other ranks at the console
-LINES = ("wait", "input", "eof")
+# console lines a run across ranks refuses: they read or change, at the console, machines that
+# run on other ranks (owner and fault only set state, which each rank sets on its copies)
 _NOT_ACROSS = {
     "hosts",
     "ps",
@@ -35,8 +35,6 @@ _NOT_ACROSS = {
     "suspend",
     "resume",
     "migrateprog",
-    "owner",
-    "fault",
     "crash",
     "power",
     "at",

@@ -356,6 +356,8 @@ class Session:
         return f"{kernel.name}: owner {'present' if present else 'away'}"
 
     def fault(self, argv: list[str]) -> str | None:
+        if len(self.cluster.segments) > 1:  # every segment, or the one named (vcluster/segments.py)
+            return segments.fault(self, argv)
         segment = self.cluster.segment
         if len(argv) == 3 and argv[1] == "loss":
             try:
@@ -379,6 +381,8 @@ class Session:
     def crash(self, argv: list[str]) -> str | None:
         if len(argv) != 2:
             raise LineError("usage: crash HOST")
+        if argv[1] in self.cluster.gateways:
+            return segments.crash_gateway(self, argv[1])
         kernel = self._host(argv[1])
         if kernel is self.home:
             raise LineError(f"{argv[1]} is the console's own workstation")
@@ -426,6 +430,8 @@ class Session:
     def power(self, argv: list[str]) -> str | None:
         if len(argv) != 3 or argv[2] != "on":
             raise LineError("usage: power HOST on")
+        if argv[1] in self.cluster.gateways:
+            return segments.power_gateway(self, argv[1])
         old = self._host(argv[1])
         if old.powered:
             return f"{old.name} is already on"
@@ -460,6 +466,9 @@ class Session:
                 raise LineError("usage: PROG ARGS @ HOST   or   PROG ARGS @ *")
             host = argv[-1]
             argv = argv[:at]
+            if host in self.cluster.gateways:
+                raise LineError(f"{host} is a gateway, not a workstation; workstations: "
+                                f"{', '.join(k.name for k in self.kernels.values() if k.machine.role != 'fileserver')}")
             if host != "*" and host not in self.kernels:
                 raise LineError(f"unknown host {host!r}; hosts: {', '.join(self.kernels)}")
             if host != "*" and self.kernels[host].machine.role == "fileserver":
@@ -659,8 +668,8 @@ class Session:
                          str(k.frames.free_count * 4) if up else "-",
                          str(sum(1 for p in k.processes.values() if p.team is not None)) if up else "-",
                          lhs or "-"))
+        rows, right = segments.host_rows(self, rows)  # several segments: a segment column, gateways
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        right = {4, 5, 6, 7}
         lines = []
         for r in rows:
             cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths, strict=True))]
@@ -679,6 +688,7 @@ class Session:
                 state = proc.lh.migration_state or state  # e.g. precopy-2, frozen, committing
                 rows.append({
                     "pid": proc.pid, "name": proc.name, "host": k.name, "lhid": proc.lhid,
+                    "segment": segments.segment_of(self, k.name),
                     "state": state, "cpu_ms": proc.cpu_ns // 1_000_000,
                     "memory_kb": proc.team.memory_bytes // 1024,
                 })
@@ -687,21 +697,17 @@ class Session:
     def ps_text(self, host: str | None = None) -> str:
         if host is not None and host not in self.kernels:
             raise LineError(f"unknown host {host!r}")
-        lines = [f"{'pid':10s} {'name':10s} {'host':8s} {'lhid':6s} {'state':14s} {'cpu ms':>7s} {'mem KB':>6s}"]
+        several = len(self.cluster.segments) > 1  # then a segment column after the host
+        seg = lambda text: f"{text:8s} " if several else ""  # noqa: E731
+        lines = [f"{'pid':10s} {'name':10s} {'host':8s} {seg('segment')}{'lhid':6s} {'state':14s} {'cpu ms':>7s} {'mem KB':>6s}"]
         for r in self.ps_rows(host):
-            lines.append(f"{r['pid']:#010x} {r['name']:10s} {r['host']:8s} {r['lhid']:#06x} "
+            lines.append(f"{r['pid']:#010x} {r['name']:10s} {r['host']:8s} {seg(r['segment'])}{r['lhid']:#06x} "
                          f"{r['state']:14s} {r['cpu_ms']:7d} {r['memory_kb']:6d}")
         return "\n".join(lines)
 
     def net_summary(self) -> dict[str, Any]:
-        stats = self.cluster.segment.stats()
-        return {
-            "frames": stats["frames"],
-            "bytes": stats["bytes"],
-            "collisions": stats["collisions"],
-            "dropped": stats["dropped"],
-            "utilization": round(stats["utilization"], 6),
-        }
+        """The wire's counters (several segments: their sums, the busiest one's utilisation)."""
+        return segments.net_counters(segments.net_stats(self))
 
     def summary(self) -> dict[str, Any]:
         programs = []
@@ -728,6 +734,8 @@ class Session:
             "restarts": self.restarts,  # restarts from checkpoints and refusals (docs/CHECKPOINT.md)
             "events": self.events,
             "net": self.net_summary(),
+            "segments": segments.segments_summary(self),  # each segment's `net`, each gateway's
+            "gateways": segments.gateways_summary(self),
             "file_servers": self.file_server_summary(),
         }
 
