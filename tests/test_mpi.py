@@ -83,6 +83,21 @@ def test_a_run_across_ranks_prints_what_the_one_process_run_prints(reference, ra
 
 
 @needs_mpi
+def test_an_eviction_on_another_rank_is_in_rank_0s_summary() -> None:
+    """ws3's owner comes back (lan2, rank 1): its guest is evicted there; the --json summary,
+    migration record included, is the one-process run's."""
+    args = [str(SEGMENTS4), "--json", "dirtier 256 32 8 @ ws3", "wait 2", "owner ws3 on"]
+    alone = vrun(0, args)
+    summary = json.loads(alone.stdout.splitlines()[-1])
+    assert [(m["from"], m["ok"], m["eviction"]) for m in summary["migrations"]] == [
+        ("ws3", True, True)
+    ]
+    split = vrun(2, args)
+    assert split.returncode == alone.returncode == 0, split.stderr
+    assert split.stdout == alone.stdout
+
+
+@needs_mpi
 def test_lines_that_need_other_ranks_machines_are_refused() -> None:
     got = vrun(2, [str(SEGMENTS4), "hello @ ws3", "ps"], timeout=120)
     assert got.returncode == 2
@@ -138,6 +153,10 @@ def _outcome(path: Path) -> dict:
     summary = session.summary()
     summary.pop("net")  # the first segment's counters: which one is first is what changes here
     summary.pop("config")
+    summary["segments"].pop("lan0", None)  # the extra segment and gateway, and its port on lan1
+    summary["gateways"].pop("gw0", None)
+    stations = summary["segments"]["lan1"]["stations"]
+    summary["segments"]["lan1"]["stations"] = [s for s in stations if s != "gw0"]
     segs = {n: s.stats() for n, s in session.cluster.segments.items() if n != "lan0"}
     port = segs["lan1"]["stations"].pop("gw0", None)  # the extra gateway's port on lan1
     if port is not None:  # it hears lan1's frames (promiscuous) and sends none (lan0 is silent)
