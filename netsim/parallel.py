@@ -41,6 +41,7 @@ _INF = float("inf")
 _TAG = 17  # the windows' exchange (MPI keeps the messages of a pair in order)
 _SPINS = 200  # polls before the waiting rank starts to sleep between them
 _NAP_S = 20e-6
+SILENT_S = 600.0  # a rank that has not answered a window's exchange for this long has failed
 
 
 def place(names: Iterable[str], ranks: int, pinned: Iterable[str] = ()) -> dict[str, int]:
@@ -269,25 +270,29 @@ class ParallelRun:
     def _exchange(self, payloads: list[Any]) -> list[Any]:
         """``alltoall`` that waits by polling, spinning a little then sleeping: on a box with
         fewer cores than busy processes a blocked MPI wait takes the CPU from the rank it waits
-        for (measured: 2 ranks on 2 loaded cores, 0.75 ms a window against 1.3..3 ms)."""
+        for (measured: 2 ranks on 2 loaded cores, 0.75 ms a window against 1.3..3 ms). A message
+        is received once probed, whatever its size."""
         comm = self.comm
         me = self.rank
         sends = [comm.isend(payloads[r], dest=r, tag=_TAG) for r in range(self.size) if r != me]
         got: list[Any] = [None] * self.size
         got[me] = payloads[me]
-        for r in range(self.size):
-            if r == me:
-                continue
-            req = comm.irecv(source=r, tag=_TAG)
-            spins = 0
-            while True:
-                done, value = req.test()
-                if done:
-                    break
+        waiting = [r for r in range(self.size) if r != me]
+        spins = 0
+        while waiting:
+            for r in list(waiting):
+                if comm.iprobe(source=r, tag=_TAG):
+                    got[r] = comm.recv(source=r, tag=_TAG)
+                    waiting.remove(r)
+                    spins = 0
+            if waiting:
                 spins += 1
                 if spins > _SPINS:
+                    if spins == _SPINS + 1:
+                        since = perf_counter()
+                    elif perf_counter() - since > SILENT_S:
+                        raise RuntimeError(f"rank(s) {waiting} silent for {SILENT_S:g} s (wall)")
                     sleep(_NAP_S)
-            got[r] = value
         for req in sends:
             req.wait()
         return got

@@ -181,11 +181,12 @@ def test_the_one_process_run_does_not_depend_on_other_segments(tmp_path: Path) -
 CHATTER = ROOT / "tests" / "parallel_chatter.py"
 
 
-def _chatter(ranks: int, seed: int, stop_after: int) -> tuple[str, str]:
+def _chatter(ranks: int, seed: int, stop_after: int, latency_ns: int = 300_000) -> tuple[str, str]:
     cmd = [sys.executable, str(CHATTER), str(seed), str(stop_after)]
     if ranks > 1:
-        cmd = [MPIRUN, "--oversubscribe", "-n", str(ranks), *cmd]
-    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=ROOT, env=_env())
+        cmd = [MPIRUN, "--oversubscribe", "-x", "LATENCY_NS", "-n", str(ranks), *cmd]
+    env = {**_env(), "LATENCY_NS": str(latency_ns)}
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=ROOT, env=env)
     assert done.returncode == 0, done.stderr
     return done.stdout, done.stderr
 
@@ -202,3 +203,12 @@ def test_the_other_rank_reports_what_it_had_at_the_stop() -> None:
         assert split == alone
         overran.append('"b_overran": true' in err)
     assert any(overran)  # the stop journal was needed (b had run on), not just the live counters
+
+
+@needs_mpi
+def test_a_window_hands_over_more_than_32_kb() -> None:
+    """A 50 ms gateway lets a window carry hundreds of frames to the other rank in one message
+    (mpi4py's irecv buffer is 32 KB: a message is received once probed, whatever its size)."""
+    alone, _ = _chatter(1, 7, 3000, latency_ns=50_000_000)
+    split, _ = _chatter(2, 7, 3000, latency_ns=50_000_000)
+    assert split == alone
