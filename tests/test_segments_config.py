@@ -6,6 +6,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from configs.loader import load_config
 from configs.schema import ConfigError, validate, widest_path
@@ -246,3 +248,54 @@ def test_validate_sees_a_python_built_loop(tmp_path: Path, images: Path) -> None
     gw2 = dataclasses.replace(cfg.gateways[0], name="gw2")
     with pytest.raises(ConfigError, match="closes a loop"):
         validate(dataclasses.replace(cfg, gateways=(*cfg.gateways, gw2)))
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(1, 6),
+    joins=st.lists(st.lists(st.integers(0, 5), min_size=2, max_size=3, unique=True), max_size=6),
+)
+def test_accepted_exactly_when_segments_and_gateways_form_a_tree(n, joins):
+    """Against a count on the graph of segments and gateways (nodes) and memberships (edges): a
+    tree is connected with one edge fewer than nodes."""
+    import dataclasses
+
+    from configs.schema import ClusterConfig, GatewayConfig, MachineConfig, SegmentConfig
+
+    joins = [[j % n for j in js] for js in joins]
+    joins = [js for js in joins if len(set(js)) == len(js)]
+    segs = tuple(SegmentConfig(name=f"s{i}") for i in range(n))
+    gws = tuple(
+        GatewayConfig(name=f"g{k}", segments=tuple(f"s{j}" for j in js))
+        for k, js in enumerate(joins)
+    )
+    cfg = ClusterConfig(
+        machines=(MachineConfig(name="ws1"), MachineConfig(name="fs1", role="fileserver")),
+        programs=(),
+        segments=segs,
+        gateways=gws,
+    )
+    nodes = n + len(gws)
+    edges = sum(len(js) for js in joins)
+    seen, todo = {("s", 0)}, [("s", 0)]
+    while todo:
+        kind, i = todo.pop()
+        near = (
+            [("g", k) for k, js in enumerate(joins) if i in js]
+            if kind == "s"
+            else [("s", j) for j in joins[i]]
+        )
+        for x in near:
+            if x not in seen:
+                seen.add(x)
+                todo.append(x)
+    tree = len(seen) == nodes and edges == nodes - 1
+    if tree:
+        validate(cfg)
+    else:
+        with pytest.raises(ConfigError, match="closes a loop|by no gateway|joins 1 segment"):
+            validate(cfg)
+    if tree and n > 1:  # and the cluster it builds is one segment a name, a port a membership
+        cluster = Cluster(dataclasses.replace(cfg))
+        assert list(cluster.segments) == [s.name for s in segs]
+        assert sum(len(s.stations) for s in cluster.segments.values()) == 2 + edges

@@ -72,7 +72,7 @@ def net_stats(session) -> dict[str, Any]:
 def segments_summary(session) -> dict[str, Any]:
     """Each segment's `net` counters, by name (the --json summary's `segments`)."""
     return {
-        name: {**net_counters(seg.stats()), "stations": [s.name for s in seg.stations]}
+        name: {**net_counters(seg.stats()), "stations": len(seg.stations)}  # gateway ports too
         for name, seg in session.cluster.segments.items()
     }
 

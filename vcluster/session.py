@@ -1013,7 +1013,9 @@ def boot_headless(config: str | None, *, seed: int | None = None, max_sim_second
     except Exception as exc:
         print(f"vcluster: cannot boot {cfg.name}: {boot_error(exc)}", file=sys.stderr)
         return 2
-    print(f"booted {cfg.name} ({cfg.source_path}): {len(cfg.machines)} machines, seed {cfg.seed}, "
+    joined = (f" on {len(cfg.segments)} segments joined by {len(cfg.gateways)} gateways"
+              if len(cfg.segments) > 1 else "")
+    print(f"booted {cfg.name} ({cfg.source_path}): {len(cfg.machines)} machines{joined}, seed {cfg.seed}, "
           f"console at {cfg.console_host}")
     session.execute("hello")
     session.run_until_done(max_sim_seconds)
