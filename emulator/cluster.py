@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from emulator.machine import Machine
@@ -22,6 +23,8 @@ class Cluster:
         """`progress(done, total, name)` is called as each machine comes up."""
         self.config = config
         self.sim = Simulator(seed=config.seed)
+        # each segment is a source of events (netsim/scheduler.py): ties break segment by segment
+        self.sim.declare_sources(config.segment_names)
         self.segments: dict[str, Segment] = {
             name: make_segment(self.sim, name, config.wire(name)) for name in config.segment_names
         }
@@ -38,15 +41,26 @@ class Cluster:
                             queue_frames=g.queue_frames, index=i)
             for i, g in enumerate(config.gateways)
         }
+        for gateway in self.gateways.values():
+            gateway.handover = partial(_handover, self.sim, gateway)
         self.kernels: list[Any] = []
         if kernel_factory is not None:
             for i, m in enumerate(self.machines):
-                self.kernels.append(kernel_factory(self.sim, m, config, i))
+                with self.sim.acting(self.source_of(m.name)):
+                    self.kernels.append(kernel_factory(self.sim, m, config, i))
                 if progress is not None:
                     progress(i + 1, len(self.machines), m.name)
         for machine in self.machines:  # owners come and go as their activity traces say
             if machine.config.owner.trace:
-                machine.owner.schedule(self.sim, machine.config.owner.transitions())
+                with self.sim.acting(self.source_of(machine.name)):
+                    machine.owner.schedule(self.sim, machine.config.owner.transitions())
+        # what the console does outside the clock is its workstation's segment's
+        if config.console_host in self.by_name:
+            self.sim.source = self.source_of(config.console_host)
+
+    def source_of(self, host: str) -> int:
+        """The event source (segment) of machine `host`."""
+        return self.sim.source_id(self.config.segment_of(self.config.machine(host)))
 
     def machine(self, name: str) -> Machine:
         try:
@@ -56,6 +70,12 @@ class Cluster:
 
     def run(self, until_ns: int | None = None) -> None:
         self.sim.run(until=until_ns)
+
+
+def _handover(sim: Simulator, gateway: Gateway, b: int, at_ns: int, frame: bytes, a: int, epoch: int) -> None:
+    """A gateway's frame reaches side b at at_ns: an event of the segment handing it over
+    (its place among simultaneous events), run as side b's (what it starts is b's)."""
+    sim.at_for(at_ns, sim.source_id(gateway.names[b]), partial(gateway.arrive, b, frame, a, epoch))
 
 
 def make_segment(sim: Simulator, name: str, net) -> Segment:

@@ -159,6 +159,11 @@ class Session:
         if not argv:
             return None
         cmd = argv[0]
+        if cmd in ("owner", "crash", "power") and len(argv) > 1 and argv[1] in self.kernels:
+            source = self.cluster.source_of(argv[1])  # it acts for that machine's segment
+            if self.sim.source != source:
+                with self.sim.acting(source):
+                    return self.execute(line)
         if cmd in CONSOLE_ONLY or argv == ["resume"]:
             if cmd in ("speed", "pause", "step", "resume"):  # a real-time clock's (a Runner takes them)
                 what = "resume (the clock)" if cmd == "resume" else cmd
