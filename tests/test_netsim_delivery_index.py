@@ -60,7 +60,7 @@ class BruteSegment(Segment):
             tap(now, frame)
         c = self.counters
         src = tx.src
-        rng = self.sim.rng
+        rng = self.rng
         if self.corrupt_rate and rng.random() < self.corrupt_rate:
             c.dropped_corrupt += 1
             src.counters.tx_corrupted += 1
@@ -152,7 +152,7 @@ def replay(cls, stations: int, seed: int, loss: float, corrupt: float, script) -
     sim.run(until=sim.now + 200_000 * US)
     stats = seg.stats()
     heard.append([seg._heard_until(f) for f in ifaces])
-    return got, done, taps, heard, stats, sim.rng.random(), sim.events_run
+    return got, done, taps, heard, stats, seg.rng.random(), sim.rng.random(), sim.events_run
 
 
 @settings(max_examples=120, deadline=None)
