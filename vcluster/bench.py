@@ -36,10 +36,15 @@ BENCHMARKS: dict[str, tuple[str, str, str]] = {
         "run_bench",
         "scheduler events/s, saturated-segment frames/s, sim/wall",
     ),
+    "segments": (
+        "vcluster.bench_segments",
+        "run_bench",
+        "four segments on 1, 2... MPI ranks (--ranks 1,2): the same bytes, the speed-up",
+    ),
     "scale": (
         "vcluster.bench_scale",
         "run_bench",
-        "120 workstations filled with @ * programs: spread, speed",
+        "120 and 1,000 workstations: boot, RSS, idle cost; 100 and 1,000 @ * programs: selection",
     ),
     "rexec": (
         "vcluster.bench_rexec",
@@ -78,6 +83,8 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "faults": ("seeds", "quick"),
     "rexec": ("quick",),
     "ft": ("quick",),
+    "scale": ("hosts", "quick"),
+    "segments": ("ranks",),
 }
 
 
