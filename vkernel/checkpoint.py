@@ -30,16 +30,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import struct
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from emulator.mmu import Prot
 from guest import abi
 from vkernel import locate, ops
 from vkernel.capture import Plan
 from vkernel.messages import error, pack, signed, unpack
-from vkernel.process import LogicalHost
+from vkernel.process import LogicalHost, Priority
 from vkernel.servers.kernel_server import KS_PROCESS_INFO
 from vkernel.servers.program_manager import CK_DONE, CK_FORK, CK_RESTART, query_host_msg
 
@@ -59,7 +61,12 @@ HEADER = struct.Struct(
 BODY_AT = 4096
 PAGE_HEADER = struct.Struct(">HHB3x")  # team index, vpage, prot (| ZERO_FLAG: no data follows)
 ZERO_FLAG = 0x80
+DIFF_FLAG = 0x40  # a compressed difference follows: its length, then (offset, length, XOR) runs
+DIFF_HEADER = struct.Struct(">I")
+RUN = struct.Struct(">HH")
 ZERO_PAGE = bytes(PAGE)
+# runs of changed bytes, gaps of under RUN.size unchanged ones merged (a run's header costs more)
+_CHANGED = re.compile(rb"[^\x00]+(?:\x00{1,%d}[^\x00]+)*" % (RUN.size - 1))
 CHUNK = 32 * 1024  # bytes per file-server request (a train)
 NAME_AT = 0
 LIST_AT = 256
@@ -101,6 +108,41 @@ def page_list(runs: list[list[int]]) -> list[list[int]]:
     return [[vp + i, prot] for vp, count, prot in runs for i in range(count)]
 
 
+def diff_encode(old: bytes, new: bytes) -> bytes:
+    """A page's compressed difference (Plank, Xu and Netzer 1995): the XOR of new against old,
+    run-length encoded as (offset, length, XOR bytes) runs of the bytes that changed."""
+    x = (int.from_bytes(old, "big") ^ int.from_bytes(new, "big")).to_bytes(len(new), "big")
+    return b"".join(
+        RUN.pack(m.start(), m.end() - m.start()) + m.group() for m in _CHANGED.finditer(x)
+    )
+
+
+def diff_changed(runs: bytes) -> int:
+    """The bytes a difference carries (its runs' lengths)."""
+    return len(runs) - RUN.size * diff_runs(runs)
+
+
+def diff_runs(runs: bytes) -> int:
+    n = off = 0
+    while off < len(runs):
+        off += RUN.size + RUN.unpack_from(runs, off)[1]
+        n += 1
+    return n
+
+
+def diff_apply(old: bytes, runs: bytes) -> bytes:
+    """The page a difference makes of old (diff_apply(old, diff_encode(old, new)) == new)."""
+    page = bytearray(old)
+    off = 0
+    while off < len(runs):
+        at, n = RUN.unpack_from(runs, off)
+        off += RUN.size
+        x = int.from_bytes(runs[off : off + n], "big")
+        page[at : at + n] = (int.from_bytes(page[at : at + n], "big") ^ x).to_bytes(n, "big")
+        off += n
+    return bytes(page)
+
+
 def _name16(name: str) -> tuple[int, int, int, int]:
     return struct.unpack(">4I", name.encode("latin-1")[:16].ljust(16, b"\0"))
 
@@ -125,6 +167,11 @@ class Policy:
     writing: int = 0  # the serial of the checkpoint whose file is being written (0: none)
     stats: list[dict[str, Any]] = field(default_factory=list)  # one per checkpoint taken here
     io_seq: dict[str, int] = field(default_factory=dict)  # exactly-once counters (exactly_once.py)
+    # compress: the content each page had at its last checkpoint (None: zeros), by (team index,
+    # vpage), and the pages found rewritten whole (sent whole, no copy kept); the teams they are of
+    bases: dict[tuple[int, int], bytes | None] = field(default_factory=dict)
+    rewritten: set[tuple[int, int]] = field(default_factory=set)
+    team_ctxs: list[int] = field(default_factory=list)
 
 
 @dataclass
@@ -156,14 +203,19 @@ class Checkpoints:
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.ended_pids: set[int] = set()  # programs of ours whose exit was reported
         self.taken: list[dict[str, Any]] = []  # every checkpoint taken here (the last 10000)
+        self.saved: dict[tuple[int, int], bytes] = {}  # (ctx, vpage): copied before a write
+        self.cow_copies = 0
         kernel.checkpoints = self
+        kernel.mmu.on_cow = self._cow
 
     # ================================================================ the running side
     def serve(self, sender: int, code: int, msg: bytes) -> Generator[Any, Any, None]:
         """The program manager's requests of this subsystem (run in the program manager)."""
         k = self.k
         if code in (CK_RESTART, CK_FORK):
-            if abi.pid_lhid(sender) % k.lh_stride or k.is_local(sender):  # program managers of others
+            if abi.pid_lhid(sender) % k.lh_stride or k.is_local(
+                sender
+            ):  # program managers of others
                 yield ops.Reply(sender, error(abi.EPERM))
             elif code == CK_RESTART:
                 worker = yield ops.Spawn("pm-restart", self.restart_worker)
@@ -274,9 +326,12 @@ class Checkpoints:
         """One checkpoint of lh; True once its file is complete on the file server."""
         k = self.k
         mmu = k.mmu
+        fork = self.cfg.copy == "fork"
         pol.running = True
         full = pol.full_next or pol.since_full + 1 >= self.cfg.full_every
         freeze_start = k.sim.now
+        held = False  # copy "freeze": the logical host stays frozen until its pages are sent
+        pending: list[tuple[int, Any, int, int]] = []  # (team index, team, vpage, prot) to send
         try:
             # --- the cut: frozen, no slice or transfer under way ---------------------------
             lh.frozen = True
@@ -285,48 +340,64 @@ class Checkpoints:
                 return False
             teams = list(lh.teams)
             state = k.capture_lh(lh, Plan(), teams=teams)
-            records: list[bytes] = []
-            count = 0
             for team in teams:
                 if not mmu.watching(team.ctx, WATCHER):
                     mmu.watch_modified(team.ctx, WATCHER)
                     full = True
+            if pol.team_ctxs != [t.ctx for t in teams]:
+                full = True  # other teams than the last checkpoint's: no page is known
+                pol.team_ctxs, pol.bases = [t.ctx for t in teams], {}
             for i, team in enumerate(teams):
                 dirty = mmu.drain_modified(team.ctx, WATCHER)
                 pages = mmu.mapped_pages(team.ctx) if full else dirty
+                cut = []
                 for vp in pages:
                     entry = mmu.entry(team.ctx, vp)
-                    if entry is None:
-                        continue
-                    data = k.cpu.phys_read(entry.frame * PAGE, PAGE)
-                    if data == ZERO_PAGE:
-                        records.append(PAGE_HEADER.pack(i, vp, int(entry.prot) | ZERO_FLAG))
-                    else:
-                        records.append(PAGE_HEADER.pack(i, vp, int(entry.prot)) + data)
-                    count += 1
-            # the kernel copies its state (the pages stay in place, copy-on-write)
+                    if entry is not None:
+                        pending.append((i, team, vp, int(entry.prot)))
+                        cut.append(vp)
+                if fork:  # the pages stay in place until sent; a write before copies them first
+                    mmu.copy_on_write(team.ctx, cut)
+            # the kernel copies its state
             objects = len(lh.processes) + len(teams)
             yield ops.charge(
                 k.config,
                 "checkpoint.freeze_base_us",
                 ("checkpoint.freeze_per_object_us", objects),
             )
+            held = not fork
         finally:
-            if k.powered and k.lhs.get(lh.lhid) is lh and lh.frozen and not lh.migrating:
-                k.migration.unfreeze(lh)
+            if not held:
+                self._thaw(lh)
             pol.running = False
         freeze_ns = k.sim.now - freeze_start
         serial = pol.serial + 1
         chain = [serial] if full else [*pol.chain, serial]
         state["checkpoint"] = {"serial": serial, "chain": chain, "cut_ns": freeze_start}
-        body = b"".join(records)
         for spec in state["teams"]:
             spec["page_runs"] = page_runs(spec.pop("pages"))
         blob = json.dumps(state, separators=(",", ":")).encode()
         name = file_name(lh.lhid, serial)
         pol.writing = serial
-        ok = yield from self._write(pid, name, serial, body, blob, count, freeze_start)
-        pol.writing = 0
+        sent: dict[str, Any] = {
+            "raw": 0,
+            "diffs": 0,
+            "copies": self.cow_copies,
+            "pages": len(pending),
+            "cut": freeze_start,
+            "bytes": 0,
+        }
+        try:
+            ok = yield from self._send_pages(pid, lh, pol, name, serial, pending, blob, sent)
+        finally:
+            for _i, team, vp, _prot in pending:  # what was not sent (a failure) is writable again
+                if not team.dead:
+                    mmu.release_cow(team.ctx, vp)
+                self.saved.pop((team.ctx, vp), None)
+            if held:
+                self._thaw(lh)
+                freeze_ns = k.sim.now - freeze_start
+            pol.writing = 0
         if ok and k.lhs.get(lh.lhid) is not lh:
             # it ended (or moved) while its file was being written: the home has let its files
             # go (or the new host starts a chain of its own): this one is garbage too
@@ -345,10 +416,15 @@ class Checkpoints:
                 "lhid": lh.lhid,
                 "serial": serial,
                 "full": full,
-                "pages": count,
-                "bytes": HEADER.size + len(body) + len(blob),
+                "pages": sent["pages"],
+                "bytes": sent["bytes"],
+                "raw_bytes": HEADER.size + sent["raw"] + len(blob),
+                "diff_pages": sent["diffs"],
+                "cow_copies": self.cow_copies - sent["copies"],
+                "kept_kb": round(sum(len(b) for b in pol.bases.values() if b) / 1024, 1),
                 "freeze_ms": round(freeze_ns / MS, 3),
                 "time": round(freeze_start / S, 6),
+                "done": round(k.sim.now / S, 6),
             }
         )
         self.taken.append(pol.stats[-1])
@@ -357,6 +433,145 @@ class Checkpoints:
             yield from self._collect(pid, lh.lhid, keep=serial, known=old_chain)
         yield from self._tell_home(pid, lh, serial, freeze_start)
         return True
+
+    def _thaw(self, lh: LogicalHost) -> None:
+        k = self.k
+        if k.powered and k.lhs.get(lh.lhid) is lh and lh.frozen and not lh.migrating:
+            k.migration.unfreeze(lh)
+
+    def _cow(self, ctx: int, vpage: int) -> None:
+        """The Mmu's copy-on-write hook: a page of a checkpoint's cut is about to change before
+        its writer sent it: copy it aside first (a local page copy of this CPU)."""
+        entry = self.k.mmu.entry(ctx, vpage)
+        self.k.mmu.release_cow(ctx, vpage)
+        if entry is not None:
+            self.saved[(ctx, vpage)] = self.k.cpu.phys_read(entry.frame * PAGE, PAGE)
+            self.cow_copies += 1
+            self.k.charge("local_page_copy_us")
+
+    def _work(self, *charges: str | tuple[str, float]) -> Any:
+        """The writer's own CPU work, at its priority (checkpoint.writer_priority)."""
+        work = ops.charge(self.k.config, *charges)
+        if self.cfg.writer_priority == "background":
+            return ops.Run(work.us, Priority.BACKGROUND, work.charges)
+        return work
+
+    def _page_record(
+        self, pol: Policy, i: int, vp: int, prot: int, data: bytes, sent: dict[str, int]
+    ) -> Generator[Any, Any, bytes]:
+        """The record of one page: zero, whole, or (compress) its XOR against the kept copy."""
+        head = PAGE_HEADER.pack(i, vp, prot)
+        if data == ZERO_PAGE:
+            if self.cfg.compress:
+                pol.bases[(i, vp)] = None
+            return PAGE_HEADER.pack(i, vp, prot | ZERO_FLAG)
+        sent["raw"] += PAGE_HEADER.size + PAGE
+        if not self.cfg.compress or not prot & int(Prot.WRITE):
+            return head + data
+        key = (i, vp)
+        if key in pol.bases and key not in pol.rewritten:
+            base = pol.bases[key] or ZERO_PAGE
+            runs = diff_encode(base, data)
+            changed = diff_changed(runs)
+            # compare with the kept copy; the changed bytes go into the packet and the copy
+            yield self._work("checkpoint.diff_page_us", ("local_page_copy_us", 2 * changed / PAGE))
+            pol.bases[key] = data
+            if changed > PAGE // 2:
+                pol.rewritten.add(key)  # rewritten whole: from now on sent whole, no copy kept
+            if DIFF_HEADER.size + len(runs) < PAGE:
+                sent["diffs"] += 1
+                return (
+                    PAGE_HEADER.pack(i, vp, prot | DIFF_FLAG) + DIFF_HEADER.pack(len(runs)) + runs
+                )
+            return head + data
+        if key not in pol.rewritten:
+            yield self._work("local_page_copy_us")  # the copy kept for the next difference
+            pol.bases[key] = data
+        else:
+            pol.bases.pop(key, None)
+        return head + data
+
+    def _send_pages(
+        self,
+        pid: int,
+        lh: LogicalHost,
+        pol: Policy,
+        name: str,
+        serial: int,
+        pending: list[tuple[int, Any, int, int]],
+        blob: bytes,
+        sent: dict[str, Any],
+    ) -> Generator[Any, Any, bool]:
+        """Write the checkpoint file: the pages of the cut in CHUNK-sized writes (each page taken
+        from its copy-on-write copy or, not written since the cut, from its frame), the state,
+        then the header (the checkpoint counts from it)."""
+        inst = yield from self._open(pid, name, abi.FS_MODE_WRITE)
+        if inst is None:
+            return False
+        ok = yield from self._send_body(pid, inst, lh, pol, serial, pending, blob, sent)
+        yield ops.Send(
+            self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=self._bound_ms()
+        )
+        return ok
+
+    def _send_body(
+        self,
+        pid: int,
+        inst: int,
+        lh: LogicalHost,
+        pol: Policy,
+        serial: int,
+        pending: list[tuple[int, Any, int, int]],
+        blob: bytes,
+        sent: dict[str, Any],
+    ) -> Generator[Any, Any, bool]:
+        k = self.k
+        mmu = k.mmu
+        buf = b""
+        at = 0
+        body_len = None
+        while pending:
+            i, team, vp, prot = pending[0]
+            if team.dead or k.lhs.get(lh.lhid) is not lh:
+                return False
+            data = self.saved.pop((team.ctx, vp), None)
+            if data is None:
+                entry = mmu.entry(team.ctx, vp)
+                data = None if entry is None else k.cpu.phys_read(entry.frame * PAGE, PAGE)
+            mmu.release_cow(team.ctx, vp)
+            pending.pop(0)
+            if data is None:
+                continue
+            record = yield from self._page_record(pol, i, vp, prot, data, sent)
+            buf += record
+            if not pending:  # the state follows the pages in the same writes
+                body_len = at + len(buf)
+                buf += blob
+            while len(buf) >= CHUNK:
+                ok = yield from self._write_chunk(pid, inst, buf[:CHUNK], at)
+                if not ok:
+                    return False
+                at += CHUNK
+                buf = buf[CHUNK:]
+        if body_len is None:  # the last pages went (unmapped) before they were sent
+            body_len = at + len(buf)
+            buf += blob
+        while buf:
+            ok = yield from self._write_chunk(pid, inst, buf[:CHUNK], at)
+            if not ok:
+                return False
+            at += len(buf[:CHUNK])
+            buf = buf[CHUNK:]
+        head = HEADER.pack(MAGIC, serial, BODY_AT + body_len, len(blob), sent["pages"], sent["cut"])
+        sent["bytes"] = HEADER.size + body_len + len(blob)
+        ok = yield from self._write_at(pid, inst, head, 0)
+        return ok
+
+    def _write_chunk(self, pid: int, inst: int, data: bytes, at: int) -> Generator[Any, Any, bool]:
+        if self.cfg.writer_priority == "background":
+            yield ops.Run(0.001, Priority.BACKGROUND)  # the CPU, once no program wants it
+        ok = yield from self._write_at(pid, inst, data, BODY_AT + at)
+        return ok
 
     def _write(
         self,
@@ -592,6 +807,12 @@ class Checkpoints:
                 off += PAGE_HEADER.size
                 if prot & ZERO_FLAG:
                     pages[(i, vp)] = (prot & ~ZERO_FLAG, ZERO_PAGE)
+                elif prot & DIFF_FLAG:  # against what the chain had for it so far
+                    (n,) = DIFF_HEADER.unpack_from(blob, off)
+                    off += DIFF_HEADER.size
+                    old = pages.get((i, vp), (0, ZERO_PAGE))[1]
+                    pages[(i, vp)] = (prot & ~DIFF_FLAG, diff_apply(old, blob[off : off + n]))
+                    off += n
                 else:
                     pages[(i, vp)] = (prot, blob[off : off + PAGE])
                     off += PAGE

@@ -458,6 +458,9 @@ class Kernel:
     def _fault(self, proc: Process, result) -> None:
         team = proc.team
         addr = result.fault_address or 0
+        if result.fault_kind == "copy-on-write" and team is not None:
+            self.mmu.break_cow(team.ctx, addr // abi.PAGE_SIZE)  # saved (checkpoint.py): run it again
+            return
         if self.pager is not None and result.fault_kind == "unmapped" and self.pager.missing(team, addr, 1):
             self.page_in(proc, self.pager.missing(team, addr, 1), lambda: self.make_ready(proc))
             return

@@ -28,6 +28,7 @@ class Priority(enum.IntEnum):
     PRECOPY = 1
     LOCAL = 2
     GUEST = 3
+    BACKGROUND = 4  # only when nothing else wants the CPU (a checkpoint writer, if configured)
 
 
 @dataclass
