@@ -5,6 +5,7 @@ uncrashed run, "cannot restart", a crash during a checkpoint, and the console's 
 from __future__ import annotations
 
 import dataclasses
+import random
 
 import pytest
 from hypothesis import given, settings
@@ -96,11 +97,17 @@ def _files(session: Session) -> dict[str, bytes]:
 
 
 def crash_run(
-    line: str, crash_s: float | None, seed: int = 1, interval: str = "1", before=(), at: str = "*"
+    line: str,
+    crash_s: float | None,
+    seed: int = 1,
+    interval: str = "1",
+    before=(),
+    at: str = "*",
+    **changes,
 ):
     """Run `line @ AT checkpoint=INTERVAL` (after `before`), crash the host it runs on at crash_s
-    (None: never); returns (session, job)."""
-    cfg = dataclasses.replace(config("tiny"), seed=seed)
+    (None: never); returns (session, job). `changes`: of the config, as tests.helpers.config."""
+    cfg = dataclasses.replace(config("tiny", **changes), seed=seed)
     session = Session(cfg)
     for b in before:
         session.execute(b)
@@ -619,3 +626,61 @@ def test_a_replayed_read_sees_the_file_as_it_was_not_as_the_program_rewrote_it(t
     assert session.output_of(job) == ref.output_of(ref_job)
     assert "step 23: counter was 23\n" in session.output_of(job) and job.exit_status == 0
     assert _files(session) == _files(ref)
+
+
+# --- compressed differences ------------------------------------------------------------------
+@settings(max_examples=200, deadline=None)
+@given(
+    st.one_of(
+        st.just(bytes(PAGE)), st.integers(0, 2**32).map(lambda n: random.Random(n).randbytes(PAGE))
+    ),
+    st.lists(st.tuples(st.integers(0, PAGE - 1), st.binary(min_size=1, max_size=300)), max_size=8),
+)
+def test_a_compressed_difference_rebuilds_the_page_and_carries_only_changed_bytes(old, writes):
+    """Plank, Xu and Netzer's compressed differences: the XOR runs applied to the old page give
+    the new one; the bytes carried are the changed ones, plus gaps of under a run header."""
+    new = bytearray(old)
+    for at, data in writes:
+        new[at : at + len(data)] = data[: PAGE - at]
+    new = bytes(new)
+    runs = ck.diff_encode(old, new)
+    assert ck.diff_apply(old, runs) == new
+    changed = sum(a != b for a, b in zip(old, new, strict=True))
+    assert changed <= ck.diff_changed(runs) <= changed + (ck.RUN.size - 1) * ck.diff_runs(runs)
+    assert ck.diff_encode(new, new) == b""
+
+
+@pytest.mark.parametrize(
+    "mode",
+    [
+        {"checkpoint__compress": True},
+        {"checkpoint__copy": "freeze"},
+        {"checkpoint__compress": True, "checkpoint__full_every": 2},
+    ],
+)
+def test_a_restart_from_each_kind_of_checkpoint_gives_the_uncrashed_output(mode):
+    """Compressed differences (the restart applies the chain of XORs to the full checkpoint's
+    pages) and checkpoints taken frozen: TeX's model checksums every page it wrote."""
+    ref, ref_job = crash_run("workload tex 6", None)
+    session, job = crash_run("workload tex 6", 3.6, at="ws2", **mode)
+    [restart] = session.restarts
+    assert restart["kind"] == "restart" and restart["checkpoint"] >= 2
+    assert session.output_of(job) == ref.output_of(ref_job) and job.exit_status == 0
+    taken = session.kernels["ws2"].checkpoints.taken
+    if mode.get("checkpoint__compress"):
+        later = [t for t in taken if not t["full"]]
+        assert later and all(t["diff_pages"] > 0 and t["bytes"] < t["raw_bytes"] for t in later)
+    else:
+        assert all(t["cow_copies"] == 0 for t in taken)  # frozen: nothing to copy
+
+
+def test_the_copy_on_write_cut_copies_the_pages_written_before_they_are_sent():
+    """TeX's model writes its hot pages every 5 ms: most of them before the writer sends them;
+    each copy is a local page copy charged to the host, and the checkpoint holds the cut."""
+    session, job = crash_run("workload tex 4", None, at="ws2")
+    k = session.kernels["ws2"]
+    taken = k.checkpoints.taken
+    assert taken and all(t["freeze_ms"] < 25 for t in taken)
+    assert sum(t["cow_copies"] for t in taken) > 0
+    assert k.checkpoints.cow_copies >= sum(t["cow_copies"] for t in taken)
+    assert k.ledger.snapshot()["local_page_copy_us"][0] >= k.checkpoints.cow_copies

@@ -41,7 +41,7 @@ from guest import abi
 from vkernel import locate, ops
 from vkernel.capture import Plan
 from vkernel.messages import error, pack, signed, unpack
-from vkernel.process import LogicalHost, Priority
+from vkernel.process import LogicalHost, Priority, State
 from vkernel.servers.kernel_server import KS_PROCESS_INFO
 from vkernel.servers.program_manager import CK_DONE, CK_FORK, CK_RESTART, query_host_msg
 
@@ -330,7 +330,7 @@ class Checkpoints:
         pol.running = True
         full = pol.full_next or pol.since_full + 1 >= self.cfg.full_every
         freeze_start = k.sim.now
-        held = False  # copy "freeze": the logical host stays frozen until its pages are sent
+        held = False  # copy "freeze": its programs wait until the pages are sent
         pending: list[tuple[int, Any, int, int]] = []  # (team index, team, vpage, prot) to send
         try:
             # --- the cut: frozen, no slice or transfer under way ---------------------------
@@ -356,8 +356,9 @@ class Checkpoints:
                     if entry is not None:
                         pending.append((i, team, vp, int(entry.prot)))
                         cut.append(vp)
-                if fork:  # the pages stay in place until sent; a write before copies them first
-                    mmu.copy_on_write(team.ctx, cut)
+                # the pages stay in place until sent; a write before (a program's, or a host
+                # store into it while it waits) copies them first
+                mmu.copy_on_write(team.ctx, cut)
             # the kernel copies its state
             objects = len(lh.processes) + len(teams)
             yield ops.charge(
@@ -365,10 +366,9 @@ class Checkpoints:
                 "checkpoint.freeze_base_us",
                 ("checkpoint.freeze_per_object_us", objects),
             )
-            held = not fork
+            held = lh.held = not fork  # copy "freeze": its programs wait for the pages' writing
         finally:
-            if not held:
-                self._thaw(lh)
+            self._thaw(lh)
             pol.running = False
         freeze_ns = k.sim.now - freeze_start
         serial = pol.serial + 1
@@ -395,7 +395,7 @@ class Checkpoints:
                     mmu.release_cow(team.ctx, vp)
                 self.saved.pop((team.ctx, vp), None)
             if held:
-                self._thaw(lh)
+                self._release(lh)
                 freeze_ns = k.sim.now - freeze_start
             pol.writing = 0
         if ok and k.lhs.get(lh.lhid) is not lh:
@@ -438,6 +438,16 @@ class Checkpoints:
         k = self.k
         if k.powered and k.lhs.get(lh.lhid) is lh and lh.frozen and not lh.migrating:
             k.migration.unfreeze(lh)
+
+    def _release(self, lh: LogicalHost) -> None:
+        """Its programs run again (copy "freeze": the checkpoint's pages are sent)."""
+        k = self.k
+        lh.held = False
+        if k.powered and k.lhs.get(lh.lhid) is lh:
+            for proc in lh.processes.values():
+                if proc.state is State.READY:
+                    k._enqueue(proc)
+            k.dispatch()
 
     def _cow(self, ctx: int, vpage: int) -> None:
         """The Mmu's copy-on-write hook: a page of a checkpoint's cut is about to change before
