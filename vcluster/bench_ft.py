@@ -205,7 +205,7 @@ def run_bench(quick: bool = False) -> dict[str, Any]:
             "completed checkpoints' cuts (None: fewer than two completed); modes_at_1s: freeze "
             "(frozen until the pages are sent), compress (compressed differences; kept_kb the "
             "copies the kernel keeps), background (the writer below the program: a CPU-bound "
-            "program leaves it no CPU, so no checkpoint completes); recovery_s: "
+            "program leaves it no CPU, so no checkpoint completes while it computes); recovery_s: "
             "from the home's last answer from the crashed host to the program running elsewhere "
             "(detection is checkpoint.detect_s); lost_work_s: the checkpoint's age at the crash. "
             "rfork: a program with a 1.5 MB heap forks (eager: every page copied, through the "

@@ -172,6 +172,10 @@ class Policy:
     bases: dict[tuple[int, int], bytes | None] = field(default_factory=dict)
     rewritten: set[tuple[int, int]] = field(default_factory=set)
     team_ctxs: list[int] = field(default_factory=list)
+    acked: bool = False  # the home answered the last checkpoint's notice (CK_DONE)
+    # started checkpointed (first): until its first checkpoint is complete, what it sends waits
+    committed: bool = True
+    waiting: list[Callable[[], None]] = field(default_factory=list)
 
 
 @dataclass
@@ -189,6 +193,7 @@ class Watch:
     incarnation: int = 0  # of the copy restarted last (older ones are void)
     refused: bool = False  # "cannot restart" said (not said again until a restart succeeds)
     ended: bool = False
+    creator: int = 0  # the process that started it (the console's agent that asked for it)
 
 
 class Checkpoints:
@@ -254,21 +259,66 @@ class Checkpoints:
             yield ops.Reply(sender, reply)
 
     def enable(self, lh: LogicalHost, interval_ms: int) -> None:
-        """Checkpoint lh every interval_ms (0: once, now); a second call changes the interval."""
+        """Checkpoint lh every interval_ms (0: once, now); a second call changes the interval.
+        The first checkpoint is taken at once (the sooner it is on the file server, the shorter
+        the time a crash loses the program)."""
         pol = self.policies.get(lh.lhid)
         if pol is None:
-            pol = self.policies[lh.lhid] = Policy(lh.lhid, interval_ms * MS)
+            pol = self.policies[lh.lhid] = Policy(lh.lhid, interval_ms * MS, now=True)
             self._start(lh, pol)
         if interval_ms:
             pol.interval_ns = interval_ms * MS
         else:
             pol.now = True
 
-    def _start(self, lh: LogicalHost, pol: Policy) -> None:
+    def first(self, pid: int, lh: LogicalHost, interval_ms: int) -> Generator[Any, Any, bool]:
+        """A program started checkpointed (PM_EXEC_CHECKPOINT, from the program manager's exec
+        worker `pid`): its first checkpoint, the loaded image, is taken before it runs an
+        instruction (lh.held). True once it is on the file server and the program's home has
+        it (so a crash from now on restarts the program): it runs, checkpointed every
+        interval_ms. False: it has not run (the caller removes it)."""
+        k = self.k
+        pol = self.policies[lh.lhid] = Policy(lh.lhid, interval_ms * MS, committed=False)
         for team in lh.teams:
-            self.k.mmu.watch_modified(team.ctx, WATCHER)
+            k.mmu.watch_modified(team.ctx, WATCHER)
+        lh.held = True
+        fork = self.cfg.copy == "fork"
+        # fork: it computes while its pages are written; what it sends waits (output commit)
+        ok = yield from self.take(
+            pid, lh, pol, after_cut=(lambda: self._release(lh)) if fork else None
+        )
+        if not (ok and pol.acked) or k.lhs.get(lh.lhid) is not lh:
+            if self.policies.get(lh.lhid) is pol:
+                del self.policies[lh.lhid]
+            pol.waiting.clear()
+            return False
+        self._release(lh)
+        pol.committed = True
+        waiting, pol.waiting = pol.waiting, []
+        for again in waiting:
+            again()
+        self._start(lh, pol, watch=False, last=pol.stats[-1]["cut_ns"])
+        return True
+
+    def gated(self, proc: Any) -> bool:
+        """Whether proc's effects wait: its logical host was started checkpointed and its first
+        checkpoint is not yet on the file server (a crash now must leave no trace of it)."""
+        pol = self.policies.get(proc.lhid)
+        return pol is not None and not pol.committed
+
+    def hold(self, proc: Any, again: Callable[[], None]) -> None:
+        """proc waits (its system call runs again) until its first checkpoint is complete."""
+        self.k.block(proc, State.MOVING)
+        self.policies[proc.lhid].waiting.append(again)
+
+    def _start(
+        self, lh: LogicalHost, pol: Policy, watch: bool = True, last: int | None = None
+    ) -> None:
+        if watch:
+            for team in lh.teams:
+                self.k.mmu.watch_modified(team.ctx, WATCHER)
         self.k.spawn_server(
-            self.k.system_lh, f"ckpt-{lh.lhid:04x}", lambda pid: self._loop(pid, lh, pol)
+            self.k.system_lh, f"ckpt-{lh.lhid:04x}", lambda pid: self._loop(pid, lh, pol, last)
         )
 
     def export(self, lhid: int) -> dict[str, Any] | None:
@@ -300,10 +350,13 @@ class Checkpoints:
         self.policies[lh.lhid] = pol
         self._start(lh, pol)
 
-    def _loop(self, pid: int, lh: LogicalHost, pol: Policy) -> Generator[Any, Any, None]:
+    def _loop(
+        self, pid: int, lh: LogicalHost, pol: Policy, last: int | None = None
+    ) -> Generator[Any, Any, None]:
         k = self.k
         step = 20 * MS
-        last = k.sim.now  # the cut of the previous checkpoint: the next is due an interval later
+        if last is None:  # the cut of the previous checkpoint: the next is due an interval later
+            last = k.sim.now
         try:
             while k.lhs.get(lh.lhid) is lh and lh.processes:
                 yield ops.Delay(step)
@@ -322,8 +375,15 @@ class Checkpoints:
                 if not team.dead:
                     k.mmu.unwatch_modified(team.ctx, WATCHER)
 
-    def take(self, pid: int, lh: LogicalHost, pol: Policy) -> Generator[Any, Any, bool]:
-        """One checkpoint of lh; True once its file is complete on the file server."""
+    def take(
+        self,
+        pid: int,
+        lh: LogicalHost,
+        pol: Policy,
+        after_cut: Callable[[], None] | None = None,
+    ) -> Generator[Any, Any, bool]:
+        """One checkpoint of lh; True once its file is complete on the file server. after_cut
+        runs once the cut is taken (the logical host thawed), before the pages are written."""
         k = self.k
         mmu = k.mmu
         fork = self.cfg.copy == "fork"
@@ -366,10 +426,13 @@ class Checkpoints:
                 "checkpoint.freeze_base_us",
                 ("checkpoint.freeze_per_object_us", objects),
             )
-            held = lh.held = not fork  # copy "freeze": its programs wait for the pages' writing
+            held = not fork and not lh.held  # copy "freeze": its programs wait for the writing
+            lh.held = lh.held or held
         finally:
             self._thaw(lh)
             pol.running = False
+        if after_cut is not None:
+            after_cut()
         freeze_ns = k.sim.now - freeze_start
         serial = pol.serial + 1
         chain = [serial] if full else [*pol.chain, serial]
@@ -386,6 +449,7 @@ class Checkpoints:
             "pages": len(pending),
             "cut": freeze_start,
             "bytes": 0,
+            "full": full,
         }
         try:
             ok = yield from self._send_pages(pid, lh, pol, name, serial, pending, blob, sent)
@@ -424,6 +488,7 @@ class Checkpoints:
                 "kept_kb": round(sum(len(b) for b in pol.bases.values() if b) / 1024, 1),
                 "freeze_ms": round(freeze_ns / MS, 3),
                 "time": round(freeze_start / S, 6),
+                "cut_ns": freeze_start,
                 "done": round(k.sim.now / S, 6),
             }
         )
@@ -431,7 +496,7 @@ class Checkpoints:
         del self.taken[:-10000]
         if full:  # the files of the previous chains are garbage now
             yield from self._collect(pid, lh.lhid, keep=serial, known=old_chain)
-        yield from self._tell_home(pid, lh, serial, freeze_start)
+        pol.acked = yield from self._tell_home(pid, lh, serial, freeze_start)
         return True
 
     def _thaw(self, lh: LogicalHost) -> None:
@@ -467,9 +532,17 @@ class Checkpoints:
         return work
 
     def _page_record(
-        self, pol: Policy, i: int, vp: int, prot: int, data: bytes, sent: dict[str, int]
+        self,
+        pol: Policy,
+        i: int,
+        vp: int,
+        prot: int,
+        data: bytes,
+        sent: dict[str, Any],
     ) -> Generator[Any, Any, bytes]:
-        """The record of one page: zero, whole, or (compress) its XOR against the kept copy."""
+        """The record of one page: zero, whole, or (compress, an incremental checkpoint) its XOR
+        against the copy kept at its last checkpoint (a full one's chain has nothing before)."""
+        full = sent["full"]
         head = PAGE_HEADER.pack(i, vp, prot)
         if data == ZERO_PAGE:
             if self.cfg.compress:
@@ -479,7 +552,7 @@ class Checkpoints:
         if not self.cfg.compress or not prot & int(Prot.WRITE):
             return head + data
         key = (i, vp)
-        if key in pol.bases and key not in pol.rewritten:
+        if not full and key in pol.bases and key not in pol.rewritten:
             base = pol.bases[key] or ZERO_PAGE
             runs = diff_encode(base, data)
             changed = diff_changed(runs)
@@ -707,7 +780,8 @@ class Checkpoints:
 
     def _tell_home(
         self, pid: int, lh: LogicalHost, serial: int, cut_ns: int
-    ) -> Generator[Any, Any, None]:
+    ) -> Generator[Any, Any, bool]:
+        """CK_DONE to the program's home; True if it took it."""
         k = self.k
         pm = k.servers.get("program")
         creator = 0
@@ -718,15 +792,17 @@ class Checkpoints:
                     creator, program = rec.creator, p
                     break
         if not creator:
-            return
+            return False
         home = abi.make_pid(abi.pid_lhid(creator), abi.LOCAL_PROGRAM_MANAGER)
-        msg = pack(CK_DONE, lh.lhid, program, serial, *_name16(k.name))
+        msg = pack(CK_DONE, creator, program, serial, *_name16(k.name))
         replier, reply = yield ops.Send(home, msg, timeout_ms=self._bound_ms())
         if replier > 0 and signed(unpack(reply)[0]) == -abi.EKILLED and k.lhs.get(lh.lhid) is lh:
             # the home restarted the program elsewhere meanwhile (we were cut off): this copy is
             # void; it goes without an exit (the one the home restarted ends the program)
             log.info("%s: %#06x was restarted elsewhere: this copy is removed", k.name, lh.lhid)
             k.remove_lh(lh, Plan(), b"\xff" * 6)
+            return False
+        return replier > 0 and unpack(reply)[0] == 0
 
     # ================================================================ restart (a willing host)
     def restart_worker(self, pid: int) -> Generator[Any, Any, None]:
@@ -867,14 +943,17 @@ class Checkpoints:
     # ================================================================ the home
     def heard(self, sender: int, msg: bytes) -> bytes:
         """CK_DONE from a checkpointer: a checkpoint of one of our programs is complete."""
-        _, lhid, program, serial, *name = unpack(msg)
+        _, creator, program, serial, *name = unpack(msg)
+        lhid = abi.pid_lhid(program)
         watch = self.watches.get(lhid)
         if watch is not None and serial // INCARNATION < watch.incarnation:
             return error(abi.EKILLED)  # a void incarnation (it ran on in a partition): it goes
         if watch is None:
             if program in self.ended_pids:
                 return pack(0)
-            watch = self.watches[lhid] = Watch(lhid, program, "", _unname16(tuple(name)))
+            watch = self.watches[lhid] = Watch(
+                lhid, program, "", _unname16(tuple(name)), creator=creator
+            )
             self.k.spawn_server(
                 self.k.system_lh, f"ckpt-watch-{lhid:04x}", lambda pid: self._watch(pid, watch)
             )
@@ -890,6 +969,13 @@ class Checkpoints:
             if watch.pid == pid:
                 watch.ended = True
         self.ended_pids.add(pid)
+
+    def created_by(self, creator: int) -> Watch | None:
+        """The watch of a program `creator` started (its start's answer may have been lost)."""
+        for watch in self.watches.values():
+            if watch.creator == creator and not watch.ended:
+                return watch
+        return None
 
     def watching(self, pid: int) -> Watch | None:
         for watch in self.watches.values():
