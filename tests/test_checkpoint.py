@@ -124,6 +124,43 @@ def crash_run(
     return session, job
 
 
+@pytest.fixture(scope="module")
+def build(tmp_path_factory):
+    """build(name, source): a hosted guest program built from C source (once per module; the
+    test is skipped without the m68k cross compiler)."""
+    from guest import hosted
+
+    if hosted.missing():
+        pytest.skip("no m68k cross compiler")
+    built: dict[str, bytes] = {}
+
+    def make(name: str, source: str) -> bytes:
+        if name not in built:
+            where = tmp_path_factory.mktemp(name)
+            src = where / f"{name}.c"
+            src.write_text(source)
+            built[name] = hosted.build_program([src], where / name).read_bytes()
+        return built[name]
+
+    return make
+
+
+def run_image(
+    images: dict[str, bytes], line: str, crash_s: float | None = None, limit_s: float = 120.0
+):
+    """Boot the tiny cluster with `images` on its file server, run `line`, crash ws2 at crash_s
+    (None: never; not after the program ended), run until done; (session, job)."""
+    session = Session(config("tiny"), images=images)
+    session.execute(line)
+    job = session.jobs[-1]
+    if crash_s is not None:
+        session.sim.run(until=int(crash_s * S))
+        assert not job.done
+        session.execute("crash ws2")
+    assert session.run_until_done(limit_s)
+    return session, job
+
+
 def test_a_crashed_programs_restarts_elsewhere_with_its_output_and_says_so():
     ref, ref_job = crash_run("dirtier 64 32 6", None)
     session, job = crash_run("dirtier 64 32 6", 2.5)
@@ -312,29 +349,10 @@ int main(void)
 """
 
 
-@pytest.mark.skipif(
-    bool(__import__("guest.hosted").hosted.missing()), reason="no m68k cross compiler"
-)
-def test_a_program_asks_for_its_own_checkpoints_through_v_h(tmp_path):
-    from guest import hosted
-
-    src = tmp_path / "selfck.c"
-    src.write_text(SELF_CHECKPOINTING)
-    image = hosted.build_program([src], tmp_path / "selfck").read_bytes()
-
-    def run(crash: bool):
-        session = Session(config("tiny"), images={"selfck": image})
-        session.execute("selfck @ ws2")
-        job = session.jobs[-1]
-        if crash:
-            session.sim.run(until=int(2.5 * S))
-            assert not job.done
-            session.execute("crash ws2")
-        assert session.run_until_done(120.0)
-        return session, job
-
-    ref, ref_job = run(False)
-    session, job = run(True)
+def test_a_program_asks_for_its_own_checkpoints_through_v_h(build):
+    images = {"selfck": build("selfck", SELF_CHECKPOINTING)}
+    ref, ref_job = run_image(images, "selfck @ ws2")
+    session, job = run_image(images, "selfck @ ws2", crash_s=2.5)
     assert ref.output_of(ref_job).startswith("checkpoint: 0\nstep 0:")
     assert session.output_of(job) == ref.output_of(ref_job)
     [restart] = session.restarts
@@ -445,19 +463,8 @@ int main(int argc, char **argv)
 """
 
 
-@pytest.mark.skipif(
-    bool(__import__("guest.hosted").hosted.missing()), reason="no m68k cross compiler"
-)
-def test_rfork_parent_and_child_go_on_from_the_call_with_their_own_copies(tmp_path):
-    from guest import hosted
-
-    src = tmp_path / "rf.c"
-    src.write_text(RFORK)
-    image = hosted.build_program([src], tmp_path / "rf").read_bytes()
-    session = Session(config("tiny"), images={"rf": image})
-    session.execute("rf 2 @ ws2")
-    job = session.jobs[-1]
-    assert session.run_until_done(60.0)
+def test_rfork_parent_and_child_go_on_from_the_call_with_their_own_copies(build):
+    session, job = run_image({"rf": build("rf", RFORK)}, "rf 2 @ ws2", limit_s=60.0)
     assert job.exit_status == 0
     out = session.output_of(job).splitlines()
     # the child's own copy: the parent's shared and big are unchanged (big[100] = 100 * 7)
@@ -504,23 +511,14 @@ int main(int argc, char **argv)
 """
 
 
-@pytest.mark.skipif(
-    bool(__import__("guest.hosted").hosted.missing()), reason="no m68k cross compiler"
-)
-def test_a_lazy_rfork_copies_on_reference_and_returns_ten_times_sooner(tmp_path):
-    from guest import hosted
-
-    src = tmp_path / "lz.c"
-    src.write_text(LAZY_RFORK)
-    image = hosted.build_program([src], tmp_path / "lz").read_bytes()
+def test_a_lazy_rfork_copies_on_reference_and_returns_ten_times_sooner(build):
+    images = {"lz": build("lz", LAZY_RFORK)}
     got = {}
     for mode in ("eager", "lazy"):
-        session = Session(config("tiny"), images={"lz": image})
-        session.execute(f"lz {mode} @ ws2")
-        assert session.run_until_done(120.0)
+        session, job = run_image(images, f"lz {mode} @ ws2")
         rf = session.kernels["ws2"].rfork
         [record] = rf.records
-        got[mode] = (session.output_of(session.jobs[-1]), record, rf.touched_pages(record["file"]))
+        got[mode] = (session.output_of(job), record, rf.touched_pages(record["file"]))
     (out_e, eager, _), (out_l, lazy, touched) = got["eager"], got["lazy"]
     assert out_e == out_l and out_l.endswith("parent: child exited 3\n")
     assert eager["copied_pages"] == eager["pages"] >= 128 and lazy["copied_pages"] <= 2
@@ -603,30 +601,13 @@ int main(void)
 """
 
 
-@pytest.mark.skipif(
-    bool(__import__("guest.hosted").hosted.missing()), reason="no m68k cross compiler"
-)
 @pytest.mark.parametrize("crash_s", [2.3, 3.1, 5.2])
-def test_a_replayed_read_sees_the_file_as_it_was_not_as_the_program_rewrote_it(tmp_path, crash_s):
+def test_a_replayed_read_sees_the_file_as_it_was_not_as_the_program_rewrote_it(build, crash_s):
     """The file server keeps what a checkpointed program overwrote: after a restart, the program
     reads its counter file as it was at that point of its run, so it counts exactly as before."""
-    from guest import hosted
-
-    src = tmp_path / "cnt.c"
-    src.write_text(COUNTER)
-    image = hosted.build_program([src], tmp_path / "cnt").read_bytes()
-
-    def run(crash):
-        session = Session(config("tiny"), images={"cnt": image})
-        session.execute("cnt @ ws2 checkpoint=1")
-        if crash is not None:
-            session.sim.run(until=int(crash * S))
-            session.execute("crash ws2")
-        assert session.run_until_done(120.0)
-        return session, session.jobs[-1]
-
-    ref, ref_job = run(None)
-    session, job = run(crash_s)
+    images = {"cnt": build("cnt", COUNTER)}
+    ref, ref_job = run_image(images, "cnt @ ws2 checkpoint=1")
+    session, job = run_image(images, "cnt @ ws2 checkpoint=1", crash_s=crash_s)
     assert session.restarts and session.restarts[0]["kind"] == "restart"
     assert session.output_of(job) == ref.output_of(ref_job)
     assert "step 23: counter was 23\n" in session.output_of(job) and job.exit_status == 0

@@ -21,8 +21,10 @@ restart", the checkpoint is kept and the home asks again later.
 
 File layout: a 64-byte header at 0 (MAGIC, serial, offset and length of the
 JSON state, page count, time of the cut), page records from 4096 on (the
-migration's 8-byte page header, then 4 KB unless the page is all zeros), the
-JSON state after them. The state's "chain" lists the serials a restore reads,
+migration's 8-byte page header, then 4 KB unless the page is all zeros, or
+with DIFF_FLAG a compressed difference), the JSON state after them. A
+checkpoint of at most 32 KB goes in one write (MAGIC_SMALL: the records follow
+the header at 64; the file server applies a write whole or not at all). The state's "chain" lists the serials a restore reads,
 oldest first (the last full checkpoint, then the incremental ones).
 """
 
@@ -55,6 +57,7 @@ MS = 1_000_000
 S = 1_000_000_000
 WATCHER = "checkpoint"  # the MMU's second dirty set
 MAGIC = b"VCKPT001"
+MAGIC_SMALL = b"VCKPT002"  # the whole file in one write: the page records follow the header
 HEADER = struct.Struct(
     ">8sIIIIQ"
 )  # magic, serial, state offset, state length, pages, cut time (ns)
@@ -613,6 +616,8 @@ class Checkpoints:
         buf = b""
         at = 0
         body_len = None
+        bound = HEADER.size + len(pending) * (PAGE_HEADER.size + PAGE) + len(blob)
+        small = bound <= CHUNK  # one write of header, pages and state: all or nothing
         while pending:
             i, team, vp, prot = pending[0]
             if team.dead or k.lhs.get(lh.lhid) is not lh:
@@ -630,7 +635,7 @@ class Checkpoints:
             if not pending:  # the state follows the pages in the same writes
                 body_len = at + len(buf)
                 buf += blob
-            while len(buf) >= CHUNK:
+            while len(buf) >= CHUNK and not small:
                 ok = yield from self._write_chunk(pid, inst, buf[:CHUNK], at)
                 if not ok:
                     return False
@@ -639,6 +644,15 @@ class Checkpoints:
         if body_len is None:  # the last pages went (unmapped) before they were sent
             body_len = at + len(buf)
             buf += blob
+        if small:
+            head = HEADER.pack(
+                MAGIC_SMALL, serial, HEADER.size + body_len, len(blob), sent["pages"], sent["cut"]
+            )
+            sent["bytes"] = HEADER.size + len(buf)
+            if self.cfg.writer_priority == "background":
+                yield ops.Run(0.001, Priority.BACKGROUND)
+            ok = yield from self._write_at(pid, inst, head + buf, 0)
+            return ok
         while buf:
             ok = yield from self._write_chunk(pid, inst, buf[:CHUNK], at)
             if not ok:
@@ -836,12 +850,13 @@ class Checkpoints:
         if head is None:
             return None
         magic, got, state_at, state_len, _pages, _cut = HEADER.unpack(head)
-        if magic != MAGIC or got != serial or state_at < BODY_AT:
+        body_at = HEADER.size if magic == MAGIC_SMALL else BODY_AT
+        if magic not in (MAGIC, MAGIC_SMALL) or got != serial or state_at < body_at:
             return None  # not complete: a crash during it
-        rest = yield from self._read_at(pid, inst, BODY_AT, state_at + state_len - BODY_AT)
+        rest = yield from self._read_at(pid, inst, body_at, state_at + state_len - body_at)
         if rest is None:
             return None
-        return json.loads(rest[state_at - BODY_AT :]), rest[: state_at - BODY_AT]
+        return json.loads(rest[state_at - body_at :]), rest[: state_at - body_at]
 
     def _restart(self, pid: int, lhid: int) -> Generator[Any, Any, bytes]:
         k = self.k
@@ -990,6 +1005,10 @@ class Checkpoints:
         ks = abi.make_pid(watch.lhid, abi.LOCAL_KERNEL_SERVER)
         try:
             while not watch.ended:
+                quiet = k.sim.now - watch.seen_ns
+                if quiet < probe_ms * MS:  # heard from it lately (a checkpoint's notice)
+                    yield ops.Delay(probe_ms * MS - quiet)
+                    continue
                 replier, _ = yield ops.Send(
                     ks, pack(KS_PROCESS_INFO, watch.pid), timeout_ms=probe_ms
                 )
