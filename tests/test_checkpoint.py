@@ -709,3 +709,29 @@ def test_a_crash_before_the_first_interval_loses_nothing(crash_s, ipc_reference)
     else:  # restarted from the loaded image
         assert [r["checkpoint"] for r in restarts] == [1] and restarts[0]["from"] == "ws3"
     assert session.final_host(job) != "ws3"
+
+
+@pytest.mark.parametrize("after_s", [2.0, 2.4, 3.0])
+def test_a_line_being_fetched_at_the_crash_is_not_fetched_from_the_restarted_copy(build, after_s):
+    """Crash the program's host while the display server is fetching a line from it (its
+    MoveFrom under way): the restarted copy, replaying from its checkpoint, holds other bytes at
+    that address; the old incarnation's MoveFrom is given up, not answered from the new one
+    (which showed a line twice and lost the next)."""
+    images = {"selfck": build("selfck", SELF_CHECKPOINTING)}
+    ref, ref_job = run_image(images, "selfck @ ws2")
+    session = Session(config("tiny"), images=images)
+    session.execute("selfck @ ws2")
+    job = session.jobs[-1]
+    tr = session.kernels["ws1"].transport  # the display server's machine
+
+    def fetching() -> bool:
+        return session.sim.now > int(after_s * S) and any(
+            st.request is not None and st.peer >> 16 == job.pid >> 16 and not st.complete
+            for st in tr.bulk_in.values()
+        )
+
+    _run_until(session, fetching, 30)
+    session.execute("crash ws2")
+    assert session.run_until_done(120.0)
+    assert [r["kind"] for r in session.restarts] == ["restart"]
+    assert session.output_of(job) == ref.output_of(ref_job) and job.exit_status == 0
