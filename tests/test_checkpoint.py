@@ -642,6 +642,7 @@ def test_a_compressed_difference_rebuilds_the_page_and_carries_only_changed_byte
         {"checkpoint__compress": True},
         {"checkpoint__copy": "freeze"},
         {"checkpoint__compress": True, "checkpoint__full_every": 2},
+        {"checkpoint__full_every": 2},  # full checkpoints naming the base's read-only pages
     ],
 )
 def test_a_restart_from_each_kind_of_checkpoint_gives_the_uncrashed_output(mode):
@@ -656,8 +657,11 @@ def test_a_restart_from_each_kind_of_checkpoint_gives_the_uncrashed_output(mode)
     if mode.get("checkpoint__compress"):
         later = [t for t in taken if not t["full"]]
         assert later and all(t["diff_pages"] > 0 and t["bytes"] < t["raw_bytes"] for t in later)
-    else:
+    elif mode.get("checkpoint__copy") == "freeze":
         assert all(t["cow_copies"] == 0 for t in taken)  # frozen: nothing to copy
+    if mode.get("checkpoint__full_every") == 2:  # the later full ones leave the text to the base
+        fulls = [t for t in taken if t["full"]]
+        assert len(fulls) >= 2 and not fulls[0]["based"] and all(t["based"] for t in fulls[1:])
 
 
 def test_the_copy_on_write_cut_copies_the_pages_written_before_they_are_sent():

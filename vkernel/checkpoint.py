@@ -176,6 +176,9 @@ class Policy:
     rewritten: set[tuple[int, int]] = field(default_factory=set)
     team_ctxs: list[int] = field(default_factory=list)
     acked: bool = False  # the home answered the last checkpoint's notice (CK_DONE)
+    # the first full checkpoint of these teams, and its read-only pages not modified since
+    base_serial: int = 0
+    base_pages: dict[int, set[int]] = field(default_factory=dict)
     # started checkpointed (first): until its first checkpoint is complete, what it sends waits
     committed: bool = True
     waiting: list[Callable[[], None]] = field(default_factory=list)
@@ -410,11 +413,20 @@ class Checkpoints:
             if pol.team_ctxs != [t.ctx for t in teams]:
                 full = True  # other teams than the last checkpoint's: no page is known
                 pol.team_ctxs, pol.bases = [t.ctx for t in teams], {}
+                pol.base_serial, pol.base_pages = 0, {}
+            # a full checkpoint names the read-only pages the base (the first of these teams)
+            # holds, unchanged since, instead of copying them again (the restore reads the base)
+            based = full and pol.base_serial > 0
             for i, team in enumerate(teams):
                 dirty = mmu.drain_modified(team.ctx, WATCHER)
+                kept = pol.base_pages.get(i)
+                if kept:
+                    kept.difference_update(dirty)
                 pages = mmu.mapped_pages(team.ctx) if full else dirty
                 cut = []
                 for vp in pages:
+                    if based and kept and vp in kept:
+                        continue
                     entry = mmu.entry(team.ctx, vp)
                     if entry is not None:
                         pending.append((i, team, vp, int(entry.prot)))
@@ -437,8 +449,12 @@ class Checkpoints:
         if after_cut is not None:
             after_cut()
         freeze_ns = k.sim.now - freeze_start
+        base_candidates = list(pending) if full and not based else []
         serial = pol.serial + 1
-        chain = [serial] if full else [*pol.chain, serial]
+        if not full:
+            chain = [*pol.chain, serial]
+        else:
+            chain = [pol.base_serial, serial] if based else [serial]
         state["checkpoint"] = {"serial": serial, "chain": chain, "cut_ns": freeze_start}
         for spec in state["teams"]:
             spec["page_runs"] = page_runs(spec.pop("pages"))
@@ -476,6 +492,12 @@ class Checkpoints:
             return False
         old_chain = pol.chain
         pol.serial, pol.chain, pol.taken = serial, chain, pol.taken + 1
+        if full and not based:  # the base of the full checkpoints to come: its read-only pages
+            pol.base_serial = serial
+            pol.base_pages = {}
+            for i, _team, vp, prot in base_candidates:
+                if not prot & int(Prot.WRITE):
+                    pol.base_pages.setdefault(i, set()).add(vp)
         pol.full_next = False
         pol.since_full = 0 if full else pol.since_full + 1
         pol.stats.append(
@@ -483,6 +505,7 @@ class Checkpoints:
                 "lhid": lh.lhid,
                 "serial": serial,
                 "full": full,
+                "based": based,  # a full one naming its base's read-only pages
                 "pages": sent["pages"],
                 "bytes": sent["bytes"],
                 "raw_bytes": HEADER.size + sent["raw"] + len(blob),
@@ -497,8 +520,9 @@ class Checkpoints:
         )
         self.taken.append(pol.stats[-1])
         del self.taken[:-10000]
-        if full:  # the files of the previous chains are garbage now
-            yield from self._collect(pid, lh.lhid, keep=serial, known=old_chain)
+        if full:  # the files of the previous chains (but the base) are garbage now
+            spare = {pol.base_serial} if pol.base_serial else set()
+            yield from self._collect(pid, lh.lhid, keep=serial, known=old_chain, spare=spare)
         pol.acked = yield from self._tell_home(pid, lh, serial, freeze_start)
         return True
 
@@ -779,9 +803,10 @@ class Checkpoints:
         )
 
     def _collect(
-        self, pid: int, lhid: int, keep: int, known: list[int]
+        self, pid: int, lhid: int, keep: int, known: list[int], spare: set[int] = frozenset()
     ) -> Generator[Any, Any, None]:
-        """Remove lhid's checkpoint files older than `keep` (a complete full checkpoint)."""
+        """Remove lhid's checkpoint files older than `keep` (a complete full checkpoint), but
+        those in `spare` (the base its chain names)."""
         names = yield from self._list(pid)
         serials = set(known)
         if names is not None:
@@ -789,7 +814,7 @@ class Checkpoints:
                 parsed = parse_name(name)
                 if parsed is not None and parsed[0] == lhid:
                     serials.add(parsed[1])
-        for serial in sorted(s for s in serials if s < keep):
+        for serial in sorted(s for s in serials if s < keep and s not in spare):
             yield from self._remove(pid, file_name(lhid, serial))
 
     def _tell_home(
