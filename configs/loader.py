@@ -26,12 +26,14 @@ from configs.schema import (
     CpuConfig,
     DiskConfig,
     FrameBufferConfig,
+    GatewayConfig,
     IdlePolicy,
     MachineConfig,
     MigrationPolicy,
     NetworkConfig,
     OwnerConfig,
     Problem,
+    SegmentConfig,
     _describe,
     available_images,
     check_value,
@@ -359,6 +361,8 @@ class _Reader:
         elif hint == str | None:
             if raw is None or isinstance(raw, str):
                 return raw
+        elif hint in (int | None, float | None):
+            return None if raw is None else self.convert(raw, typing.get_args(hint)[0], node, path)
         else:  # pragma: no cover - a schema field this reader does not know
             raise TypeError(f"no reader for {hint!r}")
         self.fail(node, path, f"expected {_expected(hint)}, got {_describe(raw)}")
@@ -417,6 +421,8 @@ class _Reader:
                 "machines": self.machines,
                 "programs": self.programs,
                 "files": self.files,
+                "segments": self.segments,
+                "gateways": self.gateways,
             },
             required=("machines",),
         )
@@ -488,6 +494,38 @@ class _Reader:
                 self.fail(item, here, f"expected the path of a host file, got {_describe(raw)}")
             host = self.host_file(item, here, raw, "host")
             out.append((name or host.name, str(host)))
+        return tuple(out)
+
+    def segments(self, node: Node, path: str) -> tuple[SegmentConfig, ...]:
+        out = []
+        for i, item in enumerate(self.sequence(node, path, "segments")):
+            here = f"{path}[{i}]"
+            self.lines[here] = _line(item)
+            kwargs, _ = self.section(SegmentConfig, item, here, required=("name",))
+            out.append(SegmentConfig(**kwargs))
+        return tuple(out)
+
+    def gateways(self, node: Node, path: str) -> tuple[GatewayConfig, ...]:
+        out = []
+        for i, item in enumerate(self.sequence(node, path, "gateways")):
+            here = f"{path}[{i}]"
+            self.lines[here] = _line(item)
+            kwargs, _ = self.section(GatewayConfig, item, here,
+                                     special={"segments": self.segment_names},
+                                     required=("name", "segments"))
+            out.append(GatewayConfig(**kwargs))
+        return tuple(out)
+
+    def segment_names(self, node: Node, path: str) -> tuple[str, ...]:
+        out = []
+        for j, item in enumerate(self.sequence(node, path, "segment names")):
+            here = f"{path}[{j}]"
+            self.lines[here] = _line(item)
+            raw = self.scalar_value(item, here) if isinstance(item, ScalarNode) else None
+            if not isinstance(raw, str) or not raw:
+                shown = _describe(raw) if isinstance(item, ScalarNode) else _kind_name(item)
+                self.fail(item, here, f"expected a segment name, got {shown}")
+            out.append(raw)
         return tuple(out)
 
     def machines(self, node: Node, path: str) -> tuple[MachineConfig, ...]:

@@ -557,6 +557,8 @@ class MachineConfig:
     frame_buffer: FrameBufferConfig = _f(doc="the bitmap display", factory=FrameBufferConfig)
     owner: OwnerConfig = _f(doc="the workstation's owner (workstations only)",
                             factory=OwnerConfig)
+    segment: str = _f("", "the Ethernet segment the machine is attached to (a name of "
+                      "`segments`); empty = the first segment")
 
     def __post_init__(self) -> None:
         if self.role == "fileserver" and self.disk is None:
@@ -627,6 +629,50 @@ def _guest_build_available() -> tuple[str, ...] | None:
     return tuple(sorted(names))
 
 
+DEFAULT_SEGMENT = "ether0"  # the name of the one segment of a config without `segments`
+
+
+@dataclass(frozen=True)
+class SegmentConfig:
+    """One Ethernet segment of several (its own cable, collision domain, counters and capture); a wire parameter left out (null) is the `network` section's."""
+
+    name: str = _f(doc="segment name, unique; [a-z][a-z0-9-]*, at most 32 characters",
+                   kind="hostname")
+    bitrate: int | None = _f(None, "signalling rate (null: network.bitrate)", lo=1_000,
+                             hi=1_000_000_000, unit="bit/s")
+    length_m: float | None = _f(None, "cable length (null: network.length_m)", lo=0.0,
+                                hi=2500.0, unit="m")
+    propagation_ns_per_m: float | None = _f(None, "propagation delay along the cable (null: "
+                                            "network.propagation_ns_per_m)", lo=0.0, hi=100.0,
+                                            unit="ns/m")
+    loss_rate: float | None = _f(None, "probability that a frame is lost (null: "
+                                 "network.loss_rate)", lo=0.0, hi=1.0)
+    corrupt_rate: float | None = _f(None, "probability of a bad FCS (null: "
+                                    "network.corrupt_rate)", lo=0.0, hi=1.0)
+
+    def wire(self, network: NetworkConfig) -> NetworkConfig:
+        """This segment's wire: its own parameters, the others `network`'s."""
+        given = {f.name: getattr(self, f.name) for f in dataclasses.fields(NetworkConfig)
+                 if getattr(self, f.name, None) is not None}
+        return dataclasses.replace(network, **given)
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """A gateway machine joining segments (netsim/gateway.py): it forwards frames between them, each direction a link of its own with a latency, a bandwidth and a bounded queue; the console crashes it and powers it on like a workstation."""
+
+    name: str = _f(doc="gateway name, unique among machines and gateways", kind="hostname")
+    segments: tuple[str, ...] = _f((), "the segments it joins (names of `segments`, at least "
+                                   "two)")
+    latency_us: float = _f(1000.0, "time from a frame's arrival at the gateway to its hand-over "
+                           "to the other segment, queueing aside (at least 1 us: the lookahead "
+                           "of a run spread over processes)", lo=1.0, hi=10_000_000.0, unit="us")
+    bandwidth_bps: int = _f(10_000_000, "rate of each direction of the gateway's links",
+                            lo=1_000, hi=1_000_000_000, unit="bit/s")
+    queue_frames: int = _f(64, "frames each direction holds waiting for its link; more are "
+                           "dropped and counted", lo=1, hi=100_000)
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     """A whole cluster: the wire, the machines, the policies and the programs on the disk."""
@@ -636,7 +682,8 @@ class ClusterConfig:
                    lo=0, hi=2**63 - 1)
     console_host: str = _f("", "workstation the console is attached to (default: the first "
                            "workstation)")
-    network: NetworkConfig = _f(doc="the Ethernet segment", factory=NetworkConfig)
+    network: NetworkConfig = _f(doc="the Ethernet segment (with `segments`: every segment's "
+                                "defaults)", factory=NetworkConfig)
     cpu: CpuConfig = _f(doc="the processors", factory=CpuConfig)
     cost: CostModel = _f(doc="kernel costs and protocol timers", factory=CostModel)
     idle: IdlePolicy = _f(doc="idleness and eviction", factory=IdlePolicy)
@@ -655,6 +702,11 @@ class ClusterConfig:
                                             "{path: P, name: N}; (name, absolute path) here")
     source_path: str = _f("", "the file the config was loaded from (set by the loader, not a "
                           "key of the file)")
+    segments: tuple[SegmentConfig, ...] = _f((), "several Ethernet segments joined by "
+                                             "`gateways`; empty = one segment, ether0, of "
+                                             "`network`")
+    gateways: tuple[GatewayConfig, ...] = _f((), "the gateways joining the segments (the "
+                                             "segments and gateways form a tree)")
 
     def __post_init__(self) -> None:
         machines = tuple(
@@ -683,6 +735,24 @@ class ClusterConfig:
         return tuple(m for m in self.machines if m.is_workstation)
 
     @property
+    def segment_names(self) -> tuple[str, ...]:
+        """The segments, in order (the first is a machine's when it names none)."""
+        return tuple(seg.name for seg in self.segments) or (DEFAULT_SEGMENT,)
+
+    def segment_of(self, machine: MachineConfig) -> str:
+        """The name of the segment `machine` is attached to."""
+        return machine.segment or self.segment_names[0]
+
+    def wire(self, segment: str) -> NetworkConfig:
+        """The wire parameters of the segment called `segment`."""
+        for seg in self.segments:
+            if seg.name == segment:
+                return seg.wire(self.network)
+        if segment == DEFAULT_SEGMENT and not self.segments:
+            return self.network
+        raise KeyError(segment)
+
+    @property
     def file_server(self) -> MachineConfig:
         """The machine with the disk (ValueError if the config has none)."""
         for m in self.machines:
@@ -703,6 +773,8 @@ SECTIONS: tuple[tuple[str, type], ...] = (
     ("machines[].disk", DiskConfig),
     ("machines[].frame_buffer", FrameBufferConfig),
     ("machines[].owner", OwnerConfig),
+    ("segments[]", SegmentConfig),
+    ("gateways[]", GatewayConfig),
 )
 
 MACHINE_EXPANSION_KEYS = ("count", "first")
@@ -773,7 +845,7 @@ def cross_problems(cfg: ClusterConfig, images: Sequence[str] | None = None) -> l
     """Problems between fields: names, roles, console host, programs, timers. In this order."""
     out: list[Problem] = []
     machines = cfg.machines
-    if len(machines) > MAX_STATIONS:
+    if not cfg.segments and len(machines) > MAX_STATIONS:  # several segments: segment_problems
         out.append(Problem("machines", f"{len(machines)} machines; one Ethernet segment takes "
                                        f"at most {MAX_STATIONS} stations"))
     seen: dict[str, int] = {}
@@ -859,7 +931,127 @@ def cross_problems(cfg: ClusterConfig, images: Sequence[str] | None = None) -> l
                            f"a round trip along {_fmt_num(cfg.network.length_m)} m takes "
                            f"{rtt / 1000:.1f} us, not less than the 51.2 us slot time: "
                            "collisions would go undetected"))
+    return out + segment_problems(cfg)
+
+
+def segment_problems(cfg: ClusterConfig) -> list[Problem]:
+    """Segments and gateways: names, the segments machines and gateways name, the tree they form
+    (connected, no loop: gateways forward broadcasts to every other segment), stations a segment,
+    each segment's round trip, and a round trip across the widest path within the retransmit
+    timeout."""
+    out: list[Problem] = []
+    names: dict[str, int] = {}
+    for i, seg in enumerate(cfg.segments):
+        if seg.name in names:
+            out.append(Problem(f"segments[{i}].name", f"duplicate segment name {seg.name!r}",
+                               f"segments[{names[seg.name]}].name"))
+        else:
+            names[seg.name] = i
+    known = cfg.segment_names
+    for i, m in enumerate(cfg.machines):
+        if m.segment and m.segment not in known:
+            hint = ("; this config has one segment (add `segments:` to have several)"
+                    if not cfg.segments else "")
+            out.append(Problem(f"machines[{i}].segment", f"no segment named {m.segment!r}; "
+                                                         f"segments: {_listing(known)}{hint}"))
+    hosts = {m.name: i for i, m in enumerate(cfg.machines)}
+    gateways: dict[str, int] = {}
+    for i, gw in enumerate(cfg.gateways):
+        here = f"gateways[{i}]"
+        if gw.name in hosts:
+            out.append(Problem(f"{here}.name", f"{gw.name!r} is already the name of a machine",
+                               f"machines[{hosts[gw.name]}].name"))
+        elif gw.name in gateways:
+            out.append(Problem(f"{here}.name", f"duplicate gateway name {gw.name!r}",
+                               f"gateways[{gateways[gw.name]}].name"))
+        else:
+            gateways[gw.name] = i
+        if not cfg.segments:
+            out.append(Problem(f"{here}.segments", "a gateway joins segments, and this config has "
+                                                   "one: list them in `segments`"))
+            continue
+        for j, name in enumerate(gw.segments):
+            if name not in known:
+                out.append(Problem(f"{here}.segments[{j}]", f"no segment named {name!r}; "
+                                                            f"segments: {_listing(known)}"))
+            elif name in gw.segments[:j]:
+                out.append(Problem(f"{here}.segments[{j}]", f"{name!r} is listed twice"))
+        if len(set(gw.segments)) < 2:
+            out.append(Problem(f"{here}.segments", f"{gw.name!r} joins "
+                                                   f"{len(set(gw.segments))} segment"
+                                                   f"{'' if len(set(gw.segments)) == 1 else 's'}; "
+                                                   "a gateway joins at least two"))
+    if out or not cfg.segments:
+        return out
+    # the tree: union-find over the segments, one gateway at a time
+    root = {name: name for name in known}
+
+    def find(x: str) -> str:
+        while root[x] != x:
+            root[x] = root[root[x]]
+            x = root[x]
+        return x
+
+    for i, gw in enumerate(cfg.gateways):
+        tops = [find(name) for name in gw.segments]
+        if len(set(tops)) < len(tops):
+            out.append(Problem(f"gateways[{i}].segments",
+                               f"{gw.name!r} closes a loop: its segments are joined already by "
+                               "other gateways, and a loop would carry every broadcast round it "
+                               "for ever (the gateways run no spanning tree)"))
+            return out
+        for t in tops[1:]:
+            root[t] = tops[0]
+    apart = [name for name in known if find(name) != find(known[0])]
+    if apart:
+        out.append(Problem("gateways", f"segment {apart[0]!r} is joined to {known[0]!r} by no "
+                                       "gateway: every segment must be reachable from every "
+                                       "other", f"segments[{names[apart[0]]}].name"))
+        return out
+    for i, seg in enumerate(cfg.segments):
+        stations = sum(1 for m in cfg.machines if cfg.segment_of(m) == seg.name)
+        stations += sum(1 for gw in cfg.gateways if seg.name in gw.segments)
+        if stations > MAX_STATIONS:
+            out.append(Problem(f"segments[{i}]", f"{stations} stations (machines and gateways) on "
+                                                 f"{seg.name!r}; one Ethernet segment takes at "
+                                                 f"most {MAX_STATIONS}"))
+        wire = seg.wire(cfg.network)
+        rtt = 2 * wire.propagation_ns
+        if rtt >= SLOT_NS:
+            out.append(Problem(f"segments[{i}].length_m",
+                               f"a round trip along {_fmt_num(wire.length_m)} m takes "
+                               f"{rtt / 1000:.1f} us, not less than the 51.2 us slot time: "
+                               "collisions would go undetected"))
+    widest, path = widest_path(cfg)
+    if 2 * widest / 1000 >= cfg.cost.retransmit_timeout_ms:
+        out.append(Problem("cost.retransmit_timeout_ms",
+                           f"{_fmt_num(cfg.cost.retransmit_timeout_ms)} ms is not more than a "
+                           f"round trip through the gateways between {path[0]!r} and "
+                           f"{path[1]!r} ({2 * widest / 1000:g} ms of their latency): every "
+                           "Send across would be retransmitted"))
     return out
+
+
+def widest_path(cfg: ClusterConfig) -> tuple[float, tuple[str, str]]:
+    """The most gateway latency (us) between two segments of the tree, and those two segments."""
+    links: dict[str, list[tuple[str, float]]] = {name: [] for name in cfg.segment_names}
+    for gw in cfg.gateways:
+        for a in gw.segments:
+            links[a] += [(b, gw.latency_us) for b in gw.segments if b != a]
+    best: tuple[float, tuple[str, str]] = (0.0, (cfg.segment_names[0],) * 2)
+    for start in links:
+        seen = {start: 0.0}
+        todo = [start]
+        while todo:
+            here = todo.pop()
+            for there, us in links[here]:
+                if there not in seen:
+                    seen[there] = seen[here] + us
+                    todo.append(there)
+        far = max(seen, key=lambda name: seen[name])
+        if seen[far] > best[0]:
+            best = (seen[far], (start, far))
+    return best
 
 
 def _listing(names: Sequence[str]) -> str:
@@ -896,6 +1088,10 @@ def _type_name(cls: type, f: dataclasses.Field[Any]) -> str:
         "tuple[MachineConfig, ...]": "list of mappings",
         "tuple[str, ...]": "list of strings",
         "tuple[tuple[float, float], ...]": "list of [start, end]",
+        "int | None": "int or null",
+        "float | None": "float or null",
+        "tuple[SegmentConfig, ...]": "list of mappings",
+        "tuple[GatewayConfig, ...]": "list of mappings",
     }.get(text, text)
 
 

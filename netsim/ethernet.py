@@ -18,7 +18,7 @@ Model (all times integer nanoseconds on the simulator's clock):
   (two stations starting within ``D`` of each other, or one started in the
   last third of the gap).  It then sends a 32-bit jam and stops, and backs off
   ``r`` slots (51.2 us) with ``r`` uniform in ``[0, 2**min(n, 10) - 1]`` drawn
-  from ``sim.rng``, ``n`` being the collisions this frame has had.  After
+  from the segment's stream ``sim.stream(name)``, ``n`` being the collisions this frame has had.  After
   ``max_attempts`` (16) collisions the frame is dropped and counted.
 * A frame that completed without a collision reaches every other station
   when its last bit arrives (``end + D``).  A receiver takes it if the
@@ -259,6 +259,7 @@ class Segment:
             raise ValueError("max_attempts must be >= 1")
         self.sim = sim
         self.name = name
+        self.rng = sim.stream(name)  # backoff, loss and corruption draws: this segment's own
         self.bitrate = bitrate
         self.length_m = length_m
         self.max_attempts = max_attempts
@@ -551,7 +552,7 @@ class Segment:
                     self._attempt(st)
                 return
             k = st._attempts if st._attempts < BACKOFF_LIMIT else BACKOFF_LIMIT
-            slots = self.sim.rng.randrange(1 << k)
+            slots = self.rng.randrange(1 << k)
             st._state = _WAIT
             st._timer = self.sim.at(now + slots * self.slot_ns, st._backoff_cb)
             return
@@ -598,7 +599,7 @@ class Segment:
             tap(now, frame)
         c = self.counters
         src = tx.src
-        if self.corrupt_rate and self.sim.rng.random() < self.corrupt_rate:
+        if self.corrupt_rate and self.rng.random() < self.corrupt_rate:
             c.dropped_corrupt += 1
             src.counters.tx_corrupted += 1
             return
@@ -606,7 +607,7 @@ class Segment:
         nbytes = len(frame) + FCS
         part = src._part
         loss = self.loss_rate
-        rng = self.sim.rng
+        rng = self.rng
         if dst[0] & 1:
             targets = [s for s in self.stations if s is not src and s.accepts(dst)]
         else:

@@ -151,7 +151,7 @@ def test_carrier_sense_defers_instead_of_colliding() -> None:
 
 def test_collision_within_propagation_delay_exact_timeline() -> None:
     sim, seg, (a, b, c) = make(3)
-    sim.rng = ScriptedRandom([1, 0])  # b (whose jam ends first) draws 1 slot, a draws 0
+    seg.rng = ScriptedRandom([1, 0])  # b (whose jam ends first) draws 1 slot, a draws 0
     rc = Recorder(sim, c)
     a.send(frame(c.mac, a.mac, 60, tag=1))
     sim.at(1 * US, lambda: b.send(frame(c.mac, b.mac, 60, tag=2)))  # before a's signal reaches b
@@ -164,7 +164,7 @@ def test_collision_within_propagation_delay_exact_timeline() -> None:
     # b: backoff 1 slot from 5.7 us -> 56.9 us, hears a, defers, goes after a's gap.
     assert rc.got[1][0] == rc.got[0][0] + IFG + 57_600 + D
     assert [tag_of(f) for _, f in rc.got] == [1, 2]
-    assert sim.rng.ranges == [2, 2]  # one collision each: r in [0, 1]
+    assert seg.rng.ranges == [2, 2]  # one collision each: r in [0, 1]
     assert seg.counters.collisions == 1
     assert a.counters.collisions == 1 and b.counters.collisions == 1
     assert a.counters.attempts == 2 and b.counters.attempts == 2
@@ -175,7 +175,7 @@ def test_collision_within_propagation_delay_exact_timeline() -> None:
 
 def test_sixteen_collisions_drop_the_frame_and_count_it() -> None:
     sim, seg, (a, b, c) = make(3)
-    sim.rng = ScriptedRandom()  # every backoff 0: a and b collide every time
+    seg.rng = ScriptedRandom()  # every backoff 0: a and b collide every time
     rc = Recorder(sim, c)
     done: list[tuple[str, bool]] = []
     a.on_tx_done = lambda f, ok: done.append(("a", ok))
@@ -198,12 +198,12 @@ def test_sixteen_collisions_drop_the_frame_and_count_it() -> None:
     # truncated binary exponential backoff: 15 draws per station (the 16th
     # collision drops), range doubling up to 2**10 after the 10th collision
     expected = [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 1024, 1024, 1024, 1024, 1024]
-    assert sim.rng.ranges == [r for r in expected for _ in (a, b)]
+    assert seg.rng.ranges == [r for r in expected for _ in (a, b)]
 
 
 def test_max_attempts_is_configurable_and_next_frame_goes_out() -> None:
     sim, seg, (a, b, c) = make(3, max_attempts=3)
-    sim.rng = ScriptedRandom()
+    seg.rng = ScriptedRandom()
     rc = Recorder(sim, c)
     a.send(frame(c.mac, a.mac, 60, tag=1))
     b.send(frame(c.mac, b.mac, 60, tag=2))
@@ -216,7 +216,7 @@ def test_max_attempts_is_configurable_and_next_frame_goes_out() -> None:
 
 def test_backoff_waits_whole_slots() -> None:
     sim, seg, (a, b, c) = make(3)
-    sim.rng = ScriptedRandom([3, 5])  # equal jam ends: a's end event was queued first
+    seg.rng = ScriptedRandom([3, 5])  # equal jam ends: a's end event was queued first
     rc = Recorder(sim, c)
     a.send(frame(c.mac, a.mac, 60, tag=1))
     b.send(frame(c.mac, b.mac, 60, tag=2))
@@ -440,7 +440,7 @@ def test_power_off_drops_queue_hears_nothing_power_on_recovers() -> None:
 
 def test_power_off_while_backing_off_or_deferring() -> None:
     sim, seg, (a, b, c) = make(3)
-    sim.rng = ScriptedRandom([5, 5])
+    seg.rng = ScriptedRandom([5, 5])
     rc = Recorder(sim, c)
     a.send(frame(c.mac, a.mac, tag=1))
     b.send(frame(c.mac, b.mac, tag=2))

@@ -144,6 +144,9 @@ BAD = {
     "undeclared.c": b"int f(void) { return y; }\n",
     "badif.c": b"#ifdef X\nint a;\n",
     "fnmacro.c": b"#define F(x) x\n",
+    # one declaration loop serves both scopes (decl.c's declaration): its errors at each
+    "staticlocal.c": b"int f(void)\n{\n\tint a, *b;\n\tstatic int c;\n}\n",
+    "noname.c": b"typedef int T;\nT a, *;\n",
 }
 
 
@@ -156,6 +159,12 @@ BAD = {
         (["undeclared.c"], 1, "undeclared.c:1: error: undeclared: y"),
         (["badif.c"], 1, "error: #if without #endif"),
         (["fnmacro.c"], 1, "error: macros with arguments are not supported: F"),
+        (
+            ["staticlocal.c"],
+            1,
+            "staticlocal.c:4: error: static and extern locals are not supported",
+        ),
+        (["noname.c"], 1, "noname.c:2: error: a declaration needs a name"),
         ([], 2, "usage: vcc [-o OUT] FILE.c | vcc -sum OUT FILE..."),
         (["-x", "a.c"], 2, "usage: vcc"),
     ],

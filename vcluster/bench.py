@@ -36,6 +36,11 @@ BENCHMARKS: dict[str, tuple[str, str, str]] = {
         "run_bench",
         "scheduler events/s, saturated-segment frames/s, sim/wall",
     ),
+    "segments": (
+        "vcluster.bench_segments",
+        "run_bench",
+        "four segments on 1, 2... MPI ranks (--ranks 1,2): the same bytes, the speed-up",
+    ),
     "scale": (
         "vcluster.bench_scale",
         "run_bench",
@@ -78,6 +83,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "faults": ("seeds", "quick"),
     "rexec": ("quick",),
     "ft": ("quick",),
+    "segments": ("ranks",),
 }
 
 

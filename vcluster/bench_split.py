@@ -65,6 +65,32 @@ def charged_units(session, host: str, name: str, t0: int, t1: int) -> float:
     )
 
 
+def served(session, host: str, t0: int, t1: int) -> list[tuple[int, int, float, bool]]:
+    """The file server requests `host` took within [t0, t1), from its ledger, in order: (when it
+    took the request, when the request's data began to move, pages of data moved, whether the
+    data came in: a write). A request is a file_server_op_us charge; its data, the page_copy_us
+    charged after it until the next request (after t1 too); it came in when the file server
+    received more packets than it sent meanwhile (a MoveFrom of the written data, against a
+    MoveTo of the read)."""
+    ledger = session.kernels[host].ledger
+    page_ns = ops.constant(session.config, "page_copy_us") * 1000
+    out: list[list] = []  # [when, first data, pages, packets received - sent]
+    for start, end, name in sorted(s for s in ledger.spans or () if s[0] >= t0):
+        if name == "file_server_op_us":
+            if start >= t1:
+                break
+            out.append([start, 0, 0.0, 0])
+        elif not out:
+            continue
+        elif name == "page_copy_us" and page_ns:
+            if not out[-1][2]:
+                out[-1][1] = start
+            out[-1][2] += (end - start) / page_ns
+        elif name in ("packet_receive_us", "packet_send_us"):
+            out[-1][3] += 1 if name == "packet_receive_us" else -1
+    return [(when, first, pages, net > 0) for when, first, pages, net in out]
+
+
 def measure(session, hosts: Iterable[str], intervals: Iterable[tuple[int, int]]) -> Split:
     """The split of the sum of `intervals` (simulated ns) over the machines `hosts`."""
     hosts = tuple(dict.fromkeys(hosts))

@@ -148,7 +148,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, help="override the config's seed")
     run.add_argument("--max-sim-seconds", type=float, default=600.0, metavar="S",
                      help="stop after this much simulated time (above 0, at most 1e6)")
-    run.add_argument("--pcap", metavar="FILE", help="capture every frame on the wire to FILE (pcap)")
+    run.add_argument("--pcap", metavar="FILE", help="capture every frame on the wire to FILE (pcap); "
+                     "several segments: FILE-SEGMENT.pcap each, or DIR/SEGMENT.pcap (docs/CONFIG.md)")
     run.add_argument("--stdin", metavar="FILE",
                      help="the standard input of every program the lines start (- = this one's); "
                      "without it, their input is at its end at once")
@@ -175,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="which benchmark: " + ", ".join(benches.names()) + " (described below)")
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--seeds", type=int, help="faults: seeds per scenario and loss rate (default 20)")
+    bench.add_argument("--ranks", metavar="K,K...", help="segments: the MPI rank counts to compare (default 1,2)")
     bench.add_argument("--quick", action="store_true", help="faults: 3 seeds and 10 instants; rexec: selection at 3 and 12 hosts only")
     bench.add_argument("--plot", metavar="FILE.png",
                        help="also draw the result beside the paper's figures (migrate, pmake, rexec)")
@@ -247,7 +249,10 @@ def _label(asked: bool | None, lines: list[str]) -> bool:
             return False
         return bool(words) and words[0] not in LINE_WORDS
 
-    return sys.stdout.isatty() and sum(map(starts_a_program, lines)) > 1
+    from vcluster.mpirun import ranks
+
+    # under mpirun a rank's stdout is mpirun's pty whatever the user's is: no labels unless asked
+    return sys.stdout.isatty() and ranks() == 1 and sum(map(starts_a_program, lines)) > 1
 
 
 def _cmd_run(ns: argparse.Namespace) -> int:
@@ -293,6 +298,10 @@ def _cmd_run(ns: argparse.Namespace) -> int:
             print(f"vcluster run: --timeline: {why}", file=sys.stderr)
             return 2
     failed: list[str] = []
+    from vcluster import mpirun
+
+    if mpirun.ranks() > 1:  # under mpirun: the segments spread over the ranks (vcluster/mpirun.py)
+        run_lines = mpirun.run_lines_parallel  # noqa: F811
     status = run_lines(
         config,
         args,
@@ -437,6 +446,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if ns.command == "run":
         return _cmd_run(ns)
+    from vcluster.mpirun import ranks
+
+    if ranks() > 1:
+        print(f"vcluster {ns.command}: not available across MPI ranks (only `vcluster run` is); "
+              "run it without mpirun", file=sys.stderr)
+        return 2
     if ns.command == "boot":
         return _cmd_boot(ns)
     if ns.command == "serve":
@@ -447,7 +462,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vcluster import bench
 
         return bench.main(ns.name, ns.json, seeds=ns.seeds, quick=ns.quick, plot=ns.plot,
-                          from_json=ns.from_json)
+                          from_json=ns.from_json, ranks=ns.ranks)
     if ns.command == "files":
         from vcluster import files as files_cmd
 

@@ -47,7 +47,7 @@ console lines: PROG ARGS [@ HOST | @ *]   wait S   hosts   ps [HOST]   kill|susp
                migrateprog [-n] [PROG]   owner HOST on|off   crash HOST   power HOST on
                input JOB TEXT...   eof JOB   (a program's standard input)
                checkpoint PROG every S | now   PROG ARGS @ * checkpoint=S   (restart after a crash)
-               fault loss RATE | fault partition HOST... | fault heal
+               fault loss RATE [SEGMENT] | fault partition HOST... | fault heal
 the clock:     speed X   pause   resume   step [S]        (F2 pause/resume, F3 slower, F4 faster, F7 step)
 this screen:   view HOST (F5 next host)   screen pixels|text|whole (F6 next)   clear   help   quit (ctrl+q)
                shutdown (stop a served cluster)   F8 next panel (small screens)   PageUp/PageDown scroll the output

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vcluster import __version__
+from vcluster import __version__, segments
 from vcluster.realtime import Runner, parse_speed
 from vcluster.session import LineError
 
@@ -316,7 +316,8 @@ class Controller:
         }
 
     def _cmd_hosts(self, req: dict[str, Any]) -> dict[str, Any]:
-        return {"hosts": self.hosts(), "text": self.session.hosts_text()}
+        return {"hosts": self.hosts(), "text": self.session.hosts_text(),
+                "gateways": segments.gateway_rows(self.session)}
 
     def hosts(self) -> list[dict[str, Any]]:
         rows = []
@@ -334,6 +335,7 @@ class Controller:
                 "free_kb": free_kb,
                 "logical_hosts": lhs,
                 "programs": sum(1 for p in k.processes.values() if p.team is not None),
+                "segment": segments.segment_of(self.session, k.name),
             })
             if "file" in k.servers:  # requests, block cache and disk counters
                 rows[-1]["file_server"] = k.servers["file"].report()
@@ -396,7 +398,7 @@ class Controller:
         return {"events": events[since:], "next": len(events)}
 
     def _cmd_net(self, req: dict[str, Any]) -> dict[str, Any]:
-        stats: dict[str, Any] = self.session.cluster.segment.stats()
+        stats: dict[str, Any] = segments.net_stats(self.session)  # several segments: summed
         return {"net": {
             "frames": stats["frames"],
             "bytes": stats["bytes"],
@@ -405,7 +407,8 @@ class Controller:
             "drops": stats["drops"],
             "utilization": round(float(stats["utilization"]), 6),
             "utilization_1s": round(float(stats["utilization_1s"]), 6),
-        }}
+        }, "segments": segments.segments_summary(self.session),
+            "gateways": segments.gateways_summary(self.session)}
 
     def _cmd_framebuffer(self, req: dict[str, Any]) -> dict[str, Any]:
         host = _str(req, "host", self.session.config.console_host)

@@ -9,6 +9,7 @@ MigrationModel with the run's constants.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from vcluster import bench_split
@@ -61,20 +62,26 @@ def evict_terms(session, record: dict[str, Any], start: int):
             BATCH,
             record.get("objects", 0),
             record["state_bytes"],
-            record.get("teams", 0),
         )
     )
 
 
-def columns(session, record: dict[str, Any], hosts: tuple[str, ...] = ()) -> dict[str, Any]:
-    """`freeze` and `copy` (per MB copied, V's s/MB measure) columns of one migration."""
+def columns(
+    session,
+    record: dict[str, Any],
+    hosts: tuple[str, ...] = (),
+    freeze_extra: Sequence[tuple[str, float]] = (),
+    copy_extra: Sequence[tuple[str, float]] = (),
+) -> dict[str, Any]:
+    """`freeze` and `copy` (per MB copied, V's s/MB measure) columns of one migration; the
+    extra terms are other work on their critical path (bench evict's flusher)."""
     involved = (record["from"], record["to"], *hosts)
     cfg = session.config
     copied_mb = record["bytes"] / MB
     out: dict[str, Any] = {}
     if record.get("freeze_span"):
         part = bench_split.measure(session, involved, [record["freeze_span"]])
-        terms = freeze_terms(cfg, record)
+        terms = freeze_terms(cfg, record) + list(freeze_extra)
         out["freeze"] = {
             "measured_ms": record["freeze_ms"],
             "model_ms": round(total(terms), 3),
@@ -85,7 +92,9 @@ def columns(session, record: dict[str, Any], hosts: tuple[str, ...] = ()) -> dic
     if spans and copied_mb:
         part = bench_split.measure(session, involved, [(a, b) for a, b, _ in spans])
         per_mb = record["copy_ms"] / copied_mb
-        terms = [(label, ms / copied_mb) for label, ms in copy_terms(cfg, record)]
+        terms = [
+            (label, ms / copied_mb) for label, ms in copy_terms(cfg, record) + list(copy_extra)
+        ]
         out["copy"] = {
             "measured_ms": round(per_mb, 3),
             "model_ms": round(total(terms), 3),

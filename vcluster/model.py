@@ -239,7 +239,6 @@ class MigrationModel(Model):
         batch_bytes: int,
         objects: int,
         state_bytes: int,
-        teams: int,
     ) -> Terms:
         """The freeze up to the deletion of the old copy (an eviction's end: nothing of the guest
         is left on the host; destroying its team is CPU work queued after that instant)."""
@@ -269,13 +268,69 @@ class MigrationModel(Model):
         measured), the residue is copied, the state is charged and moved (MG_STATE), the old copy
         is deleted and "go" is answered."""
         return (
-            self.freeze_to_delete(
-                settle_ms, residue_bytes, batch_bytes, objects, state_bytes, teams
-            )
+            self.freeze_to_delete(settle_ms, residue_bytes, batch_bytes, objects, state_bytes)
             + [(f"team_destroy_us x {teams} (the old copy)", self.us("team_destroy_us", teams))]
             + self.one_way("MG_COMMIT")
             + self.one_way("MG_COMMIT reply")
         )
+
+    def sender_cpu(self, nbytes: int) -> float:
+        """The sender's CPU for a train of nbytes: packet_send_us + page_copy_us (its share) a
+        packet, queued at once (vkernel/transport.py: a train's packets go out back to back)."""
+        data = pk.MAX_DATA
+        full, rest = divmod(nbytes, data)
+        per_page = self.us("page_copy_us") / abi.PAGE_SIZE
+        return (full + (rest > 0)) * self.us("packet_send_us") + nbytes * per_page
+
+    def ack_wait(self) -> float:
+        """What the source of a pre-copy pass waits for each full train's ack, its CPU idle: the
+        train and its ack (train()) less the source's part of them (the sends and the ack's
+        receipt). The receiver or the wire is slower than the sender by that much a train."""
+        nbytes = self.c.bulk_train_packets * pk.MAX_DATA
+        busy = self.sender_cpu(nbytes) + self.us("packet_receive_us")
+        return max(0.0, total(self.train("", nbytes, check=False)) - busy)
+
+    def train_lead(self, nbytes: int) -> float:
+        """From the sender starting a train of nbytes to the receiver starting to copy its first
+        packet's data: the packet's send, its time on the wire and packet_receive_us."""
+        first = min(nbytes, pk.MAX_DATA)
+        wire_first = wire_ms(frame_bytes(msg=False, data=first), self.bitrate)
+        return self.sender_cpu(first) + wire_first + self.us("packet_receive_us")
+
+    def competing_write(
+        self,
+        what: str,
+        nbytes: int,
+        share: float = 1.0,
+        request: bool = True,
+        in_copy: bool = False,
+    ) -> Terms:
+        """Another writer on the source's CPU during a migration: an FS_WRITE_AT of nbytes (the
+        flusher's, vkernel/paging.py) costs the source its Send, the file server's MoveFrom
+        request and reply (`request`: when the figure holds them) and the data's train, `share`
+        of which falls within the figure. The source's CPU serves charges in order, a train
+        whole, so the migration's next step waits for all of it; a train queued during a
+        pre-copy pass (`in_copy`) first fills the source's wait for a train's ack (ack_wait)."""
+        terms: Terms = []
+        if request:
+            terms += [
+                (f"{what}: Send, ipc_op_us + frozen_check_us", self.ipc()),
+                (
+                    f"{what}: request packet_send_us, MoveFrom request and reply packet_receive_us",
+                    self.us("packet_send_us") + self.us("packet_receive_us", 2),
+                ),
+            ]
+        if nbytes and share > 0:
+            terms.append(
+                (
+                    f"{what}: trains, packet_send_us + page_copy_us a packet",
+                    self.sender_cpu(nbytes) * share,
+                )
+            )
+        if in_copy and terms:
+            wait = min(self.ack_wait(), total(terms))
+            terms.append((f"{what}: less the source's waits for a pre-copy train's ack", -wait))
+        return terms
 
 
 def total(terms: Terms) -> float:

@@ -15,7 +15,7 @@ from typing import Any
 from configs.loader import ConfigError, load_config, resolve_config
 from emulator.cluster import Cluster
 from guest import abi, build
-from vcluster import checkpointing, names
+from vcluster import checkpointing, names, segments
 from vkernel.boot import boot_kernel
 from vkernel.filesystem import FsError
 from vkernel.kernel import FaultReport, Kernel
@@ -94,11 +94,9 @@ class Session:
         self.sim = self.cluster.sim
         self.kernels: dict[str, Kernel] = {k.name: k for k in self.cluster.kernels}
         self.pcap = None
+        self.pcaps: dict[str, Any] = {}  # segment -> its capture (vcluster/segments.py)
         if pcap:
-            from netsim.pcap import PcapWriter
-
-            self.pcap = PcapWriter(pcap)
-            self.cluster.segment.add_tap(self.pcap.write)
+            segments.open_captures(self, pcap)
         self._pm_hosts = {k.system_lh.lhid: k.name for k in self.kernels.values()}
         self.home = self.kernels[config.console_host]
         self.shell = Shell(self.home, lambda pm: self._pm_hosts.get(abi.pid_lhid(pm), "?"))
@@ -161,6 +159,11 @@ class Session:
         if not argv:
             return None
         cmd = argv[0]
+        if cmd in ("owner", "crash", "power") and len(argv) > 1 and argv[1] in self.kernels:
+            source = self.cluster.source_of(argv[1])  # it acts for that machine's segment
+            if self.sim.source != source:
+                with self.sim.acting(source):
+                    return self.execute(line)
         if cmd in CONSOLE_ONLY or argv == ["resume"]:
             if cmd in ("speed", "pause", "step", "resume"):  # a real-time clock's (a Runner takes them)
                 what = "resume (the clock)" if cmd == "resume" else cmd
@@ -353,6 +356,8 @@ class Session:
         return f"{kernel.name}: owner {'present' if present else 'away'}"
 
     def fault(self, argv: list[str]) -> str | None:
+        if len(self.cluster.segments) > 1:  # every segment, or the one named (vcluster/segments.py)
+            return segments.fault(self, argv)
         segment = self.cluster.segment
         if len(argv) == 3 and argv[1] == "loss":
             try:
@@ -376,6 +381,8 @@ class Session:
     def crash(self, argv: list[str]) -> str | None:
         if len(argv) != 2:
             raise LineError("usage: crash HOST")
+        if argv[1] in self.cluster.gateways:
+            return segments.crash_gateway(self, argv[1])
         kernel = self._host(argv[1])
         if kernel is self.home:
             raise LineError(f"{argv[1]} is the console's own workstation")
@@ -423,6 +430,8 @@ class Session:
     def power(self, argv: list[str]) -> str | None:
         if len(argv) != 3 or argv[2] != "on":
             raise LineError("usage: power HOST on")
+        if argv[1] in self.cluster.gateways:
+            return segments.power_gateway(self, argv[1])
         old = self._host(argv[1])
         if old.powered:
             return f"{old.name} is already on"
@@ -457,6 +466,9 @@ class Session:
                 raise LineError("usage: PROG ARGS @ HOST   or   PROG ARGS @ *")
             host = argv[-1]
             argv = argv[:at]
+            if host in self.cluster.gateways:
+                raise LineError(f"{host} is a gateway, not a workstation; workstations: "
+                                f"{', '.join(k.name for k in self.kernels.values() if k.machine.role != 'fileserver')}")
             if host != "*" and host not in self.kernels:
                 raise LineError(f"unknown host {host!r}; hosts: {', '.join(self.kernels)}")
             if host != "*" and self.kernels[host].machine.role == "fileserver":
@@ -656,8 +668,8 @@ class Session:
                          str(k.frames.free_count * 4) if up else "-",
                          str(sum(1 for p in k.processes.values() if p.team is not None)) if up else "-",
                          lhs or "-"))
+        rows, right = segments.host_rows(self, rows)  # several segments: a segment column, gateways
         widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-        right = {4, 5, 6, 7}
         lines = []
         for r in rows:
             cells = [cell.rjust(w) if i in right else cell.ljust(w) for i, (cell, w) in enumerate(zip(r, widths, strict=True))]
@@ -676,6 +688,7 @@ class Session:
                 state = proc.lh.migration_state or state  # e.g. precopy-2, frozen, committing
                 rows.append({
                     "pid": proc.pid, "name": proc.name, "host": k.name, "lhid": proc.lhid,
+                    "segment": segments.segment_of(self, k.name),
                     "state": state, "cpu_ms": proc.cpu_ns // 1_000_000,
                     "memory_kb": proc.team.memory_bytes // 1024,
                 })
@@ -684,21 +697,17 @@ class Session:
     def ps_text(self, host: str | None = None) -> str:
         if host is not None and host not in self.kernels:
             raise LineError(f"unknown host {host!r}")
-        lines = [f"{'pid':10s} {'name':10s} {'host':8s} {'lhid':6s} {'state':14s} {'cpu ms':>7s} {'mem KB':>6s}"]
+        several = len(self.cluster.segments) > 1  # then a segment column after the host
+        seg = lambda text: f"{text:8s} " if several else ""  # noqa: E731
+        lines = [f"{'pid':10s} {'name':10s} {'host':8s} {seg('segment')}{'lhid':6s} {'state':14s} {'cpu ms':>7s} {'mem KB':>6s}"]
         for r in self.ps_rows(host):
-            lines.append(f"{r['pid']:#010x} {r['name']:10s} {r['host']:8s} {r['lhid']:#06x} "
+            lines.append(f"{r['pid']:#010x} {r['name']:10s} {r['host']:8s} {seg(r['segment'])}{r['lhid']:#06x} "
                          f"{r['state']:14s} {r['cpu_ms']:7d} {r['memory_kb']:6d}")
         return "\n".join(lines)
 
     def net_summary(self) -> dict[str, Any]:
-        stats = self.cluster.segment.stats()
-        return {
-            "frames": stats["frames"],
-            "bytes": stats["bytes"],
-            "collisions": stats["collisions"],
-            "dropped": stats["dropped"],
-            "utilization": round(stats["utilization"], 6),
-        }
+        """The wire's counters (several segments: their sums, the busiest one's utilisation)."""
+        return segments.net_counters(segments.net_stats(self))
 
     def summary(self) -> dict[str, Any]:
         programs = []
@@ -725,6 +734,8 @@ class Session:
             "restarts": self.restarts,  # restarts from checkpoints and refusals (docs/CHECKPOINT.md)
             "events": self.events,
             "net": self.net_summary(),
+            "segments": segments.segments_summary(self),  # each segment's `net`, each gateway's
+            "gateways": segments.gateways_summary(self),
             "file_servers": self.file_server_summary(),
         }
 
@@ -752,9 +763,10 @@ class Session:
         raise LineError("this cluster has no file server")
 
     def close(self) -> None:
-        if self.pcap is not None:
-            self.pcap.close()
-            self.pcap = None
+        for writer in self.pcaps.values():
+            writer.close()
+        self.pcaps = {}
+        self.pcap = None
 
 
 def load(config: str | None, seed: int | None = None):
@@ -1001,7 +1013,9 @@ def boot_headless(config: str | None, *, seed: int | None = None, max_sim_second
     except Exception as exc:
         print(f"vcluster: cannot boot {cfg.name}: {boot_error(exc)}", file=sys.stderr)
         return 2
-    print(f"booted {cfg.name} ({cfg.source_path}): {len(cfg.machines)} machines, seed {cfg.seed}, "
+    joined = (f" on {len(cfg.segments)} segments joined by {len(cfg.gateways)} gateways"
+              if len(cfg.segments) > 1 else "")
+    print(f"booted {cfg.name} ({cfg.source_path}): {len(cfg.machines)} machines{joined}, seed {cfg.seed}, "
           f"console at {cfg.console_host}")
     session.execute("hello")
     session.run_until_done(max_sim_seconds)

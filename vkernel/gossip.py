@@ -88,7 +88,7 @@ class LoadVector:
 
     def body(self, pid: int) -> Generator[Any, Any, None]:
         """Report at a random phase (no boot storm), then check every interval."""
-        rng = self.k.sim.rng
+        rng = self.k.rng
         yield ops.Delay(int(rng.uniform(0, 1) * self.interval_ns))
         beats = 0
         while True:

@@ -96,6 +96,8 @@ class Kernel:
     def __init__(self, sim, machine, config, index: int) -> None:
         self.sim = sim
         self.machine = machine
+        # this machine's random draws: its segment's stream (the same wherever the segment runs)
+        self.rng = sim.stream(machine.nic.segment.name)
         self.name: str = machine.name
         self.cpu = machine.cpu
         self.mmu = machine.cpu.mmu

@@ -105,6 +105,6 @@ def scaled_delay_ns(kernel: Kernel, load: float) -> int:
     """A scaled member's wait before it answers (see the module's formula)."""
     n = group_size(kernel)
     window = kernel.config.idle.scaled_window_delays * answer_delay_ns(kernel)
-    u = 1.0 - kernel.sim.rng.random()  # (0, 1]
+    u = 1.0 - kernel.rng.random()  # (0, 1]
     spread = max(0.0, 1.0 + math.log(u) / math.log(n)) if n > 1 else 0.0
     return int((max(0.0, load) + spread) * window)

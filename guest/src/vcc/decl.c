@@ -332,7 +332,7 @@ struct Type *abstract_type(void)
 	return t;
 }
 
-void typedef_name(struct Name *name, struct Type *t)
+static void typedef_name(struct Name *name, struct Type *t)
 {
 	if (name->tdef && name->tdef != t)
 		error2("typedef declared twice", name->text);
@@ -360,53 +360,63 @@ static struct Sym *global_sym(struct Name *name, struct Type *t, int sclass)
 	return s;
 }
 
-/* a declaration or a function definition at the top level */
-static void external(void)
+/* one declarator's global, its storage written where it is defined; 1: it was a function's
+ * definition (its body compiled), which ends the declaration */
+static int global_decl(struct Name *name, struct Type *t, int sclass)
+{
+	struct Sym *s = global_sym(name, t, sclass);
+	if (t->kind == TY_FUNC) {
+		if (tok == '{') {
+			if (s->defined)
+				error2("function defined twice", name->text);
+			s->defined = 1;
+			if (sclass == K_STATIC)
+				s->isstatic = 1;
+			s->type = t;
+			function_body(s, pnames, ptypes, nparams);
+			return 1;
+		}
+	} else if (accept('=')) {
+		if (s->defined)
+			error2("defined twice", name->text);
+		s->defined = 1;
+		global_init(s);
+		out_file();
+	} else if (sclass != K_EXTERN && !s->defined) {
+		if (t->size <= 0)
+			error2("storage of unknown size", name->text);
+		s->defined = 1;
+		out("\t.bss\n");
+		align_data(t);
+		label_global(s);
+		data_zero(t->size);
+		out_file();
+	}
+	return 0;
+}
+
+/* a declaration: its base type, then declarators between commas, each a typedef (file scope,
+ * vcc's only scope for types), a local variable (`local`: in a function's body) or a global or
+ * a function's definition (at the top level) */
+void declaration(int local)
 {
 	int sclass;
 	struct Type *base = declspec(&sclass);
+	if (local && sclass && sclass != K_TYPEDEF)
+		error("static and extern locals are not supported");
 	if (accept(';'))
 		return;		/* struct S { ... }; */
 	while (1) {
 		struct Name *name = 0;
 		struct Type *t = declarator(base, &name);
-		struct Sym *s;
 		if (!name)
 			error("a declaration needs a name");
-		if (sclass == K_TYPEDEF) {
+		if (sclass == K_TYPEDEF)
 			typedef_name(name, t);
-			if (!accept(','))
-				break;
-			continue;
-		}
-		s = global_sym(name, t, sclass);
-		if (t->kind == TY_FUNC) {
-			if (tok == '{') {
-				if (s->defined)
-					error2("function defined twice", name->text);
-				s->defined = 1;
-				if (sclass == K_STATIC)
-					s->isstatic = 1;
-				s->type = t;
-				function_body(s, pnames, ptypes, nparams);
-				return;
-			}
-		} else if (accept('=')) {
-			if (s->defined)
-				error2("defined twice", name->text);
-			s->defined = 1;
-			global_init(s);
-			out_file();
-		} else if (sclass != K_EXTERN && !s->defined) {
-			if (t->size <= 0)
-				error2("storage of unknown size", name->text);
-			s->defined = 1;
-			out("\t.bss\n");
-			align_data(t);
-			label_global(s);
-			data_zero(t->size);
-			out_file();
-		}
+		else if (local)
+			local_var(name, t);
+		else if (global_decl(name, t, sclass))
+			return;
 		if (!accept(','))
 			break;
 	}
@@ -418,5 +428,5 @@ void toplevel(void)
 	init_types();
 	next();
 	while (tok != T_EOF)
-		external();
+		declaration(0);
 }

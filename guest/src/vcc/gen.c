@@ -33,6 +33,23 @@ void buf_add(struct Buf *b, char *s, int n)
 	b->len = b->len + n;
 }
 
+void buf_init(struct Buf *b)
+{
+	b->data = 0;
+	b->len = 0;
+	b->cap = 0;
+}
+
+/* b's text appended to the code being written; b freed */
+void buf_emit(struct Buf *b)
+{
+	if (b->len && !suppress)
+		buf_add(code, b->data, b->len);
+	if (b->data)
+		free(b->data);
+	buf_init(b);
+}
+
 void out_open(char *path)
 {
 	outname = path;

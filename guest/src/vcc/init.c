@@ -82,9 +82,7 @@ void global_init(struct Sym *s)
 	struct Type *t = s->type;
 	struct Buf b;
 	struct Buf *was = code;
-	b.data = 0;
-	b.len = 0;
-	b.cap = 0;
+	buf_init(&b);
 	if (t->kind == TY_ARRAY && t->base->kind == TY_CHAR && tok == T_STR) {
 		int i;
 		if (t->len < 0) {
@@ -124,9 +122,6 @@ void global_init(struct Sym *s)
 	out("\t.data\n");
 	align_data(t);
 	label_global(s);
-	if (b.len)
-		buf_add(code, b.data, b.len);
-	if (b.data)
-		free(b.data);
+	buf_emit(&b);
 }
 

@@ -364,22 +364,13 @@ static void lex(void)
 		tok = two(c, '+', T_INC, T_ADDEQ);
 		return;
 	}
-	if (c == '<') {
-		if (peekc() == '<') {
+	if (c == '<' || c == '>') {
+		int left = c == '<';
+		if (peekc() == c) {
 			nextc();
-			tok = two(T_SHL, 0, 0, T_SHLEQ);
-			return;
-		}
-		tok = two(c, 0, 0, T_LE);
-		return;
-	}
-	if (c == '>') {
-		if (peekc() == '>') {
-			nextc();
-			tok = two(T_SHR, 0, 0, T_SHREQ);
-			return;
-		}
-		tok = two(c, 0, 0, T_GE);
+			tok = two(left ? T_SHL : T_SHR, 0, 0, left ? T_SHLEQ : T_SHREQ);
+		} else
+			tok = two(c, 0, 0, left ? T_LE : T_GE);
 		return;
 	}
 	if (c == '=') {

@@ -63,46 +63,26 @@ static void paren_condition(void)
 	expect(')', "')'");
 }
 
-static void local_decl(void)
+/* a local variable of a declaration (decl.c's declaration), its initializer stored */
+void local_var(struct Name *name, struct Type *t)
 {
-	int sclass;
-	struct Type *base = declspec(&sclass);
-	if (sclass && sclass != K_TYPEDEF)
-		error("static and extern locals are not supported");
-	if (accept(';'))
-		return;
-	while (1) {
-		struct Name *name = 0;
-		struct Type *t = declarator(base, &name);
-		struct Sym *s;
-		if (!name)
-			error("a declaration needs a name");
-		if (sclass == K_TYPEDEF) {
-			typedef_name(name, t);	/* file scope, as vcc's only scope for types */
-			if (!accept(','))
-				break;
-			continue;
-		}
-		if (t->kind == TY_FUNC)
-			error2("declare functions outside functions", name->text);
-		if (t->size <= 0)
-			error2("local of unknown size", name->text);
-		frame = (frame + t->size + 1) / 2 * 2;
-		s = new_local(name, t, -frame);
-		if (accept('=')) {
-			struct Type *v;
-			if (!is_scalar(t))
-				error2("only scalar locals take initializers", name->text);
-			v = rvalue(assign());
-			if (!is_scalar(v))
-				error2("initializer is not a scalar", name->text);
-			ins_n("lea ", s->offset, "(%fp),%a0");
-			store(t);
-		}
-		if (!accept(','))
-			break;
+	struct Sym *s;
+	if (t->kind == TY_FUNC)
+		error2("declare functions outside functions", name->text);
+	if (t->size <= 0)
+		error2("local of unknown size", name->text);
+	frame = (frame + t->size + 1) / 2 * 2;
+	s = new_local(name, t, -frame);
+	if (accept('=')) {
+		struct Type *v;
+		if (!is_scalar(t))
+			error2("only scalar locals take initializers", name->text);
+		v = rvalue(assign());
+		if (!is_scalar(v))
+			error2("initializer is not a scalar", name->text);
+		ins_n("lea ", s->offset, "(%fp),%a0");
+		store(t);
 	}
-	expect(';', "';' after a declaration");
 }
 
 static void compound(void)
@@ -113,7 +93,7 @@ static void compound(void)
 		if (tok == T_EOF)
 			error("'}' missing at the end of the file");
 		if (is_type_name(tok, tokname))
-			local_decl();
+			declaration(1);
 		else
 			stmt();
 	}
@@ -139,13 +119,11 @@ static void for_stmt(void)
 	int top = new_label();
 	int next_l = new_label();
 	int end = new_label();
-	step.data = 0;
-	step.len = 0;
-	step.cap = 0;
+	buf_init(&step);
 	next();
 	expect('(', "'(' after for");
 	if (is_type_name(tok, tokname))
-		local_decl();
+		declaration(1);
 	else {
 		if (tok != ';')
 			rvalue(expr());
@@ -165,10 +143,7 @@ static void for_stmt(void)
 	expect(')', "')' in for");
 	loop_body(end, next_l);
 	def_label(next_l);
-	if (step.len && !suppress)
-		buf_add(code, step.data, step.len);
-	if (step.data)
-		free(step.data);
+	buf_emit(&step);
 	jump("jra", top);
 	def_label(end);
 	locals = scope;
@@ -329,9 +304,7 @@ void function_body(struct Sym *fn, struct Name **pnames, struct Type **ptypes, i
 	int i;
 	int obrk = brk;
 	int ocont = cont;
-	body.data = 0;
-	body.len = 0;
-	body.cap = 0;
+	buf_init(&body);
 	locals = 0;
 	frame = 0;
 	brk = 0;
@@ -351,23 +324,14 @@ void function_body(struct Sym *fn, struct Name **pnames, struct Type **ptypes, i
 	compound();
 	out_file();
 	out("\t.text\n\t.balign\t2\n");
-	if (!fn->isstatic) {
-		out("\t.globl\t");
-		out(fn->name->text);
-		out("\n");
-	}
-	out(fn->name->text);
-	out(":\n");
+	label_global(fn);
 	if (frame <= 32767)
 		ins_n("link.w %fp,#", -frame, "");
 	else {
 		ins("link.w %fp,#0");
 		ins_n("sub.l #", frame, ",%sp");
 	}
-	if (body.len)
-		buf_add(code, body.data, body.len);
-	if (body.data)
-		free(body.data);
+	buf_emit(&body);
 	def_label(retlabel);
 	ins("unlk %fp");
 	ins("rts");

@@ -182,9 +182,7 @@ int sum_files(char *outname, char **files, int n)
 	int total = 0;
 	int bad = 0;
 	void *f;
-	b.data = 0;
-	b.len = 0;
-	b.cap = 0;
+	buf_init(&b);
 	for (i = 0; i < n; i++) {
 		int len;
 		int a = 1;

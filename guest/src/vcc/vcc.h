@@ -224,7 +224,7 @@ struct Type *declspec(int *sclass);
 struct Type *declarator(struct Type *base, struct Name **name);
 struct Type *abstract_type(void);
 void toplevel(void);
-void typedef_name(struct Name *name, struct Type *t);
+void declaration(int local);
 int is_ptr(struct Type *t);
 int is_scalar(struct Type *t);
 
@@ -242,6 +242,7 @@ extern struct Sym *locals;
 extern int frame;
 void function_body(struct Sym *fn, struct Name **pnames, struct Type **ptypes, int nparams);
 struct Sym *find_var(struct Name *n);
+void local_var(struct Name *name, struct Type *t);
 
 /* expr.c */
 struct Type *expr(void);
@@ -277,6 +278,8 @@ int new_label(void);
 void jump(char *op, int l);
 int string_literal(char *s, int len);
 void buf_add(struct Buf *b, char *s, int n);
+void buf_init(struct Buf *b);
+void buf_emit(struct Buf *b);
 void out_open(char *path);
 void out_flush(void);
 void out_close(void);
