@@ -145,11 +145,12 @@ def _fn_address(name: str) -> int:
     return addr
 
 
-def _release(uc: Uc, lib: Any, st: Any) -> None:
-    finalizer = getattr(uc, "_Uc__finalizer", None)
-    if finalizer is None:  # another binding version: leave the engine to its own finalizer
-        return
-    finalizer()  # uc_close first: no hook may run on a freed state
+def _release(engine: list[Uc], lib: Any, st: Any) -> None:
+    if engine:  # the engine was created (Cpu._start_engine)
+        finalizer = getattr(engine[0], "_Uc__finalizer", None)
+        if finalizer is None:  # another binding version: leave the engine to its own finalizer
+            return
+        finalizer()  # uc_close first: no hook may run on a freed state
     lib.vc_free(st)
 
 
@@ -159,6 +160,11 @@ class Cpu:
     Model: QEMU's m68000 (CPU_MODEL_68000; no 68010 model exists, and
     gcc -mcpu=68010 user code is 68000 code). The engine runs in user mode only (SR = 0); exceptions never
     reach a guest vector table, they end the slice and the kernel handles them.
+
+    The engine (Unicorn's uc_open, its translation buffer, hooks) is created on the first
+    guest instruction (`run`): until then registers live in Python, host stores go straight
+    into RAM and TLB flushes have nothing to flush, so a workstation that never runs guest
+    code costs no engine. Physical RAM is an anonymous mapping: untouched frames cost nothing.
     """
 
     def __init__(
@@ -180,10 +186,44 @@ class Cpu:
             raise CpuError("cannot allocate the emulator state")
         self._st = st
         self.memory_bytes = memory_bytes
+        self._tcg_buffer_bytes = tcg_buffer_bytes
+        self._engine: list[Uc] = []  # [the engine] once created
+        self._finalizer = weakref.finalize(self, _release, self._engine, lib, st)
+        self._regs = ffi.new("uint32_t[18]")
+        self._decoded_before = self._until_before = 0
+        self._last = ffi.new("uint32_t[3]")
+        self._pending: Registers | None = Registers.initial(0, 0)  # registers while no engine
+        self.mmu = Mmu(self)
+        self.instructions = 0
+        self.slices = 0
+        self._capstone = None  # the decoder, made when first needed (see _md)
+
+    @property
+    def _md(self):
+        if self._capstone is None:
+            self._capstone = decode.decoder()
+        return self._capstone
+
+    @property
+    def has_engine(self) -> bool:
+        """Whether the Unicorn engine exists (it is created by the first `run`)."""
+        return bool(self._engine)
+
+    @property
+    def _uc(self) -> Uc:
+        if not self._engine:
+            self._start_engine()
+        return self._engine[0]
+
+    def _start_engine(self) -> None:
+        """Create the engine, map RAM into it, install the C hooks, load the registers."""
+        if not self._finalizer.alive:
+            raise CpuError("this Cpu is closed")
+        ffi, lib, st = self._ffi, self._lib, self._st
+        memory_bytes = self.memory_bytes
         uc = Uc(UC_ARCH_M68K, UC_MODE_BIG_ENDIAN)
-        self._uc = uc
-        self._finalizer = weakref.finalize(self, _release, uc, lib, st)
-        uc.ctl_set_tcg_buffer_size(tcg_buffer_bytes)  # before anything initialises the engine
+        self._engine.append(uc)
+        uc.ctl_set_tcg_buffer_size(self._tcg_buffer_bytes)  # before anything initialises it
         uc.ctl_set_cpu_model(CPU_MODEL_68000)
         uc.ctl_set_tlb_mode(ucc.UC_TLB_VIRTUAL)
         uc.mem_map_ptr(0, memory_bytes, UC_PROT_ALL, int(ffi.cast("uintptr_t", st.ram)))
@@ -210,18 +250,14 @@ class Cpu:
         err = lib.vc_ccr_init(st)
         if err:
             raise CpuError(f"cannot read the condition codes exactly (check {err} failed)")
-        self._regs = ffi.new("uint32_t[18]")
-        self._decoded_before = self._until_before = 0
-        self._last = ffi.new("uint32_t[3]")
         # SR first (user mode), then the stack pointer: the engine's reset SR is supervisor
-        self.write_registers(Registers.initial(0, 0))
-        self.mmu = Mmu(self)
-        self.instructions = 0
-        self.slices = 0
-        self._md = decode.decoder()
+        regs, self._pending = self._pending, None
+        self.write_registers(regs)
 
     # --- registers ------------------------------------------------------------------
     def read_registers(self) -> Registers:
+        if self._pending is not None:
+            return self._pending.copy()
         regs = self._regs
         if self._lib.vc_regs_read(self._st, regs):
             raise CpuError("reading the registers failed")
@@ -229,6 +265,10 @@ class Cpu:
         return Registers(v[1:9], v[9:17], v[17], v[0] & 0x1F)
 
     def write_registers(self, r: Registers) -> None:
+        if self._pending is not None:  # no engine yet: kept as the engine would keep them
+            v = [x & 0xFFFFFFFF for x in (*r.d, *r.a, r.pc)]
+            self._pending = Registers(v[:8], v[8:16], v[16], r.sr & 0x1F)
+            return
         regs = self._regs
         try:
             packed = _REGS.pack(r.sr & 0x1F, *r.d, *r.a, r.pc)
@@ -243,6 +283,9 @@ class Cpu:
         return self.read_registers().pc
 
     def set_pc(self, pc: int) -> None:
+        if self._pending is not None:
+            self._pending.pc = pc & 0xFFFFFFFF
+            return
         self._lib.vc_write_reg(self._st, UC_M68K_REG_PC, pc & 0xFFFFFFFF)
 
     # --- physical memory ----------------------------------------------------------------
@@ -256,7 +299,9 @@ class Cpu:
         n = len(data)
         if addr < 0 or addr + n > self.memory_bytes:
             raise ValueError(f"physical range {addr:#x}+{n} outside {self.memory_bytes} bytes")
-        if n and self._lib.vc_phys_write(self._st, addr, self._ffi.from_buffer(bytes(data)), n):
+        if n and not self._engine:  # no translated code to invalidate
+            self._ffi.memmove(self._st.ram + addr, bytes(data), n)
+        elif n and self._lib.vc_phys_write(self._st, addr, self._ffi.from_buffer(bytes(data)), n):
             raise CpuError(f"uc_mem_write at {addr:#x} failed")
 
     def phys_view(self, addr: int, n: int) -> memoryview:
@@ -278,6 +323,8 @@ class Cpu:
         result is the last one's, with the others in `chained` and
         `chained_executed`.
         """
+        if not self._engine:
+            self._start_engine()
         lib, st = self._lib, self._st
         budget = max(1, int(budget))
         st.chain_limit = max(0, int(chain))
@@ -574,11 +621,17 @@ class Cpu:
         return self._ffi, self._lib, self._st
 
     def flush_tlb(self) -> None:
+        if not self._engine:  # nothing translated or cached yet: only counted
+            self._st.flushes += 1
+            return
         if self._lib.vc_flush_tlb(self._st):
             raise CpuError("TLB flush failed")
 
     def code_changed(self) -> None:
         """Drop all translated code and cached block counts (some frame that held code is reused)."""
+        if not self._engine:
+            self._st.code_flushes += 1
+            return
         if self._lib.vc_code_changed(self._st):
             raise CpuError("translation-block flush failed")
 
@@ -604,6 +657,7 @@ class Cpu:
         Any later use of this Cpu or its Mmu raises CpuError (never touches freed memory).
         """
         if self._finalizer.alive:
+            self._pending = None  # registers too: read through the closed core, which raises
             closed = _ClosedCore()
             self._lib = self._st = closed
             self.mmu._lib = self.mmu._st = closed

@@ -247,7 +247,13 @@ class TextConsole:
         self._row = 0
         self._cursor_visible = cursor_visible
         self._cursor_drawn: tuple[int, int] | None = None
-        self.redraw()
+        data = fb.data
+        if data.count(0) == len(data) and not any(self.font.glyph(" ")):
+            # a blank grid on a blank bitmap: the repaint would store only zeros
+            self.fb.touch()
+            self._show_cursor()
+        else:
+            self.redraw()
 
     # -- state ---------------------------------------------------------------
 

@@ -26,6 +26,7 @@ class SegmentCounters:
     dropped_partition: int = 0
     dropped_power: int = 0
     dropped_overflow: int = 0
+    withdrawn: int = 0  # frames their senders took back before they went out (not drops)
 
     @property
     def dropped(self) -> int:
@@ -47,7 +48,7 @@ class StationCounters:
     ``collisions`` (collisions this station took part in), ``deferrals``
     (frames whose transmission waited for someone else's carrier),
     ``dropped_collisions``, ``dropped_power``, ``dropped_overflow``,
-    ``tx_corrupted``.  Receive side: ``frames_received``/``bytes_received``,
+    ``tx_corrupted``, ``withdrawn`` (taken back by the sender before they went out).  Receive side: ``frames_received``/``bytes_received``,
     and deliveries to this station lost to ``dropped_loss``,
     ``dropped_partition``, ``dropped_power`` (it was off)."""
 
@@ -60,6 +61,7 @@ class StationCounters:
     dropped_power: int = 0
     dropped_overflow: int = 0
     tx_corrupted: int = 0
+    withdrawn: int = 0
     frames_received: int = 0
     bytes_received: int = 0
     dropped_loss: int = 0

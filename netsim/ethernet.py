@@ -43,6 +43,7 @@ Model (all times integer nanoseconds on the simulator's clock):
 from __future__ import annotations
 
 import logging
+from bisect import insort
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import asdict
@@ -81,6 +82,12 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _NEVER = -(10**18)
+_NONE: list = []  # no members (never appended to)
+
+
+def _index(st: Interface) -> int:
+    return st._index
+
 
 # Station states.
 _IDLE = 0  # nothing queued (or powered off)
@@ -127,7 +134,7 @@ class Interface:
         self.queue_limit = queue_limit
         self.on_receive: Callable[[bytes], None] | None = None
         self.on_tx_done: Callable[[bytes, bool], None] | None = None
-        self.promiscuous = False
+        self._promiscuous = False
         self.powered = True
         self.counters = StationCounters()
         self.groups: set[bytes] = set()
@@ -138,8 +145,10 @@ class Interface:
         self._timer: Event | None = None
         self._tx: _Tx | None = None
         self._own_end = _NEVER  # end of our last transmission
-        self._heard_until = _NEVER  # when the last carrier we heard dropped
+        self._heard_base = _NEVER  # when the last carrier we heard dropped, as of the last
+        # partition change (later ones: the segment's per-set record, Segment._heard_until)
         self._part = 0  # partition set (0: the default set)
+        self._index = len(segment.stations)  # attach order: the order deliveries are made in
         self._commit_cb = partial(segment._commit, self)
         self._backoff_cb = partial(segment._attempt, self)
 
@@ -173,6 +182,38 @@ class Interface:
         if self._state == _IDLE:
             seg._attempt(self)
 
+    def withdraw(self, frame: bytes) -> bool:
+        """Take a queued frame back before it goes out (a sender that learns it is no longer
+        needed); not the one being transmitted.  True if it was queued; ``on_tx_done`` is not
+        called for it.  Counted as ``withdrawn``."""
+        frame = bytes(frame)
+        if len(frame) < MIN_FRAME:
+            frame += bytes(MIN_FRAME - len(frame))
+        queue = self._queue
+        try:
+            i = queue.index(frame)
+        except ValueError:
+            return False
+        if i == 0 and self._tx is not None:
+            i = next((j for j in range(1, len(queue)) if queue[j] == frame), -1)
+            if i < 0:
+                return False  # on the wire already
+        del queue[i]
+        self.counters.withdrawn += 1
+        seg = self.segment
+        seg.counters.withdrawn += 1
+        if i == 0:  # the head, waiting for a gap, a backoff or a carrier: the next frame's turn
+            if self._timer is not None:
+                seg.sim.cancel(self._timer)
+                self._timer = None
+            seg._deferring.discard(self)
+            self._attempts = 0
+            self._deferred = False
+            self._state = _IDLE
+            if queue:
+                seg._attempt(self)
+        return True
+
     @property
     def queue_length(self) -> int:
         """Frames waiting, including the one being transmitted."""
@@ -190,19 +231,41 @@ class Interface:
 
     # -- receive filter ---------------------------------------------------
 
+    # The segment keeps the filter indexed the other way round too (group -> members), so a
+    # multicast frame costs only the stations that joined its group.
+
     def join_group(self, mac: bytes) -> None:
         """Accept frames sent to multicast address ``mac``."""
         if len(mac) != 6 or not is_multicast(mac):
             raise ValueError(f"{bytes(mac).hex(':')} is not a multicast address")
-        self.groups.add(bytes(mac))
+        mac = bytes(mac)
+        if mac not in self.groups:
+            self.groups.add(mac)
+            self.segment._index_join(self, mac)
 
     def leave_group(self, mac: bytes) -> None:
         """Stop accepting frames sent to multicast address ``mac``."""
-        self.groups.discard(bytes(mac))
+        mac = bytes(mac)
+        if mac in self.groups:
+            self.groups.discard(mac)
+            self.segment._index_leave(self, mac)
 
     def clear_groups(self) -> None:
         """Leave every multicast group (an interface reset)."""
-        self.groups.clear()
+        for mac in sorted(self.groups):
+            self.leave_group(mac)
+
+    @property
+    def promiscuous(self) -> bool:
+        """Whether the station takes every frame, whatever its destination."""
+        return self._promiscuous
+
+    @promiscuous.setter
+    def promiscuous(self, on: bool) -> None:
+        on = bool(on)
+        if on != self._promiscuous:
+            self._promiscuous = on
+            self.segment._index_promiscuous(self, on)
 
     def accepts(self, dst: bytes) -> bool:
         """Whether the address filter takes a frame sent to ``dst``."""
@@ -281,6 +344,15 @@ class Segment:
         self.counters = SegmentCounters()
         self.stations: list[Interface] = []
         self._by_mac: dict[bytes, Interface] = {}
+        self._by_name: dict[str, Interface] = {}
+        # the receive filters indexed by address: group -> members, and the promiscuous
+        # stations, each in attach order (a multicast frame visits only these)
+        self._members: dict[bytes, list[Interface]] = {}
+        self._promisc: list[Interface] = []
+        # per partition set: (time, source) of the last carrier that left the wire, and the
+        # time of the last one from any other source (what every other station heard last)
+        self._heard: dict[int, tuple[int, Interface | None, int]] = {}
+        self._deferring: set[Interface] = set()  # stations in _DEFER
         self._active: list[_Tx] = []  # transmissions whose signal is still on the wire
         self._taps: list[Callable[[int, bytes], None]] = []
         self._nparts = 0
@@ -310,21 +382,43 @@ class Segment:
         mac = bytes(mac)
         if mac in self._by_mac:
             raise ValueError(f"duplicate MAC {mac.hex(':')} on {self.name}")
-        if any(s.name == name for s in self.stations):
+        if name in self._by_name:
             raise ValueError(f"duplicate station name {name!r} on {self.name}")
         iface = Interface(self, mac, name, queue_limit)
         self.stations.append(iface)
         self._by_mac[mac] = iface
+        self._by_name[name] = iface
         return iface
 
     def station(self, name_or_mac: str | bytes) -> Interface:
         """Look a station up by name or MAC."""
         if isinstance(name_or_mac, bytes | bytearray):
             return self._by_mac[bytes(name_or_mac)]
-        for s in self.stations:
-            if s.name == name_or_mac:
-                return s
-        raise KeyError(name_or_mac)
+        return self._by_name[name_or_mac]
+
+    def members(self, group: bytes) -> list[Interface]:
+        """The stations whose filter takes frames sent to multicast address ``group``
+        (joined or promiscuous), in attach order."""
+        joined = self._members.get(bytes(group), [])
+        if not self._promisc:
+            return list(joined)
+        return sorted({*joined, *self._promisc}, key=_index)
+
+    def _index_join(self, st: Interface, group: bytes) -> None:
+        members = self._members.setdefault(group, [])
+        insort(members, st, key=_index)
+
+    def _index_leave(self, st: Interface, group: bytes) -> None:
+        members = self._members[group]
+        members.remove(st)
+        if not members:
+            del self._members[group]
+
+    def _index_promiscuous(self, st: Interface, on: bool) -> None:
+        if on:
+            insort(self._promisc, st, key=_index)
+        else:
+            self._promisc.remove(st)
 
     def add_tap(self, fn: Callable[[int, bytes], None]) -> None:
         """Call ``fn(time_ns, frame)`` for every frame that completes without a
@@ -353,13 +447,12 @@ class Segment:
         """Cut the given stations off from all the others (each call makes a
         new set; stations named again move to it).  Sets do not hear, sense or
         collide with one another until ``heal``."""
-        members = [
-            s if isinstance(s, Interface) else self.station(s) for s in names_or_ifaces
-        ]
+        members = [s if isinstance(s, Interface) else self.station(s) for s in names_or_ifaces]
         for s in members:
             if s.segment is not self:
                 raise ValueError(f"{s!r} is not on {self.name}")
         self._nparts += 1
+        self._fix_heard()
         for s in members:
             s._part = self._nparts
         log.info("%s: partition %d = %s", self.name, self._nparts, [s.name for s in members])
@@ -367,11 +460,27 @@ class Segment:
 
     def heal(self) -> None:
         """Undo every partition."""
+        self._fix_heard()
         for s in self.stations:
             s._part = 0
         self._nparts = 0
         log.info("%s: partitions healed", self.name)
         self._release_deferred(self.sim.now)
+
+    def _heard_until(self, st: Interface) -> int:
+        """When the last carrier ``st`` heard dropped (another station's, in its set)."""
+        rec = self._heard.get(st._part)
+        if rec is None:
+            return st._heard_base
+        t = rec[0] if rec[1] is not st else rec[2]
+        return t if t > st._heard_base else st._heard_base
+
+    def _fix_heard(self) -> None:
+        """Before stations change sets: what each heard so far becomes its own record."""
+        if self._heard:
+            for s in self.stations:
+                s._heard_base = self._heard_until(s)
+            self._heard.clear()
 
     # -- counters ---------------------------------------------------------
 
@@ -437,9 +546,10 @@ class Segment:
         now = self.sim.now
         if self._active and self._sensed(st, now) is not None:
             st._state = _DEFER
+            self._deferring.add(st)
             self._count_deferral(st)
             return
-        heard = st._heard_until + self.ifg_ns
+        heard = self._heard_until(st) + self.ifg_ns
         ready = max(st._own_end + self.ifg_ns, heard)
         if now >= ready:
             self._start(st, now)
@@ -462,7 +572,7 @@ class Segment:
             st._state = _IDLE
             return
         now = self.sim.now
-        ready = max(st._own_end, st._heard_until) + self.ifg_ns
+        ready = max(st._own_end, self._heard_until(st)) + self.ifg_ns
         if ready > now:  # a carrier came and went during the gap: restart it
             st._timer = self.sim.at(ready, st._commit_cb)
             return
@@ -470,6 +580,7 @@ class Segment:
             arrive = self._sensed(st, now)
             if arrive is not None and arrive <= now - self.ifg_part2_ns:
                 st._state = _DEFER
+                self._deferring.add(st)
                 self._count_deferral(st)
                 return
         self._start(st, now)
@@ -575,22 +686,30 @@ class Segment:
         self._active.remove(tx)
         src = tx.src
         part = src._part
-        stations = self.stations
-        for s in stations:
-            if s is not src and s._part == part:
-                s._heard_until = now
+        # every other station of src's set hears the carrier drop now (recorded per set)
+        rec = self._heard.get(part)
+        if rec is None:
+            self._heard[part] = (now, src, _NEVER)
+        elif rec[1] is src:
+            self._heard[part] = (now, src, rec[2])
+        else:
+            self._heard[part] = (now, src, rec[0])
         if not (tx.collided or tx.aborted):
             self._deliver(tx, now)
         self._release_deferred(now)
 
     def _release_deferred(self, now: int) -> None:
         """Deferring stations that hear no carrier any more wait out a gap."""
+        deferring = self._deferring
+        if not deferring:
+            return
         ifg = self.ifg_ns
-        for s in self.stations:
-            if s._state == _DEFER and (not self._active or self._sensed(s, now) is None):
+        for s in sorted(deferring, key=_index) if len(deferring) > 1 else list(deferring):
+            if not self._active or self._sensed(s, now) is None:
+                deferring.discard(s)
                 s._state = _WAIT
                 # (the gap is over already if a partition changed what s hears)
-                ready = max(s._own_end + ifg, s._heard_until + ifg, now)
+                ready = max(s._own_end + ifg, self._heard_until(s) + ifg, now)
                 s._timer = self.sim.at(ready, s._commit_cb)
 
     def _deliver(self, tx: _Tx, now: int) -> None:
@@ -608,12 +727,19 @@ class Segment:
         part = src._part
         loss = self.loss_rate
         rng = self.rng
-        if dst[0] & 1:
-            targets = [s for s in self.stations if s is not src and s.accepts(dst)]
+        if dst == BROADCAST:
+            targets = [s for s in self.stations if s is not src]
+        elif dst[0] & 1:  # only the group's members (and promiscuous stations) cost anything
+            targets = self._members.get(dst, _NONE)
+            if self._promisc:
+                targets = sorted({*targets, *self._promisc}, key=_index)
+            if src in targets:
+                targets = [s for s in targets if s is not src]
         else:
             s = self._by_mac.get(dst)
             targets = [s] if s is not None and s is not src else []
-            targets += [p for p in self.stations if p.promiscuous and p is not src and p is not s]
+            if self._promisc:
+                targets += [p for p in self._promisc if p is not src and p is not s]
         for s in targets:
             sc = s.counters
             if s._part != part:
@@ -660,6 +786,7 @@ class Segment:
         st.counters.dropped_power += dropped
         self.counters.dropped_power += dropped
         st._state = _IDLE
+        self._deferring.discard(st)
         st._attempts = 0
         st._deferred = False
         log.debug("%s: power off at %d, %d queued frames dropped", st.name, now, dropped)

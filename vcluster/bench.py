@@ -44,7 +44,7 @@ BENCHMARKS: dict[str, tuple[str, str, str]] = {
     "scale": (
         "vcluster.bench_scale",
         "run_bench",
-        "120 workstations filled with @ * programs: spread, speed",
+        "120 and 1,000 workstations: boot, RSS, idle cost; 100 and 1,000 @ * programs: selection",
     ),
     "rexec": (
         "vcluster.bench_rexec",
@@ -83,6 +83,7 @@ OPTIONS: dict[str, tuple[str, ...]] = {
     "faults": ("seeds", "quick"),
     "rexec": ("quick",),
     "ft": ("quick",),
+    "scale": ("hosts", "quick"),
     "segments": ("ranks",),
 }
 

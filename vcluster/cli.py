@@ -177,7 +177,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--seeds", type=int, help="faults: seeds per scenario and loss rate (default 20)")
     bench.add_argument("--ranks", metavar="K,K...", help="segments: the MPI rank counts to compare (default 1,2)")
-    bench.add_argument("--quick", action="store_true", help="faults: 3 seeds and 10 instants; rexec: selection at 3 and 12 hosts only")
+    bench.add_argument("--quick", action="store_true", help="faults: 3 seeds and 10 instants; rexec: selection at 3 and 12 hosts only; scale: 100 programs only")
+    bench.add_argument("--hosts", metavar="N,N...", help="scale: the cluster sizes (default 120,1000)")
     bench.add_argument("--plot", metavar="FILE.png",
                        help="also draw the result beside the paper's figures (migrate, pmake, rexec)")
     bench.add_argument("--from", dest="from_json", metavar="JSON",
@@ -462,7 +463,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from vcluster import bench
 
         return bench.main(ns.name, ns.json, seeds=ns.seeds, quick=ns.quick, plot=ns.plot,
-                          from_json=ns.from_json, ranks=ns.ranks)
+                          from_json=ns.from_json, ranks=ns.ranks, hosts=ns.hosts)
     if ns.command == "files":
         from vcluster import files as files_cmd
 

@@ -65,7 +65,19 @@ def mode(kernel: Kernel) -> str:
 
 def group_size(kernel: Kernel) -> int:
     """Program managers that may answer: the workstations of the cluster the kernel booted in."""
-    return max(1, sum(1 for m in kernel.config.machines if m.is_workstation))
+    config = kernel.config
+    got = _group_sizes.get(id(config))
+    if got is None or got[0] is not config:  # counted once a config (the entry keeps it alive)
+        got = _group_sizes[id(config)] = (
+            config,
+            max(1, sum(1 for m in config.machines if m.is_workstation)),
+        )
+        while len(_group_sizes) > 64:
+            del _group_sizes[next(iter(_group_sizes))]
+    return got[1]
+
+
+_group_sizes: dict[int, tuple[object, int]] = {}
 
 
 def examined(kernel: Kernel) -> tuple[int, int]:

@@ -125,6 +125,12 @@ class TransportStats:
     dropped_frozen: int = 0
     timeouts: int = 0
     loopback: int = 0
+    answers_withdrawn: int = 0  # group answers kept back: another member's was overheard first
+
+
+# the last frame parsed and its (dst, src, Packet) or PacketError: a multicast frame reaches
+# every member as the same bytes object, and a Packet is immutable, so the members share one
+_last_parsed: tuple[Any, Any] = (None, None)
 
 
 class Transport:
@@ -163,6 +169,9 @@ class Transport:
         self.taken_for: OrderedDict[tuple[int, int], int] = OrderedDict()
         self.redirects: OrderedDict[tuple[int, int], int] = OrderedDict()
         self.stats = TransportStats()
+        # this kernel's answers to group requests on their way out (overheard ones): taken
+        # back when another member's answer is overheard before they reach the wire
+        self.answers_out: OrderedDict[tuple[int, int], bytes] = OrderedDict()
         # station-specific, so that a migrated pid never repeats a seq
         self._seq = (kernel.index + 1) << 24
 
@@ -171,8 +180,13 @@ class Transport:
         self._seq = (self._seq + 1) & 0xFFFFFFFF or 1
         return self._seq
 
-    def transmit(self, mac: bytes | None, packet: Packet) -> None:
+    def transmit(
+        self, mac: bytes | None, packet: Packet, answer: tuple[int, int] | None = None
+    ) -> None:
         """Queue a packet: the kernel spends packet_send_us, then the interface sends it.
+
+        `answer`: the packet is this member's answer to that group request (its key): it is
+        not sent after all if another member's answer is overheard first (see answers_out).
 
         A packet for a process of a logical host that lives here (a peer that
         migrated onto this machine, or this machine's own process after a
@@ -183,20 +197,31 @@ class Transport:
         dst = packet.dst_pid
         if dst and not (packet.flags & Flag.GROUP) and self.k.is_local(dst):
             self.stats.loopback += 1
-            self.sim.at(
-                self.k.charge("ipc_op_us"), lambda: self.handle(self.mac, packet)
-            )
+            self.sim.at(self.k.charge("ipc_op_us"), lambda: self.handle(self.mac, packet))
             return
         if mac is None:
             mac = pk.BROADCAST_MAC
             self.stats.broadcasts += 1
         data = pk.frame(mac, self.mac, packet)
         self.stats.sent += 1
-        self.sim.at(self.k.charge("packet_send_us"), lambda: self._put(data))
+        if answer is None:
+            self.sim.at(self.k.charge("packet_send_us"), lambda: self._put(data))
+            return
+        self.answers_out[answer] = data
+        while len(self.answers_out) > 256:
+            self.answers_out.popitem(last=False)
+        self.sim.at(self.k.charge("packet_send_us"), lambda: self._put_answer(answer, data))
 
     def _put(self, data: bytes) -> None:
         if self.k.powered:
             self.nic.send(data)
+
+    def _put_answer(self, key: tuple[int, int], data: bytes) -> None:
+        if key in self.overheard:  # another member answered while this one was being sent
+            self.answers_out.pop(key, None)
+            self.stats.answers_withdrawn += 1
+            return
+        self._put(data)
 
     def station_of(self, pid: int) -> bytes | None:
         return self.bindings.get(abi.pid_lhid(pid))
@@ -316,7 +341,7 @@ class Transport:
         )
         self._retain(key, packet)
         if flags:  # the other members overhear it and keep their answers back (see overheard)
-            self.transmit(pk.group_mac(origin.group), packet)
+            self.transmit(pk.group_mac(origin.group), packet, answer=key)
         else:
             self.transmit(self.bindings.get(abi.pid_lhid(origin.src_pid), origin.mac), packet)
 
@@ -760,7 +785,8 @@ class Transport:
         """Answer p: the same transaction (seq), from its destination back to its source,
         with the logical host of the local destination so the other kernel rebinds."""
         self.transmit(
-            mac, Packet(kind, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid), **fields)
+            mac,
+            Packet(kind, p.seq, p.dst_pid, p.src_pid, lhid=self.lh_of_local(p.dst_pid), **fields),
         )
 
     def _abort_in(self, mac: bytes, p: Packet, err: int) -> None:
@@ -861,15 +887,22 @@ class Transport:
     def on_frame(self, frame: bytes) -> None:
         if not self.k.powered:
             return
-        try:
-            _dst, src_mac, packet = pk.parse_frame(frame)
-        except pk.PacketError as exc:
-            self.stats.malformed[exc.reason] = self.stats.malformed.get(exc.reason, 0) + 1
+        global _last_parsed
+        if _last_parsed[0] is frame and type(frame) is bytes:  # a multicast frame: parsed once
+            parsed = _last_parsed[1]
+        else:
+            try:
+                parsed = pk.parse_frame(frame)
+            except pk.PacketError as exc:
+                parsed = exc
+            _last_parsed = (frame, parsed)
+        if isinstance(parsed, pk.PacketError):
+            reason = parsed.reason
+            self.stats.malformed[reason] = self.stats.malformed.get(reason, 0) + 1
             return
+        _dst, src_mac, packet = parsed
         self.stats.received += 1
-        self.sim.at(
-            self.k.charge("packet_receive_us"), lambda: self.handle(src_mac, packet)
-        )
+        self.sim.at(self.k.charge("packet_receive_us"), lambda: self.handle(src_mac, packet))
 
     def handle(self, src_mac: bytes, p: Packet) -> None:
         if not self.k.powered:
@@ -1025,6 +1058,9 @@ class Transport:
             self.overheard[key] = self.sim.now  # another member answered a group request
             while len(self.overheard) > 4096:
                 self.overheard.popitem(last=False)
+            ours = self.answers_out.pop(key, None)
+            if ours is not None and self.nic.withdraw(ours):  # still queued: moot now
+                self.stats.answers_withdrawn += 1
             return
         txn = self.sends.get(key)
         if txn is None:
