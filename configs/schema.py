@@ -460,6 +460,17 @@ class CheckpointPolicy:
     freeze_per_object_us: int = _f(200, "... plus this per process and team (the pages are "
                                    "written copy-on-write, after the cut)", lo=0, hi=1_000_000,
                                    unit="us")
+    copy: str = _f("fork", "fork: the cut makes the modified pages copy-on-write and the program "
+                   "runs on (a page it writes before it is sent is copied first); freeze: the "
+                   "program stays frozen until its pages are sent", choices=("fork", "freeze"))
+    compress: bool = _f(False, "send a modified page as the run-length-encoded XOR against its "
+                        "last checkpointed content (the kernel keeps a copy of each page; "
+                        "docs/CHECKPOINT.md)")
+    writer_priority: str = _f("system", "system: the writer sends at once; background: it sends "
+                              "only when no program wants the CPU (a CPU-bound program then "
+                              "starves it)", choices=("system", "background"))
+    diff_page_us: int = _f(2000, "CPU time to compare a 4 KB page with its kept copy (compress)",
+                           lo=0, hi=1_000_000, unit="us")
 
 
 @dataclass(frozen=True)

@@ -109,7 +109,7 @@ class SliceResult(NamedTuple):
     exception: str | None = None
     fault_address: int | None = None  # the page address Unicorn's TLB reports (4 KB aligned)
     fault_access: str | None = None  # 'read' | 'write' | 'fetch'
-    fault_kind: str | None = None  # 'unmapped' | 'protection'
+    fault_kind: str | None = None  # 'unmapped' | 'protection' | 'copy-on-write'
     bkpt: int | None = None  # n of `bkpt #n` when exception == 'bkpt'
     vector: int | None = None  # the 68k exception vector for EXCEPTION
     # Cpu.run with chain: whole slices that ran before this one in the same engine run
@@ -451,7 +451,9 @@ class Cpu:
         if access != "fetch":
             # a data fault stops its block part-way; a fetch fault comes before its block
             executed -= self._not_run(pc)
-        kind = "unmapped" if st.fault_kind == native.FAULT_UNMAPPED else "protection"
+        kind = {native.FAULT_UNMAPPED: "unmapped", native.FAULT_COW: "copy-on-write"}.get(
+            st.fault_kind, "protection"
+        )
         return SliceResult(
             Stop.FAULT,
             executed,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -70,6 +70,10 @@ class Mmu:
         # second dirty sets (issue 16): per context, per watcher, the pages modified since the
         # watcher last drained them, whoever clears the modified bits meanwhile (pre-copy, the flusher)
         self._watchers: dict[int, dict[str, set[int]]] = {}
+        # copy-on-write pages (a checkpoint's cut, issue 16): the CPU's first write to one faults
+        # ("copy-on-write"); a host store, remap or unmap of one calls on_cow(ctx, vpage) first,
+        # whose job is to save the page and release it (release_cow)
+        self.on_cow: Callable[[int, int], None] | None = None
         self._next_ctx = 1
         self.current: int | None = None
         self.nframes = cpu.memory_bytes // self.PAGE_SIZE
@@ -124,6 +128,7 @@ class Mmu:
         for flag, bit in _PROT_BITS:
             if flag in prot:
                 entry |= bit
+        self.break_cow(ctx, vpage)
         old = table[vpage]
         table[vpage] = entry
         watchers = self._watchers.get(ctx)
@@ -142,6 +147,7 @@ class Mmu:
         old = table[vpage]
         if not old & native.PTE_VALID:
             raise KeyError(f"page {vpage:#x} of context {ctx} is not mapped")
+        self.break_cow(ctx, vpage)
         table[vpage] = 0
         if ctx == self.current:
             self._cpu.flush_tlb()
@@ -151,7 +157,7 @@ class Mmu:
         """Remove every mapping of ctx with one TLB flush; returns their frames (the caller frees them)."""
         table = self._table(ctx)
         frames = []
-        for vpage in self.mapped_pages(ctx):
+        for vpage in self.mapped_pages(ctx):  # copy-on-write pages go unsaved: all of it goes
             frames.append(table[vpage] & native.PTE_FRAME)
             table[vpage] = 0
         if frames and ctx == self.current:
@@ -164,11 +170,41 @@ class Mmu:
         if entry is None:
             raise KeyError(f"page {vpage:#x} of context {ctx} is not mapped")
         table = self._tables[ctx]
-        keep = table[vpage] & (native.PTE_REF | native.PTE_MOD)
+        keep = table[vpage] & (native.PTE_REF | native.PTE_MOD)  # a copy-on-write page is saved
         self.map(ctx, vpage, entry.frame, prot)
         table[vpage] |= keep
         if ctx == self.current:
             self._cpu.flush_tlb()
+
+    # --- copy-on-write (a checkpoint's cut) -------------------------------------------------
+    def copy_on_write(self, ctx: int, pages: Iterable[int]) -> None:
+        """Make the mapped pages of ctx copy-on-write: the CPU's first write to one faults
+        ("copy-on-write", the page's contents still those of now) until release_cow."""
+        table = self._table(ctx)
+        for vpage in pages:
+            if table[vpage] & native.PTE_VALID:
+                table[vpage] |= native.PTE_COW
+        if ctx == self.current:
+            self._cpu.flush_tlb()  # no writable entry of them may stay in the TLB
+
+    def release_cow(self, ctx: int, vpage: int) -> bool:
+        """Writes to vpage go through again; True if it was copy-on-write."""
+        table = self._tables.get(ctx)
+        if table is None or not table[vpage] & native.PTE_COW:
+            return False
+        table[vpage] &= ~native.PTE_COW
+        return True
+
+    def is_cow(self, ctx: int, vpage: int) -> bool:
+        table = self._tables.get(ctx)
+        return table is not None and bool(table[vpage] & native.PTE_COW)
+
+    def break_cow(self, ctx: int, vpage: int) -> None:
+        """The host is about to change vpage (a store, a remap, an unmap): save it first."""
+        if self._tables[ctx][vpage] & native.PTE_COW:
+            if self.on_cow is not None:
+                self.on_cow(ctx, vpage)
+            self._tables[ctx][vpage] &= ~native.PTE_COW
 
     def entry(self, ctx: int, vpage: int) -> PageEntry | None:
         table = self._table(ctx)
@@ -305,6 +341,7 @@ class Mmu:
         mv = memoryview(bytes(data))
         pos = 0
         for vpage, phys, length in pieces:
+            self.break_cow(ctx, vpage)
             self._cpu.phys_write(phys, mv[pos : pos + length])
             table[vpage] |= native.PTE_MOD
             pos += length
@@ -330,6 +367,8 @@ class Mmu:
                 return addr & ~0xFFF, "unmapped"
             if not e & need:
                 return addr & ~0xFFF, "protection"
+            if write and e & native.PTE_COW:
+                return addr & ~0xFFF, "copy-on-write"
             length = min(self.PAGE_SIZE - (addr & 0xFFF), end - addr)
             pieces.append((vpage, ((e & native.PTE_FRAME) << 12) | (addr & 0xFFF), length))
             addr += length

@@ -60,9 +60,10 @@ C_SOURCE = r"""
 #define PTE_EXEC (1u << 19)
 #define PTE_REF (1u << 20)
 #define PTE_MOD (1u << 21)
+#define PTE_COW (1u << 22) /* copy-on-write: the first write faults (a checkpoint's cut) */
 
 enum { VC_STOP_NONE = 0, VC_STOP_BUDGET = 1, VC_STOP_INTR = 2, VC_STOP_FAULT = 3, VC_STOP_SUSPECT = 4 };
-enum { VC_FAULT_UNMAPPED = 1, VC_FAULT_PROTECTION = 2 };
+enum { VC_FAULT_UNMAPPED = 1, VC_FAULT_PROTECTION = 2, VC_FAULT_COW = 3 };
 
 #define TBF_SUSPECT 1u   /* last word of the block is a bkpt opcode, or some word an emulated opcode */
 #define TBF_CLEARED 2u   /* ... but it is an extension word, not an instruction */
@@ -481,6 +482,13 @@ static bool vc_tlb_fill(uc_engine *uc, uint64_t vaddr, uc_mem_type type, uc_tlb_
         st->fault_kind = VC_FAULT_PROTECTION;
         return false;
     }
+    if (type == UC_MEM_WRITE && (e & PTE_COW)) {
+        st->reason = VC_STOP_FAULT;
+        st->fault_vaddr = (uint32_t)vaddr;
+        st->fault_access = (int32_t)type;
+        st->fault_kind = VC_FAULT_COW;
+        return false;
+    }
     e |= PTE_REF;
     if (type == UC_MEM_WRITE)
         e |= PTE_MOD;
@@ -842,7 +850,7 @@ int vc_raw_install(void *uc, void *hook_add, const uint8_t *perms, size_t *handl
 
 # stop reasons and fault kinds (the C enums)
 STOP_NONE, STOP_BUDGET, STOP_INTR, STOP_FAULT, STOP_SUSPECT = range(5)
-FAULT_UNMAPPED, FAULT_PROTECTION = 1, 2
+FAULT_UNMAPPED, FAULT_PROTECTION, FAULT_COW = 1, 2, 3
 
 # page-table entry bits (the C defines)
 PTE_FRAME = 0xFFFF
@@ -852,6 +860,7 @@ PTE_WRITE = 1 << 18
 PTE_EXEC = 1 << 19
 PTE_REF = 1 << 20
 PTE_MOD = 1 << 21
+PTE_COW = 1 << 22  # copy-on-write: the first write faults (Mmu.copy_on_write)
 
 NPAGES = 4096  # pages of 4 KB in a 16 MB context
 

@@ -124,6 +124,9 @@ PM_RFORK = 0x20B  # program manager to fork to, flags (RFORK_LAZY) -> child pid 
 RFORK_LAZY = 1
 PM_QUERY_NAME_MAX = 24
 PM_EXEC_WAIT = 1  # flag
+# flag: checkpoint it every (flags >> 8) ms from its start; it runs once its first checkpoint (the
+# loaded image) is on the file server and its home has it (docs/CHECKPOINT.md)
+PM_EXEC_CHECKPOINT = 2
 PM_MIGRATE_DESTROY = 1  # flag: migrateprog -n
 
 # the program environment block handed to crt0

@@ -58,8 +58,9 @@ def _run(name: str, crash_s: float | None):
 @functools.cache
 def reference(name: str):
     """The uncrashed (checkpointed) run: output, exit status, files, and the window of instants
-    in which a crash is survived: from the first complete checkpoint to the end (before it no
-    checkpoint exists, and a crash then loses the program: the crash line says so)."""
+    in which a crash is survived by a restart: from the first complete checkpoint to the end
+    (before it the program has had no effect and the console starts it again elsewhere:
+    tests/test_checkpoint.py's crash before the first interval)."""
     session, job, files, _, first_s = _run(name, None)
     assert first_s is not None
     return session.output_of(job), job.exit_status, files, (first_s, session.sim.now / S)

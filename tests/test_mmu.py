@@ -260,3 +260,49 @@ def test_unmap_all_removes_every_page_with_one_flush():
         "unmapped",
         0x3000,
     )
+
+
+def test_a_copy_on_write_page_faults_on_the_cpus_first_write_and_saves_on_the_hosts():
+    """The checkpoint's cut (issue 16): a guest store to a copy-on-write page stops with kind
+    "copy-on-write" before it writes (the page still holds the cut's bytes; after release_cow the
+    same store goes through); a host store, remap or unmap calls on_cow first; unmap_all drops."""
+    b = Box(STORE_3000)
+    frame = b.map(b.ctx, 3, RW, b"cut!")
+    b.map(b.ctx, 4, RW, b"four")
+    b.map(b.ctx, 5, RW, b"five")
+    saved: list[tuple[int, bytes]] = []
+
+    def on_cow(ctx: int, vpage: int) -> None:
+        entry = b.mmu.entry(ctx, vpage)
+        saved.append((vpage, b.cpu.phys_read(entry.frame * PAGE, 4)))
+        b.mmu.release_cow(ctx, vpage)
+
+    b.mmu.on_cow = on_cow
+    b.mmu.copy_on_write(b.ctx, [3, 4, 5])
+    assert all(b.mmu.is_cow(b.ctx, vp) for vp in (3, 4, 5))
+    b.start(d0=0x41424344)
+    r = b.cpu.run(1000)
+    assert r.stop is Stop.FAULT and r.fault_kind == "copy-on-write" and r.fault_address == 0x3000
+    assert b.cpu.phys_read(frame * PAGE, 4) == b"cut!"  # not written yet
+    assert b.mmu.modified_pages(b.ctx) == []
+    b.mmu.break_cow(b.ctx, 3)
+    assert saved == [(3, b"cut!")] and not b.mmu.is_cow(b.ctx, 3)
+    b.trap()  # the same store, run again, goes through
+    assert b.cpu.phys_read(frame * PAGE, 4) == b"ABCD" and b.mmu.modified_pages(b.ctx) == [3]
+    b.mmu.write(b.ctx, 0x4000, b"FOUR")  # a host store (a syscall's result, a MoveTo)
+    assert saved[-1] == (4, b"four") and b.mmu.read(b.ctx, 0x4000, 4) == b"FOUR"
+    b.mmu.copy_on_write(b.ctx, [5])
+    b.mmu.unmap_all(b.ctx)  # the whole team goes: nothing to save
+    assert [vp for vp, _ in saved] == [3, 4]
+    assert b.mmu.check(b.ctx, 0x5000, 4, write=True) is False
+
+
+def test_release_cow_without_a_write_leaves_the_page_clean():
+    b = Box(STORE_3000)
+    b.map(b.ctx, 3, RW)
+    b.mmu.copy_on_write(b.ctx, [3])
+    assert b.mmu.release_cow(b.ctx, 3) is True and b.mmu.release_cow(b.ctx, 3) is False
+    assert b.mmu.check(b.ctx, 0x3000, 4, write=True)  # the pointer check never saw the bit
+    b.start(d0=7)
+    b.trap()
+    assert b.mmu.modified_pages(b.ctx) == [3]

@@ -31,9 +31,22 @@ HOST = "ws2"
 TARGET_OVERHEAD = 0.02  # at 1 s: libckpt's 1.94 % for forked incremental checkpoints
 
 
-def _run(name: str, seconds: float, interval: float | None, crash: bool = False) -> dict[str, Any]:
+# the mechanisms of issue 16, each measured on its own at 1 s against the default (the first)
+MODES: dict[str, dict[str, Any]] = {
+    "fork": {},  # the default: copy-on-write cut, the writer at system priority, no compression
+    "freeze": {"copy": "freeze"},  # the program stays frozen until its pages are sent
+    "compress": {"compress": True},  # compressed differences (Plank, Xu and Netzer 1995)
+    "background": {"writer_priority": "background"},  # the writer below the program
+}
+WATCHED = "ws2"
+
+
+def _run(
+    name: str, seconds: float, interval: float | None, crash: bool = False, mode: str = "fork"
+) -> dict[str, Any]:
     cfg = wl.workstation_config()
     cfg = dataclasses.replace(cfg, seed=1)
+    cfg = dataclasses.replace(cfg, checkpoint=dataclasses.replace(cfg.checkpoint, **MODES[mode]))
     session = Session(cfg)
     option = f" checkpoint={interval:g}" if interval else ""
     session.execute(f"{wl.command(name, seconds)} @ {HOST}{option}")
@@ -51,6 +64,7 @@ def _run(name: str, seconds: float, interval: float | None, crash: bool = False)
         "exit_status": job.exit_status,
         "checkpoints": taken,
         "restarts": list(session.restarts),
+        "ledger": session.kernels[HOST].ledger.snapshot(),
     }
 
 
@@ -58,10 +72,68 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
+def cpu_per_kb_us(cost) -> float:
+    """The sending CPU's time per KB written to the file server, under the cost model: the copy
+    through the interface (page_copy_us a 4 KB page) and one packet send a bulk packet."""
+    return cost.page_copy_us / 4 + cost.packet_send_us * 1024 / cost.bulk_packet_bytes
+
+
+def table_kb(name: str, interval: float) -> float:
+    """KB a workload dirties within `interval` (Table 4-1): interpolated between its 0.2/1/3 s
+    figures; past 3 s its 3 s figure (a lower bound: it can only grow)."""
+    points = list(zip(wl.PAPER_INTERVALS, wl.PAPER_DIRTY_KB[name], strict=True))
+    if interval <= points[0][0]:
+        return points[0][1] * interval / points[0][0]
+    for (t0, k0), (t1, k1) in zip(points, points[1:], strict=False):
+        if interval <= t1:
+            return k0 + (k1 - k0) * (interval - t0) / (t1 - t0)
+    return points[-1][1]
+
+
+def floor_slowdown(name: str, interval: float, cost) -> float:
+    """The cost model's floor on the overhead: (KB dirtied per interval, Table 4-1) x (CPU per
+    KB sent) / interval; nothing else counted (no cut, no full checkpoint, no reply)."""
+    return table_kb(name, interval) * cpu_per_kb_us(cost) / (interval * 1e6)
+
+
+def _by_constant(run: dict[str, Any], plain: dict[str, Any]) -> dict[str, float]:
+    """ms of the watched host's CPU each cost constant took beyond the plain run's."""
+    out = {}
+    for key, (_n, _units, ns) in run["ledger"].items():
+        extra = (ns - plain["ledger"].get(key, (0, 0, 0))[2]) / 1e6
+        if abs(extra) >= 0.5:
+            out[key] = round(extra, 1)
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+def _cell(got: dict[str, Any], plain: dict[str, Any], name: str, interval: float) -> dict:
+    cks = got["checkpoints"]
+    later = cks[1:] or cks  # the first copies every page; the later ones are incremental
+    times = [c["time"] for c in cks]
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    cost = wl.workstation_config().cost
+    return {
+        "slowdown": round(got["elapsed_s"] / plain["elapsed_s"] - 1, 4),
+        "floor_slowdown": round(floor_slowdown(name, interval, cost), 4),
+        "checkpoints": len(cks),
+        "achieved_interval_s": round(_mean(gaps), 3) if gaps else None,
+        "first_bytes": cks[0]["bytes"] if cks else 0,
+        "bytes_per_checkpoint": round(_mean([c["bytes"] for c in later])),
+        "raw_bytes_per_checkpoint": round(_mean([c["raw_bytes"] for c in later])),
+        "pages_per_checkpoint": round(_mean([c["pages"] for c in later]), 1),
+        "cow_copies_per_checkpoint": round(_mean([c["cow_copies"] for c in later]), 1),
+        "kept_kb": max((c["kept_kb"] for c in cks), default=0.0),
+        "freeze_ms": round(_mean([c["freeze_ms"] for c in cks]), 3),
+        "freeze_ms_max": max((c["freeze_ms"] for c in cks), default=0.0),
+        "overhead_ms_by_constant": _by_constant(got, plain),
+    }
+
+
 def run_bench(quick: bool = False) -> dict[str, Any]:
     rows = []
     failures: list[str] = []
     names = ("make", "parser", "tex") if quick else wl.WORKLOADS
+    cost = wl.workstation_config().cost
     for name in names:
         seconds = 6.0 if quick else wl.DEFAULT_SECONDS[name]
         plain = _run(name, seconds, None)
@@ -71,17 +143,26 @@ def run_bench(quick: bool = False) -> dict[str, Any]:
             got = _run(name, seconds, interval)
             if got["output"] != plain["output"]:
                 failures.append(f"{name} at {interval:g} s: output differs from the plain run")
-            cks = got["checkpoints"]
-            later = cks[1:] or cks  # the first copies every page; the later ones are incremental
-            row[f"every_{interval:g}s"] = {
-                "slowdown": round(got["elapsed_s"] / plain["elapsed_s"] - 1, 4),
-                "checkpoints": len(cks),
-                "first_bytes": cks[0]["bytes"] if cks else 0,
-                "bytes_per_checkpoint": round(_mean([c["bytes"] for c in later])),
-                "pages_per_checkpoint": round(_mean([c["pages"] for c in later]), 1),
-                "freeze_ms": round(_mean([c["freeze_ms"] for c in cks]), 3),
-                "freeze_ms_max": max((c["freeze_ms"] for c in cks), default=0.0),
-            }
+            row[f"every_{interval:g}s"] = _cell(got, plain, name, interval)
+        row["modes_at_1s"] = {"fork": row["every_1s"]}
+        for mode in MODES:
+            if mode == "fork":
+                continue
+            got = _run(name, seconds, 1.0, mode=mode)
+            if got["output"] != plain["output"]:
+                failures.append(f"{name} ({mode}): output differs from the plain run")
+            row["modes_at_1s"][mode] = _cell(got, plain, name, 1.0)
+        at_1s = row["every_1s"]
+        row["target_met"] = at_1s["slowdown"] < TARGET_OVERHEAD
+        if not row["target_met"]:
+            kb = table_kb(name, 1.0)
+            failures.append(
+                f"{name}: {at_1s['slowdown'] * 100:.2f}% at 1 s, over the "
+                f"{TARGET_OVERHEAD * 100:g}% target; the cost model's floor is "
+                f"{at_1s['floor_slowdown'] * 100:.2f}% ({kb:.1f} KB x "
+                f"{cpu_per_kb_us(cost):.0f} us/KB a second; 2% allows "
+                f"{TARGET_OVERHEAD * 1e6 / cpu_per_kb_us(cost):.1f} KB)"
+            )
         crashed = _run(name, seconds, 1.0, crash=True)
         restart = next((r for r in crashed["restarts"] if r["kind"] == "restart"), None)
         if restart is None:
@@ -106,17 +187,25 @@ def run_bench(quick: bool = False) -> dict[str, Any]:
         "workloads": rows,
         "mean_slowdown_at_1s": round(_mean(at_1s), 4),
         "max_slowdown_at_1s": max(at_1s),
-        "under_target_at_1s": [
-            r["name"] for r in rows if r["every_1s"]["slowdown"] < TARGET_OVERHEAD
-        ],
+        "under_target_at_1s": [r["name"] for r in rows if r["target_met"]],
         "target_slowdown_at_1s": TARGET_OVERHEAD,
+        "cpu_per_kb_sent_us": cpu_per_kb_us(cost),
+        "target_kb_per_s": round(TARGET_OVERHEAD * 1e6 / cpu_per_kb_us(cost), 1),
         "mean_recovery_s": round(
             _mean([r["recovery"]["recovery_s"] for r in rows if r["recovery"]]), 3
         ),
         "failures": failures,
         "notes": (
-            "slowdown: run time with checkpoints / without - 1; bytes and freeze per checkpoint "
-            "(the first copies every non-zero page, zero pages go as 8-byte headers); recovery_s: "
+            "slowdown: run time with checkpoints / without - 1 (the default mode, fork: a "
+            "copy-on-write cut); floor_slowdown: Table 4-1's KB per interval x the sending CPU's "
+            "time per KB (cost.page_copy_us / 4 + cost.packet_send_us) / interval, the least the "
+            "cost model allows; overhead_ms_by_constant: the watched host's ledger against the "
+            "plain run's; bytes per checkpoint as sent and raw (before compression; the first "
+            "copies every page, zero pages go as 8-byte headers); achieved_interval_s: between "
+            "completed checkpoints' cuts (None: fewer than two completed); modes_at_1s: freeze "
+            "(frozen until the pages are sent), compress (compressed differences; kept_kb the "
+            "copies the kernel keeps), background (the writer below the program: a CPU-bound "
+            "program leaves it no CPU, so no checkpoint completes while it computes); recovery_s: "
             "from the home's last answer from the crashed host to the program running elsewhere "
             "(detection is checkpoint.detect_s); lost_work_s: the checkpoint's age at the crash. "
             "rfork: a program with a 1.5 MB heap forks (eager: every page copied, through the "
@@ -335,6 +424,27 @@ def render(result: dict[str, Any]) -> str:
             f"{r['label']:16s} {r['plain_s']:8.2f} "
             + " ".join(cells)
             + f" {rec.get('recovery_s', float('nan')):8.2f} {rec.get('lost_work_s', float('nan')):7.2f}"
+        )
+    lines.append(
+        f"at 1 s by mode (slowdown / floor {'':4s}"
+        + " ".join(f"{m:>11s}" for m in MODES)
+        + "   KB sent a checkpoint fork/compress, achieved interval)"
+    )
+    for r in result["workloads"]:
+        modes = r["modes_at_1s"]
+        cells = []
+        for m in MODES:
+            c = modes[m]
+            cells.append(f"{c['slowdown'] * 100:10.2f}%")
+        fork = modes["fork"]
+        ach = fork["achieved_interval_s"]
+        lines.append(
+            f"  {r['label']:16s} floor {fork['floor_slowdown'] * 100:5.2f}%"
+            + " ".join(cells)
+            + f"   {fork['bytes_per_checkpoint'] / 1024:.1f}"
+            f"/{modes['compress']['bytes_per_checkpoint'] / 1024:.1f} KB, "
+            + (f"{ach:.2f} s" if ach else "none")
+            + ("" if r["target_met"] else "  (over the target)")
         )
     rf = result.get("rfork")
     if isinstance(rf, dict):

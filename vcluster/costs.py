@@ -91,6 +91,11 @@ SOURCES: dict[str, tuple[str, str]] = {
         "a checkpoint's cut: capturing the kernel state (pages copy-on-write after it)",
     ),
     "checkpoint.freeze_per_object_us": (ESTIMATE, "... plus this per process and team"),
+    "checkpoint.diff_page_us": (
+        ESTIMATE,
+        "compressed differences: 68010 cmpm.l (a0)+,(a1)+ / dbne in loop mode, ~2 us a longword "
+        "as a copy (local_page_copy_us); the changed bytes' copies are charged as local copies",
+    ),
     "retransmit_timeout_ms": (TIMER, "design: longer than one 32 KB train on the wire"),
     "reply_pending_interval_ms": (TIMER, "design (V's reply-pending probe)"),
     "reply_retain_ms": (TIMER, "design: longer than the reply-pending interval"),

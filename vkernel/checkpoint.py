@@ -21,8 +21,10 @@ restart", the checkpoint is kept and the home asks again later.
 
 File layout: a 64-byte header at 0 (MAGIC, serial, offset and length of the
 JSON state, page count, time of the cut), page records from 4096 on (the
-migration's 8-byte page header, then 4 KB unless the page is all zeros), the
-JSON state after them. The state's "chain" lists the serials a restore reads,
+migration's 8-byte page header, then 4 KB unless the page is all zeros, or
+with DIFF_FLAG a compressed difference), the JSON state after them. A
+checkpoint of at most 32 KB goes in one write (MAGIC_SMALL: the records follow
+the header at 64; the file server applies a write whole or not at all). The state's "chain" lists the serials a restore reads,
 oldest first (the last full checkpoint, then the incremental ones).
 """
 
@@ -30,16 +32,18 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import struct
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from emulator.mmu import Prot
 from guest import abi
 from vkernel import locate, ops
 from vkernel.capture import Plan
 from vkernel.messages import error, pack, signed, unpack
-from vkernel.process import LogicalHost
+from vkernel.process import LogicalHost, Priority, State
 from vkernel.servers.kernel_server import KS_PROCESS_INFO
 from vkernel.servers.program_manager import CK_DONE, CK_FORK, CK_RESTART, query_host_msg
 
@@ -53,13 +57,19 @@ MS = 1_000_000
 S = 1_000_000_000
 WATCHER = "checkpoint"  # the MMU's second dirty set
 MAGIC = b"VCKPT001"
+MAGIC_SMALL = b"VCKPT002"  # the whole file in one write: the page records follow the header
 HEADER = struct.Struct(
     ">8sIIIIQ"
 )  # magic, serial, state offset, state length, pages, cut time (ns)
 BODY_AT = 4096
 PAGE_HEADER = struct.Struct(">HHB3x")  # team index, vpage, prot (| ZERO_FLAG: no data follows)
 ZERO_FLAG = 0x80
+DIFF_FLAG = 0x40  # a compressed difference follows: its length, then (offset, length, XOR) runs
+DIFF_HEADER = struct.Struct(">I")
+RUN = struct.Struct(">HH")
 ZERO_PAGE = bytes(PAGE)
+# runs of changed bytes, gaps of under RUN.size unchanged ones merged (a run's header costs more)
+_CHANGED = re.compile(rb"[^\x00]+(?:\x00{1,%d}[^\x00]+)*" % (RUN.size - 1))
 CHUNK = 32 * 1024  # bytes per file-server request (a train)
 NAME_AT = 0
 LIST_AT = 256
@@ -101,6 +111,41 @@ def page_list(runs: list[list[int]]) -> list[list[int]]:
     return [[vp + i, prot] for vp, count, prot in runs for i in range(count)]
 
 
+def diff_encode(old: bytes, new: bytes) -> bytes:
+    """A page's compressed difference (Plank, Xu and Netzer 1995): the XOR of new against old,
+    run-length encoded as (offset, length, XOR bytes) runs of the bytes that changed."""
+    x = (int.from_bytes(old, "big") ^ int.from_bytes(new, "big")).to_bytes(len(new), "big")
+    return b"".join(
+        RUN.pack(m.start(), m.end() - m.start()) + m.group() for m in _CHANGED.finditer(x)
+    )
+
+
+def diff_changed(runs: bytes) -> int:
+    """The bytes a difference carries (its runs' lengths)."""
+    return len(runs) - RUN.size * diff_runs(runs)
+
+
+def diff_runs(runs: bytes) -> int:
+    n = off = 0
+    while off < len(runs):
+        off += RUN.size + RUN.unpack_from(runs, off)[1]
+        n += 1
+    return n
+
+
+def diff_apply(old: bytes, runs: bytes) -> bytes:
+    """The page a difference makes of old (diff_apply(old, diff_encode(old, new)) == new)."""
+    page = bytearray(old)
+    off = 0
+    while off < len(runs):
+        at, n = RUN.unpack_from(runs, off)
+        off += RUN.size
+        x = int.from_bytes(runs[off : off + n], "big")
+        page[at : at + n] = (int.from_bytes(page[at : at + n], "big") ^ x).to_bytes(n, "big")
+        off += n
+    return bytes(page)
+
+
 def _name16(name: str) -> tuple[int, int, int, int]:
     return struct.unpack(">4I", name.encode("latin-1")[:16].ljust(16, b"\0"))
 
@@ -125,6 +170,18 @@ class Policy:
     writing: int = 0  # the serial of the checkpoint whose file is being written (0: none)
     stats: list[dict[str, Any]] = field(default_factory=list)  # one per checkpoint taken here
     io_seq: dict[str, int] = field(default_factory=dict)  # exactly-once counters (exactly_once.py)
+    # compress: the content each page had at its last checkpoint (None: zeros), by (team index,
+    # vpage), and the pages found rewritten whole (sent whole, no copy kept); the teams they are of
+    bases: dict[tuple[int, int], bytes | None] = field(default_factory=dict)
+    rewritten: set[tuple[int, int]] = field(default_factory=set)
+    team_ctxs: list[int] = field(default_factory=list)
+    acked: bool = False  # the home answered the last checkpoint's notice (CK_DONE)
+    # the first full checkpoint of these teams, and its read-only pages not modified since
+    base_serial: int = 0
+    base_pages: dict[int, set[int]] = field(default_factory=dict)
+    # started checkpointed (first): until its first checkpoint is complete, what it sends waits
+    committed: bool = True
+    waiting: list[Callable[[], None]] = field(default_factory=list)
 
 
 @dataclass
@@ -142,6 +199,7 @@ class Watch:
     incarnation: int = 0  # of the copy restarted last (older ones are void)
     refused: bool = False  # "cannot restart" said (not said again until a restart succeeds)
     ended: bool = False
+    creator: int = 0  # the process that started it (the console's agent that asked for it)
 
 
 class Checkpoints:
@@ -156,14 +214,19 @@ class Checkpoints:
         self.listeners: list[Callable[[dict[str, Any]], None]] = []
         self.ended_pids: set[int] = set()  # programs of ours whose exit was reported
         self.taken: list[dict[str, Any]] = []  # every checkpoint taken here (the last 10000)
+        self.saved: dict[tuple[int, int], bytes] = {}  # (ctx, vpage): copied before a write
+        self.cow_copies = 0
         kernel.checkpoints = self
+        kernel.mmu.on_cow = self._cow
 
     # ================================================================ the running side
     def serve(self, sender: int, code: int, msg: bytes) -> Generator[Any, Any, None]:
         """The program manager's requests of this subsystem (run in the program manager)."""
         k = self.k
         if code in (CK_RESTART, CK_FORK):
-            if abi.pid_lhid(sender) % k.lh_stride or k.is_local(sender):  # program managers of others
+            if abi.pid_lhid(sender) % k.lh_stride or k.is_local(
+                sender
+            ):  # program managers of others
                 yield ops.Reply(sender, error(abi.EPERM))
             elif code == CK_RESTART:
                 worker = yield ops.Spawn("pm-restart", self.restart_worker)
@@ -202,21 +265,66 @@ class Checkpoints:
             yield ops.Reply(sender, reply)
 
     def enable(self, lh: LogicalHost, interval_ms: int) -> None:
-        """Checkpoint lh every interval_ms (0: once, now); a second call changes the interval."""
+        """Checkpoint lh every interval_ms (0: once, now); a second call changes the interval.
+        The first checkpoint is taken at once (the sooner it is on the file server, the shorter
+        the time a crash loses the program)."""
         pol = self.policies.get(lh.lhid)
         if pol is None:
-            pol = self.policies[lh.lhid] = Policy(lh.lhid, interval_ms * MS)
+            pol = self.policies[lh.lhid] = Policy(lh.lhid, interval_ms * MS, now=True)
             self._start(lh, pol)
         if interval_ms:
             pol.interval_ns = interval_ms * MS
         else:
             pol.now = True
 
-    def _start(self, lh: LogicalHost, pol: Policy) -> None:
+    def first(self, pid: int, lh: LogicalHost, interval_ms: int) -> Generator[Any, Any, bool]:
+        """A program started checkpointed (PM_EXEC_CHECKPOINT, from the program manager's exec
+        worker `pid`): its first checkpoint, the loaded image, is taken before it runs an
+        instruction (lh.held). True once it is on the file server and the program's home has
+        it (so a crash from now on restarts the program): it runs, checkpointed every
+        interval_ms. False: it has not run (the caller removes it)."""
+        k = self.k
+        pol = self.policies[lh.lhid] = Policy(lh.lhid, interval_ms * MS, committed=False)
         for team in lh.teams:
-            self.k.mmu.watch_modified(team.ctx, WATCHER)
+            k.mmu.watch_modified(team.ctx, WATCHER)
+        lh.held = True
+        fork = self.cfg.copy == "fork"
+        # fork: it computes while its pages are written; what it sends waits (output commit)
+        ok = yield from self.take(
+            pid, lh, pol, after_cut=(lambda: self._release(lh)) if fork else None
+        )
+        if not (ok and pol.acked) or k.lhs.get(lh.lhid) is not lh:
+            if self.policies.get(lh.lhid) is pol:
+                del self.policies[lh.lhid]
+            pol.waiting.clear()
+            return False
+        self._release(lh)
+        pol.committed = True
+        waiting, pol.waiting = pol.waiting, []
+        for again in waiting:
+            again()
+        self._start(lh, pol, watch=False, last=pol.stats[-1]["cut_ns"])
+        return True
+
+    def gated(self, proc: Any) -> bool:
+        """Whether proc's effects wait: its logical host was started checkpointed and its first
+        checkpoint is not yet on the file server (a crash now must leave no trace of it)."""
+        pol = self.policies.get(proc.lhid)
+        return pol is not None and not pol.committed
+
+    def hold(self, proc: Any, again: Callable[[], None]) -> None:
+        """proc waits (its system call runs again) until its first checkpoint is complete."""
+        self.k.block(proc, State.MOVING)
+        self.policies[proc.lhid].waiting.append(again)
+
+    def _start(
+        self, lh: LogicalHost, pol: Policy, watch: bool = True, last: int | None = None
+    ) -> None:
+        if watch:
+            for team in lh.teams:
+                self.k.mmu.watch_modified(team.ctx, WATCHER)
         self.k.spawn_server(
-            self.k.system_lh, f"ckpt-{lh.lhid:04x}", lambda pid: self._loop(pid, lh, pol)
+            self.k.system_lh, f"ckpt-{lh.lhid:04x}", lambda pid: self._loop(pid, lh, pol, last)
         )
 
     def export(self, lhid: int) -> dict[str, Any] | None:
@@ -248,10 +356,13 @@ class Checkpoints:
         self.policies[lh.lhid] = pol
         self._start(lh, pol)
 
-    def _loop(self, pid: int, lh: LogicalHost, pol: Policy) -> Generator[Any, Any, None]:
+    def _loop(
+        self, pid: int, lh: LogicalHost, pol: Policy, last: int | None = None
+    ) -> Generator[Any, Any, None]:
         k = self.k
         step = 20 * MS
-        last = k.sim.now  # the cut of the previous checkpoint: the next is due an interval later
+        if last is None:  # the cut of the previous checkpoint: the next is due an interval later
+            last = k.sim.now
         try:
             while k.lhs.get(lh.lhid) is lh and lh.processes:
                 yield ops.Delay(step)
@@ -270,15 +381,25 @@ class Checkpoints:
                 if not team.dead:
                     k.mmu.unwatch_modified(team.ctx, WATCHER)
 
-    def take(self, pid: int, lh: LogicalHost, pol: Policy) -> Generator[Any, Any, bool]:
-        """One checkpoint of lh; True once its file is complete on the file server."""
+    def take(
+        self,
+        pid: int,
+        lh: LogicalHost,
+        pol: Policy,
+        after_cut: Callable[[], None] | None = None,
+    ) -> Generator[Any, Any, bool]:
+        """One checkpoint of lh; True once its file is complete on the file server. after_cut
+        runs once the cut is taken (the logical host thawed), before the pages are written."""
         k = self.k
         mmu = k.mmu
         if k.rfork is not None and not (yield from k.rfork.resident(lh)):
             return False  # pages still to come (a lazy rfork's child) could not be had
+        fork = self.cfg.copy == "fork"
         pol.running = True
         full = pol.full_next or pol.since_full + 1 >= self.cfg.full_every
         freeze_start = k.sim.now
+        held = False  # copy "freeze": its programs wait until the pages are sent
+        pending: list[tuple[int, Any, int, int]] = []  # (team index, team, vpage, prot) to send
         try:
             # --- the cut: frozen, no slice or transfer under way ---------------------------
             lh.frozen = True
@@ -287,48 +408,81 @@ class Checkpoints:
                 return False
             teams = list(lh.teams)
             state = k.capture_lh(lh, Plan(), teams=teams)
-            records: list[bytes] = []
-            count = 0
             for team in teams:
                 if not mmu.watching(team.ctx, WATCHER):
                     mmu.watch_modified(team.ctx, WATCHER)
                     full = True
+            if pol.team_ctxs != [t.ctx for t in teams]:
+                full = True  # other teams than the last checkpoint's: no page is known
+                pol.team_ctxs, pol.bases = [t.ctx for t in teams], {}
+                pol.base_serial, pol.base_pages = 0, {}
+            # a full checkpoint names the read-only pages the base (the first of these teams)
+            # holds, unchanged since, instead of copying them again (the restore reads the base)
+            based = full and pol.base_serial > 0
             for i, team in enumerate(teams):
                 dirty = mmu.drain_modified(team.ctx, WATCHER)
+                kept = pol.base_pages.get(i)
+                if kept:
+                    kept.difference_update(dirty)
                 pages = mmu.mapped_pages(team.ctx) if full else dirty
+                cut = []
                 for vp in pages:
-                    entry = mmu.entry(team.ctx, vp)
-                    if entry is None:
+                    if based and kept and vp in kept:
                         continue
-                    data = k.cpu.phys_read(entry.frame * PAGE, PAGE)
-                    if data == ZERO_PAGE:
-                        records.append(PAGE_HEADER.pack(i, vp, int(entry.prot) | ZERO_FLAG))
-                    else:
-                        records.append(PAGE_HEADER.pack(i, vp, int(entry.prot)) + data)
-                    count += 1
-            # the kernel copies its state (the pages stay in place, copy-on-write)
+                    entry = mmu.entry(team.ctx, vp)
+                    if entry is not None:
+                        pending.append((i, team, vp, int(entry.prot)))
+                        cut.append(vp)
+                # the pages stay in place until sent; a write before (a program's, or a host
+                # store into it while it waits) copies them first
+                mmu.copy_on_write(team.ctx, cut)
+            # the kernel copies its state
             objects = len(lh.processes) + len(teams)
             yield ops.charge(
                 k.config,
                 "checkpoint.freeze_base_us",
                 ("checkpoint.freeze_per_object_us", objects),
             )
+            held = not fork and not lh.held  # copy "freeze": its programs wait for the writing
+            lh.held = lh.held or held
         finally:
-            if k.powered and k.lhs.get(lh.lhid) is lh and lh.frozen and not lh.migrating:
-                k.migration.unfreeze(lh)
+            self._thaw(lh)
             pol.running = False
+        if after_cut is not None:
+            after_cut()
         freeze_ns = k.sim.now - freeze_start
+        base_candidates = list(pending) if full and not based else []
         serial = pol.serial + 1
-        chain = [serial] if full else [*pol.chain, serial]
+        if not full:
+            chain = [*pol.chain, serial]
+        else:
+            chain = [pol.base_serial, serial] if based else [serial]
         state["checkpoint"] = {"serial": serial, "chain": chain, "cut_ns": freeze_start}
-        body = b"".join(records)
         for spec in state["teams"]:
             spec["page_runs"] = page_runs(spec.pop("pages"))
         blob = json.dumps(state, separators=(",", ":")).encode()
         name = file_name(lh.lhid, serial)
         pol.writing = serial
-        ok = yield from self._write(pid, name, serial, body, blob, count, freeze_start)
-        pol.writing = 0
+        sent: dict[str, Any] = {
+            "raw": 0,
+            "diffs": 0,
+            "copies": self.cow_copies,
+            "pages": len(pending),
+            "cut": freeze_start,
+            "bytes": 0,
+            "full": full,
+        }
+        try:
+            ok = yield from self._send_pages(pid, lh, pol, name, serial, pending, blob, sent)
+        finally:
+            for _i, team, vp, _prot in pending:  # what was not sent (a failure) is writable again
+                if not team.dead:
+                    mmu.release_cow(team.ctx, vp)
+                self.saved.pop((team.ctx, vp), None)
+            if held:
+                self._release(lh)
+                freeze_ns = k.sim.now - freeze_start
+            pol.writing = 0
         if ok and k.lhs.get(lh.lhid) is not lh:
             # it ended (or moved) while its file was being written: the home has let its files
             # go (or the new host starts a chain of its own): this one is garbage too
@@ -340,6 +494,12 @@ class Checkpoints:
             return False
         old_chain = pol.chain
         pol.serial, pol.chain, pol.taken = serial, chain, pol.taken + 1
+        if full and not based:  # the base of the full checkpoints to come: its read-only pages
+            pol.base_serial = serial
+            pol.base_pages = {}
+            for i, _team, vp, prot in base_candidates:
+                if not prot & int(Prot.WRITE):
+                    pol.base_pages.setdefault(i, set()).add(vp)
         pol.full_next = False
         pol.since_full = 0 if full else pol.since_full + 1
         pol.stats.append(
@@ -347,18 +507,194 @@ class Checkpoints:
                 "lhid": lh.lhid,
                 "serial": serial,
                 "full": full,
-                "pages": count,
-                "bytes": HEADER.size + len(body) + len(blob),
+                "based": based,  # a full one naming its base's read-only pages
+                "pages": sent["pages"],
+                "bytes": sent["bytes"],
+                "raw_bytes": HEADER.size + sent["raw"] + len(blob),
+                "diff_pages": sent["diffs"],
+                "cow_copies": self.cow_copies - sent["copies"],
+                "kept_kb": round(sum(len(b) for b in pol.bases.values() if b) / 1024, 1),
                 "freeze_ms": round(freeze_ns / MS, 3),
                 "time": round(freeze_start / S, 6),
+                "cut_ns": freeze_start,
+                "done": round(k.sim.now / S, 6),
             }
         )
         self.taken.append(pol.stats[-1])
         del self.taken[:-10000]
-        if full:  # the files of the previous chains are garbage now
-            yield from self._collect(pid, lh.lhid, keep=serial, known=old_chain)
-        yield from self._tell_home(pid, lh, serial, freeze_start)
+        if full:  # the files of the previous chains (but the base) are garbage now
+            spare = {pol.base_serial} if pol.base_serial else set()
+            yield from self._collect(pid, lh.lhid, keep=serial, known=old_chain, spare=spare)
+        pol.acked = yield from self._tell_home(pid, lh, serial, freeze_start)
         return True
+
+    def _thaw(self, lh: LogicalHost) -> None:
+        k = self.k
+        if k.powered and k.lhs.get(lh.lhid) is lh and lh.frozen and not lh.migrating:
+            k.migration.unfreeze(lh)
+
+    def _release(self, lh: LogicalHost) -> None:
+        """Its programs run again (copy "freeze": the checkpoint's pages are sent)."""
+        k = self.k
+        lh.held = False
+        if k.powered and k.lhs.get(lh.lhid) is lh:
+            for proc in lh.processes.values():
+                if proc.state is State.READY:
+                    k._enqueue(proc)
+            k.dispatch()
+
+    def _cow(self, ctx: int, vpage: int) -> None:
+        """The Mmu's copy-on-write hook: a page of a checkpoint's cut is about to change before
+        its writer sent it: copy it aside first (a local page copy of this CPU)."""
+        entry = self.k.mmu.entry(ctx, vpage)
+        self.k.mmu.release_cow(ctx, vpage)
+        if entry is not None:
+            self.saved[(ctx, vpage)] = self.k.cpu.phys_read(entry.frame * PAGE, PAGE)
+            self.cow_copies += 1
+            self.k.charge("local_page_copy_us")
+
+    def _work(self, *charges: str | tuple[str, float]) -> Any:
+        """The writer's own CPU work, at its priority (checkpoint.writer_priority)."""
+        work = ops.charge(self.k.config, *charges)
+        if self.cfg.writer_priority == "background":
+            return ops.Run(work.us, Priority.BACKGROUND, work.charges)
+        return work
+
+    def _page_record(
+        self,
+        pol: Policy,
+        i: int,
+        vp: int,
+        prot: int,
+        data: bytes,
+        sent: dict[str, Any],
+    ) -> Generator[Any, Any, bytes]:
+        """The record of one page: zero, whole, or (compress, an incremental checkpoint) its XOR
+        against the copy kept at its last checkpoint (a full one's chain has nothing before)."""
+        full = sent["full"]
+        head = PAGE_HEADER.pack(i, vp, prot)
+        if data == ZERO_PAGE:
+            if self.cfg.compress:
+                pol.bases[(i, vp)] = None
+            return PAGE_HEADER.pack(i, vp, prot | ZERO_FLAG)
+        sent["raw"] += PAGE_HEADER.size + PAGE
+        if not self.cfg.compress or not prot & int(Prot.WRITE):
+            return head + data
+        key = (i, vp)
+        if not full and key in pol.bases and key not in pol.rewritten:
+            base = pol.bases[key] or ZERO_PAGE
+            runs = diff_encode(base, data)
+            changed = diff_changed(runs)
+            # compare with the kept copy; the changed bytes go into the packet and the copy
+            yield self._work("checkpoint.diff_page_us", ("local_page_copy_us", 2 * changed / PAGE))
+            pol.bases[key] = data
+            if changed > PAGE // 2:
+                pol.rewritten.add(key)  # rewritten whole: from now on sent whole, no copy kept
+            if DIFF_HEADER.size + len(runs) < PAGE:
+                sent["diffs"] += 1
+                return (
+                    PAGE_HEADER.pack(i, vp, prot | DIFF_FLAG) + DIFF_HEADER.pack(len(runs)) + runs
+                )
+            return head + data
+        if key not in pol.rewritten:
+            yield self._work("local_page_copy_us")  # the copy kept for the next difference
+            pol.bases[key] = data
+        else:
+            pol.bases.pop(key, None)
+        return head + data
+
+    def _send_pages(
+        self,
+        pid: int,
+        lh: LogicalHost,
+        pol: Policy,
+        name: str,
+        serial: int,
+        pending: list[tuple[int, Any, int, int]],
+        blob: bytes,
+        sent: dict[str, Any],
+    ) -> Generator[Any, Any, bool]:
+        """Write the checkpoint file: the pages of the cut in CHUNK-sized writes (each page taken
+        from its copy-on-write copy or, not written since the cut, from its frame), the state,
+        then the header (the checkpoint counts from it)."""
+        inst = yield from self._open(pid, name, abi.FS_MODE_WRITE)
+        if inst is None:
+            return False
+        ok = yield from self._send_body(pid, inst, lh, pol, serial, pending, blob, sent)
+        yield ops.Send(
+            self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=self._bound_ms()
+        )
+        return ok
+
+    def _send_body(
+        self,
+        pid: int,
+        inst: int,
+        lh: LogicalHost,
+        pol: Policy,
+        serial: int,
+        pending: list[tuple[int, Any, int, int]],
+        blob: bytes,
+        sent: dict[str, Any],
+    ) -> Generator[Any, Any, bool]:
+        k = self.k
+        mmu = k.mmu
+        buf = b""
+        at = 0
+        body_len = None
+        bound = HEADER.size + len(pending) * (PAGE_HEADER.size + PAGE) + len(blob)
+        small = bound <= CHUNK  # one write of header, pages and state: all or nothing
+        while pending:
+            i, team, vp, prot = pending[0]
+            if team.dead or k.lhs.get(lh.lhid) is not lh:
+                return False
+            data = self.saved.pop((team.ctx, vp), None)
+            if data is None:
+                entry = mmu.entry(team.ctx, vp)
+                data = None if entry is None else k.cpu.phys_read(entry.frame * PAGE, PAGE)
+            mmu.release_cow(team.ctx, vp)
+            pending.pop(0)
+            if data is None:
+                continue
+            record = yield from self._page_record(pol, i, vp, prot, data, sent)
+            buf += record
+            if not pending:  # the state follows the pages in the same writes
+                body_len = at + len(buf)
+                buf += blob
+            while len(buf) >= CHUNK and not small:
+                ok = yield from self._write_chunk(pid, inst, buf[:CHUNK], at)
+                if not ok:
+                    return False
+                at += CHUNK
+                buf = buf[CHUNK:]
+        if body_len is None:  # the last pages went (unmapped) before they were sent
+            body_len = at + len(buf)
+            buf += blob
+        if small:
+            head = HEADER.pack(
+                MAGIC_SMALL, serial, HEADER.size + body_len, len(blob), sent["pages"], sent["cut"]
+            )
+            sent["bytes"] = HEADER.size + len(buf)
+            if self.cfg.writer_priority == "background":
+                yield ops.Run(0.001, Priority.BACKGROUND)
+            ok = yield from self._write_at(pid, inst, head + buf, 0)
+            return ok
+        while buf:
+            ok = yield from self._write_chunk(pid, inst, buf[:CHUNK], at)
+            if not ok:
+                return False
+            at += len(buf[:CHUNK])
+            buf = buf[CHUNK:]
+        head = HEADER.pack(MAGIC, serial, BODY_AT + body_len, len(blob), sent["pages"], sent["cut"])
+        sent["bytes"] = HEADER.size + body_len + len(blob)
+        ok = yield from self._write_at(pid, inst, head, 0)
+        return ok
+
+    def _write_chunk(self, pid: int, inst: int, data: bytes, at: int) -> Generator[Any, Any, bool]:
+        if self.cfg.writer_priority == "background":
+            yield ops.Run(0.001, Priority.BACKGROUND)  # the CPU, once no program wants it
+        ok = yield from self._write_at(pid, inst, data, BODY_AT + at)
+        return ok
 
     def _write(
         self,
@@ -469,9 +805,10 @@ class Checkpoints:
         )
 
     def _collect(
-        self, pid: int, lhid: int, keep: int, known: list[int]
+        self, pid: int, lhid: int, keep: int, known: list[int], spare: set[int] = frozenset()
     ) -> Generator[Any, Any, None]:
-        """Remove lhid's checkpoint files older than `keep` (a complete full checkpoint)."""
+        """Remove lhid's checkpoint files older than `keep` (a complete full checkpoint), but
+        those in `spare` (the base its chain names)."""
         names = yield from self._list(pid)
         serials = set(known)
         if names is not None:
@@ -479,12 +816,13 @@ class Checkpoints:
                 parsed = parse_name(name)
                 if parsed is not None and parsed[0] == lhid:
                     serials.add(parsed[1])
-        for serial in sorted(s for s in serials if s < keep):
+        for serial in sorted(s for s in serials if s < keep and s not in spare):
             yield from self._remove(pid, file_name(lhid, serial))
 
     def _tell_home(
         self, pid: int, lh: LogicalHost, serial: int, cut_ns: int
-    ) -> Generator[Any, Any, None]:
+    ) -> Generator[Any, Any, bool]:
+        """CK_DONE to the program's home; True if it took it."""
         k = self.k
         pm = k.servers.get("program")
         creator = 0
@@ -495,15 +833,17 @@ class Checkpoints:
                     creator, program = rec.creator, p
                     break
         if not creator:
-            return
+            return False
         home = abi.make_pid(abi.pid_lhid(creator), abi.LOCAL_PROGRAM_MANAGER)
-        msg = pack(CK_DONE, lh.lhid, program, serial, *_name16(k.name))
+        msg = pack(CK_DONE, creator, program, serial, *_name16(k.name))
         replier, reply = yield ops.Send(home, msg, timeout_ms=self._bound_ms())
         if replier > 0 and signed(unpack(reply)[0]) == -abi.EKILLED and k.lhs.get(lh.lhid) is lh:
             # the home restarted the program elsewhere meanwhile (we were cut off): this copy is
             # void; it goes without an exit (the one the home restarted ends the program)
             log.info("%s: %#06x was restarted elsewhere: this copy is removed", k.name, lh.lhid)
             k.remove_lh(lh, Plan(), b"\xff" * 6)
+            return False
+        return replier > 0 and unpack(reply)[0] == 0
 
     # ================================================================ restart (a willing host)
     def restart_worker(self, pid: int) -> Generator[Any, Any, None]:
@@ -537,12 +877,13 @@ class Checkpoints:
         if head is None:
             return None
         magic, got, state_at, state_len, _pages, _cut = HEADER.unpack(head)
-        if magic != MAGIC or got != serial or state_at < BODY_AT:
+        body_at = HEADER.size if magic == MAGIC_SMALL else BODY_AT
+        if magic not in (MAGIC, MAGIC_SMALL) or got != serial or state_at < body_at:
             return None  # not complete: a crash during it
-        rest = yield from self._read_at(pid, inst, BODY_AT, state_at + state_len - BODY_AT)
+        rest = yield from self._read_at(pid, inst, body_at, state_at + state_len - body_at)
         if rest is None:
             return None
-        return json.loads(rest[state_at - BODY_AT :]), rest[: state_at - BODY_AT]
+        return json.loads(rest[state_at - body_at :]), rest[: state_at - body_at]
 
     def _restart(self, pid: int, lhid: int) -> Generator[Any, Any, bytes]:
         k = self.k
@@ -594,6 +935,12 @@ class Checkpoints:
                 off += PAGE_HEADER.size
                 if prot & ZERO_FLAG:
                     pages[(i, vp)] = (prot & ~ZERO_FLAG, ZERO_PAGE)
+                elif prot & DIFF_FLAG:  # against what the chain had for it so far
+                    (n,) = DIFF_HEADER.unpack_from(blob, off)
+                    off += DIFF_HEADER.size
+                    old = pages.get((i, vp), (0, ZERO_PAGE))[1]
+                    pages[(i, vp)] = (prot & ~DIFF_FLAG, diff_apply(old, blob[off : off + n]))
+                    off += n
                 else:
                     pages[(i, vp)] = (prot, blob[off : off + PAGE])
                     off += PAGE
@@ -638,14 +985,17 @@ class Checkpoints:
     # ================================================================ the home
     def heard(self, sender: int, msg: bytes) -> bytes:
         """CK_DONE from a checkpointer: a checkpoint of one of our programs is complete."""
-        _, lhid, program, serial, *name = unpack(msg)
+        _, creator, program, serial, *name = unpack(msg)
+        lhid = abi.pid_lhid(program)
         watch = self.watches.get(lhid)
         if watch is not None and serial // INCARNATION < watch.incarnation:
             return error(abi.EKILLED)  # a void incarnation (it ran on in a partition): it goes
         if watch is None:
             if program in self.ended_pids:
                 return pack(0)
-            watch = self.watches[lhid] = Watch(lhid, program, "", _unname16(tuple(name)))
+            watch = self.watches[lhid] = Watch(
+                lhid, program, "", _unname16(tuple(name)), creator=creator
+            )
             self.k.spawn_server(
                 self.k.system_lh, f"ckpt-watch-{lhid:04x}", lambda pid: self._watch(pid, watch)
             )
@@ -662,6 +1012,13 @@ class Checkpoints:
                 watch.ended = True
         self.ended_pids.add(pid)
 
+    def created_by(self, creator: int) -> Watch | None:
+        """The watch of a program `creator` started (its start's answer may have been lost)."""
+        for watch in self.watches.values():
+            if watch.creator == creator and not watch.ended:
+                return watch
+        return None
+
     def watching(self, pid: int) -> Watch | None:
         for watch in self.watches.values():
             if watch.pid == pid and not watch.ended:
@@ -675,6 +1032,10 @@ class Checkpoints:
         ks = abi.make_pid(watch.lhid, abi.LOCAL_KERNEL_SERVER)
         try:
             while not watch.ended:
+                quiet = k.sim.now - watch.seen_ns
+                if quiet < probe_ms * MS:  # heard from it lately (a checkpoint's notice)
+                    yield ops.Delay(probe_ms * MS - quiet)
+                    continue
                 replier, _ = yield ops.Send(
                     ks, pack(KS_PROCESS_INFO, watch.pid), timeout_ms=probe_ms
                 )

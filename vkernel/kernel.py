@@ -253,7 +253,7 @@ class Kernel:
 
     # --- the CPU -----------------------------------------------------------------
     def _runnable(self, proc: Process) -> bool:
-        return proc.state is State.READY and not proc.suspended and not proc.lh.frozen
+        return proc.state is State.READY and not proc.suspended and not proc.lh.frozen and not proc.lh.held
 
     def pick(self) -> Process | None:
         for queue in self.ready:
@@ -405,7 +405,7 @@ class Kernel:
         """Whether the end of proc's slice (by the budget) would start its next slice at this very
         instant, with no other event due at it: then the next slice runs in this event."""
         sim = self.sim
-        if proc.state is not State.RUNNING or proc.suspended or proc.lh.frozen or not self.powered:
+        if proc.state is not State.RUNNING or proc.suspended or proc.lh.frozen or proc.lh.held or not self.powered:
             return False
         if self.loaded_pid != proc.pid or self.kernel_free_at > sim.now or sim.limit <= sim.now:
             return False  # a context switch first, kernel work queued, or under step()
@@ -460,6 +460,9 @@ class Kernel:
     def _fault(self, proc: Process, result) -> None:
         team = proc.team
         addr = result.fault_address or 0
+        if result.fault_kind == "copy-on-write" and team is not None:
+            self.mmu.break_cow(team.ctx, addr // abi.PAGE_SIZE)  # saved (checkpoint.py): run it again
+            return
         if self.pager is not None and result.fault_kind == "unmapped" and self.pager.missing(team, addr, 1):
             self.page_in(proc, self.pager.missing(team, addr, 1), lambda: self.make_ready(proc))
             return

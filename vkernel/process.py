@@ -28,6 +28,7 @@ class Priority(enum.IntEnum):
     PRECOPY = 1
     LOCAL = 2
     GUEST = 3
+    BACKGROUND = 4  # only when nothing else wants the CPU (a checkpoint writer, if configured)
 
 
 @dataclass
@@ -39,6 +40,7 @@ class LogicalHost:
     remote: bool = False  # holds remotely executed programs (a guest here)
     system: bool = False  # the machine's own servers
     frozen: bool = False
+    held: bool = False  # its programs wait while a checkpoint's pages are sent (copy: freeze)
     migrating: bool = False  # a migration of it is under way (the flusher keeps off)
     copy_of: int = 0  # an incoming migration's copy: the id of the logical host it copies
     migration_state: str = ""  # its migration's state while one is under way (shown by ps)

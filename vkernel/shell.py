@@ -24,6 +24,7 @@ from vkernel.servers.program_manager import argv_block, query_host_msg
 ARGV_AT = 0
 INPUT_CHUNK = 4096
 QUERY_ATTEMPTS = 3  # PM_QUERY_HOST tries of a console `@ HOST` / `@ *` line
+START_ATTEMPTS = 3  # starts of a checkpointed program whose host did not answer (then on "@ *")
 QUERY_RETRY_MS = 200  # between them  # bytes of standard input an agent hands over at a time
 FIND_ATTEMPTS = 2  # PM_QUERY_PROGRAM group Sends of a round before "nobody (else) runs it"
 HOSTILE_ATTEMPTS = 3  # more of them when a process that is no program manager answered first
@@ -122,20 +123,34 @@ class Shell:
         block = argv_block(job.argv)
         k.memory.write(k.processes[pid], ARGV_AT, block)
         display_pid = k.display_server.pid if k.display_server else 0
-        replier, reply = yield ops.Send(pm, pack(abi.PM_EXEC, ARGV_AT, len(block), 0,
-                                                 display_pid, job.stdout_instance,
-                                                 display_pid, job.stdout_instance))
-        status, child = unpack(reply)[:2]
+        # `checkpoint=S`: checkpointed from its start: it runs once its first checkpoint (the
+        # loaded image) is on the file server and its home (our program manager) has it
+        flags = abi.PM_EXEC_CHECKPOINT | job.checkpoint_ms << 8 if job.checkpoint_ms else 0
+        started_on = None
+        for attempt in range(START_ATTEMPTS if job.checkpoint_ms else 1):
+            replier, reply = yield ops.Send(pm, pack(abi.PM_EXEC, ARGV_AT, len(block), flags,
+                                                     display_pid, job.stdout_instance,
+                                                     display_pid, job.stdout_instance))
+            status, child = unpack(reply)[:2]
+            if replier > 0 or not job.checkpoint_ms:
+                break
+            # its host did not answer (a crash during the start): if its home has its first
+            # checkpoint it runs (and restarts from it); else it never ran: start it elsewhere
+            watch = k.checkpoints.created_by(pid) if k.checkpoints is not None else None
+            if watch is not None:
+                replier, status, child, started_on = 1, 0, watch.pid, watch.host
+                break
+            if attempt + 1 < START_ATTEMPTS:
+                pm = yield from self._find_host(pid, "*")
+                if pm <= 0:
+                    break
         if replier <= 0 or status:
             code = -replier if replier <= 0 else -signed(status)
             job.error = f"{job.argv[0]}: could not start: {abi.ERROR_NAMES.get(code, code)}"
             job.finish()
             return
         job.pid = child
-        job.host_started = self.host_of_pm(pm)
-        if job.checkpoint_ms:  # `checkpoint=S`: its program manager checkpoints it from now on
-            ckpt_pm = abi.make_pid(abi.pid_lhid(child), abi.LOCAL_PROGRAM_MANAGER)
-            yield ops.Send(ckpt_pm, pack(abi.PM_CHECKPOINT, child, job.checkpoint_ms), timeout_ms=5000)
+        job.host_started = started_on or self.host_of_pm(pm)
         my_pm = abi.make_pid(k.system_lh.lhid, abi.LOCAL_PROGRAM_MANAGER)
         replier, reply = yield ops.Send(my_pm, pack(abi.PM_WAIT, child))
         status, exit_status = unpack(reply)[:2]

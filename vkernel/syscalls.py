@@ -48,6 +48,20 @@ def _s(value: int) -> int:
     return value - (1 << 32) if value & 0x80000000 else value
 
 
+# the calls with effects outside the program (messages, replies, data into a peer): a program
+# started checkpointed makes them once its first checkpoint is complete (output commit, issue 16)
+COMMIT_GATED = frozenset(
+    (
+        abi.SYS_SEND,
+        abi.SYS_SEND_GROUP,
+        abi.SYS_REPLY,
+        abi.SYS_FORWARD,
+        abi.SYS_MOVETO,
+        abi.SYS_MOVEFROM,
+    )
+)
+
+
 class SyscallTable:
     """Maps d0 to a handler; arguments come from d1..d5, the result goes to d0."""
 
@@ -104,6 +118,11 @@ class SyscallTable:
             stats.bad_calls += 1
             log.info("%s: %s (pid %#x) made unknown system call %d", self.k.name, proc.name, proc.pid, number)
             regs.d[0] = _u(-abi.EBADCALL)
+            return
+        ck = self.k.checkpoints
+        if number in COMMIT_GATED and ck is not None and ck.gated(proc):
+            # started checkpointed, its first checkpoint not yet complete: its effects wait
+            ck.hold(proc, lambda: self._again(proc))
             return
         try:
             result = handler(proc, args)

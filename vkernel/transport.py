@@ -103,6 +103,7 @@ class BulkIn:
     heard: int = 0  # when a packet of this transfer last arrived
     timer: Any = None
     mac: bytes = b""  # where the data comes from (a MoveTo's receiver acks there)
+    origin_mac: bytes = b""  # a MoveFrom: the station of the request it serves (its incarnation)
 
     def first_missing(self) -> int:
         off = 0
@@ -443,6 +444,7 @@ class Transport:
             peer=origin.src_pid,
             seq=seq,
             heard=self.sim.now,
+            origin_mac=origin.mac,
         )
 
         def done(value: bytes | int) -> None:
@@ -1104,7 +1106,8 @@ class Transport:
         """Logical host lhid runs again from a checkpoint at new_mac: what its old incarnation had
         under way here is void (its pids are the same, its requests are not). Requests from it
         that servers here hold (queued or being served) are dropped (a server's Reply to one then
-        fails with -ENOTAWAITING), MoveTo's into it given up, the answers kept for it forgotten."""
+        fails with -ENOTAWAITING), MoveTo's into it and MoveFrom's out of it given up, the
+        answers kept for it forgotten."""
         k = self.k
 
         def old(req) -> bool:
@@ -1117,6 +1120,16 @@ class Transport:
         for out in list(self.bulk_out.values()):
             if abi.pid_lhid(out.dst_pid) == lhid and out.mac != new_mac and not out.answer:
                 self._bulk_finish(out, -abi.ENOPROC)
+        # MoveFrom's out of it: asked of the old incarnation, they must not be answered from the
+        # new one's memory (its replay holds other data at the same addresses)
+        for key, state in list(self.bulk_in.items()):
+            if (
+                state.request is not None
+                and abi.pid_lhid(state.peer) == lhid
+                and state.origin_mac != new_mac
+                and not state.complete
+            ):
+                self._fail_in(key, state, -abi.ENOPROC)
         for proc in k.processes.values():
             if any(old(req) for req in proc.msg_queue):
                 proc.msg_queue = type(proc.msg_queue)(r for r in proc.msg_queue if not old(r))

@@ -99,6 +99,9 @@
 #define PM_RFORK 0x20B
 #define PM_QUERY_NAME_MAX 24
 #define PM_EXEC_WAIT 1
+/* checkpointed from its start, every (flags >> 8) ms: it runs its calls with effects once its
+ * first checkpoint is on the file server (docs/CHECKPOINT.md) */
+#define PM_EXEC_CHECKPOINT 2
 #define PM_MIGRATE_DESTROY 1
 
 /* the program environment block */

@@ -30,7 +30,7 @@ MG_ABORT = 0x213  # migration id: the source gave up; the receiver discards its 
 MG_COMMIT = 0x214  # migration id: "go" (the source has deleted its copy); the receiver's copy runs
 MG_OUTCOME = 0x215  # old lhid, migration id -> outcome (a receiver that waited for "go" in vain asks)
 MG_WHERE = 0x216  # old lhid, migration id (to the group): a copy that may be the one lives here -> id
-CK_DONE = 0x220  # lhid, pid, serial, host name (16 bytes): a checkpoint is complete (to the home)
+CK_DONE = 0x220  # creator, pid, serial, host name (16 bytes): a checkpoint is complete (to the home)
 CK_RESTART = 0x221  # lhid: restart it here from its last checkpoint -> serial, pages, age ms, host name
 CK_FORK = 0x222  # lhid, file serial, parent pid, flags, page server: build an rfork child here from its file -> child pid
 
@@ -321,7 +321,23 @@ class ProgramManager:
             stdin=(in_pid, in_inst), fileserver=k.file_server_pid,
         )
         self.started += 1
-        k.make_ready(proc)
+        if flags & abi.PM_EXEC_CHECKPOINT and k.checkpoints is not None and lh.processes.keys() == {proc.pid}:
+            # started checkpointed: its first checkpoint (the loaded image) is cut before it runs;
+            # what it sends waits until that checkpoint is on the file server (checkpoint.first)
+            lh.held = True
+            k.make_ready(proc)
+            ok = yield from k.checkpoints.first(pid, lh, flags >> 8)
+            if not ok and proc.state is State.DEAD and k.lhs.get(lh.lhid) is not lh:
+                return pack(0, proc.pid)  # it ran to its end meanwhile (with no effect to lose)
+            if not ok:
+                self.programs.pop(proc.pid, None)
+                if k.lhs.get(lh.lhid) is lh:  # it had no effect: it goes without an exit
+                    from vkernel.capture import Plan
+
+                    k.remove_lh(lh, Plan(), b"\xff" * 6)
+                return error(abi.EIO)
+        else:
+            k.make_ready(proc)
         log.info("%s: started %s as %#x%s", k.name, " ".join(argv), proc.pid, " (remote)" if remote else "")
         return pack(0, proc.pid)
 
