@@ -185,8 +185,9 @@ def test_a_checkpointed_parents_lazy_child_goes_on_from_the_file_server(image):
     home = session.kernels["ws1"].checkpoints
 
     def ready() -> bool:  # the copy is complete, and the home has a checkpoint of the parent
+        # taken after the fork (serial 1 is the loaded image's, before its first instruction)
         done = any(s.fallback_done for s in rf.served.values())
-        return done and any(w.serial for w in home.watches.values())
+        return done and any(w.serial >= 2 for w in home.watches.values())
 
     _until(session, ready, 20)
     assert _lazy_row(session)["pages_remaining"] > 16  # still faulting
