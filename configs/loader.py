@@ -46,6 +46,7 @@ from configs.schema import (
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_CONFIG = "lab"
+MAX_MACHINES = 16 * 1024  # machines a config takes: 16 full segments (derived_mac takes 65,535)
 
 __all__ = [
     "ConfigError",
@@ -536,8 +537,8 @@ class _Reader:
             here = f"{path}[{k}]"
             self.lines[here] = _line(item)
             for m in self.machine_entry(item, here):
-                if len(out) >= 4096:
-                    self.fail(item, here, "too many machines (a segment takes 1024)")
+                if len(out) >= MAX_MACHINES:
+                    self.fail(item, here, f"too many machines (a config takes {MAX_MACHINES})")
                 self.machine_paths.append(here)
                 out.append(dataclasses.replace(m, mac=m.mac or derived_mac(len(out))))
         return tuple(out)
