@@ -104,6 +104,26 @@ def test_the_scaled_delay_follows_its_formula():
     session.close()
 
 
+def test_across_gateways_the_suppression_window_spans_the_widest_path_s_latency():
+    # an answer is overheard on the farthest segment after the gateways of the path between
+    # them: the window of `scaled` waits for it (else every segment answers on its own)
+    one = config("large")
+    cfg = config("segments")
+    gw1, gw2 = cfg.gateways
+    cfg = dataclasses.replace(cfg, gateways=(gw1, dataclasses.replace(gw2, latency_us=3000.0)))
+
+    class K:
+        config = cfg
+        cost = cfg.cost
+
+    class One:
+        config = one
+        cost = one.cost
+
+    farthest_us = gw1.latency_us + 3000.0  # lan2 -> lan1 -> lan3, the star's two arms
+    assert selection.answer_delay_ns(K) - selection.answer_delay_ns(One) == farthest_us * 1000
+
+
 # --- gossip: load vectors in the background ----------------------------------------------------
 
 

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from configs.schema import widest_path
 from netsim import frame as wire
 from vkernel import packets as pk
 
@@ -107,10 +108,28 @@ def weigh_charges(kernel: Kernel) -> tuple[tuple[str, float], ...]:
 
 
 def answer_delay_ns(kernel: Kernel) -> int:
-    """How long an answer takes to be overheard by the other members (no contention)."""
+    """How long an answer takes to be overheard by the other members (no contention); across
+    gateways, by the farthest segment's (plus the gateway latency of the widest path)."""
     c = kernel.cost
     wire_ns = ANSWER_BITS * 1e9 / kernel.config.network.bitrate
-    return int((c.packet_send_us + c.packet_receive_us) * 1000 + wire_ns)
+    latency_us = _widest_us(kernel.config)
+    return int((c.packet_send_us + c.packet_receive_us + latency_us) * 1000 + wire_ns)
+
+
+def _widest_us(config) -> float:
+    """The gateway latency (us) of the config's widest path (0: one segment), once a config."""
+    got = _widest_paths.get(id(config))
+    if got is None or got[0] is not config:
+        got = _widest_paths[id(config)] = (
+            config,
+            widest_path(config)[0] if config.gateways else 0.0,
+        )
+        while len(_widest_paths) > 64:
+            del _widest_paths[next(iter(_widest_paths))]
+    return got[1]
+
+
+_widest_paths: dict[int, tuple[object, float]] = {}
 
 
 def scaled_delay_ns(kernel: Kernel, load: float) -> int:
