@@ -391,7 +391,8 @@ class IdlePolicy:
                                    "selects by first-reply", lo=1, hi=100_000)
     scaled_window_delays: float = _f(4.0, "scaled: the random part of an answer's delay spans "
                                      "this many answer delays (an answer's packet send, wire and "
-                                     "receive, from the cost model); each unit of load adds "
+                                     "receive, from the cost model; with segments plus the widest "
+                                     "path's gateway latency); each unit of load adds "
                                      "another span", lo=0.0, lo_open=True, hi=1000.0)
     gossip_interval_ms: int = _f(1000, "gossip: a program manager checks its state this often "
                                  "and multicasts a load report when it changed (and every 10 "

@@ -19,7 +19,8 @@ back when it has overheard another member's (answers are multicast to the group)
 
 where N is the number of workstations, load the host's runnable and being-created programs
 and `window` = `idle.scaled_window_delays` x the time an answer takes to be overheard (its
-packet send, wire and receive from the cost model). The random part is the exponentially
+packet send, wire and receive from the cost model; with segments, plus the gateway latency of
+the widest path, so that the farthest segment overhears it too). The random part is the exponentially
 distributed feedback timer of Nonnenmacher and Biersack (1998): a member answers at once with
 probability 1/N, and the expected number of answers within one answer delay of the first
 stays a small constant as N grows, where uniform timers would need a window growing with N.
