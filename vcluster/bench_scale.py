@@ -286,8 +286,8 @@ def run_bench(hosts: str | None = None, quick: bool = False) -> dict[str, Any]:
     for n in sizes:
         row = {"hosts": n, **segments_of(n), "idle": _in_process("idle", n), "busy": []}
         # a bound that grows with the internetwork: 1,000 programs on 5,000 workstations (5
-        # segments) take about an hour here (100 took 371 s: busy sim/wall 0.03), so --quick
-        # is the way to measure such a size in minutes
+        # segments) take about 40 minutes here (100 took 234 s: busy sim/wall 0.047), so
+        # --quick is the way to measure such a size in minutes
         bound = RUN_TIMEOUT_S * row["segments"]
         for count in counts:
             row["busy"].append(_in_process("busy", n, count, timeout_s=bound))
