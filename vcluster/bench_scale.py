@@ -315,16 +315,21 @@ def segments_of(hosts: int) -> dict[str, int]:
     return {"segments": k, "gateways": k - 1}
 
 
+def counts_option(text: str, option: str, what: str) -> list[int]:
+    """A comma-separated list of counts above 0 (--hosts, --ranks), or a ValueError naming it."""
+    try:
+        counts = [int(x) for x in str(text).split(",") if x.strip()]
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: {what} separated by commas") from None
+    if not counts or any(n < 1 for n in counts):
+        raise ValueError(f"{option} {text!r}: {what} above 0")
+    return counts
+
+
 def _sizes(hosts: str | None) -> list[int]:
     if hosts is None:
         return list(HOSTS)
-    try:
-        sizes = [int(h) for h in str(hosts).split(",") if h.strip()]
-    except ValueError:
-        raise ValueError(f"--hosts {hosts!r}: workstation counts separated by commas") from None
-    if not sizes or any(n < 1 for n in sizes):
-        raise ValueError(f"--hosts {hosts!r}: workstation counts above 0")
-    return sizes
+    return counts_option(hosts, "--hosts", "workstation counts")
 
 
 def _missed(row: dict[str, Any]) -> list[str]:

@@ -119,13 +119,9 @@ def run_bench(ranks: str | None = None) -> dict[str, Any]:
 
 
 def parse_ranks(text: str) -> list[int]:
-    try:
-        counts = [int(x) for x in str(text).split(",") if x.strip()]
-    except ValueError:
-        raise ValueError(f"--ranks wants numbers like 1,2, not {text!r}") from None
-    if not counts or any(k < 1 for k in counts):
-        raise ValueError(f"--ranks wants positive numbers like 1,2, not {text!r}")
-    return counts
+    from vcluster.bench_scale import counts_option
+
+    return counts_option(text, "--ranks", "rank counts")
 
 
 def render(result: dict[str, Any]) -> str:
