@@ -556,7 +556,8 @@ def test_bench_ft_quick_measures_overhead_recovery_and_rfork():
         modes = row["modes_at_1s"]
         # freezing until the pages are sent costs more than the copy-on-write cut
         assert modes["freeze"]["slowdown"] > modes["fork"]["slowdown"]
-        assert modes["freeze"]["freeze_ms"] > 5 * modes["fork"]["freeze_ms"]
+        # (the program waits for the file server's answer too: a small checkpoint is one FS_PUT)
+        assert modes["freeze"]["freeze_ms"] > 4 * modes["fork"]["freeze_ms"]
         # compressed differences send fewer bytes than they would raw
         comp = modes["compress"]
         assert comp["bytes_per_checkpoint"] <= comp["raw_bytes_per_checkpoint"]
@@ -693,9 +694,11 @@ def test_a_restart_from_each_kind_of_checkpoint_gives_the_uncrashed_output(mode)
         assert later and all(t["diff_pages"] > 0 and t["bytes"] < t["raw_bytes"] for t in later)
     elif mode.get("checkpoint__copy") == "freeze":
         assert all(t["cow_copies"] == 0 for t in taken)  # frozen: nothing to copy
-    if mode.get("checkpoint__full_every") == 2:  # the later full ones leave the text to the base
-        fulls = [t for t in taken if t["full"]]
-        assert len(fulls) >= 2 and not fulls[0]["based"] and all(t["based"] for t in fulls[1:])
+    if mode.get("checkpoint__full_every") == 2:  # the file server merges every second chain
+        assert [t["full"] for t in taken] == [True] + [False] * (len(taken) - 1)
+        assert [t["merged"] for t in taken[1:]] == [i % 2 == 1 for i in range(len(taken) - 1)]
+        merges = session.kernels["fs1"].servers["file"].merges
+        assert merges["merged"] >= 1 and merges["failed"] == 0
 
 
 def test_the_copy_on_write_cut_copies_the_pages_written_before_they_are_sent():

@@ -396,7 +396,7 @@ class Checkpoints:
             return False  # pages still to come (a lazy rfork's child) could not be had
         fork = self.cfg.copy == "fork"
         pol.running = True
-        full = pol.full_next or pol.since_full + 1 >= self.cfg.full_every
+        full = pol.full_next  # the first, after a failure, or other teams (below)
         freeze_start = k.sim.now
         held = False  # copy "freeze": its programs wait until the pages are sent
         pending: list[tuple[int, Any, int, int]] = []  # (team index, team, vpage, prot) to send
@@ -452,6 +452,9 @@ class Checkpoints:
             after_cut()
         freeze_ns = k.sim.now - freeze_start
         base_candidates = list(pending) if full and not based else []
+        # every full_every-th: the file server merges the chain into a full checkpoint (its CPU
+        # and disk, not ours) and lets the older files go; the chains after it start from it
+        merge = not full and pol.since_full + 1 >= self.cfg.full_every
         serial = pol.serial + 1
         if not full:
             chain = [*pol.chain, serial]
@@ -471,6 +474,8 @@ class Checkpoints:
             "cut": freeze_start,
             "bytes": 0,
             "full": full,
+            "merge": merge,
+            "spare": pol.base_serial,
         }
         try:
             ok = yield from self._send_pages(pid, lh, pol, name, serial, pending, blob, sent)
@@ -493,7 +498,7 @@ class Checkpoints:
             log.info("%s: checkpoint %s failed", k.name, name)
             return False
         old_chain = pol.chain
-        pol.serial, pol.chain, pol.taken = serial, chain, pol.taken + 1
+        pol.serial, pol.chain, pol.taken = serial, [serial] if merge else chain, pol.taken + 1
         if full and not based:  # the base of the full checkpoints to come: its read-only pages
             pol.base_serial = serial
             pol.base_pages = {}
@@ -501,13 +506,14 @@ class Checkpoints:
                 if not prot & int(Prot.WRITE):
                     pol.base_pages.setdefault(i, set()).add(vp)
         pol.full_next = False
-        pol.since_full = 0 if full else pol.since_full + 1
+        pol.since_full = 0 if full or merge else pol.since_full + 1
         pol.stats.append(
             {
                 "lhid": lh.lhid,
                 "serial": serial,
                 "full": full,
                 "based": based,  # a full one naming its base's read-only pages
+                "merged": merge,  # its chain merged into a full checkpoint by the file server
                 "pages": sent["pages"],
                 "bytes": sent["bytes"],
                 "raw_bytes": HEADER.size + sent["raw"] + len(blob),
@@ -616,7 +622,13 @@ class Checkpoints:
     ) -> Generator[Any, Any, bool]:
         """Write the checkpoint file: the pages of the cut in CHUNK-sized writes (each page taken
         from its copy-on-write copy or, not written since the cut, from its frame), the state,
-        then the header (the checkpoint counts from it)."""
+        then the header (the checkpoint counts from it). One of at most CHUNK bytes is one
+        request (FS_PUT: the file whole or not at all); sent["merge"]: the file server then
+        merges its chain (FS_PUT_MERGE, or FS_MERGE after a larger one)."""
+        bound = HEADER.size + len(pending) * (PAGE_HEADER.size + PAGE) + len(blob)
+        if bound <= CHUNK:
+            ok = yield from self._send_body(pid, 0, lh, pol, serial, pending, blob, sent, put=name)
+            return ok
         inst = yield from self._open(pid, name, abi.FS_MODE_WRITE)
         if inst is None:
             return False
@@ -624,6 +636,8 @@ class Checkpoints:
         yield ops.Send(
             self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=self._bound_ms()
         )
+        if ok and sent.get("merge"):
+            yield from self._merge(pid, name, sent.get("spare", 0))
         return ok
 
     def _send_body(
@@ -636,6 +650,7 @@ class Checkpoints:
         pending: list[tuple[int, Any, int, int]],
         blob: bytes,
         sent: dict[str, Any],
+        put: str | None = None,
     ) -> Generator[Any, Any, bool]:
         k = self.k
         mmu = k.mmu
@@ -677,7 +692,11 @@ class Checkpoints:
             sent["bytes"] = HEADER.size + len(buf)
             if self.cfg.writer_priority == "background":
                 yield ops.Run(0.001, Priority.BACKGROUND)
-            ok = yield from self._write_at(pid, inst, head + buf, 0)
+            if put is not None:  # open, write and close in one request
+                flags = abi.FS_PUT_MERGE if sent.get("merge") else 0
+                ok = yield from self._put_file(pid, put, head + buf, flags, sent.get("spare", 0))
+            else:
+                ok = yield from self._write_at(pid, inst, head + buf, 0)
             return ok
         while buf:
             ok = yield from self._write_chunk(pid, inst, buf[:CHUNK], at)
@@ -754,6 +773,38 @@ class Checkpoints:
         )
         return replier > 0 and unpack(reply)[0] == 0 and unpack(reply)[1] == len(data)
 
+    def _put_file(
+        self, pid: int, name: str, data: bytes, flags: int = 0, spare: int = 0
+    ) -> Generator[Any, Any, bool]:
+        """FS_PUT: the file `name` holding exactly `data`, in one request (created or replaced
+        whole, or not at all); FS_PUT_MERGE in flags: the file server then merges its chain."""
+        k = self.k
+        fs = yield from locate.file_server(k)
+        if fs <= 0:
+            return False
+        raw = name.encode()
+        self._put(pid, BUF, raw + data)
+        replier, reply = yield ops.Send(
+            fs,
+            pack(abi.FS_PUT, BUF, len(raw), len(data), flags, spare),
+            timeout_ms=self._bound_ms(),
+        )
+        locate.forget(k, fs, replier)
+        return replier > 0 and unpack(reply)[0] == 0 and unpack(reply)[1] == len(data)
+
+    def _merge(self, pid: int, name: str, spare: int) -> Generator[Any, Any, bool]:
+        """FS_MERGE: the file server merges checkpoint `name`'s chain into a full checkpoint and
+        removes the older files of its logical host but `spare` (vkernel/ckpt_store.py)."""
+        k = self.k
+        raw = name.encode()
+        k.memory.write(k.processes[pid], NAME_AT, raw)
+        replier, reply = yield ops.Send(
+            k.file_server_pid,
+            pack(abi.FS_MERGE, NAME_AT, len(raw), spare),
+            timeout_ms=self._bound_ms(),
+        )
+        return replier > 0 and unpack(reply)[0] == 0
+
     def _put(self, pid: int, at: int, data: bytes) -> None:
         mem = self.k.server_memory(self.k.processes[pid])
         if len(mem) < at + len(data):
@@ -808,16 +859,17 @@ class Checkpoints:
         self, pid: int, lhid: int, keep: int, known: list[int], spare: set[int] = frozenset()
     ) -> Generator[Any, Any, None]:
         """Remove lhid's checkpoint files older than `keep` (a complete full checkpoint), but
-        those in `spare` (the base its chain names)."""
-        names = yield from self._list(pid)
-        serials = set(known)
-        if names is not None:
-            for name in names:
-                parsed = parse_name(name)
-                if parsed is not None and parsed[0] == lhid:
-                    serials.add(parsed[1])
-        for serial in sorted(s for s in serials if s < keep and s not in spare):
-            yield from self._remove(pid, file_name(lhid, serial))
+        the one in `spare` (the base its chain names): one request (FS_COLLECT), the file server
+        finds them (`known`, the chain the caller knows of, is among them)."""
+        k = self.k
+        fs = yield from locate.file_server(k)
+        if fs <= 0:
+            return
+        yield ops.Send(
+            fs,
+            pack(abi.FS_COLLECT, lhid, keep, max(spare, default=0)),
+            timeout_ms=self._bound_ms(),
+        )
 
     def _tell_home(
         self, pid: int, lh: LogicalHost, serial: int, cut_ns: int
@@ -885,6 +937,30 @@ class Checkpoints:
             return None
         return json.loads(rest[state_at - body_at :]), rest[: state_at - body_at]
 
+    def _read_chain(
+        self, pid: int, lhid: int, serial: int
+    ) -> Generator[Any, Any, tuple[dict, list[bytes]] | None]:
+        """The state of checkpoint `serial` and the page records a restore of it applies, oldest
+        first; None if a file it needs is missing or incomplete. Read back from the newest: each
+        file's chain names the file before it, and one whose chain is itself alone is full (sent
+        full, or merged by the file server: vkernel/ckpt_store.py)."""
+        from vkernel.ckpt_store import previous
+
+        got = yield from self._read_checkpoint(pid, lhid, serial)
+        if got is None:
+            return None
+        state, body = got
+        bodies = [body]
+        at = previous(state, serial)
+        while at is not None:
+            older = yield from self._read_checkpoint(pid, lhid, at)
+            if older is None:
+                return None
+            bodies.append(older[1])
+            at = previous(older[0], at)
+        bodies.reverse()
+        return state, bodies
+
     def _restart(self, pid: int, lhid: int) -> Generator[Any, Any, bytes]:
         k = self.k
         if lhid in k.lhs:
@@ -896,19 +972,9 @@ class Checkpoints:
             (p[1] for p in map(parse_name, names) if p is not None and p[0] == lhid), reverse=True
         )
         for serial in serials:  # the newest complete one whose chain is all there
-            got = yield from self._read_checkpoint(pid, lhid, serial)
-            if got is None:
-                continue
-            state, body = got
-            chain = state["checkpoint"]["chain"]
-            bodies = []
-            for s in chain[:-1]:
-                older = yield from self._read_checkpoint(pid, lhid, s)
-                if older is None:
-                    break
-                bodies.append(older[1])
-            else:
-                bodies.append(body)
+            got = yield from self._read_chain(pid, lhid, serial)
+            if got is not None:
+                state, bodies = got
                 break
         else:
             return error(abi.ENOENT)
@@ -927,23 +993,9 @@ class Checkpoints:
         if isinstance(state.get("checkpoint_policy"), dict):  # goes on here, after this one
             nxt = (serial // INCARNATION + 1) * INCARNATION
             state["checkpoint_policy"] |= {"serial": nxt, "chain": []}
-        pages: dict[tuple[int, int], tuple[int, bytes]] = {}
-        for blob in bodies:
-            off = 0
-            while off < len(blob):
-                i, vp, prot = PAGE_HEADER.unpack_from(blob, off)
-                off += PAGE_HEADER.size
-                if prot & ZERO_FLAG:
-                    pages[(i, vp)] = (prot & ~ZERO_FLAG, ZERO_PAGE)
-                elif prot & DIFF_FLAG:  # against what the chain had for it so far
-                    (n,) = DIFF_HEADER.unpack_from(blob, off)
-                    off += DIFF_HEADER.size
-                    old = pages.get((i, vp), (0, ZERO_PAGE))[1]
-                    pages[(i, vp)] = (prot & ~DIFF_FLAG, diff_apply(old, blob[off : off + n]))
-                    off += n
-                else:
-                    pages[(i, vp)] = (prot, blob[off : off + PAGE])
-                    off += PAGE
+        from vkernel.ckpt_store import apply_records
+
+        pages = apply_records(bodies)
         lh = k.new_logical_host(remote=True, name=str(state.get("name", "")))
         lh.frozen = True
         lh.copy_of = lhid

@@ -80,6 +80,10 @@
 #define FS_LIST 0x112
 #define FS_WRITE_AT 0x113
 #define FS_QUERY_SERVER 0x114 /* to FILE_SERVER_GROUP: the replier serves files */
+#define FS_PUT 0x115     /* a whole file in one request: buffer, name length, data length, flags */
+#define FS_MERGE 0x116   /* a checkpoint's chain merged into a full one by the file server */
+#define FS_COLLECT 0x117 /* a logical host's checkpoint files older than a serial removed */
+#define FS_PUT_MERGE 1
 #define FS_MODE_READ 0
 #define FS_MODE_WRITE 1
 #define FS_MODE_APPEND 2

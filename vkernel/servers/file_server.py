@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator
+import struct
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from guest import abi
-from vkernel import ops
+from vkernel import ckpt_store, ops
 from vkernel.block_cache import BlockCache
 from vkernel.exactly_once import OpLog, Versions, WriteDedup, order_of, stamped
 from vkernel.filesystem import FileSystem, FsError
@@ -42,6 +43,8 @@ class FileServer:
         self.ops = OpLog()
         self.versions = Versions()
         self.closed: dict[int, Instance] = {}  # instances closed, for a replayed open
+        self.after: Callable[[], Generator[Any, Any, Any]] | None = None  # once answered
+        self.merges = {"merged": 0, "failed": 0, "removed": 0}  # checkpoint chains (ckpt_store)
         self.stats = {"opens": 0, "reads": 0, "writes": 0, "bytes_read": 0, "bytes_written": 0}
         # The block cache (vkernel/block_cache.py) sits between the file system and the disk.
         self.disk = fs.disk
@@ -54,8 +57,9 @@ class FileServer:
         # no kernel is told its pid: each asks the file server group (vkernel/locate.py), where a
         # process of its own answers, so that a query never waits behind the server's disk
         proc = self.k.spawn_server(self.k.system_lh, "file-server", self.body, restart=True)
-        self.k.spawn_server(self.k.system_lh, "file-server-name", lambda pid: self.name_body(proc.pid),
-                            restart=True)
+        self.k.spawn_server(
+            self.k.system_lh, "file-server-name", lambda pid: self.name_body(proc.pid), restart=True
+        )
         return proc
 
     def name_body(self, server: int) -> Generator[Any, Any, None]:
@@ -64,7 +68,9 @@ class FileServer:
         while True:
             sender, msg = yield ops.Receive()
             code = unpack(msg)[0]
-            yield ops.Reply(sender, pack(0, server) if code == abi.FS_QUERY_SERVER else error(abi.EBADCALL))
+            yield ops.Reply(
+                sender, pack(0, server) if code == abi.FS_QUERY_SERVER else error(abi.EBADCALL)
+            )
 
     def report(self) -> dict[str, int | float]:
         """The request counters, the cache's (hit rate) and the disk's (seeks, busy time)."""
@@ -115,6 +121,14 @@ class FileServer:
                     reply = yield from self.remove(sender, m)
                 elif code == abi.FS_LIST:
                     reply = yield from self.list(sender, m)
+                elif code == abi.FS_PUT:
+                    reply = yield from self.put(sender, m)
+                elif code == abi.FS_MERGE:
+                    reply = yield from self.merge(sender, m)
+                elif code == abi.FS_COLLECT:
+                    reply = pack(
+                        0, (yield from ckpt_store.collect(self, m[1] & 0xFFFF, m[2], m[3]))
+                    )
                 else:
                     reply = error(abi.EBADCALL)
             except FsError as exc:
@@ -124,6 +138,9 @@ class FileServer:
             if code in OP_CODES:
                 self.ops.record(sender, stamped(m), reply)
             yield ops.Reply(sender, reply)
+            after, self.after = self.after, None
+            if after is not None:  # work of its own, once the client has its answer (a merge)
+                yield from after()
 
     def _name(self, sender: int, addr: int, length: int) -> Generator[Any, Any, str | int]:
         if not 0 < length <= 47:
@@ -199,7 +216,9 @@ class FileServer:
         self.stats["bytes_read"] += len(data)
         return pack(0, len(data))
 
-    def write(self, sender: int, m: tuple[int, ...], at: int | None = None) -> Generator[Any, Any, bytes]:
+    def write(
+        self, sender: int, m: tuple[int, ...], at: int | None = None
+    ) -> Generator[Any, Any, bytes]:
         inst = self.instance(sender, m[1], replay=order_of(m) is not None)
         if isinstance(inst, int):
             return error(-inst)
@@ -244,3 +263,42 @@ class FileServer:
                 return error(-result)
         return pack(0, len(text))
 
+    def put(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
+        """FS_PUT buffer, name length, data length, flags, spare: the buffer holds the name, then
+        the data; the file is created (or replaced) holding exactly the data, or left as it was
+        (an error). FS_PUT_MERGE: once answered, the file (a checkpoint) is merged (FS_MERGE)."""
+        buf, name_len, count, flags, spare = m[1:6]
+        if not 0 < name_len <= 47 or count > MAX_IO:
+            return error(abi.EINVAL)
+        raw = yield ops.MoveFrom(sender, buf, name_len + count)
+        if isinstance(raw, int):
+            return error(-raw)
+        name = raw[:name_len].decode("latin-1")
+        yield from self.on_disk(self.fs.install, name, raw[name_len:])
+        self.stats["writes"] += 1
+        self.stats["bytes_written"] += count
+        if flags & abi.FS_PUT_MERGE:
+            self.after = lambda: self._merge(name, spare)
+        return pack(0, count)
+
+    def merge(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
+        """FS_MERGE name address, name length, spare: merge that checkpoint's chain into a full
+        checkpoint in its place and remove its logical host's older files (vkernel/ckpt_store.py)."""
+        name = yield from self._name(sender, m[1], m[2])
+        if isinstance(name, int):
+            return error(-name)
+        removed = yield from self._merge(name, m[3])
+        return error(abi.ENOENT) if removed < 0 else pack(0, removed)
+
+    def _merge(self, name: str, spare: int) -> Generator[Any, Any, int]:
+        try:
+            removed = yield from ckpt_store.merge(self, name, spare)
+        except (ValueError, KeyError, TypeError, IndexError, struct.error, FsError) as exc:
+            log.info("%s: file server: cannot merge %s: %s", self.k.name, name, exc)
+            removed = -1
+        if removed < 0:
+            self.merges["failed"] += 1
+        else:
+            self.merges["merged"] += 1
+            self.merges["removed"] += removed
+        return removed
