@@ -193,7 +193,8 @@ class Watch:
     name: str
     host: str  # where it runs, as last heard
     serial: int = 0
-    taken_ns: int = 0  # cut time of the last checkpoint heard of
+    taken_ns: int = 0  # when the last checkpoint's notice came
+    gap_ns: int = 0  # between the last two notices (when the next one is due)
     seen_ns: int = 0  # last answer from its logical host
     restarts: int = 0
     incarnation: int = 0  # of the copy restarted last (older ones are void)
@@ -1053,6 +1054,8 @@ class Checkpoints:
             )
         watch.host = _unname16(tuple(name))
         watch.serial = max(watch.serial, serial)
+        if watch.taken_ns:
+            watch.gap_ns = self.k.sim.now - watch.taken_ns
         watch.taken_ns = self.k.sim.now
         watch.seen_ns = self.k.sim.now
         return pack(0)
@@ -1084,12 +1087,14 @@ class Checkpoints:
         ks = abi.make_pid(watch.lhid, abi.LOCAL_KERNEL_SERVER)
         try:
             while not watch.ended:
-                quiet = k.sim.now - watch.seen_ns
-                if quiet < probe_ms * MS:  # heard from it lately (a checkpoint's notice)
-                    yield ops.Delay(probe_ms * MS - quiet)
+                wait = self._probe_due(watch, probe_ms * MS) - k.sim.now
+                if wait > 0:  # heard from it lately (a checkpoint's notice), or one is due
+                    yield ops.Delay(wait)
                     continue
+                # an answer after seen + detect_s would come too late: the probe ends by then
+                left_ms = (watch.seen_ns + detect_ns - k.sim.now) // MS
                 replier, _ = yield ops.Send(
-                    ks, pack(KS_PROCESS_INFO, watch.pid), timeout_ms=probe_ms
+                    ks, pack(KS_PROCESS_INFO, watch.pid), timeout_ms=max(1, min(probe_ms, left_ms))
                 )
                 if watch.ended:
                     break
@@ -1107,6 +1112,20 @@ class Checkpoints:
             yield from self._collect(pid, watch.lhid, keep=1 << 31, known=[watch.serial])
         finally:
             self.watches.pop(watch.lhid, None)
+
+    def _probe_due(self, watch: Watch, probe_ns: int) -> int:
+        """When the home asks the program's host whether it lives: `detect_s / 2` after it last
+        heard from it; but when a checkpoint's notice is due about then (within a quarter of that,
+        by the notices' last gap), a quarter later: the notice, if it comes, makes the probe
+        needless (a checkpoint a second and `detect_s` 1 s: one probe between two notices, not
+        two). The probe still ends by `detect_s` after the last answer (its timeout)."""
+        due = watch.seen_ns + probe_ns
+        slack = probe_ns // 4
+        if 0 < watch.gap_ns <= 4 * probe_ns:
+            expect = watch.taken_ns + watch.gap_ns
+            if due - slack <= expect < due + slack:
+                return due + slack
+        return due
 
     def _restart_elsewhere(self, pid: int, watch: Watch) -> Generator[Any, Any, bool]:
         k = self.k
