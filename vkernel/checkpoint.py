@@ -626,19 +626,16 @@ class Checkpoints:
         then the header (the checkpoint counts from it). One of at most CHUNK bytes is one
         request (FS_PUT: the file whole or not at all); sent["merge"]: the file server then
         merges its chain (FS_PUT_MERGE, or FS_MERGE after a larger one)."""
-        bound = HEADER.size + len(pending) * (PAGE_HEADER.size + PAGE) + len(blob)
-        if bound <= CHUNK:
-            ok = yield from self._send_body(pid, 0, lh, pol, serial, pending, blob, sent, put=name)
-            return ok
-        inst = yield from self._open(pid, name, abi.FS_MODE_WRITE)
-        if inst is None:
-            return False
-        ok = yield from self._send_body(pid, inst, lh, pol, serial, pending, blob, sent)
-        yield ops.Send(
-            self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=self._bound_ms()
-        )
-        if ok and sent.get("merge"):
-            yield from self._merge(pid, name, sent.get("spare", 0))
+        file = {"name": name, "inst": 0}  # opened once it outgrows one request
+        ok = yield from self._send_body(pid, 0, lh, pol, serial, pending, blob, sent, put=file)
+        if file["inst"]:
+            yield ops.Send(
+                self.k.file_server_pid,
+                pack(abi.IO_CLOSE, file["inst"]),
+                timeout_ms=self._bound_ms(),
+            )
+            if ok and sent.get("merge"):
+                yield from self._merge(pid, name, sent.get("spare", 0))
         return ok
 
     def _send_body(
@@ -651,15 +648,17 @@ class Checkpoints:
         pending: list[tuple[int, Any, int, int]],
         blob: bytes,
         sent: dict[str, Any],
-        put: str | None = None,
+        put: dict[str, Any] | None = None,
     ) -> Generator[Any, Any, bool]:
+        """The file's body and header to the open instance `inst`; with `put` (its name, "inst"
+        0) the records are gathered until they outgrow one request: then the file is opened
+        (put["inst"]) and written in chunks, else it goes whole in one FS_PUT."""
         k = self.k
         mmu = k.mmu
         buf = b""
         at = 0
         body_len = None
-        bound = HEADER.size + len(pending) * (PAGE_HEADER.size + PAGE) + len(blob)
-        small = bound <= CHUNK  # one write of header, pages and state: all or nothing
+        small = put is not None  # one request of header, pages and state: all or nothing
         while pending:
             i, team, vp, prot = pending[0]
             if team.dead or k.lhs.get(lh.lhid) is not lh:
@@ -677,6 +676,12 @@ class Checkpoints:
             if not pending:  # the state follows the pages in the same writes
                 body_len = at + len(buf)
                 buf += blob
+            if small and HEADER.size + len(buf) > CHUNK:
+                got = yield from self._open(pid, put["name"], abi.FS_MODE_WRITE)
+                if got is None:
+                    return False
+                inst = put["inst"] = got
+                small = False
             while len(buf) >= CHUNK and not small:
                 ok = yield from self._write_chunk(pid, inst, buf[:CHUNK], at)
                 if not ok:
@@ -686,6 +691,12 @@ class Checkpoints:
         if body_len is None:  # the last pages went (unmapped) before they were sent
             body_len = at + len(buf)
             buf += blob
+        if small and HEADER.size + len(buf) > CHUNK:
+            got = yield from self._open(pid, put["name"], abi.FS_MODE_WRITE)
+            if got is None:
+                return False
+            inst = put["inst"] = got
+            small = False
         if small:
             head = HEADER.pack(
                 MAGIC_SMALL, serial, HEADER.size + body_len, len(blob), sent["pages"], sent["cut"]
@@ -693,11 +704,11 @@ class Checkpoints:
             sent["bytes"] = HEADER.size + len(buf)
             if self.cfg.writer_priority == "background":
                 yield ops.Run(0.001, Priority.BACKGROUND)
-            if put is not None:  # open, write and close in one request
-                flags = abi.FS_PUT_MERGE if sent.get("merge") else 0
-                ok = yield from self._put_file(pid, put, head + buf, flags, sent.get("spare", 0))
-            else:
-                ok = yield from self._write_at(pid, inst, head + buf, 0)
+            # open, write and close in one request
+            flags = abi.FS_PUT_MERGE if sent.get("merge") else 0
+            ok = yield from self._put_file(
+                pid, put["name"], head + buf, flags, sent.get("spare", 0)
+            )
             return ok
         while buf:
             ok = yield from self._write_chunk(pid, inst, buf[:CHUNK], at)
