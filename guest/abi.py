@@ -107,10 +107,12 @@ FS_QUERY_SERVER = 0x114  # to the file server group: which pid serves files (the
 # checkpoints (docs/CHECKPOINT.md): a whole small file in one request (name and data in one
 # buffer, created or replaced whole or not at all), the merge of a checkpoint's chain into a full
 # checkpoint done by the file server, and the removal of a logical host's old checkpoint files
-FS_PUT = 0x115  # buffer address, name length, data length, flags (FS_PUT_MERGE), spare serial
+# FS_PUT buffer address, name length, data length, flags, spare serial, offset of the data
+FS_PUT = 0x115
 FS_MERGE = 0x116  # name address, name length, spare serial: merge its chain, collect the older
 FS_COLLECT = 0x117  # lhid, keep serial, spare serial: remove ckpt.LHID.* older than keep but spare
 FS_PUT_MERGE = 1  # flag of FS_PUT: then merge the checkpoint's chain (as FS_MERGE)
+FS_PUT_OPEN = 2  # flag of FS_PUT: the file stays open for writing (the answer: its instance)
 FS_MODE_READ = 0
 FS_MODE_WRITE = 1
 FS_MODE_APPEND = 2

@@ -270,11 +270,13 @@ def test_a_crash_during_a_checkpoint_leaves_the_previous_one_usable():
         return pol is not None and pol.writing == 2
 
     _run_until(session, writing_the_second)
-    # the second checkpoint's cut is taken, its file is being written: crash in the middle
-    session.sim.run(until=session.sim.now + 30_000_000)
+    # the second checkpoint's cut is taken, its file is being written (its first chunk created
+    # it): crash in the middle
+    fs = session.kernels["fs1"].machine.filesystem
+    _run_until(session, lambda: ck.file_name(lhid, 2) in fs.list())
+    session.sim.run(until=session.sim.now + 5_000_000)
     assert k.checkpoints.policies[lhid].writing == 2
     session.execute("crash ws2")
-    fs = session.kernels["fs1"].machine.filesystem
     assert ck.file_name(lhid, 2) in fs.list()  # begun, its header not written
     assert session.run_until_done(120.0)
     [restart] = session.restarts
@@ -556,8 +558,9 @@ def test_bench_ft_quick_measures_overhead_recovery_and_rfork():
         modes = row["modes_at_1s"]
         # freezing until the pages are sent costs more than the copy-on-write cut
         assert modes["freeze"]["slowdown"] > modes["fork"]["slowdown"]
-        # (the program waits for the file server's answer too: a small checkpoint is one FS_PUT)
-        assert modes["freeze"]["freeze_ms"] > 4 * modes["fork"]["freeze_ms"]
+        # (the cut, and then the file server's answer and its disk: longer than the cut alone,
+        # even for a small checkpoint in one FS_PUT)
+        assert modes["freeze"]["freeze_ms"] > 2 * modes["fork"]["freeze_ms"]
         # compressed differences send fewer bytes than they would raw
         comp = modes["compress"]
         assert comp["bytes_per_checkpoint"] <= comp["raw_bytes_per_checkpoint"]

@@ -236,3 +236,69 @@ def test_the_home_probes_once_between_two_notices_and_still_detects_within_detec
         [restart] = s.restarts
         assert restart["kind"] == "restart"
         assert detect <= restart["detect_s"] <= detect + 0.025, (crash_ms, restart)
+
+
+def test_fs_put_creates_a_file_whole_or_leaves_it_as_it_was():
+    """FS_PUT (docs/ABI.md): name and data from one buffer; the file holds exactly the data (at
+    its offset, zeros before), replacing an older one; FS_PUT_OPEN leaves it open for writing;
+    bad input is refused with nothing created."""
+    from tests.test_guard_servers import _server_pid, forge
+    from vkernel.messages import pack, signed, unpack
+
+    session = Session(config("tiny"))
+    ws1 = session.kernels["ws1"]
+    _k, fs_pid = _server_pid(session, "file")
+    fs = session.kernels["fs1"].machine.filesystem
+    data = bytes(range(200)) * 3
+    memory = b"putme" + data
+    got = forge(
+        session,
+        ws1,
+        fs_pid,
+        [
+            pack(abi.FS_PUT, 0, 5, len(data), 0, 0, 0),
+            pack(abi.FS_PUT, 0, 5, 100, 0, 0, 0),  # replaces it
+            pack(abi.FS_PUT, 0, 0, 10, 0, 0, 0),  # no name
+            pack(abi.FS_PUT, 0, 5, 64 * 1024 + 1, 0, 0, 0),  # more than one request carries
+            pack(abi.FS_PUT, 0, 5, 10, 0, 0, fs.max_file_size + 1),
+        ],
+        memory=memory,
+    )
+    assert [signed(unpack(r)[0]) for _, r in got] == [0, 0] + [-abi.EINVAL] * 3
+    assert unpack(got[0][1])[1] == len(data) and unpack(got[1][1])[1] == 100
+    assert fs.read("putme", 0, fs.size("putme")) == data[:100]
+    memory = b"later" + data
+    n = session.kernels["fs1"].servers["file"].next_instance  # the instance it will open
+    got = forge(
+        session,
+        ws1,
+        fs_pid,
+        [
+            pack(abi.FS_PUT, 0, 5, 50, abi.FS_PUT_OPEN, 0, 4096),
+            pack(abi.FS_WRITE_AT, n, 5, 8, 0),
+            pack(abi.IO_CLOSE, n),
+        ],
+        memory,
+    )
+    assert [unpack(r)[:3] for _, r in got] == [(0, 50, n), (0, 8, 0), (0, 0, 0)]
+    assert fs.read("later", 0, fs.size("later")) == data[:8] + bytes(4088) + data[:50]
+
+
+def test_a_large_checkpoint_is_created_by_its_first_chunk():
+    """Over 32 KB: the first chunk's FS_PUT creates the file and opens it (FS_PUT_OPEN), the
+    other chunks and the header (last) are FS_WRITE_AT, then IO_CLOSE; no FS_OPEN."""
+    session = _bench_session()
+    seen = _requests(session)
+    session.execute(f"{wl.command('tex', 5.0)} @ ws2 checkpoint=1")
+    session.sim.run(until=S)
+    ws2 = session.kernels["ws2"]
+    [writer] = [p.pid for p in ws2.processes.values() if p.name.startswith("ckpt-")]
+    assert session.run_until_done(60)
+    # (the first, the loaded image, is the exec worker's)
+    taken = [t for t in ws2.checkpoints.taken[1:] if t["bytes"] > ck.CHUNK]
+    assert len(taken) >= 3
+    codes = Counter(code for _t, src, _d, code, _n in seen if src == writer and code)
+    chunks = sum(-(-(t["bytes"] - ck.HEADER.size) // ck.CHUNK) for t in taken)
+    assert not codes[abi.FS_OPEN]
+    assert len(taken) <= codes[abi.FS_PUT] == codes[abi.IO_CLOSE] <= len(taken) + 1
+    assert codes[abi.FS_WRITE_AT] >= chunks - len(taken) + len(taken)  # other chunks, headers

@@ -626,17 +626,34 @@ class Checkpoints:
         then the header (the checkpoint counts from it). One of at most CHUNK bytes is one
         request (FS_PUT: the file whole or not at all); sent["merge"]: the file server then
         merges its chain (FS_PUT_MERGE, or FS_MERGE after a larger one)."""
-        file = {"name": name, "inst": 0}  # opened once it outgrows one request
-        ok = yield from self._send_body(pid, 0, lh, pol, serial, pending, blob, sent, put=file)
+        if self._bound(pending, blob) <= CHUNK:
+            ok = yield from self._send_body(pid, 0, lh, pol, serial, pending, blob, sent, put=name)
+            return ok
+        # the first chunk creates the file (FS_PUT_OPEN: an open that carries the first write)
+        file = {"name": name, "inst": 0}
+        ok = yield from self._send_body(pid, 0, lh, pol, serial, pending, blob, sent, create=file)
         if file["inst"]:
             yield ops.Send(
                 self.k.file_server_pid,
                 pack(abi.IO_CLOSE, file["inst"]),
                 timeout_ms=self._bound_ms(),
             )
-            if ok and sent.get("merge"):
-                yield from self._merge(pid, name, sent.get("spare", 0))
+        if ok and sent.get("merge"):
+            yield from self._merge(pid, name, sent.get("spare", 0))
         return ok
+
+    def _bound(self, pending: list[tuple[int, Any, int, int]], blob: bytes) -> int:
+        """The most bytes the file can take: its header, the state, a page record each, whole
+        but for the zero pages (headers alone); the pages stay as they are (copy-on-write)."""
+        k = self.k
+        size = HEADER.size + len(blob)
+        for _i, team, vp, _prot in pending:
+            data = self.saved.get((team.ctx, vp))
+            if data is None:
+                entry = None if team.dead else k.mmu.entry(team.ctx, vp)
+                data = ZERO_PAGE if entry is None else k.cpu.phys_read(entry.frame * PAGE, PAGE)
+            size += PAGE_HEADER.size + (0 if data == ZERO_PAGE else PAGE)
+        return size
 
     def _send_body(
         self,
@@ -648,11 +665,12 @@ class Checkpoints:
         pending: list[tuple[int, Any, int, int]],
         blob: bytes,
         sent: dict[str, Any],
-        put: dict[str, Any] | None = None,
+        put: str | None = None,
+        create: dict[str, Any] | None = None,
     ) -> Generator[Any, Any, bool]:
-        """The file's body and header to the open instance `inst`; with `put` (its name, "inst"
-        0) the records are gathered until they outgrow one request: then the file is opened
-        (put["inst"]) and written in chunks, else it goes whole in one FS_PUT."""
+        """The file's body and header to the open instance `inst`; with `put` (its name: it
+        fits in one request) whole in one FS_PUT; with `create` (its name, "inst" 0) the first
+        chunk creates it and opens it (create["inst"])."""
         k = self.k
         mmu = k.mmu
         buf = b""
@@ -676,27 +694,15 @@ class Checkpoints:
             if not pending:  # the state follows the pages in the same writes
                 body_len = at + len(buf)
                 buf += blob
-            if small and HEADER.size + len(buf) > CHUNK:
-                got = yield from self._open(pid, put["name"], abi.FS_MODE_WRITE)
-                if got is None:
-                    return False
-                inst = put["inst"] = got
-                small = False
             while len(buf) >= CHUNK and not small:
-                ok = yield from self._write_chunk(pid, inst, buf[:CHUNK], at)
-                if not ok:
+                inst = yield from self._chunk(pid, inst, buf[:CHUNK], at, create)
+                if not inst:
                     return False
                 at += CHUNK
                 buf = buf[CHUNK:]
         if body_len is None:  # the last pages went (unmapped) before they were sent
             body_len = at + len(buf)
             buf += blob
-        if small and HEADER.size + len(buf) > CHUNK:
-            got = yield from self._open(pid, put["name"], abi.FS_MODE_WRITE)
-            if got is None:
-                return False
-            inst = put["inst"] = got
-            small = False
         if small:
             head = HEADER.pack(
                 MAGIC_SMALL, serial, HEADER.size + body_len, len(blob), sent["pages"], sent["cut"]
@@ -706,13 +712,11 @@ class Checkpoints:
                 yield ops.Run(0.001, Priority.BACKGROUND)
             # open, write and close in one request
             flags = abi.FS_PUT_MERGE if sent.get("merge") else 0
-            ok = yield from self._put_file(
-                pid, put["name"], head + buf, flags, sent.get("spare", 0)
-            )
+            ok = yield from self._put_file(pid, put, head + buf, flags, sent.get("spare", 0))
             return ok
         while buf:
-            ok = yield from self._write_chunk(pid, inst, buf[:CHUNK], at)
-            if not ok:
+            inst = yield from self._chunk(pid, inst, buf[:CHUNK], at, create)
+            if not inst:
                 return False
             at += len(buf[:CHUNK])
             buf = buf[CHUNK:]
@@ -720,6 +724,24 @@ class Checkpoints:
         sent["bytes"] = HEADER.size + body_len + len(blob)
         ok = yield from self._write_at(pid, inst, head, 0)
         return ok
+
+    def _chunk(
+        self, pid: int, inst: int, data: bytes, at: int, create: dict[str, Any] | None
+    ) -> Generator[Any, Any, int]:
+        """One chunk of the body to instance `inst`, or (inst 0) to the file `create` names,
+        created by this write and left open; the instance (0: failed)."""
+        if inst:
+            ok = yield from self._write_chunk(pid, inst, data, at)
+            return inst if ok else 0
+        if create is None:
+            return 0
+        if self.cfg.writer_priority == "background":
+            yield ops.Run(0.001, Priority.BACKGROUND)
+        got = yield from self._put_file(
+            pid, create["name"], data, abi.FS_PUT_OPEN, offset=BODY_AT + at
+        )
+        create["inst"] = got
+        return got
 
     def _write_chunk(self, pid: int, inst: int, data: bytes, at: int) -> Generator[Any, Any, bool]:
         if self.cfg.writer_priority == "background":
@@ -786,10 +808,12 @@ class Checkpoints:
         return replier > 0 and unpack(reply)[0] == 0 and unpack(reply)[1] == len(data)
 
     def _put_file(
-        self, pid: int, name: str, data: bytes, flags: int = 0, spare: int = 0
-    ) -> Generator[Any, Any, bool]:
-        """FS_PUT: the file `name` holding exactly `data`, in one request (created or replaced
-        whole, or not at all); FS_PUT_MERGE in flags: the file server then merges its chain."""
+        self, pid: int, name: str, data: bytes, flags: int = 0, spare: int = 0, offset: int = 0
+    ) -> Generator[Any, Any, int]:
+        """FS_PUT: the file `name` holding exactly `data` (at `offset`), in one request (created
+        or replaced whole, or not at all); FS_PUT_MERGE in flags: the file server then merges
+        its chain; FS_PUT_OPEN: it stays open, the answer is its instance. True (FS_PUT_OPEN:
+        the instance) or False (0)."""
         k = self.k
         fs = yield from locate.file_server(k)
         if fs <= 0:
@@ -798,11 +822,15 @@ class Checkpoints:
         self._put(pid, BUF, raw + data)
         replier, reply = yield ops.Send(
             fs,
-            pack(abi.FS_PUT, BUF, len(raw), len(data), flags, spare),
+            pack(abi.FS_PUT, BUF, len(raw), len(data), flags, spare, offset),
             timeout_ms=self._bound_ms(),
         )
         locate.forget(k, fs, replier)
-        return replier > 0 and unpack(reply)[0] == 0 and unpack(reply)[1] == len(data)
+        status, count, inst = unpack(reply)[:3]
+        ok = replier > 0 and status == 0 and count == len(data)
+        if flags & abi.FS_PUT_OPEN:
+            return inst if ok else 0
+        return ok
 
     def _merge(self, pid: int, name: str, spare: int) -> Generator[Any, Any, bool]:
         """FS_MERGE: the file server merges checkpoint `name`'s chain into a full checkpoint and

@@ -84,6 +84,7 @@
 #define FS_MERGE 0x116   /* a checkpoint's chain merged into a full one by the file server */
 #define FS_COLLECT 0x117 /* a logical host's checkpoint files older than a serial removed */
 #define FS_PUT_MERGE 1
+#define FS_PUT_OPEN 2
 #define FS_MODE_READ 0
 #define FS_MODE_WRITE 1
 #define FS_MODE_APPEND 2

@@ -264,22 +264,43 @@ class FileServer:
         return pack(0, len(text))
 
     def put(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
-        """FS_PUT buffer, name length, data length, flags, spare: the buffer holds the name, then
-        the data; the file is created (or replaced) holding exactly the data, or left as it was
-        (an error). FS_PUT_MERGE: once answered, the file (a checkpoint) is merged (FS_MERGE)."""
-        buf, name_len, count, flags, spare = m[1:6]
-        if not 0 < name_len <= 47 or count > MAX_IO:
+        """FS_PUT buffer, name length, data length, flags, spare, offset: the buffer holds the
+        name, then the data; the file is created (or replaced) holding the data at that offset,
+        or left as it was (an error). FS_PUT_MERGE: once answered, the file (a checkpoint) is
+        merged (FS_MERGE). FS_PUT_OPEN: it stays open for writing; the answer is its instance."""
+        buf, name_len, count, flags, spare, offset = m[1:7]
+        if not 0 < name_len <= 47 or count > MAX_IO or offset > self.fs.max_file_size:
             return error(abi.EINVAL)
         raw = yield ops.MoveFrom(sender, buf, name_len + count)
         if isinstance(raw, int):
             return error(-raw)
         name = raw[:name_len].decode("latin-1")
-        yield from self.on_disk(self.fs.install, name, raw[name_len:])
+        if offset:  # a hole before the data (zeros, on no block)
+            yield from self.on_disk(self._put_at, name, offset, raw[name_len:])
+        else:
+            yield from self.on_disk(self.fs.install, name, raw[name_len:])
         self.stats["writes"] += 1
         self.stats["bytes_written"] += count
         if flags & abi.FS_PUT_MERGE:
             self.after = lambda: self._merge(name, spare)
+        if flags & abi.FS_PUT_OPEN:
+            inst = self.next_instance
+            self.next_instance += 1
+            self.instances[inst] = Instance(name, abi.FS_MODE_WRITE, 0, sender)
+            self.stats["opens"] += 1
+            return pack(0, count, inst)
         return pack(0, count)
+
+    def _put_at(self, name: str, offset: int, data: bytes) -> None:
+        """The file holding `data` at `offset` (zeros before it), or left as it was."""
+        existed = self.fs.exists(name)
+        self.fs.create(name)
+        try:
+            self.fs.write(name, offset, data)
+        except FsError:
+            if not existed:
+                self.fs.remove(name)
+            raise
 
     def merge(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
         """FS_MERGE name address, name length, spare: merge that checkpoint's chain into a full
