@@ -6,7 +6,11 @@ checked against the chains the files held before (vkernel/ckpt_store.py, docs/CH
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections import Counter
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from guest import abi
 from tests.helpers import config
@@ -55,15 +59,11 @@ def _files_of(session: Session, lhid: int) -> dict[str, bytes]:
     return {n: fs.read(n, 0, fs.size(n)) for n in fs.list() if n.startswith(prefixes)}
 
 
-def _chain_pages(files: dict[str, bytes], lhid: int, serial: int):
-    """The reference: the state of checkpoint `serial` and the pages its chain makes, read the
-    way the restart did before the file server merged (every serial its state's chain lists)."""
-    state, _ = ckpt_store.parse_file(files[ck.file_name(lhid, serial)], serial)
-    bodies = [
-        ckpt_store.parse_file(files[ck.file_name(lhid, s)], s)[1]
-        for s in state["checkpoint"]["chain"]
-    ]
-    return state, ckpt_store.apply_records(bodies)
+def _chain_pages(files: dict[str, bytes], lhid: int, serial: int, chain: list[int]):
+    """The reference: the pages checkpoint `serial`'s chain makes, every serial of it read the
+    way the restart did before the file server merged."""
+    bodies = [ckpt_store.parse_file(files[ck.file_name(lhid, s)], s)[1] for s in chain]
+    return ckpt_store.apply_records(bodies)
 
 
 def test_a_small_checkpoint_is_one_request_carrying_the_whole_file():
@@ -133,7 +133,9 @@ def test_the_file_server_merges_a_chain_into_the_full_checkpoint_it_makes():
     serial = pol.serial
     assert len(pol.chain) >= 5
     before = _files_of(session, lhid)
-    state, pages = _chain_pages(before, lhid, serial)
+    pages = _chain_pages(before, lhid, serial, pol.chain)
+    state = pol.last_state  # what the checkpointer captured at the newest one's cut
+    assert state["checkpoint"]["serial"] == serial
     assert _merge_now(session, ck.file_name(lhid, serial), spare=pol.chain[0]) == [
         len(pol.chain) - 2  # all the chain but its first (the spare) and the newest
     ]
@@ -302,3 +304,34 @@ def test_a_large_checkpoint_is_created_by_its_first_chunk():
     assert not codes[abi.FS_OPEN]
     assert len(taken) <= codes[abi.FS_PUT] == codes[abi.IO_CLOSE] <= len(taken) + 1
     assert codes[abi.FS_WRITE_AT] >= chunks - len(taken) + len(taken)  # other chunks, headers
+
+
+_values = st.one_of(st.integers(), st.text(max_size=4), st.lists(st.integers(), max_size=3))
+_states = st.dictionaries(st.sampled_from("abcdefg"), _values, max_size=6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(_states, min_size=1, max_size=6))
+def test_a_chain_of_state_differences_gives_back_each_state(states):
+    """An incremental checkpoint's state is what changed since the one before (entries added,
+    changed or gone); applied oldest first, the chain gives back the newest state whole."""
+    states = [{**s, "checkpoint": {"serial": n}} for n, s in enumerate(states, 1)]
+    written = [states[0]] + [ck.state_delta(a, b) for a, b in zip(states, states[1:], strict=False)]
+    for n in range(1, len(states) + 1):
+        assert ck.whole_state(written[:n]) == states[n - 1]
+    # a whole state in the middle (a merged or full one) starts afresh
+    assert ck.whole_state([*written, states[0]]) == states[0]
+
+
+def test_an_incremental_checkpoint_writes_only_the_state_that_changed():
+    session = _bench_session(full_every=1000)
+    session.execute(f"{wl.command('make', 6.0)} @ ws2 checkpoint=1")
+    job = session.jobs[-1]
+    session.sim.run(until=5 * S)
+    lhid = job.pid >> 16
+    pol = session.kernels["ws2"].checkpoints.policies[lhid]
+    files = _files_of(session, lhid)
+    newest = ckpt_store.parse_file(files[ck.file_name(lhid, pol.serial)], pol.serial)[0]
+    whole = json.dumps(pol.last_state, separators=(",", ":"))
+    assert len(json.dumps(newest, separators=(",", ":"))) < 0.7 * len(whole)
+    assert "programs" not in newest and "processes" in newest  # the registers moved on

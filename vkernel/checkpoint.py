@@ -79,6 +79,7 @@ PREFIX = "ckpt."
 # serials of the n-th restarted incarnation start at n * INCARNATION: a copy that ran on in a
 # partition (the old incarnation) neither overwrites the new one's files nor passes for it
 INCARNATION = 100_000
+DELTA = "delta_removed"  # an incremental checkpoint's state holds only what changed (state_delta)
 
 
 def file_name(lhid: int, serial: int) -> str:
@@ -146,6 +147,30 @@ def diff_apply(old: bytes, runs: bytes) -> bytes:
     return bytes(page)
 
 
+def state_delta(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """An incremental checkpoint's state: the top-level entries of `new` that differ from `old`
+    (the state of the checkpoint before it in the chain), DELTA naming those `old` had and `new`
+    has not; "checkpoint" is always among them (its serial and chain)."""
+    changed = {key: value for key, value in new.items() if old.get(key) != value}
+    changed["checkpoint"] = new["checkpoint"]
+    changed[DELTA] = sorted(key for key in old if key not in new)
+    return changed
+
+
+def whole_state(states: list[dict[str, Any]]) -> dict[str, Any]:
+    """The state a chain's states make, oldest (a whole one) first: each delta applied."""
+    state = dict(states[0])
+    state.pop(DELTA, None)
+    for delta in states[1:]:
+        if DELTA not in delta:
+            state = dict(delta)
+            continue
+        for key in delta[DELTA]:
+            state.pop(key, None)
+        state.update((key, value) for key, value in delta.items() if key != DELTA)
+    return state
+
+
 def _name16(name: str) -> tuple[int, int, int, int]:
     return struct.unpack(">4I", name.encode("latin-1")[:16].ljust(16, b"\0"))
 
@@ -182,6 +207,8 @@ class Policy:
     # started checkpointed (first): until its first checkpoint is complete, what it sends waits
     committed: bool = True
     waiting: list[Callable[[], None]] = field(default_factory=list)
+    # the state of the last checkpoint written (the next one's state is the difference)
+    last_state: dict[str, Any] | None = None
 
 
 @dataclass
@@ -464,7 +491,10 @@ class Checkpoints:
         state["checkpoint"] = {"serial": serial, "chain": chain, "cut_ns": freeze_start}
         for spec in state["teams"]:
             spec["page_runs"] = page_runs(spec.pop("pages"))
-        blob = json.dumps(state, separators=(",", ":")).encode()
+        # an incremental one's state: what changed since the one before it (state_delta)
+        written = state if full or pol.last_state is None else state_delta(pol.last_state, state)
+        blob = json.dumps(written, separators=(",", ":")).encode()
+        pol.last_state = None  # until this one is written
         name = file_name(lh.lhid, serial)
         pol.writing = serial
         sent: dict[str, Any] = {
@@ -500,6 +530,7 @@ class Checkpoints:
             return False
         old_chain = pol.chain
         pol.serial, pol.chain, pol.taken = serial, [serial] if merge else chain, pol.taken + 1
+        pol.last_state = state
         if full and not based:  # the base of the full checkpoints to come: its read-only pages
             pol.base_serial = serial
             pol.base_pages = {}
@@ -990,16 +1021,17 @@ class Checkpoints:
         if got is None:
             return None
         state, body = got
-        bodies = [body]
+        bodies, states = [body], [state]
         at = previous(state, serial)
         while at is not None:
             older = yield from self._read_checkpoint(pid, lhid, at)
             if older is None:
                 return None
             bodies.append(older[1])
+            states.append(older[0])
             at = previous(older[0], at)
         bodies.reverse()
-        return state, bodies
+        return whole_state(states[::-1]), bodies
 
     def _restart(self, pid: int, lhid: int) -> Generator[Any, Any, bytes]:
         k = self.k

@@ -34,6 +34,7 @@ from vkernel.checkpoint import (
     file_name,
     page_list,
     parse_name,
+    whole_state,
 )
 
 if TYPE_CHECKING:
@@ -125,7 +126,7 @@ def merge(server: FileServer, name: str, spare: int) -> Generator[Any, Any, int]
         return -1
     lhid, serial = parsed
     bodies: list[bytes] = []
-    state: dict[str, Any] | None = None
+    states: list[dict[str, Any]] = []
     cut_ns = 0
     at: int | None = serial
     while at is not None:
@@ -137,13 +138,14 @@ def merge(server: FileServer, name: str, spare: int) -> Generator[Any, Any, int]
         got = parse_file(data, at)
         if got is None:
             return -1
-        if state is None:
-            state, cut_ns = got[0], HEADER.unpack_from(data)[5]
+        if not states:
+            cut_ns = HEADER.unpack_from(data)[5]
+        states.append(got[0])
         bodies.append(got[1])
         at = previous(got[0], at)
     if len(bodies) == 1:  # full already
         return (yield from collect(server, lhid, serial, spare))
-    assert state is not None
+    state = whole_state(states[::-1])
     merged = full_file(state, serial, cut_ns, apply_records(reversed(bodies)))
     # the merge's own work: a local copy of each page it puts together
     yield ops.charge(server.k.cost, ("local_page_copy_us", len(merged) / PAGE))
