@@ -7,9 +7,11 @@ previous checkpoint (a second dirty set of the MMU, so that pre-copy and the
 flusher, which clear the modified bits too, take nothing from it; the first
 checkpoint, and every `full_every`-th, takes every page), unfreezes it, and
 writes a file `ckpt.LHID.SERIAL` to the file server while the program runs on
-(the pages as they were at the cut: copy-on-write). A checkpoint counts once
-its header, written last, is on the file server; a full one lets the files
-before it go (garbage collection). It then tells the program's home.
+(the pages as they were at the cut: copy-on-write; one of at most 32 KB in one
+FS_PUT). A checkpoint counts once its header, written last, is on the file
+server. After the first only increments are sent: every `full_every`-th the file
+server merges the chain into a full checkpoint and lets the older files go
+(vkernel/ckpt_store.py). It then tells the program's home.
 
 The home (the program manager of the host that started the program: its
 creator's) watches the logical host with a kernel-server query every
@@ -22,10 +24,12 @@ restart", the checkpoint is kept and the home asks again later.
 File layout: a 64-byte header at 0 (MAGIC, serial, offset and length of the
 JSON state, page count, time of the cut), page records from 4096 on (the
 migration's 8-byte page header, then 4 KB unless the page is all zeros, or
-with DIFF_FLAG a compressed difference), the JSON state after them. A
-checkpoint of at most 32 KB goes in one write (MAGIC_SMALL: the records follow
-the header at 64; the file server applies a write whole or not at all). The state's "chain" lists the serials a restore reads,
-oldest first (the last full checkpoint, then the incremental ones).
+with DIFF_FLAG a compressed difference), the JSON state after them (an
+incremental checkpoint's: only what changed, state_delta). A checkpoint of at
+most 32 KB goes in one request (MAGIC_SMALL: the records follow the header at
+64; FS_PUT creates the file whole or not at all). The state's "chain" lists the
+serials back to the last full checkpoint, oldest first; a restore reads back
+from the newest file, each naming the one before it (merged files are full).
 """
 
 from __future__ import annotations
