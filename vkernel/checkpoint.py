@@ -1167,9 +1167,11 @@ class Checkpoints:
                     yield ops.Delay(wait)
                     continue
                 # an answer after seen + detect_s would come too late: the probe ends by then
+                # (past it already, after a restart that found no host: a whole probe again)
                 left_ms = (watch.seen_ns + detect_ns - k.sim.now) // MS
+                timeout_ms = min(probe_ms, left_ms) if left_ms > 0 else probe_ms
                 replier, _ = yield ops.Send(
-                    ks, pack(KS_PROCESS_INFO, watch.pid), timeout_ms=max(1, min(probe_ms, left_ms))
+                    ks, pack(KS_PROCESS_INFO, watch.pid), timeout_ms=timeout_ms
                 )
                 if watch.ended:
                     break
