@@ -335,3 +335,28 @@ def test_an_incremental_checkpoint_writes_only_the_state_that_changed():
     whole = json.dumps(pol.last_state, separators=(",", ":"))
     assert len(json.dumps(newest, separators=(",", ":"))) < 0.7 * len(whole)
     assert "programs" not in newest and "processes" in newest  # the registers moved on
+
+
+def test_the_file_server_answers_others_while_it_merges():
+    """A merge is the file server's own work, in a process beside it (TeX's takes over a second
+    of its disk): a request from another machine meanwhile is answered within a disk access or
+    two, not after the merge."""
+    from tests.test_guard_servers import _server_pid, forge
+    from vkernel.messages import pack, unpack
+
+    session = _bench_session()
+    session.execute("workload tex 20 @ ws2 checkpoint=1")
+    server = session.kernels["fs1"].servers["file"]
+    end = session.sim.now + 30 * S
+    while not server.merging and session.sim.now < end and session.sim.step():
+        pass
+    assert server.merging
+    session.sim.run(until=session.sim.now + 100_000_000)  # well into it
+    assert server.merging
+    _k, fs_pid = _server_pid(session, "file")
+    asked = session.sim.now
+    [(_, reply)] = forge(
+        session, session.kernels["ws3"], fs_pid, [pack(abi.FS_OPEN, 0, 4, 0)], b"echo"
+    )
+    assert unpack(reply)[0] == 0
+    assert session.sim.now - asked < 300_000_000 and server.merging

@@ -36,6 +36,7 @@ from vkernel.checkpoint import (
     parse_name,
     whole_state,
 )
+from vkernel.filesystem import FsError
 
 if TYPE_CHECKING:
     from vkernel.servers.file_server import FileServer
@@ -153,6 +154,8 @@ def merge(server: FileServer, name: str, spare: int) -> Generator[Any, Any, int]
     yield from server.on_disk(fs.install, temp, merged)
 
     def swap() -> None:  # one step: no crash falls between the removal and the renaming
+        if not (fs.exists(temp) and fs.exists(name)):  # removed meanwhile (the program ended)
+            raise FsError(f"{name}: gone during its merge", name=name)
         fs.remove(name)
         fs.rename(temp, name)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -43,8 +43,9 @@ class FileServer:
         self.ops = OpLog()
         self.versions = Versions()
         self.closed: dict[int, Instance] = {}  # instances closed, for a replayed open
-        self.after: Callable[[], Generator[Any, Any, Any]] | None = None  # once answered
         self.merges = {"merged": 0, "failed": 0, "removed": 0}  # checkpoint chains (ckpt_store)
+        self.to_merge: list[tuple[str, int]] = []  # (name, spare): the merge worker's queue
+        self.merging = False  # the merge worker runs
         self.stats = {"opens": 0, "reads": 0, "writes": 0, "bytes_read": 0, "bytes_written": 0}
         # The block cache (vkernel/block_cache.py) sits between the file system and the disk.
         self.disk = fs.disk
@@ -138,9 +139,6 @@ class FileServer:
             if code in OP_CODES:
                 self.ops.record(sender, stamped(m), reply)
             yield ops.Reply(sender, reply)
-            after, self.after = self.after, None
-            if after is not None:  # work of its own, once the client has its answer (a merge)
-                yield from after()
 
     def _name(self, sender: int, addr: int, length: int) -> Generator[Any, Any, str | int]:
         if not 0 < length <= 47:
@@ -282,7 +280,7 @@ class FileServer:
         self.stats["writes"] += 1
         self.stats["bytes_written"] += count
         if flags & abi.FS_PUT_MERGE:
-            self.after = lambda: self._merge(name, spare)
+            self.merge_later(name, spare)
         if flags & abi.FS_PUT_OPEN:
             inst = self.next_instance
             self.next_instance += 1
@@ -304,12 +302,31 @@ class FileServer:
 
     def merge(self, sender: int, m: tuple[int, ...]) -> Generator[Any, Any, bytes]:
         """FS_MERGE name address, name length, spare: merge that checkpoint's chain into a full
-        checkpoint in its place and remove its logical host's older files (vkernel/ckpt_store.py)."""
+        checkpoint in its place and remove its logical host's older files (vkernel/ckpt_store.py),
+        in the merge worker; answered at once (-ENOENT: no such file)."""
         name = yield from self._name(sender, m[1], m[2])
         if isinstance(name, int):
             return error(-name)
-        removed = yield from self._merge(name, m[3])
-        return error(abi.ENOENT) if removed < 0 else pack(0, removed)
+        if not (yield from self.on_disk(self.fs.exists, name)):
+            return error(abi.ENOENT)
+        self.merge_later(name, m[3])
+        return pack(0)
+
+    def merge_later(self, name: str, spare: int) -> None:
+        """Queue a merge for the merge worker, a process of its own beside the server: its disk
+        reads and writes queue at the disk with the server's requests, which go on meanwhile."""
+        self.to_merge.append((name, spare))
+        if not self.merging:
+            self.merging = True
+            self.k.spawn_server(self.k.system_lh, "file-server-merge", self._merge_worker)
+
+    def _merge_worker(self, pid: int) -> Generator[Any, Any, None]:
+        try:
+            while self.to_merge:
+                name, spare = self.to_merge.pop(0)
+                yield from self._merge(name, spare)
+        finally:
+            self.merging = False
 
     def _merge(self, name: str, spare: int) -> Generator[Any, Any, int]:
         try:
