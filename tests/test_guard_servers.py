@@ -43,6 +43,9 @@ FS_CODES = [
     abi.IO_CLOSE,
     abi.FS_REMOVE,
     abi.FS_LIST,
+    abi.FS_PUT,
+    abi.FS_MERGE,
+    abi.FS_COLLECT,
 ]
 SERVERS = {
     "kernel": [KS_HOST_INFO, KS_PROCESS_INFO],
