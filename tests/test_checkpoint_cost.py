@@ -360,3 +360,37 @@ def test_the_file_server_answers_others_while_it_merges():
     )
     assert unpack(reply)[0] == 0
     assert session.sim.now - asked < 300_000_000 and server.merging
+
+
+def test_a_crash_of_the_file_server_during_a_merge_leaves_the_older_chain_usable():
+    """The file server's machine crashes in the middle of a merge and boots again: the chain is
+    as it was (no file of it gone, the merged one never took the newest one's place); the
+    program's next checkpoints chain through the unmerged file, and a crash of the program's
+    host then restarts it from one of them with the uncrashed run's output."""
+    ref, ref_job, _ = _crash_run(None)
+    cfg = dataclasses.replace(config("tiny", checkpoint__full_every=3), seed=1)
+    session = Session(cfg)
+    session.execute("workload tex 9 @ ws2 checkpoint=1")
+    job = session.jobs[-1]
+    server = session.kernels["fs1"].servers["file"]
+    end = session.sim.now + 30 * S
+    while not server.merging and session.sim.now < end and session.sim.step():
+        pass
+    session.sim.run(until=session.sim.now + 50_000_000)  # reading the chain back
+    lhid = job.pid >> 16
+    before = _files_of(session, lhid)
+    merged_serial = max(ck.parse_name(n)[1] for n in before)  # the one being merged
+    assert server.merging and not server.merges["merged"]
+    session.execute("crash fs1")
+    session.sim.run(until=session.sim.now + S)
+    session.execute("power fs1 on")
+    assert _files_of(session, lhid) == before  # the chain as it was
+    session.sim.run(until=session.sim.now + int(1.5 * S))
+    session.execute("crash ws2")
+    assert session.run_until_done(200)
+    [restart] = session.restarts
+    # from a checkpoint chained through the unmerged file, before the next merge (full_every 3)
+    assert merged_serial < restart["checkpoint"] < merged_serial + 3
+    assert session.output_of(job) == ref.output_of(ref_job) and job.exit_status == 0
+    session.sim.run(until=session.sim.now + 2 * S)
+    assert _files_of(session, lhid) == {}
