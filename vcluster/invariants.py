@@ -70,8 +70,15 @@ class OneCopyChecker:
     """Checks the one-copy invariant whenever asked, at fine time steps, and at every migration
     state transition; records violations (with the simulated time and what was seen)."""
 
-    def __init__(self, cluster: Any, void: Callable[[Any, Any], bool] | None = None) -> None:
+    def __init__(
+        self,
+        cluster: Any,
+        void: Callable[[Any, Any], bool] | None = None,
+        unstarted: Callable[[int], bool] | None = None,
+    ) -> None:
         self.void = void  # void(kernel, lh): a copy that is not a live one (see copies())
+        # unstarted(lhid): its program had not started when it went (its start is tried again)
+        self.unstarted = unstarted
         if callable(cluster):
             self._kernels: Callable[[], Iterable[Any]] = cluster
             self.sim = None
@@ -136,6 +143,8 @@ class OneCopyChecker:
             pids = self.seen.get(lhid, set())
             if pids <= self.exited:
                 continue  # its program ended (or it never held one: an incoming copy given up)
+            if self.unstarted is not None and self.unstarted(lhid):
+                continue  # a start given up before it had any effect (tried again elsewhere)
             if new_crash or not any(
                 k.powered and k.name == c.host for c in before for k in kernels
             ):

@@ -390,7 +390,10 @@ class Watch:
     def __init__(self, session: Session, deadline_ns: int) -> None:
         self.session = session
         self.deadline_ns = deadline_ns
-        self.checker = OneCopyChecker(session, void=self.void)
+        self.uncommitted: set[int] = set()  # lhids last seen before their first checkpoint
+        self.checker = OneCopyChecker(
+            session, void=self.void, unstarted=self.uncommitted.__contains__
+        )
         self.voids: dict[tuple[int, str], list[float]] = {}  # (lhid, host) -> [first, last] seen
         self.first_host: dict[int, str] = {}  # lhid -> the host its first running copy was on
         self.hooked: set[int] = set()
@@ -456,6 +459,14 @@ class Watch:
         """One sample; True when a logical host is frozen or migrating (sample again soon)."""
         session = self.session
         self._hook()
+        # started checkpointed, its first checkpoint not complete: it has had no effect, and
+        # when it goes (its host or the file server crashed) the console starts it again
+        for k in session.kernels.values():
+            cks = getattr(k, "checkpoints", None)
+            if k.powered and cks is not None:
+                for lhid, pol in cks.policies.items():
+                    if lhid in k.lhs:
+                        (self.uncommitted.discard if pol.committed else self.uncommitted.add)(lhid)
         self.checker.check("tick")
         now = session.sim.now / S
         hot = any(
@@ -519,6 +530,7 @@ class Run:
         default_factory=dict
     )  # on the file server at the end
     checkpoints: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # every one taken
+    voids: dict[tuple[int, str], list[float]] = dataclasses.field(default_factory=dict)  # Watch's
 
 
 def execute(
@@ -565,6 +577,7 @@ def execute(
                 if f.what.startswith(("server failed", "server crashed"))
             ]
             run.violations = watch.violations
+            run.voids = dict(watch.voids)
             run.samples = watch.samples
             run.timeline = dict(watch.timeline)
             with contextlib.suppress(Exception):
@@ -647,10 +660,13 @@ def _drive(session: Session, run: Run, daemons: tuple[str, ...], limit_s: float)
     run.ended = True
 
 
-def user_files(session: Session) -> dict[str, bytes]:
-    """The files on the file server's disk but the checkpoints' and rforks' own."""
+def user_files(session: Session) -> dict[str, bytes] | None:
+    """The files on the file server's disk but the checkpoints' and rforks' own (None: the file
+    server is down)."""
     out: dict[str, bytes] = {}
     for k in session.kernels.values():
+        if k.machine.role == "fileserver" and not k.powered:
+            return None
         fs = getattr(k.machine, "filesystem", None)
         if fs is None or not k.powered:
             continue
@@ -779,7 +795,13 @@ def classify(case: Case, run: Run, ref: Run) -> Verdict:
         else:
             clean.append(why)
     _server_counts(run, progs, problems)
-    if sc is not None and sc.files and not clean and run.files != ref.files:
+    if (
+        sc is not None
+        and sc.files
+        and not clean
+        and None not in (run.files, ref.files)
+        and run.files != ref.files
+    ):
         differ = sorted(n for n in {*run.files, *ref.files} if run.files.get(n) != ref.files.get(n))
         problems["wrong_output"].append(f"files differ from the fault-free run's: {differ[:8]}")
     if sc is not None and sc.check is not None:

@@ -318,13 +318,20 @@ class Checkpoints:
         self.policies[proc.lhid].waiting.append(again)
 
     def _start(
-        self, lh: LogicalHost, pol: Policy, watch: bool = True, last: int | None = None
+        self,
+        lh: LogicalHost,
+        pol: Policy,
+        watch: bool = True,
+        last: int | None = None,
+        tell: bool = False,
     ) -> None:
         if watch:
             for team in lh.teams:
                 self.k.mmu.watch_modified(team.ctx, WATCHER)
         self.k.spawn_server(
-            self.k.system_lh, f"ckpt-{lh.lhid:04x}", lambda pid: self._loop(pid, lh, pol, last)
+            self.k.system_lh,
+            f"ckpt-{lh.lhid:04x}",
+            lambda pid: self._loop(pid, lh, pol, last, tell),
         )
 
     def export(self, lhid: int) -> dict[str, Any] | None:
@@ -354,16 +361,21 @@ class Checkpoints:
             io_seq={str(key): int(v) for key, v in dict(spec.get("io_seq", {})).items()},
         )
         self.policies[lh.lhid] = pol
-        self._start(lh, pol)
+        # moved here (a migration, an eviction: it has a chain): its home hears where it runs
+        # now at once, not at its next checkpoint (a crash before that would restart it "from"
+        # the host it left)
+        self._start(lh, pol, tell=bool(pol.chain))
 
     def _loop(
-        self, pid: int, lh: LogicalHost, pol: Policy, last: int | None = None
+        self, pid: int, lh: LogicalHost, pol: Policy, last: int | None = None, tell: bool = False
     ) -> Generator[Any, Any, None]:
         k = self.k
         step = 20 * MS
         if last is None:  # the cut of the previous checkpoint: the next is due an interval later
             last = k.sim.now
         try:
+            if tell and k.lhs.get(lh.lhid) is lh:  # its home: it runs here now (the same serial)
+                yield from self._tell_home(pid, lh, pol.serial, last)
             while k.lhs.get(lh.lhid) is lh and lh.processes:
                 yield ops.Delay(step)
                 due = pol.interval_ns and k.sim.now - last >= pol.interval_ns
@@ -844,6 +856,25 @@ class Checkpoints:
             k.remove_lh(lh, Plan(), b"\xff" * 6)
             return False
         return replier > 0 and unpack(reply)[0] == 0
+
+    def superseded(self, lhid: int, new_mac: bytes) -> None:
+        """LH_HERE "restarted" from new_mac: lhid runs again there from a checkpoint. A copy of
+        it here is a void incarnation (its home took this host for crashed: a partition, or its
+        probes lost): it goes at once, without an exit, before it has more effects (the restarted
+        one ends the program). A copy a migration is moving, or is building here, is left to it."""
+        k = self.k
+        lh = k.lhs.get(lhid)
+        if (
+            lh is None
+            or lh.system
+            or lh.migrating
+            or lh.copy_of
+            or new_mac == k.machine.mac
+            or not lh.processes
+        ):
+            return
+        log.info("%s: %#06x was restarted elsewhere: this copy is removed", k.name, lhid)
+        k.remove_lh(lh, Plan(), new_mac)
 
     # ================================================================ restart (a willing host)
     def restart_worker(self, pid: int) -> Generator[Any, Any, None]:

@@ -154,10 +154,17 @@ class Versions:
 
 
 class WriteDedup:
-    """A server's side of stamped IO_WRITEs: per (instance, logical host), the bytes taken."""
+    """A server's side of stamped IO_WRITEs: per (instance, logical host), the bytes taken.
 
-    def __init__(self) -> None:
+    With `keep` (the display server's), the last `keep` bytes taken are kept too: a replayed
+    write whose bytes differ from those taken at its positions is a replay that diverged (a
+    peer it talked to was lost meanwhile): from the first difference on its bytes are fresh,
+    and the stream goes on from its end (what the first incarnation wrote past it is void)."""
+
+    def __init__(self, keep: int = 0) -> None:
         self.taken: OrderedDict[tuple[int, int], int] = OrderedDict()
+        self.keep = keep
+        self.tail: dict[tuple[int, int], bytes] = {}  # the last `keep` bytes taken, ending at taken
 
     def fresh(self, inst: int, sender: int, position: int | None, data: bytes) -> bytes:
         """The part of data not taken before (all of it for an unstamped write)."""
@@ -166,10 +173,24 @@ class WriteDedup:
         key = (inst, abi.pid_lhid(sender))
         have = self.taken.get(key, 0)
         skip = max(0, min(len(data), have - position))
-        self.taken[key] = max(have, position + len(data))
+        end = max(have, position + len(data))
+        if self.keep and skip:
+            tail = self.tail.get(key, b"")
+            base = have - len(tail)
+            if position >= base:
+                old = tail[position - base : position - base + skip]
+                differ = next((i for i in range(skip) if old[i] != data[i]), None)
+                if differ is not None:  # diverged: its bytes from there on are the stream
+                    skip, end = differ, position + len(data)
+                    tail = tail[: position + differ - base]
+            self.tail[key] = (tail + data[skip:])[-self.keep :]
+        elif self.keep:
+            self.tail[key] = (self.tail.get(key, b"") + data[skip:])[-self.keep :]
+        self.taken[key] = end
         self.taken.move_to_end(key)
         while len(self.taken) > MAX_REMEMBERED:
-            self.taken.popitem(last=False)
+            gone, _ = self.taken.popitem(last=False)
+            self.tail.pop(gone, None)
         return data[skip:]
 
 

@@ -963,6 +963,8 @@ class Transport:
             self.learn(p.lhid, src_mac)
             if p.status == LH_RESTARTED:
                 self.void_incarnation(p.lhid, src_mac)
+                if getattr(self.k, "checkpoints", None) is not None:
+                    self.k.checkpoints.superseded(p.lhid, src_mac)  # a copy of ours is void
         elif kind is Kind.MIGRATE and self.k.migration is not None:
             self.k.migration.on_packet(src_mac, p)
         elif kind is Kind.LOAD:

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from vkernel.kernel import Kernel
 
 MAX_WRITE = 16 * 1024
+DIVERGE_KEEP = 4096  # bytes of each stream kept to tell a replay that diverged
 
 
 class DisplayServer:
@@ -31,7 +32,8 @@ class DisplayServer:
         self.input_ended: set[int] = set()
         self.readers: dict[int, list[tuple[int, int, int]]] = {}
         self.instances: set[int] = set()  # the instances new_instance handed out (stdin is theirs)
-        self.dedup = WriteDedup()  # output a restarted program replays is not shown again
+        # output a restarted program replays is not shown again (unless its replay diverged)
+        self.dedup = WriteDedup(keep=DIVERGE_KEEP)
 
     def start(self):
         self.proc = self.k.spawn_server(self.k.system_lh, "display-server", self.body, restart=True)
