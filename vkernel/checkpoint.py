@@ -78,7 +78,7 @@ LIST_BYTES = 48 * 1024
 PREFIX = "ckpt."
 # serials of the n-th restarted incarnation start at n * INCARNATION: a copy that ran on in a
 # partition (the old incarnation) neither overwrites the new one's files nor passes for it
-INCARNATION = 100_000
+INCARNATION = 100_000  # exactly_once.INCARNATION_SERIALS
 
 
 def file_name(lhid: int, serial: int) -> str:
@@ -857,11 +857,13 @@ class Checkpoints:
             return False
         return replier > 0 and unpack(reply)[0] == 0
 
-    def superseded(self, lhid: int, new_mac: bytes) -> None:
-        """LH_HERE "restarted" from new_mac: lhid runs again there from a checkpoint. A copy of
-        it here is a void incarnation (its home took this host for crashed: a partition, or its
-        probes lost): it goes at once, without an exit, before it has more effects (the restarted
-        one ends the program). A copy a migration is moving, or is building here, is left to it."""
+    def superseded(self, lhid: int, new_mac: bytes | None = None) -> None:
+        """LH_HERE "restarted" from new_mac (None: a server refused a request of ours as from a
+        void incarnation, exactly_once.refused): lhid runs again elsewhere from a checkpoint. A
+        copy of it here is a void incarnation (its home took this host for crashed: a partition,
+        or its probes lost): it goes at once, without an exit, before it has more effects (the
+        restarted one ends the program). A copy a migration is moving, or is building here, is
+        left to it."""
         k = self.k
         lh = k.lhs.get(lhid)
         if (
@@ -1006,7 +1008,7 @@ class Checkpoints:
             k.lhs.pop(lh.lhid, None)
             return error(abi.EINVAL)
         k.restore_lh(lh, lhid, staged, teams=teams)
-        k.transport.announce_restart(lhid)
+        k.transport.announce_restart(lhid, serial // INCARNATION + 1)
         cut_ns = int(state["checkpoint"]["cut_ns"])
         log.info(
             "%s: restarted %#06x from checkpoint %d (%d pages)", k.name, lhid, serial, restored

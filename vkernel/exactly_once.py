@@ -30,13 +30,15 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from guest import abi
-from vkernel.messages import unpack
+from vkernel.messages import signed, unpack
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
     from vkernel.process import Process
 
-STAMP = 0x53455131  # "SEQ1" in word 5: word 4 is a stamp
+STAMP = 0x53455131  # "SEQ1" in word 5 (plus the incarnation, below INCARNATIONS): word 4 is a stamp
+INCARNATIONS = 256
+INCARNATION_SERIALS = 100_000  # checkpoint.INCARNATION: the serials of one incarnation
 OPS = (abi.FS_OPEN, abi.FS_REMOVE, abi.IO_CLOSE)
 MAX_REMEMBERED = 4096  # answers (and closed instances) a server keeps per logical host
 
@@ -66,7 +68,9 @@ def stamp(k: Kernel, proc: Process, msg: bytes, dst: int) -> tuple[bytes, tuple[
         value = pol.io_seq.get(key, 0)
     else:
         return msg, None
-    words = value.to_bytes(4, "big") + STAMP.to_bytes(4, "big") + order.to_bytes(4, "big")
+    # word 5: STAMP plus the incarnation (restarts so far): a server refuses a void one's
+    inc = min(INCARNATIONS - 1, pol.serial // INCARNATION_SERIALS)
+    words = value.to_bytes(4, "big") + (STAMP + inc).to_bytes(4, "big") + order.to_bytes(4, "big")
     return msg[:16] + words + msg[28:], (key, kind, f"all:{dst:08x}")
 
 
@@ -79,6 +83,7 @@ def answered(
     pol = ck.policies.get(proc.lhid) if ck is not None else None
     if pol is None or replier <= 0:
         return
+    refused(k, proc, replier, reply)
     key, kind, *order = pending
     status, count = unpack(reply)[:2]
     for k_all in order:
@@ -92,14 +97,49 @@ def answered(
         pol.io_seq[key] = pol.io_seq.get(key, 0) + 1
 
 
+def _is_stamped(m: tuple[int, ...]) -> bool:
+    return STAMP <= m[5] < STAMP + INCARNATIONS
+
+
 def stamped(m: tuple[int, ...]) -> int | None:
     """The stamp of a request (unpacked), or None."""
-    return m[4] if m[5] == STAMP else None
+    return m[4] if _is_stamped(m) else None
 
 
 def order_of(m: tuple[int, ...]) -> int | None:
     """A stamped request's place among its program's stamped requests to this server, or None."""
-    return m[6] if m[5] == STAMP else None
+    return m[6] if _is_stamped(m) else None
+
+
+def incarnation_of(m: tuple[int, ...]) -> int | None:
+    """The incarnation a stamped request comes from (0: never restarted), or None."""
+    return m[5] - STAMP if _is_stamped(m) else None
+
+
+def void(k: Kernel, sender: int, m: tuple[int, ...]) -> bool:
+    """Whether a request comes from a void incarnation of its logical host: one restarted
+    elsewhere since (a copy cut off in a partition that ran on). Its effects must not be seen:
+    the server answers EKILLED, and its kernel removes it (`refused`). A kernel knows the
+    newest incarnation of a logical host from its restart's announcement (LH_HERE "restarted",
+    vkernel/transport.py) and from the stamps it served."""
+    inc = incarnation_of(m)
+    if inc is None or k.transport is None:
+        return False
+    known = k.transport.incarnations
+    lhid = abi.pid_lhid(sender)
+    if inc < known.get(lhid, 0):
+        return True
+    if inc:
+        known[lhid] = inc
+    return False
+
+
+def refused(k: Kernel, proc: Process, replier: int, reply: bytes) -> None:
+    """A stamped request of proc was answered EKILLED: its copy is a void incarnation (its
+    program runs again elsewhere): it goes, without an exit."""
+    if replier > 0 and signed(unpack(reply)[0]) == -abi.EKILLED and k.checkpoints is not None:
+        lhid = proc.lhid
+        k.sim.at(k.sim.now, lambda: k.checkpoints.superseded(lhid))
 
 
 class Versions:

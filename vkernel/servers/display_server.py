@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from emulator.frame_buffer import TextConsole
 from guest import abi
 from vkernel import ops
-from vkernel.exactly_once import WriteDedup, stamped
+from vkernel.exactly_once import WriteDedup, stamped, void
 from vkernel.messages import error, pack, unpack
 
 if TYPE_CHECKING:
@@ -54,7 +54,9 @@ class DisplayServer:
         while True:
             sender, msg = yield ops.Receive()
             m = unpack(msg)
-            if m[0] == abi.IO_WRITE:
+            if m[0] == abi.IO_WRITE and void(self.k, sender, m):
+                yield ops.Reply(sender, error(abi.EKILLED))  # a void incarnation's: not shown
+            elif m[0] == abi.IO_WRITE:
                 inst, buf, count = m[1], m[2], min(m[3], MAX_WRITE)
                 data = (yield ops.MoveFrom(sender, buf, count)) if count else b""
                 if isinstance(data, int):
