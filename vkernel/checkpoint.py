@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 
 from emulator.mmu import Prot
 from guest import abi
-from vkernel import locate, ops
+from vkernel import exactly_once, locate, ops
 from vkernel.capture import Plan
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import LogicalHost, Priority, State
@@ -341,7 +341,9 @@ class Checkpoints:
             return None
         return {
             "interval_ns": pol.interval_ns,
-            "serial": pol.serial,
+            # the one being written may yet complete here: the new host numbers on past it (two
+            # files of one serial would overwrite each other)
+            "serial": max(pol.serial, pol.writing),
             "chain": list(pol.chain),
             "taken": pol.taken,
             "io_seq": dict(pol.io_seq),
@@ -880,12 +882,13 @@ class Checkpoints:
 
     # ================================================================ restart (a willing host)
     def restart_worker(self, pid: int) -> Generator[Any, Any, None]:
-        """CK_RESTART lhid: rebuild lhid here from its last complete checkpoint."""
+        """CK_RESTART lhid incarnation: rebuild lhid here from its last complete checkpoint, as
+        that incarnation (the home's count of its restarts; 0: from the checkpoint's serial)."""
         k = self.k
         sender, msg = yield ops.Receive()
-        lhid = unpack(msg)[1]
+        lhid, incarnation = unpack(msg)[1:3]
         try:
-            reply = yield from self._restart(pid, lhid)
+            reply = yield from self._restart(pid, lhid, incarnation)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             log.info("%s: cannot restart %#06x: %s", k.name, lhid, exc)
             reply = error(abi.EINVAL)
@@ -918,7 +921,7 @@ class Checkpoints:
             return None
         return json.loads(rest[state_at - body_at :]), rest[: state_at - body_at]
 
-    def _restart(self, pid: int, lhid: int) -> Generator[Any, Any, bytes]:
+    def _restart(self, pid: int, lhid: int, incarnation: int = 0) -> Generator[Any, Any, bytes]:
         k = self.k
         if lhid in k.lhs:
             return error(abi.EINVAL)
@@ -950,15 +953,21 @@ class Checkpoints:
         for spec in state["teams"]:
             spec["pages"] = page_list(spec.pop("page_runs"))
         serial = int(state["checkpoint"]["serial"])
+        # a new incarnation: past every one before (two restarts from one checkpoint are two)
+        incarnation = max(incarnation, serial // INCARNATION + 1)
         for proc in state["processes"]:
             aw = proc.get("awaiting")
+            if isinstance(aw, dict) and isinstance(aw.get("msg"), str):
+                # sent again by the new incarnation: stamped as its own (servers refuse the old)
+                again = exactly_once.reincarnate(bytes.fromhex(aw["msg"]), incarnation)
+                aw["msg"] = again.hex()
             if isinstance(aw, dict) and aw.get("mode") == "move":
                 # sent again as a new request: the receiver may have answered the old one (and
                 # moved data into the memory that was lost) to the crashed host; its retained
                 # answer would skip that (servers with effects dedup by stamp: exactly_once.py)
                 aw["mode"] = "lost"
         if isinstance(state.get("checkpoint_policy"), dict):  # goes on here, after this one
-            nxt = (serial // INCARNATION + 1) * INCARNATION
+            nxt = incarnation * INCARNATION
             state["checkpoint_policy"] |= {"serial": nxt, "chain": []}
         pages: dict[tuple[int, int], tuple[int, bytes]] = {}
         for blob in bodies:
@@ -1008,7 +1017,7 @@ class Checkpoints:
             k.lhs.pop(lh.lhid, None)
             return error(abi.EINVAL)
         k.restore_lh(lh, lhid, staged, teams=teams)
-        k.transport.announce_restart(lhid, serial // INCARNATION + 1)
+        k.transport.announce_restart(lhid, incarnation)
         cut_ns = int(state["checkpoint"]["cut_ns"])
         log.info(
             "%s: restarted %#06x from checkpoint %d (%d pages)", k.name, lhid, serial, restored
@@ -1103,7 +1112,9 @@ class Checkpoints:
             pm = unpack(reply)[1]
             tried += 1
             replier, reply = yield ops.Send(
-                pm, pack(CK_RESTART, watch.lhid), timeout_ms=int(self.cfg.restart_timeout_s * 1000)
+                pm,
+                pack(CK_RESTART, watch.lhid, watch.incarnation + 1),
+                timeout_ms=int(self.cfg.restart_timeout_s * 1000),
             )
             if watch.ended:
                 return True
@@ -1130,7 +1141,7 @@ class Checkpoints:
                 "recovery_s": round((k.sim.now - lost_at) / S, 3),
             }
             watch.host, watch.restarts, watch.refused = to, watch.restarts + 1, False
-            watch.incarnation = serial // INCARNATION + 1
+            watch.incarnation = max(watch.incarnation + 1, serial // INCARNATION + 1)
             watch.seen_ns = k.sim.now
             self._publish(record)
             return True

@@ -116,6 +116,14 @@ def incarnation_of(m: tuple[int, ...]) -> int | None:
     return m[5] - STAMP if _is_stamped(m) else None
 
 
+def reincarnate(msg: bytes, incarnation: int) -> bytes:
+    """A stamped request (a whole message) as the given incarnation sends it (unstamped: as is)."""
+    if len(msg) < 32 or not _is_stamped(unpack(msg)):
+        return msg
+    word = STAMP + min(INCARNATIONS - 1, incarnation)
+    return msg[:20] + word.to_bytes(4, "big") + msg[24:]
+
+
 def void(k: Kernel, sender: int, m: tuple[int, ...]) -> bool:
     """Whether a request comes from a void incarnation of its logical host: one restarted
     elsewhere since (a copy cut off in a partition that ran on). Its effects must not be seen:
