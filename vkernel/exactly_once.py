@@ -147,6 +147,9 @@ def refused(k: Kernel, proc: Process, replier: int, reply: bytes) -> None:
     program runs again elsewhere): it goes, without an exit."""
     if replier > 0 and signed(unpack(reply)[0]) == -abi.EKILLED and k.checkpoints is not None:
         lhid = proc.lhid
+        lh = k.lhs.get(lhid)
+        if lh is not None and not lh.migrating:
+            lh.frozen = True  # it runs no more (not even to its exit) until it goes, at once
         k.sim.at(k.sim.now, lambda: k.checkpoints.superseded(lhid))
 
 

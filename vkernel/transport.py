@@ -978,6 +978,8 @@ class Transport:
                 pm.gossip.hear(p)
 
     def _on_send(self, src_mac: bytes, p: Packet) -> None:
+        if self._impostor(src_mac, p):
+            return
         key = (p.src_pid, p.seq)
         redirect = self.redirects.get(key)
         if redirect is not None and abi.is_group(p.dst_pid) and self.k.is_local(p.dst_pid):
@@ -1111,6 +1113,18 @@ class Transport:
         self.void_incarnation(lhid, self.k.machine.mac)
         self._newer_incarnation(lhid, incarnation)
         self.transmit(None, Packet(Kind.LH_HERE, incarnation, 0, 0, lhid=lhid, status=LH_RESTARTED))
+
+    def _impostor(self, src_mac: bytes, p: Packet) -> bool:
+        """A request from a process of a restarted logical host that runs here: it comes from a
+        void incarnation elsewhere (a copy that ran on cut off). It is not served (its MoveFrom's
+        would read this copy's memory); its host is told the logical host was restarted."""
+        lhid = abi.pid_lhid(p.src_pid)
+        lh = self.k.lhs.get(lhid)
+        if lhid not in self.incarnations or lh is None or lh.system or lh.frozen or lh.migrating:
+            return False
+        packet = Packet(Kind.LH_HERE, self.incarnations[lhid], 0, 0, lhid=lhid, status=LH_RESTARTED)
+        self.transmit(src_mac, packet)
+        return True
 
     def _from_void(self, p: Packet) -> bool:
         """A request stamped by a void incarnation of a restarted logical host (a copy that ran
