@@ -104,6 +104,13 @@ def test_an_untrue_restart_event_is_caught():
 
 
 # ------------------------------------------------------------------ what the sweep found (fixed)
+@pytest.mark.parametrize(("case", "before"), tc.FOUND, ids=[c.ident for c, _ in tc.FOUND])
+def test_what_the_sweep_found_is_fixed(case, before):
+    """Each failed before its fix (`before` says how); now every check passes."""
+    verdict = torture.run_case(case)
+    assert verdict.ok, verdict.report()
+
+
 def test_a_crash_just_after_a_migration_restarts_from_the_host_it_went_to():
     """Found by ck-migrate-*: the home heard where a checkpointed program runs only from its next
     checkpoint's notice, so a crash of the new host in the interval after a migration was

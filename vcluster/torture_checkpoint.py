@@ -325,3 +325,31 @@ def check_events(case: Case, run: Any, ref: Any, problems: dict[str, list[str]])
 
 SCENARIOS = _scenarios()
 torture.SCENARIOS.update({s.name: s for s in SCENARIOS})
+
+
+# what the sweep found, each fixed: (case, what it did before the fix)
+FOUND = (
+    (Case("ck-migrate-primes", 0.0, 1, 1), "restart event 'from ws2', the host it had left"),
+    (
+        Case("ck-lossy-primes", 0.1, 5, 21),
+        "a void copy ran 0.57 s; the crash line said it restarts",
+    ),
+    (Case("ck-twice-on-ipc", 0.0, 1, 13), "the restarted client's error line hidden by the dedup"),
+    (
+        Case("ck-partition-primes", 0.0, 1, 11),
+        "the cut-off copy's exit ended the program, no output",
+    ),
+    (
+        Case("ck-partition-primes", 0.0, 1, 17),
+        "the cut-off copy's exit ended it; then a false alarm",
+    ),
+    (Case("ck-partition-ipc", 0.0, 1, 9), "the server read a void client's data: checksum BAD"),
+    (
+        Case("ck-partition-workload", 0.0, 1, 20),
+        "the void copy ran to its exit after being refused",
+    ),
+    (
+        Case("ck-migrate-dirtier", 0.0, 1, 8),
+        "a migration's new host rewrote the serial being written",
+    ),
+)
