@@ -44,6 +44,7 @@ from vkernel import exactly_once, locate, ops
 from vkernel.capture import Plan
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import LogicalHost, Priority, State
+from vkernel.servers import program_query
 from vkernel.servers.kernel_server import KS_PROCESS_INFO
 from vkernel.servers.program_manager import CK_DONE, CK_FORK, CK_RESTART, query_host_msg
 
@@ -1090,6 +1091,9 @@ class Checkpoints:
                 if k.sim.now - watch.seen_ns < detect_ns:
                     yield ops.Delay(20 * MS)
                     continue
+                if (yield from self._held_somewhere(watch, probe_ms)):
+                    watch.seen_ns = k.sim.now  # its logical host is frozen (a migration), or
+                    continue  # its probes were lost: a program manager runs it
                 ok = yield from self._restart_elsewhere(pid, watch)
                 if not ok:
                     yield ops.Delay(int(self.cfg.retry_s * S))
@@ -1097,6 +1101,18 @@ class Checkpoints:
             yield from self._collect(pid, watch.lhid, keep=1 << 31, known=[watch.serial])
         finally:
             self.watches.pop(watch.lhid, None)
+
+    def _held_somewhere(self, watch: Watch, timeout_ms: int) -> Generator[Any, Any, bool]:
+        """Whether a powered host's program manager says it runs the program (PM_QUERY_PROGRAM by
+        pid, to the group: a manager answers for a frozen or migrating logical host too, which
+        its kernel server does not while it is frozen). Asked before a restart."""
+        replier, reply = yield ops.Send(
+            abi.PROGRAM_MANAGER_GROUP, program_query.request(None, watch.pid), timeout_ms=timeout_ms
+        )
+        if replier <= 0:
+            return False
+        status, count = unpack(reply)[:2]
+        return status == 0 and count > 0
 
     def _restart_elsewhere(self, pid: int, watch: Watch) -> Generator[Any, Any, bool]:
         k = self.k
