@@ -199,6 +199,7 @@ class Watch:
     restarts: int = 0
     incarnation: int = 0  # of the copy restarted last (older ones are void)
     refused: bool = False  # "cannot restart" said (not said again until a restart succeeds)
+    restarting: bool = False  # the home took it for lost and is restarting it
     ended: bool = False
     creator: int = 0  # the process that started it (the console's agent that asked for it)
 
@@ -1094,7 +1095,11 @@ class Checkpoints:
                 if (yield from self._held_somewhere(watch, probe_ms)):
                     watch.seen_ns = k.sim.now  # its logical host is frozen (a migration), or
                     continue  # its probes were lost: a program manager runs it
-                ok = yield from self._restart_elsewhere(pid, watch)
+                watch.restarting = True  # an exit the lost copy sends meanwhile is refused
+                try:
+                    ok = yield from self._restart_elsewhere(pid, watch)
+                finally:
+                    watch.restarting = False
                 if not ok:
                     yield ops.Delay(int(self.cfg.retry_s * S))
             # it ended: its checkpoints are garbage

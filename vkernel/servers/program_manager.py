@@ -139,7 +139,7 @@ class ProgramManager:
                     yield ops.Reply(sender, error(abi.EPERM))  # program managers send it, not guests
                     continue
                 watch = self.k.checkpoints.watching(child) if self.k.checkpoints else None
-                if inc and watch is not None and inc - 1 < watch.incarnation:
+                if inc and watch is not None and (inc - 1 < watch.incarnation or watch.restarting):
                     # the exit of a void incarnation (a copy cut off in a partition, restarted
                     # elsewhere since): the restarted one ends the program
                     yield ops.Reply(sender, error(abi.EKILLED))
