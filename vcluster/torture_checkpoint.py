@@ -329,6 +329,7 @@ torture.SCENARIOS.update({s.name: s for s in SCENARIOS})
 
 # what the sweep found, each fixed: (case, what it did before the fix)
 FOUND = (
+    (Case("ck-partition-primes", 0.0, 1, 23), "the cut-off copy's exit taken while it restarted"),
     (Case("ck-migrate-primes", 0.0, 1, 1), "restart event 'from ws2', the host it had left"),
     (
         Case("ck-lossy-primes", 0.1, 5, 21),
