@@ -325,7 +325,7 @@ class Checkpoints:
         pol: Policy,
         watch: bool = True,
         last: int | None = None,
-        tell: bool = False,
+        tell: int | None = None,
     ) -> None:
         if watch:
             for team in lh.teams:
@@ -343,9 +343,10 @@ class Checkpoints:
             return None
         return {
             "interval_ns": pol.interval_ns,
+            "serial": pol.serial,
             # the one being written may yet complete here: the new host numbers on past it (two
             # files of one serial would overwrite each other)
-            "serial": max(pol.serial, pol.writing),
+            "writing": pol.writing,
             "chain": list(pol.chain),
             "taken": pol.taken,
             "io_seq": dict(pol.io_seq),
@@ -356,10 +357,11 @@ class Checkpoints:
         with a full checkpoint first (this MMU knows nothing of what changed before)."""
         if not isinstance(spec, dict) or lh.lhid in self.policies:
             return
+        complete = int(spec.get("serial", 0))
         pol = Policy(
             lh.lhid,
             int(spec.get("interval_ns", 0)),
-            serial=int(spec.get("serial", 0)),
+            serial=max(complete, int(spec.get("writing", 0))),
             chain=[int(s) for s in spec.get("chain", [])],
             taken=int(spec.get("taken", 0)),
             io_seq={str(key): int(v) for key, v in dict(spec.get("io_seq", {})).items()},
@@ -368,18 +370,23 @@ class Checkpoints:
         # moved here (a migration, an eviction: it has a chain): its home hears where it runs
         # now at once, not at its next checkpoint (a crash before that would restart it "from"
         # the host it left)
-        self._start(lh, pol, tell=bool(pol.chain))
+        self._start(lh, pol, tell=complete if pol.chain else None)
 
     def _loop(
-        self, pid: int, lh: LogicalHost, pol: Policy, last: int | None = None, tell: bool = False
+        self,
+        pid: int,
+        lh: LogicalHost,
+        pol: Policy,
+        last: int | None = None,
+        tell: int | None = None,
     ) -> Generator[Any, Any, None]:
         k = self.k
         step = 20 * MS
         if last is None:  # the cut of the previous checkpoint: the next is due an interval later
             last = k.sim.now
         try:
-            if tell and k.lhs.get(lh.lhid) is lh:  # its home: it runs here now (the same serial)
-                yield from self._tell_home(pid, lh, pol.serial, last)
+            if tell is not None and k.lhs.get(lh.lhid) is lh:  # its home: it runs here now
+                yield from self._tell_home(pid, lh, tell, last)  # (its last complete serial)
             while k.lhs.get(lh.lhid) is lh and lh.processes:
                 yield ops.Delay(step)
                 due = pol.interval_ns and k.sim.now - last >= pol.interval_ns
