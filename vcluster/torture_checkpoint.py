@@ -288,9 +288,7 @@ def check_events(case: Case, run: Any, ref: Any, problems: dict[str, list[str]])
         back = any(h == src and fault_t < tp <= t for tp, h in powered)
         if dst == CONSOLE or (dst == src and not back):
             bad.append(f"restart of {pid:#x} at {t:.3f} from {src} to {dst}")
-        if any(h == dst and fault_t <= tc <= t for tc, h in crashes) and not any(
-            h == dst and tc < tp <= t for tc, h2 in crashes if h2 == dst for tp, h in powered
-        ):
+        if _down(dst, t, crashes, powered):
             bad.append(f"restart of {pid:#x} at {t:.3f} to {dst}, which was down")
         if r["pages_restored"] <= 0 or r["checkpoint_age_s"] < 0 or r["recovery_s"] < r["detect_s"]:
             bad.append(f"restart of {pid:#x} at {t:.3f}: untrue numbers {r}")
@@ -321,6 +319,12 @@ def check_events(case: Case, run: Any, ref: Any, problems: dict[str, list[str]])
             bad.append(
                 f"{prog['name']} ended on {prog['host_final']}, its last restart was to {last['to']}"
             )
+
+
+def _down(host: str, at: float, crashes: list, powered: list) -> bool:
+    """Whether host was crashed (and not powered on again) at time `at`."""
+    last = max((tc for tc, h in crashes if h == host and tc <= at), default=None)
+    return last is not None and not any(h == host and last < tp <= at for tp, h in powered)
 
 
 SCENARIOS = _scenarios()
