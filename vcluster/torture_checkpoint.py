@@ -309,6 +309,16 @@ def check_events(case: Case, run: Any, ref: Any, problems: dict[str, list[str]])
                 f"restart of {pid:#x} at {t:.3f} from checkpoint {r['checkpoint']}, "
                 f"not the newest complete before the fault ({max(complete)})"
             )
+    # the file server back: checkpoints resume (one completes before a later crash, 2 s on)
+    for tp in (tp for tp, h in powered if h == FS):
+        for e in events:
+            if e.get("kind") == "crash" and e["host"] != FS and e["time"] > tp + 2:
+                for pid in e.get("restarting", ()):
+                    if not any(tp < d <= e["time"] for d, _s in done.get(pid >> 16, [])):
+                        bad.append(
+                            f"no checkpoint of {pid:#x} completed between the file server's "
+                            f"return at {tp:.3f} and the crash of {e['host']} at {e['time']:.3f}"
+                        )
     for pid, prog in programs.items():
         restarts = [r for r in records if r["pid"] == pid and r["kind"] == "restart"]
         if not restarts or prog["exit_status"] is None or prog["error"]:
