@@ -343,6 +343,11 @@ torture.SCENARIOS.update({s.name: s for s in SCENARIOS})
 
 # what the sweep found, each fixed: (case, what it did before the fix)
 FOUND = (
+    (Case("ck-evict-primes", 0.0, 1, 7), "cannot_restart of a program frozen by its eviction"),
+    (
+        Case("ck-evict-primes", 0.0, 1, 9),
+        "home unaware of the eviction; then told an unfinished serial",
+    ),
     (Case("ck-partition-primes", 0.0, 1, 23), "the cut-off copy's exit taken while it restarted"),
     (Case("ck-migrate-primes", 0.0, 1, 1), "restart event 'from ws2', the host it had left"),
     (
