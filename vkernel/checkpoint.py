@@ -44,10 +44,11 @@ from typing import TYPE_CHECKING, Any
 
 from emulator.mmu import Prot
 from guest import abi
-from vkernel import locate, ops
+from vkernel import exactly_once, locate, ops
 from vkernel.capture import Plan
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import LogicalHost, Priority, State
+from vkernel.servers import program_query
 from vkernel.servers.kernel_server import KS_PROCESS_INFO
 from vkernel.servers.program_manager import CK_DONE, CK_FORK, CK_RESTART, query_host_msg
 
@@ -82,7 +83,7 @@ LIST_BYTES = 48 * 1024
 PREFIX = "ckpt."
 # serials of the n-th restarted incarnation start at n * INCARNATION: a copy that ran on in a
 # partition (the old incarnation) neither overwrites the new one's files nor passes for it
-INCARNATION = 100_000
+INCARNATION = 100_000  # exactly_once.INCARNATION_SERIALS
 DELTA = "delta_removed"  # an incremental checkpoint's state holds only what changed (state_delta)
 
 
@@ -230,6 +231,7 @@ class Watch:
     restarts: int = 0
     incarnation: int = 0  # of the copy restarted last (older ones are void)
     refused: bool = False  # "cannot restart" said (not said again until a restart succeeds)
+    restarting: bool = False  # the home took it for lost and is restarting it
     ended: bool = False
     creator: int = 0  # the process that started it (the console's agent that asked for it)
 
@@ -350,13 +352,20 @@ class Checkpoints:
         self.policies[proc.lhid].waiting.append(again)
 
     def _start(
-        self, lh: LogicalHost, pol: Policy, watch: bool = True, last: int | None = None
+        self,
+        lh: LogicalHost,
+        pol: Policy,
+        watch: bool = True,
+        last: int | None = None,
+        tell: int | None = None,
     ) -> None:
         if watch:
             for team in lh.teams:
                 self.k.mmu.watch_modified(team.ctx, WATCHER)
         self.k.spawn_server(
-            self.k.system_lh, f"ckpt-{lh.lhid:04x}", lambda pid: self._loop(pid, lh, pol, last)
+            self.k.system_lh,
+            f"ckpt-{lh.lhid:04x}",
+            lambda pid: self._loop(pid, lh, pol, last, tell),
         )
 
     def export(self, lhid: int) -> dict[str, Any] | None:
@@ -367,6 +376,9 @@ class Checkpoints:
         return {
             "interval_ns": pol.interval_ns,
             "serial": pol.serial,
+            # the one being written may yet complete here: the new host numbers on past it (two
+            # files of one serial would overwrite each other)
+            "writing": pol.writing,
             "chain": list(pol.chain),
             "taken": pol.taken,
             "io_seq": dict(pol.io_seq),
@@ -377,25 +389,36 @@ class Checkpoints:
         with a full checkpoint first (this MMU knows nothing of what changed before)."""
         if not isinstance(spec, dict) or lh.lhid in self.policies:
             return
+        complete = int(spec.get("serial", 0))
         pol = Policy(
             lh.lhid,
             int(spec.get("interval_ns", 0)),
-            serial=int(spec.get("serial", 0)),
+            serial=max(complete, int(spec.get("writing", 0))),
             chain=[int(s) for s in spec.get("chain", [])],
             taken=int(spec.get("taken", 0)),
             io_seq={str(key): int(v) for key, v in dict(spec.get("io_seq", {})).items()},
         )
         self.policies[lh.lhid] = pol
-        self._start(lh, pol)
+        # moved here (a migration, an eviction: it has a chain): its home hears where it runs
+        # now at once, not at its next checkpoint (a crash before that would restart it "from"
+        # the host it left)
+        self._start(lh, pol, tell=complete if pol.chain else None)
 
     def _loop(
-        self, pid: int, lh: LogicalHost, pol: Policy, last: int | None = None
+        self,
+        pid: int,
+        lh: LogicalHost,
+        pol: Policy,
+        last: int | None = None,
+        tell: int | None = None,
     ) -> Generator[Any, Any, None]:
         k = self.k
         step = 20 * MS
         if last is None:  # the cut of the previous checkpoint: the next is due an interval later
             last = k.sim.now
         try:
+            if tell is not None and k.lhs.get(lh.lhid) is lh:  # its home: it runs here now
+                yield from self._tell_home(pid, lh, tell, last)  # (its last complete serial)
             while k.lhs.get(lh.lhid) is lh and lh.processes:
                 yield ops.Delay(step)
                 due = pol.interval_ns and k.sim.now - last >= pol.interval_ns
@@ -972,14 +995,36 @@ class Checkpoints:
             return False
         return replier > 0 and unpack(reply)[0] == 0
 
+    def superseded(self, lhid: int, new_mac: bytes | None = None) -> None:
+        """LH_HERE "restarted" from new_mac (None: a server refused a request of ours as from a
+        void incarnation, exactly_once.refused): lhid runs again elsewhere from a checkpoint. A
+        copy of it here is a void incarnation (its home took this host for crashed: a partition,
+        or its probes lost): it goes at once, without an exit, before it has more effects (the
+        restarted one ends the program). A copy a migration is moving, or is building here, is
+        left to it."""
+        k = self.k
+        lh = k.lhs.get(lhid)
+        if (
+            lh is None
+            or lh.system
+            or lh.migrating
+            or lh.copy_of
+            or new_mac == k.machine.mac
+            or not lh.processes
+        ):
+            return
+        log.info("%s: %#06x was restarted elsewhere: this copy is removed", k.name, lhid)
+        k.remove_lh(lh, Plan(), new_mac)
+
     # ================================================================ restart (a willing host)
     def restart_worker(self, pid: int) -> Generator[Any, Any, None]:
-        """CK_RESTART lhid: rebuild lhid here from its last complete checkpoint."""
+        """CK_RESTART lhid incarnation: rebuild lhid here from its last complete checkpoint, as
+        that incarnation (the home's count of its restarts; 0: from the checkpoint's serial)."""
         k = self.k
         sender, msg = yield ops.Receive()
-        lhid = unpack(msg)[1]
+        lhid, incarnation = unpack(msg)[1:3]
         try:
-            reply = yield from self._restart(pid, lhid)
+            reply = yield from self._restart(pid, lhid, incarnation)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             log.info("%s: cannot restart %#06x: %s", k.name, lhid, exc)
             reply = error(abi.EINVAL)
@@ -1037,7 +1082,7 @@ class Checkpoints:
         bodies.reverse()
         return whole_state(states[::-1]), bodies
 
-    def _restart(self, pid: int, lhid: int) -> Generator[Any, Any, bytes]:
+    def _restart(self, pid: int, lhid: int, incarnation: int = 0) -> Generator[Any, Any, bytes]:
         k = self.k
         if lhid in k.lhs:
             return error(abi.EINVAL)
@@ -1059,15 +1104,21 @@ class Checkpoints:
         for spec in state["teams"]:
             spec["pages"] = page_list(spec.pop("page_runs"))
         serial = int(state["checkpoint"]["serial"])
+        # a new incarnation: past every one before (two restarts from one checkpoint are two)
+        incarnation = max(incarnation, serial // INCARNATION + 1)
         for proc in state["processes"]:
             aw = proc.get("awaiting")
+            if isinstance(aw, dict) and isinstance(aw.get("msg"), str):
+                # sent again by the new incarnation: stamped as its own (servers refuse the old)
+                again = exactly_once.reincarnate(bytes.fromhex(aw["msg"]), incarnation)
+                aw["msg"] = again.hex()
             if isinstance(aw, dict) and aw.get("mode") == "move":
                 # sent again as a new request: the receiver may have answered the old one (and
                 # moved data into the memory that was lost) to the crashed host; its retained
                 # answer would skip that (servers with effects dedup by stamp: exactly_once.py)
                 aw["mode"] = "lost"
         if isinstance(state.get("checkpoint_policy"), dict):  # goes on here, after this one
-            nxt = (serial // INCARNATION + 1) * INCARNATION
+            nxt = incarnation * INCARNATION
             state["checkpoint_policy"] |= {"serial": nxt, "chain": []}
         from vkernel.ckpt_store import apply_records
 
@@ -1103,7 +1154,7 @@ class Checkpoints:
             k.lhs.pop(lh.lhid, None)
             return error(abi.EINVAL)
         k.restore_lh(lh, lhid, staged, teams=teams)
-        k.transport.announce_restart(lhid)
+        k.transport.announce_restart(lhid, incarnation)
         cut_ns = int(state["checkpoint"]["cut_ns"])
         log.info(
             "%s: restarted %#06x from checkpoint %d (%d pages)", k.name, lhid, serial, restored
@@ -1182,7 +1233,14 @@ class Checkpoints:
                 if k.sim.now - watch.seen_ns < detect_ns:
                     yield ops.Delay(20 * MS)
                     continue
-                ok = yield from self._restart_elsewhere(pid, watch)
+                if (yield from self._held_somewhere(watch, probe_ms)):
+                    watch.seen_ns = k.sim.now  # its logical host is frozen (a migration), or
+                    continue  # its probes were lost: a program manager runs it
+                watch.restarting = True  # an exit the lost copy sends meanwhile is refused
+                try:
+                    ok = yield from self._restart_elsewhere(pid, watch)
+                finally:
+                    watch.restarting = False
                 if not ok:
                     yield ops.Delay(int(self.cfg.retry_s * S))
             # it ended: its checkpoints are garbage
@@ -1204,6 +1262,18 @@ class Checkpoints:
                 return due + slack
         return due
 
+    def _held_somewhere(self, watch: Watch, timeout_ms: int) -> Generator[Any, Any, bool]:
+        """Whether a powered host's program manager says it runs the program (PM_QUERY_PROGRAM by
+        pid, to the group: a manager answers for a frozen or migrating logical host too, which
+        its kernel server does not while it is frozen). Asked before a restart."""
+        replier, reply = yield ops.Send(
+            abi.PROGRAM_MANAGER_GROUP, program_query.request(None, watch.pid), timeout_ms=timeout_ms
+        )
+        if replier <= 0:
+            return False
+        status, count = unpack(reply)[:2]
+        return status == 0 and count > 0
+
     def _restart_elsewhere(self, pid: int, watch: Watch) -> Generator[Any, Any, bool]:
         k = self.k
         started = k.sim.now
@@ -1218,7 +1288,9 @@ class Checkpoints:
             pm = unpack(reply)[1]
             tried += 1
             replier, reply = yield ops.Send(
-                pm, pack(CK_RESTART, watch.lhid), timeout_ms=int(self.cfg.restart_timeout_s * 1000)
+                pm,
+                pack(CK_RESTART, watch.lhid, watch.incarnation + 1),
+                timeout_ms=int(self.cfg.restart_timeout_s * 1000),
             )
             if watch.ended:
                 return True
@@ -1245,7 +1317,7 @@ class Checkpoints:
                 "recovery_s": round((k.sim.now - lost_at) / S, 3),
             }
             watch.host, watch.restarts, watch.refused = to, watch.restarts + 1, False
-            watch.incarnation = serial // INCARNATION + 1
+            watch.incarnation = max(watch.incarnation + 1, serial // INCARNATION + 1)
             watch.seen_ns = k.sim.now
             self._publish(record)
             return True
