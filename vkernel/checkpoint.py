@@ -1086,19 +1086,26 @@ class Checkpoints:
         k = self.k
         if lhid in k.lhs:
             return error(abi.EINVAL)
-        names = yield from self._list(pid)
-        if names is None:
-            return error(abi.EIO)
-        serials = sorted(
-            (p[1] for p in map(parse_name, names) if p is not None and p[0] == lhid), reverse=True
-        )
-        for serial in serials:  # the newest complete one whose chain is all there
-            got = yield from self._read_chain(pid, lhid, serial)
+        got = None
+        for _attempt in range(3):  # the files changed while being read (a merge): again
+            names = yield from self._list(pid)
+            if names is None:
+                return error(abi.EIO)
+            serials = sorted(
+                (p[1] for p in map(parse_name, names) if p is not None and p[0] == lhid),
+                reverse=True,
+            )
+            for serial in serials:  # the newest complete one whose chain is all there
+                got = yield from self._read_chain(pid, lhid, serial)
+                if got is not None:
+                    break
+                if (yield from self._list(pid)) != names:
+                    break  # a merge put a full checkpoint in place of older files meanwhile
             if got is not None:
-                state, bodies = got
                 break
-        else:
+        if got is None:
             return error(abi.ENOENT)
+        state, bodies = got
         if lhid in k.lhs:
             return error(abi.EINVAL)
         for spec in state["teams"]:

@@ -176,8 +176,11 @@ class Transport:
         # this kernel's answers to group requests on their way out (overheard ones): taken
         # back when another member's answer is overheard before they reach the wire
         self.answers_out: OrderedDict[tuple[int, int], bytes] = OrderedDict()
-        # station-specific, so that a migrated pid never repeats a seq
-        self._seq = (kernel.index + 1) << 24
+        # station-specific, so that a migrated pid never repeats a seq; and boot-specific (64 a
+        # ms of the boot's time), so that a program restarted on its rebooted host does not
+        # repeat the seqs of its old incarnation, whose requests and answers servers may still
+        # hold (the station is the same: void_incarnation cannot tell them apart)
+        self._seq = ((kernel.index + 1) << 24) | ((kernel.sim.now // 1_000_000 * 64) & 0xFFFFFF)
 
     # --- sending frames -------------------------------------------------------------
     def next_seq(self) -> int:
