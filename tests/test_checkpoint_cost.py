@@ -237,7 +237,9 @@ def test_the_home_probes_once_between_two_notices_and_still_detects_within_detec
         assert s.run_until_done(60)
         [restart] = s.restarts
         assert restart["kind"] == "restart"
-        assert detect <= restart["detect_s"] <= detect + 0.025, (crash_ms, restart)
+        # (then the home asks the program managers whether one runs it: a group query's bound)
+        asked = s.config.cost.host_query_timeout_ms / 1000
+        assert detect <= restart["detect_s"] <= detect + asked + 0.025, (crash_ms, restart)
 
 
 def test_fs_put_creates_a_file_whole_or_leaves_it_as_it_was():
