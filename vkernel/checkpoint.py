@@ -182,6 +182,7 @@ class Policy:
     # started checkpointed (first): until its first checkpoint is complete, what it sends waits
     committed: bool = True
     waiting: list[Callable[[], None]] = field(default_factory=list)
+    forks: dict[str, int] = field(default_factory=dict)  # fork files kept for a replay: index
 
 
 @dataclass
@@ -224,9 +225,12 @@ class Checkpoints:
         """The program manager's requests of this subsystem (run in the program manager)."""
         k = self.k
         if code in (CK_RESTART, CK_FORK):
-            if abi.pid_lhid(sender) % k.lh_stride or k.is_local(
-                sender
-            ):  # program managers of others
+            here = k.processes.get(sender)
+            if (
+                abi.pid_lhid(sender) % k.lh_stride or k.is_local(sender)
+            ) and not (  # program managers of others, or our own (a replayed fork's)
+                code == CK_FORK and here is not None and here.team is None
+            ):
                 yield ops.Reply(sender, error(abi.EPERM))
             elif code == CK_RESTART:
                 worker = yield ops.Spawn("pm-restart", self.restart_worker)
@@ -526,6 +530,8 @@ class Checkpoints:
             spare = {pol.base_serial} if pol.base_serial else set()
             yield from self._collect(pid, lh.lhid, keep=serial, known=old_chain, spare=spare)
         pol.acked = yield from self._tell_home(pid, lh, serial, freeze_start)
+        if pol.forks and k.rfork is not None:  # a restart from this one replays no fork before it
+            yield from k.rfork.committed(pid, pol, state)
         return True
 
     def _thaw(self, lh: LogicalHost) -> None:
@@ -1053,6 +1059,8 @@ class Checkpoints:
                     yield ops.Delay(int(self.cfg.retry_s * S))
             # it ended: its checkpoints are garbage
             yield from self._collect(pid, watch.lhid, keep=1 << 31, known=[watch.serial])
+            if k.rfork is not None:
+                yield from k.rfork.collect(pid, watch.lhid)
         finally:
             self.watches.pop(watch.lhid, None)
 
