@@ -301,6 +301,8 @@ class Checkpoints:
             if self.policies.get(lh.lhid) is pol:
                 del self.policies[lh.lhid]
             pol.waiting.clear()
+            # it never ran: its begun checkpoint (complete or not) goes too
+            yield from self._remove(pid, file_name(lh.lhid, 1))
             return False
         self._release(lh)
         pol.committed = True
@@ -1017,6 +1019,52 @@ class Checkpoints:
             if watch.pid == pid:
                 watch.ended = True
         self.ended_pids.add(pid)
+
+    def forget_start(self, creator: int, pm: int) -> None:
+        """The start of a checkpointed program by `creator` on the host of program manager pm
+        failed (that host did not answer: it never ran, it is started elsewhere): the first
+        checkpoint it may have begun there goes, complete (its programs' creator is ours) or
+        not (its writer was on that host). Asked by the console; done from a process of ours."""
+        stride = self.k.lh_stride
+        host = abi.pid_lhid(pm) // stride
+
+        def body(pid: int) -> Generator[Any, Any, None]:
+            names = yield from self._list(pid)
+            for name in names or ():
+                parsed = parse_name(name)
+                if parsed is None or parsed[1] != 1 or parsed[0] // stride != host:
+                    continue
+                if parsed[0] in self.watches:
+                    continue
+                mine = yield from self._begun_by(pid, name, creator)
+                if mine:
+                    yield from self._remove(pid, name)
+
+        self.k.spawn_server(self.k.system_lh, "ckpt-forget", body)
+
+    def _begun_by(self, pid: int, name: str, creator: int) -> Generator[Any, Any, bool]:
+        """Whether checkpoint file `name` is not complete, or is of a program `creator` started."""
+        inst = yield from self._open(pid, name, abi.FS_MODE_READ)
+        if inst is None:
+            return False
+        mine = False
+        head = yield from self._read_at(pid, inst, 0, HEADER.size)
+        magic = HEADER.unpack(head)[0] if head is not None else b""
+        if magic not in (MAGIC, MAGIC_SMALL):
+            mine = True  # not complete (no header yet): nothing can restart from it
+        else:
+            _, _, state_at, state_len, _, _ = HEADER.unpack(head)
+            blob = yield from self._read_at(pid, inst, state_at, state_len)
+            try:
+                state = json.loads(blob) if blob is not None else {}
+            except ValueError:
+                state = {}
+            programs = state.get("programs", []) if isinstance(state, dict) else []
+            mine = any(isinstance(p, dict) and p.get("creator") == creator for p in programs)
+        yield ops.Send(
+            self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=self._bound_ms()
+        )
+        return mine
 
     def created_by(self, creator: int) -> Watch | None:
         """The watch of a program `creator` started (its start's answer may have been lost)."""
