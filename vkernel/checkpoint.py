@@ -400,6 +400,8 @@ class Checkpoints:
         mmu = k.mmu
         if k.rfork is not None and not (yield from k.rfork.resident(lh)):
             return False  # pages still to come (a lazy rfork's child) could not be had
+        if k.rfork is not None and k.rfork.snapshots:
+            yield from k.rfork.copied(lh.lhid)  # a lazy fork's copy of its cut goes first
         fork = self.cfg.copy == "fork"
         pol.running = True
         full = pol.full_next or pol.since_full + 1 >= self.cfg.full_every
@@ -932,6 +934,8 @@ class Checkpoints:
                 # moved data into the memory that was lost) to the crashed host; its retained
                 # answer would skip that (servers with effects dedup by stamp: exactly_once.py)
                 aw["mode"] = "lost"
+            if isinstance(aw, dict) and k.rfork is not None:
+                k.rfork.resend_fork(aw, lhid)  # a fork in progress at the cut: replayed
         if isinstance(state.get("checkpoint_policy"), dict):  # goes on here, after this one
             nxt = (serial // INCARNATION + 1) * INCARNATION
             state["checkpoint_policy"] |= {"serial": nxt, "chain": []}

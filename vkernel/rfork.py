@@ -90,13 +90,27 @@ class Snapshot:
     child: int = 0
     fallback: str = ""  # the same pages on the file server (a checkpointed parent's)
     fallback_done: bool = False
+    fallback_done_s: float = 0.0  # when it was complete (simulated s)
     last: tuple[int, bytes] = (0, b"")  # the cut's highest page: a fallback's last write
     writing: bool = False
+    copying: bool = False  # its fallback is to be written, or being written
     live: bool = True
     round_trips: int = 0  # IO_READ requests served
     pages_shipped: int = 0
     shipped: set[int] = field(default_factory=set)  # offsets shipped at least once
     freed_why: str = ""
+
+
+def resend_fork(aw: dict[str, Any], lhid: int) -> None:
+    """A restart's outstanding Send (its "awaiting"): a PM_RFORK in progress at the checkpoint's
+    cut was forwarded to a worker of the crashed host's program manager: it is sent again to the
+    logical host's own program manager, under its stamp (a replay of the fork)."""
+    try:
+        msg = bytes.fromhex(str(aw.get("msg") or ""))
+    except ValueError:
+        return
+    if len(msg) >= 4 and unpack(msg)[0] == abi.PM_RFORK:
+        aw.update(dst=abi.make_pid(lhid, abi.LOCAL_PROGRAM_MANAGER), group=True, mode="lost")
 
 
 class RemoteFork:
@@ -118,6 +132,8 @@ class RemoteFork:
         self.made: dict[str, dict[str, int]] = {}
         kernel.rfork = self
         kernel.on_exit.append(self._on_exit)
+
+    resend_fork = staticmethod(resend_fork)
 
     # --- the parent's side ------------------------------------------------------------------
     def parent_worker(self, pid: int) -> Generator[Any, Any, None]:
@@ -273,6 +289,7 @@ class RemoteFork:
             snap.child = child
             k.spawn_server(k.system_lh, "rfork-watch", lambda wpid: self._watch(wpid, snap))
             if flags & FALLBACK:
+                snap.copying = True
                 k.spawn_server(
                     k.system_lh, "rfork-copy", lambda wpid: self._write_fallback(wpid, snap)
                 )
@@ -321,6 +338,20 @@ class RemoteFork:
             if index < done:
                 del pol.forks[name]
                 yield from self.k.checkpoints._remove(pid, name)
+
+    def copied(self, lhid: int) -> Generator[Any, Any, None]:
+        """Before a checkpoint of lhid is cut: the copies of its lazy forks' cuts on the file
+        server are complete first. A checkpoint after a fork counts, and the fork is not
+        replayed from then on, only once the child's pages are on the file server (else a
+        crash between left the child without them); and the two do not share the interface
+        (the checkpoint waits as long, but takes no longer)."""
+        k = self.k
+        end = k.sim.now + int(k.config.checkpoint.restart_timeout_s * 1e9)
+        prefix = f"rfork.{lhid:04x}."
+        while k.sim.now < end and any(
+            s.copying and s.live and s.name.startswith(prefix) for s in self.snapshots.values()
+        ):
+            yield ops.Delay(20 * MS)
 
     def collect(self, pid: int, lhid: int) -> Generator[Any, Any, None]:
         """The program of lhid ended (its home collects): its fork files left go too."""
@@ -621,8 +652,9 @@ class RemoteFork:
             yield ops.Send(
                 self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=ck._bound_ms()
             )
-        snap.writing = False
+        snap.writing = snap.copying = False
         snap.fallback_done = ok and snap.live
+        snap.fallback_done_s = self.k.sim.now / 1e9 if snap.fallback_done else 0.0
         if not snap.fallback_done:
             log.info("%s: the copy of %s on the file server stopped", self.k.name, snap.name)
             yield from ck._remove(pid, name)
@@ -667,6 +699,34 @@ class RemoteFork:
         team = proc.team
         if team is not None and team.lazy and team.dead and team.backing_file and self.k.pager:
             self.k.pager.prefetch(team)
+
+    def parent_restarted(self, lhid: int) -> None:
+        """Logical host lhid was restarted from a checkpoint (LH_HERE "restarted"): the exits of
+        its children built here that its crashed host took may have come after that checkpoint's
+        cut: they are told again, under the same notice ids (taken once), so that its
+        wait_program gets them."""
+        k = self.k
+        for rec in self.children.values():
+            if abi.pid_lhid(rec["parent"]) != lhid or not rec.get("notice"):
+                continue
+            notice = pack(
+                abi.PM_EXITED,
+                rec["child"],
+                rec["status"] & 0xFFFFFFFF,
+                rec["parent"],
+                rec["notice"],
+            )
+            bound = k.sim.now + int(k.config.migration.timeout_s * 1e9)
+
+            def tell(pid: int, notice: bytes = notice, bound: int = bound) -> Generator:
+                while True:
+                    replier, _ = yield ops.Send(
+                        abi.make_pid(lhid, abi.LOCAL_PROGRAM_MANAGER), notice
+                    )
+                    if replier > 0 or k.sim.now >= bound:
+                        return
+
+            k.spawn_server(k.system_lh, "rfork-exit-notice", tell)
 
     def team_ends(self, team) -> None:
         """A lazy child's team is being destroyed: what it touched (the MMU's referenced bits

@@ -963,6 +963,8 @@ class Transport:
             self.learn(p.lhid, src_mac)
             if p.status == LH_RESTARTED:
                 self.void_incarnation(p.lhid, src_mac)
+                if self.k.rfork is not None:  # its rfork children's exits, told again
+                    self.k.rfork.parent_restarted(p.lhid)
         elif kind is Kind.MIGRATE and self.k.migration is not None:
             self.k.migration.on_packet(src_mac, p)
         elif kind is Kind.LOAD:
@@ -1101,6 +1103,8 @@ class Transport:
         void everywhere (void_incarnation); the announcement is also the new binding."""
         self.void_incarnation(lhid, self.k.machine.mac)
         self.transmit(None, Packet(Kind.LH_HERE, 0, 0, 0, lhid=lhid, status=LH_RESTARTED))
+        if self.k.rfork is not None:  # its rfork children built here: their exits, told again
+            self.k.rfork.parent_restarted(lhid)
 
     def void_incarnation(self, lhid: int, new_mac: bytes) -> None:
         """Logical host lhid runs again from a checkpoint at new_mac: what its old incarnation had
