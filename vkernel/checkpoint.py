@@ -79,6 +79,7 @@ PREFIX = "ckpt."
 # serials of the n-th restarted incarnation start at n * INCARNATION: a copy that ran on in a
 # partition (the old incarnation) neither overwrites the new one's files nor passes for it
 INCARNATION = 100_000
+ADOPT = 1 << 31  # CK_DONE's serial: the sender's home does not answer: adopt the watch
 
 
 def file_name(lhid: int, serial: int) -> str:
@@ -183,6 +184,9 @@ class Policy:
     committed: bool = True
     waiting: list[Callable[[], None]] = field(default_factory=list)
     forks: dict[str, int] = field(default_factory=dict)  # fork files kept for a replay: index
+    # the program manager that adopted the watch when the creator's host stopped answering the
+    # notices (0: the creator's, the home); moves with the policy
+    home: int = 0
 
 
 @dataclass
@@ -201,6 +205,7 @@ class Watch:
     refused: bool = False  # "cannot restart" said (not said again until a restart succeeds)
     ended: bool = False
     creator: int = 0  # the process that started it (the console's agent that asked for it)
+    adopted: bool = False  # we took the watch over from a home that stopped answering
 
 
 class Checkpoints:
@@ -219,6 +224,7 @@ class Checkpoints:
         self.cow_copies = 0
         kernel.checkpoints = self
         kernel.mmu.on_cow = self._cow
+        kernel.on_exit.append(self._on_exit)
 
     # ================================================================ the running side
     def serve(self, sender: int, code: int, msg: bytes) -> Generator[Any, Any, None]:
@@ -344,6 +350,7 @@ class Checkpoints:
             "chain": list(pol.chain),
             "taken": pol.taken,
             "io_seq": dict(pol.io_seq),
+            "home": pol.home,
         }
 
     def adopt(self, lh: LogicalHost, spec: dict[str, Any] | None) -> None:
@@ -358,6 +365,7 @@ class Checkpoints:
             chain=[int(s) for s in spec.get("chain", [])],
             taken=int(spec.get("taken", 0)),
             io_seq={str(key): int(v) for key, v in dict(spec.get("io_seq", {})).items()},
+            home=int(spec.get("home", 0)),
         )
         self.policies[lh.lhid] = pol
         self._start(lh, pol)
@@ -844,9 +852,22 @@ class Checkpoints:
                     break
         if not creator:
             return False
+        pol = self.policies.get(lh.lhid)
         home = abi.make_pid(abi.pid_lhid(creator), abi.LOCAL_PROGRAM_MANAGER)
+        if pol is not None and pol.home:
+            home = pol.home
         msg = pack(CK_DONE, creator, program, serial, *_name16(k.name))
         replier, reply = yield ops.Send(home, msg, timeout_ms=self._bound_ms())
+        if replier <= 0 and pol is not None and pol.committed:
+            # the home's host does not answer (it crashed): another program manager adopts the
+            # watch, so that a crash of ours is still survived
+            new = yield from self._new_home(home)
+            if new > 0:
+                adopt = pack(CK_DONE, creator, program, serial | ADOPT, *_name16(k.name))
+                replier, reply = yield ops.Send(new, adopt, timeout_ms=self._bound_ms())
+                if replier > 0 and unpack(reply)[0] == 0:
+                    log.info("%s: %#06x's home is now %#x", k.name, lh.lhid, new)
+                    pol.home = new
         if replier > 0 and signed(unpack(reply)[0]) == -abi.EKILLED and k.lhs.get(lh.lhid) is lh:
             # the home restarted the program elsewhere meanwhile (we were cut off): this copy is
             # void; it goes without an exit (the one the home restarted ends the program)
@@ -855,14 +876,44 @@ class Checkpoints:
             return False
         return replier > 0 and unpack(reply)[0] == 0
 
+    def _new_home(self, old: int) -> Generator[Any, Any, int]:
+        """A program manager to adopt a watch: a willing host's ("@ *": never ours), or 0."""
+        replier, reply = yield ops.Send(abi.PROGRAM_MANAGER_GROUP, query_host_msg(None))
+        if replier <= 0 or unpack(reply)[0]:
+            return 0
+        new = unpack(reply)[1]
+        return new if new != old and abi.pid_lhid(new) % self.k.lh_stride == 0 else 0
+
+    def _on_exit(self, proc: Any, status: int) -> None:
+        """A program whose watch was adopted ended here: its home learns it (CK_DONE, serial 0),
+        since the exit's notice goes to its creator's host, which no longer answers."""
+        k = self.k
+        pol = self.policies.get(proc.lhid)
+        if pol is None or not pol.home or proc.team is None or proc.lh.processes:
+            return
+        creator = proc.creator
+        msg = pack(CK_DONE, creator, proc.pid, 0, *_name16(k.name))
+        home = pol.home
+        bound = k.sim.now + int(self.cfg.restart_timeout_s * S)
+
+        def tell(pid: int) -> Generator[Any, Any, None]:
+            while True:
+                replier, _ = yield ops.Send(home, msg, timeout_ms=self._bound_ms())
+                if replier > 0 or k.sim.now >= bound:
+                    return
+
+        k.spawn_server(k.system_lh, "ckpt-ended", tell)
+
     # ================================================================ restart (a willing host)
     def restart_worker(self, pid: int) -> Generator[Any, Any, None]:
         """CK_RESTART lhid: rebuild lhid here from its last complete checkpoint."""
         k = self.k
         sender, msg = yield ops.Receive()
-        lhid = unpack(msg)[1]
+        _, lhid, adopted = unpack(msg)[:3]
+        # an adopted home restarts it: the restarted copy's notices go to that home
+        home = abi.make_pid(abi.pid_lhid(sender), abi.LOCAL_PROGRAM_MANAGER) if adopted else 0
         try:
-            reply = yield from self._restart(pid, lhid)
+            reply = yield from self._restart(pid, lhid, home)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             log.info("%s: cannot restart %#06x: %s", k.name, lhid, exc)
             reply = error(abi.EINVAL)
@@ -895,7 +946,7 @@ class Checkpoints:
             return None
         return json.loads(rest[state_at - body_at :]), rest[: state_at - body_at]
 
-    def _restart(self, pid: int, lhid: int) -> Generator[Any, Any, bytes]:
+    def _restart(self, pid: int, lhid: int, home: int = 0) -> Generator[Any, Any, bytes]:
         k = self.k
         if lhid in k.lhs:
             return error(abi.EINVAL)
@@ -939,6 +990,8 @@ class Checkpoints:
         if isinstance(state.get("checkpoint_policy"), dict):  # goes on here, after this one
             nxt = (serial // INCARNATION + 1) * INCARNATION
             state["checkpoint_policy"] |= {"serial": nxt, "chain": []}
+            if home:
+                state["checkpoint_policy"]["home"] = home
         pages: dict[tuple[int, int], tuple[int, bytes]] = {}
         for blob in bodies:
             off = 0
@@ -1000,6 +1053,12 @@ class Checkpoints:
         _, creator, program, serial, *name = unpack(msg)
         lhid = abi.pid_lhid(program)
         watch = self.watches.get(lhid)
+        adopted, serial = bool(serial & ADOPT), serial & ~ADOPT
+        if serial == 0:  # an adopted watch's program ended (it had no other way to tell us)
+            if watch is not None:
+                watch.ended = True
+            self.ended_pids.add(program)
+            return pack(0)
         if watch is not None and serial // INCARNATION < watch.incarnation:
             return error(abi.EKILLED)  # a void incarnation (it ran on in a partition): it goes
         if watch is None:
@@ -1011,6 +1070,19 @@ class Checkpoints:
             self.k.spawn_server(
                 self.k.system_lh, f"ckpt-watch-{lhid:04x}", lambda pid: self._watch(pid, watch)
             )
+            if adopted:
+                watch.adopted = True
+                watch.incarnation = serial // INCARNATION
+                self._publish(
+                    {
+                        "kind": "home",
+                        "program": "",
+                        "pid": program,
+                        "from": _unname16(tuple(name)),
+                        "to": self.k.name,
+                        "checkpoint": serial,
+                    }
+                )
         watch.host = _unname16(tuple(name))
         watch.serial = max(watch.serial, serial)
         watch.taken_ns = self.k.sim.now
@@ -1130,7 +1202,9 @@ class Checkpoints:
             pm = unpack(reply)[1]
             tried += 1
             replier, reply = yield ops.Send(
-                pm, pack(CK_RESTART, watch.lhid), timeout_ms=int(self.cfg.restart_timeout_s * 1000)
+                pm,
+                pack(CK_RESTART, watch.lhid, int(watch.adopted)),
+                timeout_ms=int(self.cfg.restart_timeout_s * 1000),
             )
             if watch.ended:
                 return True
