@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from tests.helpers import config
+from tests.helpers import config, vcluster_json
 from vcluster.session import Session
 
 S = 1_000_000_000
@@ -195,3 +195,21 @@ def test_a_lazy_forks_copy_of_its_cut_is_complete_before_the_next_checkpoint_cou
     [snap] = ref.kernels["ws2"].rfork.served.values()
     after = [t for t in ref.kernels["ws2"].checkpoints.taken if t["time"] > forked_s]
     assert snap.fallback_done and after[0]["time"] >= snap.fallback_done_s
+
+
+def test_vcluster_run_shows_the_replayed_fork_and_one_child(image, tmp_path):
+    """The way a user sees it: `vcluster run --json` with the crash typed in: the parent's
+    output is the uncrashed run's, and `rforks` lists the fork and its replay, one child."""
+    path = tmp_path / "replay"
+    path.write_bytes(image)
+    output, _, fork = _reference(image, EAGER)
+    crash = fork["started_s"] + 1.8  # the child built and running
+    lines = [f"replay {EAGER} @ ws2 checkpoint={INTERVAL}", f"wait {crash:.3f}", "crash ws2"]
+    proc, summary = vcluster_json("--config", "tiny", "--image", str(path), *lines, "wait 20")
+    assert proc.returncode == 0, proc.stderr
+    [program] = [p for p in summary["programs"] if p["name"] == "replay"]
+    assert program["output"] == output and program["exit_status"] == 0
+    first, again = summary["rforks"]
+    assert not first["replayed"] and again["replayed"] and first["child"] == again["child"]
+    assert [r["kind"] for r in summary["restarts"]] == ["restart"]
+    assert "restarted on" in proc.stderr
