@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.helpers import config, vcluster_json
 from vcluster.session import Session
@@ -213,3 +215,29 @@ def test_vcluster_run_shows_the_replayed_fork_and_one_child(image, tmp_path):
     assert not first["replayed"] and again["replayed"] and first["child"] == again["child"]
     assert [r["kind"] for r in summary["restarts"]] == ["restart"]
     assert "restarted on" in proc.stderr
+
+
+@settings(
+    max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lazy=st.booleans(), after_s=st.floats(0.0, 2.2))
+def test_any_crash_between_the_fork_and_the_next_checkpoint_leaves_the_uncrashed_output(
+    image, lazy, after_s
+):
+    """The invariant, at any instant: one child; the parent's lines and the child's are each
+    the uncrashed run's, in order, once, and the exit status is the same. How the two programs'
+    lines interleave follows the parent's delay: a crash while the child runs delays the
+    parent's next line by its restart, the child's come first (the fixed instants above are
+    ones where the order is the same, byte for byte)."""
+    args = LAZY if lazy else EAGER
+    output, status, fork = _reference(image, args)
+    session, job = _run(image, args, fork["started_s"] + after_s)
+    got = session.output_of(job)
+    for who in ("parent:", "child:"):
+        assert _lines(got, who) == _lines(output, who)
+    assert sorted(got.splitlines()) == sorted(output.splitlines())
+    assert job.exit_status == status and len(_children(session)) == 1
+
+
+def _lines(output: str, who: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith(who)]
