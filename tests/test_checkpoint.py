@@ -555,6 +555,12 @@ def test_bench_ft_quick_measures_overhead_recovery_and_rfork():
         assert at_1s["slowdown"] > at_1s["floor_slowdown"] > 0
         assert row["target_met"] == (at_1s["slowdown"] < bench_ft.TARGET_OVERHEAD)
         assert 0.9 < at_1s["achieved_interval_s"] < 1.2
+        # the shortest interval under the target: never shorter than the floor's
+        target = row["interval_for_target"]
+        assert target["slowdowns"]["1"] == at_1s["slowdown"]
+        shortest = target["measured_s"]
+        assert shortest is None or shortest >= target["floor_s"] > 0
+        assert (shortest is not None and shortest <= 1) == row["target_met"]
         modes = row["modes_at_1s"]
         # freezing until the pages are sent costs more than the copy-on-write cut
         assert modes["freeze"]["slowdown"] > modes["fork"]["slowdown"]
