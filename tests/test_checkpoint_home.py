@@ -87,3 +87,34 @@ def test_a_crashed_homes_watch_moves_and_a_later_crash_is_still_survived(referen
     fs = session.kernels["fs1"].machine.filesystem
     assert not [n for n in fs.list() if n.startswith(ck.PREFIX)]
     assert not new_home.watching(job.pid)
+
+
+def test_a_home_cut_off_lets_the_watch_go_once_it_hears_of_its_successor(reference):
+    """The home is alive but partitioned off past the bound: another program manager adopts the
+    watch; when the partition heals the running host tells the old home, which stops watching
+    without removing the files, so that the later crash of the running host is restarted once,
+    by the new home."""
+    files, _ = reference
+    session = Session(_cluster())
+    job = _start(session)
+    session.sim.run(until=int(1.5 * S))
+    old_home = session.kernels["ws2"].checkpoints
+    assert old_home.watching(job.pid)
+    session.execute("fault partition ws2")
+    _until(session, lambda: any(r["kind"] == "home" for r in session.restarts), 6)
+    [moved] = [r for r in session.restarts if r["kind"] == "home"]
+    session.execute("fault heal")
+    _until(session, lambda: not old_home.watching(job.pid), 6)
+    new_home = session.kernels[moved["to"]].checkpoints
+    assert new_home.watching(job.pid) and checkpointing.host_of(session, job.pid) == "ws3"
+    fs = session.kernels["fs1"].machine.filesystem
+    assert [n for n in fs.list() if n.startswith(ck.PREFIX)]  # the old home removed none
+    session.execute("crash ws3")
+    _until(session, lambda: not new_home.watching(job.pid), 120)
+    # the old home, cut off, found no host to restart it on (said once); one restart, the
+    # new home's
+    kinds = [r["kind"] for r in session.restarts]
+    assert kinds.count("restart") == 1 and kinds.count("home") == 1
+    assert [r["kind"] for r in new_home.records] == ["home", "restart"]
+    assert not [r for r in old_home.records if r["kind"] == "restart"]
+    assert _files(session) == files

@@ -80,6 +80,8 @@ PREFIX = "ckpt."
 # partition (the old incarnation) neither overwrites the new one's files nor passes for it
 INCARNATION = 100_000
 ADOPT = 1 << 31  # CK_DONE's serial: the sender's home does not answer: adopt the watch
+RELEASE = ADOPT - 1  # CK_DONE's serial: another home has adopted the watch: stop watching
+RELEASE_TRIES = 10  # checkpoints that tell the home replaced (one try each)
 
 
 def file_name(lhid: int, serial: int) -> str:
@@ -187,6 +189,8 @@ class Policy:
     # the program manager that adopted the watch when the creator's host stopped answering the
     # notices (0: the creator's, the home); moves with the policy
     home: int = 0
+    released: int = 0  # 1: the home it replaced let the watch go; 2: being told
+    release_tries: int = 0  # told so often (a crashed home never answers: a few tries)
 
 
 @dataclass
@@ -206,6 +210,7 @@ class Watch:
     ended: bool = False
     creator: int = 0  # the process that started it (the console's agent that asked for it)
     adopted: bool = False  # we took the watch over from a home that stopped answering
+    released: bool = False  # another home took it over from us: its files are not ours to remove
 
 
 class Checkpoints:
@@ -868,6 +873,25 @@ class Checkpoints:
                 if replier > 0 and unpack(reply)[0] == 0:
                     log.info("%s: %#06x's home is now %#x", k.name, lh.lhid, new)
                     pol.home = new
+        elif (
+            replier > 0
+            and pol is not None
+            and pol.home
+            and not pol.released
+            and (pol.release_tries < RELEASE_TRIES)
+        ):
+            # the home it replaced may be alive (cut off, not crashed): it lets the watch go
+            # once it hears of it, so that only one home restarts the program
+            old = abi.make_pid(abi.pid_lhid(creator), abi.LOCAL_PROGRAM_MANAGER)
+            release = pack(CK_DONE, creator, program, RELEASE, *_name16(k.name))
+            pol.released = 2
+            pol.release_tries += 1
+
+            def tell(tpid: int) -> Generator[Any, Any, None]:
+                answer, _ = yield ops.Send(old, release, timeout_ms=self._bound_ms())
+                pol.released = 1 if answer > 0 else 0
+
+            k.spawn_server(k.system_lh, "ckpt-release", tell)
         if replier > 0 and signed(unpack(reply)[0]) == -abi.EKILLED and k.lhs.get(lh.lhid) is lh:
             # the home restarted the program elsewhere meanwhile (we were cut off): this copy is
             # void; it goes without an exit (the one the home restarted ends the program)
@@ -1053,6 +1077,10 @@ class Checkpoints:
         _, creator, program, serial, *name = unpack(msg)
         lhid = abi.pid_lhid(program)
         watch = self.watches.get(lhid)
+        if serial == RELEASE:  # another home watches it now (we did not answer its notice)
+            if watch is not None:
+                watch.released = watch.ended = True
+            return pack(0)
         adopted, serial = bool(serial & ADOPT), serial & ~ADOPT
         if serial == 0:  # an adopted watch's program ended (it had no other way to tell us)
             if watch is not None:
@@ -1181,10 +1209,10 @@ class Checkpoints:
                 ok = yield from self._restart_elsewhere(pid, watch)
                 if not ok:
                     yield ops.Delay(int(self.cfg.retry_s * S))
-            # it ended: its checkpoints are garbage
-            yield from self._collect(pid, watch.lhid, keep=1 << 31, known=[watch.serial])
-            if k.rfork is not None:
-                yield from k.rfork.collect(pid, watch.lhid)
+            if not watch.released:  # it ended: its checkpoints are garbage
+                yield from self._collect(pid, watch.lhid, keep=1 << 31, known=[watch.serial])
+                if k.rfork is not None:
+                    yield from k.rfork.collect(pid, watch.lhid)
         finally:
             self.watches.pop(watch.lhid, None)
 
