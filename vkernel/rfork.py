@@ -386,6 +386,8 @@ class RemoteFork:
         try:
             if made is not None and made["child"]:
                 reply = self._again(made["child"], name, flags, server)
+            elif made is not None:  # still being built for the first request: not a second one
+                reply = error(abi.ETIMEOUT)
             else:
                 if n & STAMPED:
                     self.made[name] = {"child": 0}
@@ -395,7 +397,7 @@ class RemoteFork:
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             log.info("%s: cannot build the rfork child of %#x: %s", self.k.name, parent, exc)
             reply = error(abi.EINVAL)
-        if n & STAMPED and name in self.made and not self.made[name]["child"]:
+        if made is None and n & STAMPED and name in self.made and not self.made[name]["child"]:
             del self.made[name]  # not built: a replay builds it
         yield ops.Reply(sender, reply)
 
