@@ -4,11 +4,15 @@ Every loss scenario (a client/server pair with the server migrated, a dirtier
 migrated, an eviction, `@ *` remote executions) at loss 0, 5, 10, 20, 30% x
 `seeds` seeds, and every timed fault (crash or partition of the destination or
 of the source, kill, exit) at 50 instants across pre-copy, freeze and switch,
-and the issue's reproducers once each (rows `issue-N-...`).
+and the issue's reproducers once each (rows `issue-N-...`), and the checkpointed
+programs' scenarios (issue 16, rows `ck-KIND-PROGRAM`, vcluster/torture_checkpoint.py:
+crashes at 24 instants of the run, under loss, twice, partitions, the file server's crash,
+migration, eviction, no idle host).
 A row counts runs, completed (every check passed and every output is the
 fault-free one), clean_errors (every check passed, some program ended with an
 error naming its cause), and the runs with each problem: hangs, two_copies,
-no_copy, duplicates, lost, wrong_output, tracebacks. V's promise: all the
+no_copy, duplicates, lost, wrong_output, tracebacks, bad_events (a restart event missing or
+untrue). V's promise: all the
 problem columns 0. `failures` lists every failing run with the command line
 that replays it (the table shows the first 40).
 """
@@ -77,7 +81,8 @@ def run_bench(
         "failures": failures,
         "wall_seconds": round(wall, 1),
         "wall_ms_per_run": round(wall * 1000 / max(1, totals["runs"]), 1),
-        "promise": "hangs, two_copies, no_copy, duplicates, lost, wrong_output and tracebacks all 0",
+        "promise": "hangs, two_copies, no_copy, duplicates, lost, wrong_output, tracebacks and "
+        "bad_events all 0",
     }
 
 

@@ -41,14 +41,19 @@ class Copy:
     pids: tuple[int, ...]  # its guest processes
 
 
-def copies(kernels: Iterable[Any]) -> dict[int, list[Copy]]:
-    """Every copy of every logical host that holds a program, by the logical host's id."""
+def copies(
+    kernels: Iterable[Any], void: Callable[[Any, Any], bool] | None = None
+) -> dict[int, list[Copy]]:
+    """Every copy of every logical host that holds a program, by the logical host's id (but
+    those void(kernel, lh) says are void)."""
     found: dict[int, list[Copy]] = {}
     for k in kernels:
         if not k.powered:
             continue
         for lh in list(k.lhs.values()):
             if lh.system or not (lh.teams or lh.processes):
+                continue
+            if void is not None and void(k, lh):
                 continue
             pids = tuple(sorted(p.pid for p in lh.processes.values() if p.team is not None))
             found.setdefault(lh.copy_of or lh.lhid, []).append(
@@ -65,7 +70,15 @@ class OneCopyChecker:
     """Checks the one-copy invariant whenever asked, at fine time steps, and at every migration
     state transition; records violations (with the simulated time and what was seen)."""
 
-    def __init__(self, cluster: Any) -> None:
+    def __init__(
+        self,
+        cluster: Any,
+        void: Callable[[Any, Any], bool] | None = None,
+        unstarted: Callable[[int], bool] | None = None,
+    ) -> None:
+        self.void = void  # void(kernel, lh): a copy that is not a live one (see copies())
+        # unstarted(lhid): its program had not started when it went (its start is tried again)
+        self.unstarted = unstarted
         if callable(cluster):
             self._kernels: Callable[[], Iterable[Any]] = cluster
             self.sim = None
@@ -113,7 +126,7 @@ class OneCopyChecker:
         crashed = {id(k) for k in kernels if not k.powered}
         new_crash = bool(crashed - self._crashed)
         self._crashed |= crashed
-        found = copies(kernels)
+        found = copies(kernels, self.void)
         ok = True
         for lhid, cs in found.items():
             n = unfrozen(cs)
@@ -130,6 +143,8 @@ class OneCopyChecker:
             pids = self.seen.get(lhid, set())
             if pids <= self.exited:
                 continue  # its program ended (or it never held one: an incoming copy given up)
+            if self.unstarted is not None and self.unstarted(lhid):
+                continue  # a start given up before it had any effect (tried again elsewhere)
             if new_crash or not any(
                 k.powered and k.name == c.host for c in before for k in kernels
             ):

@@ -408,7 +408,8 @@ class Session:
         kernel.crash()
         self.answering = True
         try:
-            self.log(f"{kernel.name} crashed", kind="crash", host=kernel.name)
+            self.log(f"{kernel.name} crashed", kind="crash", host=kernel.name,
+                     restarting=sorted(restarting))  # the pids its programs' homes restart
         finally:
             self.answering = False
         for job in self.jobs:

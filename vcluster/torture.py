@@ -41,6 +41,7 @@ from typing import Any
 from guest import abi
 from vcluster.invariants import OneCopyChecker
 from vcluster.session import LineError, Session, load
+from vkernel.checkpoint import INCARNATION
 
 S = 1_000_000_000
 MS = 1_000_000
@@ -61,6 +62,7 @@ PROBLEMS = (
     "wrong_output",
     "hijacks",
     "tracebacks",
+    "bad_events",  # a restart/cannot_restart event missing or untrue (vcluster/torture_checkpoint.py)
 )
 JOINED = "hijacker: joined group"
 ERROR_WORDS = tuple(abi.ERROR_NAMES.values())
@@ -128,6 +130,10 @@ class Scenario:
     lossy: bool = True
     hostile: tuple[str, ...] = ()  # programs not in the fault-free run: they must be refused
     once: tuple[float, int] | None = None  # a reproducer: run at this (loss, seed) only
+    files: bool = False  # the files it leaves on the file server are the fault-free run's too
+    # more checks: check(case, run, ref, problems) adds to problems (the restart events)
+    check: Callable[[Case, Any, Any, dict[str, list[str]]], None] | None = None
+    timeline_of: Callable[[int], dict[str, Any]] | None = None  # its instants' source, by seed
 
 
 # ------------------------------------------------------------------ scenarios
@@ -351,6 +357,18 @@ def replay(lines: list[str], seed: int, limit_s: float = LIMIT_S) -> str:
 
 
 # ------------------------------------------------------------------ the invariant
+VOID_LIMIT_S = 10.0  # a void incarnation (a cut-off copy restarted elsewhere) goes within this
+
+
+def incarnation(kernel: Any, lhid: int) -> int | None:
+    """The incarnation of the copy of checkpointed lhid on kernel (None: not checkpointed there)."""
+    cks = getattr(kernel, "checkpoints", None)
+    pol = cks.policies.get(lhid) if cks is not None else None
+    if pol is None:
+        return None
+    return max(pol.serial, pol.writing) // INCARNATION
+
+
 def copies(session: Session) -> dict[int, list[tuple[str, bool]]]:
     """Every copy of every guest logical host on the powered machines: lhid -> [(host, frozen)]."""
     found: dict[int, list[tuple[str, bool]]] = {}
@@ -372,7 +390,11 @@ class Watch:
     def __init__(self, session: Session, deadline_ns: int) -> None:
         self.session = session
         self.deadline_ns = deadline_ns
-        self.checker = OneCopyChecker(session)
+        self.uncommitted: set[int] = set()  # lhids last seen before their first checkpoint
+        self.checker = OneCopyChecker(
+            session, void=self.void, unstarted=self.uncommitted.__contains__
+        )
+        self.voids: dict[tuple[int, str], list[float]] = {}  # (lhid, host) -> [first, last] seen
         self.first_host: dict[int, str] = {}  # lhid -> the host its first running copy was on
         self.hooked: set[int] = set()
         self.kernels: list[Any] = []  # every kernel seen (a machine powered on again is a new one)
@@ -380,16 +402,52 @@ class Watch:
         self.stopped = False
         self._tick()
 
+    def void(self, kernel: Any, lh: Any) -> bool:
+        """A void incarnation: a copy of a checkpointed program its home has restarted elsewhere
+        since (docs/CHECKPOINT.md, a partition past detect_s: the cut-off copy runs on until its
+        next checkpoint's notice is refused), not a second live copy. It must go within
+        VOID_LIMIT_S (violations)."""
+        mine = incarnation(kernel, lh.lhid)
+        if mine is None:
+            return False
+        newest = max(
+            [
+                w.incarnation
+                for k in self.session.kernels.values()
+                if k.powered and getattr(k, "checkpoints", None) is not None
+                for w in [k.checkpoints.watches.get(lh.lhid)]
+                if w is not None
+            ]
+            + [
+                incarnation(k, lh.lhid) or 0
+                for k in self.session.kernels.values()
+                if k.powered and k is not kernel and lh.lhid in k.lhs
+            ],
+            default=0,
+        )
+        if mine >= newest:
+            return False
+        now = self.session.sim.now / S
+        self.voids.setdefault((lh.lhid, kernel.name), [now, now])[1] = now
+        return True
+
     @property
     def samples(self) -> int:
         return self.checker.checks
 
     @property
     def violations(self) -> list[str]:
-        return [
+        out = [
             f"two copies: {v}" if "unfrozen copies" in v else f"no copy: {v}"
             for v in self.checker.violations[:20]
         ]
+        for (lhid, host), (first, last) in self.voids.items():
+            if last - first > VOID_LIMIT_S:
+                out.append(
+                    f"two copies: a void incarnation of {lhid:#06x} ran on {host} from "
+                    f"{first:.3f} to {last:.3f} s (over {VOID_LIMIT_S:g} s)"
+                )
+        return out
 
     def _hook(self) -> None:
         for k in self.session.kernels.values():
@@ -401,6 +459,14 @@ class Watch:
         """One sample; True when a logical host is frozen or migrating (sample again soon)."""
         session = self.session
         self._hook()
+        # started checkpointed, its first checkpoint not complete: it has had no effect, and
+        # when it goes (its host or the file server crashed) the console starts it again
+        for k in session.kernels.values():
+            cks = getattr(k, "checkpoints", None)
+            if k.powered and cks is not None:
+                for lhid, pol in cks.policies.items():
+                    if lhid in k.lhs:
+                        (self.uncommitted.discard if pol.committed else self.uncommitted.add)(lhid)
         self.checker.check("tick")
         now = session.sim.now / S
         hot = any(
@@ -460,6 +526,11 @@ class Run:
     samples: int = 0
     wall_s: float = 0.0
     sim_s: float = 0.0
+    files: dict[str, bytes] = dataclasses.field(
+        default_factory=dict
+    )  # on the file server at the end
+    checkpoints: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # every one taken
+    voids: dict[tuple[int, str], list[float]] = dataclasses.field(default_factory=dict)  # Watch's
 
 
 def execute(
@@ -506,12 +577,20 @@ def execute(
                 if f.what.startswith(("server failed", "server crashed"))
             ]
             run.violations = watch.violations
+            run.voids = dict(watch.voids)
             run.samples = watch.samples
             run.timeline = dict(watch.timeline)
             with contextlib.suppress(Exception):
                 run.summary = session.summary()
             run.pings = session.kernels["ws1"].stats.by_call.get(SEND_GROUP, 0)
             run.sim_s = session.sim.now / S
+            run.files = user_files(session)
+            run.checkpoints = [
+                {**t, "host": k.name}
+                for k in watch.kernels
+                if getattr(k, "checkpoints", None) is not None
+                for t in k.checkpoints.taken
+            ]
     finally:
         root.handlers[:] = saved
         if session is not None:
@@ -579,6 +658,22 @@ def _drive(session: Session, run: Run, daemons: tuple[str, ...], limit_s: float)
             )
             return
     run.ended = True
+
+
+def user_files(session: Session) -> dict[str, bytes] | None:
+    """The files on the file server's disk but the checkpoints' and rforks' own (None: the file
+    server is down)."""
+    out: dict[str, bytes] = {}
+    for k in session.kernels.values():
+        if k.machine.role == "fileserver" and not k.powered:
+            return None
+        fs = getattr(k.machine, "filesystem", None)
+        if fs is None or not k.powered:
+            continue
+        for name in fs.list():
+            if not name.startswith(("ckpt.", "rfork.")):
+                out[name] = fs.read(name, 0, fs.size(name))
+    return out
 
 
 def _ps(session: Session) -> str:
@@ -700,12 +795,24 @@ def classify(case: Case, run: Run, ref: Run) -> Verdict:
         else:
             clean.append(why)
     _server_counts(run, progs, problems)
+    if (
+        sc is not None
+        and sc.files
+        and not clean
+        and None not in (run.files, ref.files)
+        and run.files != ref.files
+    ):
+        differ = sorted(n for n in {*run.files, *ref.files} if run.files.get(n) != ref.files.get(n))
+        problems["wrong_output"].append(f"files differ from the fault-free run's: {differ[:8]}")
+    if sc is not None and sc.check is not None:
+        sc.check(case, run, ref, problems)
     return Verdict(case, run.lines, problems, clean, run.wall_s, run.sim_s)
 
 
 def _server_counts(run: Run, progs: list[dict], problems: dict[str, list[str]]) -> None:
     """ipcserver counts every request it received (the QUIT too); the client made 1 group PING
-    (more when one failed and it tried again), then a GET and a PUT per round, then the QUIT."""
+    (more when one failed and it tried again), then a GET and a PUT per round, then the QUIT
+    (and, restarted from a checkpoint, again what it had sent since)."""
     server = next((p for p in progs if p["name"] == "ipcserver"), None)
     client = next((p for p in progs if p["name"] == "ipcclient"), None)
     if server is None or client is None:
@@ -724,6 +831,14 @@ def _server_counts(run: Run, progs: list[dict], problems: dict[str, list[str]]) 
         low, high = 2 * rounds + 2, 2 * rounds + 1 + pings
     else:  # stopped at a failed request, which the server may or may not have received
         low, high = 2 * rounds + 1, 2 * rounds + 3 + pings
+    # a client restarted from its checkpoint sends again what it sent since (IPC with other
+    # programs is at least once, docs/CHECKPOINT.md): at most every request once more a restart
+    restarts = sum(
+        1
+        for r in run.summary.get("restarts", ())
+        if r["kind"] == "restart" and r["pid"] == client["pid"]
+    )
+    high += restarts * (2 * rounds + 2)
     if served < low:
         problems["lost"].append(
             f"ipcserver served {served} requests, the client completed {rounds} rounds "
@@ -755,7 +870,11 @@ def timeline(scenario: str, seed: int) -> dict[str, Any] | None:
     hosts and rounds; for exit-during, the time the program ends."""
     key = (scenario, seed)
     if key not in _timelines:
-        _timelines[key] = _timeline(scenario, seed) if SCENARIOS[scenario].timed else None
+        sc = SCENARIOS[scenario]
+        if sc.timeline_of is not None:
+            _timelines[key] = sc.timeline_of(seed)
+        else:
+            _timelines[key] = _timeline(scenario, seed) if sc.timed else None
     return _timelines[key]
 
 
@@ -812,4 +931,8 @@ def cases(
     for name in TIMED_SCENARIOS:
         out += [Case(name, 0.0, 1, int(i * step)) for i in range(instants)]
     out += [Case(s.name, *s.once) for s in REPRODUCERS]
-    return out
+    return out + torture_checkpoint.cases(seeds=seeds, quick=instants < INSTANTS)
+
+
+# the checkpointed programs' scenarios (issue 16) register themselves in SCENARIOS
+from vcluster import torture_checkpoint  # noqa: E402

@@ -40,10 +40,11 @@ from typing import TYPE_CHECKING, Any
 
 from emulator.mmu import Prot
 from guest import abi
-from vkernel import locate, ops
+from vkernel import exactly_once, locate, ops
 from vkernel.capture import Plan
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.process import LogicalHost, Priority, State
+from vkernel.servers import program_query
 from vkernel.servers.kernel_server import KS_PROCESS_INFO
 from vkernel.servers.program_manager import CK_DONE, CK_FORK, CK_RESTART, query_host_msg
 
@@ -78,7 +79,7 @@ LIST_BYTES = 48 * 1024
 PREFIX = "ckpt."
 # serials of the n-th restarted incarnation start at n * INCARNATION: a copy that ran on in a
 # partition (the old incarnation) neither overwrites the new one's files nor passes for it
-INCARNATION = 100_000
+INCARNATION = 100_000  # exactly_once.INCARNATION_SERIALS
 ADOPT = 1 << 31  # CK_DONE's serial: the sender's home does not answer: adopt the watch
 RELEASE = ADOPT - 1  # CK_DONE's serial: another home has adopted the watch: stop watching
 RELEASE_TRIES = 10  # checkpoints that tell the home replaced (one try each)
@@ -207,6 +208,7 @@ class Watch:
     restarts: int = 0
     incarnation: int = 0  # of the copy restarted last (older ones are void)
     refused: bool = False  # "cannot restart" said (not said again until a restart succeeds)
+    restarting: bool = False  # the home took it for lost and is restarting it
     ended: bool = False
     creator: int = 0  # the process that started it (the console's agent that asked for it)
     adopted: bool = False  # we took the watch over from a home that stopped answering
@@ -335,13 +337,20 @@ class Checkpoints:
         self.policies[proc.lhid].waiting.append(again)
 
     def _start(
-        self, lh: LogicalHost, pol: Policy, watch: bool = True, last: int | None = None
+        self,
+        lh: LogicalHost,
+        pol: Policy,
+        watch: bool = True,
+        last: int | None = None,
+        tell: int | None = None,
     ) -> None:
         if watch:
             for team in lh.teams:
                 self.k.mmu.watch_modified(team.ctx, WATCHER)
         self.k.spawn_server(
-            self.k.system_lh, f"ckpt-{lh.lhid:04x}", lambda pid: self._loop(pid, lh, pol, last)
+            self.k.system_lh,
+            f"ckpt-{lh.lhid:04x}",
+            lambda pid: self._loop(pid, lh, pol, last, tell),
         )
 
     def export(self, lhid: int) -> dict[str, Any] | None:
@@ -352,6 +361,9 @@ class Checkpoints:
         return {
             "interval_ns": pol.interval_ns,
             "serial": pol.serial,
+            # the one being written may yet complete here: the new host numbers on past it (two
+            # files of one serial would overwrite each other)
+            "writing": pol.writing,
             "chain": list(pol.chain),
             "taken": pol.taken,
             "io_seq": dict(pol.io_seq),
@@ -363,26 +375,37 @@ class Checkpoints:
         with a full checkpoint first (this MMU knows nothing of what changed before)."""
         if not isinstance(spec, dict) or lh.lhid in self.policies:
             return
+        complete = int(spec.get("serial", 0))
         pol = Policy(
             lh.lhid,
             int(spec.get("interval_ns", 0)),
-            serial=int(spec.get("serial", 0)),
+            serial=max(complete, int(spec.get("writing", 0))),
             chain=[int(s) for s in spec.get("chain", [])],
             taken=int(spec.get("taken", 0)),
             io_seq={str(key): int(v) for key, v in dict(spec.get("io_seq", {})).items()},
             home=int(spec.get("home", 0)),
         )
         self.policies[lh.lhid] = pol
-        self._start(lh, pol)
+        # moved here (a migration, an eviction: it has a chain): its home hears where it runs
+        # now at once, not at its next checkpoint (a crash before that would restart it "from"
+        # the host it left)
+        self._start(lh, pol, tell=complete if pol.chain else None)
 
     def _loop(
-        self, pid: int, lh: LogicalHost, pol: Policy, last: int | None = None
+        self,
+        pid: int,
+        lh: LogicalHost,
+        pol: Policy,
+        last: int | None = None,
+        tell: int | None = None,
     ) -> Generator[Any, Any, None]:
         k = self.k
         step = 20 * MS
         if last is None:  # the cut of the previous checkpoint: the next is due an interval later
             last = k.sim.now
         try:
+            if tell is not None and k.lhs.get(lh.lhid) is lh:  # its home: it runs here now
+                yield from self._tell_home(pid, lh, tell, last)  # (its last complete serial)
             while k.lhs.get(lh.lhid) is lh and lh.processes:
                 yield ops.Delay(step)
                 due = pol.interval_ns and k.sim.now - last >= pol.interval_ns
@@ -928,16 +951,38 @@ class Checkpoints:
 
         k.spawn_server(k.system_lh, "ckpt-ended", tell)
 
+    def superseded(self, lhid: int, new_mac: bytes | None = None) -> None:
+        """LH_HERE "restarted" from new_mac (None: a server refused a request of ours as from a
+        void incarnation, exactly_once.refused): lhid runs again elsewhere from a checkpoint. A
+        copy of it here is a void incarnation (its home took this host for crashed: a partition,
+        or its probes lost): it goes at once, without an exit, before it has more effects (the
+        restarted one ends the program). A copy a migration is moving, or is building here, is
+        left to it."""
+        k = self.k
+        lh = k.lhs.get(lhid)
+        if (
+            lh is None
+            or lh.system
+            or lh.migrating
+            or lh.copy_of
+            or new_mac == k.machine.mac
+            or not lh.processes
+        ):
+            return
+        log.info("%s: %#06x was restarted elsewhere: this copy is removed", k.name, lhid)
+        k.remove_lh(lh, Plan(), new_mac)
+
     # ================================================================ restart (a willing host)
     def restart_worker(self, pid: int) -> Generator[Any, Any, None]:
-        """CK_RESTART lhid: rebuild lhid here from its last complete checkpoint."""
+        """CK_RESTART lhid incarnation: rebuild lhid here from its last complete checkpoint, as
+        that incarnation (the home's count of its restarts; 0: from the checkpoint's serial)."""
         k = self.k
         sender, msg = yield ops.Receive()
-        _, lhid, adopted = unpack(msg)[:3]
+        lhid, incarnation, adopted = unpack(msg)[1:4]
         # an adopted home restarts it: the restarted copy's notices go to that home
         home = abi.make_pid(abi.pid_lhid(sender), abi.LOCAL_PROGRAM_MANAGER) if adopted else 0
         try:
-            reply = yield from self._restart(pid, lhid, home)
+            reply = yield from self._restart(pid, lhid, incarnation, home)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             log.info("%s: cannot restart %#06x: %s", k.name, lhid, exc)
             reply = error(abi.EINVAL)
@@ -970,7 +1015,9 @@ class Checkpoints:
             return None
         return json.loads(rest[state_at - body_at :]), rest[: state_at - body_at]
 
-    def _restart(self, pid: int, lhid: int, home: int = 0) -> Generator[Any, Any, bytes]:
+    def _restart(
+        self, pid: int, lhid: int, incarnation: int = 0, home: int = 0
+    ) -> Generator[Any, Any, bytes]:
         k = self.k
         if lhid in k.lhs:
             return error(abi.EINVAL)
@@ -1002,8 +1049,14 @@ class Checkpoints:
         for spec in state["teams"]:
             spec["pages"] = page_list(spec.pop("page_runs"))
         serial = int(state["checkpoint"]["serial"])
+        # a new incarnation: past every one before (two restarts from one checkpoint are two)
+        incarnation = max(incarnation, serial // INCARNATION + 1)
         for proc in state["processes"]:
             aw = proc.get("awaiting")
+            if isinstance(aw, dict) and isinstance(aw.get("msg"), str):
+                # sent again by the new incarnation: stamped as its own (servers refuse the old)
+                again = exactly_once.reincarnate(bytes.fromhex(aw["msg"]), incarnation)
+                aw["msg"] = again.hex()
             if isinstance(aw, dict) and aw.get("mode") == "move":
                 # sent again as a new request: the receiver may have answered the old one (and
                 # moved data into the memory that was lost) to the crashed host; its retained
@@ -1012,7 +1065,7 @@ class Checkpoints:
             if isinstance(aw, dict) and k.rfork is not None:
                 k.rfork.resend_fork(aw, lhid)  # a fork in progress at the cut: replayed
         if isinstance(state.get("checkpoint_policy"), dict):  # goes on here, after this one
-            nxt = (serial // INCARNATION + 1) * INCARNATION
+            nxt = incarnation * INCARNATION
             state["checkpoint_policy"] |= {"serial": nxt, "chain": []}
             if home:
                 state["checkpoint_policy"]["home"] = home
@@ -1064,7 +1117,7 @@ class Checkpoints:
             k.lhs.pop(lh.lhid, None)
             return error(abi.EINVAL)
         k.restore_lh(lh, lhid, staged, teams=teams)
-        k.transport.announce_restart(lhid)
+        k.transport.announce_restart(lhid, incarnation)
         cut_ns = int(state["checkpoint"]["cut_ns"])
         log.info(
             "%s: restarted %#06x from checkpoint %d (%d pages)", k.name, lhid, serial, restored
@@ -1206,7 +1259,14 @@ class Checkpoints:
                 if k.sim.now - watch.seen_ns < detect_ns:
                     yield ops.Delay(20 * MS)
                     continue
-                ok = yield from self._restart_elsewhere(pid, watch)
+                if (yield from self._held_somewhere(watch, probe_ms)):
+                    watch.seen_ns = k.sim.now  # its logical host is frozen (a migration), or
+                    continue  # its probes were lost: a program manager runs it
+                watch.restarting = True  # an exit the lost copy sends meanwhile is refused
+                try:
+                    ok = yield from self._restart_elsewhere(pid, watch)
+                finally:
+                    watch.restarting = False
                 if not ok:
                     yield ops.Delay(int(self.cfg.retry_s * S))
             if not watch.released:  # it ended: its checkpoints are garbage
@@ -1215,6 +1275,18 @@ class Checkpoints:
                     yield from k.rfork.collect(pid, watch.lhid)
         finally:
             self.watches.pop(watch.lhid, None)
+
+    def _held_somewhere(self, watch: Watch, timeout_ms: int) -> Generator[Any, Any, bool]:
+        """Whether a powered host's program manager says it runs the program (PM_QUERY_PROGRAM by
+        pid, to the group: a manager answers for a frozen or migrating logical host too, which
+        its kernel server does not while it is frozen). Asked before a restart."""
+        replier, reply = yield ops.Send(
+            abi.PROGRAM_MANAGER_GROUP, program_query.request(None, watch.pid), timeout_ms=timeout_ms
+        )
+        if replier <= 0:
+            return False
+        status, count = unpack(reply)[:2]
+        return status == 0 and count > 0
 
     def _restart_elsewhere(self, pid: int, watch: Watch) -> Generator[Any, Any, bool]:
         k = self.k
@@ -1231,7 +1303,7 @@ class Checkpoints:
             tried += 1
             replier, reply = yield ops.Send(
                 pm,
-                pack(CK_RESTART, watch.lhid, int(watch.adopted)),
+                pack(CK_RESTART, watch.lhid, watch.incarnation + 1, int(watch.adopted)),
                 timeout_ms=int(self.cfg.restart_timeout_s * 1000),
             )
             if watch.ended:
@@ -1259,7 +1331,7 @@ class Checkpoints:
                 "recovery_s": round((k.sim.now - lost_at) / S, 3),
             }
             watch.host, watch.restarts, watch.refused = to, watch.restarts + 1, False
-            watch.incarnation = serial // INCARNATION + 1
+            watch.incarnation = max(watch.incarnation + 1, serial // INCARNATION + 1)
             watch.seen_ns = k.sim.now
             self._publish(record)
             return True

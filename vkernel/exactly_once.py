@@ -33,13 +33,15 @@ from collections import OrderedDict
 from typing import TYPE_CHECKING
 
 from guest import abi
-from vkernel.messages import unpack
+from vkernel.messages import signed, unpack
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
     from vkernel.process import Process
 
-STAMP = 0x53455131  # "SEQ1" in word 5: word 4 is a stamp
+STAMP = 0x53455131  # "SEQ1" in word 5 (plus the incarnation, below INCARNATIONS): word 4 is a stamp
+INCARNATIONS = 256
+INCARNATION_SERIALS = 100_000  # checkpoint.INCARNATION: the serials of one incarnation
 OPS = (abi.FS_OPEN, abi.FS_REMOVE, abi.IO_CLOSE)
 FORKS = "rfork"  # the counter of a logical host's forks (PM_RFORK)
 MAX_REMEMBERED = 4096  # answers (and closed instances) a server keeps per logical host
@@ -77,7 +79,9 @@ def stamp(k: Kernel, proc: Process, msg: bytes, dst: int) -> tuple[bytes, tuple[
         value = pol.io_seq.get(key, 0)
     else:
         return msg, None
-    words = value.to_bytes(4, "big") + STAMP.to_bytes(4, "big") + order.to_bytes(4, "big")
+    # word 5: STAMP plus the incarnation (restarts so far): a server refuses a void one's
+    inc = min(INCARNATIONS - 1, pol.serial // INCARNATION_SERIALS)
+    words = value.to_bytes(4, "big") + (STAMP + inc).to_bytes(4, "big") + order.to_bytes(4, "big")
     return msg[:16] + words + msg[28:], (key, kind, f"all:{dst:08x}")
 
 
@@ -90,6 +94,7 @@ def answered(
     pol = ck.policies.get(proc.lhid) if ck is not None else None
     if pol is None or replier <= 0:
         return
+    refused(k, proc, replier, reply)
     key, kind, *order = pending
     status, count = unpack(reply)[:2]
     for k_all in order:
@@ -103,14 +108,60 @@ def answered(
         pol.io_seq[key] = pol.io_seq.get(key, 0) + 1
 
 
+def _is_stamped(m: tuple[int, ...]) -> bool:
+    return STAMP <= m[5] < STAMP + INCARNATIONS
+
+
 def stamped(m: tuple[int, ...]) -> int | None:
     """The stamp of a request (unpacked), or None."""
-    return m[4] if m[5] == STAMP else None
+    return m[4] if _is_stamped(m) else None
 
 
 def order_of(m: tuple[int, ...]) -> int | None:
     """A stamped request's place among its program's stamped requests to this server, or None."""
-    return m[6] if m[5] == STAMP else None
+    return m[6] if _is_stamped(m) else None
+
+
+def incarnation_of(m: tuple[int, ...]) -> int | None:
+    """The incarnation a stamped request comes from (0: never restarted), or None."""
+    return m[5] - STAMP if _is_stamped(m) else None
+
+
+def reincarnate(msg: bytes, incarnation: int) -> bytes:
+    """A stamped request (a whole message) as the given incarnation sends it (unstamped: as is)."""
+    if len(msg) < 32 or not _is_stamped(unpack(msg)):
+        return msg
+    word = STAMP + min(INCARNATIONS - 1, incarnation)
+    return msg[:20] + word.to_bytes(4, "big") + msg[24:]
+
+
+def void(k: Kernel, sender: int, m: tuple[int, ...]) -> bool:
+    """Whether a request comes from a void incarnation of its logical host: one restarted
+    elsewhere since (a copy cut off in a partition that ran on). Its effects must not be seen:
+    the server answers EKILLED, and its kernel removes it (`refused`). A kernel knows the
+    newest incarnation of a logical host from its restart's announcement (LH_HERE "restarted",
+    vkernel/transport.py) and from the stamps it served."""
+    inc = incarnation_of(m)
+    if inc is None or k.transport is None:
+        return False
+    known = k.transport.incarnations
+    lhid = abi.pid_lhid(sender)
+    if inc < known.get(lhid, 0):
+        return True
+    if inc:
+        known[lhid] = inc
+    return False
+
+
+def refused(k: Kernel, proc: Process, replier: int, reply: bytes) -> None:
+    """A stamped request of proc was answered EKILLED: its copy is a void incarnation (its
+    program runs again elsewhere): it goes, without an exit."""
+    if replier > 0 and signed(unpack(reply)[0]) == -abi.EKILLED and k.checkpoints is not None:
+        lhid = proc.lhid
+        lh = k.lhs.get(lhid)
+        if lh is not None and not lh.migrating:
+            lh.frozen = True  # it runs no more (not even to its exit) until it goes, at once
+        k.sim.at(k.sim.now, lambda: k.checkpoints.superseded(lhid))
 
 
 class Versions:
@@ -165,10 +216,17 @@ class Versions:
 
 
 class WriteDedup:
-    """A server's side of stamped IO_WRITEs: per (instance, logical host), the bytes taken."""
+    """A server's side of stamped IO_WRITEs: per (instance, logical host), the bytes taken.
 
-    def __init__(self) -> None:
+    With `keep` (the display server's), the last `keep` bytes taken are kept too: a replayed
+    write whose bytes differ from those taken at its positions is a replay that diverged (a
+    peer it talked to was lost meanwhile): from the first difference on its bytes are fresh,
+    and the stream goes on from its end (what the first incarnation wrote past it is void)."""
+
+    def __init__(self, keep: int = 0) -> None:
         self.taken: OrderedDict[tuple[int, int], int] = OrderedDict()
+        self.keep = keep
+        self.tail: dict[tuple[int, int], bytes] = {}  # the last `keep` bytes taken, ending at taken
 
     def fresh(self, inst: int, sender: int, position: int | None, data: bytes) -> bytes:
         """The part of data not taken before (all of it for an unstamped write)."""
@@ -177,10 +235,24 @@ class WriteDedup:
         key = (inst, abi.pid_lhid(sender))
         have = self.taken.get(key, 0)
         skip = max(0, min(len(data), have - position))
-        self.taken[key] = max(have, position + len(data))
+        end = max(have, position + len(data))
+        if self.keep and skip:
+            tail = self.tail.get(key, b"")
+            base = have - len(tail)
+            if position >= base:
+                old = tail[position - base : position - base + skip]
+                differ = next((i for i in range(skip) if old[i] != data[i]), None)
+                if differ is not None:  # diverged: its bytes from there on are the stream
+                    skip, end = differ, position + len(data)
+                    tail = tail[: position + differ - base]
+            self.tail[key] = (tail + data[skip:])[-self.keep :]
+        elif self.keep:
+            self.tail[key] = (self.tail.get(key, b"") + data[skip:])[-self.keep :]
+        self.taken[key] = end
         self.taken.move_to_end(key)
         while len(self.taken) > MAX_REMEMBERED:
-            self.taken.popitem(last=False)
+            gone, _ = self.taken.popitem(last=False)
+            self.tail.pop(gone, None)
         return data[skip:]
 
 

@@ -130,6 +130,7 @@ class RemoteFork:
         self.children: dict[int, dict[str, Any]] = {}
         # checkpointed parents' forks built here, by file name: {"child": pid} (0: being built)
         self.made: dict[str, dict[str, int]] = {}
+        self.retold: set[tuple[int, int]] = set()  # restarted parents told their exits again
         kernel.rfork = self
         kernel.on_exit.append(self._on_exit)
 
@@ -702,12 +703,15 @@ class RemoteFork:
         if team is not None and team.lazy and team.dead and team.backing_file and self.k.pager:
             self.k.pager.prefetch(team)
 
-    def parent_restarted(self, lhid: int) -> None:
+    def parent_restarted(self, lhid: int, incarnation: int = 0) -> None:
         """Logical host lhid was restarted from a checkpoint (LH_HERE "restarted"): the exits of
         its children built here that its crashed host took may have come after that checkpoint's
         cut: they are told again, under the same notice ids (taken once), so that its
-        wait_program gets them."""
+        wait_program gets them. Once an incarnation (the announcement may be heard again)."""
         k = self.k
+        if (lhid, incarnation) in self.retold:
+            return
+        self.retold.add((lhid, incarnation))
         for rec in self.children.values():
             if abi.pid_lhid(rec["parent"]) != lhid or not rec.get("notice"):
                 continue

@@ -19,7 +19,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from guest import abi
+from vkernel import exactly_once
 from vkernel import packets as pk
+from vkernel.messages import unpack
 from vkernel.packets import Flag, Kind, Packet
 from vkernel.process import Process, State
 
@@ -154,6 +156,8 @@ class Transport:
         # peer: RETX_LIMIT + 1 unanswered intervals, plus one for a timer's phase
         self.bound_ns = (self.max_tries + 2) * self.rto
         self.bindings: dict[int, bytes] = {}
+        # lhid -> the newest incarnation of a restarted logical host heard of (exactly_once.void)
+        self.incarnations: dict[int, int] = {}
         self.sends: dict[tuple[int, int], SendTxn] = {}
         self.in_progress: dict[tuple[int, int], int] = {}  # (src, seq) -> receiver pid
         self.retained: OrderedDict[tuple[int, int], tuple[int, Packet]] = OrderedDict()
@@ -907,7 +911,7 @@ class Transport:
     def handle(self, src_mac: bytes, p: Packet) -> None:
         if not self.k.powered:
             return
-        if p.lhid and p.kind is not Kind.LH_QUERY:
+        if p.lhid and p.kind is not Kind.LH_QUERY and not self._from_void(p):
             self.learn(p.lhid, src_mac)
         kind = p.kind
         if kind is Kind.SEND:
@@ -963,8 +967,11 @@ class Transport:
             self.learn(p.lhid, src_mac)
             if p.status == LH_RESTARTED:
                 self.void_incarnation(p.lhid, src_mac)
+                self._newer_incarnation(p.lhid, p.seq)
+                if getattr(self.k, "checkpoints", None) is not None:
+                    self.k.checkpoints.superseded(p.lhid, src_mac)  # a copy of ours is void
                 if self.k.rfork is not None:  # its rfork children's exits, told again
-                    self.k.rfork.parent_restarted(p.lhid)
+                    self.k.rfork.parent_restarted(p.lhid, p.seq)
         elif kind is Kind.MIGRATE and self.k.migration is not None:
             self.k.migration.on_packet(src_mac, p)
         elif kind is Kind.LOAD:
@@ -973,6 +980,8 @@ class Transport:
                 pm.gossip.hear(p)
 
     def _on_send(self, src_mac: bytes, p: Packet) -> None:
+        if self._impostor(src_mac, p):
+            return
         key = (p.src_pid, p.seq)
         redirect = self.redirects.get(key)
         if redirect is not None and abi.is_group(p.dst_pid) and self.k.is_local(p.dst_pid):
@@ -1098,13 +1107,41 @@ class Transport:
     def forget(self, lhid: int) -> None:
         self.bindings.pop(lhid, None)
 
-    def announce_restart(self, lhid: int) -> None:
+    def announce_restart(self, lhid: int, incarnation: int = 0) -> None:
         """lhid was restarted here from a checkpoint: its old incarnation (on a crashed host) is
-        void everywhere (void_incarnation); the announcement is also the new binding."""
+        void everywhere (void_incarnation); the announcement is also the new binding. Its seq is
+        the new incarnation's number: servers refuse stamped requests of older ones
+        (exactly_once.void)."""
         self.void_incarnation(lhid, self.k.machine.mac)
-        self.transmit(None, Packet(Kind.LH_HERE, 0, 0, 0, lhid=lhid, status=LH_RESTARTED))
+        self._newer_incarnation(lhid, incarnation)
+        self.transmit(None, Packet(Kind.LH_HERE, incarnation, 0, 0, lhid=lhid, status=LH_RESTARTED))
         if self.k.rfork is not None:  # its rfork children built here: their exits, told again
-            self.k.rfork.parent_restarted(lhid)
+            self.k.rfork.parent_restarted(lhid, incarnation)
+
+    def _impostor(self, src_mac: bytes, p: Packet) -> bool:
+        """A request from a process of a restarted logical host that runs here: it comes from a
+        void incarnation elsewhere (a copy that ran on cut off). It is not served (its MoveFrom's
+        would read this copy's memory); its host is told the logical host was restarted."""
+        lhid = abi.pid_lhid(p.src_pid)
+        lh = self.k.lhs.get(lhid)
+        if lhid not in self.incarnations or lh is None or lh.system or lh.frozen or lh.migrating:
+            return False
+        packet = Packet(Kind.LH_HERE, self.incarnations[lhid], 0, 0, lhid=lhid, status=LH_RESTARTED)
+        self.transmit(src_mac, packet)
+        return True
+
+    def _from_void(self, p: Packet) -> bool:
+        """A request stamped by a void incarnation of a restarted logical host (a copy that ran
+        on cut off): it says nothing of where the logical host lives (its server refuses it)."""
+        newest = self.incarnations.get(p.lhid, 0)
+        if not newest or p.kind is not Kind.SEND or len(p.msg) < 32:
+            return False
+        inc = exactly_once.incarnation_of(unpack(p.msg))
+        return inc is not None and inc < newest
+
+    def _newer_incarnation(self, lhid: int, incarnation: int) -> None:
+        if incarnation > self.incarnations.get(lhid, 0):
+            self.incarnations[lhid] = incarnation
 
     def void_incarnation(self, lhid: int, new_mac: bytes) -> None:
         """Logical host lhid runs again from a checkpoint at new_mac: what its old incarnation had

@@ -8,13 +8,14 @@ from typing import TYPE_CHECKING, Any
 from emulator.frame_buffer import TextConsole
 from guest import abi
 from vkernel import ops
-from vkernel.exactly_once import WriteDedup, stamped
+from vkernel.exactly_once import WriteDedup, stamped, void
 from vkernel.messages import error, pack, unpack
 
 if TYPE_CHECKING:
     from vkernel.kernel import Kernel
 
 MAX_WRITE = 16 * 1024
+DIVERGE_KEEP = 4096  # bytes of each stream kept to tell a replay that diverged
 
 
 class DisplayServer:
@@ -31,7 +32,8 @@ class DisplayServer:
         self.input_ended: set[int] = set()
         self.readers: dict[int, list[tuple[int, int, int]]] = {}
         self.instances: set[int] = set()  # the instances new_instance handed out (stdin is theirs)
-        self.dedup = WriteDedup()  # output a restarted program replays is not shown again
+        # output a restarted program replays is not shown again (unless its replay diverged)
+        self.dedup = WriteDedup(keep=DIVERGE_KEEP)
 
     def start(self):
         self.proc = self.k.spawn_server(self.k.system_lh, "display-server", self.body, restart=True)
@@ -52,7 +54,9 @@ class DisplayServer:
         while True:
             sender, msg = yield ops.Receive()
             m = unpack(msg)
-            if m[0] == abi.IO_WRITE:
+            if m[0] == abi.IO_WRITE and void(self.k, sender, m):
+                yield ops.Reply(sender, error(abi.EKILLED))  # a void incarnation's: not shown
+            elif m[0] == abi.IO_WRITE:
                 inst, buf, count = m[1], m[2], min(m[3], MAX_WRITE)
                 data = (yield ops.MoveFrom(sender, buf, count)) if count else b""
                 if isinstance(data, int):

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from guest import abi
 from vkernel import ops
 from vkernel.block_cache import BlockCache
-from vkernel.exactly_once import OpLog, Versions, WriteDedup, order_of, stamped
+from vkernel.exactly_once import OpLog, Versions, WriteDedup, order_of, stamped, void
 from vkernel.filesystem import FileSystem, FsError
 from vkernel.messages import error, pack, unpack
 
@@ -92,6 +92,9 @@ class FileServer:
                 yield ops.Reply(sender, pack(0, pid))
                 continue
             yield ops.charge(self.k.cost, "file_server_op_us")
+            if void(self.k, sender, m):  # a void incarnation's (restarted elsewhere since)
+                yield ops.Reply(sender, error(abi.EKILLED))
+                continue
             replayed = self.ops.replay(sender, stamped(m)) if code in OP_CODES else None
             if replayed is not None:
                 if code == abi.FS_OPEN and unpack(replayed)[0] == 0:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from guest import abi
 from vkernel import locate, ops, selection
+from vkernel.exactly_once import INCARNATION_SERIALS
 from vkernel.gossip import LoadVector
 from vkernel.memory import MemoryError_
 from vkernel.messages import error, pack, signed, unpack
@@ -132,10 +133,16 @@ class ProgramManager:
                 if reply is not None:
                     yield ops.Reply(sender, reply)
             elif code == abi.PM_EXITED:
-                _, child, status, creator, nonce = unpack(msg)[:5]
+                _, child, status, creator, nonce, inc = unpack(msg)[:6]
                 forger = self.k.processes.get(sender)
                 if forger is not None and forger.team is not None:
                     yield ops.Reply(sender, error(abi.EPERM))  # program managers send it, not guests
+                    continue
+                watch = self.k.checkpoints.watching(child) if self.k.checkpoints else None
+                if inc and watch is not None and (inc - 1 < watch.incarnation or watch.restarting):
+                    # the exit of a void incarnation (a copy cut off in a partition, restarted
+                    # elsewhere since): the restarted one ends the program
+                    yield ops.Reply(sender, error(abi.EKILLED))
                     continue
                 self.record_exit(abi.pid_lhid(creator), child, signed(status), nonce)
                 yield ops.Reply(sender, pack(0))
@@ -383,7 +390,11 @@ class ProgramManager:
         else:
             self.notices += 1
             nonce = (self.k.system_lh.lhid << 16 | (self.notices & 0xFFFF)) or 1
-            notice = pack(abi.PM_EXITED, proc.pid, status, record.creator, nonce)
+            # word 5: 1 + the incarnation of a checkpointed program (its home refuses a void one's)
+            ck = self.k.checkpoints
+            pol = ck.policies.get(proc.lhid) if ck is not None else None
+            inc = 0 if pol is None else 1 + pol.serial // INCARNATION_SERIALS
+            notice = pack(abi.PM_EXITED, proc.pid, status, record.creator, nonce, inc)
             group = abi.make_pid(creator_lhid, abi.LOCAL_PROGRAM_MANAGER)
 
             bound = self.k.sim.now + int(self.k.config.migration.timeout_s * 1e9)
