@@ -361,9 +361,11 @@ def test_a_program_asks_for_its_own_checkpoints_through_v_h(build):
     assert restart["from"] == "ws2" and job.exit_status == 0
 
 
-def test_the_limitation_a_crashed_home_watches_no_more():
-    """docs/CHECKPOINT.md: the home is one program manager. Started from ws2 (its home), run on
-    ws3: ws2's crash leaves the program running unwatched, and ws3's crash then loses it."""
+def test_the_limitation_a_crash_before_the_home_moved_loses_the_program():
+    """docs/CHECKPOINT.md: the home moves when a checkpoint's notice finds it gone (about an
+    interval and the transport's bound after its crash; tests/test_checkpoint_home.py). Started
+    from ws2 (its home), run on ws3: ws3's crash 1.5 s after ws2's, before its next notice
+    found ws2 gone, loses it."""
     from vkernel.shell import Job, Shell
 
     session = _session()

@@ -124,6 +124,11 @@ def _on_record(session: Session, record: dict[str, Any]) -> None:
             f"(taken {record['checkpoint_age_s']:g} s before; {record['pages_restored']} pages "
             f"restored; {record['from']} lost it, running again {record['recovery_s']:g} s later)"
         )
+    elif record["kind"] == "home":
+        text = (
+            f"{what} is watched from {record['to']} now: its home does not answer "
+            f"({record['from']} runs it, checkpoint {record['checkpoint']})"
+        )
     else:
         text = (
             f"cannot restart {what} (lost on {record['from']}): {record['why']}; "

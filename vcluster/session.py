@@ -764,7 +764,8 @@ class Session:
                               "pages_shipped": len(snap.shipped) if snap else None,
                               "round_trips": snap.round_trips if snap else None,
                               "snapshot_freed": snap.freed_why or None if snap else None,
-                              "child_fault": faults.get(rec["child"])})
+                              "child_fault": faults.get(rec["child"]),
+                              "replayed": rec.get("replayed", False)})
         return out
 
     def file_server_summary(self) -> dict[str, Any]:

@@ -85,6 +85,9 @@ PREFIX = "ckpt."
 # partition (the old incarnation) neither overwrites the new one's files nor passes for it
 INCARNATION = 100_000  # exactly_once.INCARNATION_SERIALS
 DELTA = "delta_removed"  # an incremental checkpoint's state holds only what changed (state_delta)
+ADOPT = 1 << 31  # CK_DONE's serial: the sender's home does not answer: adopt the watch
+RELEASE = ADOPT - 1  # CK_DONE's serial: another home has adopted the watch: stop watching
+RELEASE_TRIES = 10  # checkpoints that tell the home replaced (one try each)
 
 
 def file_name(lhid: int, serial: int) -> str:
@@ -214,6 +217,12 @@ class Policy:
     waiting: list[Callable[[], None]] = field(default_factory=list)
     # the state of the last checkpoint written (the next one's state is the difference)
     last_state: dict[str, Any] | None = None
+    forks: dict[str, int] = field(default_factory=dict)  # fork files kept for a replay: index
+    # the program manager that adopted the watch when the creator's host stopped answering the
+    # notices (0: the creator's, the home); moves with the policy
+    home: int = 0
+    released: int = 0  # 1: the home it replaced let the watch go; 2: being told
+    release_tries: int = 0  # told so often (a crashed home never answers: a few tries)
 
 
 @dataclass
@@ -234,6 +243,8 @@ class Watch:
     restarting: bool = False  # the home took it for lost and is restarting it
     ended: bool = False
     creator: int = 0  # the process that started it (the console's agent that asked for it)
+    adopted: bool = False  # we took the watch over from a home that stopped answering
+    released: bool = False  # another home took it over from us: its files are not ours to remove
 
 
 class Checkpoints:
@@ -252,15 +263,19 @@ class Checkpoints:
         self.cow_copies = 0
         kernel.checkpoints = self
         kernel.mmu.on_cow = self._cow
+        kernel.on_exit.append(self._on_exit)
 
     # ================================================================ the running side
     def serve(self, sender: int, code: int, msg: bytes) -> Generator[Any, Any, None]:
         """The program manager's requests of this subsystem (run in the program manager)."""
         k = self.k
         if code in (CK_RESTART, CK_FORK):
-            if abi.pid_lhid(sender) % k.lh_stride or k.is_local(
-                sender
-            ):  # program managers of others
+            here = k.processes.get(sender)
+            if (
+                abi.pid_lhid(sender) % k.lh_stride or k.is_local(sender)
+            ) and not (  # program managers of others, or our own (a replayed fork's)
+                code == CK_FORK and here is not None and here.team is None
+            ):
                 yield ops.Reply(sender, error(abi.EPERM))
             elif code == CK_RESTART:
                 worker = yield ops.Spawn("pm-restart", self.restart_worker)
@@ -331,6 +346,8 @@ class Checkpoints:
             if self.policies.get(lh.lhid) is pol:
                 del self.policies[lh.lhid]
             pol.waiting.clear()
+            # it never ran: its begun checkpoint (complete or not) goes too
+            yield from self._remove(pid, file_name(lh.lhid, 1))
             return False
         self._release(lh)
         pol.committed = True
@@ -382,6 +399,7 @@ class Checkpoints:
             "chain": list(pol.chain),
             "taken": pol.taken,
             "io_seq": dict(pol.io_seq),
+            "home": pol.home,
         }
 
     def adopt(self, lh: LogicalHost, spec: dict[str, Any] | None) -> None:
@@ -397,6 +415,7 @@ class Checkpoints:
             chain=[int(s) for s in spec.get("chain", [])],
             taken=int(spec.get("taken", 0)),
             io_seq={str(key): int(v) for key, v in dict(spec.get("io_seq", {})).items()},
+            home=int(spec.get("home", 0)),
         )
         self.policies[lh.lhid] = pol
         # moved here (a migration, an eviction: it has a chain): its home hears where it runs
@@ -449,6 +468,8 @@ class Checkpoints:
         mmu = k.mmu
         if k.rfork is not None and not (yield from k.rfork.resident(lh)):
             return False  # pages still to come (a lazy rfork's child) could not be had
+        if k.rfork is not None and k.rfork.snapshots:
+            yield from k.rfork.copied(lh.lhid)  # a lazy fork's copy of its cut goes first
         fork = self.cfg.copy == "fork"
         pol.running = True
         full = pol.full_next  # the first, after a failure, or other teams (below)
@@ -591,6 +612,8 @@ class Checkpoints:
             spare = {pol.base_serial} if pol.base_serial else set()
             yield from self._collect(pid, lh.lhid, keep=serial, known=old_chain, spare=spare)
         pol.acked = yield from self._tell_home(pid, lh, serial, freeze_start)
+        if pol.forks and k.rfork is not None:  # a restart from this one replays no fork before it
+            yield from k.rfork.committed(pid, pol, state)
         return True
 
     def _thaw(self, lh: LogicalHost) -> None:
@@ -984,9 +1007,41 @@ class Checkpoints:
                     break
         if not creator:
             return False
+        pol = self.policies.get(lh.lhid)
         home = abi.make_pid(abi.pid_lhid(creator), abi.LOCAL_PROGRAM_MANAGER)
+        if pol is not None and pol.home:
+            home = pol.home
         msg = pack(CK_DONE, creator, program, serial, *_name16(k.name))
         replier, reply = yield ops.Send(home, msg, timeout_ms=self._bound_ms())
+        if replier <= 0 and pol is not None and pol.committed:
+            # the home's host does not answer (it crashed): another program manager adopts the
+            # watch, so that a crash of ours is still survived
+            new = yield from self._new_home(home)
+            if new > 0:
+                adopt = pack(CK_DONE, creator, program, serial | ADOPT, *_name16(k.name))
+                replier, reply = yield ops.Send(new, adopt, timeout_ms=self._bound_ms())
+                if replier > 0 and unpack(reply)[0] == 0:
+                    log.info("%s: %#06x's home is now %#x", k.name, lh.lhid, new)
+                    pol.home = new
+        elif (
+            replier > 0
+            and pol is not None
+            and pol.home
+            and not pol.released
+            and (pol.release_tries < RELEASE_TRIES)
+        ):
+            # the home it replaced may be alive (cut off, not crashed): it lets the watch go
+            # once it hears of it, so that only one home restarts the program
+            old = abi.make_pid(abi.pid_lhid(creator), abi.LOCAL_PROGRAM_MANAGER)
+            release = pack(CK_DONE, creator, program, RELEASE, *_name16(k.name))
+            pol.released = 2
+            pol.release_tries += 1
+
+            def tell(tpid: int) -> Generator[Any, Any, None]:
+                answer, _ = yield ops.Send(old, release, timeout_ms=self._bound_ms())
+                pol.released = 1 if answer > 0 else 0
+
+            k.spawn_server(k.system_lh, "ckpt-release", tell)
         if replier > 0 and signed(unpack(reply)[0]) == -abi.EKILLED and k.lhs.get(lh.lhid) is lh:
             # the home restarted the program elsewhere meanwhile (we were cut off): this copy is
             # void; it goes without an exit (the one the home restarted ends the program)
@@ -994,6 +1049,34 @@ class Checkpoints:
             k.remove_lh(lh, Plan(), b"\xff" * 6)
             return False
         return replier > 0 and unpack(reply)[0] == 0
+
+    def _new_home(self, old: int) -> Generator[Any, Any, int]:
+        """A program manager to adopt a watch: a willing host's ("@ *": never ours), or 0."""
+        replier, reply = yield ops.Send(abi.PROGRAM_MANAGER_GROUP, query_host_msg(None))
+        if replier <= 0 or unpack(reply)[0]:
+            return 0
+        new = unpack(reply)[1]
+        return new if new != old and abi.pid_lhid(new) % self.k.lh_stride == 0 else 0
+
+    def _on_exit(self, proc: Any, status: int) -> None:
+        """A program whose watch was adopted ended here: its home learns it (CK_DONE, serial 0),
+        since the exit's notice goes to its creator's host, which no longer answers."""
+        k = self.k
+        pol = self.policies.get(proc.lhid)
+        if pol is None or not pol.home or proc.team is None or proc.lh.processes:
+            return
+        creator = proc.creator
+        msg = pack(CK_DONE, creator, proc.pid, 0, *_name16(k.name))
+        home = pol.home
+        bound = k.sim.now + int(self.cfg.restart_timeout_s * S)
+
+        def tell(pid: int) -> Generator[Any, Any, None]:
+            while True:
+                replier, _ = yield ops.Send(home, msg, timeout_ms=self._bound_ms())
+                if replier > 0 or k.sim.now >= bound:
+                    return
+
+        k.spawn_server(k.system_lh, "ckpt-ended", tell)
 
     def superseded(self, lhid: int, new_mac: bytes | None = None) -> None:
         """LH_HERE "restarted" from new_mac (None: a server refused a request of ours as from a
@@ -1022,9 +1105,11 @@ class Checkpoints:
         that incarnation (the home's count of its restarts; 0: from the checkpoint's serial)."""
         k = self.k
         sender, msg = yield ops.Receive()
-        lhid, incarnation = unpack(msg)[1:3]
+        lhid, incarnation, adopted = unpack(msg)[1:4]
+        # an adopted home restarts it: the restarted copy's notices go to that home
+        home = abi.make_pid(abi.pid_lhid(sender), abi.LOCAL_PROGRAM_MANAGER) if adopted else 0
         try:
-            reply = yield from self._restart(pid, lhid, incarnation)
+            reply = yield from self._restart(pid, lhid, incarnation, home)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             log.info("%s: cannot restart %#06x: %s", k.name, lhid, exc)
             reply = error(abi.EINVAL)
@@ -1082,7 +1167,9 @@ class Checkpoints:
         bodies.reverse()
         return whole_state(states[::-1]), bodies
 
-    def _restart(self, pid: int, lhid: int, incarnation: int = 0) -> Generator[Any, Any, bytes]:
+    def _restart(
+        self, pid: int, lhid: int, incarnation: int = 0, home: int = 0
+    ) -> Generator[Any, Any, bytes]:
         k = self.k
         if lhid in k.lhs:
             return error(abi.EINVAL)
@@ -1124,9 +1211,13 @@ class Checkpoints:
                 # moved data into the memory that was lost) to the crashed host; its retained
                 # answer would skip that (servers with effects dedup by stamp: exactly_once.py)
                 aw["mode"] = "lost"
+            if isinstance(aw, dict) and k.rfork is not None:
+                k.rfork.resend_fork(aw, lhid)  # a fork in progress at the cut: replayed
         if isinstance(state.get("checkpoint_policy"), dict):  # goes on here, after this one
             nxt = incarnation * INCARNATION
             state["checkpoint_policy"] |= {"serial": nxt, "chain": []}
+            if home:
+                state["checkpoint_policy"]["home"] = home
         from vkernel.ckpt_store import apply_records
 
         pages = apply_records(bodies)
@@ -1174,6 +1265,16 @@ class Checkpoints:
         _, creator, program, serial, *name = unpack(msg)
         lhid = abi.pid_lhid(program)
         watch = self.watches.get(lhid)
+        if serial == RELEASE:  # another home watches it now (we did not answer its notice)
+            if watch is not None:
+                watch.released = watch.ended = True
+            return pack(0)
+        adopted, serial = bool(serial & ADOPT), serial & ~ADOPT
+        if serial == 0:  # an adopted watch's program ended (it had no other way to tell us)
+            if watch is not None:
+                watch.ended = True
+            self.ended_pids.add(program)
+            return pack(0)
         if watch is not None and serial // INCARNATION < watch.incarnation:
             return error(abi.EKILLED)  # a void incarnation (it ran on in a partition): it goes
         if watch is None:
@@ -1185,6 +1286,19 @@ class Checkpoints:
             self.k.spawn_server(
                 self.k.system_lh, f"ckpt-watch-{lhid:04x}", lambda pid: self._watch(pid, watch)
             )
+            if adopted:
+                watch.adopted = True
+                watch.incarnation = serial // INCARNATION
+                self._publish(
+                    {
+                        "kind": "home",
+                        "program": "",
+                        "pid": program,
+                        "from": _unname16(tuple(name)),
+                        "to": self.k.name,
+                        "checkpoint": serial,
+                    }
+                )
         watch.host = _unname16(tuple(name))
         watch.serial = max(watch.serial, serial)
         if watch.taken_ns:
@@ -1199,6 +1313,52 @@ class Checkpoints:
             if watch.pid == pid:
                 watch.ended = True
         self.ended_pids.add(pid)
+
+    def forget_start(self, creator: int, pm: int) -> None:
+        """The start of a checkpointed program by `creator` on the host of program manager pm
+        failed (that host did not answer: it never ran, it is started elsewhere): the first
+        checkpoint it may have begun there goes, complete (its programs' creator is ours) or
+        not (its writer was on that host). Asked by the console; done from a process of ours."""
+        stride = self.k.lh_stride
+        host = abi.pid_lhid(pm) // stride
+
+        def body(pid: int) -> Generator[Any, Any, None]:
+            names = yield from self._list(pid)
+            for name in names or ():
+                parsed = parse_name(name)
+                if parsed is None or parsed[1] != 1 or parsed[0] // stride != host:
+                    continue
+                if parsed[0] in self.watches:
+                    continue
+                mine = yield from self._begun_by(pid, name, creator)
+                if mine:
+                    yield from self._remove(pid, name)
+
+        self.k.spawn_server(self.k.system_lh, "ckpt-forget", body)
+
+    def _begun_by(self, pid: int, name: str, creator: int) -> Generator[Any, Any, bool]:
+        """Whether checkpoint file `name` is not complete, or is of a program `creator` started."""
+        inst = yield from self._open(pid, name, abi.FS_MODE_READ)
+        if inst is None:
+            return False
+        mine = False
+        head = yield from self._read_at(pid, inst, 0, HEADER.size)
+        magic = HEADER.unpack(head)[0] if head is not None else b""
+        if magic not in (MAGIC, MAGIC_SMALL):
+            mine = True  # not complete (no header yet): nothing can restart from it
+        else:
+            _, _, state_at, state_len, _, _ = HEADER.unpack(head)
+            blob = yield from self._read_at(pid, inst, state_at, state_len)
+            try:
+                state = json.loads(blob) if blob is not None else {}
+            except ValueError:
+                state = {}
+            programs = state.get("programs", []) if isinstance(state, dict) else []
+            mine = any(isinstance(p, dict) and p.get("creator") == creator for p in programs)
+        yield ops.Send(
+            self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=self._bound_ms()
+        )
+        return mine
 
     def created_by(self, creator: int) -> Watch | None:
         """The watch of a program `creator` started (its start's answer may have been lost)."""
@@ -1250,8 +1410,10 @@ class Checkpoints:
                     watch.restarting = False
                 if not ok:
                     yield ops.Delay(int(self.cfg.retry_s * S))
-            # it ended: its checkpoints are garbage
-            yield from self._collect(pid, watch.lhid, keep=1 << 31, known=[watch.serial])
+            if not watch.released:  # it ended: its checkpoints are garbage
+                yield from self._collect(pid, watch.lhid, keep=1 << 31, known=[watch.serial])
+                if k.rfork is not None:
+                    yield from k.rfork.collect(pid, watch.lhid)
         finally:
             self.watches.pop(watch.lhid, None)
 
@@ -1296,7 +1458,7 @@ class Checkpoints:
             tried += 1
             replier, reply = yield ops.Send(
                 pm,
-                pack(CK_RESTART, watch.lhid, watch.incarnation + 1),
+                pack(CK_RESTART, watch.lhid, watch.incarnation + 1, int(watch.adopted)),
                 timeout_ms=int(self.cfg.restart_timeout_s * 1000),
             )
             if watch.ended:

@@ -16,7 +16,10 @@ rest of its state and replayed with it:
   same instance, even if it was closed since);
 * all of these, and IO_READ, also carry (word 6) their place among the logical host's
   stamped requests to that server: the file server keeps what writes overwrite, and answers
-  a replayed read with the file as it was at that place (Versions).
+  a replayed read with the file as it was at that place (Versions);
+* PM_RFORK to the program's own program manager: the index of the fork among the logical
+  host's forks (word 4): a replayed fork is answered with the child the first one made
+  (vkernel/rfork.py).
 
 A counter moves when the answer arrives (a write by the count the server took),
 so a request that failed (no answer) is sent again under the same stamp and
@@ -40,6 +43,7 @@ STAMP = 0x53455131  # "SEQ1" in word 5 (plus the incarnation, below INCARNATIONS
 INCARNATIONS = 256
 INCARNATION_SERIALS = 100_000  # checkpoint.INCARNATION: the serials of one incarnation
 OPS = (abi.FS_OPEN, abi.FS_REMOVE, abi.IO_CLOSE)
+FORKS = "rfork"  # the counter of a logical host's forks (PM_RFORK)
 MAX_REMEMBERED = 4096  # answers (and closed instances) a server keeps per logical host
 
 
@@ -47,12 +51,19 @@ def stamp(k: Kernel, proc: Process, msg: bytes, dst: int) -> tuple[bytes, tuple[
     """The message a guest's Send carries (stamped if its logical host is checkpointed), and
     the counter its answer moves: (key, "bytes" | "op"), or None."""
     ck = k.checkpoints
-    if ck is None or abi.is_group(dst):
+    if ck is None:
         return msg, None
     pol = ck.policies.get(proc.lhid)
     if pol is None:
         return msg, None
     m = unpack(msg)
+    if m[0] == abi.PM_RFORK and dst == abi.make_pid(proc.lhid, abi.LOCAL_PROGRAM_MANAGER):
+        if m[4] or m[5] or m[6]:
+            return msg, None
+        words = pol.io_seq.get(FORKS, 0).to_bytes(4, "big") + STAMP.to_bytes(4, "big")
+        return msg[:16] + words + msg[24:], (FORKS, "op")
+    if abi.is_group(dst):
+        return msg, None
     order = pol.io_seq.get(f"all:{dst:08x}", 0)  # word 6: the request's place among its kind
     if m[0] == abi.IO_READ:  # word 4 is its offset: only the order
         if m[5] or m[6]:

@@ -43,6 +43,7 @@ log = logging.getLogger(__name__)
 
 PAGE = abi.PAGE_SIZE
 READ_RETRY_NS = 50_000_000  # the pager retries a failed read of the backing file after this
+REPLAY_RETRY_NS = 200_000_000  # a lazy child waiting for its parent's restart asks again after this
 TEAM_SPAN = 16 * 1024 * 1024  # each team's pages live at team_index * 16 MB in the backing file
 RUN_PAGES = 8  # pages per file-server request (32 KB, one train)
 NAME_AT = 0
@@ -246,6 +247,10 @@ class Pager:
         self.cluster = max(1, int(kernel.config.rfork.cluster_pages))
         self.why: dict[str, str] = {}  # why a served backing's last request failed
         self.switched: set[str] = set()  # fallbacks in use (their parent's host is gone)
+        # a checkpointed parent's lazy child waits this long (ns) for the parent's restart to
+        # serve its pages again (rfork.py, a replayed fork), from when its parent's host failed
+        self.replays: dict[str, int] = {}
+        self.lost_at: dict[str, int] = {}
         self.pages_in = 0
         self.proc = kernel.spawn_server(kernel.system_lh, "pager", self.body, restart=True)
         kernel.pager = self
@@ -324,6 +329,17 @@ class Pager:
         file server if there is one, else the child ends (a fault report naming the page)."""
         k = self.k
         name = team.backing_file
+        wait = self.replays.get(name)
+        if wait is not None and k.sim.now - self.lost_at.setdefault(name, k.sim.now) < wait:
+            copy = self.fallbacks.get(name)
+            if not (copy and (yield from self._complete(pid, *copy))):
+                # its parent restarts from its checkpoint and replays the fork: the replay
+                # serves the pages again (a new server, RemoteFork._again); ask again meanwhile
+                self.instances.pop(name, None)
+                yield ops.Delay(REPLAY_RETRY_NS)
+                return
+        self.replays.pop(name, None)
+        self.lost_at.pop(name, None)
         self.servers.pop(name, None)
         self.instances.pop(name, None)
         fallback, end = self.fallbacks.pop(name, ("", 0))
@@ -444,6 +460,8 @@ class Pager:
         elif server is not None or team.lazy:  # a lazy child's: its parent's host frees it
             inst = self.instances.pop(name, None)
             self.fallbacks.pop(name, None)
+            self.replays.pop(name, None)
+            self.lost_at.pop(name, None)
             if server is not None and inst is not None:
                 yield ops.Send(server, pack(abi.IO_CLOSE, inst), timeout_ms=_bound_ms(k))
             return

@@ -36,9 +36,20 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from guest import abi
-from vkernel import ops
+from vkernel import exactly_once, ops
 from vkernel.capture import Plan
-from vkernel.checkpoint import PAGE, PAGE_HEADER, ZERO_FLAG, ZERO_PAGE, page_list, page_runs
+from vkernel.checkpoint import (
+    BODY_AT,
+    HEADER,
+    MAGIC,
+    PAGE,
+    PAGE_HEADER,
+    ZERO_FLAG,
+    ZERO_PAGE,
+    page_list,
+    page_runs,
+)
+from vkernel.exactly_once import FORKS
 from vkernel.kernel import Outstanding
 from vkernel.messages import error, pack, signed, unpack
 from vkernel.migration import MigrationFailed
@@ -48,7 +59,9 @@ from vkernel.servers.program_manager import CK_FORK
 
 LAZY = 1  # PM_RFORK flag: copy-on-reference
 FALLBACK = 2  # CK_FORK flag: the cut is on the file server too (`fallback_name`)
+STAMPED = 1 << 30  # CK_FORK's number: the index of a checkpointed parent's fork (exactly once)
 MS = 1_000_000
+MAX_MADE = 4096  # forks remembered for their replays
 RESIDENCY_WAIT_NS = 60_000 * MS  # a program forking brings its missing pages in within this
 
 if TYPE_CHECKING:
@@ -58,6 +71,8 @@ log = logging.getLogger(__name__)
 
 
 def fork_name(lhid: int, n: int) -> str:
+    if n & STAMPED:  # a checkpointed parent's fork, by its index among the parent's forks
+        return f"rfork.{lhid:04x}.s{n & ~STAMPED:06d}"
     return f"rfork.{lhid:04x}.{n:06d}"
 
 
@@ -75,13 +90,27 @@ class Snapshot:
     child: int = 0
     fallback: str = ""  # the same pages on the file server (a checkpointed parent's)
     fallback_done: bool = False
+    fallback_done_s: float = 0.0  # when it was complete (simulated s)
     last: tuple[int, bytes] = (0, b"")  # the cut's highest page: a fallback's last write
     writing: bool = False
+    copying: bool = False  # its fallback is to be written, or being written
     live: bool = True
     round_trips: int = 0  # IO_READ requests served
     pages_shipped: int = 0
     shipped: set[int] = field(default_factory=set)  # offsets shipped at least once
     freed_why: str = ""
+
+
+def resend_fork(aw: dict[str, Any], lhid: int) -> None:
+    """A restart's outstanding Send (its "awaiting"): a PM_RFORK in progress at the checkpoint's
+    cut was forwarded to a worker of the crashed host's program manager: it is sent again to the
+    logical host's own program manager, under its stamp (a replay of the fork)."""
+    try:
+        msg = bytes.fromhex(str(aw.get("msg") or ""))
+    except ValueError:
+        return
+    if len(msg) >= 4 and unpack(msg)[0] == abi.PM_RFORK:
+        aw.update(dst=abi.make_pid(lhid, abi.LOCAL_PROGRAM_MANAGER), group=True, mode="lost")
 
 
 class RemoteFork:
@@ -97,45 +126,36 @@ class RemoteFork:
         self.served: dict[str, Snapshot] = {}
         self.instances: dict[int, str] = {}
         self.server = None
-        # the children built here: child pid -> {file, pages, fetched, touched, ...}
+        # the children built here: child pid -> {file, pages, fetched, touched, status, ...}
         self.children: dict[int, dict[str, Any]] = {}
+        # checkpointed parents' forks built here, by file name: {"child": pid} (0: being built)
+        self.made: dict[str, dict[str, int]] = {}
+        self.retold: set[tuple[int, int]] = set()  # restarted parents told their exits again
         kernel.rfork = self
         kernel.on_exit.append(self._on_exit)
+
+    resend_fork = staticmethod(resend_fork)
 
     # --- the parent's side ------------------------------------------------------------------
     def parent_worker(self, pid: int) -> Generator[Any, Any, None]:
         sender, msg = yield ops.Receive()
+        m = unpack(msg)
         try:
-            reply = yield from self._fork(pid, sender, unpack(msg)[1], unpack(msg)[2] & LAZY)
+            reply = yield from self._fork(pid, sender, m[1], m[2] & LAZY, exactly_once.stamped(m))
         except (ValueError, KeyError, TypeError) as exc:
             log.info("%s: rfork of %#x failed: %s", self.k.name, sender, exc)
             reply = error(abi.EINVAL)
         yield ops.Reply(sender, reply)
 
-    def _fork(
-        self, pid: int, caller: int, target_pm: int, lazy: int = 0
-    ) -> Generator[Any, Any, bytes]:
+    def _cut(self, lh, proc, lazy: int) -> Generator[Any, Any, tuple | None]:
+        """Freeze lh for a cut: (its state, the page records the child gets at once, the
+        snapshot kept here for a lazy child, the cut's highest page), or None (it went)."""
         k = self.k
-        ck = k.checkpoints
-        proc = k.processes.get(caller)
-        if proc is None or proc.team is None:
-            return error(abi.EPERM)
-        lh = proc.lh
-        if len(lh.processes) != 1 or lh.migrating or lh.frozen:
-            return error(abi.EINVAL)
-        if target_pm <= 0 or abi.is_group(target_pm):
-            return error(abi.EINVAL)
-        started = k.sim.now
-        if not (yield from self.resident(lh)):  # pages still to come: part of the copy
-            return error(abi.EIO)
-        if k.lhs.get(lh.lhid) is not lh or len(lh.processes) != 1 or lh.frozen:
-            return error(abi.EINVAL)
-        # --- the cut: the caller waits in its PM_RFORK; every page is copied ----------------
         lh.frozen = True
         try:
             yield from k.migration._settle(lh)
             if k.lhs.get(lh.lhid) is not lh:
-                return error(abi.ENOPROC)
+                return None
             teams = list(lh.teams)
             state = k.capture_lh(lh, Plan(), teams=teams)
             records = []
@@ -166,44 +186,111 @@ class RemoteFork:
         finally:
             if k.powered and k.lhs.get(lh.lhid) is lh and lh.frozen and not lh.migrating:
                 k.migration.unfreeze(lh)
-        self.forks += 1
-        n = self.forks
         for spec in state["teams"]:
             spec["page_runs"] = page_runs(spec.pop("pages"))
-        state["checkpoint"] = {"serial": n, "chain": [n], "cut_ns": started}
-        state["rfork"] = {"parent": caller, "host": k.name}
-        body = b"".join(records)
-        blob = json.dumps(state, separators=(",", ":")).encode()
-        name = fork_name(lh.lhid, n)
-        ok = yield from ck._write(pid, name, n, body, blob, len(records), started)
-        if not ok:
+        return state, records, snapshot, last_page
+
+    def _fork(
+        self, pid: int, caller: int, target_pm: int, lazy: int = 0, index: int | None = None
+    ) -> Generator[Any, Any, bytes]:
+        """The fork of `caller` to target_pm. `index`: its stamp (a checkpointed caller's forks
+        are counted): its file `rfork.LHID.sINDEX` stays on the file server until a checkpoint
+        of the caller after the fork is complete, so that a replay of the fork (the caller
+        restarted from an older checkpoint) finds it and asks the same target again, which
+        answers with the child it made (and, if it ended, its exit status): one child."""
+        k = self.k
+        ck = k.checkpoints
+        proc = k.processes.get(caller)
+        if proc is None or proc.team is None:
+            return error(abi.EPERM)
+        lh = proc.lh
+        if len(lh.processes) != 1 or lh.migrating or lh.frozen:
+            return error(abi.EINVAL)
+        if target_pm <= 0 or abi.is_group(target_pm):
+            return error(abi.EINVAL)
+        started = k.sim.now
+        if not (yield from self.resident(lh)):  # pages still to come: part of the copy
             return error(abi.EIO)
+        if k.lhs.get(lh.lhid) is not lh or len(lh.processes) != 1 or lh.frozen:
+            return error(abi.EINVAL)
+        pol = ck.policies.get(lh.lhid)
+        if index is not None and pol is None:
+            index = None  # no longer checkpointed: an ordinary fork
+        prior = None
+        if index is not None:
+            n = STAMPED | index
+            name = fork_name(lh.lhid, n)
+            prior = yield from self._prior(pid, name, n)
+            if prior is not None:  # a replay: the first fork's target, and its kind
+                target_pm = int(prior["rfork"]["target"])
+                lazy = int(prior["rfork"]["flags"]) & LAZY
+        # --- the cut: the caller waits in its PM_RFORK; every page is copied ----------------
+        snapshot: dict[int, bytes] = {}
+        last_page: dict[int, bytes] = {}
+        records: list[bytes] = []
+        state = prior
+        if prior is None or lazy:  # a lazy replay cuts again: its pages are served from here
+            got = yield from self._cut(lh, proc, lazy)
+            if got is None:
+                return error(abi.ENOPROC)
+            cut, records, snapshot, last_page = got
+            state = state or cut
+        if index is None:
+            self.forks += 1
+            n = self.forks
+            name = fork_name(lh.lhid, n)
+        if prior is None:
+            state["checkpoint"] = {"serial": n, "chain": [n], "cut_ns": started}
+            state["rfork"] = {"parent": caller, "host": k.name, "target": target_pm, "flags": lazy}
+            body = b"".join(records)
+            blob = json.dumps(state, separators=(",", ":")).encode()
+            ok = yield from ck._write(pid, name, n, body, blob, len(records), started)
+            if not ok:
+                return error(abi.EIO)
         server = 0
         flags = lazy
         snap = Snapshot(name, snapshot)
         if lazy:
             # the child of a checkpointed parent must outlive the parent's host: the cut goes to
             # the file server too, in the background (its last page last: complete from then on)
-            if ck.policies.get(lh.lhid) is not None:
+            if pol is not None:
                 flags |= FALLBACK
                 snap.last = max(last_page.items(), default=(0, ZERO_PAGE))
             server = self._serve_pages()
             self.snapshots[name] = self.served[name] = snap
+        wait_ms = 0  # a stamped lazy child waits this long for its parent's restart to serve it
+        if index is not None:
+            cfg = ck.cfg
+            wait_ms = int((cfg.detect_s + cfg.restart_timeout_s) * 1000 + pol.interval_ns // MS * 2)
         replier, reply = yield ops.Send(
             target_pm,
-            pack(CK_FORK, lh.lhid, n, caller, flags, server),
+            pack(CK_FORK, lh.lhid, n, caller, flags, server, wait_ms),
             timeout_ms=int(ck.cfg.restart_timeout_s * 1000),
         )
-        yield from ck._remove(pid, name)
-        status, child = unpack(reply)[:2] if replier > 0 else (0, 0)
+        status, child, ended, exit_status, nonce, serve = (
+            unpack(reply)[:6] if replier > 0 else (0, 0, 0, 0, 0, 0)
+        )
+        if index is None or replier <= 0 or status:
+            yield from ck._remove(pid, name)
+        else:
+            pol.forks[name] = index  # removed once a checkpoint after the fork is complete
         if replier <= 0 or status:
             if lazy:
                 yield from self._free(pid, snap, "the child was not built")
             return error(-replier) if replier <= 0 else error(-signed(status))
-        if lazy:
+        if ended and k.servers.get("program") is not None:
+            # it ended before the replay asked: its exit status is the caller's once (the notice
+            # of the first exit, if it comes too, is the same notice: taken once)
+            k.servers["program"].record_exit(
+                abi.pid_lhid(caller), child, signed(exit_status), nonce
+            )
+        if lazy and prior is not None and not serve:
+            yield from self._free(pid, snap, "its child needs none of it")
+        elif lazy:
             snap.child = child
             k.spawn_server(k.system_lh, "rfork-watch", lambda wpid: self._watch(wpid, snap))
             if flags & FALLBACK:
+                snap.copying = True
                 k.spawn_server(
                     k.system_lh, "rfork-copy", lambda wpid: self._write_fallback(wpid, snap)
                 )
@@ -217,12 +304,63 @@ class RemoteFork:
                 "copied_pages": len(records),
                 "snapshot_pages": len(snapshot),
                 "fallback": bool(flags & FALLBACK),  # the cut copied to the file server too
-                "bytes": len(body) + len(blob),
+                "bytes": len(body) + len(blob) if prior is None else 0,
                 "latency_ms": round((k.sim.now - started) / 1e6, 3),
                 "started_s": started / 1e9,
+                "replayed": prior is not None,
             }
         )
         return pack(0, child)
+
+    def _prior(self, pid: int, name: str, n: int) -> Generator[Any, Any, dict | None]:
+        """The state a complete fork file `name` holds on the file server, or None (no file: this
+        fork was not made before; not complete: it was not asked of its target)."""
+        ck = self.k.checkpoints
+        inst = yield from ck._open(pid, name, abi.FS_MODE_READ)
+        if inst is None:
+            return None
+        state = None
+        head = yield from ck._read_at(pid, inst, 0, HEADER.size)
+        if head is not None:
+            magic, got, state_at, state_len, _pages, _cut = HEADER.unpack(head)
+            if magic == MAGIC and got == n and state_at >= BODY_AT:
+                blob = yield from ck._read_at(pid, inst, state_at, state_len)
+                state = json.loads(blob) if blob is not None else None
+        yield ops.Send(self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=ck._bound_ms())
+        if not isinstance(state, dict) or "target" not in state.get("rfork", {}):
+            return None
+        return state
+
+    def committed(self, pid: int, pol, state: dict) -> Generator[Any, Any, None]:
+        """A checkpoint of a forking program is complete: the files of the forks before its cut
+        are needed no more (a restart from it does not replay them)."""
+        done = int(((state.get("checkpoint_policy") or {}).get("io_seq") or {}).get(FORKS, 0))
+        for name, index in sorted(pol.forks.items()):
+            if index < done:
+                del pol.forks[name]
+                yield from self.k.checkpoints._remove(pid, name)
+
+    def copied(self, lhid: int) -> Generator[Any, Any, None]:
+        """Before a checkpoint of lhid is cut: the copies of its lazy forks' cuts on the file
+        server are complete first. A checkpoint after a fork counts, and the fork is not
+        replayed from then on, only once the child's pages are on the file server (else a
+        crash between left the child without them); and the two do not share the interface
+        (the checkpoint waits as long, but takes no longer)."""
+        k = self.k
+        end = k.sim.now + int(k.config.checkpoint.restart_timeout_s * 1e9)
+        prefix = f"rfork.{lhid:04x}."
+        while k.sim.now < end and any(
+            s.copying and s.live and s.name.startswith(prefix) for s in self.snapshots.values()
+        ):
+            yield ops.Delay(20 * MS)
+
+    def collect(self, pid: int, lhid: int) -> Generator[Any, Any, None]:
+        """The program of lhid ended (its home collects): its fork files left go too."""
+        names = yield from self.k.checkpoints._list(pid)
+        prefix = f"rfork.{lhid:04x}.s"
+        for name in names or ():
+            if name.startswith(prefix) and not name.endswith(".pages"):
+                yield from self.k.checkpoints._remove(pid, name)
 
     def resident(self, lh) -> Generator[Any, Any, bool]:
         """Bring every page of lh still to come in (a fork or a checkpoint copies them all: a
@@ -239,16 +377,62 @@ class RemoteFork:
     # --- the child's side (the target's program manager) -------------------------------------
     def child_worker(self, pid: int) -> Generator[Any, Any, None]:
         sender, msg = yield ops.Receive()
-        _, lhid, n, parent, flags, server = unpack(msg)[:6]
+        _, lhid, n, parent, flags, server, wait_ms = unpack(msg)[:7]
+        name = fork_name(lhid, n)
+        made = self.made.get(name) if n & STAMPED else None
+        end = self.k.sim.now + int(self.k.config.checkpoint.restart_timeout_s * 1e9)
+        while made is not None and not made["child"] and self.k.sim.now < end:
+            yield ops.Delay(20 * MS)  # the first request's child is being built
+            made = self.made.get(name)
         try:
-            reply = yield from self._build(pid, lhid, n, parent, flags, server)
+            if made is not None and made["child"]:
+                reply = self._again(made["child"], name, flags, server)
+            elif made is not None:  # still being built for the first request: not a second one
+                reply = error(abi.ETIMEOUT)
+            else:
+                if n & STAMPED:
+                    self.made[name] = {"child": 0}
+                    while len(self.made) > MAX_MADE:
+                        del self.made[next(iter(self.made))]
+                reply = yield from self._build(pid, lhid, n, parent, flags, server, wait_ms)
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             log.info("%s: cannot build the rfork child of %#x: %s", self.k.name, parent, exc)
             reply = error(abi.EINVAL)
+        if made is None and n & STAMPED and name in self.made and not self.made[name]["child"]:
+            del self.made[name]  # not built: a replay builds it
         yield ops.Reply(sender, reply)
 
+    def _again(self, child: int, name: str, flags: int, server: int) -> bytes:
+        """A replayed fork (its parent restarted from a checkpoint before it): the child made
+        the first time, whether it ended (and its exit status, and the id of the notice that
+        told the parent's host), and whether it takes its pages from the new server (a lazy
+        child with pages still to come: its parent's host was the one that crashed)."""
+        k = self.k
+        rec = self.children.get(child, {})
+        ended = "status" in rec
+        status = int(rec.get("status", 0)) & 0xFFFFFFFF
+        nonce = int(rec.get("notice", 0))
+        serve = 0
+        pager = k.pager
+        if flags & LAZY and not ended and pager is not None and server > 0:
+            needs = any(t.backing_file == name for lh in k.lhs.values() for t in lh.teams)
+            if needs:
+                pager.servers[name] = server
+                pager.instances.pop(name, None)
+                pager.lost_at.pop(name, None)
+                serve = 1
+        log.info("%s: rfork %s replayed: child %#x (ended %s)", k.name, name, child, ended)
+        return pack(0, child, int(ended), status, nonce, serve)
+
     def _build(
-        self, pid: int, lhid: int, n: int, parent: int, flags: int = 0, server: int = 0
+        self,
+        pid: int,
+        lhid: int,
+        n: int,
+        parent: int,
+        flags: int = 0,
+        server: int = 0,
+        wait_ms: int = 0,
     ) -> Generator[Any, Any, bytes]:
         k = self.k
         lazy = flags & LAZY
@@ -329,6 +513,8 @@ class RemoteFork:
                     )
                     k.pager.fallbacks[name] = (fallback_name(name), end)
                 k.pager.sources[name] = str(state.get("rfork", {}).get("host", "")) or "?"
+                if n & STAMPED and wait_ms:  # a checkpointed parent's: its restart serves again
+                    k.pager.replays[name] = wait_ms * MS
                 for i, (team, spec) in enumerate(zip(teams, state["teams"], strict=True)):
                     team.backing = {vp: p for vp, p in spec["pages"] if (i, vp) not in pages}
                     team.backing_file = name
@@ -369,8 +555,10 @@ class RemoteFork:
             "fetched": 0,
             "touched": None,
         }
+        if n & STAMPED and fork_name(lhid, n) in self.made:
+            self.made[fork_name(lhid, n)]["child"] = child
         log.info("%s: rfork child %#x of %#x (%d pages)", k.name, child, parent, len(pages))
-        return pack(0, child)
+        return pack(0, child, 0, 0, 0, 1 if lazy else 0)  # running; its pages served by the parent
 
     # --- the pages of lazy forks, served from the parent's host ------------------------------
     def _serve_pages(self) -> int:
@@ -467,8 +655,9 @@ class RemoteFork:
             yield ops.Send(
                 self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=ck._bound_ms()
             )
-        snap.writing = False
+        snap.writing = snap.copying = False
         snap.fallback_done = ok and snap.live
+        snap.fallback_done_s = self.k.sim.now / 1e9 if snap.fallback_done else 0.0
         if not snap.fallback_done:
             log.info("%s: the copy of %s on the file server stopped", self.k.name, snap.name)
             yield from ck._remove(pid, name)
@@ -500,10 +689,50 @@ class RemoteFork:
 
     # --- the child's side: what its pager tells us ----------------------------------------------
     def _on_exit(self, proc, status: int) -> None:
-        """A lazy child ended: its pager lets the snapshot go (it tells the parent's host)."""
+        """A child built here ended: its status is kept (a replay of its fork gets it); a lazy
+        one's pager lets the snapshot go (it tells the parent's host)."""
+        rec = self.children.get(proc.pid)
+        pm = self.k.servers.get("program")
+        if rec is not None:
+            rec["status"] = status
+            if pm is not None and abi.pid_lhid(rec["parent"]) not in self.k.lhs:
+                # the id of the exit notice the program manager just sent the parent's host (its
+                # on_exit runs before ours): a replay's answer repeats it, so it counts once
+                rec["notice"] = (self.k.system_lh.lhid << 16 | (pm.notices & 0xFFFF)) or 1
         team = proc.team
         if team is not None and team.lazy and team.dead and team.backing_file and self.k.pager:
             self.k.pager.prefetch(team)
+
+    def parent_restarted(self, lhid: int, incarnation: int = 0) -> None:
+        """Logical host lhid was restarted from a checkpoint (LH_HERE "restarted"): the exits of
+        its children built here that its crashed host took may have come after that checkpoint's
+        cut: they are told again, under the same notice ids (taken once), so that its
+        wait_program gets them. Once an incarnation (the announcement may be heard again)."""
+        k = self.k
+        if (lhid, incarnation) in self.retold:
+            return
+        self.retold.add((lhid, incarnation))
+        for rec in self.children.values():
+            if abi.pid_lhid(rec["parent"]) != lhid or not rec.get("notice"):
+                continue
+            notice = pack(
+                abi.PM_EXITED,
+                rec["child"],
+                rec["status"] & 0xFFFFFFFF,
+                rec["parent"],
+                rec["notice"],
+            )
+            bound = k.sim.now + int(k.config.migration.timeout_s * 1e9)
+
+            def tell(pid: int, notice: bytes = notice, bound: int = bound) -> Generator:
+                while True:
+                    replier, _ = yield ops.Send(
+                        abi.make_pid(lhid, abi.LOCAL_PROGRAM_MANAGER), notice
+                    )
+                    if replier > 0 or k.sim.now >= bound:
+                        return
+
+            k.spawn_server(k.system_lh, "rfork-exit-notice", tell)
 
     def team_ends(self, team) -> None:
         """A lazy child's team is being destroyed: what it touched (the MMU's referenced bits

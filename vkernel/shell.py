@@ -140,6 +140,8 @@ class Shell:
             if watch is not None:
                 replier, status, child, started_on = 1, 0, watch.pid, watch.host
                 break
+            if k.checkpoints is not None:  # what its first checkpoint left on the file server
+                k.checkpoints.forget_start(pid, pm)
             if attempt + 1 < START_ATTEMPTS:
                 pm = yield from self._find_host(pid, "*")
                 if pm <= 0:

@@ -973,6 +973,8 @@ class Transport:
                 self._newer_incarnation(p.lhid, p.seq)
                 if getattr(self.k, "checkpoints", None) is not None:
                     self.k.checkpoints.superseded(p.lhid, src_mac)  # a copy of ours is void
+                if self.k.rfork is not None:  # its rfork children's exits, told again
+                    self.k.rfork.parent_restarted(p.lhid, p.seq)
         elif kind is Kind.MIGRATE and self.k.migration is not None:
             self.k.migration.on_packet(src_mac, p)
         elif kind is Kind.LOAD:
@@ -1116,6 +1118,8 @@ class Transport:
         self.void_incarnation(lhid, self.k.machine.mac)
         self._newer_incarnation(lhid, incarnation)
         self.transmit(None, Packet(Kind.LH_HERE, incarnation, 0, 0, lhid=lhid, status=LH_RESTARTED))
+        if self.k.rfork is not None:  # its rfork children built here: their exits, told again
+            self.k.rfork.parent_restarted(lhid, incarnation)
 
     def _impostor(self, src_mac: bytes, p: Packet) -> bool:
         """A request from a process of a restarted logical host that runs here: it comes from a
