@@ -84,6 +84,8 @@ PREFIX = "ckpt."
 # serials of the n-th restarted incarnation start at n * INCARNATION: a copy that ran on in a
 # partition (the old incarnation) neither overwrites the new one's files nor passes for it
 INCARNATION = 100_000  # exactly_once.INCARNATION_SERIALS
+ENDED = 1 << 31  # FS_COLLECT's keep when the program ended: every file of it goes
+
 DELTA = "delta_removed"  # an incremental checkpoint's state holds only what changed (state_delta)
 ADOPT = 1 << 31  # CK_DONE's serial: the sender's home does not answer: adopt the watch
 RELEASE = ADOPT - 1  # CK_DONE's serial: another home has adopted the watch: stop watching
@@ -1411,9 +1413,8 @@ class Checkpoints:
                 if not ok:
                     yield ops.Delay(int(self.cfg.retry_s * S))
             if not watch.released:  # it ended: its checkpoints are garbage
-                yield from self._collect(pid, watch.lhid, keep=1 << 31, known=[watch.serial])
-                if k.rfork is not None:
-                    yield from k.rfork.collect(pid, watch.lhid)
+                # (its fork files kept for a replay too: ckpt_store.collect)
+                yield from self._collect(pid, watch.lhid, keep=ENDED, known=[watch.serial])
         finally:
             self.watches.pop(watch.lhid, None)
 

@@ -22,6 +22,7 @@ from vkernel.checkpoint import (
     BODY_AT,
     DIFF_FLAG,
     DIFF_HEADER,
+    ENDED,
     HEADER,
     MAGIC,
     MAGIC_SMALL,
@@ -165,9 +166,12 @@ def merge(server: FileServer, name: str, spare: int) -> Generator[Any, Any, int]
 
 def collect(server: FileServer, lhid: int, keep: int, spare: int) -> Generator[Any, Any, int]:
     """Remove lhid's checkpoint files older than `keep` but `spare`, and its merges' leftovers
-    (of a merge a crash cut short); the files removed."""
+    (of a merge a crash cut short); keep ENDED (the program ended) also takes the fork files
+    kept for a replay of its forks (vkernel/rfork.py; not a lazy fork's pages, which the child
+    may still read); the files removed."""
     fs = server.fs
     prefix = f"{MERGING}{lhid:04x}."
+    forks = f"rfork.{lhid:04x}.s"
     gone = []
     for name in fs.list():
         parsed = parse_name(name)
@@ -175,6 +179,8 @@ def collect(server: FileServer, lhid: int, keep: int, spare: int) -> Generator[A
             if parsed[0] == lhid and parsed[1] < keep and parsed[1] != spare:
                 gone.append(name)
         elif name.startswith(prefix):
+            gone.append(name)
+        elif keep == ENDED and name.startswith(forks) and not name.endswith(".pages"):
             gone.append(name)
     for name in gone:
         yield from server.on_disk(fs.remove, name)

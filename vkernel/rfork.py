@@ -354,14 +354,6 @@ class RemoteFork:
         ):
             yield ops.Delay(20 * MS)
 
-    def collect(self, pid: int, lhid: int) -> Generator[Any, Any, None]:
-        """The program of lhid ended (its home collects): its fork files left go too."""
-        names = yield from self.k.checkpoints._list(pid)
-        prefix = f"rfork.{lhid:04x}.s"
-        for name in names or ():
-            if name.startswith(prefix) and not name.endswith(".pages"):
-                yield from self.k.checkpoints._remove(pid, name)
-
     def resident(self, lh) -> Generator[Any, Any, bool]:
         """Bring every page of lh still to come in (a fork or a checkpoint copies them all: a
         lazy child's, a program paged in after an eviction); False if they cannot be had."""
