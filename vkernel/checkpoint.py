@@ -144,6 +144,18 @@ def diff_runs(runs: bytes) -> int:
     return n
 
 
+def header_parts(head: bytes, serial: int | None = None) -> tuple[int, int, int] | None:
+    """(body_at, state_at, state_len) from a checkpoint file's header, if the file is complete
+    (its header is written last) and of `serial` (any, if None); else None."""
+    if len(head) < HEADER.size:
+        return None
+    magic, got, state_at, state_len, _pages, _cut = HEADER.unpack_from(head)
+    body_at = HEADER.size if magic == MAGIC_SMALL else BODY_AT
+    if magic not in (MAGIC, MAGIC_SMALL) or serial not in (None, got) or state_at < body_at:
+        return None
+    return body_at, state_at, state_len
+
+
 def diff_apply(old: bytes, runs: bytes) -> bytes:
     """The page a difference makes of old (diff_apply(old, diff_encode(old, new)) == new)."""
     page = bytearray(old)
@@ -578,7 +590,6 @@ class Checkpoints:
             pol.full_next = True  # what this one drained is not on the file server
             log.info("%s: checkpoint %s failed", k.name, name)
             return False
-        old_chain = pol.chain
         pol.serial, pol.chain, pol.taken = serial, [serial] if merge else chain, pol.taken + 1
         pol.last_state = state
         if full and not based:  # the base of the full checkpoints to come: its read-only pages
@@ -612,7 +623,7 @@ class Checkpoints:
         del self.taken[:-10000]
         if full:  # the files of the previous chains (but the base) are garbage now
             spare = {pol.base_serial} if pol.base_serial else set()
-            yield from self._collect(pid, lh.lhid, keep=serial, known=old_chain, spare=spare)
+            yield from self._collect(pid, lh.lhid, keep=serial, spare=spare)
         pol.acked = yield from self._tell_home(pid, lh, serial, freeze_start)
         if pol.forks and k.rfork is not None:  # a restart from this one replays no fork before it
             yield from k.rfork.committed(pid, pol, state)
@@ -709,7 +720,7 @@ class Checkpoints:
         then the header (the checkpoint counts from it). One of at most CHUNK bytes is one
         request (FS_PUT: the file whole or not at all); sent["merge"]: the file server then
         merges its chain (FS_PUT_MERGE, or FS_MERGE after a larger one)."""
-        if self._bound(pending, blob) <= CHUNK:
+        if self._fits(pending, blob):
             ok = yield from self._send_body(pid, 0, lh, pol, serial, pending, blob, sent, put=name)
             return ok
         # the first chunk creates the file (FS_PUT_OPEN: an open that carries the first write)
@@ -725,18 +736,22 @@ class Checkpoints:
             yield from self._merge(pid, name, sent.get("spare", 0))
         return ok
 
-    def _bound(self, pending: list[tuple[int, Any, int, int]], blob: bytes) -> int:
-        """The most bytes the file can take: its header, the state, a page record each, whole
-        but for the zero pages (headers alone); the pages stay as they are (copy-on-write)."""
+    def _fits(self, pending: list[tuple[int, Any, int, int]], blob: bytes) -> bool:
+        """Whether the file takes at most CHUNK bytes (one request): its header, the state, a
+        page record each, whole but for the zero pages (headers alone); the pages stay as they
+        are (copy-on-write). Looks at pages only until the file is too big."""
         k = self.k
         size = HEADER.size + len(blob)
         for _i, team, vp, _prot in pending:
+            size += PAGE_HEADER.size
+            if size > CHUNK:
+                return False
             data = self.saved.get((team.ctx, vp))
             if data is None:
                 entry = None if team.dead else k.mmu.entry(team.ctx, vp)
                 data = ZERO_PAGE if entry is None else k.cpu.phys_read(entry.frame * PAGE, PAGE)
-            size += PAGE_HEADER.size + (0 if data == ZERO_PAGE else PAGE)
-        return size
+            size += 0 if data == ZERO_PAGE else PAGE
+        return size <= CHUNK
 
     def _send_body(
         self,
@@ -979,11 +994,11 @@ class Checkpoints:
         )
 
     def _collect(
-        self, pid: int, lhid: int, keep: int, known: list[int], spare: set[int] = frozenset()
+        self, pid: int, lhid: int, keep: int, spare: set[int] = frozenset()
     ) -> Generator[Any, Any, None]:
         """Remove lhid's checkpoint files older than `keep` (a complete full checkpoint), but
         the one in `spare` (the base its chain names): one request (FS_COLLECT), the file server
-        finds them (`known`, the chain the caller knows of, is among them)."""
+        finds them."""
         k = self.k
         fs = yield from locate.file_server(k)
         if fs <= 0:
@@ -1133,12 +1148,10 @@ class Checkpoints:
         self, pid: int, inst: int, serial: int
     ) -> Generator[Any, Any, tuple[dict, bytes] | None]:
         head = yield from self._read_at(pid, inst, 0, HEADER.size)
-        if head is None:
-            return None
-        magic, got, state_at, state_len, _pages, _cut = HEADER.unpack(head)
-        body_at = HEADER.size if magic == MAGIC_SMALL else BODY_AT
-        if magic not in (MAGIC, MAGIC_SMALL) or got != serial or state_at < body_at:
+        parts = None if head is None else header_parts(head, serial)
+        if parts is None:
             return None  # not complete: a crash during it
+        body_at, state_at, state_len = parts
         rest = yield from self._read_at(pid, inst, body_at, state_at + state_len - body_at)
         if rest is None:
             return None
@@ -1345,11 +1358,11 @@ class Checkpoints:
             return False
         mine = False
         head = yield from self._read_at(pid, inst, 0, HEADER.size)
-        magic = HEADER.unpack(head)[0] if head is not None else b""
-        if magic not in (MAGIC, MAGIC_SMALL):
+        parts = None if head is None else header_parts(head)
+        if parts is None:
             mine = True  # not complete (no header yet): nothing can restart from it
         else:
-            _, _, state_at, state_len, _, _ = HEADER.unpack(head)
+            _, state_at, state_len = parts
             blob = yield from self._read_at(pid, inst, state_at, state_len)
             try:
                 state = json.loads(blob) if blob is not None else {}
@@ -1414,7 +1427,7 @@ class Checkpoints:
                     yield ops.Delay(int(self.cfg.retry_s * S))
             if not watch.released:  # it ended: its checkpoints are garbage
                 # (its fork files kept for a replay too: ckpt_store.collect)
-                yield from self._collect(pid, watch.lhid, keep=ENDED, known=[watch.serial])
+                yield from self._collect(pid, watch.lhid, keep=ENDED)
         finally:
             self.watches.pop(watch.lhid, None)
 

@@ -19,12 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from vkernel import ops
 from vkernel.checkpoint import (
-    BODY_AT,
     DIFF_FLAG,
     DIFF_HEADER,
     ENDED,
     HEADER,
-    MAGIC,
     MAGIC_SMALL,
     PAGE,
     PAGE_HEADER,
@@ -33,6 +31,7 @@ from vkernel.checkpoint import (
     ZERO_PAGE,
     diff_apply,
     file_name,
+    header_parts,
     page_list,
     parse_name,
     whole_state,
@@ -49,12 +48,10 @@ Pages = dict[tuple[int, int], tuple[int, bytes]]
 def parse_file(data: bytes, serial: int) -> tuple[dict[str, Any], bytes] | None:
     """(state, page records) of a checkpoint file of this serial; None: not complete (its header
     is written last) or another's."""
-    if len(data) < HEADER.size:
+    parts = header_parts(data[: HEADER.size], serial)
+    if parts is None:
         return None
-    magic, got, state_at, state_len, _pages, _cut = HEADER.unpack_from(data)
-    body_at = HEADER.size if magic == MAGIC_SMALL else BODY_AT
-    if magic not in (MAGIC, MAGIC_SMALL) or got != serial or state_at < body_at:
-        return None
+    body_at, state_at, state_len = parts
     if state_at + state_len > len(data):
         return None
     return json.loads(data[state_at : state_at + state_len]), data[body_at:state_at]

@@ -39,13 +39,12 @@ from guest import abi
 from vkernel import exactly_once, ops
 from vkernel.capture import Plan
 from vkernel.checkpoint import (
-    BODY_AT,
     HEADER,
-    MAGIC,
     PAGE,
     PAGE_HEADER,
     ZERO_FLAG,
     ZERO_PAGE,
+    header_parts,
     page_list,
     page_runs,
 )
@@ -321,11 +320,11 @@ class RemoteFork:
             return None
         state = None
         head = yield from ck._read_at(pid, inst, 0, HEADER.size)
-        if head is not None:
-            magic, got, state_at, state_len, _pages, _cut = HEADER.unpack(head)
-            if magic == MAGIC and got == n and state_at >= BODY_AT:
-                blob = yield from ck._read_at(pid, inst, state_at, state_len)
-                state = json.loads(blob) if blob is not None else None
+        parts = None if head is None else header_parts(head, n)
+        if parts is not None:
+            _body_at, state_at, state_len = parts
+            blob = yield from ck._read_at(pid, inst, state_at, state_len)
+            state = json.loads(blob) if blob is not None else None
         yield ops.Send(self.k.file_server_pid, pack(abi.IO_CLOSE, inst), timeout_ms=ck._bound_ms())
         if not isinstance(state, dict) or "target" not in state.get("rfork", {}):
             return None
