@@ -7,10 +7,12 @@ import json
 import struct
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from typing import Any
 
 from configs.loader import load_config, resolve_config
+from configs.schema import ConfigError
 from vcluster.session import Session
 from vkernel import ops
 
@@ -27,6 +29,35 @@ def config(name: str = "tiny", **changes: Any):
         else:
             cfg = dataclasses.replace(cfg, **{section: value})
     return cfg
+
+
+def write_config(tmp_path: Path, text: str, name: str = "c.yaml") -> Path:
+    """A config file in tmp_path holding `text` (dedented)."""
+    path = tmp_path / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"))
+    return path
+
+
+def config_refused(tmp_path: Path, images: Path, text: str) -> ConfigError:
+    """The ConfigError a config `text` is refused with; it names the file, line and field."""
+    import pytest
+
+    path = write_config(tmp_path, text)
+    with pytest.raises(ConfigError) as info:
+        load_config(path, images_dir=images)
+    err = info.value
+    assert err.file == str(path)
+    assert str(err) == f"{path}:{err.line}: {err.field}: {err.message}"
+    return err
+
+
+def build_c(where: Path, name: str, source: str) -> bytes:
+    """A hosted guest image built from one C source (where/NAME.c -> where/NAME): its bytes."""
+    from guest import hosted
+
+    src = where / f"{name}.c"
+    src.write_text(source)
+    return hosted.build_program([src], where / name).read_bytes()
 
 
 def run_session(lines: list[str], cfg=None, max_sim_seconds: float = 120.0) -> tuple[Session, dict[str, Any]]:

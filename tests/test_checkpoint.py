@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from emulator.cpu import Cpu
 from emulator.memory import FrameAllocator
 from emulator.mmu import Mmu, Prot
-from tests.helpers import config, vcluster, vcluster_json
+from tests.helpers import build_c, config, vcluster, vcluster_json
 from vcluster import checkpointing
 from vcluster.session import LineError, Session
 from vkernel import checkpoint as ck
@@ -136,10 +136,7 @@ def build(tmp_path_factory):
 
     def make(name: str, source: str) -> bytes:
         if name not in built:
-            where = tmp_path_factory.mktemp(name)
-            src = where / f"{name}.c"
-            src.write_text(source)
-            built[name] = hosted.build_program([src], where / name).read_bytes()
+            built[name] = build_c(tmp_path_factory.mktemp(name), name, source)
         return built[name]
 
     return make

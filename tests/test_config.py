@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import pickle
 import re
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from configs import (
     validate,
 )
 from configs.schema import SECTIONS, default_images_dir, derived_mac, reference_markdown
+from tests.helpers import config_refused, write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = ROOT / "configs"
@@ -47,20 +47,8 @@ def images(tmp_path: Path) -> Path:
     return d
 
 
-def write(tmp_path: Path, text: str, name: str = "c.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return path
-
-
-def refused(tmp_path: Path, images: Path, text: str) -> ConfigError:
-    path = write(tmp_path, text)
-    with pytest.raises(ConfigError) as info:
-        load_config(path, images_dir=images)
-    err = info.value
-    assert err.file == str(path)
-    assert str(err) == f"{path}:{err.line}: {err.field}: {err.message}"
-    return err
+write = write_config
+refused = config_refused
 
 
 # -- the packaged configs -----------------------------------------------------------------------

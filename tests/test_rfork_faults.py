@@ -10,7 +10,7 @@ import dataclasses
 
 import pytest
 
-from tests.helpers import config, vcluster_json
+from tests.helpers import build_c, config, vcluster_json
 from vcluster.session import Session
 
 S = 1_000_000_000
@@ -79,12 +79,7 @@ int main(int argc, char **argv)
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory) -> bytes:
-    from guest import hosted
-
-    tmp = tmp_path_factory.mktemp("lzf")
-    src = tmp / "lzf.c"
-    src.write_text(LZF)
-    return hosted.build_program([src], tmp / "lzf").read_bytes()
+    return build_c(tmp_path_factory.mktemp("lzf"), "lzf", LZF)
 
 
 def _start(image: bytes, line: str, **changes) -> Session:

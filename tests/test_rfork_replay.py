@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.helpers import config, vcluster_json
+from tests.helpers import build_c, config, vcluster_json
 from vcluster.session import Session
 
 S = 1_000_000_000
@@ -99,12 +99,7 @@ INTERVAL = 4  # s: the parent's next checkpoint after its first (the loaded imag
 
 @pytest.fixture(scope="module")
 def image(tmp_path_factory) -> bytes:
-    from guest import hosted
-
-    tmp = tmp_path_factory.mktemp("replay")
-    src = tmp / "replay.c"
-    src.write_text(REPLAY)
-    return hosted.build_program([src], tmp / "replay").read_bytes()
+    return build_c(tmp_path_factory.mktemp("replay"), "replay", REPLAY)
 
 
 def _children(session: Session) -> set[int]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from hypothesis import strategies as st
 from configs.loader import load_config
 from configs.schema import ConfigError, validate, widest_path
 from emulator.cluster import Cluster
+from tests.helpers import config_refused, write_config
 
 FS = "  - {name: fs1, role: fileserver}\n"
 TWO = """
@@ -34,17 +34,10 @@ def images(tmp_path: Path) -> Path:
 
 
 def load(tmp_path: Path, images: Path, text: str):
-    path = tmp_path / "c.yaml"
-    path.write_text(textwrap.dedent(text).lstrip("\n"))
-    return load_config(path, images_dir=images)
+    return load_config(write_config(tmp_path, text), images_dir=images)
 
 
-def refused(tmp_path: Path, images: Path, text: str) -> ConfigError:
-    with pytest.raises(ConfigError) as info:
-        load(tmp_path, images, text)
-    err = info.value
-    assert str(err) == f"{tmp_path / 'c.yaml'}:{err.line}: {err.field}: {err.message}"
-    return err
+refused = config_refused
 
 
 def test_no_segments_means_the_one_wire(tmp_path: Path, images: Path) -> None:
