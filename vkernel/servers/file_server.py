@@ -173,11 +173,16 @@ class FileServer:
             offset = self.fs.size(name)
         else:
             return error(abi.EINVAL)
-        inst = self.next_instance
-        self.next_instance += 1
-        self.instances[inst] = Instance(name, mode, offset, sender)
-        self.stats["opens"] += 1
+        inst = self.new_instance(Instance(name, mode, offset, sender))
         return pack(0, inst, self.fs.size(name))
+
+    def new_instance(self, inst: Instance) -> int:
+        """An open file's instance number, counted as an open."""
+        number = self.next_instance
+        self.next_instance += 1
+        self.instances[number] = inst
+        self.stats["opens"] += 1
+        return number
 
     def instance(self, sender: int, number: int, replay: bool = False) -> Instance | int:
         """The open file `number` names, or -error: none (-EINVAL), or opened from another logical
@@ -285,10 +290,7 @@ class FileServer:
         if flags & abi.FS_PUT_MERGE:
             self.merge_later(name, spare)
         if flags & abi.FS_PUT_OPEN:
-            inst = self.next_instance
-            self.next_instance += 1
-            self.instances[inst] = Instance(name, abi.FS_MODE_WRITE, 0, sender)
-            self.stats["opens"] += 1
+            inst = self.new_instance(Instance(name, abi.FS_MODE_WRITE, 0, sender))
             return pack(0, count, inst)
         return pack(0, count)
 
