@@ -450,8 +450,8 @@ class CheckpointPolicy:
                            lo=0.0, hi=3600.0, unit="s")
     detect_s: float = _f(1.0, "the home restarts a checkpointed program whose host has not "
                          "answered for this long", lo=0.0, lo_open=True, hi=600.0, unit="s")
-    full_every: int = _f(8, "every this many checkpoints one copies every page (and lets the "
-                         "older files go)", lo=1, hi=10_000)
+    full_every: int = _f(8, "every this many checkpoints the file server merges the chain into "
+                         "a full checkpoint (and lets the older files go)", lo=1, hi=10_000)
     retry_s: float = _f(5.0, "after 'cannot restart', ask for a host again this often", lo=0.0,
                         lo_open=True, hi=86_400.0, unit="s")
     restart_timeout_s: float = _f(20.0, "give up a restart on one host after this long", lo=0.0,
